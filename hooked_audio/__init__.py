@@ -1,0 +1,22 @@
+"""hooked_audio: TransformerLens for audio models.
+
+`HookedWhisper` rebuilds OpenAI Whisper with a TransformerLens hook point at every residual
+stream, attention head and MLP, so `run_with_cache`, `run_with_hooks`, `ActivationCache` and
+`transformer_lens.patching` work on 20 ms audio frames.
+"""
+
+from hooked_audio.audio import AudioInputError, load_audio, mel_to_frames, frames_to_mel
+from hooked_audio.hook_point import AudioHookPoint
+from hooked_audio.whisper import HookedWhisper, HookedWhisperConfig
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AudioHookPoint",
+    "AudioInputError",
+    "HookedWhisper",
+    "HookedWhisperConfig",
+    "frames_to_mel",
+    "load_audio",
+    "mel_to_frames",
+]

@@ -1,0 +1,193 @@
+"""Load one audio clip as a float32 mono waveform at Whisper's 16 kHz.
+
+Accepted inputs
+---------------
+* a path (``str`` or ``os.PathLike``) to anything libsndfile decodes
+  (WAV, FLAC, OGG/Vorbis, Opus, MP3, AIFF, ...); the file's own rate is used.
+* a waveform as a ``numpy.ndarray`` or ``torch.Tensor``, with ``sample_rate=``
+  required. Shapes:
+
+  - ``(n,)``: mono;
+  - ``(n, channels)``: soundfile's layout;
+  - ``(channels, n)``: torch/torchaudio's layout.
+
+  For 2-D input the *smaller* axis is the channel axis and it must have at most
+  8 entries (ties, e.g. ``(2, 2)``, are read as soundfile's ``(n, channels)``).
+  Channels are downmixed by averaging.
+
+  Float arrays are taken as samples in [-1, 1]. Integer PCM is scaled to that
+  range: uint8 ``(x - 128) / 128``, int8 ``/ 128``, int16 ``/ 32768``,
+  int32 ``/ 2**31``.
+
+Resampling uses ``soxr`` (quality "HQ"), not torchaudio or librosa: soxr is what
+librosa itself resamples with by default, it is a small self-contained wheel,
+and it has no torch/torchaudio version coupling.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import soundfile as sf
+import soxr
+import torch
+
+from hooked_audio.audio.errors import AudioInputError
+
+AudioLike = Union[str, "os.PathLike[str]", np.ndarray, torch.Tensor]
+
+MAX_CHANNELS = 8
+_READABLE = (
+    "WAV, FLAC, OGG/Vorbis, Opus, MP3, AIFF, CAF, W64/RF64 "
+    "(full list: soundfile.available_formats())"
+)
+# Integer PCM dtypes: (offset, scale) such that float = (x - offset) / scale.
+_PCM_SCALE = {
+    np.dtype(np.uint8): (128.0, 128.0),
+    np.dtype(np.int8): (0.0, 128.0),
+    np.dtype(np.int16): (0.0, 32768.0),
+    np.dtype(np.int32): (0.0, 2.0**31),
+}
+
+
+def load_audio(
+    audio: AudioLike,
+    sample_rate: int | None = None,
+    *,
+    target_rate: int = 16000,
+) -> np.ndarray:
+    """Return ``audio`` as a 1-D float32 mono waveform at ``target_rate`` Hz.
+
+    Args:
+        audio: a file path, or a numpy/torch waveform (see the module docstring
+            for accepted shapes and dtypes).
+        sample_rate: the waveform's rate in Hz; required for arrays/tensors.
+            For a path it may be omitted (the file's rate is used); if given it
+            must match the file.
+        target_rate: output rate in Hz (Whisper wants 16000).
+
+    Raises:
+        AudioInputError: for any input that cannot be loaded (the message says
+            how to fix it).
+
+    Warns:
+        UserWarning: if the peak amplitude exceeds 1.0 after dtype conversion,
+            which usually means integer PCM was cast to float without scaling.
+    """
+    target_rate = _check_rate(target_rate, "target_rate")
+    if isinstance(audio, (str, os.PathLike)):
+        samples, rate = _read_file(audio, sample_rate)
+    elif isinstance(audio, (np.ndarray, torch.Tensor)):
+        if sample_rate is None:
+            raise AudioInputError(
+                f"a {type(audio).__name__} waveform has no sample rate; "
+                "pass sample_rate= (e.g. load_audio(wave, sample_rate=44100))."
+            )
+        rate = _check_rate(sample_rate, "sample_rate")
+        samples = _to_float_2d(_to_numpy(audio))
+    else:
+        raise AudioInputError(
+            f"unsupported audio type {type(audio).__name__}; pass a file path, a numpy "
+            "array or a torch tensor (for several clips use load_audio_batch([...]))."
+        )
+
+    if samples.shape[0] == 0 or samples.shape[1] == 0:
+        raise AudioInputError(
+            f"audio is empty (shape {samples.shape}); pass a non-empty waveform or file."
+        )
+    bad = int(np.count_nonzero(~np.isfinite(samples)))
+    if bad:
+        raise AudioInputError(
+            f"audio contains {bad} NaN or inf samples out of {samples.size}; "
+            "clean the waveform first (e.g. np.nan_to_num) or check how it was produced."
+        )
+    peak = float(np.max(np.abs(samples)))
+    if peak > 1.0:
+        warnings.warn(
+            f"audio peak amplitude is {peak:.4g} > 1.0; Whisper expects samples in "
+            "[-1, 1]. If this is integer PCM cast to float, pass the integer array "
+            "itself (it is scaled automatically) or divide by 32768 (int16).",
+            stacklevel=2,
+        )
+
+    mono = samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]
+    if rate != target_rate:
+        mono = soxr.resample(mono, rate, target_rate, quality="HQ")
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _check_rate(rate: object, name: str) -> int:
+    """Return ``rate`` as a positive ``int`` or raise."""
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Integral) or int(rate) <= 0:
+        raise AudioInputError(
+            f"{name} must be a positive int in Hz, got {rate!r}; pass e.g. {name}=16000."
+        )
+    return int(rate)
+
+
+def _read_file(path: str | os.PathLike, sample_rate: int | None) -> tuple[np.ndarray, int]:
+    """Read a file with soundfile as float32 ``(n, channels)`` plus its rate."""
+    p = Path(path)
+    if not p.is_file():
+        what = "is a directory, not a file" if p.is_dir() else "does not exist"
+        raise AudioInputError(f"audio file {str(p)!r} {what}; check the path.")
+    try:
+        samples, rate = sf.read(p, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise AudioInputError(
+            f"cannot decode audio file {str(p)!r} ({e}). soundfile reads {_READABLE}. "
+            "Convert other formats (mp4, m4a, aac, webm, ...) with ffmpeg, e.g. "
+            "`ffmpeg -i input.m4a -ac 1 -ar 16000 output.wav`."
+        ) from e
+    if sample_rate is not None and _check_rate(sample_rate, "sample_rate") != rate:
+        raise AudioInputError(
+            f"sample_rate={sample_rate} conflicts with the {rate} Hz stored in {str(p)!r}; "
+            "omit sample_rate for files (use target_rate= to choose the output rate)."
+        )
+    return samples, int(rate)
+
+
+def _to_numpy(audio: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Detach a tensor to numpy (floats as float32, since e.g. bfloat16 has no numpy dtype)."""
+    if isinstance(audio, np.ndarray):
+        return audio
+    t = audio.detach().cpu()
+    if t.is_floating_point():
+        t = t.to(torch.float32)
+    elif t.is_complex():
+        raise AudioInputError(
+            f"audio dtype {t.dtype} is complex; pass real samples (e.g. wave.real)."
+        )
+    return t.numpy()
+
+
+def _to_float_2d(x: np.ndarray) -> np.ndarray:
+    """Scale to float32 in [-1, 1] and lay out as ``(n, channels)``."""
+    if np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32, copy=False)
+    elif x.dtype in _PCM_SCALE:
+        offset, scale = _PCM_SCALE[x.dtype]
+        x = ((x.astype(np.float64) - offset) / scale).astype(np.float32)
+    else:
+        raise AudioInputError(
+            f"audio dtype {x.dtype} is not supported; pass float samples in [-1, 1] or "
+            "integer PCM as uint8/int8/int16/int32 (e.g. wave.astype(np.float32))."
+        )
+    if x.ndim == 1:
+        return x[:, None]
+    if x.ndim != 2:
+        raise AudioInputError(
+            f"audio has {x.ndim} dimensions (shape {x.shape}); pass (n,), (n, channels) "
+            "or (channels, n). For a batch, pass a list of clips to load_audio_batch."
+        )
+    if min(x.shape) > MAX_CHANNELS:
+        raise AudioInputError(
+            f"2-D audio of shape {x.shape} has no channel axis of size <= {MAX_CHANNELS}; "
+            "pass (n, channels) or (channels, n). For a batch, pass a list of 1-D clips."
+        )
+    return x if x.shape[1] <= x.shape[0] else x.T

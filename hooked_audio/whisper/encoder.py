@@ -1,0 +1,71 @@
+"""Whisper's audio encoder: conv stem, fixed sinusoidal positions, pre-LN blocks, `ln_post`."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float
+from torch import Tensor, nn
+from transformer_lens.config import TransformerLensConfig
+from whisper.model import sinusoids
+
+from hooked_audio.components import LayerNorm
+from hooked_audio.hook_point import AudioHookPoint
+from hooked_audio.whisper.blocks import WhisperEncoderBlock
+from hooked_audio.whisper.stacked_weights import StackedWeightsMixin
+
+
+class WhisperEncoder(StackedWeightsMixin, nn.Module):
+    """Log-mel `[batch, n_mels, 2 * n_audio_ctx]` -> audio features `[batch, n_audio_ctx, d_model]`.
+
+    Each output position is one 20 ms frame: conv2 has stride 2 over 10 ms mel hops.
+    """
+
+    def __init__(self, cfg: TransformerLensConfig, n_mels: int):
+        super().__init__()
+        self.cfg = cfg
+        self.n_mels = n_mels
+        d_model, n_ctx = cfg.d_model, cfg.n_ctx
+        self.conv1 = nn.Conv1d(n_mels, d_model, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv1d(d_model, d_model, kernel_size=3, stride=2, padding=1)
+        # Fixed, as in openai-whisper; a buffer so loaded checkpoints keep their exact values.
+        self.register_buffer("W_pos", sinusoids(n_ctx, d_model))
+        self.blocks = nn.ModuleList(
+            [WhisperEncoderBlock(d_model, cfg.n_heads, cfg.use_attn_result)
+             for _ in range(cfg.n_layers)]
+        )
+        self.ln_post = LayerNorm(d_model)
+        self.hook_conv1 = AudioHookPoint()  # [batch, mel_frame, d_model], after GELU (10 ms)
+        self.hook_conv2 = AudioHookPoint()  # [batch, pos, d_model], after GELU (20 ms)
+        self.hook_pos_embed = AudioHookPoint()  # [batch, pos, d_model]
+
+    def check_mel(self, mel: Tensor) -> None:
+        """Raise a clear error unless `mel` is `[batch, n_mels, 2 * n_audio_ctx]`."""
+        expected = (self.n_mels, 2 * self.cfg.n_ctx)
+        if mel.ndim != 3 or tuple(mel.shape[1:]) != expected:
+            hint = ""
+            if mel.ndim == 3 and mel.shape[1] != self.n_mels:
+                hint = (f" The model takes {self.n_mels} mel bins but got {mel.shape[1]}: compute "
+                        f"the log-mel with `model.to_mel(audio)`, which uses the model's n_mels.")
+            elif mel.ndim == 3:
+                hint = (f" Whisper's encoder needs exactly {expected[1]} mel frames "
+                        f"({expected[1] // 100} s); `model.to_mel(audio)` pads or refuses.")
+            raise ValueError(
+                f"Expected a log-mel of shape (batch, {expected[0]}, {expected[1]}), got "
+                f"{tuple(mel.shape)}.{hint}"
+            )
+        if not torch.is_floating_point(mel):
+            raise TypeError(f"The log-mel must be a float tensor, got {mel.dtype}.")
+
+    def forward(
+        self, mel: Float[Tensor, "batch n_mels mel_frames"]
+    ) -> Float[Tensor, "batch pos d_model"]:
+        self.check_mel(mel)
+        x = mel.to(self.conv1.weight.dtype)
+        x = self.hook_conv1(F.gelu(self.conv1(x)).transpose(1, 2))
+        x = self.hook_conv2(F.gelu(self.conv2(x.transpose(1, 2))).transpose(1, 2))
+        pos_embed = self.hook_pos_embed(self.W_pos.to(x.dtype).expand(x.shape[0], -1, -1))
+        x = x + pos_embed
+        for block in self.blocks:
+            x = block(x)
+        return self.ln_post(x)

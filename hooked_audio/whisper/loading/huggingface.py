@@ -1,0 +1,117 @@
+"""HF transformers Whisper (`WhisperForConditionalGeneration`) -> openai-whisper names.
+
+transformers is optional (`pip install hooked-audio[hf]`): `hf_to_checkpoint` only reads
+`state_dict()`, `config` and `generation_config` of the model it is given, and
+`load_hf_directory` imports transformers when called.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Union
+
+import torch
+from whisper.model import ModelDimensions
+
+from hooked_audio.whisper.loading.checkpoint import (
+    WhisperCheckpoint,
+    as_float32,
+    check_alignment_heads,
+)
+
+_TOP_LEVEL = {
+    "model.encoder.conv1": "encoder.conv1",
+    "model.encoder.conv2": "encoder.conv2",
+    "model.encoder.embed_positions.weight": "encoder.positional_embedding",
+    "model.encoder.layer_norm": "encoder.ln_post",
+    "model.decoder.embed_tokens": "decoder.token_embedding",
+    "model.decoder.embed_positions.weight": "decoder.positional_embedding",
+    "model.decoder.layer_norm": "decoder.ln",
+}
+_IN_LAYER = {
+    "self_attn.q_proj": "attn.query", "self_attn.k_proj": "attn.key",
+    "self_attn.v_proj": "attn.value", "self_attn.out_proj": "attn.out",
+    "self_attn_layer_norm": "attn_ln",
+    "encoder_attn.q_proj": "cross_attn.query", "encoder_attn.k_proj": "cross_attn.key",
+    "encoder_attn.v_proj": "cross_attn.value", "encoder_attn.out_proj": "cross_attn.out",
+    "encoder_attn_layer_norm": "cross_attn_ln",
+    "fc1": "mlp.0", "fc2": "mlp.2", "final_layer_norm": "mlp_ln",
+}
+_LAYER_KEY = re.compile(r"model\.(encoder|decoder)\.layers\.(\d+)\.(.+)\.(weight|bias)")
+
+
+def _openai_name(hf_name: str) -> str:
+    if hf_name in _TOP_LEVEL:
+        return _TOP_LEVEL[hf_name]
+    module, _, param = hf_name.rpartition(".")
+    if module in _TOP_LEVEL:
+        return f"{_TOP_LEVEL[module]}.{param}"
+    match = _LAYER_KEY.fullmatch(hf_name)
+    if match and match.group(3) in _IN_LAYER:
+        stack, layer, part, param = match.groups()
+        return f"{stack}.blocks.{layer}.{_IN_LAYER[part]}.{param}"
+    raise ValueError(f"HF parameter {hf_name} has no openai-whisper counterpart.")
+
+
+def _check_config(config: Any) -> None:
+    """Refuse HF variants openai-whisper's architecture cannot express."""
+    if config.activation_function != "gelu":
+        raise ValueError(f"activation_function is {config.activation_function!r}; openai-whisper "
+                         "only has exact GELU ('gelu').")
+    # HF has one d_model for both stacks; the per-stack widths it can vary are the MLPs',
+    # which openai-whisper fixes at 4 * width in encoder and decoder alike.
+    widths = {"encoder_ffn_dim": config.encoder_ffn_dim, "decoder_ffn_dim": config.decoder_ffn_dim}
+    if any(w != 4 * config.d_model for w in widths.values()):
+        raise ValueError(f"Encoder and decoder widths must match openai-whisper's (MLP = 4 x "
+                         f"d_model = {4 * config.d_model}); this config has {widths}.")
+    if getattr(config, "scale_embedding", False):
+        raise ValueError("scale_embedding=True multiplies token embeddings by sqrt(d_model); "
+                         "openai-whisper does not.")
+
+
+def hf_to_checkpoint(hf_model: Any) -> WhisperCheckpoint:
+    """A `transformers.WhisperForConditionalGeneration` as openai-whisper dims + float32
+    state dict (tensors may share memory with `hf_model`) + alignment heads, if its
+    generation config has them."""
+    config = hf_model.config
+    _check_config(config)
+    state_dict: dict[str, torch.Tensor] = {}
+    hf_state = hf_model.state_dict()
+    for hf_name, tensor in hf_state.items():
+        if hf_name == "proj_out.weight":
+            # openai-whisper computes logits with the token embedding itself.
+            if not torch.equal(tensor, hf_state["model.decoder.embed_tokens.weight"]):
+                raise ValueError("proj_out is not tied to the token embedding; openai-whisper "
+                                 "has no separate output projection.")
+            continue
+        state_dict[_openai_name(hf_name)] = tensor.detach()
+    dims = ModelDimensions(
+        n_mels=config.num_mel_bins, n_audio_ctx=config.max_source_positions,
+        n_audio_state=config.d_model, n_audio_head=config.encoder_attention_heads,
+        n_audio_layer=config.encoder_layers, n_vocab=config.vocab_size,
+        n_text_ctx=config.max_target_positions, n_text_state=config.d_model,
+        n_text_head=config.decoder_attention_heads, n_text_layer=config.decoder_layers,
+    )
+    generation_config = getattr(hf_model, "generation_config", None)
+    heads = getattr(generation_config, "alignment_heads", None)
+    source = f"huggingface:{getattr(config, '_name_or_path', '') or type(hf_model).__name__}"
+    if heads is not None:
+        heads = check_alignment_heads(heads, dims.n_text_layer, dims.n_text_head, source)
+    return WhisperCheckpoint(dims, as_float32(state_dict), heads, source)
+
+
+def load_hf_directory(path: Union[str, "os.PathLike[str]"]) -> WhisperCheckpoint:
+    """A saved HF Whisper directory (`save_pretrained` output: config.json + weights)."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        # Checked here: transformers would otherwise try `path` as a Hub repo id.
+        raise FileNotFoundError(f"HF Whisper model directory not found: {path}")
+    try:
+        from transformers import WhisperForConditionalGeneration
+    except ImportError as err:
+        raise ImportError("Loading HF transformers models needs transformers: "
+                          "`pip install hooked-audio[hf]`.") from err
+    hf_model = WhisperForConditionalGeneration.from_pretrained(path).eval()
+    return hf_to_checkpoint(hf_model)

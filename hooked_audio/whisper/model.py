@@ -1,0 +1,262 @@
+"""`HookedWhisper`: OpenAI Whisper rebuilt with a TransformerLens hook at every activation.
+
+The module tree mirrors openai-whisper's (`encoder.blocks.{l}`, `decoder.blocks.{l}.cross_attn`),
+the parameters use TransformerLens's per-head layout, and the model speaks openai-whisper's
+inference protocol, so `whisper.transcribe(model, ...)` and `whisper.decode(...)` run on it.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import gzip
+from typing import Any, Iterable, Optional, Union
+
+import numpy as np
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+from transformer_lens import ActivationCache, HookedRootModule
+from whisper.decoding import decode as whisper_decode
+from whisper.decoding import detect_language as whisper_detect_language
+from whisper.model import ModelDimensions
+from whisper.transcribe import transcribe as whisper_transcribe
+
+from hooked_audio.audio import frames_to_mel
+from hooked_audio.whisper.audio_input import WhisperAudioMixin
+from hooked_audio.whisper.config import HookedWhisperConfig
+from hooked_audio.whisper.decoder import WhisperDecoder
+from hooked_audio.whisper.encoder import WhisperEncoder
+from hooked_audio.whisper.kv_cache import install_kv_cache_hooks
+from hooked_audio.whisper.tokenization import WhisperTokensMixin, normalise_language
+from hooked_audio.whisper.weight_conversion import convert_openai_state_dict
+
+AlignmentHeads = Union[bytes, Iterable[tuple[int, int]]]
+
+
+class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedRootModule):
+    """Whisper (encoder + decoder) with hooks, for `run_with_cache` / `run_with_hooks`.
+
+    Build a random model with `HookedWhisper(dims)` (any `whisper.model.ModelDimensions`,
+    small `n_audio_ctx` allowed), or load real weights with `HookedWhisper.from_pretrained`.
+    """
+
+    def __init__(
+        self,
+        dims: ModelDimensions,
+        use_attn_result: bool = False,
+        language: Optional[str] = None,
+        task: str = "transcribe",
+        seed: Optional[int] = None,
+    ):
+        super().__init__()
+        self.dims = dims
+        self.cfg = HookedWhisperConfig(dims, use_attn_result=use_attn_result)
+        self.encoder = WhisperEncoder(self.cfg.encoder, dims.n_mels)
+        self.decoder = WhisperDecoder(self.cfg.decoder)
+        self.language = normalise_language(language, self.cfg.is_multilingual)
+        if self.cfg.is_multilingual and self.language is None:
+            self.language = "en"
+        self.task = task
+        # openai-whisper's default: every head of the second half of the decoder.
+        heads = torch.zeros(dims.n_text_layer, dims.n_text_head, dtype=torch.bool)
+        heads[dims.n_text_layer // 2:] = True
+        self.register_buffer("alignment_heads", heads.to_sparse(), persistent=False)
+        self.init_weights(seed)
+        self.setup()
+        self.eval()
+
+    # ----------------------------------------------------------------- construction
+    def init_weights(self, seed: Optional[int] = None) -> None:
+        """Random weights (normal, std 0.02; LayerNorms identity); used for random-config models."""
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        for name, param in self.named_parameters():
+            with torch.no_grad():
+                if name.endswith((".w",)):
+                    param.fill_(1.0)
+                elif name.split(".")[-1].startswith("b") or name.endswith(".bias"):
+                    param.zero_()
+                else:
+                    param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
+
+    @classmethod
+    def from_openai_state_dict(
+        cls, dims: ModelDimensions, state_dict: dict[str, Tensor],
+        alignment_heads: Optional[AlignmentHeads] = None, **kwargs: Any,
+    ) -> "HookedWhisper":
+        """From openai-whisper's own parameter names (`Whisper.state_dict()`)."""
+        model = cls(dims, **kwargs)
+        converted = convert_openai_state_dict(state_dict, dims)
+        model.load_state_dict({k: v.float() for k, v in converted.items()}, strict=True)
+        if alignment_heads is not None:
+            model.set_alignment_heads(alignment_heads)
+        return model
+
+    @classmethod
+    def from_pretrained(
+        cls, name_or_path: str, device: Optional[Union[str, torch.device]] = None,
+        dtype: torch.dtype = torch.float32, **kwargs: Any,
+    ) -> "HookedWhisper":
+        """Load real weights. `name_or_path` may be an openai-whisper name ("tiny.en", "base",
+        "large-v3", ...), a local openai-whisper `.pt`, a HF transformers Whisper directory,
+        or a CTranslate2 / faster-whisper directory (`model.bin`). See `resolve_checkpoint`."""
+        from hooked_audio.whisper.pretrained import resolve_checkpoint
+
+        ckpt = resolve_checkpoint(name_or_path)
+        model = cls.from_openai_state_dict(ckpt.dims, ckpt.state_dict, ckpt.alignment_heads, **kwargs)
+        return model.to(device=device or "cpu", dtype=dtype)
+
+    @classmethod
+    def from_hf(cls, hf_model: nn.Module, **kwargs: Any) -> "HookedWhisper":
+        """From an in-memory HF `transformers.WhisperForConditionalGeneration`."""
+        from hooked_audio.whisper.loading import hf_to_checkpoint
+
+        ckpt = hf_to_checkpoint(hf_model)
+        param = next(hf_model.parameters())
+        model = cls.from_openai_state_dict(ckpt.dims, ckpt.state_dict, ckpt.alignment_heads, **kwargs)
+        return model.to(device=param.device, dtype=param.dtype)
+
+    def to(self, *args: Any, **kwargs: Any) -> "HookedWhisper":
+        model = super().to(*args, **kwargs)
+        self.cfg.dtype = next(self.parameters()).dtype
+        for stack_cfg in (self.cfg.encoder, self.cfg.decoder):
+            stack_cfg.device = str(self.device)
+            stack_cfg.dtype = self.cfg.dtype
+        return model
+
+    def set_use_attn_result(self, use_attn_result: bool) -> None:
+        """Compute per-head outputs `hook_result` `[batch, pos, head, d_model]` (costs memory)."""
+        self.cfg.use_attn_result = use_attn_result
+        for stack_cfg in (self.cfg.encoder, self.cfg.decoder):
+            stack_cfg.use_attn_result = use_attn_result
+        for module in self.modules():
+            if hasattr(module, "use_attn_result"):
+                module.use_attn_result = use_attn_result
+
+    def set_alignment_heads(self, heads: AlignmentHeads) -> None:
+        """openai-whisper's base85 dump (`whisper._ALIGNMENT_HEADS[name]`) or (layer, head) pairs."""
+        shape = (self.dims.n_text_layer, self.dims.n_text_head)
+        if isinstance(heads, (bytes, str)):
+            dump = heads.encode() if isinstance(heads, str) else heads
+            array = np.frombuffer(gzip.decompress(base64.b85decode(dump)), dtype=bool).copy()
+            mask = torch.from_numpy(array).reshape(shape)
+        else:
+            mask = torch.zeros(shape, dtype=torch.bool)
+            for layer, head in heads:
+                if not (0 <= layer < shape[0] and 0 <= head < shape[1]):
+                    raise ValueError(f"Alignment head ({layer}, {head}) is outside {shape}.")
+                mask[layer, head] = True
+        self.register_buffer("alignment_heads", mask.to_sparse().to(self.device), persistent=False)
+
+    # ----------------------------------------------------------------- forward
+    def to_mel_input(self, audio: Tensor) -> Float[Tensor, "batch n_mels mel_frames"]:
+        """A log-mel `[batch, n_mels, T]` or framed log-mel `[batch, 2, n_mels, pos]` -> log-mel."""
+        if not isinstance(audio, Tensor):
+            raise TypeError(
+                f"The model takes a log-mel tensor, got {type(audio).__name__}. Convert audio "
+                "first: `model.to_mel(path_or_waveform, sample_rate=...)` or `model.to_frames(...)`."
+            )
+        if audio.ndim == 4 and audio.shape[1] == 2:
+            return frames_to_mel(audio)
+        if audio.ndim == 3:
+            return audio
+        raise ValueError(
+            f"Audio input of shape {tuple(audio.shape)} is neither a log-mel (batch, n_mels, "
+            "mel_frames) nor framed (batch, 2, n_mels, pos); add the batch axis with "
+            "`mel[None]` or build it with `model.to_mel(...)`."
+        )
+
+    def check_finite(self, mel: Tensor) -> None:
+        if not torch.isfinite(mel).all():
+            raise ValueError(f"The audio input holds {int((~torch.isfinite(mel)).sum())} NaN or "
+                             "infinite values; check the waveform before `to_mel`.")
+
+    def forward(
+        self,
+        audio: Union[Float[Tensor, "batch n_mels mel_frames"], Float[Tensor, "batch 2 n_mels pos"]],
+        tokens: Int[Tensor, "batch n_tokens"],
+    ) -> Float[Tensor, "batch n_tokens d_vocab"]:
+        """Logits of the decoder, teacher-forced on `tokens`, for a log-mel or framed log-mel."""
+        mel = self.to_mel_input(audio)
+        self.check_finite(mel)
+        if tokens.ndim == 1:
+            tokens = tokens[None]
+        if mel.shape[0] != tokens.shape[0] and mel.shape[0] != 1:
+            raise ValueError(f"Audio batch {mel.shape[0]} and token batch {tokens.shape[0]} differ.")
+        audio_features = self.encoder(mel)
+        if audio_features.shape[0] != tokens.shape[0]:
+            audio_features = audio_features.expand(tokens.shape[0], -1, -1)
+        return self.decoder(tokens, audio_features)
+
+    def run_with_cache(self, *model_args: Any, remove_batch_dim: bool = False,
+                       **kwargs: Any) -> tuple[Tensor, ActivationCache]:
+        """As TransformerLens: `(logits, ActivationCache)` of every hook (or `names_filter`)."""
+        out, cache_dict = super().run_with_cache(*model_args, remove_batch_dim=remove_batch_dim,
+                                                 **kwargs)
+        return out, ActivationCache(cache_dict, self, has_batch_dim=not remove_batch_dim)
+
+    def hook_names(self) -> list[str]:
+        return list(self.hook_dict)
+
+    def _enable_hook_with_name(self, name: str, hook: Any, dir: Any) -> None:
+        check_hook_name(name, self.hook_dict)
+        super()._enable_hook_with_name(name, hook, dir)
+
+    def add_hook(self, name: Any, hook: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(name, str):
+            check_hook_name(name, self.hook_dict)
+        super().add_hook(name, hook, *args, **kwargs)
+
+    # ----------------------------------------------------------------- openai-whisper protocol
+    def embed_audio(self, mel: Tensor) -> Float[Tensor, "batch pos d_model"]:
+        return self.encoder(self.to_mel_input(mel))
+
+    def logits(self, tokens: Tensor, audio_features: Tensor) -> Float[Tensor, "batch pos d_vocab"]:
+        return self.decoder(tokens, audio_features)
+
+    def install_kv_cache_hooks(self, cache: Optional[dict] = None):
+        return install_kv_cache_hooks(self.decoder, self.dims.n_text_ctx, cache)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def is_multilingual(self) -> bool:
+        return self.cfg.is_multilingual
+
+    @property
+    def num_languages(self) -> int:
+        return self.dims.n_vocab - 51765 - int(self.is_multilingual)
+
+    @property
+    def W_E(self) -> Float[Tensor, "d_vocab d_model"]:
+        return self.decoder.W_E
+
+    @property
+    def W_U(self) -> Float[Tensor, "d_model d_vocab"]:
+        return self.decoder.W_U
+
+    @property
+    def b_U(self) -> Float[Tensor, "d_vocab"]:
+        return self.decoder.b_U
+
+    @property
+    def W_pos(self) -> Float[Tensor, "n_text_ctx d_model"]:
+        return self.decoder.W_pos
+
+    detect_language = whisper_detect_language
+    decode = whisper_decode
+    transcribe = whisper_transcribe
+
+
+def check_hook_name(name: str, hook_dict: dict) -> None:
+    """A `KeyError` that names close matches, instead of a bare missing-key error."""
+    if name in hook_dict:
+        return
+    close = difflib.get_close_matches(name, list(hook_dict), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise KeyError(
+        f"No hook point named {name!r}.{hint} Names look like 'encoder.blocks.0.hook_resid_pre' "
+        f"or 'decoder.blocks.1.cross_attn.hook_pattern'; `model.hook_names()` lists them all."
+    )
