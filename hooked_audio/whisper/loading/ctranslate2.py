@@ -112,7 +112,8 @@ def _read_model(path_or_parts: ModelFiles) -> tuple[str, str, dict[str, np.ndarr
     cur = _Cursor(data, name)
     version = cur.unpack("I")
     if version != BINARY_VERSION:
-        hint = " (it looks like a zip / PyTorch .pt file)" if data[:2] == b"PK" else ""
+        hint = (" (it looks like a zip / PyTorch .pt file)" if data[:2] == b"PK" else
+                " (split parts must be given in order)" if len(files) > 1 else "")
         raise ValueError(
             f"{name} is not a CTranslate2 model.bin of binary version {BINARY_VERSION}: its "
             f"header reads version {version}{hint}."
