@@ -122,3 +122,31 @@ def test_base_multilingual_matches_openai_whisper(base_pair, jfk_audio):
     assert JFK_TEXT in text.lower().replace(",", "")
     assert sorted(map(tuple, model.alignment_heads.indices().T.tolist())) == [
         (3, 1), (4, 2), (4, 3), (4, 7), (5, 1), (5, 2), (5, 4), (5, 6)]
+
+
+def test_to_frames_and_batches_of_audio(tiny_en, jfk_audio, jfk_mel):
+    from importlib.resources import files
+
+    path = files("hooked_audio") / "data" / "jfk.flac"
+    frames = tiny_en.to_frames([path, jfk_audio[: 16000 * 3]], sample_rate=[None, 16000])
+    assert frames.shape == (2, 2, 80, 1500)  # shape[-1]: 20 ms encoder positions
+    torch.testing.assert_close(tiny_en.to_mel(path), jfk_mel, atol=0, rtol=0)
+    with torch.no_grad():
+        logits = tiny_en(frames, tiny_en.to_tokens([JFK_TRANSCRIPT, JFK_TRANSCRIPT]))
+        single = tiny_en(jfk_mel, tiny_en.to_tokens(JFK_TRANSCRIPT))
+    torch.testing.assert_close(logits[:1], single, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_tiny_en_still_reads_the_clip(tiny_en, jfk_mel, dtype):
+    import copy
+
+    half = copy.deepcopy(tiny_en).to(dtype=dtype)
+    tokens = half.to_tokens(JFK_TRANSCRIPT)
+    with torch.no_grad():
+        logits = half(jfk_mel.to(dtype), tokens)
+    assert (logits[0, :-1].argmax(-1) == tokens[0, 1:]).float().mean() > 0.9
+    if dtype == torch.float16:  # openai-whisper's decode takes float16 (fp16=True) or float32
+        result = whisper.decode(half, jfk_mel[0].to(dtype),
+                                whisper.DecodingOptions(language="en", fp16=True))
+        assert JFK_TEXT in result.text.lower().replace(",", "")
