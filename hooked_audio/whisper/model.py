@@ -207,6 +207,21 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedRootModule):
             check_hook_name(name, self.hook_dict)
         super().add_hook(name, hook, *args, **kwargs)
 
+    # ----------------------------------------------------------------- stream views
+    def encoder_stream(self, tokens: Int[Tensor, "batch n_tokens"]):
+        """The encoder as a TransformerLens model: input framed audio (`pos` = 20 ms frame),
+        `tokens` bound. See `hooked_audio.patching.WhisperEncoderStream`."""
+        from hooked_audio.patching import WhisperEncoderStream
+
+        return WhisperEncoderStream(self, tokens)
+
+    def decoder_stream(self, audio: Optional[Tensor] = None, audio_features: Optional[Tensor] = None):
+        """The decoder as a TransformerLens model: input token ids, the audio bound and encoded
+        once. See `hooked_audio.patching.WhisperDecoderStream`."""
+        from hooked_audio.patching import WhisperDecoderStream
+
+        return WhisperDecoderStream(self, audio, audio_features)
+
     # ----------------------------------------------------------------- openai-whisper protocol
     def embed_audio(self, mel: Tensor) -> Float[Tensor, "batch pos d_model"]:
         return self.encoder(self.to_mel_input(mel))

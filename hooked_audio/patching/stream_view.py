@@ -1,0 +1,189 @@
+"""Stream views: one stack of a two-stack model, presented as a TransformerLens model.
+
+TransformerLens's patching functions and `ActivationCache` helpers assume one stack named
+`blocks.{l}...`, one positional input whose last axis is the position, and `cfg` describing
+that stack (DESIGN.md §2). A view binds the other stack's input and translates names both
+ways, so those functions run unchanged:
+
+    view = model.encoder_stream(tokens)           # input: framed audio, pos = 20 ms frame
+    view = model.decoder_stream(audio)            # input: token ids,     pos = token
+    logits, cache = view.run_with_cache(x)        # ActivationCache keyed `blocks.{l}...`
+    transformer_lens.patching.get_act_patch_resid_pre(view, corrupt_x, cache, metric)
+
+Hook functions receive a hook object whose `.name` is the view's local name
+(`blocks.3.hook_resid_pre`), as they would on a one-stack TransformerLens model.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
+
+import torch
+from torch import Tensor
+from transformer_lens import ActivationCache
+from transformer_lens.config import TransformerLensConfig
+from transformer_lens.hook_points import HookPoint
+
+HookSpec = tuple[Union[str, Callable[[str], bool]], Callable]
+
+
+class LocalHookName:
+    """What a hook function sees as `hook`: the real `HookPoint`, under the view's local name."""
+
+    def __init__(self, hook_point: HookPoint, name: str):
+        self._hook_point, self.name = hook_point, name
+
+    def layer(self) -> int:
+        match = re.search(r"\.(\d+)\.", f".{self.name}.")
+        if match is None:
+            raise ValueError(f"Hook point {self.name!r} does not belong to a layer.")
+        return int(match.group(1))
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._hook_point, attr)
+
+
+class StreamView:
+    """Base class: `prefix` + local name = full name, except for the names in `aliases`."""
+
+    #: local name -> full-model name, for the few names that do not just take the prefix
+    aliases: dict[str, str] = {}
+
+    def __init__(self, model: Any, prefix: str):
+        self.model = model
+        self.prefix = prefix
+        aliases = {**self.aliases}
+        self._to_full: dict[str, str] = {}
+        self._to_local: dict[str, str] = {}
+        for full in model.hook_dict:
+            if not full.startswith(prefix):
+                continue
+            local = full[len(prefix):]
+            for alias_local, alias_full in aliases.items():
+                if full == alias_full or full.startswith(alias_full + "."):
+                    local = alias_local + full[len(alias_full):]
+            self._to_full[local] = full
+            self._to_local[full] = local
+
+    # ------------------------------------------------------------ what TransformerLens reads
+    @property
+    def stack(self) -> torch.nn.Module:
+        return getattr(self.model, self.prefix.rstrip("."))
+
+    @property
+    def cfg(self) -> TransformerLensConfig:
+        cfg = self.stack.cfg
+        cfg.device = str(self.model.device)
+        return cfg
+
+    @property
+    def blocks(self) -> torch.nn.ModuleList:
+        return self.stack.blocks
+
+    @property
+    def hook_dict(self) -> dict[str, HookPoint]:
+        return {local: self.model.hook_dict[full] for local, full in self._to_full.items()}
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def to_tokens(self, *args: Any, **kwargs: Any) -> Tensor:
+        return self.model.to_tokens(*args, **kwargs)
+
+    def to_string(self, *args: Any, **kwargs: Any):
+        return self.model.to_string(*args, **kwargs)
+
+    def to_str_tokens(self, *args: Any, **kwargs: Any) -> list[str]:
+        return self.model.to_str_tokens(*args, **kwargs)
+
+    def to_single_token(self, string: str) -> int:
+        return self.model.to_single_token(string)
+
+    # ------------------------------------------------------------ names
+    def full_name(self, local: str) -> str:
+        if local not in self._to_full:
+            from hooked_audio.whisper.model import check_hook_name
+
+            check_hook_name(local, self._to_full)
+        return self._to_full[local]
+
+    def local_name(self, full: str) -> str:
+        return self._to_local.get(full, full)
+
+    def _translate(self, hooks: Sequence[HookSpec]) -> list[HookSpec]:
+        out: list[HookSpec] = []
+        for name, fn in hooks:
+            wrapped = self._rename_for(fn)
+            if isinstance(name, str):
+                out.append((self.full_name(name), wrapped))
+            else:
+                out.append((lambda full, f=name: full in self._to_local and f(self._to_local[full]),
+                            wrapped))
+        return out
+
+    def _rename_for(self, fn: Callable) -> Callable:
+        def hook(tensor: Tensor, hook: HookPoint):
+            return fn(tensor, hook=LocalHookName(hook, self.local_name(hook.name)))
+
+        return hook
+
+    # ------------------------------------------------------------ running
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if any(m.training for m in self.model.modules()):
+            raise ValueError("The model is in training mode; call model.eval() before patching.")
+        return self.forward(x)
+
+    @contextmanager
+    def hooks(self, fwd_hooks: Sequence[HookSpec] = (), bwd_hooks: Sequence[HookSpec] = (),
+              reset_hooks_end: bool = True, clear_contexts: bool = False) -> Iterator["StreamView"]:
+        with self.model.hooks(fwd_hooks=self._translate(fwd_hooks),
+                              bwd_hooks=self._translate(bwd_hooks),
+                              reset_hooks_end=reset_hooks_end, clear_contexts=clear_contexts):
+            yield self
+
+    def run_with_hooks(self, x: Tensor, fwd_hooks: Sequence[HookSpec] = (),
+                       bwd_hooks: Sequence[HookSpec] = (), reset_hooks_end: bool = True,
+                       clear_contexts: bool = False) -> Tensor:
+        with self.hooks(fwd_hooks, bwd_hooks, reset_hooks_end, clear_contexts):
+            return self(x)
+
+    def run_with_cache(self, x: Tensor, names_filter: Any = None, device: Any = None,
+                       remove_batch_dim: bool = False, incl_bwd: bool = False,
+                       reset_hooks_end: bool = True, clear_contexts: bool = False,
+                       pos_slice: Any = None) -> tuple[Tensor, ActivationCache]:
+        """`(output, ActivationCache)` of this stack's hooks, keyed by local names."""
+        local_filter = _as_filter(names_filter)
+        cache_dict, fwd, bwd = self.model.get_caching_hooks(
+            lambda full: full in self._to_local and local_filter(self._to_local[full]),
+            incl_bwd, device, remove_batch_dim=remove_batch_dim, pos_slice=pos_slice)
+        with self.model.hooks(fwd_hooks=fwd, bwd_hooks=bwd, reset_hooks_end=reset_hooks_end,
+                              clear_contexts=clear_contexts):
+            out = self(x)
+            if incl_bwd:
+                out.backward()
+        local = {}
+        for key, value in cache_dict.items():
+            grad = key.endswith("_grad")
+            base = key[: -len("_grad")] if grad else key
+            local[self.local_name(base) + ("_grad" if grad else "")] = value
+        return out, self.make_cache(local, has_batch_dim=not remove_batch_dim)
+
+    def make_cache(self, cache_dict: dict[str, Tensor], has_batch_dim: bool) -> ActivationCache:
+        return ActivationCache(cache_dict, self, has_batch_dim=has_batch_dim)
+
+
+def _as_filter(names_filter: Any) -> Callable[[str], bool]:
+    if names_filter is None:
+        return lambda name: True
+    if isinstance(names_filter, str):
+        return lambda name: name == names_filter
+    if callable(names_filter):
+        return names_filter
+    allowed = set(names_filter)
+    return lambda name: name in allowed

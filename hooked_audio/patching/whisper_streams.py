@@ -1,0 +1,117 @@
+"""The encoder and decoder streams of a `HookedWhisper` as TransformerLens models."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any, Optional, Union
+
+import einops
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from hooked_audio.audio import mel_to_frames
+from hooked_audio.patching.decoder_cache import WhisperDecoderCache
+from hooked_audio.patching.stream_view import StreamView
+
+
+def _batch_to(x: Tensor, batch: int, what: str) -> Tensor:
+    if x.shape[0] == batch:
+        return x
+    if x.shape[0] == 1:
+        return x.expand(batch, *x.shape[1:])
+    raise ValueError(f"The bound {what} has batch {x.shape[0]}, the input has batch {batch}: "
+                     "bind one item (batch 1, shared) or exactly as many as the input.")
+
+
+class WhisperEncoderStream(StreamView):
+    """Input: framed log-mel `[batch, 2, n_mels, pos]` (`model.to_frames`), `pos` = 20 ms frame.
+    Bound: the decoder tokens. Output: the decoder's logits `[batch, n_tokens, d_vocab]`.
+
+    Local names: `blocks.{l}...` for `encoder.blocks.{l}...`, `hook_embed` for the conv stem's
+    output (`encoder.hook_conv2`), `hook_pos_embed`, `ln_final` for `encoder.ln_post`.
+    """
+
+    aliases = {"hook_embed": "encoder.hook_conv2", "ln_final": "encoder.ln_post"}
+
+    def __init__(self, model: Any, tokens: Int[Tensor, "batch n_tokens"]):
+        super().__init__(model, "encoder.")
+        self.tokens = tokens if tokens.ndim == 2 else tokens[None]
+
+    @property
+    def ln_final(self):
+        return self.model.encoder.ln_post
+
+    def forward(self, frames: Float[Tensor, "batch 2 n_mels pos"]) -> Float[Tensor, "batch n_tokens d_vocab"]:
+        if frames.ndim != 4:
+            raise ValueError(
+                f"The encoder stream takes framed audio (batch, 2, n_mels, pos) so that "
+                f"shape[-1] is the 20 ms position; got shape {tuple(frames.shape)}. Use "
+                "`model.to_frames(audio)` or `hooked_audio.mel_to_frames(mel)`."
+            )
+        features = self.model.encoder(self.model.to_mel_input(frames))
+        tokens = _batch_to(self.tokens, features.shape[0], "tokens")
+        return self.model.decoder(tokens, features)
+
+
+class WhisperDecoderStream(StreamView):
+    """Input: decoder tokens `[batch, pos]`. Bound: the audio, encoded once (the encoder output
+    is reused by every run). Output: logits `[batch, pos, d_vocab]`."""
+
+    def __init__(self, model: Any, audio: Optional[Tensor] = None,
+                 audio_features: Optional[Float[Tensor, "batch audio_pos d_model"]] = None):
+        super().__init__(model, "decoder.")
+        if (audio is None) == (audio_features is None):
+            raise ValueError("Give exactly one of `audio` (log-mel or frames) or `audio_features`.")
+        if audio_features is None:
+            with torch.no_grad():
+                audio_features = model.encoder(model.to_mel_input(audio))
+        self.audio_features = audio_features.detach()
+
+    @property
+    def ln_final(self):
+        return self.model.decoder.ln_final
+
+    @property
+    def unembed(self) -> SimpleNamespace:
+        return SimpleNamespace(W_U=self.W_U, b_U=self.b_U)
+
+    W_U = property(lambda self: self.model.decoder.W_U)
+    b_U = property(lambda self: self.model.decoder.b_U)
+    W_E = property(lambda self: self.model.decoder.W_E)
+    W_pos = property(lambda self: self.model.decoder.W_pos)
+
+    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
+        if tokens.ndim == 1:
+            tokens = tokens[None]
+        features = _batch_to(self.audio_features, tokens.shape[0], "audio")
+        return self.model.decoder(tokens, features)
+
+    def accumulated_bias(self, layer: int, mlp_input: bool = False,
+                         include_mlp_biases: bool = True) -> Float[Tensor, "d_model"]:
+        """Sum of the output biases written to the residual stream before `layer`
+        (self- and cross-attention `b_O`, MLP `b_out`), as TransformerLens defines it."""
+        bias = torch.zeros(self.cfg.d_model, device=self.device, dtype=self.W_E.dtype)
+        for i, block in enumerate(self.blocks[: layer + int(mlp_input)]):
+            bias = bias + block.attn.b_O + block.cross_attn.b_O
+            if include_mlp_biases and i < layer:
+                bias = bias + block.mlp.b_out
+        return bias
+
+    def tokens_to_residual_directions(
+        self, tokens: Union[str, int, Tensor]
+    ) -> Float[Tensor, "... d_model"]:
+        """The unembedding direction(s) of token(s): `W_U[:, token]`."""
+        if isinstance(tokens, str):
+            tokens = self.to_single_token(tokens)
+        if isinstance(tokens, int):
+            return self.W_U[:, tokens]
+        return einops.rearrange(self.W_U[:, tokens], "d_model ... -> ... d_model")
+
+    def make_cache(self, cache_dict, has_batch_dim):
+        return WhisperDecoderCache(cache_dict, self, has_batch_dim=has_batch_dim)
+
+
+def frames_of(audio: Tensor) -> Tensor:
+    """A log-mel `[batch, n_mels, 2 * pos]` or frames -> frames `[batch, 2, n_mels, pos]`."""
+    return audio if audio.ndim == 4 else mel_to_frames(audio)
