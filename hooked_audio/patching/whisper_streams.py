@@ -53,6 +53,25 @@ class WhisperEncoderStream(StreamView):
         tokens = _batch_to(self.tokens, features.shape[0], "tokens")
         return self.model.decoder(tokens, features)
 
+    @property
+    def seconds_per_position(self) -> float:
+        return self.model.window_seconds / self.cfg.n_ctx
+
+    def cell_seconds(self, groups: list[list[int]]) -> list[tuple[float, float]]:
+        """`(start, end)` seconds of each group of 20 ms frames."""
+        step = self.seconds_per_position
+        return [(min(g) * step, (max(g) + 1) * step) for g in groups]
+
+    def cell_labels(self, groups: list[list[int]]) -> list[str]:
+        return [f"{start:.2f}-{end:.2f}s" for start, end in self.cell_seconds(groups)]
+
+    def resume_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]
+                    ) -> Float[Tensor, "batch n_tokens d_vocab"]:
+        """Run from `blocks.{layer}.hook_resid_pre` onwards (exactly what the full forward does
+        from there; hooks on later points still fire). The fast sweep engine's entry point."""
+        features = self.model.encoder.run_from(layer, resid_pre)
+        return self.model.decoder(_batch_to(self.tokens, features.shape[0], "tokens"), features)
+
 
 class WhisperDecoderStream(StreamView):
     """Input: decoder tokens `[batch, pos]`. Bound: the audio, encoded once (the encoder output
@@ -86,6 +105,18 @@ class WhisperDecoderStream(StreamView):
             tokens = tokens[None]
         features = _batch_to(self.audio_features, tokens.shape[0], "audio")
         return self.model.decoder(tokens, features)
+
+    def cell_seconds(self, groups: list[list[int]]) -> None:
+        return None
+
+    def cell_labels(self, groups: list[list[int]]) -> list[str]:
+        return [",".join(str(p) for p in g) if len(g) > 1 else str(g[0]) for g in groups]
+
+    def resume_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]
+                    ) -> Float[Tensor, "batch pos d_vocab"]:
+        """Run from `blocks.{layer}.hook_resid_pre` onwards, on the bound audio features."""
+        features = _batch_to(self.audio_features, resid_pre.shape[0], "audio")
+        return self.model.decoder.run_from(layer, resid_pre, features)
 
     def accumulated_bias(self, layer: int, mlp_input: bool = False,
                          include_mlp_biases: bool = True) -> Float[Tensor, "d_model"]:

@@ -76,7 +76,18 @@ class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):
         embed = self.hook_embed(self.W_E[tokens].to(dtype))
         pos = self.W_pos[offset: offset + tokens.shape[1]].to(dtype)
         x = embed + self.hook_pos_embed(pos.expand(tokens.shape[0], -1, -1))
-        for block in self.blocks:
+        return self.run_from(0, x, audio_features, kv_cache)
+
+    def run_from(
+        self,
+        layer: int,
+        resid_pre: Float[Tensor, "batch pos d_model"],
+        audio_features: Float[Tensor, "batch audio_pos d_model"],
+        kv_cache: Optional[dict] = None,
+    ) -> Float[Tensor, "batch pos d_vocab"]:
+        """Blocks `layer..` then `ln_final` and the unembedding, from `blocks.{layer}.hook_resid_pre`."""
+        x = resid_pre
+        for block in self.blocks[layer:]:
             x = block(x, audio_features, kv_cache=kv_cache)
         x = self.ln_final(x)
-        return (x @ self.W_U.to(dtype)).float()
+        return (x @ self.W_U.to(x.dtype)).float()

@@ -65,7 +65,12 @@ class WhisperEncoder(StackedWeightsMixin, nn.Module):
         x = self.hook_conv1(F.gelu(self.conv1(x)).transpose(1, 2))
         x = self.hook_conv2(F.gelu(self.conv2(x.transpose(1, 2))).transpose(1, 2))
         pos_embed = self.hook_pos_embed(self.W_pos.to(x.dtype).expand(x.shape[0], -1, -1))
-        x = x + pos_embed
-        for block in self.blocks:
+        return self.run_from(0, x + pos_embed)
+
+    def run_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]
+                 ) -> Float[Tensor, "batch pos d_model"]:
+        """Blocks `layer..` then `ln_post`, from `blocks.{layer}.hook_resid_pre`."""
+        x = resid_pre
+        for block in self.blocks[layer:]:
             x = block(x)
         return self.ln_post(x)

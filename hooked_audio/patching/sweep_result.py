@@ -1,0 +1,77 @@
+"""`SweepResult`: a patching sweep's values with their axes, labels, time and plot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+
+@dataclass
+class SweepResult:
+    """`values[layer_index, cell_index]`: the metric after patching that layer at that cell.
+
+    `cells` are position groups (one position, or a window); `cell_labels` name them
+    (a token string, or a time span); `cell_seconds` gives `(start, end)` in seconds for
+    encoder frames (None on the decoder side). `clean_value` / `corrupt_value` are the
+    metric on the unpatched runs, for normalisation.
+    """
+
+    values: Float[Tensor, "layer cell"]
+    layers: list[int]
+    cells: list[list[int]]
+    cell_labels: list[str]
+    act: str
+    direction: str
+    clean_value: float
+    corrupt_value: float
+    cell_seconds: Optional[list[tuple[float, float]]] = None
+    metadata: dict = field(default_factory=dict)
+
+    def normalised(self) -> Float[Tensor, "layer cell"]:
+        """0 = the corrupt run's metric, 1 = the clean run's (in either direction)."""
+        gap = self.clean_value - self.corrupt_value
+        if abs(gap) < 1e-6:
+            raise ValueError("The clean and corrupt runs give the same metric, so recovery is "
+                             "undefined: the corruption does not move this metric.")
+        return (self.values - self.corrupt_value) / gap
+
+    def to_dataframe(self):
+        """Long format: one row per (layer, cell) with labels and times, for pandas users."""
+        import pandas as pd
+
+        rows = []
+        for li, layer in enumerate(self.layers):
+            for ci, label in enumerate(self.cell_labels):
+                row = {"layer": layer, "cell": ci, "label": label,
+                       "value": float(self.values[li, ci])}
+                if self.cell_seconds is not None:
+                    row["start_s"], row["end_s"] = self.cell_seconds[ci]
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def plot(self, normalised: bool = True, ax=None, title: Optional[str] = None):
+        """Heatmap of layers x cells, the time axis in seconds on the encoder side."""
+        import matplotlib.pyplot as plt
+
+        data = self.normalised() if normalised else self.values
+        if ax is None:
+            _, ax = plt.subplots(figsize=(min(14, 2 + 0.08 * len(self.cells)), 1 + 0.5 * len(self.layers)))
+        extent = None
+        if self.cell_seconds is not None:
+            extent = (self.cell_seconds[0][0], self.cell_seconds[-1][1], len(self.layers) - 0.5, -0.5)
+        image = ax.imshow(data.detach().cpu().numpy(), aspect="auto", cmap="RdBu_r",
+                          vmin=-1 if normalised else None, vmax=1 if normalised else None,
+                          extent=extent, interpolation="nearest")
+        ax.set_yticks(range(len(self.layers)), [str(l) for l in self.layers])
+        ax.set_ylabel("layer")
+        if self.cell_seconds is not None:
+            ax.set_xlabel("time (s)")
+        else:
+            ax.set_xticks(range(len(self.cell_labels)), self.cell_labels, rotation=90)
+        ax.set_title(title or f"{self.direction} {self.act}" + (" (normalised)" if normalised else ""))
+        ax.figure.colorbar(image, ax=ax, label="recovery" if normalised else "metric")
+        return ax

@@ -1,0 +1,108 @@
+"""The fast sweep engine equals TransformerLens's own loop, in both directions, and keeps
+the patching invariants."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import transformer_lens.patching as tlp
+
+from hooked_audio import HookedWhisper, mel_to_frames
+from hooked_audio.patching import resid_pre_sweep
+from tests.conftest import random_dims, random_reference
+
+DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12, n_audio_layer=3)
+
+
+def logit_diff(logits):
+    return (logits[:, -1, 7] - logits[:, -1, 8]).mean()
+
+
+@pytest.fixture(scope="module")
+def setup():
+    model = HookedWhisper.from_openai_state_dict(DIMS, random_reference(DIMS, seed=4, std=0.15).state_dict())
+    gen = torch.Generator().manual_seed(3)
+    clean_mel = torch.randn(2, DIMS.n_mels, 2 * DIMS.n_audio_ctx, generator=gen)
+    corrupt_mel = clean_mel.clone()
+    corrupt_mel[..., 2:9] += 2 * torch.randn(2, DIMS.n_mels, 7, generator=gen)
+    tokens = torch.tensor([[50257, 50362, 11, 12, 13]])
+    corrupt_tokens = torch.tensor([[50257, 50362, 11, 99, 13]])
+    return model, clean_mel, corrupt_mel, tokens, corrupt_tokens
+
+
+def _streams(setup):
+    model, clean_mel, corrupt_mel, tokens, corrupt_tokens = setup
+    yield model.encoder_stream(tokens), mel_to_frames(clean_mel), mel_to_frames(corrupt_mel)
+    yield model.decoder_stream(clean_mel[:1]), tokens, corrupt_tokens
+
+
+@pytest.mark.parametrize("direction", ["denoise", "noise"])
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_equals_transformer_lens_loop(setup, direction, batch_size):
+    for view, clean, corrupt in _streams(setup):
+        base, source = (corrupt, clean) if direction == "denoise" else (clean, corrupt)
+        with torch.no_grad():
+            _, source_cache = view.run_with_cache(source)
+            expected = tlp.get_act_patch_resid_pre(view, base, source_cache, logit_diff)
+        result = resid_pre_sweep(view, clean, corrupt, logit_diff, direction=direction,
+                                 batch_size=batch_size, progress=False)
+        torch.testing.assert_close(result.values, expected, atol=1e-4, rtol=0)
+        with torch.no_grad():
+            assert result.clean_value == pytest.approx(float(logit_diff(view(clean))), abs=1e-5)
+            assert result.corrupt_value == pytest.approx(float(logit_diff(view(corrupt))), abs=1e-5)
+
+
+def test_invariants_all_positions_and_clean_to_clean(setup):
+    for view, clean, corrupt in _streams(setup):
+        every = [list(range(clean.shape[-1]))]
+        denoised = resid_pre_sweep(view, clean, corrupt, logit_diff, cells=every, progress=False)
+        noised = resid_pre_sweep(view, clean, corrupt, logit_diff, direction="noise", cells=every,
+                                 progress=False)
+        # Patching every position of a layer's residual stream replays the other run exactly.
+        torch.testing.assert_close(denoised.values[:, 0], torch.full((view.cfg.n_layers,),
+                                   denoised.clean_value), atol=1e-4, rtol=0)
+        torch.testing.assert_close(noised.values[:, 0], torch.full((view.cfg.n_layers,),
+                                   noised.corrupt_value), atol=1e-4, rtol=0)
+        torch.testing.assert_close(denoised.normalised()[:, 0], torch.ones(view.cfg.n_layers),
+                                   atol=1e-3, rtol=0)
+        same = resid_pre_sweep(view, clean, clean, logit_diff, progress=False)
+        torch.testing.assert_close(same.values, torch.full_like(same.values, same.clean_value),
+                                   atol=1e-4, rtol=0)
+
+
+def test_windows_and_time_axis(setup):
+    model, clean_mel, corrupt_mel, tokens, _ = setup
+    view = model.encoder_stream(tokens)
+    result = resid_pre_sweep(view, mel_to_frames(clean_mel), mel_to_frames(corrupt_mel), logit_diff,
+                             layers=[1], cells=[slice(0, 3), slice(3, 6)], progress=False)
+    assert result.values.shape == (1, 2)
+    step = model.window_seconds / DIMS.n_audio_ctx
+    assert result.cell_seconds == [(0.0, 3 * step), (3 * step, 6 * step)]
+    frame = result.to_dataframe()
+    assert list(frame["layer"]) == [1, 1] and frame["start_s"].iloc[1] == pytest.approx(3 * step)
+
+
+def test_bad_input(setup):
+    model, clean_mel, _, tokens, corrupt_tokens = setup
+    view = model.decoder_stream(clean_mel[:1])
+    with pytest.raises(ValueError, match="differ in shape"):
+        resid_pre_sweep(view, tokens, corrupt_tokens[:, :4], logit_diff)
+    with pytest.raises(ValueError, match="must return a scalar"):
+        resid_pre_sweep(view, tokens, corrupt_tokens, lambda l: l[:, -1, 7], progress=False)
+    with pytest.raises(ValueError, match="direction must be"):
+        resid_pre_sweep(view, tokens, corrupt_tokens, logit_diff, direction="forward")
+    with pytest.raises(ValueError, match="Layers must lie"):
+        resid_pre_sweep(view, tokens, corrupt_tokens, logit_diff, layers=[5])
+
+
+def test_plot_has_time_axis(setup, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    model, clean_mel, corrupt_mel, tokens, _ = setup
+    result = resid_pre_sweep(model.encoder_stream(tokens), mel_to_frames(clean_mel),
+                             mel_to_frames(corrupt_mel), logit_diff, progress=False)
+    ax = result.plot()
+    assert ax.get_xlabel() == "time (s)"
+    ax.figure.savefig(tmp_path / "sweep.png")
+    assert (tmp_path / "sweep.png").stat().st_size > 1000
