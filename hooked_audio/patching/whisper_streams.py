@@ -74,18 +74,39 @@ class WhisperEncoderStream(StreamView):
 
 
 class WhisperDecoderStream(StreamView):
-    """Input: decoder tokens `[batch, pos]`. Bound: the audio, encoded once (the encoder output
-    is reused by every run). Output: logits `[batch, pos, d_vocab]`."""
+    """Input: decoder tokens `[batch, pos]`. Bound: the audio, encoded once, and its
+    cross-attention keys/values projected once (reused by every run). Output: logits
+    `[batch, pos, d_vocab]`. The view snapshots the audio encoding when it is made: hooks on
+    the encoder added later do not act on it (use the encoder stream for those)."""
 
     def __init__(self, model: Any, audio: Optional[Tensor] = None,
                  audio_features: Optional[Float[Tensor, "batch audio_pos d_model"]] = None):
         super().__init__(model, "decoder.")
         if (audio is None) == (audio_features is None):
             raise ValueError("Give exactly one of `audio` (log-mel or frames) or `audio_features`.")
-        if audio_features is None:
-            with torch.no_grad():
+        with torch.no_grad():
+            if audio_features is None:
                 audio_features = model.encoder(model.to_mel_input(audio))
-        self.audio_features = audio_features.detach()
+            self.audio_features = audio_features.detach()
+            self._cross_kv = self._project_audio(self.audio_features)
+
+    def _project_audio(self, features: Tensor) -> dict:
+        """Cross-attention keys and values of every block, computed once.
+
+        They depend on the audio only, and projecting 1500 frames per block is most of a
+        decoder forward. Passed as openai-whisper's `kv_cache` (keyed by the `key`/`value`
+        taps); `cross_attn.hook_k`/`hook_v` still fire on them every run.
+        """
+        cache = {}
+        for block in self.blocks:
+            attn = block.cross_attn
+            cache[attn.key] = attn._project(features, attn.W_K, attn.b_K)
+            cache[attn.value] = attn._project(features, attn.W_V, attn.b_V)
+        return cache
+
+    def _bound_audio(self, batch: int) -> tuple[Tensor, dict]:
+        features = _batch_to(self.audio_features, batch, "audio")
+        return features, {tap: _batch_to(kv, batch, "audio") for tap, kv in self._cross_kv.items()}
 
     @property
     def ln_final(self):
@@ -103,8 +124,8 @@ class WhisperDecoderStream(StreamView):
     def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
         if tokens.ndim == 1:
             tokens = tokens[None]
-        features = _batch_to(self.audio_features, tokens.shape[0], "audio")
-        return self.model.decoder(tokens, features)
+        features, cross_kv = self._bound_audio(tokens.shape[0])
+        return self.model.decoder(tokens, features, kv_cache=cross_kv)
 
     def cell_seconds(self, groups: list[list[int]]) -> None:
         return None
@@ -115,8 +136,8 @@ class WhisperDecoderStream(StreamView):
     def resume_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]
                     ) -> Float[Tensor, "batch pos d_vocab"]:
         """Run from `blocks.{layer}.hook_resid_pre` onwards, on the bound audio features."""
-        features = _batch_to(self.audio_features, resid_pre.shape[0], "audio")
-        return self.model.decoder.run_from(layer, resid_pre, features)
+        features, cross_kv = self._bound_audio(resid_pre.shape[0])
+        return self.model.decoder.run_from(layer, resid_pre, features, kv_cache=cross_kv)
 
     def accumulated_bias(self, layer: int, mlp_input: bool = False,
                          include_mlp_biases: bool = True) -> Float[Tensor, "d_model"]:

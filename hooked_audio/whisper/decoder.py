@@ -68,9 +68,10 @@ class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):
         audio_features: Float[Tensor, "batch audio_pos d_model"],
         kv_cache: Optional[dict] = None,
     ) -> Float[Tensor, "batch pos d_vocab"]:
-        # As openai-whisper: the first cached tensor (block 0's self-attention key) holds
-        # every earlier position, so new tokens continue from there.
-        offset = next(iter(kv_cache.values())).shape[1] if kv_cache else 0
+        # Block 0's cached self-attention keys hold every earlier position (openai-whisper
+        # reads the first cache entry, which is the same tensor); new tokens continue there.
+        first_key = self.blocks[0].attn.key
+        offset = kv_cache[first_key].shape[1] if kv_cache and first_key in kv_cache else 0
         self.check_tokens(tokens, offset)
         dtype = audio_features.dtype
         embed = self.hook_embed(self.W_E[tokens].to(dtype))
