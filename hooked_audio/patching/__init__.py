@@ -4,6 +4,8 @@ and `ActivationCache` helpers run on each stack of a hooked audio model."""
 from hooked_audio.patching.decoder_cache import WhisperDecoderCache
 from hooked_audio.patching.directions import DIRECTIONS, Direction
 from hooked_audio.patching.fast_sweep import resid_pre_sweep
+from hooked_audio.patching.head_sweep import cross_attention_head_sweep, head_sweep
+from hooked_audio.patching import time_cells
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.patching.stream_view import StreamView
 from hooked_audio.patching.whisper_streams import WhisperDecoderStream, WhisperEncoderStream
@@ -12,4 +14,7 @@ __all__ = [
     "DIRECTIONS",
     "Direction",
     "SweepResult",
-    "resid_pre_sweep","StreamView", "WhisperDecoderCache", "WhisperDecoderStream", "WhisperEncoderStream"]
+    "cross_attention_head_sweep",
+    "head_sweep",
+    "resid_pre_sweep",
+    "time_cells","StreamView", "WhisperDecoderCache", "WhisperDecoderStream", "WhisperEncoderStream"]

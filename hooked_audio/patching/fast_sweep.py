@@ -62,6 +62,7 @@ def resid_pre_sweep(
     cells: Optional[Cells] = None,
     batch_size: Optional[int] = None,
     progress: bool = True,
+    labels: Optional[Sequence[str]] = None,
 ) -> SweepResult:
     """Patch `blocks.{l}.hook_resid_pre` at each cell (a position or group of positions).
 
@@ -69,6 +70,9 @@ def resid_pre_sweep(
     `model.decoder_stream(audio)` with token inputs); `clean` / `corrupt` are its inputs.
     `direction="denoise"` runs the corrupt input with clean activations patched in;
     `"noise"` the reverse. Equal to TransformerLens's loop (tested to 1e-4).
+
+    `cells`: None (every position), or positions / lists of positions / slices, e.g. from
+    `hooked_audio.patching.time_cells` (`windows`, `spans`, `words`); `labels` names them.
     """
     if clean.shape != corrupt.shape:
         raise ValueError(f"Clean and corrupt inputs differ in shape: {tuple(clean.shape)} vs "
@@ -105,7 +109,8 @@ def resid_pre_sweep(
     bar.close()
     return SweepResult(
         values=values, layers=layers, cells=groups,
-        cell_labels=view.cell_labels(groups), cell_seconds=view.cell_seconds(groups),
+        cell_labels=list(labels) if labels is not None else view.cell_labels(groups),
+        cell_seconds=view.cell_seconds(groups),
         act="resid_pre", direction=direction,
         clean_value=_scalar(metric, clean_logits), corrupt_value=_scalar(metric, corrupt_logits),
     )

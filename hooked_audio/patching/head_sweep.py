@@ -1,0 +1,110 @@
+"""Per-head patching of either attention of a stream, cross-attention included.
+
+`transformer_lens.utilities.get_act_name` builds `blocks.{l}.attn.hook_z` and cannot name a
+decoder block's `cross_attn`, so TransformerLens's head functions cannot reach the heads
+that read the audio. This sweep patches one head at a time at any attention hook of a view:
+`component="cross_attn"` (decoder) or `"attn"`, `act` in z / q / k / v / pattern, over all
+positions or position by position.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from hooked_audio.patching.fast_sweep import _scalar
+from hooked_audio.patching.sweep_result import SweepResult
+
+HEAD_ACTS = ("z", "q", "k", "v", "pattern", "result")
+
+
+def _head_setter(act: str, head: int, pos: Optional[int]) -> Callable:
+    def patch(activation: Tensor, hook, source: Tensor) -> Tensor:
+        activation = activation.clone()
+        if act == "pattern":  # [batch, head, query, key]
+            index = (slice(None), head) if pos is None else (slice(None), head, pos)
+        else:  # [batch, pos, head, ...]
+            index = (slice(None), slice(None), head) if pos is None else (slice(None), pos, head)
+        activation[index] = source[index]
+        return activation
+
+    return patch
+
+
+@torch.no_grad()
+def head_sweep(
+    base_view,
+    base_input: Tensor,
+    source_cache,
+    metric: Callable[[Tensor], Tensor],
+    component: str = "cross_attn",
+    act: str = "z",
+    by_pos: bool = False,
+    layers: Optional[Sequence[int]] = None,
+    direction: str = "denoise",
+    reference_values: tuple[float, float] = (float("nan"), float("nan")),
+    progress: bool = True,
+) -> SweepResult:
+    """Run `base_view(base_input)` once per (layer, head[, pos]) with that head's `act` taken
+    from `source_cache` (a cache of the same view type, keyed by local names).
+
+    Returns a `SweepResult` whose cells are heads (or head x position, flattened head-major,
+    when `by_pos`). `reference_values` = (clean, corrupt) metric values for normalisation.
+    """
+    if act not in HEAD_ACTS:
+        raise ValueError(f"act must be one of {HEAD_ACTS}, got {act!r}.")
+    n_layers, n_heads = base_view.cfg.n_layers, base_view.cfg.n_heads
+    layers = list(range(n_layers)) if layers is None else list(layers)
+    name0 = f"blocks.{layers[0]}.{component}.hook_{act}"
+    if name0 not in source_cache.cache_dict:
+        raise KeyError(f"The source cache has no {name0!r}: cache it with "
+                       f"`view.run_with_cache(x)` (for `result`, enable use_attn_result).")
+    n_pos = source_cache[name0].shape[2 if act == "pattern" else 1]
+    cells = [(h, p) for h in range(n_heads) for p in (range(n_pos) if by_pos else [None])]
+    values = torch.empty(len(layers), len(cells))
+    bar = tqdm(total=values.numel(), disable=not progress, desc=f"{component} {act} heads")
+    for li, layer in enumerate(layers):
+        name = f"blocks.{layer}.{component}.hook_{act}"
+        source = source_cache[name]
+        for ci, (head, pos) in enumerate(cells):
+            setter = _head_setter(act, head, pos)
+            hook = lambda x, hook, s=setter: s(x, hook, source)
+            logits = base_view.run_with_hooks(base_input, fwd_hooks=[(name, hook)])
+            values[li, ci] = _scalar(metric, logits)
+            bar.update(1)
+    bar.close()
+    labels = [f"H{h}" if p is None else f"H{h}@{p}" for h, p in cells]
+    return SweepResult(values=values, layers=layers, cells=[[h] for h, _ in cells],
+                       cell_labels=labels, act=f"{component}.{act}", direction=direction,
+                       clean_value=reference_values[0], corrupt_value=reference_values[1])
+
+
+@torch.no_grad()
+def cross_attention_head_sweep(
+    model,
+    clean_audio: Tensor,
+    corrupt_audio: Tensor,
+    tokens: Tensor,
+    metric: Callable[[Tensor], Tensor],
+    act: str = "z",
+    direction: str = "denoise",
+    by_pos: bool = False,
+    progress: bool = True,
+) -> SweepResult:
+    """Which decoder heads carry the audio difference? Patch each cross-attention head between
+    the clean- and corrupt-audio runs (same tokens), in either direction."""
+    from hooked_audio.patching.directions import base_and_source
+
+    if tuple(clean_audio.shape) != tuple(corrupt_audio.shape):
+        raise ValueError(f"Clean and corrupt audio differ in shape: {tuple(clean_audio.shape)} "
+                         f"vs {tuple(corrupt_audio.shape)}.")
+    clean_view, corrupt_view = model.decoder_stream(clean_audio), model.decoder_stream(corrupt_audio)
+    base_view, source_view = base_and_source(direction, clean_view, corrupt_view)
+    _, source_cache = source_view.run_with_cache(
+        tokens, names_filter=lambda n: n.endswith(f"cross_attn.hook_{act}"))
+    reference = (_scalar(metric, clean_view(tokens)), _scalar(metric, corrupt_view(tokens)))
+    return head_sweep(base_view, tokens, source_cache, metric, "cross_attn", act, by_pos,
+                      direction=direction, reference_values=reference, progress=progress)

@@ -1,0 +1,88 @@
+"""Cells in time for encoder-side sweeps: windows, spans in seconds, words, speech only.
+
+A cell is a list of 20 ms encoder positions patched together. Windows trade resolution for
+fewer forwards; word cells come from openai-whisper's own cross-attention alignment
+(`whisper.timing.find_alignment`, DTW over the model's alignment heads).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+from whisper.timing import find_alignment
+
+
+@dataclass(frozen=True)
+class TimeCells:
+    """Position groups with their labels and `(start, end)` seconds."""
+
+    cells: list[list[int]]
+    labels: list[str]
+    seconds: list[tuple[float, float]]
+
+
+def _frames(start_s: float, end_s: float, seconds_per_frame: float, n_frames: int) -> list[int]:
+    first = max(0, int(math.floor(start_s / seconds_per_frame + 1e-9)))
+    last = min(n_frames, int(math.ceil(end_s / seconds_per_frame - 1e-9)))
+    return list(range(first, max(last, first + 1)))
+
+
+def windows(n_frames: int, window_s: float = 0.2, stride_s: Optional[float] = None,
+            start_s: float = 0.0, end_s: Optional[float] = None,
+            seconds_per_frame: float = 0.02) -> TimeCells:
+    """Windows of `window_s` seconds every `stride_s` (default: no overlap) over `[start, end)`."""
+    stride_s = window_s if stride_s is None else stride_s
+    if window_s < seconds_per_frame or stride_s <= 0:
+        raise ValueError(f"window_s must be at least one frame ({seconds_per_frame} s) and "
+                         f"stride_s positive; got {window_s}, {stride_s}.")
+    end_s = n_frames * seconds_per_frame if end_s is None else min(end_s, n_frames * seconds_per_frame)
+    cells, labels, seconds = [], [], []
+    t = start_s
+    while t < end_s - 1e-9:
+        stop = min(t + window_s, end_s)
+        frames = _frames(t, stop, seconds_per_frame, n_frames)
+        cells.append(frames)
+        seconds.append((frames[0] * seconds_per_frame, (frames[-1] + 1) * seconds_per_frame))
+        labels.append(f"{seconds[-1][0]:.2f}-{seconds[-1][1]:.2f}s")
+        t += stride_s
+    return TimeCells(cells, labels, seconds)
+
+
+def spans(n_frames: int, spans_s: Sequence[tuple[float, float]],
+          labels: Optional[Sequence[str]] = None, seconds_per_frame: float = 0.02) -> TimeCells:
+    """One cell per `(start, end)` span in seconds."""
+    cells, seconds = [], []
+    for start, end in spans_s:
+        if not 0 <= start < end:
+            raise ValueError(f"Span ({start}, {end}) is empty or negative.")
+        frames = _frames(start, end, seconds_per_frame, n_frames)
+        cells.append(frames)
+        seconds.append((frames[0] * seconds_per_frame, (frames[-1] + 1) * seconds_per_frame))
+    labels = list(labels) if labels is not None else [f"{a:.2f}-{b:.2f}s" for a, b in seconds]
+    return TimeCells(cells, labels, seconds)
+
+
+def speech_frames(duration_s: float, n_frames: int, seconds_per_frame: float = 0.02) -> list[int]:
+    """The frames that hold the audio itself, not the padding of the 30 s window."""
+    return list(range(min(n_frames, math.ceil(duration_s / seconds_per_frame))))
+
+
+def words(model, mel: Tensor, text_tokens: Sequence[int], duration_s: Optional[float] = None
+          ) -> TimeCells:
+    """One cell per word of `text_tokens` (the transcript's text tokens, no special tokens),
+    timed by openai-whisper's cross-attention alignment on this model."""
+    mel = model.to_mel_input(mel)
+    if mel.shape[0] != 1:
+        raise ValueError("Word alignment takes one clip (batch 1).")
+    n_mel_frames = mel.shape[-1] if duration_s is None else min(mel.shape[-1], int(duration_s * 100))
+    with torch.no_grad():
+        timings = find_alignment(model, model.tokenizer, list(text_tokens), mel[0], n_mel_frames)
+    n_frames = model.dims.n_audio_ctx
+    step = model.window_seconds / n_frames
+    words_ = [w for w in timings if w.word.strip()]
+    return spans(n_frames, [(w.start, max(w.end, w.start + step)) for w in words_],
+                 labels=[w.word.strip() for w in words_], seconds_per_frame=step)
