@@ -33,6 +33,23 @@ def random_reference(dims: ModelDimensions, seed: int = 0, std: float = 0.1) -> 
     return ref
 
 
+def reference_residuals(ref: Whisper, mel: torch.Tensor, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+    """openai-whisper's logits and per-block outputs (keyed by our `hook_resid_post` names),
+    captured with plain torch forward hooks."""
+    out, handles = {}, []
+    for stack in ("encoder", "decoder"):
+        for i, block in enumerate(getattr(ref, stack).blocks):
+            handles.append(block.register_forward_hook(
+                lambda m, a, o, key=f"{stack}.blocks.{i}.hook_resid_post": out.__setitem__(key, o)))
+    try:
+        with torch.no_grad():
+            out["logits"] = ref(mel, tokens)
+    finally:
+        for h in handles:
+            h.remove()
+    return out
+
+
 @pytest.fixture(scope="session")
 def jfk_audio() -> np.ndarray:
     return load_audio(files("hooked_audio") / "data" / "jfk.flac")

@@ -6,7 +6,7 @@ import pytest
 import torch
 import whisper
 
-from tests.conftest import JFK_TEXT
+from tests.conftest import JFK_TEXT, reference_residuals
 
 JFK_TRANSCRIPT = (" And so my fellow Americans, ask not what your country can do for you,"
                   " ask what you can do for your country.")
@@ -18,17 +18,11 @@ def _transcribe(model, audio, **kwargs):
 
 def test_tiny_en_logits_and_residuals_match_openai_whisper(tiny_en, tiny_en_reference, jfk_mel):
     tokens = tiny_en.to_tokens(JFK_TRANSCRIPT)
-    captured, handles = {}, []
-    for stack in ("encoder", "decoder"):
-        for i, block in enumerate(getattr(tiny_en_reference, stack).blocks):
-            handles.append(block.register_forward_hook(
-                lambda m, a, o, key=f"{stack}.blocks.{i}.hook_resid_post": captured.__setitem__(key, o)))
+    captured = reference_residuals(tiny_en_reference, jfk_mel, tokens)
+    expected = captured.pop("logits")
     with torch.no_grad():
-        expected = tiny_en_reference(jfk_mel, tokens)
         got = tiny_en(jfk_mel, tokens)
         _, cache = tiny_en.run_with_cache(jfk_mel, tokens, names_filter=lambda n: n in captured)
-    for h in handles:
-        h.remove()
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
     for name, value in captured.items():
         torch.testing.assert_close(cache[name], value, atol=1e-3, rtol=1e-4)

@@ -9,7 +9,7 @@ import torch
 from transformer_lens import ActivationCache
 
 from hooked_audio import HookedWhisper, mel_to_frames
-from tests.conftest import random_dims, random_reference
+from tests.conftest import random_dims, random_reference, reference_residuals
 
 DIMS = random_dims()
 
@@ -28,24 +28,10 @@ def inputs():
     return mel, tokens
 
 
-def _reference_residuals(ref, mel, tokens) -> dict[str, torch.Tensor]:
-    """Per-block outputs of openai-whisper, captured with plain torch forward hooks."""
-    out, handles = {}, []
-    for stack in ("encoder", "decoder"):
-        for i, block in enumerate(getattr(ref, stack).blocks):
-            handles.append(block.register_forward_hook(
-                lambda m, a, o, key=f"{stack}.blocks.{i}.hook_resid_post": out.__setitem__(key, o)))
-    with torch.no_grad():
-        out["logits"] = ref(mel, tokens)
-    for h in handles:
-        h.remove()
-    return out
-
-
 def test_logits_and_residuals_match_openai_whisper(pair, inputs):
     ref, model = pair
     mel, tokens = inputs
-    expected = _reference_residuals(ref, mel, tokens)
+    expected = reference_residuals(ref, mel, tokens)
     assert expected["logits"].abs().max() > 1.0  # weights large enough for a meaningful check
     with torch.no_grad():
         logits, cache = model.run_with_cache(mel, tokens)  # materialised attention path

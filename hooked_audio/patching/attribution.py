@@ -15,8 +15,7 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
-from hooked_audio.patching.directions import base_and_source
-from hooked_audio.patching.fast_sweep import _as_groups, _scalar
+from hooked_audio.patching.fast_sweep import _as_groups, _scalar, prepare_resid_pre
 from hooked_audio.patching.sweep_result import SweepResult
 
 
@@ -31,13 +30,7 @@ def resid_pre_attribution(
 ) -> SweepResult:
     """Attribution-patching estimates of `resid_pre_sweep` (same cells, same result type):
     `values[l, c]` is the estimated metric after patching cell `c` of `blocks.{l}.hook_resid_pre`."""
-    if clean.shape != corrupt.shape:
-        raise ValueError(f"Clean and corrupt inputs differ in shape: {tuple(clean.shape)} vs "
-                         f"{tuple(corrupt.shape)}.")
-    base_input, source_input = base_and_source(direction, clean, corrupt)
-    n_layers = view.cfg.n_layers
-    layers = list(range(n_layers)) if layers is None else [int(l) for l in layers]
-    names = [f"blocks.{l}.hook_resid_pre" for l in layers]
+    base_input, source_input, layers, names = prepare_resid_pre(view, clean, corrupt, direction, layers)
     with torch.no_grad():
         source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
 

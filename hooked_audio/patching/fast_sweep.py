@@ -47,6 +47,21 @@ def _scalar(metric: Callable, logits: Tensor) -> float:
     return float(value)
 
 
+def prepare_resid_pre(view, clean: Tensor, corrupt: Tensor, direction: str,
+                      layers: Optional[Sequence[int]]) -> tuple[Tensor, Tensor, list[int], list[str]]:
+    """Validate a residual sweep's inputs: `(base_input, source_input, layers, hook names)`."""
+    if clean.shape != corrupt.shape:
+        raise ValueError(f"Clean and corrupt inputs differ in shape: {tuple(clean.shape)} vs "
+                         f"{tuple(corrupt.shape)}. Patching by position needs them aligned: "
+                         "pad or trim to the same length.")
+    base_input, source_input = base_and_source(direction, clean, corrupt)
+    n_layers = view.cfg.n_layers
+    layers = list(range(n_layers)) if layers is None else [int(l) for l in layers]
+    if any(not 0 <= l < n_layers for l in layers):
+        raise ValueError(f"Layers must lie in [0, {n_layers}), got {layers}.")
+    return base_input, source_input, layers, [f"blocks.{l}.hook_resid_pre" for l in layers]
+
+
 def _default_batch_size(device: torch.device) -> int:
     return 1 if device.type == "cpu" else 32
 
@@ -74,16 +89,7 @@ def resid_pre_sweep(
     `cells`: None (every position), or positions / lists of positions / slices, e.g. from
     `hooked_audio.patching.time_cells` (`windows`, `spans`, `words`); `labels` names them.
     """
-    if clean.shape != corrupt.shape:
-        raise ValueError(f"Clean and corrupt inputs differ in shape: {tuple(clean.shape)} vs "
-                         f"{tuple(corrupt.shape)}. Patching by position needs them aligned: "
-                         "pad or trim to the same length (align_pair for recordings).")
-    base_input, source_input = base_and_source(direction, clean, corrupt)
-    n_layers = view.cfg.n_layers
-    layers = list(range(n_layers)) if layers is None else [int(l) for l in layers]
-    if any(not 0 <= l < n_layers for l in layers):
-        raise ValueError(f"Layers must lie in [0, {n_layers}), got {layers}.")
-    names = [f"blocks.{l}.hook_resid_pre" for l in layers]
+    base_input, source_input, layers, names = prepare_resid_pre(view, clean, corrupt, direction, layers)
     base_logits, base_cache = view.run_with_cache(base_input, names_filter=names)
     source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
     clean_logits, corrupt_logits = ((source_logits, base_logits) if direction == "denoise"
