@@ -6,12 +6,22 @@ from hooked_audio.patching.decoder_cache import WhisperDecoderCache
 from hooked_audio.patching.directions import DIRECTIONS, Direction
 from hooked_audio.patching.fast_sweep import resid_pre_sweep
 from hooked_audio.patching.head_sweep import cross_attention_head_sweep, head_sweep
+from hooked_audio.patching.path_patching import (
+    Sender,
+    audio_to_cross_heads,
+    direct_path,
+    direct_path_head_sweep,
+)
 from hooked_audio.patching import time_cells
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.patching.stream_view import StreamView
 from hooked_audio.patching.whisper_streams import WhisperDecoderStream, WhisperEncoderStream
 
 __all__ = [
+    "Sender",
+    "audio_to_cross_heads",
+    "direct_path",
+    "direct_path_head_sweep",
     "DIRECTIONS",
     "Direction",
     "SweepResult",

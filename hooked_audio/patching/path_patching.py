@@ -1,0 +1,128 @@
+"""Path patching: the effect of a sender that reaches a receiver along one path only.
+
+Two kinds of path, both exact (no linearisation):
+
+- Within a stack, `direct_path`: a sender (a head, or a block's attention / cross-attention /
+  MLP output) reaches the residual stream input of a later layer `receiver_layer` directly,
+  i.e. not through the blocks in between. The receiver's input is the base run's residual
+  stream plus (source - base) of the sender's output; the stack then runs on from there.
+  `receiver_layer = n_layers` means the stack's output (ln_final: the logits on the decoder).
+- Across stacks, `audio_to_cross_heads`: the source audio reaches the decoder only through
+  the cross-attention keys and values of chosen heads; every other head keeps reading the
+  base audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from hooked_audio.patching.directions import base_and_source
+from hooked_audio.patching.fast_sweep import _scalar
+from hooked_audio.patching.sweep_result import SweepResult
+
+COMPONENTS = ("attn", "cross_attn", "mlp")
+
+
+@dataclass(frozen=True)
+class Sender:
+    """`component` of block `layer` ("attn", "cross_attn" or "mlp"); `head` for one head only."""
+
+    layer: int
+    component: str = "attn"
+    head: Optional[int] = None
+
+    def hooks(self) -> list[str]:
+        if self.component not in COMPONENTS:
+            raise ValueError(f"component must be one of {COMPONENTS}, got {self.component!r}.")
+        if self.head is not None:
+            if self.component == "mlp":
+                raise ValueError("An MLP has no heads; leave head=None.")
+            return [f"blocks.{self.layer}.{self.component}.hook_z"]
+        out = {"attn": "hook_attn_out", "cross_attn": "hook_cross_attn_out", "mlp": "hook_mlp_out"}
+        return [f"blocks.{self.layer}.{out[self.component]}"]
+
+    def output(self, view, cache) -> Tensor:
+        """What the sender writes to the residual stream `[batch, pos, d_model]`, in `cache`'s run."""
+        name = self.hooks()[0]
+        if self.head is None:
+            return cache[name]
+        attn = getattr(view.blocks[self.layer], self.component)
+        return cache[name][:, :, self.head] @ attn.W_O[self.head]
+
+
+@torch.no_grad()
+def direct_path(view, clean: Tensor, corrupt: Tensor, metric: Callable[[Tensor], Tensor],
+                sender: Sender, receiver_layer: int, direction: str = "denoise",
+                positions: Optional[Sequence[int]] = None) -> float:
+    """The metric when only `sender`'s direct contribution to `blocks.{receiver_layer}`'s
+    input comes from the source run (all positions, or `positions`)."""
+    n_layers = view.cfg.n_layers
+    if not sender.layer < receiver_layer <= n_layers:
+        raise ValueError(f"The receiver layer must come after the sender's ({sender.layer}) and "
+                         f"be at most {n_layers} (the stack's output); got {receiver_layer}.")
+    if clean.shape != corrupt.shape:
+        raise ValueError(f"Clean and corrupt inputs differ in shape: {tuple(clean.shape)} vs "
+                         f"{tuple(corrupt.shape)}.")
+    base_input, source_input = base_and_source(direction, clean, corrupt)
+    resid = (f"blocks.{receiver_layer}.hook_resid_pre" if receiver_layer < n_layers
+             else f"blocks.{n_layers - 1}.hook_resid_post")
+    names = sender.hooks() + [resid]
+    _, base_cache = view.run_with_cache(base_input, names_filter=names)
+    _, source_cache = view.run_with_cache(source_input, names_filter=names)
+    delta = sender.output(view, source_cache) - sender.output(view, base_cache)
+    if positions is not None:
+        mask = torch.zeros(delta.shape[1], dtype=torch.bool, device=delta.device)
+        mask[list(positions)] = True
+        delta = delta * mask[None, :, None]
+    return _scalar(metric, view.resume_from(receiver_layer, base_cache[resid] + delta))
+
+
+@torch.no_grad()
+def direct_path_head_sweep(view, clean: Tensor, corrupt: Tensor, metric: Callable[[Tensor], Tensor],
+                           receiver_layer: int, component: str = "attn",
+                           direction: str = "denoise") -> SweepResult:
+    """`direct_path` for every head of every layer before `receiver_layer`: `[layer, head]`."""
+    layers = list(range(receiver_layer))
+    n_heads = view.cfg.n_heads
+    values = torch.tensor([[direct_path(view, clean, corrupt, metric, Sender(l, component, h),
+                                        receiver_layer, direction) for h in range(n_heads)]
+                           for l in layers])
+    return SweepResult(values=values, layers=layers, cells=[[h] for h in range(n_heads)],
+                       cell_labels=[f"H{h}" for h in range(n_heads)],
+                       act=f"{component} heads -> blocks.{receiver_layer} (direct path)",
+                       direction=direction, clean_value=_scalar(metric, view(clean)),
+                       corrupt_value=_scalar(metric, view(corrupt)))
+
+
+@torch.no_grad()
+def audio_to_cross_heads(model, clean_audio: Tensor, corrupt_audio: Tensor, tokens: Tensor,
+                         metric: Callable[[Tensor], Tensor], heads: Sequence[tuple[int, int]],
+                         direction: str = "denoise") -> float:
+    """The metric when the source audio reaches the decoder only through the cross-attention
+    keys and values of `heads` (a list of (layer, head)); every other head reads the base audio."""
+    if tuple(clean_audio.shape) != tuple(corrupt_audio.shape):
+        raise ValueError(f"Clean and corrupt audio differ in shape: {tuple(clean_audio.shape)} "
+                         f"vs {tuple(corrupt_audio.shape)}.")
+    base_audio, source_audio = base_and_source(direction, clean_audio, corrupt_audio)
+    base_view, source_view = model.decoder_stream(base_audio), model.decoder_stream(source_audio)
+    n_layers, n_heads = base_view.cfg.n_layers, base_view.cfg.n_heads
+    for layer, head in heads:
+        if not (0 <= layer < n_layers and 0 <= head < n_heads):
+            raise ValueError(f"Head ({layer}, {head}) is outside {n_layers} layers x {n_heads} heads.")
+    names = sorted({f"blocks.{l}.cross_attn.hook_{kv}" for l, _ in heads for kv in "kv"})
+    _, source_cache = source_view.run_with_cache(tokens, names_filter=names)
+
+    def hook_for(name: str, head_list: list[int]):
+        def patch(activation: Tensor, hook) -> Tensor:
+            activation = activation.clone()
+            activation[:, :, head_list] = source_cache[name][:, :, head_list]
+            return activation
+        return patch
+
+    fwd_hooks = [(name, hook_for(name, [h for l, h in heads if name.startswith(f"blocks.{l}.")]))
+                 for name in names]
+    return _scalar(metric, base_view.run_with_hooks(tokens, fwd_hooks=fwd_hooks))
