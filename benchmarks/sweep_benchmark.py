@@ -25,7 +25,12 @@ import transformer_lens.patching as tlp
 from transformer_lens.patching import generic_activation_patch, layer_pos_patch_setter
 
 from hooked_audio import HookedWhisper, load_audio
-from hooked_audio.patching import WhisperDecoderStream, resid_pre_attribution, resid_pre_sweep
+from hooked_audio.patching import (
+    WhisperDecoderStream,
+    resid_pre_attribution,
+    resid_pre_attribution_graddrop,
+    resid_pre_sweep,
+)
 
 SAMPLE_RATE = 16000
 
@@ -103,6 +108,12 @@ def main() -> None:
         return float((a @ b) / (a.norm() * b.norm() + 1e-12))
     agreement = [pearson(attribution.values[l], fast.values[l]) for l in range(model.dims.n_audio_layer)]
     agreement_all = pearson(attribution.values.flatten(), fast.values.flatten())
+    # Magnitudes (what ranking cells needs): |exact effect| vs |plain| and vs GradDrop.
+    graddrop = resid_pre_attribution_graddrop(enc_view, clean, corrupt, metric, cells=positions)
+    exact_mag = (fast.values - fast.corrupt_value).abs()
+    plain_mag = (attribution.values - attribution.corrupt_value).abs()
+    mag_plain = [pearson(plain_mag[l], exact_mag[l]) for l in range(model.dims.n_audio_layer)]
+    mag_drop = [pearson(graddrop.values[l], exact_mag[l]) for l in range(model.dims.n_audio_layer)]
 
     # (b) decoder: complete sweep over layers x tokens.
     text = " And so my fellow Americans, ask not what your country can do for you"
@@ -154,7 +165,12 @@ def main() -> None:
         "Attribution patching (plain, `resid_pre_attribution`, one forward + one backward) "
         "against exact patching on the same (a) cells, Pearson correlation per encoder layer: "
         + ", ".join(f"layer {l}: {r:.2f}" for l, r in enumerate(agreement))
-        + f"; all {n_cells} cells: {agreement_all:.2f}. AtP* corrections are not implemented yet.",
+        + f"; all {n_cells} cells: {agreement_all:.2f}.",
+        "",
+        "Effect magnitudes (for ranking cells), Pearson with |exact effect| per layer: plain "
+        "|attribution| " + ", ".join(f"{r:.2f}" for r in mag_plain) + "; AtP* GradDrop "
+        + ", ".join(f"{r:.2f}" for r in mag_drop) + ". AtP*'s other correction (recomputing "
+        "the attention softmax for query/key effects) is not implemented yet.",
         "",
         "(c) GPU batched sweeps: not measured in this session (no GPU lent to it).",
         "",

@@ -48,3 +48,37 @@ def test_matches_exact_patching_for_small_corruptions():
     # Positions before the corrupted token are identical in both runs: zero estimated effect.
     torch.testing.assert_close(approx.values[:, :3], torch.full((2, 3), approx.corrupt_value))
     assert _pearson(approx.values, exact.values) > 0.5
+
+
+def test_graddrop_against_its_definition():
+    """Last layer's nodes: dropping an earlier layer leaves their gradient as in plain
+    attribution; dropping the last layer leaves only the skip path, i.e. the gradient at the
+    stack's output. So GradDrop = ((L - 1) |AtP| + |delta . dm/d resid_post|) / (L - 1)."""
+    from hooked_audio.patching import resid_pre_attribution_graddrop
+
+    model = HookedWhisper.from_openai_state_dict(DIMS, random_reference(DIMS, seed=8, std=0.15).state_dict())
+    gen = torch.Generator().manual_seed(10)
+    clean_mel = torch.randn(1, 80, 12, generator=gen)
+    corrupt_mel = clean_mel + 0.5 * torch.randn(1, 80, 12, generator=gen)
+    view = model.encoder_stream(torch.tensor([[50257, 50362, 11, 12, 13]]))
+    clean, corrupt = mel_to_frames(clean_mel), mel_to_frames(corrupt_mel)
+    last = DIMS.n_audio_layer - 1
+    plain = resid_pre_attribution(view, clean, corrupt, logit_diff, layers=[last])
+    drop = resid_pre_attribution_graddrop(view, clean, corrupt, logit_diff, layers=[last])
+
+    acts = {}
+    frames = corrupt.clone().requires_grad_(True)
+    with torch.enable_grad():
+        logits = view.run_with_hooks(frames, fwd_hooks=[
+            (f"blocks.{last}.hook_resid_post", lambda x, hook: acts.__setitem__("post", x)),
+            (f"blocks.{last}.hook_resid_pre", lambda x, hook: acts.__setitem__("pre", x))])
+        grad_post, = torch.autograd.grad(logit_diff(logits), [acts["post"]])
+    with torch.no_grad():
+        _, source = view.run_with_cache(clean, names_filter=[f"blocks.{last}.hook_resid_pre"])
+    delta = source[f"blocks.{last}.hook_resid_pre"] - acts["pre"].detach()
+    skip_only = (delta * grad_post).sum(dim=(0, 2))
+    plain_effect = plain.values[0] - plain.corrupt_value
+    L = DIMS.n_audio_layer
+    expected = ((L - 1) * plain_effect.abs() + skip_only.abs()) / (L - 1)
+    torch.testing.assert_close(drop.values[0], expected, atol=1e-5, rtol=1e-4)
+    assert (drop.values >= 0).all()

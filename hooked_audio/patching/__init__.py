@@ -1,7 +1,7 @@
 """Activation patching on audio frames: stream views that let TransformerLens's own patching
 and `ActivationCache` helpers run on each stack of a hooked audio model."""
 
-from hooked_audio.patching.attribution import resid_pre_attribution
+from hooked_audio.patching.attribution import resid_pre_attribution, resid_pre_attribution_graddrop
 from hooked_audio.patching.decoder_cache import WhisperDecoderCache
 from hooked_audio.patching.directions import DIRECTIONS, Direction
 from hooked_audio.patching.fast_sweep import resid_pre_sweep
@@ -28,5 +28,6 @@ __all__ = [
     "cross_attention_head_sweep",
     "head_sweep",
     "resid_pre_attribution",
+    "resid_pre_attribution_graddrop",
     "resid_pre_sweep",
     "time_cells","StreamView", "WhisperDecoderCache", "WhisperDecoderStream", "WhisperEncoderStream"]

@@ -19,6 +19,51 @@ from hooked_audio.patching.fast_sweep import _as_groups, _scalar, prepare_resid_
 from hooked_audio.patching.sweep_result import SweepResult
 
 
+def _position_effects(view, base_input: Tensor, source_cache, names: list[str], metric,
+                      drop_layer: Optional[int] = None) -> tuple[Tensor, float, Tensor]:
+    """First-order effect of patching each position of each `names` activation:
+    `(effects [n_names, pos], metric(base), base logits)`. With `drop_layer`, the gradient
+    through that block's writes to the residual stream (its attention, cross-attention and
+    MLP outputs) is dropped (AtP*'s GradDrop); the forward values are unchanged."""
+    base_acts: dict[str, Tensor] = {}
+
+    def keep(activation: Tensor, hook) -> None:
+        base_acts[hook.name] = activation
+
+    hooks = [(n, keep) for n in names]
+    if drop_layer is not None:
+        writes = [n for n in view.hook_dict if n.startswith(f"blocks.{drop_layer}.")
+                  and n.endswith(("hook_attn_out", "hook_cross_attn_out", "hook_mlp_out"))]
+        hooks += [(n, lambda x, hook: x.detach()) for n in writes]
+    if torch.is_floating_point(base_input):
+        base_input = base_input.detach().requires_grad_(True)  # a graph even with frozen weights
+    with torch.enable_grad():
+        base_logits = view.run_with_hooks(base_input, fwd_hooks=hooks)
+        value = metric(base_logits)
+        if torch.as_tensor(value).ndim != 0:
+            raise ValueError(f"The metric must return a scalar, got shape {tuple(value.shape)}.")
+        grads = torch.autograd.grad(value, [base_acts[n] for n in names], allow_unused=True)
+    effects = torch.stack([
+        ((source_cache[n] - base_acts[n].detach()) * (g if g is not None else 0.0)).sum(dim=(0, 2))
+        for n, g in zip(names, grads)])  # summed over batch and d_model
+    return effects.detach(), float(value.detach()), base_logits.detach()
+
+
+def _result(view, values, layers, groups, act, direction, metric, source_logits, base_logits):
+    clean_logits, corrupt_logits = ((source_logits, base_logits) if direction == "denoise"
+                                    else (base_logits, source_logits))
+    return SweepResult(
+        values=values, layers=layers, cells=groups,
+        cell_labels=view.cell_labels(groups), cell_seconds=view.cell_seconds(groups),
+        act=act, direction=direction,
+        clean_value=_scalar(metric, clean_logits), corrupt_value=_scalar(metric, corrupt_logits),
+    )
+
+
+def _cell_sums(effects: Tensor, groups: list[list[int]]) -> Tensor:
+    return torch.stack([effects[:, group].sum(dim=1) for group in groups], dim=1)
+
+
 def resid_pre_attribution(
     view,
     clean: Tensor,
@@ -33,38 +78,38 @@ def resid_pre_attribution(
     base_input, source_input, layers, names = prepare_resid_pre(view, clean, corrupt, direction, layers)
     with torch.no_grad():
         source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
+    effects, base_value, base_logits = _position_effects(view, base_input, source_cache, names, metric)
+    groups = _as_groups(cells, effects.shape[1])
+    return _result(view, base_value + _cell_sums(effects, groups), layers, groups,
+                   "resid_pre (attribution)", direction, metric, source_logits, base_logits)
 
-    base_acts: dict[str, Tensor] = {}
 
-    def keep(activation: Tensor, hook) -> None:
-        base_acts[hook.name] = activation
-
-    if torch.is_floating_point(base_input):
-        base_input = base_input.detach().requires_grad_(True)  # a graph even with frozen weights
-    with torch.enable_grad():
-        base_logits = view.run_with_hooks(base_input, fwd_hooks=[(n, keep) for n in names])
-        value = metric(base_logits)
-        if torch.as_tensor(value).ndim != 0:
-            raise ValueError(f"The metric must return a scalar, got shape {tuple(value.shape)}.")
-        grads = torch.autograd.grad(value, [base_acts[n] for n in names], allow_unused=True)
-
-    n_pos = base_acts[names[0]].shape[1]
-    groups = _as_groups(cells, n_pos)
-    values = torch.empty(len(layers), len(groups))
-    base_value = float(value.detach())
-    for li, (name, grad) in enumerate(zip(names, grads)):
-        if grad is None:
-            grad = torch.zeros_like(base_acts[name])
-        # Per-position first-order effect, summed over batch and d_model.
-        effect = ((source_cache[name] - base_acts[name].detach()) * grad).sum(dim=(0, 2))
-        for ci, group in enumerate(groups):
-            values[li, ci] = base_value + effect[group].sum()
-    clean_logits, corrupt_logits = ((source_logits, base_logits) if direction == "denoise"
-                                    else (base_logits, source_logits))
-    return SweepResult(
-        values=values, layers=layers, cells=groups,
-        cell_labels=view.cell_labels(groups), cell_seconds=view.cell_seconds(groups),
-        act="resid_pre (attribution)", direction=direction,
-        clean_value=_scalar(metric, clean_logits.detach()),
-        corrupt_value=_scalar(metric, corrupt_logits.detach()),
-    )
+def resid_pre_attribution_graddrop(
+    view,
+    clean: Tensor,
+    corrupt: Tensor,
+    metric: Callable[[Tensor], Tensor],
+    direction: str = "denoise",
+    layers: Optional[Sequence[int]] = None,
+    cells: Optional[Sequence] = None,
+) -> SweepResult:
+    """AtP*'s GradDrop (Kramar et al. 2024): estimated effect *magnitudes*, robust to
+    cancellation between paths. For each layer `l` the attribution is recomputed with the
+    gradient through block `l`'s writes dropped; the estimate is `sum_l |AtP_drop_l| / (L - 1)`.
+    A cell whose paths cancel in plain attribution (small plain estimate, large true effect)
+    keeps a large magnitude here. `values` are magnitudes `>= 0` (not metric values): rank
+    cells with them, then measure the top ones exactly."""
+    base_input, source_input, layers, names = prepare_resid_pre(view, clean, corrupt, direction, layers)
+    n_layers = view.cfg.n_layers
+    if n_layers < 2:
+        raise ValueError("GradDrop needs at least two layers.")
+    with torch.no_grad():
+        source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
+    groups, total = None, 0.0
+    for drop in range(n_layers):
+        effects, _, base_logits = _position_effects(view, base_input, source_cache, names, metric, drop)
+        groups = groups or _as_groups(cells, effects.shape[1])
+        total = total + _cell_sums(effects, groups).abs()
+    values = total / (n_layers - 1)
+    return _result(view, values, layers, groups, "resid_pre |AtP* GradDrop|", direction, metric,
+                   source_logits, base_logits)
