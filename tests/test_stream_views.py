@@ -185,3 +185,24 @@ def test_accumulated_resid_and_decomposition_on_both_streams(setup):
         expected = logit_diff(dec(tokens))
         total = ((parts[:, 0] * dec.ln_final.w) @ direction).sum() + dec.ln_final.b @ direction
     torch.testing.assert_close(total, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_head_and_full_decompositions_on_the_decoder_stream():
+    ref = random_reference(DIMS, seed=12, std=0.15)
+    model = HookedWhisper.from_openai_state_dict(DIMS, ref.state_dict(), use_attn_result=True)
+    view = model.decoder_stream(torch.randn(1, 80, 2 * N_POS))
+    tokens = torch.tensor([[50257, 50362, 11, 12, 13]])
+    with torch.no_grad():
+        _, cache = view.run_with_cache(tokens)
+    heads, labels = cache.stack_head_results(layer=-1, return_labels=True)
+    assert heads.shape[0] == DIMS.n_text_layer * DIMS.n_text_head and labels[0] == "L0H0"
+    final = cache[f"blocks.{DIMS.n_text_layer - 1}.hook_resid_post"]
+    for expand in (False, True):
+        full, labels = cache.get_full_resid_decomposition(expand_neurons=expand, return_labels=True)
+        assert "L0X0" in labels and labels[-1] == "bias"
+        torch.testing.assert_close(full.sum(0), final, atol=1e-4, rtol=1e-4)
+    mid = cache.get_full_resid_decomposition(layer=1, mlp_input=True, expand_neurons=False)
+    torch.testing.assert_close(mid.sum(0), cache["blocks.1.hook_resid_mid_cross"], atol=1e-4, rtol=1e-4)
+    ln = cache.get_full_resid_decomposition(expand_neurons=False, apply_ln=True, pos_slice=-1)
+    torch.testing.assert_close(ln.sum(0) * view.ln_final.w + view.ln_final.b,
+                               cache["ln_final.hook_normalized"][:, -1], atol=1e-4, rtol=1e-4)

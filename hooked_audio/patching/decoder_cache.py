@@ -1,8 +1,9 @@
 """`ActivationCache` for the decoder stream: counts cross-attention in residual decompositions.
 
-TransformerLens's `decompose_resid` knows two writers per block (attention and MLP). A Whisper
-decoder block has three: self-attention, cross-attention onto the audio, MLP. Without the
-middle one the components would not add up to the residual stream.
+TransformerLens's `decompose_resid` and `get_full_resid_decomposition` know two writers per
+block (attention and MLP). A Whisper decoder block has three: self-attention,
+cross-attention onto the audio, MLP. Without the middle one the components would not add up
+to the residual stream.
 """
 
 from __future__ import annotations
@@ -48,3 +49,34 @@ class WhisperDecoderCache(ActivationCache):
                                                 mlp_input=mlp_input)
         labels = [label for _, label in parts]
         return (components, labels) if return_labels else components
+
+    def get_full_resid_decomposition(
+        self,
+        layer: Optional[int] = None,
+        mlp_input: bool = False,
+        expand_neurons: bool = True,
+        apply_ln: bool = False,
+        pos_slice: Union[Slice, SliceInput] = None,
+        return_labels: bool = False,
+        project_output_onto: Optional[torch.Tensor] = None,
+    ):
+        """As `ActivationCache.get_full_resid_decomposition`, with every cross-attention head
+        (`L{l}X{h}`, from `cross_attn.hook_result`: needs `use_attn_result`) after the
+        self-attention heads. Components sum to the residual stream."""
+        pos_slice = pos_slice if isinstance(pos_slice, Slice) else Slice(pos_slice)
+        layer = self.model.cfg.n_layers if layer is None or layer == -1 else layer
+        stack, labels = super().get_full_resid_decomposition(
+            layer, mlp_input, expand_neurons, apply_ln=False, pos_slice=pos_slice, return_labels=True)
+        n_self_heads = sum(label.startswith("L") and "H" in label for label in labels)
+        cross, cross_labels = [], []
+        for l in range(layer + int(mlp_input)):
+            result = pos_slice.apply(self[f"blocks.{l}.cross_attn.hook_result"], dim=-3)
+            cross.append(torch.movedim(result, -2, 0))
+            cross_labels += [f"L{l}X{h}" for h in range(result.shape[-2])]
+        stack = torch.cat([stack[:n_self_heads], *cross, stack[n_self_heads:]], dim=0)
+        labels = labels[:n_self_heads] + cross_labels + labels[n_self_heads:]
+        if apply_ln:
+            stack = self.apply_ln_to_stack(stack, layer, pos_slice=pos_slice, mlp_input=mlp_input)
+        if project_output_onto is not None:
+            stack = stack @ project_output_onto
+        return (stack, labels) if return_labels else stack
