@@ -106,3 +106,42 @@ def test_plot_has_time_axis(setup, tmp_path):
     assert ax.get_xlabel() == "time (s)"
     ax.figure.savefig(tmp_path / "sweep.png")
     assert (tmp_path / "sweep.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("act, stock", [("attn_out", tlp.get_act_patch_attn_out),
+                                        ("mlp_out", tlp.get_act_patch_mlp_out),
+                                        ("resid_mid", tlp.get_act_patch_resid_mid)])
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_other_activations_equal_transformer_lens_loop(setup, act, stock, batch_size):
+    from hooked_audio.patching import layer_sweep
+
+    for view, clean, corrupt in _streams(setup):
+        with torch.no_grad():
+            _, clean_cache = view.run_with_cache(clean)
+            expected = stock(view, corrupt, clean_cache, logit_diff)
+        result = layer_sweep(view, clean, corrupt, logit_diff, act=act, batch_size=batch_size,
+                             progress=False)
+        torch.testing.assert_close(result.values, expected, atol=1e-4, rtol=0)
+
+
+def test_cross_attention_output_sweep_on_the_decoder(setup):
+    from hooked_audio.patching import layer_sweep
+
+    model, clean_mel, _, tokens, corrupt_tokens = setup
+    view = model.decoder_stream(clean_mel[:1])
+    result = layer_sweep(view, tokens, corrupt_tokens, logit_diff, act="cross_attn_out",
+                         progress=False)
+    with torch.no_grad():
+        _, clean_cache = view.run_with_cache(tokens)
+    for layer, pos in ((0, 3), (1, 4)):
+        def patch(x, hook, pos=pos, layer=layer):
+            x = x.clone()
+            x[:, pos] = clean_cache[f"blocks.{layer}.hook_cross_attn_out"][:, pos]
+            return x
+        with torch.no_grad():
+            expected = logit_diff(view.run_with_hooks(corrupt_tokens, fwd_hooks=[
+                (f"blocks.{layer}.hook_cross_attn_out", patch)]))
+        assert float(result.values[layer, pos]) == pytest.approx(float(expected), abs=1e-4)
+    with pytest.raises(ValueError, match="no 'blocks.0.hook_cross_attn_out'"):
+        layer_sweep(model.encoder_stream(tokens), mel_to_frames(clean_mel), mel_to_frames(clean_mel),
+                    logit_diff, act="cross_attn_out")

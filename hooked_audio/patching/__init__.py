@@ -4,7 +4,7 @@ and `ActivationCache` helpers run on each stack of a hooked audio model."""
 from hooked_audio.patching.attribution import resid_pre_attribution, resid_pre_attribution_graddrop
 from hooked_audio.patching.decoder_cache import WhisperDecoderCache
 from hooked_audio.patching.directions import DIRECTIONS, Direction
-from hooked_audio.patching.fast_sweep import resid_pre_sweep
+from hooked_audio.patching.fast_sweep import LAYER_ACTS, layer_sweep, resid_pre_sweep
 from hooked_audio.patching.head_sweep import cross_attention_head_sweep, head_sweep
 from hooked_audio.patching.path_patching import (
     Sender,
@@ -29,5 +29,7 @@ __all__ = [
     "head_sweep",
     "resid_pre_attribution",
     "resid_pre_attribution_graddrop",
+    "LAYER_ACTS",
+    "layer_sweep",
     "resid_pre_sweep",
     "time_cells","StreamView", "WhisperDecoderCache", "WhisperDecoderStream", "WhisperEncoderStream"]

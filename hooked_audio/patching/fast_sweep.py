@@ -66,12 +66,25 @@ def _default_batch_size(device: torch.device) -> int:
     return 1 if device.type == "cpu" else 32
 
 
+#: Activations the engine patches, each `[batch, pos, ...]` at `blocks.{l}.<name>`.
+LAYER_ACTS = ("resid_pre", "attn_out", "resid_mid", "cross_attn_out", "resid_mid_cross",
+              "mlp_out", "resid_post")
+
+
+def _patch_rows(target: Tensor, source: Tensor, chunk: list[list[int]], batch: int) -> Tensor:
+    """Copy `source[:, group]` into rows `k * batch ...` of `target` for the k-th group."""
+    for k, group in enumerate(chunk):
+        target[k * batch:(k + 1) * batch, group] = source[:, group]
+    return target
+
+
 @torch.no_grad()
-def resid_pre_sweep(
+def layer_sweep(
     view,
     clean: Tensor,
     corrupt: Tensor,
     metric: Callable[[Tensor], Tensor],
+    act: str = "resid_pre",
     direction: str = "denoise",
     layers: Optional[Sequence[int]] = None,
     cells: Optional[Cells] = None,
@@ -79,44 +92,62 @@ def resid_pre_sweep(
     progress: bool = True,
     labels: Optional[Sequence[str]] = None,
 ) -> SweepResult:
-    """Patch `blocks.{l}.hook_resid_pre` at each cell (a position or group of positions).
+    """Patch `blocks.{l}.hook_{act}` at each cell (a position or group of positions).
 
     `view` is a stream view (`model.encoder_stream(tokens)` with framed audio inputs, or
     `model.decoder_stream(audio)` with token inputs); `clean` / `corrupt` are its inputs.
     `direction="denoise"` runs the corrupt input with clean activations patched in;
-    `"noise"` the reverse. Equal to TransformerLens's loop (tested to 1e-4).
+    `"noise"` the reverse. `act` is one of `LAYER_ACTS` (`cross_attn_out` and
+    `resid_mid_cross` on the decoder). Equal to TransformerLens's loop (tested to 1e-4).
+
+    Every run starts at `blocks.{l}.hook_resid_pre` from the cached base run (the layers
+    before are the same in every patched run); `resid_pre` is patched there directly, other
+    activations by a hook inside block `l`.
 
     `cells`: None (every position), or positions / lists of positions / slices, e.g. from
     `hooked_audio.patching.time_cells` (`windows`, `spans`, `words`); `labels` names them.
     """
-    base_input, source_input, layers, names = prepare_resid_pre(view, clean, corrupt, direction, layers)
-    base_logits, base_cache = view.run_with_cache(base_input, names_filter=names)
+    if act not in LAYER_ACTS:
+        raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
+    base_input, source_input, layers, starts = prepare_resid_pre(view, clean, corrupt, direction, layers)
+    names = [f"blocks.{l}.hook_{act}" for l in layers]
+    if names[0] not in view.hook_dict:
+        raise ValueError(f"This stream has no {names[0]!r} (cross-attention lives on the decoder).")
+    base_logits, base_cache = view.run_with_cache(base_input, names_filter=starts + names)
     source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
     clean_logits, corrupt_logits = ((source_logits, base_logits) if direction == "denoise"
                                     else (base_logits, source_logits))
-    n_pos = base_cache[names[0]].shape[1]
-    groups = _as_groups(cells, n_pos)
+    groups = _as_groups(cells, base_cache[names[0]].shape[1])
     batch_size = batch_size or _default_batch_size(base_logits.device)
 
     values = torch.empty(len(layers), len(groups))
-    bar = tqdm(total=len(layers) * len(groups), disable=not progress, desc="resid_pre sweep")
-    for li, (layer, name) in enumerate(zip(layers, names)):
-        base, source = base_cache[name], source_cache[name]
-        batch = base.shape[0]
-        for start in range(0, len(groups), batch_size):
-            chunk = groups[start:start + batch_size]
-            resid = base.repeat(len(chunk), 1, 1)
-            for k, group in enumerate(chunk):
-                resid[k * batch:(k + 1) * batch, group] = source[:, group]
-            logits = view.resume_from(layer, resid)
+    bar = tqdm(total=len(layers) * len(groups), disable=not progress, desc=f"{act} sweep")
+    for li, (layer, start_name, name) in enumerate(zip(layers, starts, names)):
+        start_resid, source = base_cache[start_name], source_cache[name]
+        batch = start_resid.shape[0]
+        for first in range(0, len(groups), batch_size):
+            chunk = groups[first:first + batch_size]
+            resid = start_resid.repeat(len(chunk), 1, 1)
+            if act == "resid_pre":
+                logits = view.resume_from(layer, _patch_rows(resid, source, chunk, batch))
+            else:
+                hook = lambda x, hook, chunk=chunk: _patch_rows(x.clone(), source, chunk, batch)
+                with view.hooks(fwd_hooks=[(name, hook)]):
+                    logits = view.resume_from(layer, resid)
             for k in range(len(chunk)):
-                values[li, start + k] = _scalar(metric, logits[k * batch:(k + 1) * batch])
+                values[li, first + k] = _scalar(metric, logits[k * batch:(k + 1) * batch])
             bar.update(len(chunk))
     bar.close()
     return SweepResult(
         values=values, layers=layers, cells=groups,
         cell_labels=list(labels) if labels is not None else view.cell_labels(groups),
         cell_seconds=view.cell_seconds(groups),
-        act="resid_pre", direction=direction,
+        act=act, direction=direction,
         clean_value=_scalar(metric, clean_logits), corrupt_value=_scalar(metric, corrupt_logits),
     )
+
+
+def resid_pre_sweep(view, clean: Tensor, corrupt: Tensor, metric: Callable[[Tensor], Tensor],
+                    **kwargs) -> SweepResult:
+    """`layer_sweep` of `blocks.{l}.hook_resid_pre` (see there for the arguments)."""
+    return layer_sweep(view, clean, corrupt, metric, act="resid_pre", **kwargs)
