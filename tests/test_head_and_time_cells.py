@@ -111,3 +111,14 @@ def test_word_cells_on_tiny_en(tiny_en, jfk_mel):
     # Restoring the frames of "Americans" at layer 0 recovers the answer; its neighbours do not.
     recovery = result.normalised()[0]
     assert recovery[1] > 0.8 and recovery[0] < 0.3 and recovery[2] < 0.3
+
+
+def test_head_sweep_refuses_a_cache_from_another_model(setup):
+    from hooked_audio.patching import head_sweep
+
+    _, model, clean, _, tokens = setup
+    other = HookedWhisper(DIMS, seed=1)
+    with torch.no_grad():
+        _, foreign = other.decoder_stream(clean).run_with_cache(tokens)
+    with pytest.raises(ValueError, match="different model"):
+        head_sweep(model.decoder_stream(clean), tokens, foreign, logit_diff)

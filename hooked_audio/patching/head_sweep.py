@@ -56,6 +56,10 @@ def head_sweep(
     """
     if act not in HEAD_ACTS:
         raise ValueError(f"act must be one of {HEAD_ACTS}, got {act!r}.")
+    source_model = getattr(source_cache.model, "model", source_cache.model)
+    if source_model is not base_view.model:
+        raise ValueError("The source cache comes from a different model than the view: patch "
+                         "between runs of one model (cache with `view.run_with_cache`).")
     n_layers, n_heads = base_view.cfg.n_layers, base_view.cfg.n_heads
     layers = list(range(n_layers)) if layers is None else list(layers)
     name0 = f"blocks.{layers[0]}.{component}.hook_{act}"
