@@ -59,7 +59,7 @@ class SweepResult:
 
         data = self.normalised() if normalised else self.values
         if ax is None:
-            _, ax = plt.subplots(figsize=(min(14, 2 + 0.08 * len(self.cells)), 1 + 0.5 * len(self.layers)))
+            _, ax = plt.subplots(figsize=(max(6, min(14, 2 + 0.08 * len(self.cells))), 1.5 + 0.4 * len(self.layers)))
         extent = None
         if self.cell_seconds is not None:
             extent = (self.cell_seconds[0][0], self.cell_seconds[-1][1], len(self.layers) - 0.5, -0.5)
