@@ -48,8 +48,9 @@ def head_sweep(
     reference_values: tuple[float, float] = (float("nan"), float("nan")),
     progress: bool = True,
 ) -> SweepResult:
-    """Run `base_view(base_input)` once per (layer, head[, pos]) with that head's `act` taken
-    from `source_cache` (a cache of the same view type, keyed by local names).
+    """Run the base input once per (layer, head[, pos]) with that head's `act` taken from
+    `source_cache` (a cache of the same view type, keyed by local names); each run resumes at
+    the patched layer from the cached base run.
 
     Returns a `SweepResult` whose cells are heads (or head x position, flattened head-major,
     when `by_pos`). `reference_values` = (clean, corrupt) metric values for normalisation.
@@ -70,13 +71,18 @@ def head_sweep(
     cells = [(h, p) for h in range(n_heads) for p in (range(n_pos) if by_pos else [None])]
     values = torch.empty(len(layers), len(cells))
     bar = tqdm(total=values.numel(), disable=not progress, desc=f"{component} {act} heads")
-    for li, layer in enumerate(layers):
+    # Layers before the patched one are the same in every run: resume from the base run's
+    # residual stream at that layer (as the fast sweep engine does).
+    starts = [f"blocks.{l}.hook_resid_pre" for l in layers]
+    _, base_cache = base_view.run_with_cache(base_input, names_filter=starts)
+    for li, (layer, start) in enumerate(zip(layers, starts)):
         name = f"blocks.{layer}.{component}.hook_{act}"
         source = source_cache[name]
         for ci, (head, pos) in enumerate(cells):
             setter = _head_setter(act, head, pos)
             hook = lambda x, hook, s=setter: s(x, hook, source)
-            logits = base_view.run_with_hooks(base_input, fwd_hooks=[(name, hook)])
+            with base_view.hooks(fwd_hooks=[(name, hook)]):
+                logits = base_view.resume_from(layer, base_cache[start])
             values[li, ci] = _scalar(metric, logits)
             bar.update(1)
     bar.close()
