@@ -29,6 +29,7 @@ from hooked_audio.patching import (
     WhisperDecoderStream,
     resid_pre_attribution,
     resid_pre_attribution_graddrop,
+    resid_pre_attribution_qk,
     resid_pre_sweep,
 )
 
@@ -108,6 +109,9 @@ def main() -> None:
         return float((a @ b) / (a.norm() * b.norm() + 1e-12))
     agreement = [pearson(attribution.values[l], fast.values[l]) for l in range(model.dims.n_audio_layer)]
     agreement_all = pearson(attribution.values.flatten(), fast.values.flatten())
+    qk_fixed = resid_pre_attribution_qk(enc_view, clean, corrupt, metric, cells=positions)
+    agreement_qk = [pearson(qk_fixed.values[l], fast.values[l]) for l in range(model.dims.n_audio_layer)]
+    agreement_qk_all = pearson(qk_fixed.values.flatten(), fast.values.flatten())
     # Magnitudes (what ranking cells needs): |exact effect| vs |plain| and vs GradDrop.
     graddrop = resid_pre_attribution_graddrop(enc_view, clean, corrupt, metric, cells=positions)
     exact_mag = (fast.values - fast.corrupt_value).abs()
@@ -165,12 +169,14 @@ def main() -> None:
         "Attribution patching (plain, `resid_pre_attribution`, one forward + one backward) "
         "against exact patching on the same (a) cells, Pearson correlation per encoder layer: "
         + ", ".join(f"layer {l}: {r:.2f}" for l, r in enumerate(agreement))
-        + f"; all {n_cells} cells: {agreement_all:.2f}.",
+        + f"; all {n_cells} cells: {agreement_all:.2f}. With AtP*'s QK fix "
+        "(`resid_pre_attribution_qk`, the patched layer's attention softmax recomputed exactly): "
+        + ", ".join(f"layer {l}: {r:.2f}" for l, r in enumerate(agreement_qk))
+        + f"; all cells: {agreement_qk_all:.2f}.",
         "",
         "Effect magnitudes (for ranking cells), Pearson with |exact effect| per layer: plain "
         "|attribution| " + ", ".join(f"{r:.2f}" for r in mag_plain) + "; AtP* GradDrop "
-        + ", ".join(f"{r:.2f}" for r in mag_drop) + ". AtP*'s other correction (recomputing "
-        "the attention softmax for query/key effects) is not implemented yet.",
+        + ", ".join(f"{r:.2f}" for r in mag_drop) + ".",
         "",
         "(c) GPU batched sweeps: not measured in this session (no GPU lent to it).",
         "",

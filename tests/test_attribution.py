@@ -82,3 +82,55 @@ def test_graddrop_against_its_definition():
     expected = ((L - 1) * plain_effect.abs() + skip_only.abs()) / (L - 1)
     torch.testing.assert_close(drop.values[0], expected, atol=1e-5, rtol=1e-4)
     assert (drop.values >= 0).all()
+
+
+def test_qk_fix_is_exact_for_a_metric_linear_in_one_pattern():
+    """A metric that reads layer 1's attention pattern linearly: the QK-fixed estimate must
+    equal exact patching of every resid_pre position of layer 1 (the softmax is recomputed
+    exactly), where plain attribution does not."""
+    from hooked_audio.patching import resid_pre_attribution_qk
+
+    model = HookedWhisper.from_openai_state_dict(DIMS, random_reference(DIMS, seed=8, std=0.3).state_dict())
+    gen = torch.Generator().manual_seed(11)
+    clean_mel = torch.randn(1, 80, 12, generator=gen)
+    corrupt_mel = clean_mel + 1.5 * torch.randn(1, 80, 12, generator=gen)
+    tokens = torch.tensor([[50257, 50362, 11, 12, 13]])
+    corrupt_tokens = torch.tensor([[50257, 50362, 11, 99, 13]])
+    cases = [(model.encoder_stream(tokens), mel_to_frames(clean_mel), mel_to_frames(corrupt_mel)),
+             (model.decoder_stream(clean_mel), tokens, corrupt_tokens)]
+    for view, clean, corrupt in cases:
+        captured = {}
+        n = clean.shape[-1]
+        weights = torch.randn(1, DIMS.n_audio_head, n, n, generator=gen)
+        capture = ("blocks.1.attn.hook_pattern", lambda x, hook: captured.__setitem__("p", x))
+        metric = lambda logits: (captured["p"] * weights).sum() + 0.0 * logits.sum()
+        with view.hooks(fwd_hooks=[capture]):
+            exact = resid_pre_sweep(view, clean, corrupt, metric, layers=[1], progress=False)
+            fixed = resid_pre_attribution_qk(view, clean, corrupt, metric, layers=[1])
+            plain = resid_pre_attribution(view, clean, corrupt, metric, layers=[1])
+        torch.testing.assert_close(fixed.values, exact.values, atol=1e-4, rtol=1e-4)
+        assert (plain.values - exact.values).abs().max() > 1e-3
+
+
+def test_qk_pattern_effect_equals_explicit_softmax():
+    from hooked_audio.patching.attribution_qk import qk_pattern_effect
+
+    gen = torch.Generator().manual_seed(12)
+    b, n, h, e = 2, 5, 3, 4
+    q, k, q_new, k_new = (torch.randn(b, n, h, e, generator=gen) for _ in range(4))
+    G = torch.randn(b, h, n, n, generator=gen)
+    for causal in (False, True):
+        mask = torch.ones(n, n, dtype=torch.bool).triu(1) if causal else torch.zeros(n, n, dtype=torch.bool)
+
+        def pattern(qq, kk):
+            s = torch.einsum("bqhe,bkhe->bhqk", qq, kk) / e ** 0.5
+            return s.masked_fill(mask, float("-inf")).softmax(-1)
+
+        P = pattern(q, k)
+        expected = torch.zeros(n)
+        for p in range(n):
+            qq, kk = q.clone(), k.clone()
+            qq[:, p], kk[:, p] = q_new[:, p], k_new[:, p]
+            expected[p] = (G * (pattern(qq, kk) - P)).sum()
+        torch.testing.assert_close(qk_pattern_effect(P, G, q, k, q_new, k_new, causal), expected,
+                                   atol=1e-5, rtol=1e-5)

@@ -2,6 +2,7 @@
 and `ActivationCache` helpers run on each stack of a hooked audio model."""
 
 from hooked_audio.patching.attribution import resid_pre_attribution, resid_pre_attribution_graddrop
+from hooked_audio.patching.attribution_qk import resid_pre_attribution_qk
 from hooked_audio.patching.decoder_cache import WhisperDecoderCache
 from hooked_audio.patching.directions import DIRECTIONS, Direction
 from hooked_audio.patching.fast_sweep import LAYER_ACTS, layer_sweep, resid_pre_sweep
@@ -29,6 +30,7 @@ __all__ = [
     "head_sweep",
     "resid_pre_attribution",
     "resid_pre_attribution_graddrop",
+    "resid_pre_attribution_qk",
     "LAYER_ACTS",
     "layer_sweep",
     "resid_pre_sweep",

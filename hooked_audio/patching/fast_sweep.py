@@ -40,7 +40,7 @@ def _as_groups(cells: Optional[Cells], n_pos: int) -> list[list[int]]:
 
 
 def _scalar(metric: Callable, logits: Tensor) -> float:
-    value = torch.as_tensor(metric(logits))
+    value = torch.as_tensor(metric(logits)).detach()
     if value.ndim != 0:
         raise ValueError(f"The metric must return a scalar, got shape {tuple(value.shape)}; "
                          "reduce over the batch inside the metric (e.g. `.mean()`).")

@@ -33,6 +33,7 @@ class WhisperEncoderStream(StreamView):
     """
 
     aliases = {"hook_embed": "encoder.hook_conv2", "ln_final": "encoder.ln_post"}
+    causal = False  # self-attention sees every frame
 
     def __init__(self, model: Any, tokens: Int[Tensor, "batch n_tokens"]):
         super().__init__(model, "encoder.")
@@ -78,6 +79,8 @@ class WhisperDecoderStream(StreamView):
     cross-attention keys/values projected once (reused by every run). Output: logits
     `[batch, pos, d_vocab]`. The view snapshots the audio encoding when it is made: hooks on
     the encoder added later do not act on it (use the encoder stream for those)."""
+
+    causal = True  # self-attention sees earlier tokens only
 
     def __init__(self, model: Any, audio: Optional[Tensor] = None,
                  audio_features: Optional[Float[Tensor, "batch audio_pos d_model"]] = None):

@@ -1,0 +1,120 @@
+"""AtP* with the attention softmax recomputed (Kramár et al. 2024, "QK fix").
+
+Attribution patching linearises everything, including the softmax of attention patterns,
+where a patch that moves a query or key can saturate the softmax and the gradient says
+little. For a `resid_pre` cell at layer `l`, position `p`, this estimate keeps the gradient
+for every path except the queries and keys of layer `l`'s attention, and for those computes
+the new attention pattern *exactly* (query row `p` and key column `p` change, every row is
+renormalised), then takes its effect to first order through `d metric / d pattern`:
+
+    estimate = metric(base)
+             + (source - base)[p] . d metric / d resid_pre[p]   (queries/keys of layer l detached)
+             + sum_heads < d metric / d pattern,  pattern_patched(p) - pattern >
+
+Exact when the metric depends on layer `l` only through its attention pattern, linearly
+(tested); otherwise a first-order estimate with the softmax saturation removed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from hooked_audio.patching.attribution import _cell_sums, _result
+from hooked_audio.patching.fast_sweep import _as_groups, prepare_resid_pre
+
+
+def qk_pattern_effect(P: Tensor, G: Tensor, q: Tensor, k: Tensor, q_new: Tensor, k_new: Tensor,
+                      causal: bool) -> Tensor:
+    """`sum_{batch, head} <G, pattern(p) - P>` for each position `p` replaced, `[pos]`.
+
+    `P`, `G`: pattern and its gradient `[batch, head, query, key]`; `q`, `k`, `q_new`,
+    `k_new`: `[batch, pos, head, d_head]` before and after replacing each position.
+    """
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    qh, kh = q.transpose(1, 2).float(), k.transpose(1, 2).float()
+    qn, kn = q_new.transpose(1, 2).float(), k_new.transpose(1, 2).float()
+    P, G = P.float(), G.float()
+    scores = (qh @ kh.transpose(-1, -2)) * scale
+    # Rows i != p: only the score against key p changes, to q_i . k'_p.
+    new_column = (qh @ kn.transpose(-1, -2)) * scale  # [b, h, i, p]
+    P_new_unnormed = torch.exp(torch.log(P) + new_column - scores)  # P_ip * exp(s'_ip - s_ip)
+    renorm = 1.0 - P + P_new_unnormed  # Z'_i / Z_i when column p changes
+    weighted = (G * P).sum(-1, keepdim=True)  # <G_i, P_i>
+    rows = (1.0 / renorm - 1.0) * weighted + G * (P_new_unnormed - P) / renorm
+    rows = rows.sum(-2) - rows.diagonal(dim1=-2, dim2=-1)  # sum over i != p -> [b, h, p]
+    # Row p: a new query against the old keys, and the new key at p itself.
+    row_scores = (qn @ kh.transpose(-1, -2)) * scale  # [b, h, p, j]
+    own = (qn * kn).sum(-1) * scale
+    row_scores = row_scores.diagonal_scatter(own, dim1=-2, dim2=-1)
+    if causal:
+        n = row_scores.shape[-1]
+        future = torch.ones(n, n, dtype=torch.bool, device=row_scores.device).triu(1)
+        row_scores = row_scores.masked_fill(future, float("-inf"))
+    row_p = (G * (row_scores.softmax(-1) - P)).sum(-1)  # [b, h, p]
+    return (rows + row_p).sum(dim=(0, 1))
+
+
+def resid_pre_attribution_qk(
+    view,
+    clean: Tensor,
+    corrupt: Tensor,
+    metric: Callable[[Tensor], Tensor],
+    direction: str = "denoise",
+    layers: Optional[Sequence[int]] = None,
+    cells: Optional[Sequence] = None,
+) -> "SweepResult":
+    """Signed estimates of `resid_pre_sweep` with the QK fix (see the module docstring);
+    one forward and one backward per layer."""
+    base_input, source_input, layers, names = prepare_resid_pre(view, clean, corrupt, direction, layers)
+    with torch.no_grad():
+        source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
+    if torch.is_floating_point(base_input):
+        base_input = base_input.detach().requires_grad_(True)
+    rows, groups, base_logits, base_value = [], None, None, 0.0
+    for layer, name in zip(layers, names):
+        kept: dict[str, Tensor] = {}
+
+        def keep(x: Tensor, hook) -> None:
+            kept[hook.name.rsplit(".", 1)[-1]] = x
+
+        def keep_detached(x: Tensor, hook) -> Tensor:
+            kept[hook.name.rsplit(".", 1)[-1]] = x.detach()
+            return x.detach()
+
+        def scores_leaf(x: Tensor, hook) -> Tensor:
+            # This layer's queries and keys are detached, so the scores start the graph here
+            # and the pattern (softmax of them) carries the gradient d metric / d pattern.
+            return x.detach().requires_grad_(True)
+
+        attn = f"blocks.{layer}.attn"
+        hooks = [(name, keep), (f"{attn}.hook_q", keep_detached), (f"{attn}.hook_k", keep_detached),
+                 (f"{attn}.hook_attn_scores", scores_leaf), (f"{attn}.hook_pattern", keep)]
+        with torch.enable_grad():
+            logits = view.run_with_hooks(base_input, fwd_hooks=hooks)
+            value = metric(logits)
+            if torch.as_tensor(value).ndim != 0:
+                raise ValueError(f"The metric must return a scalar, got shape {tuple(value.shape)}.")
+            grad_resid, grad_pattern = torch.autograd.grad(
+                value, [kept["hook_resid_pre"], kept["hook_pattern"]], allow_unused=True)
+        with torch.no_grad():
+            base_resid, source_resid = kept["hook_resid_pre"].detach(), source_cache[name]
+            linear = torch.zeros(base_resid.shape[1]) if grad_resid is None else \
+                ((source_resid - base_resid) * grad_resid).sum(dim=(0, 2))
+            block = view.blocks[layer]
+            normed = block.ln1(source_resid)
+            q_new = block.attn._split_heads(block.attn._project(normed, block.attn.W_Q, block.attn.b_Q))
+            k_new = block.attn._split_heads(block.attn._project(normed, block.attn.W_K, block.attn.b_K))
+            qk = torch.zeros_like(linear) if grad_pattern is None else qk_pattern_effect(
+                kept["hook_pattern"].detach(), grad_pattern, kept["hook_q"], kept["hook_k"],
+                q_new, k_new, causal=view.causal)
+        effects = (linear + qk.to(linear.dtype))[None]
+        groups = groups or _as_groups(cells, effects.shape[1])
+        rows.append(_cell_sums(effects, groups)[0])
+        base_logits, base_value = logits.detach(), float(value.detach())
+    values = base_value + torch.stack(rows)
+    return _result(view, values, layers, groups, "resid_pre (AtP* QK fix)", direction, metric,
+                   source_logits, base_logits)
