@@ -145,3 +145,19 @@ def test_cross_attention_output_sweep_on_the_decoder(setup):
     with pytest.raises(ValueError, match="no 'blocks.0.hook_cross_attn_out'"):
         layer_sweep(model.encoder_stream(tokens), mel_to_frames(clean_mel), mel_to_frames(clean_mel),
                     logit_diff, act="cross_attn_out")
+
+
+def test_several_metrics_in_one_sweep(setup):
+    from hooked_audio.metrics import KLDivergence
+
+    model, clean_mel, corrupt_mel, tokens, _ = setup
+    view = model.encoder_stream(tokens)
+    clean, corrupt = mel_to_frames(clean_mel), mel_to_frames(corrupt_mel)
+    with torch.no_grad():
+        clean_logits = view(clean)
+    results = resid_pre_sweep(view, clean, corrupt, {"ld": logit_diff, "kl": KLDivergence(clean_logits)},
+                              progress=False)
+    single = resid_pre_sweep(view, clean, corrupt, logit_diff, progress=False)
+    torch.testing.assert_close(results["ld"].values, single.values)
+    assert results["kl"].clean_value == pytest.approx(0.0, abs=1e-6)
+    assert (results["kl"].values >= -1e-6).all() and results["kl"].corrupt_value > 0

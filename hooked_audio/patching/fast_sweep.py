@@ -10,7 +10,7 @@ off on a GPU; on a 2-core CPU a batch-1 forward already keeps the cores busy.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -83,7 +83,7 @@ def layer_sweep(
     view,
     clean: Tensor,
     corrupt: Tensor,
-    metric: Callable[[Tensor], Tensor],
+    metric: Union[Callable[[Tensor], Tensor], Mapping[str, Callable[[Tensor], Tensor]]],
     act: str = "resid_pre",
     direction: str = "denoise",
     layers: Optional[Sequence[int]] = None,
@@ -106,7 +106,13 @@ def layer_sweep(
 
     `cells`: None (every position), or positions / lists of positions / slices, e.g. from
     `hooked_audio.patching.time_cells` (`windows`, `spans`, `words`); `labels` names them.
+
+    `metric` may be a mapping of names to metrics: all are evaluated on every patched run,
+    and the result is a dict of `SweepResult`s with the same keys.
     """
+    metrics = dict(metric) if isinstance(metric, Mapping) else {"metric": metric}
+    if not metrics:
+        raise ValueError("The metric mapping is empty.")
     if act not in LAYER_ACTS:
         raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
     base_input, source_input, layers, starts = prepare_resid_pre(view, clean, corrupt, direction, layers)
@@ -120,7 +126,7 @@ def layer_sweep(
     groups = _as_groups(cells, base_cache[names[0]].shape[1])
     batch_size = batch_size or _default_batch_size(base_logits.device)
 
-    values = torch.empty(len(layers), len(groups))
+    values = {metric_name: torch.empty(len(layers), len(groups)) for metric_name in metrics}
     bar = tqdm(total=len(layers) * len(groups), disable=not progress, desc=f"{act} sweep")
     for li, (layer, start_name, name) in enumerate(zip(layers, starts, names)):
         start_resid, source = base_cache[start_name], source_cache[name]
@@ -135,16 +141,18 @@ def layer_sweep(
                 with view.hooks(fwd_hooks=[(name, hook)]):
                     logits = view.resume_from(layer, resid)
             for k in range(len(chunk)):
-                values[li, first + k] = _scalar(metric, logits[k * batch:(k + 1) * batch])
+                for metric_name, fn in metrics.items():
+                    values[metric_name][li, first + k] = _scalar(fn, logits[k * batch:(k + 1) * batch])
             bar.update(len(chunk))
     bar.close()
-    return SweepResult(
-        values=values, layers=layers, cells=groups,
+    results = {metric_name: SweepResult(
+        values=values[metric_name], layers=layers, cells=groups,
         cell_labels=list(labels) if labels is not None else view.cell_labels(groups),
         cell_seconds=view.cell_seconds(groups),
         act=act, direction=direction,
-        clean_value=_scalar(metric, clean_logits), corrupt_value=_scalar(metric, corrupt_logits),
-    )
+        clean_value=_scalar(fn, clean_logits), corrupt_value=_scalar(fn, corrupt_logits),
+    ) for metric_name, fn in metrics.items()}
+    return results if isinstance(metric, Mapping) else results["metric"]
 
 
 def resid_pre_sweep(view, clean: Tensor, corrupt: Tensor, metric: Callable[[Tensor], Tensor],
