@@ -67,11 +67,13 @@ class Attention(nn.Module):
         self.hook_z = AudioHookPoint()  # [batch, query_pos, head, d_head]
         self.hook_result = AudioHookPoint()  # [batch, query_pos, head, d_model]
 
-    def _project(self, x: Tensor, W: Tensor, b: Tensor) -> Float[Tensor, "batch pos hd"]:
+    def project(self, x: Tensor, W: Tensor, b: Tensor) -> Float[Tensor, "batch pos hd"]:
+        """`x @ W + b` for one of W_Q / W_K / W_V, heads flattened: `[batch, pos, n_heads * d_head]`."""
         weight = einops.rearrange(W, "head d_model d_head -> (head d_head) d_model")
         return F.linear(x, weight.to(x.dtype), b.reshape(-1).to(x.dtype))
 
-    def _split_heads(self, x: Tensor) -> Float[Tensor, "batch pos head d_head"]:
+    def split_heads(self, x: Tensor) -> Float[Tensor, "batch pos head d_head"]:
+        """`[batch, pos, n_heads * d_head]` -> `[batch, pos, head, d_head]` (a view)."""
         return x.view(*x.shape[:2], self.n_heads, self.d_head)
 
     def _needs_pattern(self) -> bool:
@@ -93,15 +95,15 @@ class Attention(nn.Module):
         `kv_cache` is openai-whisper's cache dict, keyed by `self.key` / `self.value`:
         cross-attention keys and values computed once are reused from it.
         """
-        q = self.hook_q(self._split_heads(self._project(x, self.W_Q, self.b_Q)))
+        q = self.hook_q(self.split_heads(self.project(x, self.W_Q, self.b_Q)))
         if kv_cache is not None and source is not None and self.key in kv_cache:
             k_flat, v_flat = kv_cache[self.key], kv_cache[self.value]
         else:
             kv_in = x if source is None else source
-            k_flat = self.key(self._project(kv_in, self.W_K, self.b_K))
-            v_flat = self.value(self._project(kv_in, self.W_V, self.b_V))
-        k = self.hook_k(self._split_heads(k_flat))
-        v = self.hook_v(self._split_heads(v_flat))
+            k_flat = self.key(self.project(kv_in, self.W_K, self.b_K))
+            v_flat = self.value(self.project(kv_in, self.W_V, self.b_V))
+        k = self.hook_k(self.split_heads(k_flat))
+        v = self.hook_v(self.split_heads(v_flat))
 
         if self._needs_pattern():
             z, scores = self._attend_materialised(q, k, v, causal)

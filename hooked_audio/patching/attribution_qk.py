@@ -106,8 +106,8 @@ def resid_pre_attribution_qk(
                 ((source_resid - base_resid) * grad_resid).sum(dim=(0, 2))
             block = view.blocks[layer]
             normed = block.ln1(source_resid)
-            q_new = block.attn._split_heads(block.attn._project(normed, block.attn.W_Q, block.attn.b_Q))
-            k_new = block.attn._split_heads(block.attn._project(normed, block.attn.W_K, block.attn.b_K))
+            q_new = block.attn.split_heads(block.attn.project(normed, block.attn.W_Q, block.attn.b_Q))
+            k_new = block.attn.split_heads(block.attn.project(normed, block.attn.W_K, block.attn.b_K))
             qk = torch.zeros_like(linear) if grad_pattern is None else qk_pattern_effect(
                 kept["hook_pattern"].detach(), grad_pattern, kept["hook_q"], kept["hook_k"],
                 q_new, k_new, causal=view.causal)

@@ -103,8 +103,8 @@ class WhisperDecoderStream(StreamView):
         cache = {}
         for block in self.blocks:
             attn = block.cross_attn
-            cache[attn.key] = attn._project(features, attn.W_K, attn.b_K)
-            cache[attn.value] = attn._project(features, attn.W_V, attn.b_V)
+            cache[attn.key] = attn.project(features, attn.W_K, attn.b_K)
+            cache[attn.value] = attn.project(features, attn.W_V, attn.b_V)
         return cache
 
     def _bound_audio(self, batch: int) -> tuple[Tensor, dict]:
