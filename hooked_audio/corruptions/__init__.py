@@ -26,6 +26,7 @@ Example::
     corrupt = white_noise(clean, snr_db=0.0, seed=0, span=(1.76, 2.26))
 """
 
+from hooked_audio.corruptions.align import AlignedPair, align_pair
 from hooked_audio.corruptions.basic import gain, silence
 from hooked_audio.corruptions.noise import pink_noise, white_noise
 from hooked_audio.corruptions.pitch import formant_shift, pitch_shift
@@ -33,6 +34,8 @@ from hooked_audio.corruptions.spans import mask_span, replace_span, reverse_span
 from hooked_audio.corruptions.speed import speed
 
 __all__ = [
+    "AlignedPair",
+    "align_pair",
     "formant_shift",
     "gain",
     "mask_span",

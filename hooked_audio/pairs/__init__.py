@@ -1,0 +1,6 @@
+"""Minimal-pair sets for activation patching: clean / corrupt audio with texts, spans and
+answers, saved as ``manifest.jsonl`` plus FLAC files (see :mod:`.pair_set`)."""
+
+from hooked_audio.pairs.pair_set import PAIR_KINDS, MinimalPair, PairSet
+
+__all__ = ["PAIR_KINDS", "MinimalPair", "PairSet"]

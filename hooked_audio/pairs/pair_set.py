@@ -1,0 +1,294 @@
+"""A small on-disk format for minimal pairs (clean / corrupt audio of equal length).
+
+Layout of a saved :class:`PairSet` directory::
+
+    manifest.jsonl          one JSON object per pair, in order
+    {id}_clean.flac         16 kHz mono, 24-bit PCM (PCM_24)
+    {id}_corrupt.flac
+
+Each manifest line has the keys ``id``, ``kind``, ``clean_text``, ``corrupt_text``,
+``differing_words``, ``spans_s`` (list of ``[start_s, end_s]`` in the clean audio),
+``clean_audio`` / ``corrupt_audio`` (file paths relative to the directory),
+``sample_rate`` (16000), ``answer`` (``null`` or ``{"correct": str, "incorrect": str}``),
+``alignment_score`` (``null`` or a float, e.g. :attr:`AlignedPair.score`) and ``meta``
+(a JSON object, default ``{}``).
+
+Audio is clipped to ``[-1, 1]`` and stored as 24-bit FLAC (FLAC has no float subtype),
+so a load returns the saved audio within ``2**-23`` (< 1e-6) of the clipped input.
+Clean and corrupt audio must have the same number of samples (patching swaps activations
+frame by frame); align separate recordings first with
+:func:`hooked_audio.corruptions.align.align_pair`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import MutableSequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional
+
+import numpy as np
+
+from hooked_audio.audio.errors import AudioInputError
+from hooked_audio.corruptions._checks import SAMPLE_RATE, check_audio
+
+PAIR_KINDS = ("speaker", "content", "prosody", "noise", "custom")
+MANIFEST = "manifest.jsonl"
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+__all__ = ["PAIR_KINDS", "MinimalPair", "PairSet"]
+
+
+def _mismatch_message(pid: str, n_clean: int, n_corrupt: int, where: str = "") -> str:
+    return (
+        f"MinimalPair {pid!r}{where}: clean has {n_clean} samples but corrupt has {n_corrupt}; "
+        "clean and corrupt audio must have the same length. Align a separate recording "
+        "with hooked_audio.corruptions.align.align_pair(clean, corrupt).warped, or "
+        "trim/pad it."
+    )
+
+
+@dataclass
+class MinimalPair:
+    """One clean / corrupt pair.
+
+    Attributes:
+        id: unique name, also the audio file stem (letters, digits, ``_ . -``).
+        kind: one of ``"speaker"``, ``"content"``, ``"prosody"``, ``"noise"``, ``"custom"``.
+        clean_text / corrupt_text: transcripts.
+        differing_words: the words that differ between the two.
+        spans_s: ``(start_s, end_s)`` time spans of the differing words in the clean audio.
+        clean_audio / corrupt_audio: 1-D float32 waveforms at 16 kHz, equal length.
+        answer: ``None`` or ``{"correct": token_str, "incorrect": token_str}``.
+        alignment_score: ``None`` or e.g. :attr:`AlignedPair.score`.
+        meta: free-form JSON-serialisable extras.
+    """
+
+    id: str
+    kind: str
+    clean_text: str
+    corrupt_text: str
+    differing_words: list[str]
+    spans_s: list[tuple[float, float]]
+    clean_audio: np.ndarray
+    corrupt_audio: np.ndarray
+    answer: Optional[dict[str, str]] = None
+    alignment_score: Optional[float] = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not _ID_RE.match(self.id):
+            raise ValueError(
+                f"MinimalPair id must be a non-empty string of letters, digits, '_', '.', '-' "
+                f"(it names the audio files), got {self.id!r}."
+            )
+        if self.kind not in PAIR_KINDS:
+            raise ValueError(
+                f"MinimalPair {self.id!r}: kind must be one of {PAIR_KINDS}, got {self.kind!r}."
+            )
+        for name in ("clean_text", "corrupt_text"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"MinimalPair {self.id!r}: {name} must be a str.")
+        if isinstance(self.differing_words, str) or not all(
+            isinstance(w, str) for w in self.differing_words
+        ):
+            raise TypeError(
+                f"MinimalPair {self.id!r}: differing_words must be a list of str, "
+                f"got {self.differing_words!r}."
+            )
+        self.differing_words = list(self.differing_words)
+        spans = []
+        for sp in self.spans_s:
+            try:
+                a, b = (float(v) for v in sp)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"MinimalPair {self.id!r}: each span must be (start_s, end_s), got {sp!r}."
+                ) from None
+            if not (math.isfinite(a) and math.isfinite(b) and 0 <= a < b):
+                raise ValueError(
+                    f"MinimalPair {self.id!r}: span {sp!r} needs finite 0 <= start_s < end_s."
+                )
+            spans.append((a, b))
+        self.spans_s = spans
+        fn = f"MinimalPair {self.id!r}"
+        self.clean_audio = check_audio(self.clean_audio, fn, "clean_audio")
+        self.corrupt_audio = check_audio(self.corrupt_audio, fn, "corrupt_audio")
+        if self.clean_audio.size != self.corrupt_audio.size:
+            raise AudioInputError(
+                _mismatch_message(self.id, self.clean_audio.size, self.corrupt_audio.size)
+            )
+        duration = self.clean_audio.size / SAMPLE_RATE
+        for a, b in self.spans_s:
+            if b > duration + 0.5 / SAMPLE_RATE:
+                raise ValueError(
+                    f"MinimalPair {self.id!r}: span ({a}, {b}) ends after the clean audio "
+                    f"({duration:.4f} s)."
+                )
+        if self.answer is not None:
+            if (
+                not isinstance(self.answer, dict)
+                or set(self.answer) != {"correct", "incorrect"}
+                or not all(isinstance(v, str) for v in self.answer.values())
+            ):
+                raise ValueError(
+                    f"MinimalPair {self.id!r}: answer must be None or "
+                    f"{{'correct': str, 'incorrect': str}}, got {self.answer!r}."
+                )
+            self.answer = dict(self.answer)
+        if self.alignment_score is not None:
+            self.alignment_score = float(self.alignment_score)
+        if not isinstance(self.meta, dict):
+            raise TypeError(f"MinimalPair {self.id!r}: meta must be a dict.")
+
+    def _manifest_entry(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "clean_text": self.clean_text,
+            "corrupt_text": self.corrupt_text,
+            "differing_words": self.differing_words,
+            "spans_s": [[a, b] for a, b in self.spans_s],
+            "clean_audio": f"{self.id}_clean.flac",
+            "corrupt_audio": f"{self.id}_corrupt.flac",
+            "sample_rate": SAMPLE_RATE,
+            "answer": self.answer,
+            "alignment_score": self.alignment_score,
+            "meta": self.meta,
+        }
+
+
+class PairSet(MutableSequence):
+    """A list of :class:`MinimalPair` with unique ids, saved as manifest + FLAC files."""
+
+    def __init__(self, pairs: Iterable[MinimalPair] = ()) -> None:
+        self._pairs: list[MinimalPair] = []
+        for p in pairs:
+            self.append(p)
+
+    @staticmethod
+    def _check(p: object) -> MinimalPair:
+        if not isinstance(p, MinimalPair):
+            raise TypeError(f"PairSet holds MinimalPair objects, got {type(p).__name__}.")
+        return p
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return PairSet(self._pairs[i])
+        return self._pairs[i]
+
+    def __setitem__(self, i, value) -> None:  # type: ignore[override]
+        if isinstance(i, slice):
+            value = [self._check(v) for v in value]
+        else:
+            self._check(value)
+        self._pairs[i] = value
+
+    def __delitem__(self, i) -> None:  # type: ignore[override]
+        del self._pairs[i]
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def insert(self, index: int, value: MinimalPair) -> None:
+        self._pairs.insert(index, self._check(value))
+
+    def __repr__(self) -> str:
+        return f"PairSet({len(self)} pairs)"
+
+    def batches(self, batch_size: int) -> Iterator[list[MinimalPair]]:
+        """Yield consecutive lists of ``batch_size`` pairs (the last may be shorter)."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        for start in range(0, len(self._pairs), batch_size):
+            yield self._pairs[start : start + batch_size]
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``manifest.jsonl`` and ``{id}_clean.flac`` / ``{id}_corrupt.flac`` into
+        ``directory`` (created if needed; an existing manifest and same-named files are
+        overwritten). Returns the manifest path."""
+        import soundfile as sf
+
+        ids = [p.id for p in self._pairs]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"PairSet.save: duplicate pair ids {dupes}; ids name the files.")
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for p in self._pairs:
+            entry = p._manifest_entry()
+            for key, audio in (("clean_audio", p.clean_audio), ("corrupt_audio", p.corrupt_audio)):
+                sf.write(
+                    str(d / entry[key]), np.clip(audio, -1.0, 1.0), SAMPLE_RATE,
+                    format="FLAC", subtype="PCM_24",
+                )
+            lines.append(json.dumps(entry, ensure_ascii=False))
+        manifest = d / MANIFEST
+        manifest.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        return manifest
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "PairSet":
+        """Read a directory written by :meth:`save`."""
+        import soundfile as sf
+
+        d = Path(directory)
+        manifest = d / MANIFEST
+        if not manifest.is_file():
+            raise FileNotFoundError(
+                f"PairSet.load: no {MANIFEST} in {str(d)!r}; a pair-set directory is written "
+                "by PairSet.save(directory)."
+            )
+        out = cls()
+        for lineno, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                e = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"PairSet.load: {manifest}:{lineno} is not valid JSON ({err}).") from err
+            missing = [k for k in ("id", "kind", "clean_audio", "corrupt_audio") if k not in e]
+            if missing:
+                raise ValueError(f"PairSet.load: {manifest}:{lineno} lacks keys {missing}.")
+            audio = {}
+            for key in ("clean_audio", "corrupt_audio"):
+                path = d / e[key]
+                if not path.is_file():
+                    raise FileNotFoundError(
+                        f"PairSet.load: pair {e['id']!r} ({manifest}:{lineno}) names audio file "
+                        f"{str(path)!r}, which does not exist."
+                    )
+                data, rate = sf.read(str(path), dtype="float32", always_2d=False)
+                if rate != SAMPLE_RATE or data.ndim != 1:
+                    raise AudioInputError(
+                        f"PairSet.load: {str(path)!r} is {rate} Hz with shape {data.shape}; "
+                        "pair audio must be 16 kHz mono (resample with hooked_audio.load_audio)."
+                    )
+                audio[key] = data
+            if audio["clean_audio"].size != audio["corrupt_audio"].size:
+                raise AudioInputError(
+                    _mismatch_message(
+                        e["id"], audio["clean_audio"].size, audio["corrupt_audio"].size,
+                        f" ({manifest}:{lineno})",
+                    )
+                )
+            out.append(
+                MinimalPair(
+                    id=e["id"],
+                    kind=e["kind"],
+                    clean_text=e.get("clean_text", ""),
+                    corrupt_text=e.get("corrupt_text", ""),
+                    differing_words=e.get("differing_words", []),
+                    spans_s=[tuple(s) for s in e.get("spans_s", [])],
+                    clean_audio=audio["clean_audio"],
+                    corrupt_audio=audio["corrupt_audio"],
+                    answer=e.get("answer"),
+                    alignment_score=e.get("alignment_score"),
+                    meta=e.get("meta") or {},
+                )
+            )
+        return out
