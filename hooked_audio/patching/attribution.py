@@ -15,7 +15,8 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
-from hooked_audio.patching.fast_sweep import _as_groups, _scalar, prepare_resid_pre
+from hooked_audio.patching.cells import as_position_groups, metric_value
+from hooked_audio.patching.fast_sweep import prepare_resid_pre
 from hooked_audio.patching.sweep_result import SweepResult
 
 
@@ -56,7 +57,7 @@ def _result(view, values, layers, groups, act, direction, metric, source_logits,
         values=values, layers=layers, cells=groups,
         cell_labels=view.cell_labels(groups), cell_seconds=view.cell_seconds(groups),
         act=act, direction=direction,
-        clean_value=_scalar(metric, clean_logits), corrupt_value=_scalar(metric, corrupt_logits),
+        clean_value=metric_value(metric, clean_logits), corrupt_value=metric_value(metric, corrupt_logits),
     )
 
 
@@ -79,7 +80,7 @@ def resid_pre_attribution(
     with torch.no_grad():
         source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
     effects, base_value, base_logits = _position_effects(view, base_input, source_cache, names, metric)
-    groups = _as_groups(cells, effects.shape[1])
+    groups = as_position_groups(cells, effects.shape[1])
     return _result(view, base_value + _cell_sums(effects, groups), layers, groups,
                    "resid_pre (attribution)", direction, metric, source_logits, base_logits)
 
@@ -108,7 +109,7 @@ def resid_pre_attribution_graddrop(
     groups, total = None, 0.0
     for drop in range(n_layers):
         effects, _, base_logits = _position_effects(view, base_input, source_cache, names, metric, drop)
-        groups = groups or _as_groups(cells, effects.shape[1])
+        groups = groups or as_position_groups(cells, effects.shape[1])
         total = total + _cell_sums(effects, groups).abs()
     values = total / (n_layers - 1)
     return _result(view, values, layers, groups, "resid_pre |AtP* GradDrop|", direction, metric,

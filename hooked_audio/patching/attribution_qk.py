@@ -24,7 +24,8 @@ import torch
 from torch import Tensor
 
 from hooked_audio.patching.attribution import _cell_sums, _result
-from hooked_audio.patching.fast_sweep import _as_groups, prepare_resid_pre
+from hooked_audio.patching.cells import as_position_groups
+from hooked_audio.patching.fast_sweep import prepare_resid_pre
 
 
 def qk_pattern_effect(P: Tensor, G: Tensor, q: Tensor, k: Tensor, q_new: Tensor, k_new: Tensor,
@@ -112,7 +113,7 @@ def resid_pre_attribution_qk(
                 kept["hook_pattern"].detach(), grad_pattern, kept["hook_q"], kept["hook_k"],
                 q_new, k_new, causal=view.causal)
         effects = (linear + qk.to(linear.dtype))[None]
-        groups = groups or _as_groups(cells, effects.shape[1])
+        groups = groups or as_position_groups(cells, effects.shape[1])
         rows.append(_cell_sums(effects, groups)[0])
         base_logits, base_value = logits.detach(), float(value.detach())
     values = base_value + torch.stack(rows)

@@ -16,35 +16,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from hooked_audio.patching.cells import Cells, as_position_groups, metric_value
 from hooked_audio.patching.directions import base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
 
-Cells = Sequence[Union[int, Sequence[int], slice]]
-
-
-def _as_groups(cells: Optional[Cells], n_pos: int) -> list[list[int]]:
-    if cells is None:
-        return [[p] for p in range(n_pos)]
-    groups = []
-    for cell in cells:
-        if isinstance(cell, slice):
-            group = list(range(n_pos))[cell]
-        elif isinstance(cell, int):
-            group = [cell]
-        else:
-            group = [int(p) for p in cell]
-        if not group or min(group) < -n_pos or max(group) >= n_pos:
-            raise ValueError(f"Cell {cell!r} is empty or outside the {n_pos} positions.")
-        groups.append(group)
-    return groups
-
-
-def _scalar(metric: Callable, logits: Tensor) -> float:
-    value = torch.as_tensor(metric(logits)).detach()
-    if value.ndim != 0:
-        raise ValueError(f"The metric must return a scalar, got shape {tuple(value.shape)}; "
-                         "reduce over the batch inside the metric (e.g. `.mean()`).")
-    return float(value)
 
 
 def prepare_resid_pre(view, clean: Tensor, corrupt: Tensor, direction: str,
@@ -123,7 +98,7 @@ def layer_sweep(
     source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
     clean_logits, corrupt_logits = ((source_logits, base_logits) if direction == "denoise"
                                     else (base_logits, source_logits))
-    groups = _as_groups(cells, base_cache[names[0]].shape[1])
+    groups = as_position_groups(cells, base_cache[names[0]].shape[1])
     batch_size = batch_size or _default_batch_size(base_logits.device)
 
     values = {metric_name: torch.empty(len(layers), len(groups)) for metric_name in metrics}
@@ -142,7 +117,7 @@ def layer_sweep(
                     logits = view.resume_from(layer, resid)
             for k in range(len(chunk)):
                 for metric_name, fn in metrics.items():
-                    values[metric_name][li, first + k] = _scalar(fn, logits[k * batch:(k + 1) * batch])
+                    values[metric_name][li, first + k] = metric_value(fn, logits[k * batch:(k + 1) * batch])
             bar.update(len(chunk))
     bar.close()
     results = {metric_name: SweepResult(
@@ -150,7 +125,7 @@ def layer_sweep(
         cell_labels=list(labels) if labels is not None else view.cell_labels(groups),
         cell_seconds=view.cell_seconds(groups),
         act=act, direction=direction,
-        clean_value=_scalar(fn, clean_logits), corrupt_value=_scalar(fn, corrupt_logits),
+        clean_value=metric_value(fn, clean_logits), corrupt_value=metric_value(fn, corrupt_logits),
     ) for metric_name, fn in metrics.items()}
     return results if isinstance(metric, Mapping) else results["metric"]
 

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from hooked_audio.patching.fast_sweep import _scalar
+from hooked_audio.patching.cells import metric_value
 from hooked_audio.patching.sweep_result import SweepResult
 
 HEAD_ACTS = ("z", "q", "k", "v", "pattern", "result")
@@ -83,7 +83,7 @@ def head_sweep(
             hook = lambda x, hook, s=setter: s(x, hook, source)
             with base_view.hooks(fwd_hooks=[(name, hook)]):
                 logits = base_view.resume_from(layer, base_cache[start])
-            values[li, ci] = _scalar(metric, logits)
+            values[li, ci] = metric_value(metric, logits)
             bar.update(1)
     bar.close()
     labels = [f"H{h}" if p is None else f"H{h}@{p}" for h, p in cells]
@@ -115,6 +115,6 @@ def cross_attention_head_sweep(
     base_view, source_view = base_and_source(direction, clean_view, corrupt_view)
     _, source_cache = source_view.run_with_cache(
         tokens, names_filter=lambda n: n.endswith(f"cross_attn.hook_{act}"))
-    reference = (_scalar(metric, clean_view(tokens)), _scalar(metric, corrupt_view(tokens)))
+    reference = (metric_value(metric, clean_view(tokens)), metric_value(metric, corrupt_view(tokens)))
     return head_sweep(base_view, tokens, source_cache, metric, "cross_attn", act, by_pos,
                       direction=direction, reference_values=reference, progress=progress)

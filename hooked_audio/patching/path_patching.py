@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from hooked_audio.patching.directions import base_and_source
-from hooked_audio.patching.fast_sweep import _scalar
+from hooked_audio.patching.cells import metric_value
 from hooked_audio.patching.sweep_result import SweepResult
 
 COMPONENTS = ("attn", "cross_attn", "mlp")
@@ -78,7 +78,7 @@ def direct_path(view, clean: Tensor, corrupt: Tensor, metric: Callable[[Tensor],
         mask = torch.zeros(delta.shape[1], dtype=torch.bool, device=delta.device)
         mask[list(positions)] = True
         delta = delta * mask[None, :, None]
-    return _scalar(metric, view.resume_from(receiver_layer, base_cache[resid] + delta))
+    return metric_value(metric, view.resume_from(receiver_layer, base_cache[resid] + delta))
 
 
 @torch.no_grad()
@@ -94,8 +94,8 @@ def direct_path_head_sweep(view, clean: Tensor, corrupt: Tensor, metric: Callabl
     return SweepResult(values=values, layers=layers, cells=[[h] for h in range(n_heads)],
                        cell_labels=[f"H{h}" for h in range(n_heads)],
                        act=f"{component} heads -> blocks.{receiver_layer} (direct path)",
-                       direction=direction, clean_value=_scalar(metric, view(clean)),
-                       corrupt_value=_scalar(metric, view(corrupt)))
+                       direction=direction, clean_value=metric_value(metric, view(clean)),
+                       corrupt_value=metric_value(metric, view(corrupt)))
 
 
 @torch.no_grad()
@@ -125,4 +125,4 @@ def audio_to_cross_heads(model, clean_audio: Tensor, corrupt_audio: Tensor, toke
 
     fwd_hooks = [(name, hook_for(name, [h for l, h in heads if name.startswith(f"blocks.{l}.")]))
                  for name in names]
-    return _scalar(metric, base_view.run_with_hooks(tokens, fwd_hooks=fwd_hooks))
+    return metric_value(metric, base_view.run_with_hooks(tokens, fwd_hooks=fwd_hooks))
