@@ -2,5 +2,6 @@
 answers, saved as ``manifest.jsonl`` plus FLAC files (see :mod:`.pair_set`)."""
 
 from hooked_audio.pairs.pair_set import PAIR_KINDS, MinimalPair, PairSet
+from hooked_audio.pairs.tts import Speech, speak
 
-__all__ = ["PAIR_KINDS", "MinimalPair", "PairSet"]
+__all__ = ["PAIR_KINDS", "MinimalPair", "PairSet", "Speech", "speak"]

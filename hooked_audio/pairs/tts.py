@@ -1,0 +1,144 @@
+"""Text to speech for minimal pairs, with word timings: espeak-ng, no system package needed.
+
+The PyPI wheel `espeakng-loader` ships the espeak-ng shared library and its data; this module
+drives it through ctypes (the library's C API is small and stable, and the Python bindings on
+PyPI either need a system espeak-ng or are unmaintained). A system espeak-ng
+(`libespeak-ng.so`) is the fallback.
+
+Synthesis is not bit-reproducible: the same text can come out a few milliseconds longer or
+shorter from one call to the next (seen here: 63773-63951 samples for a 4 s sentence).
+Changing the pitch or a word moves timing too. When 20 ms frames must correspond, align the
+pair with `hooked_audio.corruptions.align_pair`, or build the corrupt side from the clean
+audio with a duration-keeping transform (`pitch_shift`, `formant_shift`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import soxr
+
+_SYNCHRONOUS = 2  # espeak_AUDIO_OUTPUT: AUDIO_OUTPUT_SYNCHRONOUS
+_POS_CHARACTER = 1
+_EVENT_WORD = 1
+_PARAMETERS = {"rate": 1, "volume": 2, "pitch": 3, "range": 4}
+
+
+class _Event(ctypes.Structure):
+    """`espeak_EVENT` from speak_lib.h."""
+
+    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
+                ("text_position", ctypes.c_int), ("length", ctypes.c_int),
+                ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+                ("user_data", ctypes.c_void_p), ("id", ctypes.c_char * 8)]
+
+
+_Callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
+                             ctypes.POINTER(_Event))
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Synthesised speech at 16 kHz and its words' `(word, start_s, end_s)`."""
+
+    audio: np.ndarray
+    words: list[tuple[str, float, float]]
+    sample_rate: int = 16000
+
+
+class _Engine:
+    """espeak-ng is process-global state: one engine, one synthesis at a time."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lib, data_dir = _load_library()
+        self.lib.espeak_Initialize.restype = ctypes.c_int
+        path = None if data_dir is None else str(data_dir).encode()
+        self.rate = self.lib.espeak_Initialize(_SYNCHRONOUS, 0, path, 0)
+        if self.rate <= 0:
+            raise RuntimeError("espeak-ng failed to initialise (no voice data found).")
+        self.chunks: list[np.ndarray] = []
+        self.events: list[tuple[int, int, int]] = []
+        self.callback = _Callback(self._collect)  # keep a reference: ctypes does not
+        self.lib.espeak_SetSynthCallback(self.callback)
+
+    def _collect(self, wav, n_samples, events) -> int:
+        if n_samples > 0:
+            self.chunks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
+        i = 0
+        while events[i].type != 0:
+            if events[i].type == _EVENT_WORD:
+                self.events.append((events[i].text_position, events[i].length, events[i].sample))
+            i += 1
+        return 0
+
+    def synthesise(self, text: str, voice: str, params: dict[str, int]) -> tuple[np.ndarray, list]:
+        with self.lock:
+            if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+                raise ValueError(f"espeak-ng has no voice {voice!r}; try 'en-us', 'en-gb' or "
+                                 "'en-us+f3' (a variant), see `espeak-ng --voices`.")
+            for name, value in params.items():
+                self.lib.espeak_SetParameter(_PARAMETERS[name], int(value), 0)
+            self.chunks, self.events = [], []
+            encoded = text.encode("utf-8")
+            status = self.lib.espeak_Synth(encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, 0,
+                                           None, None)
+            self.lib.espeak_Synchronize()
+            if status != 0:
+                raise ValueError(f"espeak-ng could not synthesise {text!r} (status {status}).")
+            audio = (np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16))
+            return audio.astype(np.float32) / 32768.0, list(self.events)
+
+
+def _load_library() -> tuple[ctypes.CDLL, Optional[Path]]:
+    try:
+        import espeakng_loader
+    except ImportError:
+        found = ctypes.util.find_library("espeak-ng")
+        if found is None:
+            raise ImportError("Text to speech needs espeak-ng: `pip install espeakng-loader` "
+                              "(ships the library) or install the system package espeak-ng.")
+        return ctypes.CDLL(found), None
+    return (ctypes.CDLL(espeakng_loader.get_library_path()),
+            Path(espeakng_loader.get_data_path()).parent)
+
+
+_ENGINE: Optional[_Engine] = None
+
+
+def speak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
+          pitch_range: int = 50, sample_rate: int = 16000) -> Speech:
+    """Synthesise `text`; `rate` in words per minute, `pitch` and `pitch_range` 0-100.
+
+    Word times come from espeak-ng's own word events (the sample where each word starts);
+    a word ends where the next starts, the last where the sound ends.
+    """
+    global _ENGINE
+    if not text or not text.strip():
+        raise ValueError("Nothing to speak: the text is empty.")
+    for name, value, low, high in (("rate", rate, 80, 450), ("pitch", pitch, 0, 100),
+                                   ("pitch_range", pitch_range, 0, 100)):
+        if not low <= value <= high:
+            raise ValueError(f"{name}={value} is outside espeak-ng's range [{low}, {high}].")
+    if _ENGINE is None:
+        _ENGINE = _Engine()
+    raw, events = _ENGINE.synthesise(text, voice, {"rate": rate, "pitch": pitch,
+                                                   "range": pitch_range})
+    if raw.size == 0 or not events:
+        raise ValueError(f"espeak-ng produced no speech for {text!r}; is it in the voice's "
+                         "language and made of pronounceable words?")
+    audio = soxr.resample(raw, _ENGINE.rate, sample_rate).astype(np.float32)
+    loud = np.flatnonzero(np.abs(audio) > 1e-3)
+    sound_end = (loud[-1] + 1) / sample_rate if loud.size else len(audio) / sample_rate
+    encoded = text.encode("utf-8")
+    starts = [(encoded[pos - 1: pos - 1 + length].decode("utf-8", "replace"), sample / _ENGINE.rate)
+              for pos, length, sample in events]
+    words = [(word, start, starts[i + 1][1] if i + 1 < len(starts) else sound_end)
+             for i, (word, start) in enumerate(starts)]
+    return Speech(audio=audio, words=words, sample_rate=sample_rate)
