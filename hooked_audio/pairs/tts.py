@@ -81,7 +81,7 @@ class _Engine:
     def synthesise(self, text: str, voice: str, params: dict[str, int]) -> tuple[np.ndarray, list]:
         with self.lock:
             if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                raise ValueError(f"espeak-ng has no voice {voice!r}; try 'en-us', 'en-gb' or "
+                raise ValueError(f"espeak-ng has no voice {voice!r}; try 'en-us', 'en' or "
                                  "'en-us+f3' (a variant), see `espeak-ng --voices`.")
             for name, value in params.items():
                 self.lib.espeak_SetParameter(_PARAMETERS[name], int(value), 0)

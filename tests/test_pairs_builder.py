@@ -1,0 +1,69 @@
+"""Minimal pairs from text mean what they say: tiny.en hears the content difference exactly at
+the intended word, and hears speaker and prosody pairs alike."""
+
+from __future__ import annotations
+
+import difflib
+
+import pytest
+import whisper
+
+from hooked_audio.metrics import first_difference
+from hooked_audio.pairs import PairSet, content_pair, prosody_pair, speaker_pair
+
+JFK = "And so my fellow Americans, ask not what your country can do for you."
+
+
+def _tokens(model, audio):
+    """Whisper's text tokens (no timestamps) and text for a clip."""
+    result = whisper.transcribe(model, audio, fp16=False, language="en", temperature=0.0,
+                                verbose=None, condition_on_previous_text=False,
+                                without_timestamps=True)
+    return [t for seg in result["segments"] for t in seg["tokens"]], result["text"]
+
+
+def test_content_pair_differs_exactly_at_the_word(tiny_en):
+    pair = content_pair("jfk-germans", JFK, "Americans", "Germans")
+    assert len(pair.corrupt_audio) == len(pair.clean_audio)
+    assert pair.answer == {"correct": " Americans", "incorrect": " Germans"}
+    (start, end), = pair.spans_s
+    assert 0.5 < start < end < 2.5
+    clean_tokens, clean_text = _tokens(tiny_en, pair.clean_audio)
+    corrupt_tokens, corrupt_text = _tokens(tiny_en, pair.corrupt_audio)
+    index = first_difference(clean_tokens, corrupt_tokens)
+    assert index is not None
+    assert tiny_en.to_string(clean_tokens[index:index + 1]).strip().startswith("Americ")
+    assert tiny_en.to_string(corrupt_tokens[index:index + 1]).strip().startswith("Germ")
+    assert clean_text.replace("Americans", "Germans") == corrupt_text
+
+
+@pytest.mark.parametrize("make", [
+    lambda: speaker_pair("speaker", "Ask what you can do for your country.", other_voice="en-us+m3"),
+    lambda: prosody_pair("prosody", JFK, pitch=50, other_pitch=80),
+])
+def test_speaker_and_prosody_pairs_transcribe_alike(tiny_en, make):
+    pair = make()
+    assert len(pair.corrupt_audio) == len(pair.clean_audio)
+    assert 0.0 < pair.alignment_score < 0.5
+    # Same words, up to tiny.en's own errors on synthetic speech (espeak-ng is not
+    # bit-reproducible, so allow one slip): at least 80% of the words match in order.
+    clean_words = _tokens(tiny_en, pair.clean_audio)[1].lower().split()
+    corrupt_words = _tokens(tiny_en, pair.corrupt_audio)[1].lower().split()
+    assert difflib.SequenceMatcher(None, clean_words, corrupt_words).ratio() >= 0.8
+
+
+def test_pairs_save_and_load(tmp_path):
+    pairs = PairSet([content_pair("c", JFK, "fellow", "yellow")])
+    pairs.save(tmp_path)
+    loaded = PairSet.load(tmp_path)
+    assert loaded[0].corrupt_text == JFK.replace("fellow", "yellow")
+    assert loaded[0].answer == pairs[0].answer
+
+
+def test_builder_errors():
+    with pytest.raises(ValueError, match="exactly once"):
+        content_pair("x", "you and you", "you", "me")
+    with pytest.raises(ValueError, match="two different"):
+        speaker_pair("x", JFK, voice="en-us", other_voice="en-us")
+    with pytest.raises(ValueError, match="two different"):
+        prosody_pair("x", JFK, pitch=50, other_pitch=50)
