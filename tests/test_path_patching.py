@@ -118,3 +118,16 @@ def test_audio_through_all_cross_heads_is_the_clean_run(setup):
         float(corrupt_value), abs=1e-4)
     assert audio_to_cross_heads(model, clean, corrupt, tokens, logit_diff, every,
                                 direction="noise") == pytest.approx(float(corrupt_value), abs=1e-4)
+
+
+def test_head_sweep_equals_direct_path_per_head(setup):
+    _, model, clean, _, tokens, corrupt_tokens = setup
+    view = model.decoder_stream(clean)
+    sweep = direct_path_head_sweep(view, tokens, corrupt_tokens, logit_diff, receiver_layer=2,
+                                   direction="noise")
+    for layer, head in ((0, 1), (1, 3)):
+        one = direct_path(view, tokens, corrupt_tokens, logit_diff, Sender(layer, "attn", head), 2,
+                          direction="noise")
+        assert float(sweep.values[layer, head]) == pytest.approx(one, abs=1e-5)
+    with torch.no_grad():
+        assert sweep.clean_value == pytest.approx(float(logit_diff(view(tokens))), abs=1e-5)
