@@ -70,7 +70,9 @@ def main() -> None:
     tokens = model.to_tokens(" And so my fellow")
     answer = model.to_single_token(" Americans")
     enc_view = model.encoder_stream(tokens)
-    corrupt_top = int(enc_view(corrupt)[0, -1].topk(2).indices[0 if int(enc_view(corrupt)[0, -1].argmax()) != answer else 1])
+    # The corrupt run's favourite token other than the answer is the metric's alternative.
+    top_two = enc_view(corrupt)[0, -1].topk(2).indices.tolist()
+    corrupt_top = top_two[1] if top_two[0] == answer else top_two[0]
     metric = lambda logits: (logits[:, -1, answer] - logits[:, -1, corrupt_top]).mean()
 
     # (a) encoder: the same cells, every layer x sampled speech frames.

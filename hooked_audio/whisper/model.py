@@ -48,6 +48,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedRootModule):
         language: Optional[str] = None,
         task: str = "transcribe",
         seed: Optional[int] = None,
+        init_weights: bool = True,
     ):
         super().__init__()
         self.dims = dims
@@ -62,7 +63,8 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedRootModule):
         heads = torch.zeros(dims.n_text_layer, dims.n_text_head, dtype=torch.bool)
         heads[dims.n_text_layer // 2:] = True
         self.register_buffer("alignment_heads", heads.to_sparse(), persistent=False)
-        self.init_weights(seed)
+        if init_weights:  # loaders skip it: every parameter is overwritten right after
+            self.init_weights(seed)
         self.setup()
         self.eval()
 
@@ -85,7 +87,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedRootModule):
         alignment_heads: Optional[AlignmentHeads] = None, **kwargs: Any,
     ) -> "HookedWhisper":
         """From openai-whisper's own parameter names (`Whisper.state_dict()`)."""
-        model = cls(dims, **kwargs)
+        model = cls(dims, init_weights=False, **kwargs)
         converted = convert_openai_state_dict(state_dict, dims)
         model.load_state_dict({k: v.float() for k, v in converted.items()}, strict=True)
         if alignment_heads is not None:
