@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from jaxtyping import Float
+from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
 from hooked_audio.components import Attention, GeluMLP, LayerNorm
@@ -17,23 +17,27 @@ from hooked_audio.hook_point import AudioHookPoint
 
 
 class WhisperEncoderBlock(nn.Module):
-    """`x + attn(ln1(x))`, then `+ mlp(ln2(.))`."""
+    """`x + attn(ln1(x))`, then `+ mlp(ln2(.))`. Also the block of the Whisper-style audio
+    towers of audio LMs (Qwen2-Audio, Voxtral), whose MLP width may differ from 4 * d_model."""
 
-    def __init__(self, d_model: int, n_heads: int, use_attn_result: bool = False):
+    def __init__(self, d_model: int, n_heads: int, use_attn_result: bool = False,
+                 d_mlp: Optional[int] = None):
         super().__init__()
         self.ln1 = LayerNorm(d_model)
         self.attn = Attention(d_model, n_heads, use_attn_result)
         self.ln2 = LayerNorm(d_model)
-        self.mlp = GeluMLP(d_model, 4 * d_model)
+        self.mlp = GeluMLP(d_model, d_mlp or 4 * d_model)
         self.hook_resid_pre = AudioHookPoint()  # [batch, pos, d_model]
         self.hook_attn_out = AudioHookPoint()  # [batch, pos, d_model]
         self.hook_resid_mid = AudioHookPoint()  # [batch, pos, d_model]
         self.hook_mlp_out = AudioHookPoint()  # [batch, pos, d_model]
         self.hook_resid_post = AudioHookPoint()  # [batch, pos, d_model]
 
-    def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
+    def forward(self, x: Float[Tensor, "batch pos d_model"],
+                key_valid: Optional[Bool[Tensor, "batch pos"]] = None) -> Float[Tensor, "batch pos d_model"]:
+        """`key_valid` masks padded frames as keys (audio LMs' short clips); None: all frames."""
         resid_pre = self.hook_resid_pre(x)
-        attn_out = self.hook_attn_out(self.attn(self.ln1(resid_pre))[0])
+        attn_out = self.hook_attn_out(self.attn(self.ln1(resid_pre), key_valid=key_valid)[0])
         return self._mlp_stage(self.hook_resid_mid(resid_pre + attn_out))
 
     def _mlp_stage(self, resid: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:

@@ -1,0 +1,133 @@
+"""Configuration of a `HookedAudioLM`: the audio tower, the projector and the language model.
+
+`cfg.lm` (also `model.cfg`) and `cfg.audio` are TransformerLens configs, one per stack: what
+`ActivationCache` and `transformer_lens.patching` read through the stream views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import torch
+from transformer_lens.config import TransformerLensConfig
+
+ARCHITECTURES = ("qwen2_audio", "voxtral")
+
+
+@dataclass
+class HookedAudioLMConfig:
+    """Dimensions of an audio LM, in the terms of its parts.
+
+    Audio tower (Whisper-style): `n_mels`, `audio_d_model`, `audio_n_layers`, `audio_n_heads`,
+    `audio_d_mlp`, `audio_n_ctx` (20 ms positions per 30 s window, 1500). Between tower and
+    language model: `audio_pool` (average pooling of adjacent frames: 2 for Qwen2-Audio, 1 for
+    Voxtral), then the projector: `"linear"` (Qwen2-Audio) or `"stack"` (Voxtral: concatenate
+    `projector_stack` consecutive frames, then linear, activation, linear).
+    Language model (Qwen2 / Llama): the usual TransformerLens names.
+    """
+
+    architecture: str
+    n_mels: int
+    audio_d_model: int
+    audio_n_layers: int
+    audio_n_heads: int
+    audio_d_mlp: int
+    audio_n_ctx: int
+    audio_pool: int
+    projector: str
+    d_model: int
+    n_layers: int
+    n_heads: int
+    n_key_value_heads: int
+    d_head: int
+    d_mlp: int
+    d_vocab: int
+    n_ctx: int
+    audio_token_id: int
+    projector_stack: int = 1
+    projector_act: str = "gelu"
+    act_fn: str = "silu"
+    eps: float = 1e-6
+    rope_base: float = 10000.0
+    qkv_bias: bool = False
+    mlp_bias: bool = False
+    tie_word_embeddings: bool = False
+    pad_token_id: Optional[int] = None
+    use_attn_result: bool = False
+    dtype: torch.dtype = torch.float32
+    lm: TransformerLensConfig = field(init=False)
+    audio: TransformerLensConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"Unknown audio-LM architecture {self.architecture!r}; "
+                             f"supported: {', '.join(ARCHITECTURES)}.")
+        if self.projector not in ("linear", "stack"):
+            raise ValueError(f"Unknown projector {self.projector!r}: 'linear' or 'stack'.")
+        self.lm = TransformerLensConfig(
+            d_model=self.d_model, d_head=self.d_head, n_layers=self.n_layers, n_ctx=self.n_ctx,
+            n_heads=self.n_heads, n_key_value_heads=self.n_key_value_heads, d_mlp=self.d_mlp,
+            d_vocab=self.d_vocab, device="cpu", use_attn_result=self.use_attn_result,
+            positional_embedding_type="rotary", act_fn=self.act_fn, gated_mlp=True,
+            normalization_type="RMS", uses_rms_norm=True, final_rms=True, eps=self.eps,
+            default_prepend_bos=False, dtype=self.dtype)
+        self.audio = TransformerLensConfig(
+            d_model=self.audio_d_model, d_head=self.audio_d_model // self.audio_n_heads,
+            n_layers=self.audio_n_layers, n_ctx=self.audio_n_ctx, n_heads=self.audio_n_heads,
+            d_mlp=self.audio_d_mlp, d_vocab=-1, device="cpu",
+            use_attn_result=self.use_attn_result, positional_embedding_type="sinusoidal",
+            act_fn="gelu", normalization_type="LN", eps=1e-5, dtype=self.dtype)
+
+    @property
+    def n_mel_frames(self) -> int:
+        """Log-mel frames (10 ms) per audio window: 3000 for 30 s."""
+        return 2 * self.audio_n_ctx
+
+    @property
+    def seconds_per_audio_token(self) -> float:
+        """Audio covered by one language-model audio position: 40 ms (Qwen2-Audio), 80 ms (Voxtral)."""
+        return 0.02 * self.audio_pool * self.projector_stack
+
+    @property
+    def audio_tokens_per_window(self) -> int:
+        return self.audio_n_ctx // self.audio_pool // self.projector_stack
+
+    @classmethod
+    def from_hf_config(cls, config: Any, **kwargs: Any) -> "HookedAudioLMConfig":
+        """From a HF `Qwen2AudioConfig` or `VoxtralConfig`."""
+        audio, text = config.audio_config, config.text_config
+        model_type = getattr(config, "model_type", None)
+        if model_type not in ARCHITECTURES:
+            raise ValueError(f"HF model type {model_type!r} is not supported; HookedAudioLM "
+                             f"loads {', '.join(ARCHITECTURES)}.")
+        layer_types = getattr(text, "layer_types", None) or []
+        if any(t != "full_attention" for t in layer_types):
+            raise ValueError(f"Sliding-window attention layers ({set(layer_types)}) are not "
+                             "supported; the released Qwen2-Audio and Voxtral do not use them.")
+        rope = getattr(text, "rope_parameters", None) or {}
+        common = dict(
+            architecture=model_type, n_mels=audio.num_mel_bins, audio_d_model=audio.hidden_size,
+            audio_n_layers=audio.num_hidden_layers, audio_n_heads=audio.num_attention_heads,
+            audio_d_mlp=audio.intermediate_size, audio_n_ctx=audio.max_source_positions,
+            d_model=text.hidden_size, n_layers=text.num_hidden_layers,
+            n_heads=text.num_attention_heads, n_key_value_heads=text.num_key_value_heads,
+            d_head=getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads,
+            d_mlp=text.intermediate_size, d_vocab=text.vocab_size,
+            n_ctx=text.max_position_embeddings, act_fn=text.hidden_act, eps=text.rms_norm_eps,
+            rope_base=float(rope.get("rope_theta", 10000.0)),
+            tie_word_embeddings=bool(getattr(text, "tie_word_embeddings", False)),
+            pad_token_id=getattr(text, "pad_token_id", None), audio_token_id=config.audio_token_id,
+        )
+        if model_type == "qwen2_audio":
+            specific = dict(audio_pool=2, projector="linear", qkv_bias=True)
+        else:
+            stack = audio.intermediate_size // audio.hidden_size
+            if stack * audio.hidden_size != audio.intermediate_size:
+                raise ValueError("Voxtral's projector stacks intermediate_size / hidden_size "
+                                 "audio frames; that ratio must be a whole number.")
+            specific = dict(audio_pool=1, projector="stack", projector_stack=stack,
+                            projector_act=config.projector_hidden_act,
+                            qkv_bias=bool(getattr(text, "attention_bias", False)),
+                            mlp_bias=bool(getattr(text, "mlp_bias", False)))
+        return cls(**common, **specific, **kwargs)

@@ -1,0 +1,219 @@
+"""`HookedAudioLM`: an audio-language model (Qwen2-Audio, Voxtral) with a TransformerLens hook
+at every activation of its audio tower, projector and language model.
+
+The language model sits at the top level with TransformerLens's names (`hook_embed`,
+`blocks.{l}...`, `ln_final`, `unembed`), the audio tower under `audio_encoder.` and the
+projector under `projector.`. `hook_audio_embed` is the sequence the language model reads:
+token embeddings with the audio embeddings written over the audio placeholders.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import torch
+from jaxtyping import Bool, Float, Int
+from torch import Tensor, nn
+from transformer_lens import ActivationCache, HookedRootModule
+
+from hooked_audio.audio_lm.audio_tower import AudioTower, pooled_lengths
+from hooked_audio.audio_lm.config import HookedAudioLMConfig
+from hooked_audio.audio_lm.embedding import Embed, Unembed
+from hooked_audio.audio_lm.inputs import (audio_positions, check_features, check_input_ids,
+                                          check_placeholders, mel_lengths_of)
+from hooked_audio.audio_lm.lm_block import LMBlock
+from hooked_audio.audio_lm.projector import LinearProjector, StackingProjector
+from hooked_audio.components import LayerKVCache, RMSNorm, RotaryEmbedding
+from hooked_audio.components.attend import allowed_keys
+from hooked_audio.components.rotary import default_inv_freq
+from hooked_audio.hook_point import AudioHookPoint
+from hooked_audio.whisper.model import check_hook_name
+from hooked_audio.whisper.stacked_weights import StackedWeightsMixin
+
+
+class HookedAudioLM(StackedWeightsMixin, HookedRootModule):
+    """Build a random model with `HookedAudioLM(cfg)`; load one with `from_hf(hf_model)` or
+    `from_pretrained(name_or_dir)`. Call it with the HF model's keyword inputs:
+    `model(input_ids=..., input_features=..., attention_mask=..., feature_attention_mask=...)`.
+    """
+
+    def __init__(self, cfg: HookedAudioLMConfig, seed: Optional[int] = None,
+                 init_weights: bool = True):
+        super().__init__()
+        self.config = cfg
+        self.cfg = cfg.lm
+        self.audio_encoder = AudioTower(cfg.audio, cfg.n_mels, cfg.audio_pool,
+                                        mask_padding=cfg.architecture == "qwen2_audio")
+        if cfg.projector == "linear":
+            self.projector = LinearProjector(cfg.audio_d_model, cfg.d_model)
+        else:
+            self.projector = StackingProjector(cfg.audio_d_model, cfg.d_model, cfg.projector_stack,
+                                               cfg.projector_act)
+        self.embed = Embed(cfg.d_vocab, cfg.d_model)
+        self.hook_embed = AudioHookPoint()  # [batch, pos, d_model], token embeddings
+        self.hook_audio_embed = AudioHookPoint()  # [batch, pos, d_model], audio merged in
+        self.rotary = RotaryEmbedding(default_inv_freq(cfg.d_head, cfg.rope_base))
+        self.blocks = nn.ModuleList([LMBlock(cfg.lm) for _ in range(cfg.n_layers)])
+        self.ln_final = RMSNorm(cfg.d_model, cfg.eps)
+        self.unembed = Unembed(cfg.d_model, cfg.d_vocab)
+        if init_weights:
+            self.init_weights(seed)
+        self.setup()
+        self.eval()
+
+    # ----------------------------------------------------------------- construction
+    def init_weights(self, seed: Optional[int] = None) -> None:
+        """Random weights (normal, std 0.02; norms identity, biases zero); the tower's fixed
+        positions are Whisper's sinusoids."""
+        from whisper.model import sinusoids
+
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        with torch.no_grad():
+            for name, param in self.named_parameters():
+                last = name.split(".")[-1]
+                if last == "w":
+                    param.fill_(1.0)
+                elif last.startswith(("b", "_b")) or name.endswith(".bias"):
+                    param.zero_()
+                else:
+                    param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
+            self.audio_encoder.W_pos.copy_(sinusoids(*self.audio_encoder.W_pos.shape))
+
+    @classmethod
+    def from_hf(cls, hf_model: nn.Module, **kwargs: Any) -> "HookedAudioLM":
+        """From an in-memory HF `Qwen2AudioForConditionalGeneration` or
+        `VoxtralForConditionalGeneration` (same device and dtype as it)."""
+        from hooked_audio.audio_lm.hf_conversion import convert_hf_model
+
+        cfg = HookedAudioLMConfig.from_hf_config(hf_model.config, **kwargs)
+        model = cls(cfg, init_weights=False)
+        state_dict, inv_freq, scaling = convert_hf_model(hf_model, cfg)
+        model.load_state_dict({k: v.float() for k, v in state_dict.items()}, strict=True)
+        model.rotary = RotaryEmbedding(inv_freq, scaling)
+        param = next(hf_model.parameters())
+        return model.to(device=param.device, dtype=param.dtype)
+
+    @classmethod
+    def from_pretrained(cls, name_or_dir: str, device: Optional[Union[str, torch.device]] = None,
+                        dtype: torch.dtype = torch.float32, **kwargs: Any) -> "HookedAudioLM":
+        """Load a checkpoint directory (or a hub name already in the local HF cache) with
+        `transformers`, then convert it. Needs `pip install hooked-audio[hf]`."""
+        from hooked_audio.audio_lm.hf_conversion import load_hf_model
+
+        hf_model = load_hf_model(name_or_dir, dtype)
+        model = cls.from_hf(hf_model, **kwargs)
+        del hf_model
+        return model.to(device=device or "cpu")
+
+    def to(self, *args: Any, **kwargs: Any) -> "HookedAudioLM":
+        model = super().to(*args, **kwargs)
+        dtype = next(self.parameters()).dtype
+        for stack_cfg in (self.config, self.config.lm, self.config.audio):
+            stack_cfg.dtype = dtype
+        for stack_cfg in (self.config.lm, self.config.audio):
+            stack_cfg.device = str(self.device)
+        return model
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # ----------------------------------------------------------------- audio
+    def audio_positions(self, input_ids: Int[Tensor, "batch pos"]) -> Bool[Tensor, "batch pos"]:
+        """True where `input_ids` hold audio placeholders, i.e. where audio embeddings go."""
+        return audio_positions(self.config, input_ids)
+
+    def embed_audio(self, input_features: Float[Tensor, "n_audio n_mels frames"],
+                    feature_attention_mask: Optional[Tensor] = None,
+                    ) -> Float[Tensor, "n_embeddings d_model"]:
+        """Audio tower and projector: the audio embeddings of every clip, padding dropped,
+        concatenated in order (one row per audio placeholder of the prompt)."""
+        features = check_features(self.config, input_features)
+        mel_lengths = mel_lengths_of(self.config, features, feature_attention_mask)
+        projected = self.projector(self.audio_encoder(features, mel_lengths))
+        if mel_lengths is None:
+            return projected.reshape(-1, projected.shape[-1])
+        keep = pooled_lengths(mel_lengths, self.config.audio_pool).to(projected.device)
+        valid = torch.arange(projected.shape[1], device=projected.device)[None] < keep[:, None]
+        return projected[valid]
+
+    def merge_audio(self, input_ids: Int[Tensor, "batch pos"],
+                    audio_embeds: Optional[Float[Tensor, "n_embeddings d_model"]]
+                    ) -> Float[Tensor, "batch pos d_model"]:
+        """Token embeddings with the audio embeddings written over the placeholders."""
+        check_placeholders(self.config, input_ids,
+                           None if audio_embeds is None else audio_embeds.shape[0])
+        embeds = self.hook_embed(self.embed(input_ids))
+        if audio_embeds is not None:
+            where = self.audio_positions(input_ids)[..., None]
+            embeds = embeds.masked_scatter(where, audio_embeds.to(embeds.dtype))
+        return self.hook_audio_embed(embeds)
+
+    # ----------------------------------------------------------------- forward
+    def forward(
+        self,
+        input_ids: Int[Tensor, "batch pos"],
+        input_features: Optional[Float[Tensor, "n_audio n_mels frames"]] = None,
+        attention_mask: Optional[Int[Tensor, "batch pos"]] = None,
+        feature_attention_mask: Optional[Int[Tensor, "n_audio frames"]] = None,
+        position_ids: Optional[Int[Tensor, "batch pos"]] = None,
+        audio_embeds: Optional[Float[Tensor, "n_embeddings d_model"]] = None,
+        kv_caches: Optional[list[LayerKVCache]] = None,
+    ) -> Float[Tensor, "batch pos d_vocab"]:
+        """Logits for the HF model's keyword inputs. `audio_embeds` (from `embed_audio`) skips
+        the audio tower; `kv_caches` (one `LayerKVCache` per block) decodes incrementally, with
+        `attention_mask` then covering the cached positions too."""
+        input_ids = check_input_ids(input_ids)
+        if input_features is not None:
+            if audio_embeds is not None:
+                raise ValueError("Give input_features or audio_embeds, not both.")
+            audio_embeds = self.embed_audio(input_features, feature_attention_mask)
+        resid = self.merge_audio(input_ids, audio_embeds)
+        return self.run_from(0, resid, attention_mask, position_ids, kv_caches)
+
+    def run_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"],
+                 attention_mask: Optional[Tensor] = None, position_ids: Optional[Tensor] = None,
+                 kv_caches: Optional[list[LayerKVCache]] = None) -> Float[Tensor, "batch pos d_vocab"]:
+        """Blocks `layer..`, `ln_final`, `unembed`, from `blocks.{layer}.hook_resid_pre`."""
+        batch, n_new = resid_pre.shape[:2]
+        past = 0 if not kv_caches or kv_caches[0].k is None else kv_caches[0].k.shape[1]
+        if position_ids is None:
+            position_ids = torch.arange(past, past + n_new, device=resid_pre.device)[None]
+        key_valid = None
+        if attention_mask is not None:
+            if attention_mask.shape[-1] != past + n_new:
+                raise ValueError(f"attention_mask covers {attention_mask.shape[-1]} positions; the "
+                                 f"input has {n_new} (plus {past} cached).")
+            key_valid = attention_mask.bool()
+            if key_valid.all():
+                key_valid = None
+        allowed = allowed_keys(n_new, True, key_valid, past + n_new, resid_pre.device)
+        cos, sin = self.rotary(position_ids.to(resid_pre.device), resid_pre.dtype)
+        x = resid_pre
+        for i, block in enumerate(self.blocks[layer:], start=layer):
+            x = block(x, cos, sin, allowed, None if kv_caches is None else kv_caches[i])
+        return self.unembed(self.ln_final(x))
+
+    def run_with_cache(self, *model_args: Any, remove_batch_dim: bool = False,
+                       **kwargs: Any) -> tuple[Tensor, ActivationCache]:
+        """As TransformerLens: `(logits, ActivationCache)` of every hook (or `names_filter`)."""
+        out, cache_dict = super().run_with_cache(*model_args, remove_batch_dim=remove_batch_dim,
+                                                 **kwargs)
+        return out, ActivationCache(cache_dict, self, has_batch_dim=not remove_batch_dim)
+
+    def hook_names(self) -> list[str]:
+        return list(self.hook_dict)
+
+    def _enable_hook_with_name(self, name: str, hook: Any, dir: Any) -> None:
+        check_hook_name(name, self.hook_dict)
+        super()._enable_hook_with_name(name, hook, dir)
+
+    def add_hook(self, name: Any, hook: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(name, str):
+            check_hook_name(name, self.hook_dict)
+        super().add_hook(name, hook, *args, **kwargs)
+
+    # ----------------------------------------------------------------- TransformerLens surface
+    W_E = property(lambda self: self.embed.W_E)
+    W_U = property(lambda self: self.unembed.W_U)
+    b_U = property(lambda self: self.unembed.b_U)
