@@ -50,17 +50,18 @@ def check_features(cfg: HookedAudioLMConfig, features: Tensor) -> Float[Tensor, 
     return features
 
 
-def mel_lengths_of(cfg: HookedAudioLMConfig, features: Tensor,
-                   feature_attention_mask: Optional[Tensor]) -> Optional[Int[Tensor, "n_audio"]]:
+def mel_lengths_of(cfg: HookedAudioLMConfig, feature_attention_mask: Optional[Tensor],
+                   n_audio: int) -> Optional[Int[Tensor, "n_audio"]]:
     """Valid mel frames per clip, from the processor's `feature_attention_mask`."""
     if feature_attention_mask is None:
         return None
     if cfg.architecture == "voxtral":
         raise ValueError("Voxtral takes no feature_attention_mask: its processor pads every clip "
                          "to whole 30 s windows and the tower attends to all of them. Drop it.")
-    if tuple(feature_attention_mask.shape) != (features.shape[0], features.shape[-1]):
+    expected = (n_audio, cfg.n_mel_frames)
+    if tuple(feature_attention_mask.shape) != expected:
         raise ValueError(f"feature_attention_mask has shape {tuple(feature_attention_mask.shape)}; "
-                         f"it must be (n_audio, mel_frames) = {(features.shape[0], features.shape[-1])}.")
+                         f"it must be (n_audio, mel_frames) = {expected}.")
     lengths = feature_attention_mask.sum(-1).long()
     if (lengths == 0).any():
         raise ValueError("A clip has no valid mel frames (feature_attention_mask is all zero): "

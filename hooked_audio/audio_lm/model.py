@@ -89,7 +89,8 @@ class HookedAudioLM(StackedWeightsMixin, HookedRootModule):
         model = cls(cfg, init_weights=False)
         state_dict, inv_freq, scaling = convert_hf_model(hf_model, cfg)
         model.load_state_dict({k: v.float() for k, v in state_dict.items()}, strict=True)
-        model.rotary = RotaryEmbedding(inv_freq, scaling)
+        model.rotary.inv_freq.copy_(inv_freq)
+        model.rotary.attention_scaling = scaling
         param = next(hf_model.parameters())
         return model.to(device=param.device, dtype=param.dtype)
 
@@ -129,8 +130,14 @@ class HookedAudioLM(StackedWeightsMixin, HookedRootModule):
         """Audio tower and projector: the audio embeddings of every clip, padding dropped,
         concatenated in order (one row per audio placeholder of the prompt)."""
         features = check_features(self.config, input_features)
-        mel_lengths = mel_lengths_of(self.config, features, feature_attention_mask)
-        projected = self.projector(self.audio_encoder(features, mel_lengths))
+        mel_lengths = mel_lengths_of(self.config, feature_attention_mask, features.shape[0])
+        return self.project_audio(self.audio_encoder(features, mel_lengths), mel_lengths)
+
+    def project_audio(self, tower_out: Float[Tensor, "n_audio out_pos d_audio"],
+                      mel_lengths: Optional[Int[Tensor, "n_audio"]] = None,
+                      ) -> Float[Tensor, "n_embeddings d_model"]:
+        """Projector on the tower's output, then the valid embeddings of each clip in order."""
+        projected = self.projector(tower_out)
         if mel_lengths is None:
             return projected.reshape(-1, projected.shape[-1])
         keep = pooled_lengths(mel_lengths, self.config.audio_pool).to(projected.device)
@@ -214,6 +221,28 @@ class HookedAudioLM(StackedWeightsMixin, HookedRootModule):
         super().add_hook(name, hook, *args, **kwargs)
 
     # ----------------------------------------------------------------- TransformerLens surface
+    # ----------------------------------------------------------------- stream views
+    def lm_stream(self, input_features: Optional[Tensor] = None,
+                  feature_attention_mask: Optional[Tensor] = None,
+                  attention_mask: Optional[Tensor] = None, position_ids: Optional[Tensor] = None,
+                  audio_embeds: Optional[Tensor] = None):
+        """The language model as a TransformerLens model: input `input_ids`, the audio bound
+        and embedded once. See `hooked_audio.patching.AudioLMStream`."""
+        from hooked_audio.patching.audio_lm_streams import AudioLMStream
+
+        return AudioLMStream(self, input_features, feature_attention_mask, attention_mask,
+                             position_ids, audio_embeds)
+
+    def audio_stream(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
+                     feature_attention_mask: Optional[Tensor] = None,
+                     position_ids: Optional[Tensor] = None):
+        """The audio tower as a TransformerLens model: input framed log-mel (`pos` = 20 ms
+        frame), the prompt bound. See `hooked_audio.patching.AudioTowerStream`."""
+        from hooked_audio.patching.audio_lm_streams import AudioTowerStream
+
+        return AudioTowerStream(self, input_ids, attention_mask, feature_attention_mask,
+                                position_ids)
+
     W_E = property(lambda self: self.embed.W_E)
     W_U = property(lambda self: self.unembed.W_U)
     b_U = property(lambda self: self.unembed.b_U)

@@ -1,6 +1,7 @@
 """Activation patching on audio frames: stream views that let TransformerLens's own patching
 and `ActivationCache` helpers run on each stack of a hooked audio model."""
 
+from hooked_audio.patching.audio_lm_streams import AudioLMStream, AudioTowerStream
 from hooked_audio.patching.attribution import resid_pre_attribution, resid_pre_attribution_graddrop
 from hooked_audio.patching.attribution_qk import resid_pre_attribution_qk
 from hooked_audio.patching.decoder_cache import WhisperDecoderCache
@@ -19,6 +20,8 @@ from hooked_audio.patching.stream_view import StreamView
 from hooked_audio.patching.whisper_streams import WhisperDecoderStream, WhisperEncoderStream
 
 __all__ = [
+    "AudioLMStream",
+    "AudioTowerStream",
     "Sender",
     "audio_to_cross_heads",
     "direct_path",

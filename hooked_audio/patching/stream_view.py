@@ -50,6 +50,8 @@ class StreamView:
 
     #: local name -> full-model name, for the few names that do not just take the prefix
     aliases: dict[str, str] = {}
+    #: full-name prefixes that belong to other stacks although they match `prefix`
+    excluded: tuple[str, ...] = ()
 
     def __init__(self, model: Any, prefix: str):
         self.model = model
@@ -58,7 +60,7 @@ class StreamView:
         self._to_full: dict[str, str] = {}
         self._to_local: dict[str, str] = {}
         for full in model.hook_dict:
-            if not full.startswith(prefix):
+            if not full.startswith(prefix) or full.startswith(self.excluded):
                 continue
             local = full[len(prefix):]
             for alias_local, alias_full in aliases.items():

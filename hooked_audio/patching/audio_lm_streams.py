@@ -1,0 +1,199 @@
+"""The language-model and audio-tower streams of a `HookedAudioLM` as TransformerLens models.
+
+    view = model.lm_stream(input_features=..., feature_attention_mask=...)   # input: input_ids
+    view = model.audio_stream(input_ids, attention_mask=...)  # input: framed log-mel, pos = 20 ms
+
+Both return the language model's logits, so the same metrics serve both.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any, Optional, Union
+
+import einops
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from hooked_audio.audio import frames_to_mel
+from hooked_audio.audio_lm.inputs import check_input_ids, mel_lengths_of
+from hooked_audio.patching.stream_view import StreamView
+
+
+def _rows(x: Optional[Tensor], batch: int, what: str) -> Optional[Tensor]:
+    """A bound per-row tensor for an input of `batch` rows (a bound batch of 1 is shared)."""
+    if x is None or x.shape[0] == batch:
+        return x
+    if x.shape[0] == 1:
+        return x.expand(batch, *x.shape[1:])
+    raise ValueError(f"The bound {what} has batch {x.shape[0]}, the input has batch {batch}: "
+                     "bind one item (batch 1, shared) or exactly as many as the input.")
+
+
+class AudioLMStream(StreamView):
+    """Input: `input_ids [batch, pos]`. Bound: the audio, embedded once (tower and projector;
+    hooks added there later do not act on it: use `audio_stream` for those), the
+    `attention_mask` and `position_ids`. Output: logits `[batch, pos, d_vocab]`.
+
+    Local names are the model's own (`hook_embed`, `blocks.{l}...`, `ln_final`); the audio
+    tower's and projector's hooks are not part of this stream.
+    """
+
+    causal = True
+    excluded = ("audio_encoder.", "projector.")
+
+    def __init__(self, model: Any, input_features: Optional[Tensor] = None,
+                 feature_attention_mask: Optional[Tensor] = None,
+                 attention_mask: Optional[Tensor] = None, position_ids: Optional[Tensor] = None,
+                 audio_embeds: Optional[Tensor] = None):
+        super().__init__(model, "")
+        if input_features is not None and audio_embeds is not None:
+            raise ValueError("Bind input_features or audio_embeds, not both.")
+        if input_features is not None:
+            with torch.no_grad():
+                audio_embeds = model.embed_audio(input_features, feature_attention_mask)
+        self.audio_embeds = None if audio_embeds is None else audio_embeds.detach()
+        self.attention_mask, self.position_ids = attention_mask, position_ids
+
+    @property
+    def stack(self) -> torch.nn.Module:
+        return self.model
+
+    @property
+    def ln_final(self):
+        return self.model.ln_final
+
+    @property
+    def unembed(self) -> SimpleNamespace:
+        return SimpleNamespace(W_U=self.W_U, b_U=self.b_U)
+
+    W_U = property(lambda self: self.model.W_U)
+    b_U = property(lambda self: self.model.b_U)
+    W_E = property(lambda self: self.model.W_E)
+
+    def _audio_for(self, input_ids: Tensor) -> Optional[Tensor]:
+        """The bound audio embeddings, repeated when one prompt's audio serves a larger batch."""
+        if self.audio_embeds is None:
+            return None
+        n_rows_audio = int(self.model.audio_positions(input_ids).sum())
+        if n_rows_audio == self.audio_embeds.shape[0] or self.audio_embeds.shape[0] == 0:
+            return self.audio_embeds
+        repeats, rest = divmod(n_rows_audio, self.audio_embeds.shape[0])
+        if rest:
+            return self.audio_embeds  # the model raises its placeholder-count error
+        return self.audio_embeds.repeat(repeats, 1)
+
+    def _masks(self, batch: int) -> tuple[Optional[Tensor], Optional[Tensor]]:
+        return (_rows(self.attention_mask, batch, "attention_mask"),
+                _rows(self.position_ids, batch, "position_ids"))
+
+    def forward(self, input_ids: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
+        input_ids = check_input_ids(input_ids)
+        attention_mask, position_ids = self._masks(input_ids.shape[0])
+        return self.model(input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                          audio_embeds=self._audio_for(input_ids))
+
+    def resume_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]
+                    ) -> Float[Tensor, "batch pos d_vocab"]:
+        """Run from `blocks.{layer}.hook_resid_pre` onwards with the bound masks."""
+        attention_mask, position_ids = self._masks(resid_pre.shape[0])
+        return self.model.run_from(layer, resid_pre, attention_mask, position_ids)
+
+    def cell_seconds(self, groups: list[list[int]]) -> None:
+        return None
+
+    def cell_labels(self, groups: list[list[int]]) -> list[str]:
+        return [",".join(str(p) for p in g) if len(g) > 1 else str(g[0]) for g in groups]
+
+    def accumulated_bias(self, layer: int, mlp_input: bool = False,
+                         include_mlp_biases: bool = True) -> Float[Tensor, "d_model"]:
+        """Sum of the output biases written to the residual stream before `layer`
+        (attention `b_O`, MLP `b_out`), as TransformerLens defines it."""
+        bias = torch.zeros(self.cfg.d_model, device=self.device, dtype=self.W_E.dtype)
+        for i, block in enumerate(self.blocks[: layer + int(mlp_input)]):
+            bias = bias + block.attn.b_O
+            if include_mlp_biases and i < layer:
+                bias = bias + block.mlp.b_out
+        return bias
+
+    def tokens_to_residual_directions(self, tokens: Union[str, int, Tensor]
+                                      ) -> Float[Tensor, "... d_model"]:
+        """The unembedding direction(s) of token(s): `W_U[:, token]`."""
+        if isinstance(tokens, str):
+            tokens = self.to_single_token(tokens)
+        if isinstance(tokens, int):
+            return self.W_U[:, tokens]
+        return einops.rearrange(self.W_U[:, tokens], "d_model ... -> ... d_model")
+
+
+class AudioTowerStream(StreamView):
+    """Input: framed log-mel `[n_audio, 2, n_mels, pos]` (`hooked_audio.mel_to_frames`),
+    `pos` = 20 ms frame. Bound: `input_ids`, `attention_mask`, `feature_attention_mask`.
+    Output: the language model's logits `[batch, n_tokens, d_vocab]`.
+
+    Local names: `blocks.{l}...` for `audio_encoder.blocks.{l}...`, `hook_embed` for the conv
+    stem's output (`audio_encoder.hook_conv2`), `ln_final` for `audio_encoder.ln_post`.
+    """
+
+    aliases = {"hook_embed": "audio_encoder.hook_conv2", "ln_final": "audio_encoder.ln_post"}
+    causal = False
+
+    def __init__(self, model: Any, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
+                 feature_attention_mask: Optional[Tensor] = None,
+                 position_ids: Optional[Tensor] = None):
+        super().__init__(model, "audio_encoder.")
+        self.input_ids = check_input_ids(input_ids)
+        self.attention_mask, self.position_ids = attention_mask, position_ids
+        self.feature_attention_mask = feature_attention_mask
+
+    @property
+    def ln_final(self):
+        return self.model.audio_encoder.ln_post
+
+    def _bound(self, n_audio: int) -> tuple[Tensor, Optional[Tensor], Optional[Tensor], Optional[Tensor]]:
+        bound_audio = 1 if self.feature_attention_mask is None else self.feature_attention_mask.shape[0]
+        if n_audio != bound_audio and self.input_ids.shape[0] != 1:
+            raise ValueError(f"The input has {n_audio} clips; the bound prompt batch holds "
+                             f"{self.input_ids.shape[0]} rows. Batch several clips only with "
+                             "one bound prompt of one clip.")
+        batch = n_audio if self.input_ids.shape[0] == 1 else self.input_ids.shape[0]
+        return (_rows(self.input_ids, batch, "input_ids"),
+                _rows(self.attention_mask, batch, "attention_mask"),
+                _rows(self.position_ids, batch, "position_ids"),
+                _rows(self.feature_attention_mask, n_audio, "feature_attention_mask"))
+
+    def forward(self, frames: Float[Tensor, "n_audio 2 n_mels pos"]) -> Float[Tensor, "batch pos d_vocab"]:
+        if frames.ndim != 4 or frames.shape[1] != 2:
+            raise ValueError(
+                f"The audio stream takes framed audio (n_audio, 2, n_mels, pos) so that shape[-1] "
+                f"is the 20 ms position; got shape {tuple(frames.shape)}. Use "
+                "`hooked_audio.mel_to_frames(input_features)`.")
+        input_ids, attention_mask, position_ids, feature_mask = self._bound(frames.shape[0])
+        return self.model(input_ids, input_features=frames_to_mel(frames),
+                          attention_mask=attention_mask, feature_attention_mask=feature_mask,
+                          position_ids=position_ids)
+
+    def resume_from(self, layer: int, resid_pre: Float[Tensor, "n_audio pos d_model"]
+                    ) -> Float[Tensor, "batch pos d_vocab"]:
+        """Run from the tower's `blocks.{layer}.hook_resid_pre` onwards (then the projector and
+        the language model on the bound prompt)."""
+        input_ids, attention_mask, position_ids, feature_mask = self._bound(resid_pre.shape[0])
+        mel_lengths = None
+        if feature_mask is not None:
+            mel_lengths = mel_lengths_of(self.model.config, feature_mask, resid_pre.shape[0])
+        tower_out = self.model.audio_encoder.run_from(layer, resid_pre, mel_lengths)
+        audio_embeds = self.model.project_audio(tower_out, mel_lengths)
+        resid = self.model.merge_audio(input_ids, audio_embeds)
+        return self.model.run_from(0, resid, attention_mask, position_ids)
+
+    @property
+    def seconds_per_position(self) -> float:
+        return 0.02
+
+    def cell_seconds(self, groups: list[list[int]]) -> list[tuple[float, float]]:
+        step = self.seconds_per_position
+        return [(min(g) * step, (max(g) + 1) * step) for g in groups]
+
+    def cell_labels(self, groups: list[list[int]]) -> list[str]:
+        return [f"{start:.2f}-{end:.2f}s" for start, end in self.cell_seconds(groups)]
