@@ -23,6 +23,19 @@ def test_repeatable_to_a_few_milliseconds_and_word_timed():
     assert 2.5 < len(a.audio) / 16000 < 6.0
 
 
+def test_pause_ends_a_word_and_lead_in_shifts_the_timings():
+    plain, led = speak(TEXT), speak(TEXT, lead_s=0.25)
+    assert np.all(led.audio[:4000] == 0.0) and len(led.audio) - len(plain.audio) in range(3600, 4400)
+    assert abs(led.words[3][1] - plain.words[3][1] - 0.25) < 0.02
+    words = {w: (start, end) for w, start, end in plain.words}
+    # "Americans," is followed by the comma's pause: the word ends well before "ask" starts,
+    # and the audio between is silent; words run into each other elsewhere.
+    assert words["ask"][0] - words["Americans"][1] > 0.1
+    gap = plain.audio[int(words["Americans"][1] * 16000):int(words["ask"][0] * 16000)]
+    assert np.abs(gap).max() < 0.01 * np.abs(plain.audio).max()
+    assert words["so"][1] == words["my"][0]
+
+
 def test_tiny_en_hears_the_intended_word(tiny_en):
     texts = {}
     for word in ("Americans", "Germans"):

@@ -67,6 +67,13 @@ class AlignedPair:
     path: np.ndarray
     score: float
 
+    @property
+    def offset_ms(self) -> float:
+        """Mean distance of the DTW path from the diagonal, in ms (10 ms per frame): how far
+        the corrupt audio's events sit from the clean ones before warping. Near 0 for a pair
+        already on one timeline (DTW still wanders a frame or two between similar frames)."""
+        return float(np.abs(self.path[:, 0] - self.path[:, 1]).mean() * 1000 * HOP / SAMPLE_RATE)
+
 
 def _log_mel(x: np.ndarray) -> np.ndarray:
     import torch

@@ -7,9 +7,11 @@ PyPI either need a system espeak-ng or are unmaintained). A system espeak-ng
 
 Synthesis is not bit-reproducible: the same text can come out a few milliseconds longer or
 shorter from one call to the next (seen here: 63773-63951 samples for a 4 s sentence).
-Changing the pitch or a word moves timing too. When 20 ms frames must correspond, align the
-pair with `hooked_audio.corruptions.align_pair`, or build the corrupt side from the clean
-audio with a duration-keeping transform (`pitch_shift`, `formant_shift`).
+Changing the pitch or a word moves timing too. When 20 ms frames must correspond, stretch
+one onto the other word by word (`hooked_audio.pairs.word_alignment.word_align`, what the
+pair builders do), warp it with `hooked_audio.corruptions.align_pair`, or build the corrupt
+side from the clean audio with a duration-keeping transform (`pitch_shift`,
+`formant_shift`).
 """
 
 from __future__ import annotations
@@ -113,11 +115,14 @@ _ENGINE: Optional[_Engine] = None
 
 
 def speak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
-          pitch_range: int = 50, sample_rate: int = 16000) -> Speech:
+          pitch_range: int = 50, sample_rate: int = 16000, lead_s: float = 0.0) -> Speech:
     """Synthesise `text`; `rate` in words per minute, `pitch` and `pitch_range` 0-100.
+    `lead_s` seconds of silence go before the speech (espeak-ng starts speaking at its
+    first sample, and Whisper tends to drop a first word that starts right at 0 s).
 
     Word times come from espeak-ng's own word events (the sample where each word starts);
-    a word ends where the next starts, the last where the sound ends.
+    a word ends where the next starts, or where a silence of at least 50 ms before the next
+    word begins (the pause after a comma, say), the last where the sound ends.
     """
     global _ENGINE
     if not text or not text.strip():
@@ -126,6 +131,8 @@ def speak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
                                    ("pitch_range", pitch_range, 0, 100)):
         if not low <= value <= high:
             raise ValueError(f"{name}={value} is outside espeak-ng's range [{low}, {high}].")
+    if not 0.0 <= lead_s <= 10.0:
+        raise ValueError(f"lead_s={lead_s} must lie in [0, 10] seconds.")
     if _ENGINE is None:
         _ENGINE = _Engine()
     raw, events = _ENGINE.synthesise(text, voice, {"rate": rate, "pitch": pitch,
@@ -133,12 +140,42 @@ def speak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
     if raw.size == 0 or not events:
         raise ValueError(f"espeak-ng produced no speech for {text!r}; is it in the voice's "
                          "language and made of pronounceable words?")
-    audio = soxr.resample(raw, _ENGINE.rate, sample_rate).astype(np.float32)
+    lead = int(round(lead_s * sample_rate))
+    audio = np.concatenate([np.zeros(lead, np.float32),
+                            soxr.resample(raw, _ENGINE.rate, sample_rate).astype(np.float32)])
     loud = np.flatnonzero(np.abs(audio) > 1e-3)
     sound_end = (loud[-1] + 1) / sample_rate if loud.size else len(audio) / sample_rate
     encoded = text.encode("utf-8")
-    starts = [(encoded[pos - 1: pos - 1 + length].decode("utf-8", "replace"), sample / _ENGINE.rate)
+    starts = [(encoded[pos - 1: pos - 1 + length].decode("utf-8", "replace"),
+               (lead + sample * sample_rate / _ENGINE.rate) / sample_rate)
               for pos, length, sample in events]
-    words = [(word, start, starts[i + 1][1] if i + 1 < len(starts) else sound_end)
+    hop = sample_rate // 100
+    floor = np.sqrt(np.max(_frame_power(audio, hop))) * 10 ** (_SILENT_DB / 20)
+    words = [(word, start, _sound_stops(audio, start, starts[i + 1][1], sample_rate, floor)
+              if i + 1 < len(starts) else float(max(sound_end, start + 1 / sample_rate)))
              for i, (word, start) in enumerate(starts)]
     return Speech(audio=audio, words=words, sample_rate=sample_rate)
+
+
+PAUSE_S = 0.05  # a silence at least this long ends a word before the next one starts
+_SILENT_DB = -40.0  # 10 ms frames this far below the loudest frame count as silence
+
+
+def _sound_stops(audio: np.ndarray, start_s: float, next_s: float, rate: int,
+                 floor: float) -> float:
+    """Where the sound stops before the next word: the start of a trailing silence (10 ms
+    frames with RMS under `floor`) of at least `PAUSE_S` in `[start_s, next_s)`, else
+    `next_s`."""
+    hop = rate // 100
+    first, last = int(round(start_s * rate)), int(round(next_s * rate))
+    quiet = np.sqrt(_frame_power(audio[first:last], hop)) < floor
+    n_quiet = int(np.argmin(quiet[::-1])) if not quiet.all() else quiet.size
+    if n_quiet * hop < PAUSE_S * rate or n_quiet == quiet.size:
+        return next_s
+    return float((first + (quiet.size - n_quiet) * hop) / rate)
+
+
+def _frame_power(x: np.ndarray, hop: int) -> np.ndarray:
+    n = max(x.size // hop, 1)
+    x = np.pad(x, (0, max(0, n * hop - x.size)))
+    return np.mean(x[:n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1)
