@@ -115,7 +115,7 @@ class HookedAudioLMConfig:
             d_head=getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads,
             d_mlp=text.intermediate_size, d_vocab=text.vocab_size,
             n_ctx=text.max_position_embeddings, act_fn=text.hidden_act, eps=text.rms_norm_eps,
-            rope_base=float(rope.get("rope_theta", 10000.0)),
+            rope_base=float(rope.get("rope_theta", getattr(text, "rope_theta", 10000.0))),
             tie_word_embeddings=bool(getattr(text, "tie_word_embeddings", False)),
             pad_token_id=getattr(text, "pad_token_id", None), audio_token_id=config.audio_token_id,
         )

@@ -30,6 +30,8 @@ from hooked_audio.hook_point import AudioHookPoint
 from hooked_audio.whisper.model import check_hook_name
 from hooked_audio.whisper.stacked_weights import StackedWeightsMixin
 
+HOOK_EXAMPLES = "'blocks.0.hook_resid_pre', 'hook_audio_embed' or 'audio_encoder.blocks.1.attn.hook_pattern'"
+
 
 class HookedAudioLM(StackedWeightsMixin, HookedRootModule):
     """Build a random model with `HookedAudioLM(cfg)`; load one with `from_hf(hf_model)` or
@@ -212,12 +214,12 @@ class HookedAudioLM(StackedWeightsMixin, HookedRootModule):
         return list(self.hook_dict)
 
     def _enable_hook_with_name(self, name: str, hook: Any, dir: Any) -> None:
-        check_hook_name(name, self.hook_dict)
+        check_hook_name(name, self.hook_dict, HOOK_EXAMPLES)
         super()._enable_hook_with_name(name, hook, dir)
 
     def add_hook(self, name: Any, hook: Any, *args: Any, **kwargs: Any) -> None:
         if isinstance(name, str):
-            check_hook_name(name, self.hook_dict)
+            check_hook_name(name, self.hook_dict, HOOK_EXAMPLES)
         super().add_hook(name, hook, *args, **kwargs)
 
     # ----------------------------------------------------------------- TransformerLens surface

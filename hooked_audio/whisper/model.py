@@ -267,13 +267,16 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedRootModule):
     transcribe = whisper_transcribe
 
 
-def check_hook_name(name: str, hook_dict: dict) -> None:
+WHISPER_HOOK_EXAMPLES = "'encoder.blocks.0.hook_resid_pre' or 'decoder.blocks.1.cross_attn.hook_pattern'"
+
+
+def check_hook_name(name: str, hook_dict: dict, examples: str = WHISPER_HOOK_EXAMPLES) -> None:
     """A `KeyError` that names close matches, instead of a bare missing-key error."""
     if name in hook_dict:
         return
     close = difflib.get_close_matches(name, list(hook_dict), n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
     raise KeyError(
-        f"No hook point named {name!r}.{hint} Names look like 'encoder.blocks.0.hook_resid_pre' "
-        f"or 'decoder.blocks.1.cross_attn.hook_pattern'; `model.hook_names()` lists them all."
+        f"No hook point named {name!r}.{hint} Names look like {examples}; "
+        f"`model.hook_names()` lists them all."
     )
