@@ -96,6 +96,10 @@ def test_pairs_save_and_load(tmp_path):
 
 
 def test_builder_errors():
+    with pytest.raises(ValueError, match="cannot speak as words"):
+        content_pair("x", JFK, "Americans", "\u2603")
+    with pytest.raises(ValueError, match="empty"):
+        content_pair("x", JFK, "Americans", " ")
     with pytest.raises(ValueError, match="exactly once"):
         content_pair("x", "you and you", "you", "me")
     with pytest.raises(ValueError, match="two different"):

@@ -47,6 +47,34 @@ def test_tiny_en_hears_the_intended_word(tiny_en):
     assert "your country" in texts["Americans"] and "your country" in texts["Germans"]
 
 
+def test_numbers_and_punctuated_words_are_one_word_each():
+    speech = speak("It is 1984, said Dr. Smith.")
+    assert [w for w, _, _ in speech.words] == ["It", "is", "1984", "said", "Dr", "Smith"]
+    _, start, end = speech.words[2]
+    assert end - start > 0.8  # "nineteen eighty-four": several espeak-ng words, one word here
+    assert [w for w, _, _ in speak("123").words] == ["123"]
+
+
+@pytest.mark.parametrize("text, voice, message", [
+    ("!!! ???", "en-us", "no pronounceable word"),
+    ("... --", "en-us", "no pronounceable word"),
+    ("hello \U0001F600 world", "en-us", "cannot speak as words.*GRINNING FACE"),
+    ("the \u00a9 sign", "en-us", "cannot speak as words.*COPYRIGHT"),
+    ("hello \u4f60\u597d world", "en-us", "English voice 'en-us' cannot read"),
+    ("\u03b3\u03b5\u03b9\u03b1", "en-gb+f3", "cannot read"),
+    # espeak-ng reads "____ world" as one word event: "world" gets none (after synthesis)
+    ("hello ____ world", "en-us", "do not match the words.*'world'"),
+])
+def test_text_the_voice_cannot_speak(text, voice, message):
+    with pytest.raises(ValueError, match=message):
+        speak(text, voice=voice)
+
+
+def test_other_scripts_with_their_voice():
+    speech = speak("\u03b3\u03b5\u03b9\u03b1 \u03c3\u03bf\u03c5", voice="el")
+    assert [w for w, _, _ in speech.words] == ["\u03b3\u03b5\u03b9\u03b1", "\u03c3\u03bf\u03c5"]
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="empty"):
         speak("   ")

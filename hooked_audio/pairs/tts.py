@@ -26,6 +26,8 @@ from typing import Optional
 import numpy as np
 import soxr
 
+from hooked_audio.pairs.speakable import check_text, words_from_events
+
 _SYNCHRONOUS = 2  # espeak_AUDIO_OUTPUT: AUDIO_OUTPUT_SYNCHRONOUS
 _POS_CHARACTER = 1
 _EVENT_WORD = 1
@@ -120,13 +122,16 @@ def speak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
     `lead_s` seconds of silence go before the speech (espeak-ng starts speaking at its
     first sample, and Whisper tends to drop a first word that starts right at 0 s).
 
-    Word times come from espeak-ng's own word events (the sample where each word starts);
-    a word ends where the next starts, or where a silence of at least 50 ms before the next
+    Text espeak-ng cannot speak word by word raises a ValueError naming the problem (no
+    pronounceable word, symbols, letters the voice cannot read, a word with no word event;
+    see `hooked_audio.pairs.speakable`). `words` has one entry per word of the text
+    (whitespace-separated, punctuation around it stripped: "Americans," -> "Americans"),
+    a number read as several words included. Word times come from espeak-ng's own word
+    events (the sample where each word starts); a word ends where the next starts, or where a silence of at least 50 ms before the next
     word begins (the pause after a comma, say), the last where the sound ends.
     """
     global _ENGINE
-    if not text or not text.strip():
-        raise ValueError("Nothing to speak: the text is empty.")
+    text_words = check_text(text, voice)
     for name, value, low, high in (("rate", rate, 80, 450), ("pitch", pitch, 0, 100),
                                    ("pitch_range", pitch_range, 0, 100)):
         if not low <= value <= high:
@@ -137,7 +142,7 @@ def speak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
         _ENGINE = _Engine()
     raw, events = _ENGINE.synthesise(text, voice, {"rate": rate, "pitch": pitch,
                                                    "range": pitch_range})
-    if raw.size == 0 or not events:
+    if raw.size == 0 or not events or np.abs(raw).max() < 1e-3:
         raise ValueError(f"espeak-ng produced no speech for {text!r}; is it in the voice's "
                          "language and made of pronounceable words?")
     lead = int(round(lead_s * sample_rate))
@@ -145,10 +150,10 @@ def speak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
                             soxr.resample(raw, _ENGINE.rate, sample_rate).astype(np.float32)])
     loud = np.flatnonzero(np.abs(audio) > 1e-3)
     sound_end = (loud[-1] + 1) / sample_rate if loud.size else len(audio) / sample_rate
-    encoded = text.encode("utf-8")
-    starts = [(encoded[pos - 1: pos - 1 + length].decode("utf-8", "replace"),
-               (lead + sample * sample_rate / _ENGINE.rate) / sample_rate)
-              for pos, length, sample in events]
+    # espeak-ng reports 1-based character (code point) positions in the text
+    starts = words_from_events(text, text_words, [
+        (pos - 1, (lead + sample * sample_rate / _ENGINE.rate) / sample_rate)
+        for pos, _, sample in events])
     hop = sample_rate // 100
     floor = np.sqrt(np.max(_frame_power(audio, hop))) * 10 ** (_SILENT_DB / 20)
     words = [(word, start, _sound_stops(audio, start, starts[i + 1][1], sample_rate, floor)
