@@ -53,6 +53,9 @@ def test_numbers_and_punctuated_words_are_one_word_each():
     _, start, end = speech.words[2]
     assert end - start > 0.8  # "nineteen eighty-four": several espeak-ng words, one word here
     assert [w for w, _, _ in speak("123").words] == ["123"]
+    # espeak-ng gives "on the" one word event: the article joins the word before it
+    assert [w for w, _, _ in speak("The cat is on the sofa.").words] == \
+        ["The", "cat", "is", "on the", "sofa"]
 
 
 @pytest.mark.parametrize("text, voice, message", [

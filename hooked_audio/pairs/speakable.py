@@ -14,8 +14,9 @@ Before synthesis (`check_text`), refused with a `ValueError`:
 
 After synthesis (`words_from_events`): espeak-ng's word events, each naming a character
 position in the text, are grouped by word (a number or `"50%"` gives several events, kept
-as one word). Every word with a letter or digit must have at least one event, or the
-voice skipped it (`"hello ____ world"`: espeak-ng never reaches "world").
+as one word). A word espeak-ng reads together with the one before ("on the": one event)
+joins it. Any other word with a letter or digit but no event means the events do not
+match the text (`"hello ____ world"`: the event of "world" lands on the underscores).
 """
 
 from __future__ import annotations
@@ -95,20 +96,32 @@ def check_text(text: str, voice: str) -> list[TextWord]:
 
 def words_from_events(text: str, words: list[TextWord], events: list[tuple[int, float]]
                       ) -> list[tuple[str, float]]:
-    """`(label, start_s)` per word of `text` that espeak-ng spoke, from its word events
+    """`(label, start_s)` per spoken word of `text`, from espeak-ng's word events
     `(character index in text, start_s)`; the first event inside a word gives its start.
-    Raises if a pronounceable word has no event (the voice skipped it)."""
+
+    espeak-ng reads some short words together with the word before them and reports one
+    event for both ("on the", "of the", "in the"): such a word joins the previous one
+    (label `"on the"`). A pronounceable word with no event and no spoken word before it to
+    join (the first word, or one after a symbol-only chunk such as `"____"`, which takes
+    the next word's event) means the events do not match the text: ValueError."""
     first: dict[int, float] = {}
     for index, start_s in events:
         for k, w in enumerate(words):
             if w.start <= index < w.end:
                 first.setdefault(k, start_s)
                 break
-    missing = [w.label for k, w in enumerate(words) if w.pronounceable and k not in first]
-    if missing:
-        raise ValueError(
-            f"espeak-ng's word events do not match the words of {text!r}: it gave no event "
-            f"for {missing} (it skipped them, or read something around them as one word). "
-            "Remove unusual characters near those words (underscores, symbols) or spell "
-            "them as plain words.")
-    return [(words[k].label, first[k]) for k in sorted(first)]
+    spoken: list[tuple[str, float]] = []
+    joinable = False  # the last kept word is pronounceable and has its own event
+    for k, w in enumerate(words):
+        if k in first:
+            spoken.append((w.label, first[k]))
+            joinable = w.pronounceable
+        elif w.pronounceable and joinable:
+            spoken[-1] = (f"{spoken[-1][0]} {w.label}", spoken[-1][1])
+        elif w.pronounceable:
+            raise ValueError(
+                f"espeak-ng's word events do not match the words of {text!r}: it gave no "
+                f"event for {w.label!r} (it skipped it, or gave its event to the symbols "
+                "before it). Remove unusual characters near that word (underscores, "
+                "symbols) or spell them as plain words.")
+    return spoken
