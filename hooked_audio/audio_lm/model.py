@@ -19,10 +19,12 @@ from transformer_lens import ActivationCache, HookedRootModule
 from hooked_audio.audio_lm.audio_tower import AudioTower, pooled_lengths
 from hooked_audio.audio_lm.config import HookedAudioLMConfig
 from hooked_audio.audio_lm.embedding import Embed, Unembed
+from hooked_audio.audio_lm.generation import AudioLMGenerationMixin
 from hooked_audio.audio_lm.inputs import (audio_positions, check_features, check_input_ids,
                                           check_placeholders, mel_lengths_of)
 from hooked_audio.audio_lm.lm_block import LMBlock
 from hooked_audio.audio_lm.projector import LinearProjector, StackingProjector
+from hooked_audio.audio_lm.prompting import AudioLMPromptingMixin
 from hooked_audio.components import LayerKVCache, RMSNorm, RotaryEmbedding
 from hooked_audio.components.attend import allowed_keys
 from hooked_audio.components.rotary import default_inv_freq
@@ -33,7 +35,8 @@ from hooked_audio.whisper.stacked_weights import StackedWeightsMixin
 HOOK_EXAMPLES = "'blocks.0.hook_resid_pre', 'hook_audio_embed' or 'audio_encoder.blocks.1.attn.hook_pattern'"
 
 
-class HookedAudioLM(StackedWeightsMixin, HookedRootModule):
+class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeightsMixin,
+                    HookedRootModule):
     """Build a random model with `HookedAudioLM(cfg)`; load one with `from_hf(hf_model)` or
     `from_pretrained(name_or_dir)`. Call it with the HF model's keyword inputs:
     `model(input_ids=..., input_features=..., attention_mask=..., feature_attention_mask=...)`.

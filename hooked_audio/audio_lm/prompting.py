@@ -1,0 +1,283 @@
+"""Text side of `HookedAudioLM`: the HF processor (chat template, audio placeholders, log-mel)
+and TransformerLens's `to_tokens` / `to_string` / `to_str_tokens` / `to_single_token`.
+
+`model.set_processor(processor_or_checkpoint_dir)` attaches the model's own HF processor
+(`Qwen2AudioProcessor`, `VoxtralProcessor`) after checking that it fits the model: mel bins,
+window length, audio placeholder id and vocabulary size. `model.prepare_inputs(...)` then
+turns text or a chat conversation plus audio into the keyword inputs of `model(...)` and
+`model.generate(...)`, with the audio loaded by `hooked_audio.audio.load_audio` (paths,
+numpy or torch waveforms at any rate, resampled and downmixed like `HookedWhisper.to_mel`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, Sequence, Union
+
+import torch
+from jaxtyping import Int
+from torch import Tensor
+
+from hooked_audio.audio import AudioInputError, load_audio_batch
+from hooked_audio.audio_lm.audio_tower import pooled_lengths
+
+TokensLike = Union[Tensor, Sequence[int], Sequence[Sequence[int]]]
+MODEL_INPUTS = ("input_ids", "attention_mask", "input_features", "feature_attention_mask")
+PROCESSOR_CLASSES = {"qwen2_audio": "Qwen2AudioProcessor", "voxtral": "VoxtralProcessor"}
+
+
+def check_processor(cfg: Any, processor: Any) -> None:
+    """Raise a `ValueError` that names the mismatch when `processor` is not one for a model of
+    config `cfg` (a `HookedAudioLMConfig`)."""
+    import transformers
+
+    expected = PROCESSOR_CLASSES[cfg.architecture]
+    if not isinstance(processor, getattr(transformers, expected)):
+        raise ValueError(
+            f"A {type(processor).__name__} cannot prepare inputs for this {cfg.architecture} model: "
+            f"it needs a {expected}, loaded from the same checkpoint as the weights "
+            "(transformers.AutoProcessor.from_pretrained(<checkpoint>), or "
+            "model.set_processor(<checkpoint dir>)).")
+    features = processor.feature_extractor
+    if features.feature_size != cfg.n_mels:
+        raise ValueError(
+            f"The processor's feature extractor makes {features.feature_size} mel bins; this model "
+            f"takes {cfg.n_mels}. Use the processor of the checkpoint the weights came from.")
+    if cfg.architecture == "qwen2_audio" and features.nb_max_frames != cfg.n_mel_frames:
+        raise ValueError(
+            f"The processor's feature extractor pads to {features.nb_max_frames} mel frames; this "
+            f"model's audio tower takes windows of {cfg.n_mel_frames}. Use the processor of the "
+            "checkpoint the weights came from.")
+    token_id = getattr(processor, "audio_token_id", None)
+    if token_id != cfg.audio_token_id:
+        raise ValueError(
+            f"The processor's audio placeholder {getattr(processor, 'audio_token', None)!r} has id "
+            f"{token_id}; this model puts audio at token id {cfg.audio_token_id}. The processor "
+            "belongs to another checkpoint.")
+    n_tokens = len(processor.tokenizer)
+    if n_tokens > cfg.d_vocab:
+        raise ValueError(
+            f"The processor's tokenizer has {n_tokens} tokens; this model's vocabulary has "
+            f"{cfg.d_vocab}, so some ids would index past the embedding. The processor belongs "
+            "to another checkpoint.")
+
+
+def _audio_items(conversation: Sequence[dict]) -> list[dict]:
+    items = []
+    for message in conversation:
+        content = message.get("content")
+        if isinstance(content, (list, tuple)):
+            items += [c for c in content if isinstance(c, dict) and c.get("type") == "audio"]
+    return items
+
+
+def _audio_of(item: dict) -> Any:
+    """The clip of an `{"type": "audio", ...}` content item: a waveform or a local path."""
+    for key in ("audio", "path", "audio_url", "url"):
+        if item.get(key) is not None:
+            value = item[key]
+            if isinstance(value, str) and "://" in value:
+                raise AudioInputError(
+                    f"prepare_inputs does not download audio ({value!r}); pass a local path or a "
+                    "waveform, in the conversation item's 'audio' or with audio=.")
+            return value
+    raise AudioInputError(f"The audio item {item!r} holds no audio; give it an 'audio' (waveform "
+                          "or path) or 'path' entry, or pass the clips with audio=.")
+
+
+class AudioLMPromptingMixin:
+    """Needs `self.config` (`HookedAudioLMConfig`), `self.cfg`, `self.device`, `self.processor`."""
+
+    processor: Any = None
+
+    # ----------------------------------------------------------------- processor
+    def set_processor(self, processor: Any) -> None:
+        """Attach the HF processor (or load it with `AutoProcessor` from a checkpoint directory
+        or a hub name in the local HF cache); `None` detaches. Refused if it does not fit."""
+        if isinstance(processor, (str, os.PathLike)):
+            from transformers import AutoProcessor
+
+            processor = AutoProcessor.from_pretrained(processor)
+        if processor is not None:
+            check_processor(self.config, processor)
+        self.processor = processor
+
+    def _processor(self, processor: Any = None) -> Any:
+        if processor is not None:
+            check_processor(self.config, processor)
+            return processor
+        if self.processor is None:
+            raise ValueError(
+                "No processor is attached to this model. Attach the checkpoint's own: "
+                "model.set_processor(<checkpoint dir>) or "
+                "model.set_processor(transformers.AutoProcessor.from_pretrained(<checkpoint>)), "
+                "or pass processor=.")
+        return self.processor
+
+    @property
+    def tokenizer(self) -> Any:
+        """The attached processor's tokenizer."""
+        return self._processor().tokenizer
+
+    # ----------------------------------------------------------------- inputs
+    def prepare_inputs(
+        self,
+        text: Optional[Union[str, Sequence[str]]] = None,
+        audio: Any = None,
+        conversation: Optional[Sequence[Any]] = None,
+        sampling_rate: Optional[int] = None,
+        processor: Any = None,
+        add_generation_prompt: bool = True,
+        padding_side: str = "left",
+    ) -> dict[str, Tensor]:
+        """The keyword inputs of `model(...)` and `model.generate(...)`, built by the processor.
+
+        `text`: a prompt (or a list: a batch) holding the processor's audio placeholder
+        (`<|audio_bos|><|AUDIO|><|audio_eos|>` for Qwen2-Audio) once per clip, or
+        `conversation`: a chat (or a list of chats) rendered with the processor's chat
+        template, audio items `{"type": "audio", "audio": waveform_or_path}`. `audio`: the
+        clips in placeholder order (a path, a numpy/torch waveform, or a list of those); taken
+        from the conversation's audio items when not given. `sampling_rate`: the rate of
+        waveforms (default: the processor's, 16 kHz); files carry their own. Clips are resampled
+        to the processor's rate and channels averaged. A batch is padded on the left (as
+        generation needs). Returns tensors on the model's device.
+        """
+        proc = self._processor(processor)
+        if self.config.architecture == "voxtral":
+            raise NotImplementedError(
+                "prepare_inputs builds Qwen2-Audio inputs. For Voxtral, build them with the "
+                "processor itself (it needs mistral-common): inputs = processor.apply_chat_template"
+                "(conversation, tokenize=True, return_dict=True, return_tensors='pt'), then "
+                "model(**inputs) or model.generate(**inputs).")
+        if conversation is not None:
+            if text is not None:
+                raise ValueError("Give text or conversation, not both.")
+            chats = [conversation] if isinstance(conversation[0], dict) else list(conversation)
+            text = [proc.apply_chat_template(chat, add_generation_prompt=add_generation_prompt,
+                                             tokenize=False) for chat in chats]
+            if audio is None:
+                audio = [_audio_of(item) for chat in chats for item in _audio_items(chat)] or None
+        if text is None:
+            raise ValueError("prepare_inputs needs text= (with the audio placeholder "
+                             f"{proc.audio_token!r} where each clip goes) or conversation=.")
+        texts = [text] if isinstance(text, str) else list(text)
+        clips = self._load_clips(proc, audio, sampling_rate)
+        self._check_placeholders(proc, texts, len(clips))
+        kwargs = dict(text=texts, return_tensors="pt", padding=True, padding_side=padding_side)
+        if clips:
+            kwargs.update(audio=clips, sampling_rate=proc.feature_extractor.sampling_rate)
+        built = proc(**kwargs)
+        inputs = {k: built[k] for k in MODEL_INPUTS if k in built}
+        if clips:
+            self._check_expansion(inputs)
+        dtype = next(self.parameters()).dtype
+        return {k: v.to(self.device, dtype=dtype if v.is_floating_point() else v.dtype)
+                for k, v in inputs.items()}
+
+    def _load_clips(self, proc: Any, audio: Any, sampling_rate: Optional[int]) -> list:
+        if audio is None:
+            return []
+        features = proc.feature_extractor
+        items = list(audio) if isinstance(audio, (list, tuple)) else [audio]
+        rates = [sampling_rate if sampling_rate is not None or isinstance(item, (str, os.PathLike))
+                 else features.sampling_rate for item in items]
+        try:
+            clips = load_audio_batch(items, rates, target_rate=features.sampling_rate)
+        except AudioInputError as error:  # the loader's argument is called sample_rate
+            raise AudioInputError(str(error).replace("sample_rate", "sampling_rate")) from error
+        for i, clip in enumerate(clips):
+            if len(clip) > features.n_samples:
+                seconds = features.n_samples / features.sampling_rate
+                raise AudioInputError(
+                    f"Clip {i} lasts {len(clip) / features.sampling_rate:.2f} s; Qwen2-Audio hears "
+                    f"at most one {seconds:g} s window per clip ({self.config.n_mel_frames} mel "
+                    "frames) and its processor would silently cut the rest. Trim the clip "
+                    f"(clip[:{features.n_samples}] at {features.sampling_rate} Hz) or split it "
+                    f"into clips of at most {seconds:g} s, each with its own audio placeholder.")
+        return clips
+
+    def _check_placeholders(self, proc: Any, texts: list[str], n_clips: int) -> None:
+        token = proc.audio_token
+        counts = [t.count(token) for t in texts]
+        if n_clips and not any(counts):
+            bos, eos = getattr(proc, "audio_bos_token", ""), getattr(proc, "audio_eos_token", "")
+            raise ValueError(
+                f"Audio was given but the text has no audio placeholder {token!r}, so the audio "
+                f"has nowhere to go. Put {bos + token + eos!r} in the text where each clip goes, "
+                "or pass conversation= with an audio item (the chat template inserts it).")
+        if sum(counts) != n_clips:
+            raise ValueError(
+                f"The text holds {sum(counts)} audio placeholders {token!r} (per prompt: {counts}) "
+                f"but {n_clips} clips were given; give one clip per placeholder, in order.")
+
+    def _check_expansion(self, inputs: dict[str, Tensor]) -> None:
+        """The processor expanded each placeholder to as many as the clip has embeddings."""
+        mel_lengths = inputs["feature_attention_mask"].sum(-1).long()
+        expected = int(pooled_lengths(mel_lengths, self.config.audio_pool).sum())
+        found = int(self.audio_positions(inputs["input_ids"]).sum())
+        if found != expected:
+            raise ValueError(
+                f"The processor expanded the audio into {found} placeholders; the model makes "
+                f"{expected} audio embeddings from these clips. The processor does not match "
+                "this model.")
+
+    # ----------------------------------------------------------------- TransformerLens text API
+    def to_tokens(
+        self,
+        input: Union[str, Sequence[str]],
+        prepend_bos: Optional[bool] = None,
+        padding_side: str = "right",
+        move_to_device: bool = True,
+    ) -> Int[Tensor, "batch pos"]:
+        """Text (or a list of texts) -> token ids `[batch, pos]` through the processor's tokenizer,
+        special tokens such as `<|im_start|>` written in the text recognised. No BOS unless
+        `prepend_bos=True` (Qwen2 has none; `cfg.default_prepend_bos` is False). A batch is
+        padded with the tokenizer's pad token on `padding_side`. Audio placeholders are not
+        expanded: use `prepare_inputs` for prompts with audio."""
+        tokenizer = self.tokenizer
+        texts = [input] if isinstance(input, str) else list(input)
+        if not texts:
+            raise ValueError("to_tokens got an empty list of texts.")
+        rows = [tokenizer.encode(t, add_special_tokens=False) for t in texts]
+        if prepend_bos if prepend_bos is not None else self.cfg.default_prepend_bos:
+            if tokenizer.bos_token_id is None:
+                raise ValueError("This tokenizer has no BOS token; use prepend_bos=False.")
+            rows = [[tokenizer.bos_token_id] + r for r in rows]
+        width = max(len(r) for r in rows)
+        if len(rows) > 1 and any(len(r) != width for r in rows):
+            pad = tokenizer.pad_token_id
+            if pad is None:
+                raise ValueError("Texts of different lengths need a pad token; the tokenizer has none.")
+            if padding_side not in ("left", "right"):
+                raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}.")
+            rows = [([pad] * (width - len(r)) + r) if padding_side == "left"
+                    else (r + [pad] * (width - len(r))) for r in rows]
+        tokens = torch.tensor(rows, dtype=torch.long)
+        return tokens.to(self.device) if move_to_device else tokens
+
+    def to_string(self, tokens: TokensLike) -> Union[str, list[str]]:
+        """Tokens -> text, special tokens kept. `[batch, pos]` gives one string per row."""
+        tokens = torch.as_tensor(tokens)
+        if tokens.ndim == 2:
+            return [self.to_string(row) for row in tokens]
+        return self.tokenizer.decode(tokens.tolist(), clean_up_tokenization_spaces=False)
+
+    def to_str_tokens(self, input: Union[str, TokensLike],
+                      prepend_bos: Optional[bool] = None) -> list[str]:
+        """One string per token (for plot labels); text is tokenised first with `to_tokens`."""
+        if isinstance(input, str):
+            input = self.to_tokens(input, prepend_bos=prepend_bos)[0]
+        tokens = torch.as_tensor(input)
+        if tokens.ndim == 2:
+            if tokens.shape[0] != 1:
+                raise ValueError("to_str_tokens takes one sequence; index the batch first.")
+            tokens = tokens[0]
+        decode = self.tokenizer.decode
+        return [decode([t], clean_up_tokenization_spaces=False) for t in tokens.tolist()]
+
+    def to_single_token(self, string: str) -> int:
+        """The id of a string that is exactly one token (special tokens such as `<|AUDIO|>` too)."""
+        ids = self.to_tokens(string, prepend_bos=False, move_to_device=False)[0].tolist()
+        if len(ids) != 1:
+            raise ValueError(f"{string!r} is {len(ids)} tokens, not one: {ids}.")
+        return ids[0]
