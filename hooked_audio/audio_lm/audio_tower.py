@@ -57,7 +57,8 @@ class AudioTower(StackedWeightsMixin, nn.Module):
         if mel_lengths is None or not self.mask_padding:
             return None
         positions = torch.arange(self.cfg.n_ctx, device=mel_lengths.device)
-        return positions[None] < frame_lengths(mel_lengths)[:, None]
+        valid = positions[None] < frame_lengths(mel_lengths)[:, None]
+        return None if valid.all() else valid  # no mask lets the fused kernel skip masking
 
     def forward(self, mel: Float[Tensor, "n_audio n_mels mel_frames"],
                 mel_lengths: Optional[Int[Tensor, "n_audio"]] = None

@@ -199,7 +199,9 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
             key_valid = attention_mask.bool()
             if key_valid.all():
                 key_valid = None
-        allowed = allowed_keys(n_new, True, key_valid, past + n_new, resid_pre.device)
+        allowed = None  # plain causal: the attention takes the fused kernel's causal path
+        if key_valid is not None:
+            allowed = allowed_keys(n_new, True, key_valid, past + n_new, resid_pre.device)
         cos, sin = self.rotary(position_ids.to(resid_pre.device), resid_pre.dtype)
         x = resid_pre
         for i, block in enumerate(self.blocks[layer:], start=layer):

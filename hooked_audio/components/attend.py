@@ -53,11 +53,18 @@ def attend(
     materialise: bool,
     hook_attn_scores: AudioHookPoint,
     hook_pattern: AudioHookPoint,
+    plain_causal: bool = False,
 ) -> tuple[Float[Tensor, "batch query head d_head"], Optional[Tensor]]:
-    """`(z, scores)`; `scores` (float32, detached) only on the materialised path."""
+    """`(z, scores)`; `scores` (float32, detached) only on the materialised path.
+
+    `plain_causal=True` says that `allowed` is exactly the square causal mask: the fused
+    kernel then takes its `is_causal` path, which is faster than an explicit mask.
+    """
     if not materialise:
+        causal = plain_causal and q.shape[1] == k.shape[1]
         z = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                                           attn_mask=allowed, scale=scale)
+                                           attn_mask=None if causal else allowed,
+                                           is_causal=causal, scale=scale)
         return z.transpose(1, 2), None
     # Batched matmuls on [batch, head, pos, d_head] views, with the scale folded into q:
     # ~20% faster than einsum + scaling the [query, key] scores on CPU.

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
-from hooked_audio.components.attend import attend, attention_output
+from hooked_audio.components.attend import allowed_keys, attend, attention_output
 from hooked_audio.components.rotary import RotaryEmbedding
 from hooked_audio.hook_point import AudioHookPoint
 
@@ -86,7 +86,8 @@ class GroupedQueryAttention(nn.Module):
         allowed: Optional[Bool[Tensor, "batch 1 query key"]],
         kv_cache: Optional[LayerKVCache] = None,
     ) -> Float[Tensor, "batch pos d_model"]:
-        """`allowed` (causal and padding, see `attend.allowed_keys`) spans the cached keys too."""
+        """`allowed` (causal and padding, see `attend.allowed_keys`) spans the cached keys too;
+        None means plain causal attention (no padding)."""
         q = self.hook_q(self.project(x, self.W_Q, self.b_Q))
         k = self.hook_k(self.project(x, self._W_K, self._b_K))
         v = self.hook_v(self.project(x, self._W_V, self._b_V))
@@ -96,7 +97,10 @@ class GroupedQueryAttention(nn.Module):
             k, v = kv_cache.extend(k, v)
         if self.repeats > 1:
             k, v = k.repeat_interleave(self.repeats, dim=2), v.repeat_interleave(self.repeats, dim=2)
-        z, _ = attend(q, k, v, allowed, 1.0 / math.sqrt(self.d_head), self._needs_pattern(),
-                      self.hook_attn_scores, self.hook_pattern)
+        materialise, plain_causal = self._needs_pattern(), allowed is None
+        if plain_causal and (materialise or 1 < q.shape[1] < k.shape[1]):
+            allowed = allowed_keys(q.shape[1], True, None, k.shape[1], q.device)
+        z, _ = attend(q, k, v, allowed, 1.0 / math.sqrt(self.d_head), materialise,
+                      self.hook_attn_scores, self.hook_pattern, plain_causal=plain_causal)
         z = self.hook_z(z)
         return attention_output(z, self.W_O, self.b_O, self.use_attn_result, self.hook_result)
