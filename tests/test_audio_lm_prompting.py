@@ -201,6 +201,8 @@ def test_error_prompt_without_placeholder(model):
         model.prepare_inputs(text="<|AUDIO|>")
     with pytest.raises(ValueError, match="text= .* or conversation="):
         model.prepare_inputs(audio=_clip(0.5))
+    with pytest.raises(ValueError, match="conversation is empty"):
+        model.prepare_inputs(conversation=[])
     with pytest.raises(AudioInputError, match="does not download audio"):
         model.prepare_inputs(conversation=[{"role": "user", "content": [
             {"type": "audio", "audio_url": "https://example.org/a.wav"}]}])

@@ -152,6 +152,9 @@ class AudioLMPromptingMixin:
         if conversation is not None:
             if text is not None:
                 raise ValueError("Give text or conversation, not both.")
+            if not conversation:
+                raise ValueError("conversation is empty; give a list of messages "
+                                 "({'role': ..., 'content': ...}) or a list of such lists.")
             chats = [conversation] if isinstance(conversation[0], dict) else list(conversation)
             text = [proc.apply_chat_template(chat, add_generation_prompt=add_generation_prompt,
                                              tokenize=False) for chat in chats]
