@@ -57,7 +57,9 @@ from hooked_audio.audio_lm.logit_lens import (DEFAULT_MAX_ELEMENTS, TokenSpec, _
 class ScoreItem:
     """One question: `inputs` (the model's HF keyword inputs for one prompt, or an
     `ActivationCache` of it), the answer `candidates`, and the correct `answer` (one of the
-    candidates, given by value: an id, a string, or a token sequence)."""
+    candidates, given by value: an id, a string, or a token sequence). With a cache no
+    attention mask is known, so `position="last"` reads its last position: give an unpadded
+    prompt, or an explicit position."""
 
     inputs: Union[Mapping[str, Any], ActivationCache]
     candidates: Sequence[TokenSpec]
