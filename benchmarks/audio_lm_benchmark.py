@@ -19,31 +19,16 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 from pathlib import Path
-from typing import Callable
 
 import torch
-from tqdm import tqdm
 from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
 
 from hooked_audio.audio_lm import HookedAudioLM, audio_text_cells, audio_text_sweep
+from run_benchmarks import time_rounds  # this folder is on sys.path when run as a script
 
 AUDIO_TOKEN = 7999
 
-
-def time_rounds(cases: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, float]:
-    for fn in cases.values():
-        for _ in range(warmup):
-            fn()
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in tqdm(range(repeats), desc="rounds", leave=False):
-        for name, fn in cases.items():
-            start = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def build(n_layers: int) -> tuple[Qwen2AudioForConditionalGeneration, HookedAudioLM]:
@@ -87,7 +72,7 @@ def main() -> None:
         "HookedAudioLM forward": lambda: model(**clean),
         "run_with_cache (all hooks)": lambda: model.run_with_cache(**clean),
         "run_with_cache (no patterns)": lambda: model.run_with_cache(**clean, names_filter=no_patterns),
-    }, args.repeats)
+    }, args.repeats, warmup=1)
 
     masks = audio_text_cells(model, clean)
 
@@ -102,7 +87,7 @@ def main() -> None:
     sweep = time_rounds({
         "plain loop (full forward per cell)": plain_loop,
         "audio_text_sweep": lambda: audio_text_sweep(model, clean, corrupt, metric, progress=False),
-    }, max(2, args.repeats // 2))
+    }, max(2, args.repeats // 2), warmup=1)
 
     hf_time = forward["HF forward"]
     lines = [

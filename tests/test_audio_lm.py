@@ -189,3 +189,25 @@ def test_error_voxtral_feature_mask():
     inputs = voxtral_inputs()
     with pytest.raises(ValueError, match="Voxtral takes no feature_attention_mask"):
         model(**inputs, feature_attention_mask=torch.ones(1, 80, dtype=torch.long))
+
+
+def test_from_pretrained_directory_with_and_without_processor(tmp_path):
+    from tests.audio_lm_processor import tiny_processor
+
+    hf = qwen2_audio_hf(seed=2)
+    hf.save_pretrained(tmp_path / "weights_only")
+    model = HookedAudioLM.from_pretrained(str(tmp_path / "weights_only"))
+    inputs = qwen2_audio_inputs([80, 50], [7, 4])
+    with torch.no_grad():
+        _valid_close(model(**inputs), hf(**inputs).logits, inputs["attention_mask"], atol=1e-4)
+    assert model.processor is None
+    hf.save_pretrained(tmp_path / "full")
+    tiny_processor().save_pretrained(tmp_path / "full")
+    model = HookedAudioLM.from_pretrained(str(tmp_path / "full"))
+    assert model.processor is not None and model.to_single_token("<|AUDIO|>") == AUDIO_TOKEN
+    with pytest.raises(ValueError, match="qwen2"):
+        from transformers import Qwen2Config, Qwen2ForCausalLM
+
+        Qwen2ForCausalLM(Qwen2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=16, vocab_size=50)).save_pretrained(tmp_path / "text")
+        HookedAudioLM.from_pretrained(str(tmp_path / "text"))

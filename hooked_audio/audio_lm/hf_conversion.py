@@ -118,3 +118,13 @@ def load_hf_model(name_or_dir: str, dtype: torch.dtype) -> Any:
                          f"{', '.join(classes)}.")
     cls = getattr(transformers, classes[config.model_type])
     return cls.from_pretrained(name_or_dir, dtype=dtype).eval()
+
+
+def load_hf_processor(name_or_dir: str) -> Any:
+    """The checkpoint's processor, or None when it ships none (weights-only directories)."""
+    import transformers
+
+    try:
+        return transformers.AutoProcessor.from_pretrained(name_or_dir)
+    except (OSError, ValueError, TypeError):
+        return None

@@ -37,9 +37,8 @@ def check_features(cfg: HookedAudioLMConfig, features: Tensor) -> Float[Tensor, 
             hint = (f" This model takes {cfg.n_mels} mel bins, the input has {features.shape[1]}:"
                     " use this model's own processor (its feature extractor's feature_size).")
         elif features.ndim == 3:
-            seconds = cfg.n_mel_frames // 100
             hint = (f" The audio tower takes windows of exactly {cfg.n_mel_frames} mel frames "
-                    f"({seconds} s); the processor pads shorter clips (pass "
+                    f"({cfg.n_mel_frames / 100:g} s); the processor pads shorter clips (pass "
                     f"padding='max_length') and {'splits' if cfg.architecture == 'voxtral' else 'cannot take'}"
                     f" longer ones.")
         raise ValueError(f"input_features must have shape (n_audio, {expected[0]}, {expected[1]}); "

@@ -14,7 +14,6 @@ from typing import Any, Optional, Union
 import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
-from transformer_lens import ActivationCache, HookedRootModule
 
 from hooked_audio.audio_lm.audio_tower import AudioTower, pooled_lengths
 from hooked_audio.audio_lm.config import HookedAudioLMConfig
@@ -29,18 +28,17 @@ from hooked_audio.components import LayerKVCache, RMSNorm, RotaryEmbedding
 from hooked_audio.components.attend import allowed_keys
 from hooked_audio.components.rotary import default_inv_freq
 from hooked_audio.hook_point import AudioHookPoint
-from hooked_audio.whisper.model import check_hook_name
+from hooked_audio.hooked_root import HookedAudioRoot
 from hooked_audio.whisper.stacked_weights import StackedWeightsMixin
 
-HOOK_EXAMPLES = "'blocks.0.hook_resid_pre', 'hook_audio_embed' or 'audio_encoder.blocks.1.attn.hook_pattern'"
-
-
 class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeightsMixin,
-                    HookedRootModule):
+                    HookedAudioRoot):
     """Build a random model with `HookedAudioLM(cfg)`; load one with `from_hf(hf_model)` or
     `from_pretrained(name_or_dir)`. Call it with the HF model's keyword inputs:
     `model(input_ids=..., input_features=..., attention_mask=..., feature_attention_mask=...)`.
     """
+
+    hook_examples = "'blocks.0.hook_resid_pre', 'hook_audio_embed' or 'audio_encoder.blocks.1.attn.hook_pattern'"
 
     def __init__(self, cfg: HookedAudioLMConfig, seed: Optional[int] = None,
                  init_weights: bool = True):
@@ -103,12 +101,14 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
     def from_pretrained(cls, name_or_dir: str, device: Optional[Union[str, torch.device]] = None,
                         dtype: torch.dtype = torch.float32, **kwargs: Any) -> "HookedAudioLM":
         """Load a checkpoint directory (or a hub name already in the local HF cache) with
-        `transformers`, then convert it. Needs `pip install hooked-audio[hf]`."""
-        from hooked_audio.audio_lm.hf_conversion import load_hf_model
+        `transformers`, then convert it; the checkpoint's processor is attached when it has
+        one (`model.processor`). Needs `pip install hooked-audio[hf]`."""
+        from hooked_audio.audio_lm.hf_conversion import load_hf_model, load_hf_processor
 
         hf_model = load_hf_model(name_or_dir, dtype)
         model = cls.from_hf(hf_model, **kwargs)
         del hf_model
+        model.set_processor(load_hf_processor(name_or_dir))
         return model.to(device=device or "cpu")
 
     def to(self, *args: Any, **kwargs: Any) -> "HookedAudioLM":
@@ -208,24 +208,6 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
             x = block(x, cos, sin, allowed, None if kv_caches is None else kv_caches[i])
         return self.unembed(self.ln_final(x))
 
-    def run_with_cache(self, *model_args: Any, remove_batch_dim: bool = False,
-                       **kwargs: Any) -> tuple[Tensor, ActivationCache]:
-        """As TransformerLens: `(logits, ActivationCache)` of every hook (or `names_filter`)."""
-        out, cache_dict = super().run_with_cache(*model_args, remove_batch_dim=remove_batch_dim,
-                                                 **kwargs)
-        return out, ActivationCache(cache_dict, self, has_batch_dim=not remove_batch_dim)
-
-    def hook_names(self) -> list[str]:
-        return list(self.hook_dict)
-
-    def _enable_hook_with_name(self, name: str, hook: Any, dir: Any) -> None:
-        check_hook_name(name, self.hook_dict, HOOK_EXAMPLES)
-        super()._enable_hook_with_name(name, hook, dir)
-
-    def add_hook(self, name: Any, hook: Any, *args: Any, **kwargs: Any) -> None:
-        if isinstance(name, str):
-            check_hook_name(name, self.hook_dict, HOOK_EXAMPLES)
-        super().add_hook(name, hook, *args, **kwargs)
 
     # ----------------------------------------------------------------- TransformerLens surface
     # ----------------------------------------------------------------- stream views

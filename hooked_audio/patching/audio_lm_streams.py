@@ -18,17 +18,8 @@ from torch import Tensor
 
 from hooked_audio.audio import frames_to_mel
 from hooked_audio.audio_lm.inputs import check_input_ids, mel_lengths_of
-from hooked_audio.patching.stream_view import StreamView
+from hooked_audio.patching.stream_view import StreamView, bound_rows
 
-
-def _rows(x: Optional[Tensor], batch: int, what: str) -> Optional[Tensor]:
-    """A bound per-row tensor for an input of `batch` rows (a bound batch of 1 is shared)."""
-    if x is None or x.shape[0] == batch:
-        return x
-    if x.shape[0] == 1:
-        return x.expand(batch, *x.shape[1:])
-    raise ValueError(f"The bound {what} has batch {x.shape[0]}, the input has batch {batch}: "
-                     "bind one item (batch 1, shared) or exactly as many as the input.")
 
 
 class AudioLMStream(StreamView):
@@ -85,8 +76,8 @@ class AudioLMStream(StreamView):
         return self.audio_embeds.repeat(repeats, 1)
 
     def _masks(self, batch: int) -> tuple[Optional[Tensor], Optional[Tensor]]:
-        return (_rows(self.attention_mask, batch, "attention_mask"),
-                _rows(self.position_ids, batch, "position_ids"))
+        return (bound_rows(self.attention_mask, batch, "attention_mask"),
+                bound_rows(self.position_ids, batch, "position_ids"))
 
     def forward(self, input_ids: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
         input_ids = check_input_ids(input_ids)
@@ -158,10 +149,10 @@ class AudioTowerStream(StreamView):
                              f"{self.input_ids.shape[0]} rows. Batch several clips only with "
                              "one bound prompt of one clip.")
         batch = n_audio if self.input_ids.shape[0] == 1 else self.input_ids.shape[0]
-        return (_rows(self.input_ids, batch, "input_ids"),
-                _rows(self.attention_mask, batch, "attention_mask"),
-                _rows(self.position_ids, batch, "position_ids"),
-                _rows(self.feature_attention_mask, n_audio, "feature_attention_mask"))
+        return (bound_rows(self.input_ids, batch, "input_ids"),
+                bound_rows(self.attention_mask, batch, "attention_mask"),
+                bound_rows(self.position_ids, batch, "position_ids"),
+                bound_rows(self.feature_attention_mask, n_audio, "feature_attention_mask"))
 
     def forward(self, frames: Float[Tensor, "n_audio 2 n_mels pos"]) -> Float[Tensor, "batch pos d_vocab"]:
         if frames.ndim != 4 or frames.shape[1] != 2:

@@ -26,6 +26,8 @@ from transformer_lens import ActivationCache
 from transformer_lens.config import TransformerLensConfig
 from transformer_lens.hook_points import HookPoint
 
+from hooked_audio.hooked_root import check_hook_name
+
 HookSpec = tuple[Union[str, Callable[[str], bool]], Callable]
 
 
@@ -107,9 +109,7 @@ class StreamView:
     # ------------------------------------------------------------ names
     def full_name(self, local: str) -> str:
         if local not in self._to_full:
-            from hooked_audio.whisper.model import check_hook_name
-
-            check_hook_name(local, self._to_full)
+            check_hook_name(local, self._to_full, "'blocks.0.hook_resid_pre' or 'blocks.0.attn.hook_pattern'")
         return self._to_full[local]
 
     def local_name(self, full: str) -> str:
@@ -178,6 +178,17 @@ class StreamView:
 
     def make_cache(self, cache_dict: dict[str, Tensor], has_batch_dim: bool) -> ActivationCache:
         return ActivationCache(cache_dict, self, has_batch_dim=has_batch_dim)
+
+
+def bound_rows(x: Optional[Tensor], batch: int, what: str) -> Optional[Tensor]:
+    """A tensor a view binds, for an input of `batch` rows: itself, or a bound batch of 1
+    shared by every row. None stays None."""
+    if x is None or x.shape[0] == batch:
+        return x
+    if x.shape[0] == 1:
+        return x.expand(batch, *x.shape[1:])
+    raise ValueError(f"The bound {what} has batch {x.shape[0]}, the input has batch {batch}: "
+                     "bind one item (batch 1, shared) or exactly as many as the input.")
 
 
 def _as_filter(names_filter: Any) -> Callable[[str], bool]:

@@ -12,16 +12,8 @@ from torch import Tensor
 
 from hooked_audio.audio import mel_to_frames
 from hooked_audio.patching.decoder_cache import WhisperDecoderCache
-from hooked_audio.patching.stream_view import StreamView
+from hooked_audio.patching.stream_view import StreamView, bound_rows
 
-
-def _batch_to(x: Tensor, batch: int, what: str) -> Tensor:
-    if x.shape[0] == batch:
-        return x
-    if x.shape[0] == 1:
-        return x.expand(batch, *x.shape[1:])
-    raise ValueError(f"The bound {what} has batch {x.shape[0]}, the input has batch {batch}: "
-                     "bind one item (batch 1, shared) or exactly as many as the input.")
 
 
 class WhisperEncoderStream(StreamView):
@@ -51,7 +43,7 @@ class WhisperEncoderStream(StreamView):
                 "`model.to_frames(audio)` or `hooked_audio.mel_to_frames(mel)`."
             )
         features = self.model.encoder(self.model.to_mel_input(frames))
-        tokens = _batch_to(self.tokens, features.shape[0], "tokens")
+        tokens = bound_rows(self.tokens, features.shape[0], "tokens")
         return self.model.decoder(tokens, features)
 
     @property
@@ -71,7 +63,7 @@ class WhisperEncoderStream(StreamView):
         """Run from `blocks.{layer}.hook_resid_pre` onwards (exactly what the full forward does
         from there; hooks on later points still fire). The fast sweep engine's entry point."""
         features = self.model.encoder.run_from(layer, resid_pre)
-        return self.model.decoder(_batch_to(self.tokens, features.shape[0], "tokens"), features)
+        return self.model.decoder(bound_rows(self.tokens, features.shape[0], "tokens"), features)
 
 
 class WhisperDecoderStream(StreamView):
@@ -108,8 +100,8 @@ class WhisperDecoderStream(StreamView):
         return cache
 
     def _bound_audio(self, batch: int) -> tuple[Tensor, dict]:
-        features = _batch_to(self.audio_features, batch, "audio")
-        return features, {tap: _batch_to(kv, batch, "audio") for tap, kv in self._cross_kv.items()}
+        features = bound_rows(self.audio_features, batch, "audio")
+        return features, {tap: bound_rows(kv, batch, "audio") for tap, kv in self._cross_kv.items()}
 
     @property
     def ln_final(self):

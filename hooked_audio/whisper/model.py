@@ -8,7 +8,6 @@ inference protocol, so `whisper.transcribe(model, ...)` and `whisper.decode(...)
 from __future__ import annotations
 
 import base64
-import difflib
 import gzip
 from typing import Any, Iterable, Optional, Union
 
@@ -16,13 +15,13 @@ import numpy as np
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
-from transformer_lens import ActivationCache, HookedRootModule
 from whisper.decoding import decode as whisper_decode
 from whisper.decoding import detect_language as whisper_detect_language
 from whisper.model import ModelDimensions
 from whisper.transcribe import transcribe as whisper_transcribe
 
 from hooked_audio.audio import frames_to_mel
+from hooked_audio.hooked_root import HookedAudioRoot
 from hooked_audio.whisper.audio_input import WhisperAudioMixin
 from hooked_audio.whisper.config import HookedWhisperConfig
 from hooked_audio.whisper.decoder import WhisperDecoder
@@ -34,12 +33,14 @@ from hooked_audio.whisper.weight_conversion import convert_openai_state_dict
 AlignmentHeads = Union[bytes, Iterable[tuple[int, int]]]
 
 
-class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedRootModule):
+class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
     """Whisper (encoder + decoder) with hooks, for `run_with_cache` / `run_with_hooks`.
 
     Build a random model with `HookedWhisper(dims)` (any `whisper.model.ModelDimensions`,
     small `n_audio_ctx` allowed), or load real weights with `HookedWhisper.from_pretrained`.
     """
+
+    hook_examples = "'encoder.blocks.0.hook_resid_pre' or 'decoder.blocks.1.cross_attn.hook_pattern'"
 
     def __init__(
         self,
@@ -190,24 +191,6 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedRootModule):
             audio_features = audio_features.expand(tokens.shape[0], -1, -1)
         return self.decoder(tokens, audio_features)
 
-    def run_with_cache(self, *model_args: Any, remove_batch_dim: bool = False,
-                       **kwargs: Any) -> tuple[Tensor, ActivationCache]:
-        """As TransformerLens: `(logits, ActivationCache)` of every hook (or `names_filter`)."""
-        out, cache_dict = super().run_with_cache(*model_args, remove_batch_dim=remove_batch_dim,
-                                                 **kwargs)
-        return out, ActivationCache(cache_dict, self, has_batch_dim=not remove_batch_dim)
-
-    def hook_names(self) -> list[str]:
-        return list(self.hook_dict)
-
-    def _enable_hook_with_name(self, name: str, hook: Any, dir: Any) -> None:
-        check_hook_name(name, self.hook_dict)
-        super()._enable_hook_with_name(name, hook, dir)
-
-    def add_hook(self, name: Any, hook: Any, *args: Any, **kwargs: Any) -> None:
-        if isinstance(name, str):
-            check_hook_name(name, self.hook_dict)
-        super().add_hook(name, hook, *args, **kwargs)
 
     # ----------------------------------------------------------------- stream views
     def encoder_stream(self, tokens: Int[Tensor, "batch n_tokens"]):
@@ -265,18 +248,3 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedRootModule):
     detect_language = whisper_detect_language
     decode = whisper_decode
     transcribe = whisper_transcribe
-
-
-WHISPER_HOOK_EXAMPLES = "'encoder.blocks.0.hook_resid_pre' or 'decoder.blocks.1.cross_attn.hook_pattern'"
-
-
-def check_hook_name(name: str, hook_dict: dict, examples: str = WHISPER_HOOK_EXAMPLES) -> None:
-    """A `KeyError` that names close matches, instead of a bare missing-key error."""
-    if name in hook_dict:
-        return
-    close = difflib.get_close_matches(name, list(hook_dict), n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    raise KeyError(
-        f"No hook point named {name!r}.{hint} Names look like {examples}; "
-        f"`model.hook_names()` lists them all."
-    )
