@@ -211,3 +211,42 @@ def test_from_pretrained_directory_with_and_without_processor(tmp_path):
         Qwen2ForCausalLM(Qwen2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                      intermediate_size=16, vocab_size=50)).save_pretrained(tmp_path / "text")
         HookedAudioLM.from_pretrained(str(tmp_path / "text"))
+
+
+@pytest.mark.parametrize("architecture", ["qwen2_audio", "voxtral"])
+def test_audio_tower_is_whisper_encoder_on_real_weights(tiny_en, jfk_mel, architecture):
+    """The tower shares HookedWhisper's encoder blocks: loaded with the real tiny.en encoder,
+    it gives the encoder's output on the JFK clip (Qwen2-Audio's pooling undone by comparing
+    with the pooled encoder output; its padding mask all-valid for a full window)."""
+    from hooked_audio.audio_lm import HookedAudioLMConfig
+
+    d = tiny_en.dims
+    cfg = HookedAudioLMConfig(
+        architecture=architecture, n_mels=d.n_mels, audio_d_model=d.n_audio_state,
+        audio_n_layers=d.n_audio_layer, audio_n_heads=d.n_audio_head,
+        audio_d_mlp=4 * d.n_audio_state, audio_n_ctx=d.n_audio_ctx,
+        audio_pool=2 if architecture == "qwen2_audio" else 1,
+        projector="linear" if architecture == "qwen2_audio" else "stack",
+        projector_stack=1 if architecture == "qwen2_audio" else 4, d_model=32, n_layers=1,
+        n_heads=4, n_key_value_heads=2, d_head=8, d_mlp=64, d_vocab=50, n_ctx=64,
+        audio_token_id=49)
+    model = HookedAudioLM(cfg, seed=0)
+    model.audio_encoder.load_state_dict(tiny_en.encoder.state_dict())
+    mask = torch.ones(1, cfg.n_mel_frames, dtype=torch.long) if architecture == "qwen2_audio" else None
+    lengths = None if mask is None else mask.sum(-1)
+    with torch.no_grad():
+        expected = tiny_en.encoder(jfk_mel)
+        tower = model.audio_encoder(jfk_mel, lengths)
+    if architecture == "qwen2_audio":
+        last = _encoder_last_resid(tiny_en, jfk_mel)  # before ln_post
+        pooled = torch.nn.functional.avg_pool1d(last.transpose(1, 2), 2, 2).transpose(1, 2)
+        with torch.no_grad():
+            expected = tiny_en.encoder.ln_post(pooled)
+    torch.testing.assert_close(tower, expected, atol=1e-5, rtol=0)
+
+
+def _encoder_last_resid(model, mel):
+    name = f"encoder.blocks.{model.dims.n_audio_layer - 1}.hook_resid_post"
+    with torch.no_grad():
+        _, cache = model.run_with_cache(mel, model.to_tokens(""), names_filter=name)
+    return cache[name]
