@@ -223,3 +223,18 @@ def test_position_sweep_errors(model, pair):
         position_sweep(model, clean, corrupt, metric, [[99]], ["x"], progress=False)
     with pytest.raises(ValueError, match="direction must be"):
         audio_text_sweep(model, clean, corrupt, metric, direction="sideways", progress=False)
+
+
+def test_library_metrics_and_metric_mappings_work_on_audio_lm(model, pair):
+    """The metrics written for HookedWhisper take the audio LM's logits unchanged."""
+    from hooked_audio.metrics import LogitDiff, LogProb
+
+    clean, corrupt = pair
+    logit_diff = LogitDiff(position=-1, correct=TARGET, incorrect=OTHER)
+    results = audio_text_sweep(model, clean, corrupt, {"diff": logit_diff, "fn": metric,
+                                                       "logprob": LogProb(position=-1, tokens=TARGET)},
+                               progress=False)
+    torch.testing.assert_close(results["diff"].values, results["fn"].values, atol=1e-5, rtol=0)
+    with torch.no_grad():
+        expected = torch.log_softmax(model(**clean)[0, -1], -1)[TARGET]
+    assert results["logprob"].clean_value == pytest.approx(float(expected), abs=1e-5)
