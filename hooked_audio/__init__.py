@@ -2,9 +2,11 @@
 
 `HookedWhisper` rebuilds OpenAI Whisper with a TransformerLens hook point at every residual
 stream, attention head and MLP, so `run_with_cache`, `run_with_hooks`, `ActivationCache` and
-`transformer_lens.patching` work on 20 ms audio frames.
+`transformer_lens.patching` work on 20 ms audio frames. `HookedAudioLM` does the same for
+audio-language models (Qwen2-Audio, Voxtral).
 """
 
+from hooked_audio.audio_lm import HookedAudioLM, HookedAudioLMConfig
 from hooked_audio.audio import AudioInputError, load_audio, mel_to_frames, frames_to_mel
 from hooked_audio.hook_point import AudioHookPoint
 from hooked_audio.whisper import HookedWhisper, HookedWhisperConfig
@@ -14,6 +16,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AudioHookPoint",
     "AudioInputError",
+    "HookedAudioLM",
+    "HookedAudioLMConfig",
     "HookedWhisper",
     "HookedWhisperConfig",
     "frames_to_mel",
