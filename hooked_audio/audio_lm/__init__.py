@@ -6,7 +6,8 @@ from hooked_audio.audio_lm.grounding import (GroundingResult, audio_text_cells, 
                                              grounding_coefficient)
 from hooked_audio.audio_lm.model import HookedAudioLM
 from hooked_audio.audio_lm.layer_score import LayerScoreResult, ScoreItem, layer_information_score
-from hooked_audio.audio_lm.logit_lens import LogitLensResult, logit_lens
+from hooked_audio.audio_lm.logit_lens import logit_lens
+from hooked_audio.audio_lm.logit_lens_result import LogitLensResult
 from hooked_audio.audio_lm.position_sweep import LM_ACTS, audio_window_cells, position_sweep
 
 __all__ = ["GroundingResult", "HookedAudioLM", "HookedAudioLMConfig", "LM_ACTS",

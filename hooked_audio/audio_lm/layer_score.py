@@ -47,10 +47,11 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 from transformer_lens import ActivationCache
 
-from hooked_audio.audio_lm.logit_lens import (DEFAULT_MAX_ELEMENTS, TokenSpec, _check_layers,
-                                              _from_cache, capture_residuals, lens_hook_names,
-                                              lens_labels, read_vocabulary, resolve_positions,
-                                              resolve_token)
+from hooked_audio.audio_lm.lens_positions import resolve_positions
+from hooked_audio.audio_lm.lens_readout import (DEFAULT_MAX_ELEMENTS, capture_residuals,
+                                                check_layers, lens_hook_names, lens_labels,
+                                                read_vocabulary, residuals_from_cache)
+from hooked_audio.audio_lm.lens_tokens import TokenSpec, resolve_token
 
 
 @dataclass
@@ -211,7 +212,7 @@ def layer_information_score(model: Any, items: Sequence[Any], position: Union[st
         raise ValueError("The dataset is empty: give at least one (inputs, candidates, answer) "
                          "item.")
     n_layers = model.cfg.n_layers
-    layers = sorted(set(_check_layers(layers, n_layers)))
+    layers = sorted(set(check_layers(layers, n_layers)))
     names = [lens_hook_names(n_layers)[l] for l in layers]
     correct, prediction, answer_prob, candidate_prob, inverse_counts = [], [], [], [], []
     for i, item in enumerate(items):
@@ -229,7 +230,7 @@ def layer_information_score(model: Any, items: Sequence[Any], position: Union[st
                              f"candidates {ids}.")
         _, pos = _read_position(item, position)
         if isinstance(item.inputs, ActivationCache):
-            stack = _from_cache(item.inputs, names, 0, [pos])[:, 0]
+            stack = residuals_from_cache(item.inputs, names, 0, [pos])[:, 0]
         else:
             stack = capture_residuals(model, item.inputs, names, 0, [pos])[:, 0]
         read = read_vocabulary(model, stack, ids, top_k=1, max_elements=max_elements)
