@@ -50,6 +50,16 @@ def test_align_speed_pair_warps_onto_clean_timeline(clip):
     assert warped_corr > unwarped_corr + 0.08, (warped_corr, unwarped_corr)
 
 
+def test_offset_ms_measures_a_shift(clip):
+    assert align_pair(clip, clip).offset_ms() == 0.0
+    late = np.concatenate([np.zeros(800, np.float32), clip[:-800]])  # 50 ms later
+    res = align_pair(clip, late)
+    assert res.offset_ms() == pytest.approx(50.0, abs=10.0)
+    # leaving out everything but the first 0.5 s (silence-padded start) changes the average
+    assert res.offset_ms(exclude_s=[(0.5, 10.0)]) != res.offset_ms()
+    assert res.offset_ms(exclude_s=[(0.0, 10.0)]) == 0.0
+
+
 def test_score_orders_self_speed_noise(clip):
     noise = np.random.default_rng(0).standard_normal(len(clip)).astype(np.float32) * 0.1
     s_self = align_pair(clip, clip).score

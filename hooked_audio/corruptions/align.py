@@ -35,6 +35,7 @@ are not the same sentence; it is not calibrated across recording conditions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -67,12 +68,20 @@ class AlignedPair:
     path: np.ndarray
     score: float
 
-    @property
-    def offset_ms(self) -> float:
+    def offset_ms(self, exclude_s: Sequence[tuple[float, float]] = ()) -> float:
         """Mean distance of the DTW path from the diagonal, in ms (10 ms per frame): how far
         the corrupt audio's events sit from the clean ones before warping. Near 0 for a pair
-        already on one timeline (DTW still wanders a frame or two between similar frames)."""
-        return float(np.abs(self.path[:, 0] - self.path[:, 1]).mean() * 1000 * HOP / SAMPLE_RATE)
+        already on one timeline (DTW still wanders a frame or two between similar frames).
+        Path steps whose clean frame lies in a span of `exclude_s` (seconds; e.g. a word that
+        differs on purpose, where DTW has nothing to match) are left out."""
+        clean_s = self.path[:, 0] * HOP / SAMPLE_RATE
+        keep = np.ones(len(self.path), dtype=bool)
+        for start, end in exclude_s:
+            keep &= (clean_s < start) | (clean_s >= end)
+        if not keep.any():
+            return 0.0
+        steps = self.path[keep]
+        return float(np.abs(steps[:, 0] - steps[:, 1]).mean() * 1000 * HOP / SAMPLE_RATE)
 
 
 def _log_mel(x: np.ndarray) -> np.ndarray:

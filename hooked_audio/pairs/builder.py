@@ -20,8 +20,11 @@ mean RMS log-mel distance along the best DTW path, in Whisper's normalised log-m
 (0 for identical audio; see `align_pair`). It mixes residual misalignment with what the
 pair changes on purpose (a voice, a pitch, a word), so compare it between pairs of one
 kind. `meta["timing_offset_ms"]` isolates the timing: the mean distance of that DTW path
-from the diagonal, in ms (about 0-10 ms for word-aligned pairs: DTW's own jitter on
-similar frames; a shifted word adds its shift).
+from the diagonal, in ms, outside the differing word (+-0.1 s), where DTW has nothing to
+match (a few ms for word-aligned pairs: DTW's own jitter on similar frames; a word that
+sits elsewhere adds its shift). `meta["clean_words"]` holds espeak-ng's
+`[word, start_s, end_s]` of the clean side; with word alignment the corrupt words sit on
+the same samples, so these are word cells for both (`time_cells.spans`).
 """
 
 from __future__ import annotations
@@ -46,11 +49,20 @@ def _aligned_pair(pair_id: str, kind: str, clean_text: str, corrupt_text: str, c
     else:
         corrupt_audio = align_pair(clean.audio, corrupt.audio).warped
     final = align_pair(clean.audio, corrupt_audio)
-    meta = {**meta, "alignment": alignment, "timing_offset_ms": round(final.offset_ms, 2)}
+    meta = {**meta, "alignment": alignment,
+            "timing_offset_ms": round(final.offset_ms(exclude_s=_padded(spans)), 2),
+            "clean_words": [[word, round(start, 4), round(end, 4)]
+                            for word, start, end in clean.words]}
     return MinimalPair(id=pair_id, kind=kind, clean_text=clean_text, corrupt_text=corrupt_text,
                        differing_words=differing, spans_s=spans, clean_audio=clean.audio,
                        corrupt_audio=corrupt_audio, answer=answer,
                        alignment_score=final.score, meta=meta)
+
+
+def _padded(spans: list[tuple[float, float]], margin_s: float = 0.1) -> list[tuple[float, float]]:
+    """The differing words' spans widened by `margin_s`: DTW cannot match a changed word
+    frame by frame, and its path wanders off the diagonal around it."""
+    return [(start - margin_s, end + margin_s) for start, end in spans]
 
 
 def _check_alignment(alignment: str) -> None:
