@@ -42,14 +42,15 @@ def qwen2_audio_hf(seed: int = 0, n_heads: int = 6, n_kv_heads: int = 2, d_model
     return model
 
 
-def voxtral_hf(seed: int = 0, head_dim: int = 12) -> VoxtralForConditionalGeneration:
+def voxtral_hf(seed: int = 0, head_dim: int = 12, vocab_size: int = VOCAB,
+               audio_token_id: int = AUDIO_TOKEN) -> VoxtralForConditionalGeneration:
     config = VoxtralConfig(
         audio_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                           intermediate_size=128, num_mel_bins=N_MELS, max_source_positions=AUDIO_CTX),
         text_config=dict(model_type="llama", hidden_size=48, num_hidden_layers=2,
                          num_attention_heads=6, num_key_value_heads=2, intermediate_size=64,
-                         vocab_size=VOCAB, head_dim=head_dim),
-        audio_token_id=AUDIO_TOKEN)
+                         vocab_size=vocab_size, head_dim=head_dim),
+        audio_token_id=audio_token_id)
     model = VoxtralForConditionalGeneration(config).eval()
     _redraw(model, seed)
     return model

@@ -9,6 +9,7 @@ token embeddings with the audio embeddings written over the audio placeholders.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Optional, Union
 
 import torch
@@ -102,13 +103,18 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
                         dtype: torch.dtype = torch.float32, **kwargs: Any) -> "HookedAudioLM":
         """Load a checkpoint directory (or a hub name already in the local HF cache) with
         `transformers`, then convert it; the checkpoint's processor is attached when it has
-        one (`model.processor`). Needs `pip install hooked-audio[hf]`."""
+        one that fits (`model.processor`), else a warning says why not (e.g. Voxtral's needs
+        mistral-common). Needs `pip install hooked-audio[hf]`."""
         from hooked_audio.audio_lm.hf_conversion import load_hf_model, load_hf_processor
 
         hf_model = load_hf_model(name_or_dir, dtype)
         model = cls.from_hf(hf_model, **kwargs)
         del hf_model
-        model.set_processor(load_hf_processor(name_or_dir))
+        try:
+            model.set_processor(load_hf_processor(name_or_dir))
+        except ValueError as error:
+            warnings.warn(f"Weights loaded without the checkpoint's processor: {error}",
+                          stacklevel=2)
         return model.to(device=device or "cpu")
 
     def to(self, *args: Any, **kwargs: Any) -> "HookedAudioLM":

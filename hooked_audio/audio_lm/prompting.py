@@ -7,6 +7,7 @@ window length, audio placeholder id and vocabulary size. `model.prepare_inputs(.
 turns text or a chat conversation plus audio into the keyword inputs of `model(...)` and
 `model.generate(...)`, with the audio loaded by `hooked_audio.audio.load_audio` (paths,
 numpy or torch waveforms at any rate, resampled and downmixed like `HookedWhisper.to_mel`).
+Voxtral's processor tokenizes through mistral-common (`voxtral_prompting.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from torch import Tensor
 
 from hooked_audio.audio import AudioInputError, load_audio_batch
 from hooked_audio.audio_lm.audio_tower import pooled_lengths
+from hooked_audio.audio_lm.voxtral_prompting import (check_voxtral_processor, encode_text,
+                                                     window_kwargs, with_clips)
 
 TokensLike = Union[Tensor, Sequence[int], Sequence[Sequence[int]]]
 MODEL_INPUTS = ("input_ids", "attention_mask", "input_features", "feature_attention_mask")
@@ -38,6 +41,9 @@ def check_processor(cfg: Any, processor: Any) -> None:
             f"it needs a {expected}, loaded from the same checkpoint as the weights "
             "(transformers.AutoProcessor.from_pretrained(<checkpoint>), or "
             "model.set_processor(<checkpoint dir>)).")
+    if cfg.architecture == "voxtral":
+        check_voxtral_processor(cfg, processor)
+        return
     features = processor.feature_extractor
     if features.feature_size != cfg.n_mels:
         raise ValueError(
@@ -60,6 +66,14 @@ def check_processor(cfg: Any, processor: Any) -> None:
             f"The processor's tokenizer has {n_tokens} tokens; this model's vocabulary has "
             f"{cfg.d_vocab}, so some ids would index past the embedding. The processor belongs "
             "to another checkpoint.")
+
+
+def _chats(conversation: Sequence[Any]) -> list[Sequence[dict]]:
+    """One chat or a list of chats -> a list of chats."""
+    if not conversation:
+        raise ValueError("conversation is empty; give a list of messages "
+                         "({'role': ..., 'content': ...}) or a list of such lists.")
+    return [conversation] if isinstance(conversation[0], dict) else list(conversation)
 
 
 def _audio_items(conversation: Sequence[dict]) -> list[dict]:
@@ -141,21 +155,22 @@ class AudioLMPromptingMixin:
         waveforms (default: the processor's, 16 kHz); files carry their own. Clips are resampled
         to the processor's rate and channels averaged. A batch is padded on the left (as
         generation needs). Returns tensors on the model's device.
+
+        Voxtral takes `conversation` only (its processor places audio through the chat
+        template alone) and returns `input_ids`, `attention_mask`, `input_features`: a clip
+        longer than one window becomes several rows of `input_features`, in order.
         """
         proc = self._processor(processor)
+        if padding_side not in ("left", "right"):
+            raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}.")
         if self.config.architecture == "voxtral":
-            raise NotImplementedError(
-                "prepare_inputs builds Qwen2-Audio inputs. For Voxtral, build them with the "
-                "processor itself (it needs mistral-common): inputs = processor.apply_chat_template"
-                "(conversation, tokenize=True, return_dict=True, return_tensors='pt'), then "
-                "model(**inputs) or model.generate(**inputs).")
+            inputs = self._voxtral_inputs(proc, text, audio, conversation, sampling_rate,
+                                          add_generation_prompt, padding_side)
+            return self._on_device(inputs)
         if conversation is not None:
             if text is not None:
                 raise ValueError("Give text or conversation, not both.")
-            if not conversation:
-                raise ValueError("conversation is empty; give a list of messages "
-                                 "({'role': ..., 'content': ...}) or a list of such lists.")
-            chats = [conversation] if isinstance(conversation[0], dict) else list(conversation)
+            chats = _chats(conversation)
             text = [proc.apply_chat_template(chat, add_generation_prompt=add_generation_prompt,
                                              tokenize=False) for chat in chats]
             if audio is None:
@@ -164,7 +179,7 @@ class AudioLMPromptingMixin:
             raise ValueError("prepare_inputs needs text= (with the audio placeholder "
                              f"{proc.audio_token!r} where each clip goes) or conversation=.")
         texts = [text] if isinstance(text, str) else list(text)
-        clips = self._load_clips(proc, audio, sampling_rate)
+        clips = self._load_clips(proc, audio, sampling_rate, one_window=True)
         self._check_placeholders(proc, texts, len(clips))
         kwargs = dict(text=texts, return_tensors="pt", padding=True, padding_side=padding_side)
         if clips:
@@ -173,11 +188,53 @@ class AudioLMPromptingMixin:
         inputs = {k: built[k] for k in MODEL_INPUTS if k in built}
         if clips:
             self._check_expansion(inputs)
+        return self._on_device(inputs)
+
+    def _voxtral_inputs(self, proc: Any, text: Any, audio: Any, conversation: Any,
+                        sampling_rate: Optional[int], add_generation_prompt: bool,
+                        padding_side: str) -> dict[str, Tensor]:
+        """`VoxtralProcessor.apply_chat_template(..., tokenize=True, return_dict=True)` on the
+        chats, their audio items holding the loaded clips (lossless float WAV), cut into the
+        model's windows."""
+        if text is not None or conversation is None:
+            raise ValueError(
+                "Voxtral prompts are built by its chat template: pass conversation=[{'role': "
+                "'user', 'content': [{'type': 'audio', 'audio': clip}, {'type': 'text', 'text': "
+                "question}]}] (or a list of such chats). VoxtralProcessor takes no audio "
+                "placeholder in plain text; for text without audio use to_tokens.")
+        chats = _chats(conversation)
+        items = [item for chat in chats for item in _audio_items(chat)]
+        if audio is None:
+            audio = [_audio_of(item) for item in items] or None
+        clips = self._load_clips(proc, audio, sampling_rate, one_window=False)
+        if len(clips) != len(items):
+            raise ValueError(
+                f"The conversation has {len(items)} audio items but {len(clips)} clips were "
+                "given; give one clip per {'type': 'audio'} item, in order (the chat template "
+                "puts each clip where its item is).")
+        tokenizer = proc.tokenizer
+        side, tokenizer.padding_side = tokenizer.padding_side, padding_side
+        try:
+            built = proc.apply_chat_template(
+                with_clips(chats, clips, proc.feature_extractor.sampling_rate),
+                add_generation_prompt=add_generation_prompt, tokenize=True, return_dict=True,
+                return_tensors="pt", processor_kwargs=window_kwargs(self.config, proc))
+        finally:
+            tokenizer.padding_side = side
+        inputs = {k: built[k] for k in MODEL_INPUTS if k in built}
+        if clips:
+            self._check_expansion(inputs)
+        return inputs
+
+    def _on_device(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         dtype = next(self.parameters()).dtype
         return {k: v.to(self.device, dtype=dtype if v.is_floating_point() else v.dtype)
                 for k, v in inputs.items()}
 
-    def _load_clips(self, proc: Any, audio: Any, sampling_rate: Optional[int]) -> list:
+    def _load_clips(self, proc: Any, audio: Any, sampling_rate: Optional[int],
+                    one_window: bool) -> list:
+        """The clips at the processor's rate; `one_window`: refuse a clip longer than one window
+        (Qwen2-Audio hears one per clip; Voxtral's processor splits a long clip into windows)."""
         if audio is None:
             return []
         features = proc.feature_extractor
@@ -189,7 +246,7 @@ class AudioLMPromptingMixin:
         except AudioInputError as error:  # the loader's argument is called sample_rate
             raise AudioInputError(str(error).replace("sample_rate", "sampling_rate")) from error
         for i, clip in enumerate(clips):
-            if len(clip) > features.n_samples:
+            if one_window and len(clip) > features.n_samples:
                 seconds = features.n_samples / features.sampling_rate
                 raise AudioInputError(
                     f"Clip {i} lasts {len(clip) / features.sampling_rate:.2f} s; Qwen2-Audio hears "
@@ -214,9 +271,14 @@ class AudioLMPromptingMixin:
                 f"but {n_clips} clips were given; give one clip per placeholder, in order.")
 
     def _check_expansion(self, inputs: dict[str, Tensor]) -> None:
-        """The processor expanded each placeholder to as many as the clip has embeddings."""
-        mel_lengths = inputs["feature_attention_mask"].sum(-1).long()
-        expected = int(pooled_lengths(mel_lengths, self.config.audio_pool).sum())
+        """The processor expanded each placeholder to as many as the clip has embeddings:
+        pooled valid frames per clip (Qwen2-Audio), a whole window's worth per row of
+        `input_features` (Voxtral)."""
+        if "feature_attention_mask" in inputs:
+            mel_lengths = inputs["feature_attention_mask"].sum(-1).long()
+            expected = int(pooled_lengths(mel_lengths, self.config.audio_pool).sum())
+        else:
+            expected = inputs["input_features"].shape[0] * self.config.audio_tokens_per_window
         found = int(self.audio_positions(inputs["input_ids"]).sum())
         if found != expected:
             raise ValueError(
@@ -233,15 +295,16 @@ class AudioLMPromptingMixin:
         move_to_device: bool = True,
     ) -> Int[Tensor, "batch pos"]:
         """Text (or a list of texts) -> token ids `[batch, pos]` through the processor's tokenizer,
-        special tokens such as `<|im_start|>` written in the text recognised. No BOS unless
-        `prepend_bos=True` (Qwen2 has none; `cfg.default_prepend_bos` is False). A batch is
+        special tokens such as `<|im_start|>` (Qwen2-Audio) or `[INST]` (Voxtral) written in the
+        text recognised. No BOS unless `prepend_bos=True` (Qwen2 has none; Voxtral's chat
+        template starts with `<s>`; `cfg.default_prepend_bos` is False). A batch is
         padded with the tokenizer's pad token on `padding_side`. Audio placeholders are not
         expanded: use `prepare_inputs` for prompts with audio."""
         tokenizer = self.tokenizer
         texts = [input] if isinstance(input, str) else list(input)
         if not texts:
             raise ValueError("to_tokens got an empty list of texts.")
-        rows = [tokenizer.encode(t, add_special_tokens=False) for t in texts]
+        rows = [encode_text(tokenizer, t) for t in texts]
         if prepend_bos if prepend_bos is not None else self.cfg.default_prepend_bos:
             if tokenizer.bos_token_id is None:
                 raise ValueError("This tokenizer has no BOS token; use prepend_bos=False.")
