@@ -1,7 +1,8 @@
 """Is a text something espeak-ng can speak word by word? Checks before and after synthesis.
 
 A *word* of a text is a whitespace-separated chunk, named without the sentence punctuation
-and quotes around it (`"Americans,"` -> `"Americans"`; spoken symbols such as `%` stay). Minimal pairs need every word spoken and timed, so:
+and quotes around it (`"Americans,"` -> `"Americans"`; spoken symbols such as `%` stay).
+Minimal pairs need every word spoken and timed, so:
 
 Before synthesis (`check_text`), refused with a `ValueError`:
   - text with no word holding a letter or digit (`"!!! ???"`, `"..."`); digits alone are
@@ -45,7 +46,9 @@ class TextWord:
         return any(c.isalnum() for c in self.label)
 
 
-_AROUND = ".,;:!?\"'()[]{}<>\u00ab\u00bb\u201c\u201d\u201e\u2018\u2019\u201a\u2026\u2013\u2014-\u00a1\u00bf"
+# sentence punctuation, brackets, quotes (ASCII and typographic), dashes, ellipsis
+_AROUND = (".,;:!?\"'()[]{}<>-"
+           "\u00ab\u00bb\u201c\u201d\u201e\u2018\u2019\u201a\u2026\u2013\u2014\u00a1\u00bf")
 
 
 def _strip_punctuation(chunk: str) -> str:

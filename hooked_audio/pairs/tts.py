@@ -127,9 +127,10 @@ def speak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
     see `hooked_audio.pairs.speakable`). `words` has one entry per word of the text
     (whitespace-separated, punctuation around it stripped: "Americans," -> "Americans"),
     a number read as several words included; a word espeak-ng reads together with the one
-    before it (one event for "on the") is joined to it ("on the"). Word times come from espeak-ng's own word
-    events (the sample where each word starts); a word ends where the next starts, or where a silence of at least 50 ms before the next
-    word begins (the pause after a comma, say), the last where the sound ends.
+    before it (one event for "on the") is joined to it ("on the"). Word times come from
+    espeak-ng's own word events (the sample where each word starts); a word ends where the
+    next starts, or where a silence of at least 50 ms before the next word begins (the
+    pause after a comma, say), the last where the sound ends.
     """
     global _ENGINE
     text_words = check_text(text, voice)

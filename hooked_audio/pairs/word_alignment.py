@@ -38,7 +38,7 @@ CROSSFADE = 80  # samples on each side of a boundary (5 ms at 16 kHz)
 MIN_PIECE = 4 * CROSSFADE  # shorter pieces are merged into the next one (20 ms)
 MAX_FACTOR = 3.0  # Praat's "Lengthen (overlap-add)" clips its factor to [0.1, 3]
 
-__all__ = ["Piece", "pieces", "stretch_pieces", "word_align"]
+__all__ = ["Piece", "merge_words", "pieces", "stretch_pieces", "word_align"]
 
 
 @dataclass(frozen=True)
