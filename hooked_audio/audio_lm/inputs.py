@@ -92,3 +92,13 @@ def check_placeholders(cfg: HookedAudioLMConfig, input_ids: Tensor, n_embeddings
             f"{n_embeddings} embeddings. The processor must expand each placeholder to its clip's "
             "length (the Qwen2-Audio/Voxtral processors do); a processor for another model or a "
             "hand-written prompt with a single placeholder does not.")
+
+
+def check_vocabulary_fits(cfg: HookedAudioLMConfig, processor) -> None:
+    """A processor whose tokenizer has more ids than the model's vocabulary belongs elsewhere."""
+    n_tokens = len(processor.tokenizer)
+    if n_tokens > cfg.d_vocab:
+        raise ValueError(
+            f"The processor's tokenizer has {n_tokens} tokens; this model's vocabulary has "
+            f"{cfg.d_vocab}, so some ids would index past the embedding. The processor belongs "
+            "to another checkpoint.")

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from hooked_audio.audio import AudioInputError, load_audio_batch
 from hooked_audio.audio_lm.audio_tower import pooled_lengths
+from hooked_audio.audio_lm.inputs import check_vocabulary_fits
 from hooked_audio.audio_lm.voxtral_prompting import (check_voxtral_processor, encode_text,
                                                      window_kwargs, with_clips)
 
@@ -60,12 +61,7 @@ def check_processor(cfg: Any, processor: Any) -> None:
             f"The processor's audio placeholder {getattr(processor, 'audio_token', None)!r} has id "
             f"{token_id}; this model puts audio at token id {cfg.audio_token_id}. The processor "
             "belongs to another checkpoint.")
-    n_tokens = len(processor.tokenizer)
-    if n_tokens > cfg.d_vocab:
-        raise ValueError(
-            f"The processor's tokenizer has {n_tokens} tokens; this model's vocabulary has "
-            f"{cfg.d_vocab}, so some ids would index past the embedding. The processor belongs "
-            "to another checkpoint.")
+    check_vocabulary_fits(cfg, processor)
 
 
 def _chats(conversation: Sequence[Any]) -> list[Sequence[dict]]:

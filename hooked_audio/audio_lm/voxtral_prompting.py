@@ -25,6 +25,8 @@ from typing import Any, Sequence
 import numpy as np
 import soundfile as sf
 
+from hooked_audio.audio_lm.inputs import check_vocabulary_fits
+
 INSTALL_HINT = "pip install 'mistral-common[audio]'"
 
 
@@ -93,12 +95,7 @@ def check_voxtral_processor(cfg: Any, processor: Any) -> None:
             f"The processor's audio placeholder [AUDIO] has id {encoder.audio_token}; this model "
             f"puts audio at token id {cfg.audio_token_id}. The processor belongs to another "
             "checkpoint.")
-    n_tokens = len(processor.tokenizer)
-    if n_tokens > cfg.d_vocab:
-        raise ValueError(
-            f"The processor's tokenizer has {n_tokens} tokens; this model's vocabulary has "
-            f"{cfg.d_vocab}, so some ids would index past the embedding. The processor belongs "
-            "to another checkpoint.")
+    check_vocabulary_fits(cfg, processor)
 
 
 def is_mistral_tokenizer(tokenizer: Any) -> bool:

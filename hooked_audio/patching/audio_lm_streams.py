@@ -8,21 +8,19 @@ Both return the language model's logits, so the same metrics serve both.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
-import einops
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
 from hooked_audio.audio import frames_to_mel
 from hooked_audio.audio_lm.inputs import check_input_ids, mel_lengths_of
-from hooked_audio.patching.stream_view import StreamView, bound_rows
+from hooked_audio.patching.stream_view import StreamView, UnembedSurface, bound_rows
 
 
 
-class AudioLMStream(StreamView):
+class AudioLMStream(UnembedSurface, StreamView):
     """Input: `input_ids [batch, pos]`. Bound: the audio, embedded once (tower and projector;
     hooks added there later do not act on it: use `audio_stream` for those), the
     `attention_mask` and `position_ids`. Output: logits `[batch, pos, d_vocab]`.
@@ -55,9 +53,6 @@ class AudioLMStream(StreamView):
     def ln_final(self):
         return self.model.ln_final
 
-    @property
-    def unembed(self) -> SimpleNamespace:
-        return SimpleNamespace(W_U=self.W_U, b_U=self.b_U)
 
     W_U = property(lambda self: self.model.W_U)
     b_U = property(lambda self: self.model.b_U)
@@ -108,14 +103,6 @@ class AudioLMStream(StreamView):
                 bias = bias + block.mlp.b_out
         return bias
 
-    def tokens_to_residual_directions(self, tokens: Union[str, int, Tensor]
-                                      ) -> Float[Tensor, "... d_model"]:
-        """The unembedding direction(s) of token(s): `W_U[:, token]`."""
-        if isinstance(tokens, str):
-            tokens = self.to_single_token(tokens)
-        if isinstance(tokens, int):
-            return self.W_U[:, tokens]
-        return einops.rearrange(self.W_U[:, tokens], "d_model ... -> ... d_model")
 
 
 class AudioTowerStream(StreamView):

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
+import einops
 import torch
+from jaxtyping import Float
 from torch import Tensor
 from transformer_lens import ActivationCache
 from transformer_lens.config import TransformerLensConfig
@@ -178,6 +181,25 @@ class StreamView:
 
     def make_cache(self, cache_dict: dict[str, Tensor], has_batch_dim: bool) -> ActivationCache:
         return ActivationCache(cache_dict, self, has_batch_dim=has_batch_dim)
+
+
+class UnembedSurface:
+    """What `ActivationCache.logit_attrs` and friends read from a view whose output is logits:
+    `unembed.W_U` / `b_U` and `tokens_to_residual_directions`. Needs `W_U`, `b_U` and
+    `to_single_token` on the view."""
+
+    @property
+    def unembed(self) -> SimpleNamespace:
+        return SimpleNamespace(W_U=self.W_U, b_U=self.b_U)
+
+    def tokens_to_residual_directions(self, tokens: Union[str, int, Tensor]
+                                      ) -> Float[Tensor, "... d_model"]:
+        """The unembedding direction(s) of token(s): `W_U[:, token]`."""
+        if isinstance(tokens, str):
+            tokens = self.to_single_token(tokens)
+        if isinstance(tokens, int):
+            return self.W_U[:, tokens]
+        return einops.rearrange(self.W_U[:, tokens], "d_model ... -> ... d_model")
 
 
 def bound_rows(x: Optional[Tensor], batch: int, what: str) -> Optional[Tensor]:

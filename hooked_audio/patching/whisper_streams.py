@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
-import einops
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
 from hooked_audio.audio import mel_to_frames
 from hooked_audio.patching.decoder_cache import WhisperDecoderCache
-from hooked_audio.patching.stream_view import StreamView, bound_rows
+from hooked_audio.patching.stream_view import StreamView, UnembedSurface, bound_rows
 
 
 
@@ -66,7 +64,7 @@ class WhisperEncoderStream(StreamView):
         return self.model.decoder(bound_rows(self.tokens, features.shape[0], "tokens"), features)
 
 
-class WhisperDecoderStream(StreamView):
+class WhisperDecoderStream(UnembedSurface, StreamView):
     """Input: decoder tokens `[batch, pos]`. Bound: the audio, encoded once, and its
     cross-attention keys/values projected once (reused by every run). Output: logits
     `[batch, pos, d_vocab]`. The view snapshots the audio encoding when it is made: hooks on
@@ -107,9 +105,6 @@ class WhisperDecoderStream(StreamView):
     def ln_final(self):
         return self.model.decoder.ln_final
 
-    @property
-    def unembed(self) -> SimpleNamespace:
-        return SimpleNamespace(W_U=self.W_U, b_U=self.b_U)
 
     W_U = property(lambda self: self.model.decoder.W_U)
     b_U = property(lambda self: self.model.decoder.b_U)
@@ -145,15 +140,6 @@ class WhisperDecoderStream(StreamView):
                 bias = bias + block.mlp.b_out
         return bias
 
-    def tokens_to_residual_directions(
-        self, tokens: Union[str, int, Tensor]
-    ) -> Float[Tensor, "... d_model"]:
-        """The unembedding direction(s) of token(s): `W_U[:, token]`."""
-        if isinstance(tokens, str):
-            tokens = self.to_single_token(tokens)
-        if isinstance(tokens, int):
-            return self.W_U[:, tokens]
-        return einops.rearrange(self.W_U[:, tokens], "d_model ... -> ... d_model")
 
     def make_cache(self, cache_dict, has_batch_dim):
         return WhisperDecoderCache(cache_dict, self, has_batch_dim=has_batch_dim)
