@@ -238,3 +238,30 @@ def test_library_metrics_and_metric_mappings_work_on_audio_lm(model, pair):
     with torch.no_grad():
         expected = torch.log_softmax(model(**clean)[0, -1], -1)[TARGET]
     assert results["logprob"].clean_value == pytest.approx(float(expected), abs=1e-5)
+
+
+def test_stock_head_patching_on_grouped_query_attention(model):
+    """TransformerLens's per-head functions on the LM view: query heads for z, the grouped
+    key/value heads for k and v (cfg.n_key_value_heads), equal to patching one head by hand."""
+    clean = qwen2_audio_inputs([80], [7], seed=1)
+    corrupt_ids = clean["input_ids"].clone()
+    corrupt_ids[0, -3:] = (corrupt_ids[0, -3:] + 5) % AUDIO_TOKEN
+    view = model.lm_stream(input_features=clean["input_features"],
+                           feature_attention_mask=clean["feature_attention_mask"])
+    _, clean_cache = view.run_with_cache(clean["input_ids"])
+    z = tl_patching.get_act_patch_attn_head_out_all_pos(view, corrupt_ids, clean_cache, metric)
+    k = tl_patching.get_act_patch_attn_head_k_all_pos(view, corrupt_ids, clean_cache, metric)
+    assert z.shape == (model.cfg.n_layers, model.cfg.n_heads)
+    assert k.shape == (model.cfg.n_layers, model.cfg.n_key_value_heads)
+    for name, result, layer, head in (("attn.hook_z", z, 1, 4), ("attn.hook_k", k, 1, 1)):
+        full = f"blocks.{layer}.{name}"
+
+        def patch(x, hook, full=full, head=head):
+            x = x.clone()
+            x[:, :, head] = clean_cache[full][:, :, head]
+            return x
+
+        with torch.no_grad():
+            expected = metric(view.run_with_hooks(corrupt_ids, fwd_hooks=[(full, patch)]))
+        assert result[layer, head] == pytest.approx(float(expected), abs=1e-5)
+    assert z.abs().max() > 1e-3 and k.abs().max() > 1e-3  # the patches do something
