@@ -265,3 +265,30 @@ def test_stock_head_patching_on_grouped_query_attention(model):
             expected = metric(view.run_with_hooks(corrupt_ids, fwd_hooks=[(full, patch)]))
         assert result[layer, head] == pytest.approx(float(expected), abs=1e-5)
     assert z.abs().max() > 1e-3 and k.abs().max() > 1e-3  # the patches do something
+
+
+def test_attribution_qk_fix_exact_on_rotary_grouped_attention(model):
+    """AtP* with the QK fix on the LM view (rotated queries/keys, grouped keys): exact for a
+    metric linear in layer 1's attention pattern, like on Whisper; plain attribution is not."""
+    from hooked_audio.patching import resid_pre_attribution, resid_pre_attribution_qk, resid_pre_sweep
+
+    clean = qwen2_audio_inputs([80], [7], seed=1)
+    corrupt_ids = clean["input_ids"].clone()
+    corrupt_ids[0, [0, 1, -4, -1]] = (corrupt_ids[0, [0, 1, -4, -1]] + 5) % AUDIO_TOKEN
+    view = model.lm_stream(input_features=clean["input_features"],
+                           feature_attention_mask=clean["feature_attention_mask"])
+    n = clean["input_ids"].shape[1]
+    weights = torch.randn(1, model.cfg.n_heads, n, n, generator=torch.Generator().manual_seed(3))
+    captured = {}
+    capture = ("blocks.1.attn.hook_pattern", lambda x, hook: captured.__setitem__("p", x))
+    pattern_metric = lambda logits: (captured["p"] * weights).sum() + 0.0 * logits.sum()
+    with view.hooks(fwd_hooks=[capture]):
+        exact = resid_pre_sweep(view, clean["input_ids"], corrupt_ids, pattern_metric, layers=[1],
+                                progress=False)
+        fixed = resid_pre_attribution_qk(view, clean["input_ids"], corrupt_ids, pattern_metric,
+                                         layers=[1])
+        plain = resid_pre_attribution(view, clean["input_ids"], corrupt_ids, pattern_metric,
+                                      layers=[1])
+    assert (exact.values - exact.corrupt_value).abs().max() > 1e-2
+    torch.testing.assert_close(fixed.values, exact.values, atol=1e-4, rtol=1e-4)
+    assert (plain.values - exact.values).abs().max() > 1e-3

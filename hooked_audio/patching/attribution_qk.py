@@ -92,7 +92,8 @@ def resid_pre_attribution_qk(
             return x.detach().requires_grad_(True)
 
         attn = f"blocks.{layer}.attn"
-        hooks = [(name, keep), (f"{attn}.hook_q", keep_detached), (f"{attn}.hook_k", keep_detached),
+        q_hook, k_hook = view.qk_hook_names
+        hooks = [(name, keep), (f"{attn}.{q_hook}", keep_detached), (f"{attn}.{k_hook}", keep_detached),
                  (f"{attn}.hook_attn_scores", scores_leaf), (f"{attn}.hook_pattern", keep)]
         with torch.enable_grad():
             logits = view.run_with_hooks(base_input, fwd_hooks=hooks)
@@ -105,13 +106,10 @@ def resid_pre_attribution_qk(
             base_resid, source_resid = kept["hook_resid_pre"].detach(), source_cache[name]
             linear = torch.zeros(base_resid.shape[1]) if grad_resid is None else \
                 ((source_resid - base_resid) * grad_resid).sum(dim=(0, 2))
-            block = view.blocks[layer]
-            normed = block.ln1(source_resid)
-            q_new = block.attn.split_heads(block.attn.project(normed, block.attn.W_Q, block.attn.b_Q))
-            k_new = block.attn.split_heads(block.attn.project(normed, block.attn.W_K, block.attn.b_K))
+            q_new, k_new = view.query_key(layer, source_resid)
             qk = torch.zeros_like(linear) if grad_pattern is None else qk_pattern_effect(
-                kept["hook_pattern"].detach(), grad_pattern, kept["hook_q"], kept["hook_k"],
-                q_new, k_new, causal=view.causal)
+                kept["hook_pattern"].detach(), grad_pattern, kept[q_hook],
+                view.key_heads(layer, kept[k_hook]), q_new, k_new, causal=view.causal)
         effects = (linear + qk.to(linear.dtype))[None]
         groups = groups or as_position_groups(cells, effects.shape[1])
         rows.append(_cell_sums(effects, groups)[0])

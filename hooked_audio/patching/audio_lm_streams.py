@@ -16,6 +16,7 @@ from torch import Tensor
 
 from hooked_audio.audio import frames_to_mel
 from hooked_audio.audio_lm.inputs import check_input_ids, mel_lengths_of
+from hooked_audio.components import RotaryEmbedding
 from hooked_audio.patching.stream_view import StreamView, UnembedSurface, bound_rows
 
 
@@ -85,6 +86,24 @@ class AudioLMStream(UnembedSurface, StreamView):
         """Run from `blocks.{layer}.hook_resid_pre` onwards with the bound masks."""
         attention_mask, position_ids = self._masks(resid_pre.shape[0])
         return self.model.run_from(layer, resid_pre, attention_mask, position_ids)
+
+    qk_hook_names = ("hook_rot_q", "hook_rot_k")  # the pattern reads the rotated ones
+
+    def query_key(self, layer: int, resid_pre: Tensor) -> tuple[Tensor, Tensor]:
+        """Rotated queries and keys (keys repeated per query head) for a residual stream."""
+        attn = self.blocks[layer].attn
+        normed = self.blocks[layer].ln1(resid_pre)
+        _, position_ids = self._masks(resid_pre.shape[0])
+        if position_ids is None:
+            position_ids = torch.arange(resid_pre.shape[1], device=resid_pre.device)[None]
+        cos, sin = self.model.rotary(position_ids.to(resid_pre.device), resid_pre.dtype)
+        q = attn.project(normed, attn.W_Q, attn.b_Q)
+        k = attn.project(normed, attn._W_K, attn._b_K)
+        return (RotaryEmbedding.rotate(q, cos, sin),
+                self.key_heads(layer, RotaryEmbedding.rotate(k, cos, sin)))
+
+    def key_heads(self, layer: int, k: Tensor) -> Tensor:
+        return k.repeat_interleave(self.blocks[layer].attn.repeats, dim=2)
 
     def cell_seconds(self, groups: list[list[int]]) -> None:
         return None

@@ -135,6 +135,23 @@ class StreamView:
 
         return hook
 
+    # ------------------------------------------------------------ attention internals
+    #: the hooks holding the queries and keys the attention pattern is computed from
+    qk_hook_names: tuple[str, str] = ("hook_q", "hook_k")
+
+    def query_key(self, layer: int, resid_pre: Tensor) -> tuple[Tensor, Tensor]:
+        """Block `layer`'s queries and keys `[batch, pos, head, d_head]` for a residual stream,
+        as its attention pattern sees them (AtP*'s QK fix recomputes them)."""
+        block = self.blocks[layer]
+        normed = block.ln1(resid_pre)
+        attn = block.attn
+        return (attn.split_heads(attn.project(normed, attn.W_Q, attn.b_Q)),
+                attn.split_heads(attn.project(normed, attn.W_K, attn.b_K)))
+
+    def key_heads(self, layer: int, k: Tensor) -> Tensor:
+        """Keys as cached at `qk_hook_names[1]`, one per query head."""
+        return k
+
     # ------------------------------------------------------------ running
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError
