@@ -145,9 +145,9 @@ def test_grounding_pure_listener_and_pure_guesser(model, pair):
     listener = grounding_coefficient(model, clean, {**corrupt, "input_ids": clean["input_ids"]},
                                      metric, progress=False)
     assert listener.text_effect[0] == 0.0
-    assert listener.audio_effect[0] == pytest.approx(1.0, abs=1e-5)
-    assert listener.coefficient[0] == pytest.approx(1.0, abs=1e-5)
-    assert listener.both_effect.sub(1).abs().max() < 1e-5  # patching every position restores all
+    assert listener.audio_effect[0] == pytest.approx(1.0, abs=1e-4)
+    assert listener.coefficient[0] == pytest.approx(1.0, abs=1e-4)
+    assert listener.both_effect.sub(1).abs().max() < 1e-4  # patching every position restores all
     # A model that cannot hear (projector zeroed), with the text before the audio kept: the
     # audio positions then hold the same thing in both runs at every layer, g = 0.
     deaf = hooked(qwen2_audio_hf(seed=5))
@@ -158,13 +158,13 @@ def test_grounding_pure_listener_and_pure_guesser(model, pair):
     corrupt_ids[:, :2] = clean["input_ids"][:, :2]
     guesser = grounding_coefficient(deaf, clean, {**corrupt, "input_ids": corrupt_ids}, metric,
                                     progress=False)
-    assert guesser.audio_effect.abs().max() < 1e-5
+    assert guesser.audio_effect.abs().max() < 1e-4
     defined = ~guesser.coefficient.isnan()
     assert defined.any() and guesser.coefficient[defined].abs().max() < 1e-4
     for direction in ("noise",):
         noised = grounding_coefficient(model, clean, {**corrupt, "input_ids": clean["input_ids"]},
                                        metric, direction=direction, progress=False)
-        assert noised.coefficient[0] == pytest.approx(1.0, abs=1e-5)
+        assert noised.coefficient[0] == pytest.approx(1.0, abs=1e-4)
 
 
 def test_grounding_formula_tolerance_and_signs():
