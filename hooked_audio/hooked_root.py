@@ -7,7 +7,9 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+import torch
 from torch import Tensor
+from transformer_lens.config import TransformerLensConfig
 from transformer_lens import ActivationCache, HookedRootModule
 
 
@@ -22,8 +24,42 @@ def check_hook_name(name: str, hook_dict: dict, examples: str) -> None:
 
 
 class HookedAudioRoot(HookedRootModule):
+    """Subclasses say where their configuration lives: `model_config` (with `dtype` and
+    `use_attn_result`) and `stack_configs` (one TransformerLens config per stack)."""
+
     #: example hook names quoted in the unknown-name error
     hook_examples: str = "'blocks.0.hook_resid_pre'"
+
+    @property
+    def model_config(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def stack_configs(self) -> tuple[TransformerLensConfig, ...]:
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def to(self, *args: Any, **kwargs: Any) -> "HookedAudioRoot":
+        """`nn.Module.to`, keeping the configs' `dtype` and `device` in step (TransformerLens
+        code reads them)."""
+        model = super().to(*args, **kwargs)
+        dtype = next(self.parameters()).dtype
+        self.model_config.dtype = dtype
+        for stack_cfg in self.stack_configs:
+            stack_cfg.dtype, stack_cfg.device = dtype, str(self.device)
+        return model
+
+    def set_use_attn_result(self, use_attn_result: bool) -> None:
+        """Compute per-head outputs `hook_result` `[batch, pos, head, d_model]` (costs memory)."""
+        self.model_config.use_attn_result = use_attn_result
+        for stack_cfg in self.stack_configs:
+            stack_cfg.use_attn_result = use_attn_result
+        for module in self.modules():
+            if hasattr(module, "use_attn_result"):
+                module.use_attn_result = use_attn_result
 
     def run_with_cache(self, *model_args: Any, remove_batch_dim: bool = False,
                        **kwargs: Any) -> tuple[Tensor, ActivationCache]:

@@ -250,3 +250,26 @@ def _encoder_last_resid(model, mel):
     with torch.no_grad():
         _, cache = model.run_with_cache(mel, model.to_tokens(""), names_filter=name)
     return cache[name]
+
+
+def test_per_head_results_sum_to_attention_output():
+    """`set_use_attn_result(True)`: per-head `hook_result` (query heads of grouped attention,
+    and the tower's heads) sum to the attention output minus `b_O`; logits unchanged."""
+    model = hooked(qwen2_audio_hf())
+    inputs = qwen2_audio_inputs([80], [7])
+    with torch.no_grad():
+        before = model(**inputs)
+        model.set_use_attn_result(True)
+        assert model.cfg.use_attn_result and model.config.audio.use_attn_result
+        logits, cache = model.run_with_cache(**inputs)
+    torch.testing.assert_close(logits, before, atol=1e-5, rtol=0)
+    for prefix, n_heads in (("", model.cfg.n_heads), ("audio_encoder.", model.config.audio_n_heads)):
+        result = cache[f"{prefix}blocks.1.attn.hook_result"]
+        assert result.shape[2] == n_heads
+        b_O = (model.blocks[1] if not prefix else model.audio_encoder.blocks[1]).attn.b_O
+        torch.testing.assert_close(result.sum(2) + b_O, cache[f"{prefix}blocks.1.hook_attn_out"],
+                                   atol=1e-5, rtol=0)
+    model.set_use_attn_result(False)
+    with torch.no_grad():
+        _, cache = model.run_with_cache(**inputs)
+    assert "blocks.1.attn.hook_result" not in cache

@@ -117,18 +117,8 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
                           stacklevel=2)
         return model.to(device=device or "cpu")
 
-    def to(self, *args: Any, **kwargs: Any) -> "HookedAudioLM":
-        model = super().to(*args, **kwargs)
-        dtype = next(self.parameters()).dtype
-        for stack_cfg in (self.config, self.config.lm, self.config.audio):
-            stack_cfg.dtype = dtype
-        for stack_cfg in (self.config.lm, self.config.audio):
-            stack_cfg.device = str(self.device)
-        return model
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
+    model_config = property(lambda self: self.config)
+    stack_configs = property(lambda self: (self.config.lm, self.config.audio))
 
     # ----------------------------------------------------------------- audio
     def audio_positions(self, input_ids: Int[Tensor, "batch pos"]) -> Bool[Tensor, "batch pos"]:

@@ -119,22 +119,8 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
         model = cls.from_openai_state_dict(ckpt.dims, ckpt.state_dict, ckpt.alignment_heads, **kwargs)
         return model.to(device=param.device, dtype=param.dtype)
 
-    def to(self, *args: Any, **kwargs: Any) -> "HookedWhisper":
-        model = super().to(*args, **kwargs)
-        self.cfg.dtype = next(self.parameters()).dtype
-        for stack_cfg in (self.cfg.encoder, self.cfg.decoder):
-            stack_cfg.device = str(self.device)
-            stack_cfg.dtype = self.cfg.dtype
-        return model
-
-    def set_use_attn_result(self, use_attn_result: bool) -> None:
-        """Compute per-head outputs `hook_result` `[batch, pos, head, d_model]` (costs memory)."""
-        self.cfg.use_attn_result = use_attn_result
-        for stack_cfg in (self.cfg.encoder, self.cfg.decoder):
-            stack_cfg.use_attn_result = use_attn_result
-        for module in self.modules():
-            if hasattr(module, "use_attn_result"):
-                module.use_attn_result = use_attn_result
+    model_config = property(lambda self: self.cfg)
+    stack_configs = property(lambda self: (self.cfg.encoder, self.cfg.decoder))
 
     def set_alignment_heads(self, heads: AlignmentHeads) -> None:
         """openai-whisper's base85 dump (`whisper._ALIGNMENT_HEADS[name]`) or (layer, head) pairs."""
@@ -216,10 +202,6 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
 
     def install_kv_cache_hooks(self, cache: Optional[dict] = None):
         return install_kv_cache_hooks(self.decoder, self.dims.n_text_ctx, cache)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
 
     @property
     def is_multilingual(self) -> bool:
