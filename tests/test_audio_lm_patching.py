@@ -292,3 +292,20 @@ def test_attribution_qk_fix_exact_on_rotary_grouped_attention(model):
     assert (exact.values - exact.corrupt_value).abs().max() > 1e-2
     torch.testing.assert_close(fixed.values, exact.values, atol=1e-4, rtol=1e-4)
     assert (plain.values - exact.values).abs().max() > 1e-3
+
+
+def test_grounding_plot_shows_the_numbers(model, pair):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    clean, corrupt = pair
+    result = grounding_coefficient(model, clean, corrupt, metric, progress=False)
+    top, bottom = result.plot()
+    coefficient_line = top.get_lines()[0]
+    assert list(coefficient_line.get_xdata()) == result.layers
+    torch.testing.assert_close(torch.tensor(coefficient_line.get_ydata(), dtype=torch.float32),
+                               result.coefficient, equal_nan=True)
+    labels = [line.get_label() for line in bottom.get_lines()]
+    assert labels == ["audio", "text", "audio+text"]
+    torch.testing.assert_close(torch.tensor(bottom.get_lines()[1].get_ydata(), dtype=torch.float32),
+                               result.text_effect)
