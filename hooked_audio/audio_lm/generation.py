@@ -149,12 +149,10 @@ class AudioLMGenerationMixin:
         """`merge_audio` for a sequence that starts with the prompt (`audio_embeds` given) or
         for new tokens only: audio embeddings go where the prompt had placeholders (`audio_at`);
         a placeholder token generated later is embedded as an ordinary token."""
-        embeds = self.hook_embed(self.embed(ids))
+        where = torch.zeros_like(ids, dtype=torch.bool)
         if audio_embeds is not None:
-            where = torch.zeros_like(ids, dtype=torch.bool)
             where[:, :audio_at.shape[1]] = audio_at
-            embeds = embeds.masked_scatter(where[..., None], audio_embeds.to(embeds.dtype))
-        return self.hook_audio_embed(embeds)
+        return self.merge_audio(ids, audio_embeds, audio_at=where)
 
     def _eos_ids(self, eos_token_id: Optional[Union[int, Sequence[int]]]) -> list[int]:
         if eos_token_id is None:

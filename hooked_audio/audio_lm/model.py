@@ -146,15 +146,20 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
         return projected[valid]
 
     def merge_audio(self, input_ids: Int[Tensor, "batch pos"],
-                    audio_embeds: Optional[Float[Tensor, "n_embeddings d_model"]]
+                    audio_embeds: Optional[Float[Tensor, "n_embeddings d_model"]],
+                    audio_at: Optional[Bool[Tensor, "batch pos"]] = None,
                     ) -> Float[Tensor, "batch pos d_model"]:
-        """Token embeddings with the audio embeddings written over the placeholders."""
-        check_placeholders(self.config, input_ids,
-                           None if audio_embeds is None else audio_embeds.shape[0])
+        """Token embeddings with the audio embeddings written over the placeholders.
+
+        `audio_at` places the audio explicitly instead (no placeholder check): generation
+        uses it so that an audio-token id the model generates is embedded as a token."""
+        if audio_at is None:
+            check_placeholders(self.config, input_ids,
+                               None if audio_embeds is None else audio_embeds.shape[0])
+            audio_at = self.audio_positions(input_ids)
         embeds = self.hook_embed(self.embed(input_ids))
         if audio_embeds is not None:
-            where = self.audio_positions(input_ids)[..., None]
-            embeds = embeds.masked_scatter(where, audio_embeds.to(embeds.dtype))
+            embeds = embeds.masked_scatter(audio_at[..., None], audio_embeds.to(embeds.dtype))
         return self.hook_audio_embed(embeds)
 
     # ----------------------------------------------------------------- forward
