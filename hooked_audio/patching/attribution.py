@@ -61,6 +61,16 @@ def _result(view, values, layers, groups, act, direction, metric, source_logits,
     )
 
 
+def source_run(view, clean: Tensor, corrupt: Tensor, direction: str,
+               layers: Optional[Sequence[int]]) -> tuple[Tensor, list[int], list[str], Tensor, dict]:
+    """The set-up every attribution estimate shares: `(base_input, layers, resid_pre names,
+    source logits, source cache of those names)`."""
+    base_input, source_input, layers, names = prepare_resid_pre(view, clean, corrupt, direction, layers)
+    with torch.no_grad():
+        source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
+    return base_input, layers, names, source_logits, source_cache
+
+
 def _cell_sums(effects: Tensor, groups: list[list[int]]) -> Tensor:
     return torch.stack([effects[:, group].sum(dim=1) for group in groups], dim=1)
 
@@ -76,9 +86,8 @@ def resid_pre_attribution(
 ) -> SweepResult:
     """Attribution-patching estimates of `resid_pre_sweep` (same cells, same result type):
     `values[l, c]` is the estimated metric after patching cell `c` of `blocks.{l}.hook_resid_pre`."""
-    base_input, source_input, layers, names = prepare_resid_pre(view, clean, corrupt, direction, layers)
-    with torch.no_grad():
-        source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
+    base_input, layers, names, source_logits, source_cache = source_run(
+        view, clean, corrupt, direction, layers)
     effects, base_value, base_logits = _position_effects(view, base_input, source_cache, names, metric)
     groups = as_position_groups(cells, effects.shape[1])
     return _result(view, base_value + _cell_sums(effects, groups), layers, groups,
@@ -100,12 +109,11 @@ def resid_pre_attribution_graddrop(
     A cell whose paths cancel in plain attribution (small plain estimate, large true effect)
     keeps a large magnitude here. `values` are magnitudes `>= 0` (not metric values): rank
     cells with them, then measure the top ones exactly."""
-    base_input, source_input, layers, names = prepare_resid_pre(view, clean, corrupt, direction, layers)
+    base_input, layers, names, source_logits, source_cache = source_run(
+        view, clean, corrupt, direction, layers)
     n_layers = view.cfg.n_layers
     if n_layers < 2:
         raise ValueError("GradDrop needs at least two layers.")
-    with torch.no_grad():
-        source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
     groups, total = None, 0.0
     for drop in range(n_layers):
         effects, _, base_logits = _position_effects(view, base_input, source_cache, names, metric, drop)

@@ -23,9 +23,8 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
-from hooked_audio.patching.attribution import _cell_sums, _result
+from hooked_audio.patching.attribution import _cell_sums, _result, source_run
 from hooked_audio.patching.cells import as_position_groups
-from hooked_audio.patching.fast_sweep import prepare_resid_pre
 
 
 def qk_pattern_effect(P: Tensor, G: Tensor, q: Tensor, k: Tensor, q_new: Tensor, k_new: Tensor,
@@ -70,9 +69,8 @@ def resid_pre_attribution_qk(
 ) -> "SweepResult":
     """Signed estimates of `resid_pre_sweep` with the QK fix (see the module docstring);
     one forward and one backward per layer."""
-    base_input, source_input, layers, names = prepare_resid_pre(view, clean, corrupt, direction, layers)
-    with torch.no_grad():
-        source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
+    base_input, layers, names, source_logits, source_cache = source_run(
+        view, clean, corrupt, direction, layers)
     if torch.is_floating_point(base_input):
         base_input = base_input.detach().requires_grad_(True)
     rows, groups, base_logits, base_value = [], None, None, 0.0
