@@ -52,7 +52,11 @@ def _praat():
     return parselmouth, call
 
 
-def _check_pitch_range(x: np.ndarray, floor: float, ceiling: float, fn: str) -> None:
+def _analysis_range(x: np.ndarray, pitch_floor: object, pitch_ceiling: object,
+                    fn: str) -> tuple[float, float]:
+    """The checked f0 search range `(floor, ceiling)` of Praat's pitch analysis for `x`."""
+    floor = check_positive(pitch_floor, fn, "pitch_floor", "e.g. pitch_floor=75")
+    ceiling = check_positive(pitch_ceiling, fn, "pitch_ceiling", "e.g. pitch_ceiling=600")
     if ceiling <= floor:
         raise AudioInputError(
             f"{fn}: pitch_ceiling ({ceiling}) must exceed pitch_floor ({floor}); "
@@ -65,6 +69,7 @@ def _check_pitch_range(x: np.ndarray, floor: float, ceiling: float, fn: str) -> 
             f"(three periods of pitch_floor={floor} Hz) the pitch analysis needs; pass "
             "longer audio or raise pitch_floor."
         )
+    return floor, ceiling
 
 
 def _fix_length(y: np.ndarray, n: int) -> np.ndarray:
@@ -130,9 +135,7 @@ def pitch_shift(
     check_rate(sample_rate, fn)
     x = check_audio(audio, fn)
     semitones = check_finite(semitones, fn, "semitones", "e.g. semitones=2.0")
-    floor = check_positive(pitch_floor, fn, "pitch_floor", "e.g. pitch_floor=75")
-    ceiling = check_positive(pitch_ceiling, fn, "pitch_ceiling", "e.g. pitch_ceiling=600")
-    _check_pitch_range(x, floor, ceiling, fn)
+    floor, ceiling = _analysis_range(x, pitch_floor, pitch_ceiling, fn)
     if semitones == 0.0:
         return x
     parselmouth, call = _praat()
@@ -179,9 +182,7 @@ def formant_shift(
     check_rate(sample_rate, fn)
     x = check_audio(audio, fn)
     ratio = check_positive(ratio, fn, "ratio", "e.g. ratio=1.15 to raise formants by 15%")
-    floor = check_positive(pitch_floor, fn, "pitch_floor", "e.g. pitch_floor=75")
-    ceiling = check_positive(pitch_ceiling, fn, "pitch_ceiling", "e.g. pitch_ceiling=600")
-    _check_pitch_range(x, floor, ceiling, fn)
+    floor, ceiling = _analysis_range(x, pitch_floor, pitch_ceiling, fn)
     if ratio == 1.0:
         return x
     parselmouth, call = _praat()
