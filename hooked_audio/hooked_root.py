@@ -5,7 +5,7 @@ adds: `run_with_cache` returning an `ActivationCache`, and hook names checked wi
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch import Tensor
@@ -51,6 +51,20 @@ class HookedAudioRoot(HookedRootModule):
         for stack_cfg in self.stack_configs:
             stack_cfg.dtype, stack_cfg.device = dtype, str(self.device)
         return model
+
+    def init_weights(self, seed: Optional[int] = None) -> None:
+        """Random weights for random-config models: normal with std 0.02, norm weights (`w`)
+        one, biases (`b*`, `_b*`, `.bias`) zero; `seed` makes them reproducible."""
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        with torch.no_grad():
+            for name, param in self.named_parameters():
+                last = name.split(".")[-1]
+                if last == "w":
+                    param.fill_(1.0)
+                elif last.startswith(("b", "_b")) or name.endswith(".bias"):
+                    param.zero_()
+                else:
+                    param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
 
     def set_use_attn_result(self, use_attn_result: bool) -> None:
         """Compute per-head outputs `hook_result` `[batch, pos, head, d_model]` (costs memory)."""

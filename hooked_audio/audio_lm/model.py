@@ -71,16 +71,8 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
         positions are Whisper's sinusoids."""
         from whisper.model import sinusoids
 
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        super().init_weights(seed)
         with torch.no_grad():
-            for name, param in self.named_parameters():
-                last = name.split(".")[-1]
-                if last == "w":
-                    param.fill_(1.0)
-                elif last.startswith(("b", "_b")) or name.endswith(".bias"):
-                    param.zero_()
-                else:
-                    param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
             self.audio_encoder.W_pos.copy_(sinusoids(*self.audio_encoder.W_pos.shape))
 
     @classmethod

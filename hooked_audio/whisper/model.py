@@ -70,18 +70,6 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
         self.eval()
 
     # ----------------------------------------------------------------- construction
-    def init_weights(self, seed: Optional[int] = None) -> None:
-        """Random weights (normal, std 0.02; LayerNorms identity); used for random-config models."""
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        for name, param in self.named_parameters():
-            with torch.no_grad():
-                if name.endswith((".w",)):
-                    param.fill_(1.0)
-                elif name.split(".")[-1].startswith("b") or name.endswith(".bias"):
-                    param.zero_()
-                else:
-                    param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
-
     @classmethod
     def from_openai_state_dict(
         cls, dims: ModelDimensions, state_dict: dict[str, Tensor],
