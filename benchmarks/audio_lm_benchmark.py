@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
 
-from hooked_audio.audio_lm import HookedAudioLM, audio_text_cells, audio_text_sweep
+from hooked_audio.analysis import audio_text_cells, audio_text_sweep
+from hooked_audio.models.audio_lm import HookedAudioLM
 from run_benchmarks import time_rounds  # this folder is on sys.path when run as a script
 
 AUDIO_TOKEN = 7999

@@ -25,8 +25,8 @@ import transformer_lens.patching as tlp
 from transformer_lens.patching import generic_activation_patch, layer_pos_patch_setter
 
 from hooked_audio import HookedWhisper, load_audio
+from hooked_audio.models.whisper import WhisperDecoderStream
 from hooked_audio.patching import (
-    WhisperDecoderStream,
     resid_pre_attribution,
     resid_pre_attribution_graddrop,
     resid_pre_attribution_qk,

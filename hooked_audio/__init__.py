@@ -6,10 +6,10 @@ stream, attention head and MLP, so `run_with_cache`, `run_with_hooks`, `Activati
 audio-language models (Qwen2-Audio, Voxtral).
 """
 
-from hooked_audio.audio_lm import HookedAudioLM, HookedAudioLMConfig
+from hooked_audio.models.audio_lm import HookedAudioLM, HookedAudioLMConfig
 from hooked_audio.audio import AudioInputError, load_audio, mel_to_frames, frames_to_mel
 from hooked_audio.hook_point import AudioHookPoint
-from hooked_audio.whisper import HookedWhisper, HookedWhisperConfig
+from hooked_audio.models.whisper import HookedWhisper, HookedWhisperConfig
 
 __version__ = "0.1.0"
 

@@ -21,7 +21,7 @@ import whisper
 
 from hooked_audio.audio import load_audio
 from hooked_audio.demo_pairs import pairs_demo
-from hooked_audio.whisper import HookedWhisper
+from hooked_audio.models.whisper import HookedWhisper
 
 BUNDLED_CLIP = files("hooked_audio") / "data" / "jfk.flac"
 

@@ -10,7 +10,7 @@ import torch
 from transformers import (Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, VoxtralConfig,
                           VoxtralForConditionalGeneration)
 
-from hooked_audio.audio_lm import HookedAudioLM
+from hooked_audio.models.audio_lm import HookedAudioLM
 
 AUDIO_TOKEN = 100
 VOCAB = 120

@@ -11,7 +11,7 @@ import whisper
 from whisper.model import ModelDimensions, Whisper
 
 from hooked_audio.audio import load_audio
-from hooked_audio.whisper import HookedWhisper
+from hooked_audio.models.whisper import HookedWhisper
 
 JFK_TEXT = "ask not what your country can do for you"
 
@@ -57,7 +57,7 @@ def jfk_audio() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def tiny_en_checkpoint():
-    from hooked_audio.whisper.pretrained import resolve_checkpoint
+    from hooked_audio.models.whisper.pretrained import resolve_checkpoint
 
     return resolve_checkpoint("tiny.en")
 

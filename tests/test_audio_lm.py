@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hooked_audio.audio_lm import HookedAudioLM
+from hooked_audio.models.audio_lm import HookedAudioLM
 from tests.audio_lm_models import (AUDIO_TOKEN, hooked, qwen2_audio_hf, qwen2_audio_inputs,
                                    voxtral_hf, voxtral_inputs)
 
@@ -218,7 +218,7 @@ def test_audio_tower_is_whisper_encoder_on_real_weights(tiny_en, jfk_mel, archit
     """The tower shares HookedWhisper's encoder blocks: loaded with the real tiny.en encoder,
     it gives the encoder's output on the JFK clip (Qwen2-Audio's pooling undone by comparing
     with the pooled encoder output; its padding mask all-valid for a full window)."""
-    from hooked_audio.audio_lm import HookedAudioLMConfig
+    from hooked_audio.models.audio_lm import HookedAudioLMConfig
 
     d = tiny_en.dims
     cfg = HookedAudioLMConfig(

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from hooked_audio.audio_lm.generation import filter_logits, generation_positions
+from hooked_audio.models.audio_lm.generation import filter_logits, generation_positions
 from tests.audio_lm_models import hooked, qwen2_audio_hf, qwen2_audio_inputs, voxtral_hf, voxtral_inputs
 from tests.audio_lm_processor import tiny_processor
 

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-from hooked_audio.audio_lm import ScoreItem, layer_information_score, logit_lens
+from hooked_audio.models.audio_lm import ScoreItem, layer_information_score, logit_lens
 from tests.audio_lm_models import (AUDIO_TOKEN, VOCAB, hooked, qwen2_audio_hf, qwen2_audio_inputs,
                                    voxtral_hf, voxtral_inputs)
 

@@ -8,8 +8,9 @@ import torch
 import transformer_lens.patching as tl_patching
 
 from hooked_audio.audio import mel_to_frames
-from hooked_audio.audio_lm import (GroundingResult, audio_text_sweep, audio_window_cells,
-                                   grounding_coefficient, position_sweep)
+from hooked_audio.analysis import GroundingResult, audio_text_sweep, grounding_coefficient
+from hooked_audio.models.audio_lm import audio_window_cells
+from hooked_audio.patching import position_sweep
 from hooked_audio.patching import SweepResult, layer_sweep
 from tests.audio_lm_models import AUDIO_TOKEN, hooked, qwen2_audio_hf, qwen2_audio_inputs
 

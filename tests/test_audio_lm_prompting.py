@@ -11,7 +11,7 @@ import torch
 from transformers import Qwen2AudioProcessor, WhisperFeatureExtractor
 
 from hooked_audio.audio import AudioInputError
-from hooked_audio.audio_lm.audio_tower import pooled_lengths
+from hooked_audio.models.audio_lm.audio_tower import pooled_lengths
 from tests.audio_lm_models import AUDIO_TOKEN, hooked, qwen2_audio_hf, voxtral_hf
 from tests.audio_lm_processor import (SAMPLE_RATE, tiny_feature_extractor, tiny_processor,
                                       tiny_tokenizer)

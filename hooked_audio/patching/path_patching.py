@@ -1,15 +1,12 @@
 """Path patching: the effect of a sender that reaches a receiver along one path only.
 
-Two kinds of path, both exact (no linearisation):
-
-- Within a stack, `direct_path`: a sender (a head, or a block's attention / cross-attention /
+Exact (no linearisation). `direct_path`: a sender (a head, or a block's attention / cross-attention /
   MLP output) reaches the residual stream input of a later layer `receiver_layer` directly,
   i.e. not through the blocks in between. The receiver's input is the base run's residual
   stream plus (source - base) of the sender's output; the stack then runs on from there.
   `receiver_layer = n_layers` means the stack's output (ln_final: the logits on the decoder).
-- Across stacks, `audio_to_cross_heads`: the source audio reaches the decoder only through
-  the cross-attention keys and values of chosen heads; every other head keeps reading the
-  base audio.
+
+Across the two stacks of Whisper, `hooked_audio.models.whisper.audio_to_cross_heads`.
 """
 
 from __future__ import annotations
@@ -123,33 +120,3 @@ def direct_path_head_sweep(view, clean: Tensor, corrupt: Tensor, metric: Callabl
                        act=f"{component} heads -> blocks.{receiver_layer} (direct path)",
                        direction=direction, clean_value=metric_value(metric, clean_logits),
                        corrupt_value=metric_value(metric, corrupt_logits))
-
-
-@torch.no_grad()
-def audio_to_cross_heads(model, clean_audio: Tensor, corrupt_audio: Tensor, tokens: Tensor,
-                         metric: Callable[[Tensor], Tensor], heads: Sequence[tuple[int, int]],
-                         direction: str = "denoise") -> float:
-    """The metric when the source audio reaches the decoder only through the cross-attention
-    keys and values of `heads` (a list of (layer, head)); every other head reads the base audio."""
-    if tuple(clean_audio.shape) != tuple(corrupt_audio.shape):
-        raise ValueError(f"Clean and corrupt audio differ in shape: {tuple(clean_audio.shape)} "
-                         f"vs {tuple(corrupt_audio.shape)}.")
-    base_audio, source_audio = base_and_source(direction, clean_audio, corrupt_audio)
-    base_view, source_view = model.decoder_stream(base_audio), model.decoder_stream(source_audio)
-    n_layers, n_heads = base_view.cfg.n_layers, base_view.cfg.n_heads
-    for layer, head in heads:
-        if not (0 <= layer < n_layers and 0 <= head < n_heads):
-            raise ValueError(f"Head ({layer}, {head}) is outside {n_layers} layers x {n_heads} heads.")
-    names = sorted({f"blocks.{l}.cross_attn.hook_{kv}" for l, _ in heads for kv in "kv"})
-    _, source_cache = source_view.run_with_cache(tokens, names_filter=names)
-
-    def hook_for(name: str, head_list: list[int]):
-        def patch(activation: Tensor, hook) -> Tensor:
-            activation = activation.clone()
-            activation[:, :, head_list] = source_cache[name][:, :, head_list]
-            return activation
-        return patch
-
-    fwd_hooks = [(name, hook_for(name, [h for l, h in heads if name.startswith(f"blocks.{l}.")]))
-                 for name in names]
-    return metric_value(metric, base_view.run_with_hooks(tokens, fwd_hooks=fwd_hooks))

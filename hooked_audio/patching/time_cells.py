@@ -1,8 +1,8 @@
 """Cells in time for encoder-side sweeps: windows, spans in seconds, words, speech only.
 
 A cell is a list of 20 ms encoder positions patched together. Windows trade resolution for
-fewer forwards; word cells come from openai-whisper's own cross-attention alignment
-(`whisper.timing.find_alignment`, DTW over the model's alignment heads).
+fewer forwards. Word cells need a model that can time words: for Whisper,
+`hooked_audio.models.whisper.word_cells` (openai-whisper's cross-attention alignment).
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-import torch
-from torch import Tensor
-from whisper.timing import find_alignment
 
 
 @dataclass(frozen=True)
@@ -69,20 +66,3 @@ def spans(n_frames: int, spans_s: Sequence[tuple[float, float]],
 def speech_frames(duration_s: float, n_frames: int, seconds_per_frame: float = 0.02) -> list[int]:
     """The frames that hold the audio itself, not the padding of the 30 s window."""
     return list(range(min(n_frames, math.ceil(duration_s / seconds_per_frame))))
-
-
-def words(model, mel: Tensor, text_tokens: Sequence[int], duration_s: Optional[float] = None
-          ) -> TimeCells:
-    """One cell per word of `text_tokens` (the transcript's text tokens, no special tokens),
-    timed by openai-whisper's cross-attention alignment on this model."""
-    mel = model.to_mel_input(mel)
-    if mel.shape[0] != 1:
-        raise ValueError("Word alignment takes one clip (batch 1).")
-    n_mel_frames = mel.shape[-1] if duration_s is None else min(mel.shape[-1], int(duration_s * 100))
-    with torch.no_grad():
-        timings = find_alignment(model, model.tokenizer, list(text_tokens), mel[0], n_mel_frames)
-    n_frames = model.dims.n_audio_ctx
-    step = model.window_seconds / n_frames
-    words_ = [w for w in timings if w.word.strip()]
-    return spans(n_frames, [(w.start, max(w.end, w.start + step)) for w in words_],
-                 labels=[w.word.strip() for w in words_], seconds_per_frame=step)

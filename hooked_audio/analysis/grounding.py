@@ -39,7 +39,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from hooked_audio.audio_lm.position_sweep import Inputs, position_sweep
+from hooked_audio.patching.position_sweep import Inputs, position_sweep
 from hooked_audio.patching.sweep_result import SweepResult
 
 CELL_LABELS = ("audio", "text", "audio+text")

@@ -20,9 +20,9 @@ from jaxtyping import Int
 from torch import Tensor
 
 from hooked_audio.audio import AudioInputError, load_audio_batch
-from hooked_audio.audio_lm.audio_tower import pooled_lengths
-from hooked_audio.audio_lm.inputs import check_vocabulary_fits
-from hooked_audio.audio_lm.voxtral_prompting import (check_voxtral_processor, encode_text,
+from hooked_audio.models.audio_lm.audio_tower import pooled_lengths
+from hooked_audio.models.audio_lm.inputs import check_vocabulary_fits
+from hooked_audio.models.audio_lm.voxtral_prompting import (check_voxtral_processor, encode_text,
                                                      window_kwargs, with_clips)
 
 TokensLike = Union[Tensor, Sequence[int], Sequence[Sequence[int]]]

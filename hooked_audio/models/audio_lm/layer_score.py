@@ -47,11 +47,11 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 from transformer_lens import ActivationCache
 
-from hooked_audio.audio_lm.lens_positions import resolve_positions
-from hooked_audio.audio_lm.lens_readout import (DEFAULT_MAX_ELEMENTS, capture_residuals,
+from hooked_audio.models.audio_lm.lens_positions import resolve_positions
+from hooked_audio.models.audio_lm.lens_readout import (DEFAULT_MAX_ELEMENTS, capture_residuals,
                                                 check_layers, lens_hook_names, lens_labels,
                                                 read_vocabulary, residuals_from_cache)
-from hooked_audio.audio_lm.lens_tokens import TokenSpec, resolve_token
+from hooked_audio.models.audio_lm.lens_tokens import TokenSpec, resolve_token
 
 
 @dataclass

@@ -9,8 +9,8 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from hooked_audio.audio import mel_to_frames
-from hooked_audio.patching.decoder_cache import WhisperDecoderCache
-from hooked_audio.patching.stream_view import StreamView, UnembedSurface, bound_rows
+from hooked_audio.models.whisper.decoder_cache import WhisperDecoderCache
+from hooked_audio.streams.view import StreamView, UnembedSurface, bound_rows
 
 
 

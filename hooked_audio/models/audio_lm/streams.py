@@ -15,9 +15,9 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from hooked_audio.audio import frames_to_mel
-from hooked_audio.audio_lm.inputs import check_input_ids, mel_lengths_of
+from hooked_audio.models.audio_lm.inputs import check_input_ids, mel_lengths_of
 from hooked_audio.components import RotaryEmbedding
-from hooked_audio.patching.stream_view import StreamView, UnembedSurface, bound_rows
+from hooked_audio.streams.view import StreamView, UnembedSurface, bound_rows
 
 
 

@@ -30,13 +30,13 @@ import torch
 from torch import Tensor
 from transformer_lens import ActivationCache
 
-from hooked_audio.audio_lm.lens_positions import (PositionSpec, audio_seconds, pick_row,
+from hooked_audio.models.audio_lm.lens_positions import (PositionSpec, audio_seconds, pick_row,
                                                   resolve_positions, row_of)
-from hooked_audio.audio_lm.lens_readout import (DEFAULT_MAX_ELEMENTS, capture_residuals,
+from hooked_audio.models.audio_lm.lens_readout import (DEFAULT_MAX_ELEMENTS, capture_residuals,
                                                 check_layers, lens_hook_names, lens_labels,
                                                 read_vocabulary, residuals_from_cache)
-from hooked_audio.audio_lm.lens_tokens import TokenSpec, model_tokenizer, resolve_token
-from hooked_audio.audio_lm.logit_lens_result import LogitLensResult
+from hooked_audio.models.audio_lm.lens_tokens import TokenSpec, model_tokenizer, resolve_token
+from hooked_audio.models.audio_lm.logit_lens_result import LogitLensResult
 
 
 def _seq_len_of(cache_or_inputs: Any, n_layers: int) -> tuple[int, int]:

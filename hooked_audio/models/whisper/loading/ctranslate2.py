@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from whisper.model import ModelDimensions
 
-from hooked_audio.whisper.loading.checkpoint import WhisperCheckpoint, check_alignment_heads
+from hooked_audio.models.whisper.loading.checkpoint import WhisperCheckpoint, check_alignment_heads
 
 PathLike = Union[str, "os.PathLike[str]"]
 ModelFiles = Union[PathLike, Sequence[PathLike]]

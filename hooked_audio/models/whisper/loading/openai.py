@@ -18,7 +18,7 @@ import torch
 import whisper
 from whisper.model import ModelDimensions
 
-from hooked_audio.whisper.loading.checkpoint import (
+from hooked_audio.models.whisper.loading.checkpoint import (
     WhisperCheckpoint,
     as_float32,
     check_alignment_heads,

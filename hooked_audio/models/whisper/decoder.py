@@ -12,8 +12,8 @@ from transformer_lens.config import TransformerLensConfig
 
 from hooked_audio.components import LayerNorm
 from hooked_audio.hook_point import AudioHookPoint
-from hooked_audio.whisper.blocks import WhisperDecoderBlock
-from hooked_audio.whisper.stacked_weights import StackedCrossWeightsMixin
+from hooked_audio.models.whisper.blocks import WhisperDecoderBlock
+from hooked_audio.models.whisper.stacked_weights import StackedCrossWeightsMixin
 
 
 class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):

@@ -17,8 +17,8 @@ from transformer_lens.config import TransformerLensConfig
 
 from hooked_audio.components import LayerNorm
 from hooked_audio.hook_point import AudioHookPoint
-from hooked_audio.whisper.blocks import WhisperEncoderBlock
-from hooked_audio.whisper.stacked_weights import StackedWeightsMixin
+from hooked_audio.models.whisper.blocks import WhisperEncoderBlock
+from hooked_audio.models.whisper.stacked_weights import StackedWeightsMixin
 
 
 def frame_lengths(mel_lengths: Int[Tensor, "n_audio"]) -> Int[Tensor, "n_audio"]:

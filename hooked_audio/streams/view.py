@@ -30,6 +30,7 @@ from transformer_lens.config import TransformerLensConfig
 from transformer_lens.hook_points import HookPoint
 
 from hooked_audio.hooked_root import check_hook_name
+from hooked_audio.streams.protocol import check_stream
 
 HookSpec = tuple[Union[str, Callable[[str], bool]], Callable]
 
@@ -73,6 +74,7 @@ class StreamView:
                     local = alias_local + full[len(alias_full):]
             self._to_full[local] = full
             self._to_local[full] = local
+        check_stream(self)
 
     # ------------------------------------------------------------ what TransformerLens reads
     @property

@@ -16,21 +16,21 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 
-from hooked_audio.audio_lm.audio_tower import AudioTower, pooled_lengths
-from hooked_audio.audio_lm.config import HookedAudioLMConfig
-from hooked_audio.audio_lm.embedding import Embed, Unembed
-from hooked_audio.audio_lm.generation import AudioLMGenerationMixin
-from hooked_audio.audio_lm.inputs import (audio_positions, check_features, check_input_ids,
+from hooked_audio.models.audio_lm.audio_tower import AudioTower, pooled_lengths
+from hooked_audio.models.audio_lm.config import HookedAudioLMConfig
+from hooked_audio.models.audio_lm.embedding import Embed, Unembed
+from hooked_audio.models.audio_lm.generation import AudioLMGenerationMixin
+from hooked_audio.models.audio_lm.inputs import (audio_positions, check_features, check_input_ids,
                                           check_placeholders, mel_lengths_of)
-from hooked_audio.audio_lm.lm_block import LMBlock
-from hooked_audio.audio_lm.projector import LinearProjector, StackingProjector
-from hooked_audio.audio_lm.prompting import AudioLMPromptingMixin
+from hooked_audio.models.audio_lm.lm_block import LMBlock
+from hooked_audio.models.audio_lm.projector import LinearProjector, StackingProjector
+from hooked_audio.models.audio_lm.prompting import AudioLMPromptingMixin
 from hooked_audio.components import LayerKVCache, RMSNorm, RotaryEmbedding
 from hooked_audio.components.attend import allowed_keys
 from hooked_audio.components.rotary import default_inv_freq
 from hooked_audio.hook_point import AudioHookPoint
 from hooked_audio.hooked_root import HookedAudioRoot
-from hooked_audio.whisper.stacked_weights import StackedWeightsMixin
+from hooked_audio.models.whisper.stacked_weights import StackedWeightsMixin
 
 class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeightsMixin,
                     HookedAudioRoot):
@@ -79,7 +79,7 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
     def from_hf(cls, hf_model: nn.Module, **kwargs: Any) -> "HookedAudioLM":
         """From an in-memory HF `Qwen2AudioForConditionalGeneration` or
         `VoxtralForConditionalGeneration` (same device and dtype as it)."""
-        from hooked_audio.audio_lm.hf_conversion import convert_hf_model
+        from hooked_audio.models.audio_lm.hf_conversion import convert_hf_model
 
         cfg = HookedAudioLMConfig.from_hf_config(hf_model.config, **kwargs)
         model = cls(cfg, init_weights=False)
@@ -97,7 +97,7 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
         `transformers`, then convert it; the checkpoint's processor is attached when it has
         one that fits (`model.processor`), else a warning says why not (e.g. Voxtral's needs
         mistral-common). Needs `pip install hooked-audio[hf]`."""
-        from hooked_audio.audio_lm.hf_conversion import load_hf_model, load_hf_processor
+        from hooked_audio.models.audio_lm.hf_conversion import load_hf_model, load_hf_processor
 
         hf_model = load_hf_model(name_or_dir, dtype)
         model = cls.from_hf(hf_model, **kwargs)
@@ -210,7 +210,7 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
                   audio_embeds: Optional[Tensor] = None):
         """The language model as a TransformerLens model: input `input_ids`, the audio bound
         and embedded once. See `hooked_audio.patching.AudioLMStream`."""
-        from hooked_audio.patching.audio_lm_streams import AudioLMStream
+        from hooked_audio.models.audio_lm.streams import AudioLMStream
 
         return AudioLMStream(self, input_features, feature_attention_mask, attention_mask,
                              position_ids, audio_embeds)
@@ -220,7 +220,7 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
                      position_ids: Optional[Tensor] = None):
         """The audio tower as a TransformerLens model: input framed log-mel (`pos` = 20 ms
         frame), the prompt bound. See `hooked_audio.patching.AudioTowerStream`."""
-        from hooked_audio.patching.audio_lm_streams import AudioTowerStream
+        from hooked_audio.models.audio_lm.streams import AudioTowerStream
 
         return AudioTowerStream(self, input_ids, attention_mask, feature_attention_mask,
                                 position_ids)

@@ -22,13 +22,13 @@ from whisper.transcribe import transcribe as whisper_transcribe
 
 from hooked_audio.audio import frames_to_mel
 from hooked_audio.hooked_root import HookedAudioRoot
-from hooked_audio.whisper.audio_input import WhisperAudioMixin
-from hooked_audio.whisper.config import HookedWhisperConfig
-from hooked_audio.whisper.decoder import WhisperDecoder
-from hooked_audio.whisper.encoder import WhisperEncoder
-from hooked_audio.whisper.kv_cache import install_kv_cache_hooks
-from hooked_audio.whisper.tokenization import WhisperTokensMixin, normalise_language
-from hooked_audio.whisper.weight_conversion import convert_openai_state_dict
+from hooked_audio.models.whisper.audio_input import WhisperAudioMixin
+from hooked_audio.models.whisper.config import HookedWhisperConfig
+from hooked_audio.models.whisper.decoder import WhisperDecoder
+from hooked_audio.models.whisper.encoder import WhisperEncoder
+from hooked_audio.models.whisper.kv_cache import install_kv_cache_hooks
+from hooked_audio.models.whisper.tokenization import WhisperTokensMixin, normalise_language
+from hooked_audio.models.whisper.weight_conversion import convert_openai_state_dict
 
 AlignmentHeads = Union[bytes, Iterable[tuple[int, int]]]
 
@@ -91,7 +91,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
         """Load real weights. `name_or_path` may be an openai-whisper name ("tiny.en", "base",
         "large-v3", ...), a local openai-whisper `.pt`, a HF transformers Whisper directory,
         or a CTranslate2 / faster-whisper directory (`model.bin`). See `resolve_checkpoint`."""
-        from hooked_audio.whisper.pretrained import resolve_checkpoint
+        from hooked_audio.models.whisper.pretrained import resolve_checkpoint
 
         ckpt = resolve_checkpoint(name_or_path)
         model = cls.from_openai_state_dict(ckpt.dims, ckpt.state_dict, ckpt.alignment_heads, **kwargs)
@@ -100,7 +100,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
     @classmethod
     def from_hf(cls, hf_model: nn.Module, **kwargs: Any) -> "HookedWhisper":
         """From an in-memory HF `transformers.WhisperForConditionalGeneration`."""
-        from hooked_audio.whisper.loading import hf_to_checkpoint
+        from hooked_audio.models.whisper.loading import hf_to_checkpoint
 
         ckpt = hf_to_checkpoint(hf_model)
         param = next(hf_model.parameters())
@@ -170,14 +170,14 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
     def encoder_stream(self, tokens: Int[Tensor, "batch n_tokens"]):
         """The encoder as a TransformerLens model: input framed audio (`pos` = 20 ms frame),
         `tokens` bound. See `hooked_audio.patching.WhisperEncoderStream`."""
-        from hooked_audio.patching import WhisperEncoderStream
+        from hooked_audio.models.whisper.streams import WhisperEncoderStream
 
         return WhisperEncoderStream(self, tokens)
 
     def decoder_stream(self, audio: Optional[Tensor] = None, audio_features: Optional[Tensor] = None):
         """The decoder as a TransformerLens model: input token ids, the audio bound and encoded
         once. See `hooked_audio.patching.WhisperDecoderStream`."""
-        from hooked_audio.patching import WhisperDecoderStream
+        from hooked_audio.models.whisper.streams import WhisperDecoderStream
 
         return WhisperDecoderStream(self, audio, audio_features)
 

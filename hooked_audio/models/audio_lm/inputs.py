@@ -8,7 +8,7 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from hooked_audio.audio_lm.config import HookedAudioLMConfig
+from hooked_audio.models.audio_lm.config import HookedAudioLMConfig
 
 
 def check_input_ids(input_ids: Tensor) -> Int[Tensor, "batch pos"]:

@@ -11,8 +11,8 @@ from whisper.model import sinusoids
 
 from hooked_audio.components import LayerNorm
 from hooked_audio.hook_point import AudioHookPoint
-from hooked_audio.whisper.blocks import WhisperEncoderBlock
-from hooked_audio.whisper.stacked_weights import StackedWeightsMixin
+from hooked_audio.models.whisper.blocks import WhisperEncoderBlock
+from hooked_audio.models.whisper.stacked_weights import StackedWeightsMixin
 
 
 class WhisperEncoder(StackedWeightsMixin, nn.Module):

@@ -22,7 +22,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from hooked_audio.audio_lm.inputs import check_input_ids, check_placeholders
+from hooked_audio.models.audio_lm.inputs import check_input_ids, check_placeholders
 from hooked_audio.components import LayerKVCache
 
 PROGRESS_FROM = 64  # new tokens from which `progress=None` shows a bar

@@ -1,0 +1,101 @@
+"""`AudioStream`: everything the engines in `hooked_audio.patching` call on a stream view.
+
+It is TransformerLens's own model protocol (`cfg`, `run_with_cache`, `run_with_hooks`,
+`to_tokens`), which is all `transformer_lens.patching` needs, plus what the fast engines need
+to resume a run part-way and to label their cells. A model family supports every engine by
+giving each of its stacks a view that satisfies it; `StreamView.__init__` checks that, so a
+view that lacks a method fails when it is made, not at the end of a sweep.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ContextManager, Optional, Protocol, Sequence, runtime_checkable
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from transformer_lens.config import TransformerLensConfig
+
+#: the members `check_stream` looks for (a runtime-checkable Protocol checks presence only)
+STREAM_MEMBERS = (
+    "cfg", "model", "blocks", "ln_final", "hook_dict", "device", "causal", "qk_hook_names",
+    "run_with_cache", "run_with_hooks", "hooks", "to_tokens", "resume_from", "cell_seconds",
+    "cell_labels", "query_key", "key_heads",
+)
+
+
+@runtime_checkable
+class AudioStream(Protocol):
+    """One stack of a hooked model, presented as a one-stack TransformerLens model.
+
+    Running:
+        `view(x)` / `run_with_hooks(x, fwd_hooks=...)` / `run_with_cache(x, names_filter=...)`:
+        one positional input whose last axis is the position (20 ms frames on audio stacks,
+        tokens on text stacks), the other inputs of the model bound when the view was made.
+        Hook names are local: `blocks.{l}.hook_resid_pre`, as on a one-stack model.
+        `resume_from(layer, resid_pre)`: the output when block `layer` receives `resid_pre`
+        (exactly what the full forward computes from there; later hooks fire). The input may
+        hold a whole number of copies of the bound batch, stacked: the fast engines batch
+        cells that way. `layer == cfg.n_layers` runs only what follows the last block.
+
+    Labelling cells (a cell = a list of positions patched together):
+        `cell_seconds(groups)`: `(start, end)` seconds per cell, or None on a text stack;
+        `cell_labels(groups)`: one string per cell.
+
+    Attention internals (AtP*'s QK fix):
+        `qk_hook_names`: the local hook names (within `blocks.{l}.attn.`) holding the queries
+        and keys the pattern is computed from; `query_key(layer, resid_pre)` recomputes them
+        `[batch, pos, head, d_head]`; `key_heads(layer, k)` repeats grouped keys per query
+        head; `causal`: whether the stack's self-attention is causal.
+    """
+
+    model: Any
+    causal: bool
+    qk_hook_names: tuple[str, str]
+
+    @property
+    def cfg(self) -> TransformerLensConfig: ...
+
+    @property
+    def blocks(self) -> torch.nn.ModuleList: ...
+
+    @property
+    def ln_final(self) -> torch.nn.Module: ...
+
+    @property
+    def hook_dict(self) -> dict: ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def __call__(self, x: Tensor) -> Tensor: ...
+
+    def run_with_cache(self, x: Tensor, names_filter: Any = None, **kwargs: Any) -> tuple: ...
+
+    def run_with_hooks(self, x: Tensor, fwd_hooks: Sequence = (), bwd_hooks: Sequence = (),
+                       **kwargs: Any) -> Tensor: ...
+
+    def hooks(self, fwd_hooks: Sequence = (), bwd_hooks: Sequence = (),
+              **kwargs: Any) -> ContextManager: ...
+
+    def to_tokens(self, *args: Any, **kwargs: Any) -> Tensor: ...
+
+    def resume_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]) -> Tensor: ...
+
+    def cell_seconds(self, groups: list[list[int]]) -> Optional[list[tuple[float, float]]]: ...
+
+    def cell_labels(self, groups: list[list[int]]) -> list[str]: ...
+
+    def query_key(self, layer: int, resid_pre: Tensor) -> tuple[Tensor, Tensor]: ...
+
+    def key_heads(self, layer: int, k: Tensor) -> Tensor: ...
+
+
+def check_stream(view: Any) -> None:
+    """Refuse a view that lacks a member of `AudioStream`, naming what is missing."""
+    cls = type(view)
+    missing = [name for name in STREAM_MEMBERS if not hasattr(cls, name)
+               and name not in getattr(view, "__dict__", {})]
+    if missing:
+        raise TypeError(f"{cls.__name__} is not an AudioStream: it lacks {', '.join(missing)}. "
+                        "See hooked_audio/streams/protocol.py for what each member does.")
