@@ -6,7 +6,7 @@ import torch
 
 from hooked_audio import HookedWhisper, mel_to_frames
 from hooked_audio.patching import resid_pre_attribution, resid_pre_sweep
-from tests.conftest import random_dims, random_reference
+from tests.whisper_models import random_dims, random_reference
 
 DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12)
 

@@ -9,7 +9,7 @@ import transformer_lens.patching as tlp
 
 from hooked_audio import HookedWhisper, mel_to_frames
 from hooked_audio.patching import resid_pre_sweep
-from tests.conftest import random_dims, random_reference
+from tests.whisper_models import random_dims, random_reference
 
 DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12, n_audio_layer=3)
 

@@ -8,7 +8,7 @@ import torch
 from hooked_audio import HookedWhisper, mel_to_frames
 from hooked_audio.models.whisper import cross_attention_head_sweep, word_cells
 from hooked_audio.patching import resid_pre_sweep, time_cells
-from tests.conftest import random_dims, random_reference
+from tests.whisper_models import random_dims, random_reference
 
 DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12)
 

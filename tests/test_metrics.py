@@ -15,7 +15,7 @@ from hooked_audio.metrics import (
     Accuracy, KLDivergence, LogitDiff, LogProb, PairAnswer, Probability, Recovery,
     answer_from_transcripts, first_difference, normalised_recovery,
 )
-from tests.conftest import random_dims
+from tests.whisper_models import random_dims
 
 B, N, V = 3, 5, 11
 

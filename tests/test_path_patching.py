@@ -9,7 +9,7 @@ import transformer_lens.patching as tlp
 from hooked_audio import HookedWhisper, mel_to_frames
 from hooked_audio.models.whisper import audio_to_cross_heads
 from hooked_audio.patching import Sender, direct_path, direct_path_head_sweep
-from tests.conftest import random_dims, random_reference
+from tests.whisper_models import random_dims, random_reference
 
 DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12, n_audio_layer=3, n_text_layer=3)
 
@@ -44,7 +44,7 @@ def test_mlp_to_next_layer_equals_mlp_out_patching(setup):
             _, clean_cache = view.run_with_cache(clean)
             expected = tlp.get_act_patch_mlp_out(view, corrupt, clean_cache, logit_diff)
         for pos in (0, 3):
-            got = direct_path(view, clean, corrupt, logit_diff, Sender(1, "mlp"), 2, positions=[pos])
+            got = direct_path(view, clean, corrupt, logit_diff, Sender(1, "mlp"), 2, positions=[pos]).item()
             assert got == pytest.approx(float(expected[1, pos]), abs=1e-4)
 
 
@@ -56,7 +56,7 @@ def test_attention_direct_path_equals_hooked_definition(setup):
             delta = source["blocks.0.hook_attn_out"] - base["blocks.0.hook_attn_out"]
             add = lambda x, hook: x + delta
             expected = logit_diff(view.run_with_hooks(corrupt, fwd_hooks=[("blocks.2.hook_resid_pre", add)]))
-        got = direct_path(view, clean, corrupt, logit_diff, Sender(0, "attn"), 2)
+        got = direct_path(view, clean, corrupt, logit_diff, Sender(0, "attn"), 2).item()
         assert got == pytest.approx(float(expected), abs=1e-4)
 
 
@@ -82,7 +82,7 @@ def test_heads_direct_to_logits_sum_of_heads_is_the_layer(setup):
 def test_audio_through_chosen_cross_heads_equals_brute_force(setup):
     ref, model, clean, corrupt, tokens, _ = setup
     heads = [(0, 1), (2, 3)]
-    got = audio_to_cross_heads(model, clean, corrupt, tokens, logit_diff, heads)
+    got = audio_to_cross_heads(model, clean, corrupt, tokens, logit_diff, heads).item()
     # openai-whisper: cross-attention key/value projections of the chosen heads' columns
     # computed from the clean audio, every other column from the corrupt audio.
     d_head = DIMS.n_text_state // DIMS.n_text_head
@@ -113,12 +113,12 @@ def test_audio_through_all_cross_heads_is_the_clean_run(setup):
     every = [(l, h) for l in range(DIMS.n_text_layer) for h in range(DIMS.n_text_head)]
     with torch.no_grad():
         clean_value, corrupt_value = logit_diff(model(clean, tokens)), logit_diff(model(corrupt, tokens))
-    assert audio_to_cross_heads(model, clean, corrupt, tokens, logit_diff, every) == pytest.approx(
+    assert audio_to_cross_heads(model, clean, corrupt, tokens, logit_diff, every).item() == pytest.approx(
         float(clean_value), abs=1e-4)
-    assert audio_to_cross_heads(model, clean, corrupt, tokens, logit_diff, []) == pytest.approx(
+    assert audio_to_cross_heads(model, clean, corrupt, tokens, logit_diff, []).item() == pytest.approx(
         float(corrupt_value), abs=1e-4)
     assert audio_to_cross_heads(model, clean, corrupt, tokens, logit_diff, every,
-                                direction="noise") == pytest.approx(float(corrupt_value), abs=1e-4)
+                                direction="noise").item() == pytest.approx(float(corrupt_value), abs=1e-4)
 
 
 def test_head_sweep_equals_direct_path_per_head(setup):
@@ -128,7 +128,7 @@ def test_head_sweep_equals_direct_path_per_head(setup):
                                    direction="noise")
     for layer, head in ((0, 1), (1, 3)):
         one = direct_path(view, tokens, corrupt_tokens, logit_diff, Sender(layer, "attn", head), 2,
-                          direction="noise")
+                          direction="noise").item()
         assert float(sweep.values[layer, head]) == pytest.approx(one, abs=1e-5)
     with torch.no_grad():
         assert sweep.clean_value == pytest.approx(float(logit_diff(view(tokens))), abs=1e-5)

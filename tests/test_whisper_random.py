@@ -9,7 +9,7 @@ import torch
 from transformer_lens import ActivationCache
 
 from hooked_audio import HookedWhisper, mel_to_frames
-from tests.conftest import random_dims, random_reference, reference_residuals
+from tests.whisper_models import random_dims, random_reference, reference_residuals
 
 DIMS = random_dims()
 

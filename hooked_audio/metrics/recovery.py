@@ -25,13 +25,13 @@ def normalised_recovery(value: Number, clean_value: Number, corrupt_value: Numbe
     corruption itself (below 0). Works on Python numbers (returns a float) or broadcastable
     tensors (returns a tensor), e.g. per-example `[batch]` values.
 
-    Raises ValueError where `|clean_value - corrupt_value| < 1e-6`: the corruption does not move
-    the metric there, so recovery is undefined (pick another corruption or metric, or drop
-    those examples).
+    Raises ValueError where `|clean_value - corrupt_value| < 1e-6` or is NaN: the corruption
+    does not move the metric there (or a value is missing), so recovery is undefined (pick
+    another corruption or metric, or drop those examples).
     """
     if not any(isinstance(x, Tensor) for x in (value, clean_value, corrupt_value)):
         gap = float(clean_value) - float(corrupt_value)
-        if abs(gap) < MIN_GAP:
+        if not abs(gap) >= MIN_GAP:  # NaN fails this too
             raise ValueError(_same_message(clean_value, corrupt_value))
         return (float(value) - float(corrupt_value)) / gap
     gap = torch.as_tensor(clean_value) - torch.as_tensor(corrupt_value)

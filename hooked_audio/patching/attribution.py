@@ -16,8 +16,10 @@ import torch
 from torch import Tensor
 
 from hooked_audio.patching.cells import as_position_groups, metric_value
-from hooked_audio.patching.fast_sweep import prepare_resid_pre
+from hooked_audio.patching.checks import check_aligned, check_direction, check_layers
+from hooked_audio.patching.directions import Direction, base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
+from hooked_audio.streams.protocol import AudioStream
 
 
 def _position_effects(view, base_input: Tensor, source_cache, names: list[str], metric,
@@ -50,37 +52,42 @@ def _position_effects(view, base_input: Tensor, source_cache, names: list[str], 
     return effects.detach(), float(value.detach()), base_logits.detach()
 
 
-def _result(view, values, layers, groups, act, direction, metric, source_logits, base_logits):
+def estimate_result(view, values, layers, groups, act, direction, metric, source_logits, base_logits):
     clean_logits, corrupt_logits = ((source_logits, base_logits) if direction == "denoise"
                                     else (base_logits, source_logits))
     return SweepResult(
         values=values, layers=layers, cells=groups,
         cell_labels=view.cell_labels(groups), cell_seconds=view.cell_seconds(groups),
         act=act, direction=direction,
-        clean_value=metric_value(metric, clean_logits), corrupt_value=metric_value(metric, corrupt_logits),
+        clean_value=metric_value(metric, clean_logits, "on the clean run"),
+        corrupt_value=metric_value(metric, corrupt_logits, "on the corrupt run"),
     )
 
 
-def source_run(view, clean: Tensor, corrupt: Tensor, direction: str,
+def source_run(view: AudioStream, clean: Tensor, corrupt: Tensor, direction: Direction,
                layers: Optional[Sequence[int]]) -> tuple[Tensor, list[int], list[str], Tensor, dict]:
     """The set-up every attribution estimate shares: `(base_input, layers, resid_pre names,
     source logits, source cache of those names)`."""
-    base_input, source_input, layers, names = prepare_resid_pre(view, clean, corrupt, direction, layers)
+    check_aligned(view, clean, corrupt)
+    check_direction(direction)
+    layers = check_layers(layers, view.cfg.n_layers)
+    names = [f"blocks.{layer}.hook_resid_pre" for layer in layers]
+    base_input, source_input = base_and_source(direction, clean, corrupt)
     with torch.no_grad():
         source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
     return base_input, layers, names, source_logits, source_cache
 
 
-def _cell_sums(effects: Tensor, groups: list[list[int]]) -> Tensor:
+def cell_sums(effects: Tensor, groups: list[list[int]]) -> Tensor:
     return torch.stack([effects[:, group].sum(dim=1) for group in groups], dim=1)
 
 
 def resid_pre_attribution(
-    view,
+    view: AudioStream,
     clean: Tensor,
     corrupt: Tensor,
     metric: Callable[[Tensor], Tensor],
-    direction: str = "denoise",
+    direction: Direction = "denoise",
     layers: Optional[Sequence[int]] = None,
     cells: Optional[Sequence] = None,
 ) -> SweepResult:
@@ -90,16 +97,16 @@ def resid_pre_attribution(
         view, clean, corrupt, direction, layers)
     effects, base_value, base_logits = _position_effects(view, base_input, source_cache, names, metric)
     groups = as_position_groups(cells, effects.shape[1])
-    return _result(view, base_value + _cell_sums(effects, groups), layers, groups,
+    return estimate_result(view, base_value + cell_sums(effects, groups), layers, groups,
                    "resid_pre (attribution)", direction, metric, source_logits, base_logits)
 
 
 def resid_pre_attribution_graddrop(
-    view,
+    view: AudioStream,
     clean: Tensor,
     corrupt: Tensor,
     metric: Callable[[Tensor], Tensor],
-    direction: str = "denoise",
+    direction: Direction = "denoise",
     layers: Optional[Sequence[int]] = None,
     cells: Optional[Sequence] = None,
 ) -> SweepResult:
@@ -118,7 +125,7 @@ def resid_pre_attribution_graddrop(
     for drop in range(n_layers):
         effects, _, base_logits = _position_effects(view, base_input, source_cache, names, metric, drop)
         groups = groups or as_position_groups(cells, effects.shape[1])
-        total = total + _cell_sums(effects, groups).abs()
+        total = total + cell_sums(effects, groups).abs()
     values = total / (n_layers - 1)
-    return _result(view, values, layers, groups, "resid_pre |AtP* GradDrop|", direction, metric,
+    return estimate_result(view, values, layers, groups, "resid_pre |AtP* GradDrop|", direction, metric,
                    source_logits, base_logits)

@@ -23,8 +23,11 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
-from hooked_audio.patching.attribution import _cell_sums, _result, source_run
+from hooked_audio.patching.attribution import cell_sums, estimate_result, source_run
 from hooked_audio.patching.cells import as_position_groups
+from hooked_audio.patching.directions import Direction
+from hooked_audio.patching.sweep_result import SweepResult
+from hooked_audio.streams.protocol import AudioStream
 
 
 def qk_pattern_effect(P: Tensor, G: Tensor, q: Tensor, k: Tensor, q_new: Tensor, k_new: Tensor,
@@ -59,14 +62,14 @@ def qk_pattern_effect(P: Tensor, G: Tensor, q: Tensor, k: Tensor, q_new: Tensor,
 
 
 def resid_pre_attribution_qk(
-    view,
+    view: AudioStream,
     clean: Tensor,
     corrupt: Tensor,
     metric: Callable[[Tensor], Tensor],
-    direction: str = "denoise",
+    direction: Direction = "denoise",
     layers: Optional[Sequence[int]] = None,
     cells: Optional[Sequence] = None,
-) -> "SweepResult":
+) -> SweepResult:
     """Signed estimates of `resid_pre_sweep` with the QK fix (see the module docstring);
     one forward and one backward per layer."""
     base_input, layers, names, source_logits, source_cache = source_run(
@@ -110,8 +113,8 @@ def resid_pre_attribution_qk(
                 view.key_heads(layer, kept[k_hook]), q_new, k_new, causal=view.causal)
         effects = (linear + qk.to(linear.dtype))[None]
         groups = groups or as_position_groups(cells, effects.shape[1])
-        rows.append(_cell_sums(effects, groups)[0])
+        rows.append(cell_sums(effects, groups)[0])
         base_logits, base_value = logits.detach(), float(value.detach())
     values = base_value + torch.stack(rows)
-    return _result(view, values, layers, groups, "resid_pre (AtP* QK fix)", direction, metric,
+    return estimate_result(view, values, layers, groups, "resid_pre (AtP* QK fix)", direction, metric,
                    source_logits, base_logits)

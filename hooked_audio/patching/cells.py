@@ -1,39 +1,67 @@
 """Cells of a sweep (groups of positions patched together) and metric evaluation, shared by
-the exact, head, path and attribution sweeps."""
+every engine."""
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence, Union
+import math
+from typing import Any, Callable, Optional, Sequence, Union
 
+import numpy as np
 import torch
 from torch import Tensor
 
-Cells = Sequence[Union[int, Sequence[int], slice]]
+from hooked_audio.patching.checks import as_index
+
+Cells = Sequence[Union[int, Sequence[int], slice, Tensor]]
 
 
 def as_position_groups(cells: Optional[Cells], n_pos: int) -> list[list[int]]:
-    """None -> one group per position; else each cell (an int, a list of positions or a
-    slice) as a list of positions, validated against `n_pos`."""
+    """None -> one group per position; else each cell (an int, a sequence / 1-d array / tensor
+    of ints, or a slice) as a list of positions in `[0, n_pos)`.
+
+    Negative positions count from the end, as in Python indexing, and are stored as the
+    non-negative position they mean (so labels and seconds are right). Floats, bools and
+    boolean masks are refused: a float position or `True` (an int in Python) would silently
+    patch the wrong frame."""
     if cells is None:
         return [[p] for p in range(n_pos)]
-    groups = []
-    for cell in cells:
-        if isinstance(cell, slice):
-            group = list(range(n_pos))[cell]
-        elif isinstance(cell, int):
-            group = [cell]
-        else:
-            group = [int(p) for p in cell]
-        if not group or min(group) < -n_pos or max(group) >= n_pos:
-            raise ValueError(f"Cell {cell!r} is empty or outside the {n_pos} positions.")
-        groups.append(group)
+    if isinstance(cells, (str, bytes)) or not hasattr(cells, "__iter__"):
+        raise TypeError(f"`cells` must be a sequence of cells (positions, lists of positions or "
+                        f"slices), got {type(cells).__name__}.")
+    groups = [_group(cell, n_pos) for cell in cells]
+    if not groups:
+        raise ValueError("`cells` is empty: give at least one cell, or None for every position.")
     return groups
 
 
-def metric_value(metric: Callable, logits: Tensor) -> float:
-    """`metric(logits)` as a float, refusing non-scalar metrics with a clear error."""
+def _group(cell: Any, n_pos: int) -> list[int]:
+    if isinstance(cell, slice):
+        group = list(range(n_pos))[cell]
+    elif isinstance(cell, (Tensor, np.ndarray)) and cell.ndim == 1:
+        if cell.dtype in (torch.bool, np.bool_):
+            raise TypeError("A boolean mask is not a cell here: give the positions "
+                            "(`mask.nonzero()`), or use `position_sweep`, which takes masks.")
+        group = [as_index(p, "A cell position") for p in cell]
+    elif hasattr(cell, "__iter__") and not isinstance(cell, (Tensor, np.ndarray, str)):
+        group = [as_index(p, "A cell position") for p in cell]
+    else:
+        group = [as_index(cell, "A cell")]
+    if not group:
+        raise ValueError(f"Cell {cell!r} selects no position.")
+    outside = [p for p in group if not -n_pos <= p < n_pos]
+    if outside:
+        raise ValueError(f"Cell {cell!r} has positions {outside} outside the {n_pos} positions.")
+    return [p % n_pos for p in group]
+
+
+def metric_value(metric: Callable, logits: Tensor, where: str = "") -> float:
+    """`metric(logits)` as a float; refuses non-scalar and NaN results with a clear error."""
     value = torch.as_tensor(metric(logits)).detach()
     if value.ndim != 0:
         raise ValueError(f"The metric must return a scalar, got shape {tuple(value.shape)}; "
                          "reduce over the batch inside the metric (e.g. `.mean()`).")
-    return float(value)
+    number = float(value)
+    if math.isnan(number):
+        raise ValueError(f"The metric returned NaN{' ' + where if where else ''}: check it on "
+                         "these logits (a log of zero, 0/0, a token outside the vocabulary).")
+    return number

@@ -1,10 +1,11 @@
 """Path patching: the effect of a sender that reaches a receiver along one path only.
 
-Exact (no linearisation). `direct_path`: a sender (a head, or a block's attention / cross-attention /
-  MLP output) reaches the residual stream input of a later layer `receiver_layer` directly,
-  i.e. not through the blocks in between. The receiver's input is the base run's residual
-  stream plus (source - base) of the sender's output; the stack then runs on from there.
-  `receiver_layer = n_layers` means the stack's output (ln_final: the logits on the decoder).
+Exact (no linearisation). `direct_path`: a sender (a head, or a block's attention /
+cross-attention / MLP output) reaches the residual stream input of a later layer
+`receiver_layer` directly, i.e. not through the blocks in between. The receiver's input is
+the base run's residual stream plus (source - base) of the sender's output; the stack then
+runs on from there. `receiver_layer = n_layers` means the stack's output (ln_final: the
+logits on a text stack).
 
 Across the two stacks of Whisper, `hooked_audio.models.whisper.audio_to_cross_heads`.
 """
@@ -17,11 +18,18 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
-from hooked_audio.patching.directions import base_and_source
-from hooked_audio.patching.cells import metric_value
+from hooked_audio.patching.cells import as_position_groups
+from hooked_audio.patching.checks import as_index, check_aligned, check_layers
+from hooked_audio.patching.directions import Direction
+from hooked_audio.patching.engine import (HookSpec, as_metrics, collect_results, resume_name,
+                                          sweep_cells)
+from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
+from hooked_audio.streams.protocol import AudioStream
 
 COMPONENTS = ("attn", "cross_attn", "mlp")
+_OUTPUT_HOOKS = {"attn": "hook_attn_out", "cross_attn": "hook_cross_attn_out",
+                 "mlp": "hook_mlp_out"}
 
 
 @dataclass(frozen=True)
@@ -32,17 +40,32 @@ class Sender:
     component: str = "attn"
     head: Optional[int] = None
 
-    def hooks(self) -> list[str]:
+    def __post_init__(self) -> None:
         if self.component not in COMPONENTS:
             raise ValueError(f"component must be one of {COMPONENTS}, got {self.component!r}.")
+        object.__setattr__(self, "layer", as_index(self.layer, "Sender layer"))
         if self.head is not None:
             if self.component == "mlp":
                 raise ValueError("An MLP has no heads; leave head=None.")
-            return [f"blocks.{self.layer}.{self.component}.hook_z"]
-        out = {"attn": "hook_attn_out", "cross_attn": "hook_cross_attn_out", "mlp": "hook_mlp_out"}
-        return [f"blocks.{self.layer}.{out[self.component]}"]
+            object.__setattr__(self, "head", as_index(self.head, "Sender head"))
 
-    def output(self, view, cache) -> Tensor:
+    def hooks(self) -> list[str]:
+        if self.head is not None:
+            return [f"blocks.{self.layer}.{self.component}.hook_z"]
+        return [f"blocks.{self.layer}.{_OUTPUT_HOOKS[self.component]}"]
+
+    def check(self, view: AudioStream) -> None:
+        """Refuse a sender the view's stack does not have."""
+        n_layers, n_heads = view.cfg.n_layers, view.cfg.n_heads
+        if not 0 <= self.layer < n_layers:
+            raise ValueError(f"Sender layer {self.layer} is outside the {n_layers} layers.")
+        if self.head is not None and not 0 <= self.head < n_heads:
+            raise ValueError(f"Sender head {self.head} is outside the {n_heads} heads.")
+        if self.hooks()[0] not in view.hook_dict:
+            raise ValueError(f"This stream has no {self.hooks()[0]!r}: is {self.component!r} "
+                             "an attention of this stack?")
+
+    def output(self, view: AudioStream, cache) -> Tensor:
         """What the sender writes to the residual stream `[batch, pos, d_model]`, in `cache`'s run."""
         name = self.hooks()[0]
         if self.head is None:
@@ -51,72 +74,93 @@ class Sender:
         return cache[name][:, :, self.head] @ attn.W_O[self.head]
 
 
-def _receiver_hook(receiver_layer: int, n_layers: int) -> str:
-    """Where the receiver's input is read: its `resid_pre`, or the last block's output."""
-    return (f"blocks.{receiver_layer}.hook_resid_pre" if receiver_layer < n_layers
-            else f"blocks.{n_layers - 1}.hook_resid_post")
+@dataclass
+class DirectPathPatch:
+    """Adds (source - base) of a sender's output to the receiver's input. Sweep rows are the
+    senders' layers, cells index `senders[layer]`."""
+
+    view: AudioStream
+    senders: dict[int, list[Sender]]
+    receiver_layer: int
+    position_mask: Optional[Tensor]
+    base_cache: object
+    source_cache: object
+
+    def resume_layer(self, layer: int) -> int:
+        return self.receiver_layer
+
+    def apply(self, layer: int, cells: list[int], resid: Tensor, rows: int
+              ) -> tuple[Tensor, list[HookSpec]]:
+        for k, cell in enumerate(cells):
+            sender = self.senders[layer][cell]
+            delta = (sender.output(self.view, self.source_cache)
+                     - sender.output(self.view, self.base_cache))
+            if self.position_mask is not None:
+                delta = delta * self.position_mask[None, :, None]
+            resid[k * rows:(k + 1) * rows] += delta
+        return resid, []
 
 
-def _run_both(view, clean: Tensor, corrupt: Tensor, direction: str, names: list[str],
-              senders: list[Sender], receiver_layer: int):
-    """Validate, then cache `names` in the base and source runs (once for any number of senders)."""
+def _path_sweep(view: AudioStream, clean: Tensor, corrupt: Tensor, metric: Callable,
+                senders: dict[int, list[Sender]], labels: list[str], receiver_layer: int,
+                direction: Direction, positions: Optional[Sequence[int]], act: str
+                ) -> SweepResult:
+    metrics = as_metrics(metric)
+    check_aligned(view, clean, corrupt)
     n_layers = view.cfg.n_layers
-    for sender in senders:
-        if not sender.layer < receiver_layer <= n_layers:
-            raise ValueError(f"The receiver layer must come after the sender's ({sender.layer}) "
-                             f"and be at most {n_layers} (the stack's output); got {receiver_layer}.")
-    if clean.shape != corrupt.shape:
-        raise ValueError(f"Clean and corrupt inputs differ in shape: {tuple(clean.shape)} vs "
-                         f"{tuple(corrupt.shape)}.")
-    base_input, source_input = base_and_source(direction, clean, corrupt)
-    base_logits, base_cache = view.run_with_cache(base_input, names_filter=names)
-    source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
-    return base_logits, base_cache, source_logits, source_cache
-
-
-def _direct_path_value(view, base_cache, source_cache, metric, sender: Sender,
-                       receiver_layer: int, positions: Optional[Sequence[int]]) -> float:
-    resid = _receiver_hook(receiver_layer, view.cfg.n_layers)
-    delta = sender.output(view, source_cache) - sender.output(view, base_cache)
+    receiver_layer = check_layers([receiver_layer], n_layers, allow_end=True)[0]
+    for row in senders.values():
+        for sender in row:
+            sender.check(view)
+            if not sender.layer < receiver_layer:
+                raise ValueError(f"The receiver layer must come after the sender's "
+                                 f"({sender.layer}) and be at most {n_layers} (the stack's "
+                                 f"output); got {receiver_layer}.")
+    mask = None
     if positions is not None:
-        mask = torch.zeros(delta.shape[1], dtype=torch.bool, device=delta.device)
-        mask[list(positions)] = True
-        delta = delta * mask[None, :, None]
-    return metric_value(metric, view.resume_from(receiver_layer, base_cache[resid] + delta))
+        n_pos = clean.shape[-1]
+        mask = torch.zeros(n_pos, dtype=torch.bool)
+        mask[as_position_groups([positions], n_pos)[0]] = True
+    names = sorted({s.hooks()[0] for row in senders.values() for s in row})
+    runs = run_base_and_source(view.run_with_cache, clean, corrupt, direction,
+                               names + [resume_name(receiver_layer, n_layers)], names)
+    if mask is not None:
+        mask = mask.to(runs.base_logits.device)
+    patch = DirectPathPatch(view, senders, receiver_layer, mask, runs.base_cache,
+                            runs.source_cache)
+    layers = sorted(senders)
+    values = sweep_cells(view, runs.base_cache, patch, layers, len(labels), metrics,
+                         batch_size=1, progress=False, desc="direct paths", cell_names=labels)
+    return collect_results(metric, metrics, values, runs, layers=layers,
+                           cells=[[i] for i in range(len(labels))], cell_labels=labels, act=act,
+                           direction=direction)
 
 
-@torch.no_grad()
-def direct_path(view, clean: Tensor, corrupt: Tensor, metric: Callable[[Tensor], Tensor],
-                sender: Sender, receiver_layer: int, direction: str = "denoise",
-                positions: Optional[Sequence[int]] = None) -> float:
+def direct_path(view: AudioStream, clean: Tensor, corrupt: Tensor,
+                metric: Callable[[Tensor], Tensor], sender: Sender, receiver_layer: int,
+                direction: Direction = "denoise", positions: Optional[Sequence[int]] = None
+                ) -> SweepResult:
     """The metric when only `sender`'s direct contribution to `blocks.{receiver_layer}`'s
-    input comes from the source run (all positions, or `positions`)."""
-    names = sender.hooks() + [_receiver_hook(receiver_layer, view.cfg.n_layers)]
-    _, base_cache, _, source_cache = _run_both(view, clean, corrupt, direction, names, [sender],
-                                               receiver_layer)
-    return _direct_path_value(view, base_cache, source_cache, metric, sender, receiver_layer,
-                              positions)
+    input comes from the source run (all positions, or `positions`): a one-cell
+    `SweepResult` (`.item()` is the number)."""
+    label = "all heads" if sender.head is None else f"H{sender.head}"
+    return _path_sweep(view, clean, corrupt, metric, {sender.layer: [sender]}, [label],
+                       receiver_layer, direction, positions,
+                       f"{sender.component} -> blocks.{receiver_layer} (direct path)")
 
 
-@torch.no_grad()
-def direct_path_head_sweep(view, clean: Tensor, corrupt: Tensor, metric: Callable[[Tensor], Tensor],
-                           receiver_layer: int, component: str = "attn",
-                           direction: str = "denoise") -> SweepResult:
+def direct_path_head_sweep(view: AudioStream, clean: Tensor, corrupt: Tensor,
+                           metric: Callable[[Tensor], Tensor], receiver_layer: int,
+                           component: str = "attn", direction: Direction = "denoise"
+                           ) -> SweepResult:
     """`direct_path` for every head of every layer before `receiver_layer`: `[layer, head]`.
     The base and source runs are cached once for all heads."""
-    layers = list(range(receiver_layer))
+    receiver_layer = check_layers([receiver_layer], view.cfg.n_layers, allow_end=True)[0]
     n_heads = view.cfg.n_heads
-    senders = [[Sender(l, component, h) for h in range(n_heads)] for l in layers]
-    names = [row[0].hooks()[0] for row in senders] + [_receiver_hook(receiver_layer, view.cfg.n_layers)]
-    base_logits, base_cache, source_logits, source_cache = _run_both(
-        view, clean, corrupt, direction, names, [row[0] for row in senders], receiver_layer)
-    values = torch.tensor([[_direct_path_value(view, base_cache, source_cache, metric, sender,
-                                               receiver_layer, None) for sender in row]
-                           for row in senders])
-    clean_logits, corrupt_logits = ((source_logits, base_logits) if direction == "denoise"
-                                    else (base_logits, source_logits))
-    return SweepResult(values=values, layers=layers, cells=[[h] for h in range(n_heads)],
-                       cell_labels=[f"H{h}" for h in range(n_heads)],
-                       act=f"{component} heads -> blocks.{receiver_layer} (direct path)",
-                       direction=direction, clean_value=metric_value(metric, clean_logits),
-                       corrupt_value=metric_value(metric, corrupt_logits))
+    senders = {layer: [Sender(layer, component, h) for h in range(n_heads)]
+               for layer in range(receiver_layer)}
+    if not senders:
+        raise ValueError("receiver_layer 0 has no earlier layer to send from.")
+    return _path_sweep(view, clean, corrupt, metric, senders, [f"H{h}" for h in range(n_heads)],
+                       receiver_layer, direction, None,
+                       f"{component} heads -> blocks.{receiver_layer} (direct path)")

@@ -31,13 +31,33 @@ class SweepResult:
     cell_seconds: Optional[list[tuple[float, float]]] = None
     metadata: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        shape = (len(self.layers), len(self.cells))
+        if tuple(self.values.shape) != shape:
+            raise ValueError(f"values have shape {tuple(self.values.shape)}, expected {shape} "
+                             "(layers x cells).")
+        if len(self.cell_labels) != len(self.cells):
+            raise ValueError(f"{len(self.cells)} cells but {len(self.cell_labels)} labels.")
+        if self.cell_seconds is not None and len(self.cell_seconds) != len(self.cells):
+            raise ValueError(f"{len(self.cells)} cells but {len(self.cell_seconds)} time spans.")
+
     def normalised(self) -> Float[Tensor, "layer cell"]:
-        """0 = the corrupt run's metric, 1 = the clean run's (in either direction)."""
-        gap = self.clean_value - self.corrupt_value
-        if abs(gap) < 1e-6:
-            raise ValueError("The clean and corrupt runs give the same metric, so recovery is "
-                             "undefined: the corruption does not move this metric.")
-        return (self.values - self.corrupt_value) / gap
+        """0 = the corrupt run's metric, 1 = the clean run's (in either direction).
+
+        Raises where recovery is undefined: a clean-corrupt gap below 1e-6 (the corruption
+        does not move the metric) or a NaN reference (e.g. a head sweep given no
+        `reference_values`)."""
+        from hooked_audio.metrics.recovery import normalised_recovery
+
+        return normalised_recovery(self.values, torch.tensor(self.clean_value),
+                                   torch.tensor(self.corrupt_value))
+
+    def item(self) -> float:
+        """The value of a one-cell result (`direct_path`, `audio_to_cross_heads`)."""
+        if self.values.numel() != 1:
+            raise ValueError(f"item() needs a one-cell result; this one has "
+                             f"{tuple(self.values.shape)} (layers x cells).")
+        return float(self.values.reshape(()))
 
     def to_dataframe(self):
         """Long format: one row per (layer, cell) with labels and times, for pandas users."""

@@ -20,7 +20,7 @@ from transformer_lens.config import TransformerLensConfig
 STREAM_MEMBERS = (
     "cfg", "model", "blocks", "ln_final", "hook_dict", "device", "causal", "qk_hook_names",
     "run_with_cache", "run_with_hooks", "hooks", "to_tokens", "resume_from", "cell_seconds",
-    "cell_labels", "query_key", "key_heads",
+    "cell_labels", "query_key", "key_heads", "input_seconds",
 )
 
 
@@ -41,6 +41,8 @@ class AudioStream(Protocol):
     Labelling cells (a cell = a list of positions patched together):
         `cell_seconds(groups)`: `(start, end)` seconds per cell, or None on a text stack;
         `cell_labels(groups)`: one string per cell.
+        `input_seconds(x)`: seconds of real audio in an input before its padding, or None
+        (sweeps warn when clean and corrupt differ: their positions do not correspond).
 
     Attention internals (AtP*'s QK fix):
         `qk_hook_names`: the local hook names (within `blocks.{l}.attn.`) holding the queries
@@ -85,6 +87,8 @@ class AudioStream(Protocol):
     def cell_seconds(self, groups: list[list[int]]) -> Optional[list[tuple[float, float]]]: ...
 
     def cell_labels(self, groups: list[list[int]]) -> list[str]: ...
+
+    def input_seconds(self, x: Tensor) -> Optional[float]: ...
 
     def query_key(self, layer: int, resid_pre: Tensor) -> tuple[Tensor, Tensor]: ...
 

@@ -154,6 +154,12 @@ class StreamView:
         """Keys as cached at `qk_hook_names[1]`, one per query head."""
         return k
 
+    def input_seconds(self, x: Tensor) -> Optional[float]:
+        """Seconds of real audio in an input (before padding), or None where the view cannot
+        tell (text stacks, unpadded inputs): sweeps use it to warn when clean and corrupt
+        clips differ in duration."""
+        return None
+
     # ------------------------------------------------------------ running
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError
@@ -222,12 +228,15 @@ class UnembedSurface:
 
 
 def bound_rows(x: Optional[Tensor], batch: int, what: str) -> Optional[Tensor]:
-    """A tensor a view binds, for an input of `batch` rows: itself, or a bound batch of 1
-    shared by every row. None stays None."""
+    """A tensor a view binds, for an input of `batch` rows: itself; a bound batch of 1 shared
+    by every row; or, when the input stacks whole copies of the bound batch (as the sweep
+    engine does, one copy per cell), the bound batch repeated as many times. None stays None."""
     if x is None or x.shape[0] == batch:
         return x
     if x.shape[0] == 1:
         return x.expand(batch, *x.shape[1:])
+    if x.shape[0] and batch % x.shape[0] == 0:
+        return x.repeat(batch // x.shape[0], *([1] * (x.ndim - 1)))
     raise ValueError(f"The bound {what} has batch {x.shape[0]}, the input has batch {batch}: "
                      "bind one item (batch 1, shared) or exactly as many as the input.")
 

@@ -8,7 +8,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from hooked_audio.audio import mel_to_frames
+from hooked_audio.audio import frames_to_mel, mel_to_frames
 from hooked_audio.models.whisper.decoder_cache import WhisperDecoderCache
 from hooked_audio.streams.view import StreamView, UnembedSurface, bound_rows
 
@@ -47,6 +47,21 @@ class WhisperEncoderStream(StreamView):
     @property
     def seconds_per_position(self) -> float:
         return self.model.window_seconds / self.cfg.n_ctx
+
+    def input_seconds(self, frames: Float[Tensor, "batch 2 n_mels pos"]) -> Optional[float]:
+        """Seconds of audio before the padding of the window (the longest row), or None when
+        the input has no padding (a full window, or a corruption that fills the padding too).
+
+        Zero padding has no energy, so Whisper's log-mel clamps it to the spectrogram's floor
+        in every mel bin: the trailing columns at the floor are the padding."""
+        mel = frames_to_mel(frames) if frames.ndim == 4 else frames
+        floor = mel.amin(dim=(-2, -1), keepdim=True)
+        speech = (mel > floor + 1e-6).any(dim=-2)  # [batch, mel_frame]
+        last = torch.where(speech, torch.arange(mel.shape[-1], device=mel.device), -1)
+        n_mel_frames = int(last.amax()) + 1
+        if n_mel_frames >= mel.shape[-1]:
+            return None
+        return n_mel_frames * self.seconds_per_position / 2
 
     def cell_seconds(self, groups: list[list[int]]) -> list[tuple[float, float]]:
         """`(start, end)` seconds of each group of 20 ms frames."""

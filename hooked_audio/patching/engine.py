@@ -1,0 +1,115 @@
+"""The one loop behind every exact sweep: for each layer, each chunk of cells, one patched run.
+
+A *patch* says what one kind of patching changes (`Patch`); the engine does the rest once:
+resuming each patched run at the right layer from the cached base run (the layers before it
+are the same in every patched run), stacking a chunk of cells into one batched forward,
+evaluating every metric on each cell's rows, the progress bar, and a result that starts as
+NaN so that a cell the loop never reached cannot pass for a number.
+
+Patched runs are exact: the stream view's `resume_from(layer, resid)` computes what the full
+forward computes from `blocks.{layer}.hook_resid_pre`, and hooks on later points still fire.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from hooked_audio.patching.cells import metric_value
+from hooked_audio.patching.runs import BaseAndSource
+from hooked_audio.streams.protocol import AudioStream
+
+HookSpec = tuple[str, Callable]
+
+
+class Patch(Protocol):
+    """One kind of patch, e.g. a layer's activation at some positions, or one head.
+
+    `resume_layer(layer)`: where the patched runs of sweep row `layer` start (the block whose
+    input the patch changes first, or that layer itself); the engine reads the base run's
+    residual stream there from `resume_name(...)` in the base cache.
+    `apply(layer, cells, resid, rows)`: for the cells `cells` (indices into the sweep's cells)
+    stacked in `resid` (`rows` rows each, cell k at rows `k * rows : (k + 1) * rows`), return
+    the residual stream to resume from and the forward hooks (local names) that patch the
+    rest."""
+
+    def resume_layer(self, layer: int) -> int: ...
+
+    def apply(self, layer: int, cells: list[int], resid: Tensor, rows: int
+              ) -> tuple[Tensor, list[HookSpec]]: ...
+
+
+def resume_name(layer: int, n_layers: int) -> str:
+    """The hook holding the residual stream a run resumes from at `layer` (the last block's
+    output for `layer == n_layers`)."""
+    return (f"blocks.{layer}.hook_resid_pre" if layer < n_layers
+            else f"blocks.{n_layers - 1}.hook_resid_post")
+
+
+def resume_names(resume_layers: Sequence[int], n_layers: int) -> list[str]:
+    """The base-run hooks that runs resuming at `resume_layers` start from (cache these)."""
+    return sorted({resume_name(layer, n_layers) for layer in resume_layers})
+
+
+@torch.no_grad()
+def sweep_cells(view: AudioStream, base_cache: Any, patch: Patch, layers: Sequence[int],
+                n_cells: int, metrics: Mapping[str, Callable[[Tensor], Tensor]],
+                batch_size: int, progress: bool = True, desc: str = "sweep",
+                cell_names: Optional[Sequence[str]] = None
+                ) -> dict[str, Float[Tensor, "layer cell"]]:
+    """`values[metric][layer_index, cell]` for every layer and cell, `batch_size` cells per
+    forward; `base_cache` holds the base run's residual streams the runs resume from."""
+    values = {name: torch.full((len(layers), n_cells), float("nan")) for name in metrics}
+    n_layers = view.cfg.n_layers
+    bar = tqdm(total=len(layers) * n_cells, disable=not progress, desc=desc)
+    for li, layer in enumerate(layers):
+        start = patch.resume_layer(layer)
+        start_resid = base_cache[resume_name(start, n_layers)]
+        rows = start_resid.shape[0]
+        for first in range(0, n_cells, batch_size):
+            chunk = list(range(first, min(first + batch_size, n_cells)))
+            resid, hooks = patch.apply(layer, chunk, start_resid.repeat(len(chunk), 1, 1), rows)
+            with view.hooks(fwd_hooks=hooks):
+                logits = view.resume_from(start, resid)
+            for k, cell in enumerate(chunk):
+                where = f"at layer {layer}, cell {cell_names[cell] if cell_names else cell}"
+                for name, fn in metrics.items():
+                    values[name][li, cell] = metric_value(fn, logits[k * rows:(k + 1) * rows],
+                                                          where)
+            bar.update(len(chunk))
+    bar.close()
+    return values
+
+
+def as_metrics(metric: Callable | Mapping[str, Callable]) -> dict[str, Callable]:
+    """One metric, or a mapping of names to metrics (all evaluated on every patched run)."""
+    if isinstance(metric, Mapping):
+        if not metric:
+            raise ValueError("The metric mapping is empty.")
+        bad = [name for name, fn in metric.items() if not callable(fn)]
+    else:
+        metric, bad = {"metric": metric}, [] if callable(metric) else ["metric"]
+    if bad:
+        raise TypeError(f"Metrics must be callables logits -> scalar tensor; {bad} are not.")
+    return dict(metric)
+
+
+def collect_results(metric: Callable | Mapping[str, Callable], metrics: dict[str, Callable],
+                    values: dict[str, Tensor], runs: Optional[BaseAndSource],
+                    reference: Optional[tuple[float, float]] = None, **fields
+                    ) -> "SweepResult | dict[str, SweepResult]":
+    """One `SweepResult` per metric (a dict when `metric` was a mapping), with the metric on the
+    unpatched clean and corrupt runs from `runs` (or `reference`, when the caller ran them)."""
+    from hooked_audio.patching.sweep_result import SweepResult
+
+    results = {}
+    for name, fn in metrics.items():
+        clean_value, corrupt_value = (runs.reference_values(fn) if runs is not None
+                                      else reference or (float("nan"), float("nan")))
+        results[name] = SweepResult(values=values[name], clean_value=clean_value,
+                                    corrupt_value=corrupt_value, **fields)
+    return results if isinstance(metric, Mapping) else results["metric"]

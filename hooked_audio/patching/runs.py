@@ -1,0 +1,52 @@
+"""The two unpatched runs every sweep starts from, and which of them is clean."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from torch import Tensor
+
+from hooked_audio.patching.cells import metric_value
+from hooked_audio.patching.checks import check_direction
+from hooked_audio.patching.directions import Direction, base_and_source
+
+
+@dataclass
+class BaseAndSource:
+    """The base run (what every patched run starts from) and the source run (where patched
+    activations come from), each with its logits and the cached activations a sweep needs.
+    `denoise`: base = corrupt, source = clean; `noise`: the reverse."""
+
+    direction: Direction
+    base_logits: Tensor
+    base_cache: Any
+    source_logits: Tensor
+    source_cache: Any
+
+    @property
+    def clean_logits(self) -> Tensor:
+        return self.source_logits if self.direction == "denoise" else self.base_logits
+
+    @property
+    def corrupt_logits(self) -> Tensor:
+        return self.base_logits if self.direction == "denoise" else self.source_logits
+
+    def reference_values(self, metric: Callable) -> tuple[float, float]:
+        """`(metric on the clean run, metric on the corrupt run)`."""
+        return (metric_value(metric, self.clean_logits, "on the clean run"),
+                metric_value(metric, self.corrupt_logits, "on the corrupt run"))
+
+
+def run_base_and_source(run_with_cache: Callable[..., tuple[Tensor, Any]], clean: Any,
+                        corrupt: Any, direction: Direction, base_names: Sequence[str],
+                        source_names: Sequence[str]) -> BaseAndSource:
+    """Run the base and source inputs once each, caching `base_names` / `source_names`.
+
+    `run_with_cache(input, names_filter=...)`: a stream view's, or any function with that
+    signature (e.g. one that unpacks keyword inputs for a whole model)."""
+    check_direction(direction)
+    base_input, source_input = base_and_source(direction, clean, corrupt)
+    base_logits, base_cache = run_with_cache(base_input, names_filter=list(base_names))
+    source_logits, source_cache = run_with_cache(source_input, names_filter=list(source_names))
+    return BaseAndSource(direction, base_logits, base_cache, source_logits, source_cache)
