@@ -7,13 +7,14 @@ audio-language models (Qwen2-Audio, Voxtral).
 """
 
 from hooked_audio.models.audio_lm import HookedAudioLM, HookedAudioLMConfig
-from hooked_audio.audio import AudioInputError, load_audio, mel_to_frames, frames_to_mel
+from hooked_audio.audio import Audio, AudioInputError, frames_to_mel, load_audio, mel_to_frames
 from hooked_audio.hook_point import AudioHookPoint
 from hooked_audio.models.whisper import HookedWhisper, HookedWhisperConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Audio",
     "AudioHookPoint",
     "AudioInputError",
     "HookedAudioLM",

@@ -5,8 +5,10 @@ from hooked_audio.audio.errors import AudioInputError
 from hooked_audio.audio.frames import frames_to_mel, mel_to_frames
 from hooked_audio.audio.load import load_audio
 from hooked_audio.audio.mel import MelBatch, log_mel, log_mel_chunks
+from hooked_audio.audio.waveform import Audio
 
 __all__ = [
+    "Audio",
     "AudioLike",
     "AudioInputError",
     "MelBatch",

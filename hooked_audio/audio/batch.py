@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from hooked_audio.audio.errors import AudioInputError
 from hooked_audio.audio.load import AudioLike, load_audio
+from hooked_audio.audio.waveform import Audio
 
 
 def load_audio_batch(
     audio: AudioLike | Sequence[AudioLike],
     sample_rate: int | Sequence[int | None] | None = None,
     target_rate: int = 16000,
-) -> list[np.ndarray]:
+) -> list[Audio]:
     """Load one or more clips with :func:`load_audio`.
 
     A ``list`` or ``tuple`` is a batch; anything else (a path, an array, a
@@ -23,11 +22,11 @@ def load_audio_batch(
     Args:
         audio: a clip or a list/tuple of clips (paths, arrays, tensors, mixed).
         sample_rate: one rate for every clip, or a list/tuple with one rate
-            (or ``None`` for paths) per clip.
+            (or ``None`` for paths and :class:`Audio`, which carry theirs) per clip.
         target_rate: output rate in Hz.
 
     Returns:
-        One 1-D float32 waveform per clip, lengths may differ.
+        One 1-D float32 :class:`Audio` per clip, lengths may differ.
 
     Raises:
         AudioInputError: naming the index of the failing clip.

@@ -4,7 +4,10 @@ Accepted inputs
 ---------------
 * a path (``str`` or ``os.PathLike``) to anything libsndfile decodes
   (WAV, FLAC, OGG/Vorbis, Opus, MP3, AIFF, ...); the file's own rate is used.
-* a waveform as a ``numpy.ndarray`` or ``torch.Tensor``, with ``sample_rate=``
+* an :class:`~hooked_audio.audio.waveform.Audio` (what this function, the corruptions
+  and the pair loaders return): it carries its rate, so ``sample_rate=`` may be omitted
+  (if given it must match).
+* any other waveform as a ``numpy.ndarray`` or ``torch.Tensor``, with ``sample_rate=``
   required. Shapes:
 
   - ``(n,)``: mono;
@@ -26,7 +29,6 @@ and it has no torch/torchaudio version coupling.
 
 from __future__ import annotations
 
-import numbers
 import os
 import warnings
 from pathlib import Path
@@ -37,7 +39,9 @@ import soundfile as sf
 import soxr
 import torch
 
+from hooked_audio.audio.checks import check_rate, check_samples
 from hooked_audio.audio.errors import AudioInputError
+from hooked_audio.audio.waveform import Audio, carried_rate
 
 AudioLike = Union[str, "os.PathLike[str]", np.ndarray, torch.Tensor]
 
@@ -60,15 +64,15 @@ def load_audio(
     sample_rate: int | None = None,
     *,
     target_rate: int = 16000,
-) -> np.ndarray:
-    """Return ``audio`` as a 1-D float32 mono waveform at ``target_rate`` Hz.
+) -> Audio:
+    """Return ``audio`` as a 1-D float32 mono :class:`Audio` at ``target_rate`` Hz.
 
     Args:
-        audio: a file path, or a numpy/torch waveform (see the module docstring
-            for accepted shapes and dtypes).
-        sample_rate: the waveform's rate in Hz; required for arrays/tensors.
-            For a path it may be omitted (the file's rate is used); if given it
-            must match the file.
+        audio: a file path, an :class:`Audio`, or a numpy/torch waveform (see the
+            module docstring for accepted shapes and dtypes).
+        sample_rate: the waveform's rate in Hz; required for plain arrays/tensors.
+            For a path or an ``Audio`` it may be omitted (the file's or the
+            ``Audio``'s rate is used); if given it must match.
         target_rate: output rate in Hz (Whisper wants 16000).
 
     Raises:
@@ -79,16 +83,11 @@ def load_audio(
         UserWarning: if the peak amplitude exceeds 1.0 after dtype conversion,
             which usually means integer PCM was cast to float without scaling.
     """
-    target_rate = _check_rate(target_rate, "target_rate")
+    target_rate = check_rate(target_rate, "target_rate")
     if isinstance(audio, (str, os.PathLike)):
         samples, rate = _read_file(audio, sample_rate)
     elif isinstance(audio, (np.ndarray, torch.Tensor)):
-        if sample_rate is None:
-            raise AudioInputError(
-                f"a {type(audio).__name__} waveform has no sample rate; "
-                "pass sample_rate= (e.g. load_audio(wave, sample_rate=44100))."
-            )
-        rate = _check_rate(sample_rate, "sample_rate")
+        rate = _array_rate(audio, sample_rate)
         samples = _to_float_2d(_to_numpy(audio))
     else:
         raise AudioInputError(
@@ -96,16 +95,7 @@ def load_audio(
             "array or a torch tensor (for several clips use load_audio_batch([...]))."
         )
 
-    if samples.shape[0] == 0 or samples.shape[1] == 0:
-        raise AudioInputError(
-            f"audio is empty (shape {samples.shape}); pass a non-empty waveform or file."
-        )
-    bad = int(np.count_nonzero(~np.isfinite(samples)))
-    if bad:
-        raise AudioInputError(
-            f"audio contains {bad} NaN or inf samples out of {samples.size}; "
-            "clean the waveform first (e.g. np.nan_to_num) or check how it was produced."
-        )
+    check_samples(samples, "audio")
     peak = float(np.max(np.abs(samples)))
     if peak > 1.0:
         warnings.warn(
@@ -118,16 +108,27 @@ def load_audio(
     mono = samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]
     if rate != target_rate:
         mono = soxr.resample(mono, rate, target_rate, quality="HQ")
-    return np.ascontiguousarray(mono, dtype=np.float32)
+    return Audio(np.ascontiguousarray(mono, dtype=np.float32), target_rate)
 
 
-def _check_rate(rate: object, name: str) -> int:
-    """Return ``rate`` as a positive ``int`` or raise."""
-    if isinstance(rate, bool) or not isinstance(rate, numbers.Integral) or int(rate) <= 0:
+def _array_rate(audio: np.ndarray | torch.Tensor, sample_rate: int | None) -> int:
+    """The rate of an array: the one an :class:`Audio` carries, else ``sample_rate=``."""
+    carried = carried_rate(audio)
+    if carried is None:
+        if sample_rate is None:
+            kind = "torch" if isinstance(audio, torch.Tensor) else "numpy"
+            raise AudioInputError(
+                f"this {kind} waveform has no sample rate; pass sample_rate= (e.g. "
+                "load_audio(wave, sample_rate=44100)), or wrap it once as "
+                "hooked_audio.audio.Audio(wave, sample_rate=44100)."
+            )
+        return check_rate(sample_rate, "sample_rate")
+    if sample_rate is not None and check_rate(sample_rate, "sample_rate") != carried:
         raise AudioInputError(
-            f"{name} must be a positive int in Hz, got {rate!r}; pass e.g. {name}=16000."
+            f"sample_rate={sample_rate} conflicts with the {carried} Hz this Audio carries; "
+            "omit sample_rate (use target_rate= to choose the output rate)."
         )
-    return int(rate)
+    return carried
 
 
 def _read_file(path: str | os.PathLike, sample_rate: int | None) -> tuple[np.ndarray, int]:
@@ -144,7 +145,7 @@ def _read_file(path: str | os.PathLike, sample_rate: int | None) -> tuple[np.nda
             "Convert other formats (mp4, m4a, aac, webm, ...) with ffmpeg, e.g. "
             "`ffmpeg -i input.m4a -ac 1 -ar 16000 output.wav`."
         ) from e
-    if sample_rate is not None and _check_rate(sample_rate, "sample_rate") != rate:
+    if sample_rate is not None and check_rate(sample_rate, "sample_rate") != rate:
         raise AudioInputError(
             f"sample_rate={sample_rate} conflicts with the {rate} Hz stored in {str(p)!r}; "
             "omit sample_rate for files (use target_rate= to choose the output rate)."
@@ -155,7 +156,7 @@ def _read_file(path: str | os.PathLike, sample_rate: int | None) -> tuple[np.nda
 def _to_numpy(audio: np.ndarray | torch.Tensor) -> np.ndarray:
     """Detach a tensor to numpy (floats as float32, since e.g. bfloat16 has no numpy dtype)."""
     if isinstance(audio, np.ndarray):
-        return audio
+        return np.asarray(audio)
     t = audio.detach().cpu()
     if t.is_floating_point():
         t = t.to(torch.float32)

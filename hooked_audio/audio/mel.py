@@ -22,6 +22,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from hooked_audio.audio.errors import AudioInputError
+from hooked_audio.audio.waveform import carried_rate
 
 SUPPORTED_N_MELS = (80, 128)  # 80: tiny..large-v2, 128: large-v3 / turbo
 
@@ -137,6 +138,12 @@ def _check_inputs(
         )
     out = []
     for i, w in enumerate(waveforms):
+        rate = carried_rate(w)
+        if rate is not None and rate != wa.SAMPLE_RATE:
+            raise AudioInputError(
+                f"waveform {i} is {rate} Hz audio but the log-mel needs {wa.SAMPLE_RATE} Hz; "
+                "resample it with load_audio(audio), which returns 16 kHz."
+            )
         t = torch.as_tensor(w).detach().cpu() if isinstance(w, (np.ndarray, Tensor)) else None
         if t is None or t.ndim != 1 or not t.is_floating_point() or t.numel() == 0:
             desc = f"shape {tuple(t.shape)}, dtype {t.dtype}" if t is not None else type(w).__name__

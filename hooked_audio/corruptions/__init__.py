@@ -1,7 +1,9 @@
 """Counterfactual audio for activation patching: corruptions of a 16 kHz mono waveform.
 
 Every function takes a 1-D float32 waveform at 16 kHz (``hooked_audio.load_audio`` makes
-one), returns a *new* float32 array (the input is never modified), is deterministic under
+one), returns a *new* float32 :class:`hooked_audio.audio.Audio` at 16 kHz, which
+``model.to_mel`` takes without ``sample_rate=`` (the input is never modified; an ``Audio``
+at another rate is refused), is deterministic under
 ``seed=`` where random, and keeps the sample count, except :func:`speed`, whose purpose is
 to change duration (``keep_length=True`` trims/pads it back). Spans are ``(start_s,
 end_s)`` in seconds covering samples ``[round(start_s*16000), round(end_s*16000))``; one

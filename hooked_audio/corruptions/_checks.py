@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
+from hooked_audio.audio.checks import check_samples
 from hooked_audio.audio.errors import AudioInputError
+from hooked_audio.audio.waveform import Audio, carried_rate
+from hooked_audio.constants import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
-
-Span = Tuple[float, float]
+Span = tuple[float, float]
 
 
 def check_rate(sample_rate: object, fn: str) -> int:
@@ -38,9 +39,16 @@ def check_rate(sample_rate: object, fn: str) -> int:
 def check_audio(audio: object, fn: str, name: str = "audio") -> np.ndarray:
     """Return ``audio`` as a fresh 1-D float32 copy, or raise.
 
-    Refuses: non-arrays, integer PCM (scale it with ``load_audio``), non-1-D input
-    (stereo: ``load_audio`` downmixes), empty input, NaN/inf samples.
+    Refuses: non-arrays, an :class:`Audio` at another rate than 16 kHz, integer PCM
+    (scale it with ``load_audio``), non-1-D input (stereo: ``load_audio`` downmixes),
+    empty input, NaN/inf samples.
     """
+    rate = carried_rate(audio)
+    if rate is not None and rate != SAMPLE_RATE:
+        raise AudioInputError(
+            f"{fn}: {name} is {rate} Hz audio but must be 16 kHz; resample it first with "
+            "hooked_audio.load_audio(audio), which returns 16 kHz mono float32."
+        )
     if isinstance(audio, (str, bytes)) or audio is None:
         raise AudioInputError(
             f"{fn}: {name} must be a 1-D float waveform array, got {type(audio).__name__}; "
@@ -74,17 +82,13 @@ def check_audio(audio: object, fn: str, name: str = "audio") -> np.ndarray:
             "hooked_audio.load_audio(audio, sample_rate=...), which downmixes stereo to mono "
             "and resamples to 16 kHz."
         )
-    if arr.size == 0:
-        raise AudioInputError(
-            f"{fn}: {name} is empty (0 samples); pass a non-empty waveform."
-        )
-    bad = int(np.count_nonzero(~np.isfinite(arr)))
-    if bad:
-        raise AudioInputError(
-            f"{fn}: {name} contains {bad} NaN or inf samples out of {arr.size}; clean it "
-            "first (e.g. np.nan_to_num) or check how it was produced."
-        )
+    check_samples(arr, f"{fn}: {name}")
     return np.array(arr, dtype=np.float32, copy=True)
+
+
+def as_audio(samples: np.ndarray) -> Audio:
+    """A corruption's result: float32 :class:`Audio` at 16 kHz."""
+    return Audio(np.ascontiguousarray(samples, dtype=np.float32), SAMPLE_RATE)
 
 
 def check_finite(value: object, fn: str, name: str, hint: str = "") -> float:
@@ -109,7 +113,7 @@ def check_positive(value: object, fn: str, name: str, hint: str = "") -> float:
 
 
 def span_to_slice(
-    span: Optional[Sequence[float]], n_samples: int, fn: str, sample_rate: int = SAMPLE_RATE
+    span: Sequence[float] | None, n_samples: int, fn: str, sample_rate: int = SAMPLE_RATE
 ) -> slice:
     """Convert ``(start_s, end_s)`` seconds to a sample ``slice``; ``None`` is the whole clip.
 

@@ -34,15 +34,16 @@ are not the same sentence; it is not calibrated across recording conditions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from hooked_audio.audio.errors import AudioInputError
-from hooked_audio.corruptions._checks import SAMPLE_RATE, check_audio, check_rate
+from hooked_audio.audio.waveform import Audio
+from hooked_audio.constants import HOP_LENGTH as HOP
+from hooked_audio.corruptions._checks import SAMPLE_RATE, as_audio, check_audio, check_rate
 
-HOP = 160  # samples per 10 ms mel frame at 16 kHz
 MIN_FRAMES = 3
 MAX_CELLS = 40_000_000  # DTW cost matrix cells (~60 s x 60 s)
 
@@ -54,17 +55,17 @@ class AlignedPair:
     """Result of :func:`align_pair`.
 
     Attributes:
-        clean: the clean waveform (float32 copy of the input).
-        warped: the corrupt waveform time-warped onto the clean timeline; exactly
-            ``len(clean)`` samples.
+        clean: the clean waveform (float32 16 kHz :class:`Audio` copy of the input).
+        warped: the corrupt waveform time-warped onto the clean timeline (16 kHz
+            :class:`Audio`); exactly ``len(clean)`` samples.
         path: ``int64 [n_steps, 2]`` DTW warping path of ``(clean_frame, corrupt_frame)``
             pairs (10 ms frames), monotone, from ``(0, 0)`` to ``(last, last)``.
         score: mean RMS log-mel distance per path step; 0 for identical audio, larger is
             worse (see the module docstring for the scale).
     """
 
-    clean: np.ndarray
-    warped: np.ndarray
+    clean: Audio
+    warped: Audio
     path: np.ndarray
     score: float
 
@@ -195,4 +196,4 @@ def align_pair(
         np.fill_diagonal(cost, 0.0)  # identical inputs: exact 0, not expansion rounding noise
     path, score = _dtw(cost)
     warped = _warp(x.size, y, path, fx.shape[0])
-    return AlignedPair(clean=x, warped=warped, path=path, score=score)
+    return AlignedPair(clean=as_audio(x), warped=as_audio(warped), path=path, score=score)

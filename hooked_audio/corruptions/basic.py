@@ -5,16 +5,23 @@ Both keep the sample count, and every sample stays where it was in time.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from hooked_audio.corruptions._checks import check_audio, check_finite, check_rate, span_to_slice
+from hooked_audio.audio.waveform import Audio
+from hooked_audio.corruptions._checks import (
+    as_audio,
+    check_audio,
+    check_finite,
+    check_rate,
+    span_to_slice,
+)
 
 
 def silence(
-    audio: np.ndarray, span: Optional[Sequence[float]] = None, *, sample_rate: int = 16000
-) -> np.ndarray:
+    audio: np.ndarray, span: Sequence[float] | None = None, *, sample_rate: int = 16000
+) -> Audio:
     """Return a copy of ``audio`` with ``span`` (seconds) set to exactly zero.
 
     Args:
@@ -31,10 +38,10 @@ def silence(
     check_rate(sample_rate, "silence")
     out = check_audio(audio, "silence")
     out[span_to_slice(span, out.size, "silence")] = 0.0
-    return out
+    return as_audio(out)
 
 
-def gain(audio: np.ndarray, db: float, *, sample_rate: int = 16000) -> np.ndarray:
+def gain(audio: np.ndarray, db: float, *, sample_rate: int = 16000) -> Audio:
     """Return ``audio`` scaled by ``db`` decibels (amplitude factor ``10 ** (db / 20)``).
 
     Sign convention: positive ``db`` is louder (+6.02 dB doubles the amplitude), negative
@@ -48,4 +55,4 @@ def gain(audio: np.ndarray, db: float, *, sample_rate: int = 16000) -> np.ndarra
     out = check_audio(audio, "gain")
     db = check_finite(db, "gain", "db", "pass a gain in decibels, e.g. db=-6.0")
     out *= np.float32(10.0 ** (db / 20.0))
-    return out
+    return as_audio(out)

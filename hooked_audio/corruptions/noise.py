@@ -16,23 +16,30 @@ several (e.g. 20, 10, 0, -10 dB) before reading a patching map.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from hooked_audio.audio.errors import AudioInputError
-from hooked_audio.corruptions._checks import check_audio, check_finite, check_rate, span_to_slice
+from hooked_audio.audio.waveform import Audio
+from hooked_audio.corruptions._checks import (
+    as_audio,
+    check_audio,
+    check_finite,
+    check_rate,
+    span_to_slice,
+)
 
 
 def _add_noise(
     audio: np.ndarray,
     snr_db: float,
     seed: int,
-    span: Optional[Sequence[float]],
+    span: Sequence[float] | None,
     sample_rate: int,
     fn: str,
     colour: str,
-) -> np.ndarray:
+) -> Audio:
     check_rate(sample_rate, fn)
     out = check_audio(audio, fn)
     snr_db = check_finite(
@@ -57,7 +64,7 @@ def _add_noise(
         p_noise = float(np.mean(noise**2))
     noise *= np.sqrt(p_signal / (p_noise * 10.0 ** (snr_db / 10.0)))
     out[sl] = (segment + noise).astype(np.float32)
-    return out
+    return as_audio(out)
 
 
 def pink_shape(white: np.ndarray) -> np.ndarray:
@@ -78,10 +85,10 @@ def white_noise(
     audio: np.ndarray,
     snr_db: float,
     seed: int = 0,
-    span: Optional[Sequence[float]] = None,
+    span: Sequence[float] | None = None,
     *,
     sample_rate: int = 16000,
-) -> np.ndarray:
+) -> Audio:
     """Add Gaussian white noise at ``snr_db`` over ``span`` (or the whole clip).
 
     Args:
@@ -106,10 +113,10 @@ def pink_noise(
     audio: np.ndarray,
     snr_db: float,
     seed: int = 0,
-    span: Optional[Sequence[float]] = None,
+    span: Sequence[float] | None = None,
     *,
     sample_rate: int = 16000,
-) -> np.ndarray:
+) -> Audio:
     """Add pink (1/f power, -10 dB/decade) Gaussian noise at ``snr_db`` over ``span``.
 
     Pink noise is white noise shaped by ``1/sqrt(f)`` in the FFT domain (see

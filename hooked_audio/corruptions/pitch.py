@@ -33,7 +33,9 @@ import warnings
 import numpy as np
 
 from hooked_audio.audio.errors import AudioInputError
+from hooked_audio.audio.waveform import Audio
 from hooked_audio.corruptions._checks import (
+    as_audio,
     check_audio,
     check_finite,
     check_positive,
@@ -114,7 +116,7 @@ def pitch_shift(
     pitch_floor: float = 75.0,
     pitch_ceiling: float = 600.0,
     sample_rate: int = 16000,
-) -> np.ndarray:
+) -> Audio:
     """Shift the fundamental frequency by ``semitones``, keeping duration and timing.
 
     Sign convention: positive is higher (``+12`` doubles f0, ``-12`` halves it); f0 is
@@ -137,7 +139,7 @@ def pitch_shift(
     semitones = check_finite(semitones, fn, "semitones", "e.g. semitones=2.0")
     floor, ceiling = _analysis_range(x, pitch_floor, pitch_ceiling, fn)
     if semitones == 0.0:
-        return x
+        return as_audio(x)
     parselmouth, call = _praat()
     ratio = 2.0 ** (semitones / 12.0)
 
@@ -146,13 +148,13 @@ def pitch_shift(
         manip = call(snd, "To Manipulation", 0.01, floor, ceiling)
         tier = call(manip, "Extract pitch tier")
         if call(tier, "Get number of points") == 0:
-            warnings.warn("There were no voiced segments found.")
+            warnings.warn("There were no voiced segments found.", stacklevel=2)
             return x
         call(tier, "Multiply frequencies", snd.xmin, snd.xmax, ratio)
         call([tier, manip], "Replace pitch tier")
         return call(manip, "Get resynthesis (overlap-add)").values[0]
 
-    return _fix_length(_run(fn, body, "the pitch was left unchanged"), x.size)
+    return as_audio(_fix_length(_run(fn, body, "the pitch was left unchanged"), x.size))
 
 
 def formant_shift(
@@ -162,7 +164,7 @@ def formant_shift(
     pitch_floor: float = 75.0,
     pitch_ceiling: float = 600.0,
     sample_rate: int = 16000,
-) -> np.ndarray:
+) -> Audio:
     """Scale all formant frequencies (the spectral envelope) by ``ratio``, keeping f0,
     duration and timing.
 
@@ -184,7 +186,7 @@ def formant_shift(
     ratio = check_positive(ratio, fn, "ratio", "e.g. ratio=1.15 to raise formants by 15%")
     floor, ceiling = _analysis_range(x, pitch_floor, pitch_ceiling, fn)
     if ratio == 1.0:
-        return x
+        return as_audio(x)
     parselmouth, call = _praat()
 
     def body():
@@ -195,4 +197,4 @@ def formant_shift(
         return out.values[0]
 
     unvoiced = "the audio was only resampled (formants shifted, no f0 to restore)"
-    return _fix_length(_run(fn, body, unvoiced), x.size)
+    return as_audio(_fix_length(_run(fn, body, unvoiced), x.size))

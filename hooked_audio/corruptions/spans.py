@@ -9,12 +9,14 @@ Spans are ``(start_s, end_s)`` in seconds and cover samples
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 
 from hooked_audio.audio.errors import AudioInputError
+from hooked_audio.audio.waveform import Audio
 from hooked_audio.corruptions._checks import (
+    as_audio,
     check_audio,
     check_finite,
     check_rate,
@@ -25,11 +27,11 @@ from hooked_audio.corruptions._checks import (
 def mask_span(
     audio: np.ndarray,
     span: Sequence[float],
-    fill: Union[str, np.ndarray] = "zeros",
+    fill: str | np.ndarray = "zeros",
     seed: int = 0,
     *,
     sample_rate: int = 16000,
-) -> np.ndarray:
+) -> Audio:
     """Overwrite ``span`` with zeros, noise, or samples from another array.
 
     Args:
@@ -72,7 +74,7 @@ def mask_span(
                 f"{fn}: fill must be 'zeros', 'noise' or an array, got {fill!r}; "
                 "e.g. fill='noise'."
             )
-        return out
+        return as_audio(out)
     other = check_audio(fill, fn, name="fill")
     if other.size == n:
         out[sl] = other
@@ -84,7 +86,7 @@ def mask_span(
             f"{out.size}; pass an array of exactly one of those lengths, or use "
             "replace_span(audio, span, other, other_start_s=...) to choose the offset."
         )
-    return out
+    return as_audio(out)
 
 
 def replace_span(
@@ -94,7 +96,7 @@ def replace_span(
     other_start_s: float = 0.0,
     *,
     sample_rate: int = 16000,
-) -> np.ndarray:
+) -> Audio:
     """Copy ``other_audio`` into ``span``, reading it from ``other_start_s`` seconds on.
 
     ``out[start:end] = other_audio[o:o + (end - start)]`` with ``o =
@@ -126,12 +128,12 @@ def replace_span(
             "or a shorter span."
         )
     out[sl] = other[o : o + n]
-    return out
+    return as_audio(out)
 
 
 def reverse_span(
     audio: np.ndarray, span: Sequence[float], *, sample_rate: int = 16000
-) -> np.ndarray:
+) -> Audio:
     """Time-reverse the samples inside ``span``; applying it twice restores the input.
 
     Reversal keeps the span's long-term spectrum and energy but destroys its temporal
@@ -144,4 +146,4 @@ def reverse_span(
     out = check_audio(audio, fn)
     sl = span_to_slice(span, out.size, fn)
     out[sl] = out[sl][::-1].copy()
-    return out
+    return as_audio(out)

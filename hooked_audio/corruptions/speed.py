@@ -14,7 +14,8 @@ import numpy as np
 import soxr
 
 from hooked_audio.audio.errors import AudioInputError
-from hooked_audio.corruptions._checks import check_audio, check_positive, check_rate
+from hooked_audio.audio.waveform import Audio
+from hooked_audio.corruptions._checks import as_audio, check_audio, check_positive, check_rate
 
 
 def speed(
@@ -23,7 +24,7 @@ def speed(
     keep_length: bool = False,
     *,
     sample_rate: int = 16000,
-) -> np.ndarray:
+) -> Audio:
     """Play ``audio`` ``factor`` times faster: ``factor=2`` halves the duration and
     doubles every frequency (+12 semitones); ``factor=0.5`` doubles the duration and
     halves the frequencies.
@@ -45,7 +46,7 @@ def speed(
     x = check_audio(audio, fn)
     factor = check_positive(factor, fn, "factor", "e.g. factor=1.1 for 10% faster")
     if factor == 1.0:
-        return x
+        return as_audio(x)
     n_out = int(round(x.size / factor))
     if n_out < 1:
         raise AudioInputError(
@@ -63,4 +64,4 @@ def speed(
             y = y[: x.size]
         elif y.size < x.size:
             y = np.concatenate([y, np.zeros(x.size - y.size, np.float32)])
-    return np.ascontiguousarray(y, dtype=np.float32)
+    return as_audio(y)

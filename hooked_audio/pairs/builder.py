@@ -30,7 +30,6 @@ the same samples, so these are word cells for both (`time_cells.spans`).
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from hooked_audio.corruptions.align import align_pair
 from hooked_audio.pairs.pair_set import MinimalPair
@@ -43,7 +42,7 @@ LEAD_S = 0.2  # silence before the speech: tiny.en often drops a first word that
 
 def _aligned_pair(pair_id: str, kind: str, clean_text: str, corrupt_text: str, clean: Speech,
                   corrupt: Speech, differing: list[str], spans: list[tuple[float, float]],
-                  answer: Optional[dict[str, str]], meta: dict, alignment: str) -> MinimalPair:
+                  answer: dict[str, str] | None, meta: dict, alignment: str) -> MinimalPair:
     if alignment == "words":
         corrupt_audio = word_align(clean, corrupt)
     else:

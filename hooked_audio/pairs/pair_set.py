@@ -6,6 +6,10 @@ Layout of a saved :class:`PairSet` directory::
     {id}_clean.flac         16 kHz mono, 24-bit PCM (PCM_24)
     {id}_corrupt.flac
 
+Audio file paths in a manifest must lie inside the directory (no absolute paths, no
+``..`` or symlinks leading out); :meth:`PairSet.save` writes only inside it and replaces,
+never follows, a symlink at a target path.
+
 Each manifest line has the keys ``id``, ``kind``, ``clean_text``, ``corrupt_text``,
 ``differing_words``, ``spans_s`` (list of ``[start_s, end_s]`` in the clean audio),
 ``clean_audio`` / ``corrupt_audio`` (file paths relative to the directory),
@@ -24,20 +28,20 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from collections.abc import MutableSequence
+from collections.abc import Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any
 
 import numpy as np
 
 from hooked_audio.audio.errors import AudioInputError
-from hooked_audio.corruptions._checks import SAMPLE_RATE, check_audio
+from hooked_audio.audio.waveform import Audio
+from hooked_audio.corruptions._checks import SAMPLE_RATE, as_audio, check_audio
+from hooked_audio.pairs.safe_files import check_pair_id, path_inside, write_inside
 
 PAIR_KINDS = ("speaker", "content", "prosody", "noise", "custom")
 MANIFEST = "manifest.jsonl"
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 __all__ = ["PAIR_KINDS", "MinimalPair", "PairSet"]
 
@@ -56,12 +60,15 @@ class MinimalPair:
     """One clean / corrupt pair.
 
     Attributes:
-        id: unique name, also the audio file stem (letters, digits, ``_ . -``).
+        id: unique name, also the audio file stem (letters, digits, ``_ . -``, at most
+            200 characters); fixed once the pair is made (build a new pair with
+            ``dataclasses.replace(pair, id=...)`` to rename it).
         kind: one of ``"speaker"``, ``"content"``, ``"prosody"``, ``"noise"``, ``"custom"``.
         clean_text / corrupt_text: transcripts.
         differing_words: the words that differ between the two.
         spans_s: ``(start_s, end_s)`` time spans of the differing words in the clean audio.
-        clean_audio / corrupt_audio: 1-D float32 waveforms at 16 kHz, equal length.
+        clean_audio / corrupt_audio: 1-D float32 :class:`~hooked_audio.audio.Audio` at
+            16 kHz, equal length (``model.to_frames(pair.clean_audio)`` needs no rate).
         answer: ``None`` or ``{"correct": token_str, "incorrect": token_str}``.
         alignment_score: ``None`` or e.g. :attr:`AlignedPair.score`.
         meta: free-form JSON-serialisable extras.
@@ -73,18 +80,14 @@ class MinimalPair:
     corrupt_text: str
     differing_words: list[str]
     spans_s: list[tuple[float, float]]
-    clean_audio: np.ndarray
-    corrupt_audio: np.ndarray
-    answer: Optional[dict[str, str]] = None
-    alignment_score: Optional[float] = None
+    clean_audio: Audio
+    corrupt_audio: Audio
+    answer: dict[str, str] | None = None
+    alignment_score: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.id, str) or not _ID_RE.match(self.id):
-            raise ValueError(
-                f"MinimalPair id must be a non-empty string of letters, digits, '_', '.', '-' "
-                f"(it names the audio files), got {self.id!r}."
-            )
+        check_pair_id(self.id)
         if self.kind not in PAIR_KINDS:
             raise ValueError(
                 f"MinimalPair {self.id!r}: kind must be one of {PAIR_KINDS}, got {self.kind!r}."
@@ -115,8 +118,8 @@ class MinimalPair:
             spans.append((a, b))
         self.spans_s = spans
         fn = f"MinimalPair {self.id!r}"
-        self.clean_audio = check_audio(self.clean_audio, fn, "clean_audio")
-        self.corrupt_audio = check_audio(self.corrupt_audio, fn, "corrupt_audio")
+        self.clean_audio = as_audio(check_audio(self.clean_audio, fn, "clean_audio"))
+        self.corrupt_audio = as_audio(check_audio(self.corrupt_audio, fn, "corrupt_audio"))
         if self.clean_audio.size != self.corrupt_audio.size:
             raise AudioInputError(
                 _mismatch_message(self.id, self.clean_audio.size, self.corrupt_audio.size)
@@ -143,6 +146,19 @@ class MinimalPair:
             self.alignment_score = float(self.alignment_score)
         if not isinstance(self.meta, dict):
             raise TypeError(f"MinimalPair {self.id!r}: meta must be a dict.")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "id" and "id" in self.__dict__:
+            raise AttributeError(
+                f"MinimalPair {self.id!r}: id is fixed once the pair is made (it names the "
+                f"audio files); make a renamed copy with dataclasses.replace(pair, id={value!r})."
+            )
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name == "id":
+            raise AttributeError(f"MinimalPair {self.id!r}: id cannot be deleted.")
+        super().__delattr__(name)
 
     def _manifest_entry(self) -> dict[str, Any]:
         return {
@@ -209,10 +225,11 @@ class PairSet(MutableSequence):
     def save(self, directory: str | Path) -> Path:
         """Write ``manifest.jsonl`` and ``{id}_clean.flac`` / ``{id}_corrupt.flac`` into
         ``directory`` (created if needed; an existing manifest and same-named files are
-        overwritten). Returns the manifest path."""
+        replaced, symlinks included: nothing is written outside ``directory``). Returns the
+        manifest path."""
         import soundfile as sf
 
-        ids = [p.id for p in self._pairs]
+        ids = [check_pair_id(p.id) for p in self._pairs]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"PairSet.save: duplicate pair ids {dupes}; ids name the files.")
@@ -222,18 +239,19 @@ class PairSet(MutableSequence):
         for p in self._pairs:
             entry = p._manifest_entry()
             for key, audio in (("clean_audio", p.clean_audio), ("corrupt_audio", p.corrupt_audio)):
-                sf.write(
-                    str(d / entry[key]), np.clip(audio, -1.0, 1.0), SAMPLE_RATE,
-                    format="FLAC", subtype="PCM_24",
-                )
+                samples = np.clip(np.asarray(audio), -1.0, 1.0)
+                write_inside(d, entry[key], lambda f, x=samples: sf.write(
+                    f, x, SAMPLE_RATE, format="FLAC", subtype="PCM_24"))
             lines.append(json.dumps(entry, ensure_ascii=False))
-        manifest = d / MANIFEST
-        manifest.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        return manifest
+        text = "".join(line + "\n" for line in lines).encode("utf-8")
+        return write_inside(d, MANIFEST, lambda f: f.write(text))
 
     @classmethod
-    def load(cls, directory: str | Path) -> "PairSet":
-        """Read a directory written by :meth:`save`."""
+    def load(cls, directory: str | Path) -> PairSet:
+        """Read a directory written by :meth:`save`.
+
+        Raises ``ValueError`` naming the manifest line if an audio path in it lies outside
+        ``directory`` (absolute, ``..``, or a symlink leading out)."""
         import soundfile as sf
 
         d = Path(directory)
@@ -243,6 +261,11 @@ class PairSet(MutableSequence):
                 f"PairSet.load: no {MANIFEST} in {str(d)!r}; a pair-set directory is written "
                 "by PairSet.save(directory)."
             )
+        if not manifest.resolve().is_relative_to(d.resolve()):
+            raise ValueError(
+                f"PairSet.load: {str(manifest)!r} is a symlink to {str(manifest.resolve())!r}, "
+                "outside the pair directory; copy the manifest into the directory instead."
+            )
         out = cls()
         for lineno, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
@@ -250,13 +273,15 @@ class PairSet(MutableSequence):
             try:
                 e = json.loads(line)
             except json.JSONDecodeError as err:
-                raise ValueError(f"PairSet.load: {manifest}:{lineno} is not valid JSON ({err}).") from err
+                raise ValueError(
+                    f"PairSet.load: {manifest}:{lineno} is not valid JSON ({err})."
+                ) from err
             missing = [k for k in ("id", "kind", "clean_audio", "corrupt_audio") if k not in e]
             if missing:
                 raise ValueError(f"PairSet.load: {manifest}:{lineno} lacks keys {missing}.")
             audio = {}
             for key in ("clean_audio", "corrupt_audio"):
-                path = d / e[key]
+                path = path_inside(d, e[key], f"{manifest}:{lineno} (pair {e['id']!r}, {key})")
                 if not path.is_file():
                     raise FileNotFoundError(
                         f"PairSet.load: pair {e['id']!r} ({manifest}:{lineno}) names audio file "

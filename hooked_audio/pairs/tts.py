@@ -21,11 +21,11 @@ import ctypes.util
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import soxr
 
+from hooked_audio.audio.waveform import Audio
 from hooked_audio.pairs.speakable import check_text, words_from_events
 
 _SYNCHRONOUS = 2  # espeak_AUDIO_OUTPUT: AUDIO_OUTPUT_SYNCHRONOUS
@@ -49,7 +49,8 @@ _Callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
 
 @dataclass(frozen=True)
 class Speech:
-    """Synthesised speech at 16 kHz and its words' `(word, start_s, end_s)`."""
+    """Synthesised speech at 16 kHz and its words' `(word, start_s, end_s)`; `speak` gives
+    `audio` as an `Audio`, which carries `sample_rate`."""
 
     audio: np.ndarray
     words: list[tuple[str, float, float]]
@@ -100,20 +101,21 @@ class _Engine:
             return audio.astype(np.float32) / 32768.0, list(self.events)
 
 
-def _load_library() -> tuple[ctypes.CDLL, Optional[Path]]:
+def _load_library() -> tuple[ctypes.CDLL, Path | None]:
     try:
         import espeakng_loader
     except ImportError:
         found = ctypes.util.find_library("espeak-ng")
         if found is None:
             raise ImportError("Text to speech needs espeak-ng: `pip install espeakng-loader` "
-                              "(ships the library) or install the system package espeak-ng.")
+                              "(ships the library) or install the system package espeak-ng."
+                              ) from None
         return ctypes.CDLL(found), None
     return (ctypes.CDLL(espeakng_loader.get_library_path()),
             Path(espeakng_loader.get_data_path()).parent)
 
 
-_ENGINE: Optional[_Engine] = None
+_ENGINE: _Engine | None = None
 
 
 def speak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
@@ -161,7 +163,7 @@ def speak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
     words = [(word, start, _sound_stops(audio, start, starts[i + 1][1], sample_rate, floor)
               if i + 1 < len(starts) else float(max(sound_end, start + 1 / sample_rate)))
              for i, (word, start) in enumerate(starts)]
-    return Speech(audio=audio, words=words, sample_rate=sample_rate)
+    return Speech(audio=Audio(audio, sample_rate), words=words, sample_rate=sample_rate)
 
 
 PAUSE_S = 0.05  # a silence at least this long ends a word before the next one starts

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hooked_audio.audio.waveform import Audio
 from hooked_audio.pairs.tts import Speech
 
 CONTEXT_S = 0.05  # neighbouring audio given to PSOLA on each side of a piece
@@ -156,9 +157,9 @@ def stretch_pieces(audio: np.ndarray, source: list[int], target: list[int],
 
 
 def word_align(clean: Speech, corrupt: Speech, min_pitch: float = 75.0,
-               max_pitch: float = 600.0) -> np.ndarray:
-    """The corrupt speech with every piece stretched onto the clean piece: exactly
-    `len(clean.audio)` samples, word boundaries at the clean sample positions.
+               max_pitch: float = 600.0) -> Audio:
+    """The corrupt speech with every piece stretched onto the clean piece: a 16 kHz `Audio`
+    of exactly `len(clean.audio)` samples, word boundaries at the clean sample positions.
 
     The two must have the same number of words (`Speech.words`), matched in order; merge
     word events first when one word stands for several (see `merge_words`).
@@ -173,7 +174,7 @@ def word_align(clean: Speech, corrupt: Speech, min_pitch: float = 75.0,
         raise ValueError("Word alignment works on 16 kHz speech.")
     source_pieces, target_pieces = pieces(corrupt), pieces(clean)
     target, source = _matched(target_pieces, source_pieces)
-    return stretch_pieces(corrupt.audio, source, target, min_pitch, max_pitch)
+    return Audio(stretch_pieces(corrupt.audio, source, target, min_pitch, max_pitch), 16000)
 
 
 def merge_words(speech: Speech, first: int, count: int) -> Speech:
