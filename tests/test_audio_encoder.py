@@ -8,6 +8,7 @@ import pytest
 import torch
 from transformers import Wav2Vec2ForPreTraining, Wav2Vec2ForSequenceClassification
 
+from hooked_audio.audio import Audio
 from hooked_audio.audio.errors import AudioInputError
 from hooked_audio.models.audio_encoder import (
     AudioEncoderStream,
@@ -200,8 +201,17 @@ def test_input_errors_name_the_problem(model, bad, error, message):
 
 def test_sample_rate_and_attention_mask_errors(model):
     wave = waveforms(seed=6)[0]
-    with pytest.raises(AudioInputError, match="sample_rate=44100.*16000"):
+    with pytest.raises(AudioInputError, match="at 44100 Hz.*16000 Hz.*load_audio"):
         model(wave, sample_rate=44100)
+    with pytest.raises(AudioInputError, match="sample_rate must be a positive int"):
+        model(wave, sample_rate=16000.5)
+    clip = Audio(wave[0].numpy(), 16000)
+    with torch.no_grad():
+        torch.testing.assert_close(model(clip), model(wave))
+    with pytest.raises(AudioInputError, match="at 8000 Hz"):
+        model(Audio(wave[0].numpy(), 8000))
+    with pytest.raises(AudioInputError, match="carries sample_rate=16000"):
+        model.to_frames(clip, sample_rate=8000)
     with pytest.raises(AudioInputError, match="attention_mask has shape"):
         model(wave, attention_mask=torch.ones(1, 10))
     with pytest.raises(AudioInputError, match="only 0 and 1"):
@@ -330,7 +340,7 @@ def test_stream_view_protocol_and_attention_internals():
                 torch.testing.assert_close(view.key_heads(layer, k),
                                            cache[f"blocks.{layer}.attn.hook_k"])
         assert view.W_U.shape == (32, VOCAB)
-        assert view.input_seconds(model.to_frames(wave)) == pytest.approx(N_SAMPLES / 16000)
+        assert view.input_seconds(model.to_frames(wave)) is None  # nothing padded
         padded = torch.cat([wave[:, :1000], torch.zeros(1, N_SAMPLES - 1000)], dim=1)
         assert view.input_seconds(model.to_frames(padded)) == pytest.approx(1000 / 16000)
         if stable:  # the residual stream is a sum of component outputs

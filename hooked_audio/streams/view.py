@@ -154,6 +154,23 @@ class StreamView:
         """Keys as cached at `qk_hook_names[1]`, one per query head."""
         return k
 
+    #: the attentions of a block that write to the residual stream
+    attention_names: tuple[str, ...] = ("attn",)
+
+    def accumulated_bias(self, layer: int, mlp_input: bool = False,
+                         include_mlp_biases: bool = True) -> Float[Tensor, " d_model"]:
+        """Sum of the output biases written to the residual stream before `layer` (each
+        attention's `b_O`, the MLP's `b_out`), as TransformerLens defines it; with
+        `mlp_input`, up to the input of block `layer`'s MLP. Meaningful for pre-LN stacks."""
+        bias = torch.zeros(self.cfg.d_model, device=self.device,
+                           dtype=self.blocks[0].mlp.b_out.dtype)
+        for i, block in enumerate(self.blocks[: layer + int(mlp_input)]):
+            for name in self.attention_names:
+                bias = bias + getattr(block, name).b_O
+            if include_mlp_biases and i < layer:
+                bias = bias + block.mlp.b_out
+        return bias
+
     def input_seconds(self, x: Tensor) -> Optional[float]:
         """Seconds of real audio in an input (before padding), or None where the view cannot
         tell (text stacks, unpadded inputs): sweeps use it to warn when clean and corrupt

@@ -17,11 +17,13 @@ from torch import Tensor
 from hooked_audio.audio import frames_to_mel
 from hooked_audio.models.audio_lm.inputs import check_input_ids, mel_lengths_of
 from hooked_audio.components import RotaryEmbedding
+from hooked_audio.constants import SECONDS_PER_POSITION
+from hooked_audio.streams.positions import AudioPositions, TokenPositions
 from hooked_audio.streams.view import StreamView, UnembedSurface, bound_rows
 
 
 
-class AudioLMStream(UnembedSurface, StreamView):
+class AudioLMStream(TokenPositions, UnembedSurface, StreamView):
     """Input: `input_ids [batch, pos]`. Bound: the audio, embedded once (tower and projector;
     hooks added there later do not act on it: use `audio_stream` for those), the
     `attention_mask` and `position_ids`. Output: logits `[batch, pos, d_vocab]`.
@@ -105,26 +107,10 @@ class AudioLMStream(UnembedSurface, StreamView):
     def key_heads(self, layer: int, k: Tensor) -> Tensor:
         return k.repeat_interleave(self.blocks[layer].attn.repeats, dim=2)
 
-    def cell_seconds(self, groups: list[list[int]]) -> None:
-        return None
-
-    def cell_labels(self, groups: list[list[int]]) -> list[str]:
-        return [",".join(str(p) for p in g) if len(g) > 1 else str(g[0]) for g in groups]
-
-    def accumulated_bias(self, layer: int, mlp_input: bool = False,
-                         include_mlp_biases: bool = True) -> Float[Tensor, "d_model"]:
-        """Sum of the output biases written to the residual stream before `layer`
-        (attention `b_O`, MLP `b_out`), as TransformerLens defines it."""
-        bias = torch.zeros(self.cfg.d_model, device=self.device, dtype=self.W_E.dtype)
-        for i, block in enumerate(self.blocks[: layer + int(mlp_input)]):
-            bias = bias + block.attn.b_O
-            if include_mlp_biases and i < layer:
-                bias = bias + block.mlp.b_out
-        return bias
 
 
 
-class AudioTowerStream(StreamView):
+class AudioTowerStream(AudioPositions, StreamView):
     """Input: framed log-mel `[n_audio, 2, n_mels, pos]` (`hooked_audio.mel_to_frames`),
     `pos` = 20 ms frame. Bound: `input_ids`, `attention_mask`, `feature_attention_mask`.
     Output: the language model's logits `[batch, n_tokens, d_vocab]`.
@@ -184,13 +170,4 @@ class AudioTowerStream(StreamView):
         resid = self.model.merge_audio(input_ids, audio_embeds)
         return self.model.run_from(0, resid, attention_mask, position_ids)
 
-    @property
-    def seconds_per_position(self) -> float:
-        return 0.02
-
-    def cell_seconds(self, groups: list[list[int]]) -> list[tuple[float, float]]:
-        step = self.seconds_per_position
-        return [(min(g) * step, (max(g) + 1) * step) for g in groups]
-
-    def cell_labels(self, groups: list[list[int]]) -> list[str]:
-        return [f"{start:.2f}-{end:.2f}s" for start, end in self.cell_seconds(groups)]
+    seconds_per_position = SECONDS_PER_POSITION

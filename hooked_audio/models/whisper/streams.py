@@ -10,11 +10,12 @@ from torch import Tensor
 
 from hooked_audio.audio import frames_to_mel, mel_to_frames
 from hooked_audio.models.whisper.decoder_cache import WhisperDecoderCache
+from hooked_audio.streams.positions import AudioPositions, TokenPositions
 from hooked_audio.streams.view import StreamView, UnembedSurface, bound_rows
 
 
 
-class WhisperEncoderStream(StreamView):
+class WhisperEncoderStream(AudioPositions, StreamView):
     """Input: framed log-mel `[batch, 2, n_mels, pos]` (`model.to_frames`), `pos` = 20 ms frame.
     Bound: the decoder tokens. Output: the decoder's logits `[batch, n_tokens, d_vocab]`.
 
@@ -63,14 +64,6 @@ class WhisperEncoderStream(StreamView):
             return None
         return n_mel_frames * self.seconds_per_position / 2
 
-    def cell_seconds(self, groups: list[list[int]]) -> list[tuple[float, float]]:
-        """`(start, end)` seconds of each group of 20 ms frames."""
-        step = self.seconds_per_position
-        return [(min(g) * step, (max(g) + 1) * step) for g in groups]
-
-    def cell_labels(self, groups: list[list[int]]) -> list[str]:
-        return [f"{start:.2f}-{end:.2f}s" for start, end in self.cell_seconds(groups)]
-
     def resume_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]
                     ) -> Float[Tensor, "batch n_tokens d_vocab"]:
         """Run from `blocks.{layer}.hook_resid_pre` onwards (exactly what the full forward does
@@ -79,13 +72,14 @@ class WhisperEncoderStream(StreamView):
         return self.model.decoder(bound_rows(self.tokens, features.shape[0], "tokens"), features)
 
 
-class WhisperDecoderStream(UnembedSurface, StreamView):
+class WhisperDecoderStream(TokenPositions, UnembedSurface, StreamView):
     """Input: decoder tokens `[batch, pos]`. Bound: the audio, encoded once, and its
     cross-attention keys/values projected once (reused by every run). Output: logits
     `[batch, pos, d_vocab]`. The view snapshots the audio encoding when it is made: hooks on
     the encoder added later do not act on it (use the encoder stream for those)."""
 
     causal = True  # self-attention sees earlier tokens only
+    attention_names = ("attn", "cross_attn")
 
     def __init__(self, model: Any, audio: Optional[Tensor] = None,
                  audio_features: Optional[Float[Tensor, "batch audio_pos d_model"]] = None):
@@ -132,28 +126,12 @@ class WhisperDecoderStream(UnembedSurface, StreamView):
         features, cross_kv = self._bound_audio(tokens.shape[0])
         return self.model.decoder(tokens, features, kv_cache=cross_kv)
 
-    def cell_seconds(self, groups: list[list[int]]) -> None:
-        return None
-
-    def cell_labels(self, groups: list[list[int]]) -> list[str]:
-        return [",".join(str(p) for p in g) if len(g) > 1 else str(g[0]) for g in groups]
-
     def resume_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]
                     ) -> Float[Tensor, "batch pos d_vocab"]:
         """Run from `blocks.{layer}.hook_resid_pre` onwards, on the bound audio features."""
         features, cross_kv = self._bound_audio(resid_pre.shape[0])
         return self.model.decoder.run_from(layer, resid_pre, features, kv_cache=cross_kv)
 
-    def accumulated_bias(self, layer: int, mlp_input: bool = False,
-                         include_mlp_biases: bool = True) -> Float[Tensor, "d_model"]:
-        """Sum of the output biases written to the residual stream before `layer`
-        (self- and cross-attention `b_O`, MLP `b_out`), as TransformerLens defines it."""
-        bias = torch.zeros(self.cfg.d_model, device=self.device, dtype=self.W_E.dtype)
-        for i, block in enumerate(self.blocks[: layer + int(mlp_input)]):
-            bias = bias + block.attn.b_O + block.cross_attn.b_O
-            if include_mlp_biases and i < layer:
-                bias = bias + block.mlp.b_out
-        return bias
 
 
     def make_cache(self, cache_dict, has_batch_dim):
