@@ -8,7 +8,8 @@ audio-language models (Qwen2-Audio, Voxtral), `HookedAudioEncoder` for wav2vec2 
 
 from hooked_audio.models.audio_lm import HookedAudioLM, HookedAudioLMConfig
 from hooked_audio.audio import Audio, AudioInputError, frames_to_mel, load_audio, mel_to_frames
-from hooked_audio.hook_point import AudioHookPoint
+from hooked_audio.cache_memory import CacheTooLargeError
+from hooked_audio.hook_point import AudioHookPoint, HookReturnError
 from hooked_audio.models.audio_encoder import HookedAudioEncoder, HookedAudioEncoderConfig
 from hooked_audio.models.whisper import HookedWhisper, HookedWhisperConfig
 
@@ -18,12 +19,14 @@ __all__ = [
     "Audio",
     "AudioHookPoint",
     "AudioInputError",
+    "CacheTooLargeError",
     "HookedAudioEncoder",
     "HookedAudioEncoderConfig",
     "HookedAudioLM",
     "HookedAudioLMConfig",
     "HookedWhisper",
     "HookedWhisperConfig",
+    "HookReturnError",
     "frames_to_mel",
     "load_audio",
     "mel_to_frames",

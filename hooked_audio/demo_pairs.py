@@ -15,6 +15,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.metrics import answer_from_transcripts
 from hooked_audio.pairs import MinimalPair, bundled_pairs
 from hooked_audio.patching import layer_sweep, time_cells
@@ -38,8 +39,8 @@ class WordRecovery:
 def word_recovery(model, pair: MinimalPair, layers: Sequence[int]) -> tuple[WordRecovery, object]:
     """Denoise each word's frames of `pair` at each of `layers` (resid_pre); returns the
     recoveries and the `PairAnswer` (transcripts, answer tokens)."""
-    clean = model.to_frames(pair.clean_audio, sample_rate=16000)
-    corrupt = model.to_frames(pair.corrupt_audio, sample_rate=16000)
+    clean = model.to_frames(pair.clean_audio, sample_rate=SAMPLE_RATE)
+    corrupt = model.to_frames(pair.corrupt_audio, sample_rate=SAMPLE_RATE)
     answer = answer_from_transcripts(model, clean, corrupt)
     words = pair.meta["clean_words"]
     cells = time_cells.spans(model.dims.n_audio_ctx, [(start, end) for _, start, end in words],

@@ -369,3 +369,14 @@ def test_random_model_from_a_config():
     assert out.shape == (1, 2, 5) and torch.isfinite(out).all()
     with pytest.raises(ValueError, match="feat_extract_norm must be one of"):
         HookedAudioEncoderConfig(feat_extract_norm="batch")
+
+
+def test_checkpoints_with_nonfinite_weights_are_refused(tmp_path):
+    hf = random_hf("wav2vec2", True, True, "layer", seed=2)
+    with torch.no_grad():
+        base_of(hf).encoder.layers[1].attention.q_proj.weight[0, 0] = float("inf")
+    with pytest.raises(ValueError, match="NaN or infinite.*layers.1.attention.q_proj.weight"):
+        HookedAudioEncoder.from_hf(hf)
+    hf.save_pretrained(tmp_path / "bad")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        HookedAudioEncoder.from_pretrained(tmp_path / "bad")

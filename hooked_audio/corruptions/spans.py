@@ -15,6 +15,7 @@ import numpy as np
 
 from hooked_audio.audio.errors import AudioInputError
 from hooked_audio.audio.waveform import Audio
+from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.corruptions._checks import (
     as_audio,
     check_audio,
@@ -30,7 +31,7 @@ def mask_span(
     fill: str | np.ndarray = "zeros",
     seed: int = 0,
     *,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
 ) -> Audio:
     """Overwrite ``span`` with zeros, noise, or samples from another array.
 
@@ -95,7 +96,7 @@ def replace_span(
     other_audio: np.ndarray,
     other_start_s: float = 0.0,
     *,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
 ) -> Audio:
     """Copy ``other_audio`` into ``span``, reading it from ``other_start_s`` seconds on.
 
@@ -114,7 +115,7 @@ def replace_span(
     sl = span_to_slice(span, out.size, fn)
     n = sl.stop - sl.start
     start_s = check_finite(other_start_s, fn, "other_start_s", "e.g. other_start_s=0.0")
-    o = int(round(start_s * 16000))
+    o = int(round(start_s * SAMPLE_RATE))
     if o < 0:
         raise AudioInputError(
             f"{fn}: other_start_s must be >= 0, got {other_start_s!r}; pass a start inside "
@@ -122,9 +123,9 @@ def replace_span(
         )
     if o + n > other.size:
         raise AudioInputError(
-            f"{fn}: other_audio has {other.size} samples ({other.size / 16000:.4f} s) but "
+            f"{fn}: other_audio has {other.size} samples ({other.size / SAMPLE_RATE:.4f} s) but "
             f"the span needs {n} samples from {start_s} s, i.e. up to "
-            f"{(o + n) / 16000:.4f} s; use a longer other_audio, an earlier other_start_s, "
+            f"{(o + n) / SAMPLE_RATE:.4f} s; use a longer other_audio, an earlier other_start_s, "
             "or a shorter span."
         )
     out[sl] = other[o : o + n]
@@ -132,7 +133,7 @@ def replace_span(
 
 
 def reverse_span(
-    audio: np.ndarray, span: Sequence[float], *, sample_rate: int = 16000
+    audio: np.ndarray, span: Sequence[float], *, sample_rate: int = SAMPLE_RATE
 ) -> Audio:
     """Time-reverse the samples inside ``span``; applying it twice restores the input.
 

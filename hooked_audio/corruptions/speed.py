@@ -15,6 +15,7 @@ import soxr
 
 from hooked_audio.audio.errors import AudioInputError
 from hooked_audio.audio.waveform import Audio
+from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.corruptions._checks import as_audio, check_audio, check_positive, check_rate
 
 
@@ -23,7 +24,7 @@ def speed(
     factor: float,
     keep_length: bool = False,
     *,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
 ) -> Audio:
     """Play ``audio`` ``factor`` times faster: ``factor=2`` halves the duration and
     doubles every frequency (+12 semitones); ``factor=0.5`` doubles the duration and
@@ -53,7 +54,8 @@ def speed(
             f"{fn}: factor={factor} would leave fewer than one sample of a {x.size}-sample "
             "clip; use a smaller factor or longer audio."
         )
-    y = soxr.resample(x, 16000 * factor, 16000, quality="HQ").astype(np.float32, copy=False)
+    y = soxr.resample(x, SAMPLE_RATE * factor, SAMPLE_RATE, quality="HQ")
+    y = y.astype(np.float32, copy=False)
     # soxr's length is round(n / factor) in practice; enforce it so the contract is exact.
     if y.size > n_out:
         y = y[:n_out]

@@ -26,6 +26,7 @@ import numpy as np
 import soxr
 
 from hooked_audio.audio.waveform import Audio
+from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.pairs.speakable import check_text, words_from_events
 
 _SYNCHRONOUS = 2  # espeak_AUDIO_OUTPUT: AUDIO_OUTPUT_SYNCHRONOUS
@@ -54,7 +55,7 @@ class Speech:
 
     audio: np.ndarray
     words: list[tuple[str, float, float]]
-    sample_rate: int = 16000
+    sample_rate: int = SAMPLE_RATE
 
 
 class _Engine:
@@ -119,7 +120,7 @@ _ENGINE: _Engine | None = None
 
 
 def speak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
-          pitch_range: int = 50, sample_rate: int = 16000, lead_s: float = 0.0) -> Speech:
+          pitch_range: int = 50, sample_rate: int = SAMPLE_RATE, lead_s: float = 0.0) -> Speech:
     """Synthesise `text`; `rate` in words per minute, `pitch` and `pitch_range` 0-100.
     `lead_s` seconds of silence go before the speech (espeak-ng starts speaking at its
     first sample, and Whisper tends to drop a first word that starts right at 0 s).

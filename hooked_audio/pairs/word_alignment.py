@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hooked_audio.audio.waveform import Audio
+from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.pairs.tts import Speech
 
 CONTEXT_S = 0.05  # neighbouring audio given to PSOLA on each side of a piece
@@ -95,12 +96,12 @@ def _lengthen(x: np.ndarray, factor: float, min_pitch: float, max_pitch: float) 
     """PSOLA time stretch by `factor` (pitch kept); linear interpolation when the excerpt
     is too short for Praat's pitch analysis (under three periods of `min_pitch`)."""
     target = int(round(x.size * factor))
-    if x.size < 3 * 16000 / min_pitch + 1:
+    if x.size < 3 * SAMPLE_RATE / min_pitch + 1:
         return np.interp(np.linspace(0, x.size - 1, target), np.arange(x.size), x)
     import parselmouth
     from parselmouth.praat import call
 
-    sound = parselmouth.Sound(x.astype(np.float64), sampling_frequency=16000.0)
+    sound = parselmouth.Sound(x.astype(np.float64), sampling_frequency=float(SAMPLE_RATE))
     return call(sound, "Lengthen (overlap-add)", min_pitch, max_pitch, factor).values[0]
 
 
@@ -121,13 +122,14 @@ def stretch_pieces(audio: np.ndarray, source: list[int], target: list[int],
         raise ValueError("Boundaries must be strictly increasing (no empty piece).")
     n_out = target[-1]
     out = np.zeros(n_out)
-    context = int(CONTEXT_S * 16000)
+    context = int(CONTEXT_S * SAMPLE_RATE)
     for k in range(len(source) - 1):
         a, b, A, B = source[k], source[k + 1], target[k], target[k + 1]
         factor = (B - A) / (b - a)
         if not 1 / MAX_FACTOR <= factor <= MAX_FACTOR:
             raise ValueError(
-                f"A piece of {(b - a) / 16000:.3f} s would have to become {(B - A) / 16000:.3f} s "
+                f"A piece of {(b - a) / SAMPLE_RATE:.3f} s would have to become "
+                f"{(B - A) / SAMPLE_RATE:.3f} s "
                 f"({factor:.2f} x), beyond the 1/{MAX_FACTOR:g}..{MAX_FACTOR:g} x a PSOLA stretch "
                 "allows; choose words of more similar length, or alignment='dtw'.")
         fade_in = CROSSFADE if A > 0 else 0
@@ -170,11 +172,11 @@ def word_align(clean: Speech, corrupt: Speech, min_pitch: float = 75.0,
             f"{len(clean.words)} words ({[w for w, _, _ in clean.words]}) and the corrupt "
             f"{len(corrupt.words)} ({[w for w, _, _ in corrupt.words]}); use texts with the "
             "same words up to the changed one, or alignment='dtw'.")
-    if clean.sample_rate != 16000 or corrupt.sample_rate != 16000:
+    if clean.sample_rate != SAMPLE_RATE or corrupt.sample_rate != SAMPLE_RATE:
         raise ValueError("Word alignment works on 16 kHz speech.")
     source_pieces, target_pieces = pieces(corrupt), pieces(clean)
     target, source = _matched(target_pieces, source_pieces)
-    return Audio(stretch_pieces(corrupt.audio, source, target, min_pitch, max_pitch), 16000)
+    return Audio(stretch_pieces(corrupt.audio, source, target, min_pitch, max_pitch), SAMPLE_RATE)
 
 
 def merge_words(speech: Speech, first: int, count: int) -> Speech:

@@ -19,7 +19,7 @@ from hooked_audio.patching.cells import as_position_groups, metric_value
 from hooked_audio.patching.checks import check_aligned, check_direction, check_layers
 from hooked_audio.patching.directions import Direction, base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
-from hooked_audio.streams.protocol import AudioStream
+from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 
 def _position_effects(view, base_input: Tensor, source_cache, names: list[str], metric,
@@ -64,7 +64,7 @@ def estimate_result(view, values, layers, groups, act, direction, metric, source
     )
 
 
-def source_run(view: AudioStream, clean: Tensor, corrupt: Tensor, direction: Direction,
+def source_run(view: AudioStream, clean: StreamInput, corrupt: StreamInput, direction: Direction,
                layers: Optional[Sequence[int]]) -> tuple[Tensor, list[int], list[str], Tensor, dict]:
     """The set-up every attribution estimate shares: `(base_input, layers, resid_pre names,
     source logits, source cache of those names)`."""
@@ -84,8 +84,8 @@ def cell_sums(effects: Tensor, groups: list[list[int]]) -> Tensor:
 
 def resid_pre_attribution(
     view: AudioStream,
-    clean: Tensor,
-    corrupt: Tensor,
+    clean: StreamInput,
+    corrupt: StreamInput,
     metric: Callable[[Tensor], Tensor],
     direction: Direction = "denoise",
     layers: Optional[Sequence[int]] = None,
@@ -103,8 +103,8 @@ def resid_pre_attribution(
 
 def resid_pre_attribution_graddrop(
     view: AudioStream,
-    clean: Tensor,
-    corrupt: Tensor,
+    clean: StreamInput,
+    corrupt: StreamInput,
     metric: Callable[[Tensor], Tensor],
     direction: Direction = "denoise",
     layers: Optional[Sequence[int]] = None,

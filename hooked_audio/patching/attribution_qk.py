@@ -27,7 +27,7 @@ from hooked_audio.patching.attribution import cell_sums, estimate_result, source
 from hooked_audio.patching.cells import as_position_groups
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.sweep_result import SweepResult
-from hooked_audio.streams.protocol import AudioStream
+from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 
 def qk_pattern_effect(P: Tensor, G: Tensor, q: Tensor, k: Tensor, q_new: Tensor, k_new: Tensor,
@@ -63,8 +63,8 @@ def qk_pattern_effect(P: Tensor, G: Tensor, q: Tensor, k: Tensor, q_new: Tensor,
 
 def resid_pre_attribution_qk(
     view: AudioStream,
-    clean: Tensor,
-    corrupt: Tensor,
+    clean: StreamInput,
+    corrupt: StreamInput,
     metric: Callable[[Tensor], Tensor],
     direction: Direction = "denoise",
     layers: Optional[Sequence[int]] = None,

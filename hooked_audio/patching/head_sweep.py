@@ -20,7 +20,7 @@ from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.engine import (HookSpec, as_metrics, collect_results, resume_names,
                                           sweep_cells)
 from hooked_audio.patching.sweep_result import SweepResult
-from hooked_audio.streams.protocol import AudioStream
+from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 HEAD_ACTS = ("z", "q", "k", "v", "pattern", "result")
 COMPONENTS = ("attn", "cross_attn")
@@ -61,7 +61,7 @@ class HeadPatch:
 
 def head_sweep(
     base_view: AudioStream,
-    base_input: Tensor,
+    base_input: StreamInput,
     source_cache,
     metric: Callable[[Tensor], Tensor],
     component: str = "cross_attn",

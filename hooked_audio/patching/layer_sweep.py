@@ -23,7 +23,7 @@ from hooked_audio.patching.engine import (HookSpec, as_metrics, collect_results,
                                           sweep_cells)
 from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
-from hooked_audio.streams.protocol import AudioStream
+from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 #: Activations the engine patches, each `[batch, pos, ...]` at `blocks.{l}.hook_<name>`.
 LAYER_ACTS = ("resid_pre", "attn_out", "resid_mid", "cross_attn_out", "resid_mid_cross",
@@ -62,8 +62,8 @@ class ActivationPatch:
 
 def layer_sweep(
     view: AudioStream,
-    clean: Tensor,
-    corrupt: Tensor,
+    clean: StreamInput,
+    corrupt: StreamInput,
     metric: Metric,
     act: str = "resid_pre",
     direction: Direction = "denoise",
@@ -109,7 +109,7 @@ def layer_sweep(
                            direction=direction)
 
 
-def resid_pre_sweep(view: AudioStream, clean: Tensor, corrupt: Tensor, metric: Metric,
+def resid_pre_sweep(view: AudioStream, clean: StreamInput, corrupt: StreamInput, metric: Metric,
                     **kwargs) -> Union[SweepResult, dict[str, SweepResult]]:
     """`layer_sweep` of `blocks.{l}.hook_resid_pre` (see there for the arguments)."""
     return layer_sweep(view, clean, corrupt, metric, act="resid_pre", **kwargs)

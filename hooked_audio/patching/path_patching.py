@@ -25,7 +25,7 @@ from hooked_audio.patching.engine import (HookSpec, as_metrics, collect_results,
                                           sweep_cells)
 from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
-from hooked_audio.streams.protocol import AudioStream
+from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 COMPONENTS = ("attn", "cross_attn", "mlp")
 _OUTPUT_HOOKS = {"attn": "hook_attn_out", "cross_attn": "hook_cross_attn_out",
@@ -101,7 +101,7 @@ class DirectPathPatch:
         return resid, []
 
 
-def _path_sweep(view: AudioStream, clean: Tensor, corrupt: Tensor, metric: Callable,
+def _path_sweep(view: AudioStream, clean: StreamInput, corrupt: StreamInput, metric: Callable,
                 senders: dict[int, list[Sender]], labels: list[str], receiver_layer: int,
                 direction: Direction, positions: Optional[Sequence[int]], act: str
                 ) -> SweepResult:
@@ -136,7 +136,7 @@ def _path_sweep(view: AudioStream, clean: Tensor, corrupt: Tensor, metric: Calla
                            direction=direction)
 
 
-def direct_path(view: AudioStream, clean: Tensor, corrupt: Tensor,
+def direct_path(view: AudioStream, clean: StreamInput, corrupt: StreamInput,
                 metric: Callable[[Tensor], Tensor], sender: Sender, receiver_layer: int,
                 direction: Direction = "denoise", positions: Optional[Sequence[int]] = None
                 ) -> SweepResult:
@@ -149,7 +149,7 @@ def direct_path(view: AudioStream, clean: Tensor, corrupt: Tensor,
                        f"{sender.component} -> blocks.{receiver_layer} (direct path)")
 
 
-def direct_path_head_sweep(view: AudioStream, clean: Tensor, corrupt: Tensor,
+def direct_path_head_sweep(view: AudioStream, clean: StreamInput, corrupt: StreamInput,
                            metric: Callable[[Tensor], Tensor], receiver_layer: int,
                            component: str = "attn", direction: Direction = "denoise"
                            ) -> SweepResult:

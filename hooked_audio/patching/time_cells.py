@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from hooked_audio.constants import SECONDS_PER_POSITION
+
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ def _frames(start_s: float, end_s: float, seconds_per_frame: float, n_frames: in
 
 def windows(n_frames: int, window_s: float = 0.2, stride_s: Optional[float] = None,
             start_s: float = 0.0, end_s: Optional[float] = None,
-            seconds_per_frame: float = 0.02) -> TimeCells:
+            seconds_per_frame: float = SECONDS_PER_POSITION) -> TimeCells:
     """Windows of `window_s` seconds every `stride_s` (default: no overlap) over `[start, end)`."""
     stride_s = window_s if stride_s is None else stride_s
     if window_s < seconds_per_frame or stride_s <= 0:
@@ -58,7 +60,7 @@ def windows(n_frames: int, window_s: float = 0.2, stride_s: Optional[float] = No
 
 
 def spans(n_frames: int, spans_s: Sequence[tuple[float, float]],
-          labels: Optional[Sequence[str]] = None, seconds_per_frame: float = 0.02) -> TimeCells:
+          labels: Optional[Sequence[str]] = None, seconds_per_frame: float = SECONDS_PER_POSITION) -> TimeCells:
     """One cell per `(start, end)` span in seconds."""
     cells, seconds = [], []
     if not spans_s:
@@ -73,7 +75,7 @@ def spans(n_frames: int, spans_s: Sequence[tuple[float, float]],
     return TimeCells(cells, labels, seconds)
 
 
-def speech_frames(duration_s: float, n_frames: int, seconds_per_frame: float = 0.02) -> list[int]:
+def speech_frames(duration_s: float, n_frames: int, seconds_per_frame: float = SECONDS_PER_POSITION) -> list[int]:
     """The frames that hold the audio itself, not the padding of the 30 s window."""
     if not duration_s > 0:
         raise ValueError(f"duration_s must be a positive number of seconds, got {duration_s}.")

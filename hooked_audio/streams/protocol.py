@@ -9,12 +9,15 @@ view that lacks a method fails when it is made, not at the end of a sweep.
 
 from __future__ import annotations
 
-from typing import Any, ContextManager, Optional, Protocol, Sequence, runtime_checkable
+from typing import Any, ContextManager, Optional, Protocol, Sequence, Union, runtime_checkable
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens.config import TransformerLensConfig
+
+#: A stream's input: framed audio whose last axis is the 20 ms position, or token ids.
+StreamInput = Union[Float[Tensor, "batch *frame pos"], Int[Tensor, "batch pos"]]
 
 #: the members `check_stream` looks for (a runtime-checkable Protocol checks presence only)
 STREAM_MEMBERS = (

@@ -29,7 +29,8 @@ from transformer_lens import ActivationCache
 from transformer_lens.config import TransformerLensConfig
 from transformer_lens.hook_points import HookPoint
 
-from hooked_audio.hooked_root import check_hook_name
+from hooked_audio.cache_memory import StackExtent
+from hooked_audio.hooked_root import check_hook_name, check_names_filter
 from hooked_audio.streams.protocol import check_stream
 
 HookSpec = tuple[Union[str, Callable[[str], bool]], Callable]
@@ -154,6 +155,11 @@ class StreamView:
         """Keys as cached at `qk_hook_names[1]`, one per query head."""
         return k
 
+    def cache_extent(self, x: Tensor) -> StackExtent:
+        """The sizes of this stack's hooks for input `x` (its last axis is the position), for
+        the memory estimate of `run_with_cache`."""
+        return StackExtent.of(self.cfg, x.shape[0], x.shape[-1])
+
     #: the attentions of a block that write to the residual stream
     attention_names: tuple[str, ...] = ("attn",)
 
@@ -204,8 +210,16 @@ class StreamView:
                        remove_batch_dim: bool = False, incl_bwd: bool = False,
                        reset_hooks_end: bool = True, clear_contexts: bool = False,
                        pos_slice: Any = None) -> tuple[Tensor, ActivationCache]:
-        """`(output, ActivationCache)` of this stack's hooks, keyed by local names."""
+        """`(output, ActivationCache)` of this stack's hooks, keyed by local names. Named hooks
+        are checked (a "did you mean" error for a name this stack lacks), and a cache that
+        cannot fit in memory is refused before anything runs."""
+        names_filter = check_names_filter(names_filter, self._to_full,
+                                          "'blocks.0.hook_resid_pre' or 'blocks.0.attn.hook_pattern'")
         local_filter = _as_filter(names_filter)
+        selected = self.model.cached_names([full for local, full in self._to_full.items()
+                                            if local_filter(local)])
+        self.model.check_cache_fits(selected, {self.prefix: self.cache_extent(x)}, device,
+                                    incl_bwd)
         cache_dict, fwd, bwd = self.model.get_caching_hooks(
             lambda full: full in self._to_local and local_filter(self._to_local[full]),
             incl_bwd, device, remove_batch_dim=remove_batch_dim, pos_slice=pos_slice)

@@ -14,6 +14,7 @@ from torch import nn
 from hooked_audio.models.audio_encoder.config import HookedAudioEncoderConfig
 from hooked_audio.models.audio_encoder.hf_config import config_from_hf
 from hooked_audio.models.audio_encoder.weight_conversion import convert_hf_weights
+from hooked_audio.weight_checks import check_finite_weights
 
 ACCEPTED = ("Wav2Vec2Model", "HubertModel", "Wav2Vec2ForCTC", "HubertForCTC")
 #: checkpoint architectures whose encoder is loaded without their head
@@ -45,6 +46,7 @@ def split_hf_model(hf_model: nn.Module) -> tuple[Any, nn.Linear | None]:
 def hf_to_state(hf_model: nn.Module) -> tuple[HookedAudioEncoderConfig, dict]:
     """Our config and float32 state dict for an in-memory HF model."""
     base, lm_head = split_hf_model(hf_model)
+    check_finite_weights(hf_model.named_parameters(), type(hf_model).__name__)
     cfg = config_from_hf(base.config, None if lm_head is None else lm_head.out_features)
     return cfg, convert_hf_weights(base, lm_head, cfg)
 

@@ -1,7 +1,8 @@
 """Configuration of a `HookedAudioLM`: the audio tower, the projector and the language model.
 
 `cfg.lm` (also `model.cfg`) and `cfg.audio` are TransformerLens configs, one per stack: what
-`ActivationCache` and `transformer_lens.patching` read through the stream views.
+`ActivationCache` and `transformer_lens.patching` read through the stream views. `cfg.arch` is
+the registered `AudioLMArchitecture` of `cfg.architecture` (see `architectures.py`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from typing import Any, Optional
 import torch
 from transformer_lens.config import TransformerLensConfig
 
-ARCHITECTURES = ("qwen2_audio", "voxtral")
+from hooked_audio.constants import MEL_FRAMES_PER_POSITION, SECONDS_PER_POSITION
+from hooked_audio.models.audio_lm.architectures import (ARCHITECTURES, AudioLMArchitecture,
+                                                        get_architecture)
 
 
 @dataclass
 class HookedAudioLMConfig:
     """Dimensions of an audio LM, in the terms of its parts.
 
+    `architecture`: a registered architecture's model type (`"qwen2_audio"`, `"voxtral"`).
     Audio tower (Whisper-style): `n_mels`, `audio_d_model`, `audio_n_layers`, `audio_n_heads`,
     `audio_d_mlp`, `audio_n_ctx` (20 ms positions per 30 s window, 1500). Between tower and
     language model: `audio_pool` (average pooling of adjacent frames: 2 for Qwen2-Audio, 1 for
@@ -58,11 +62,11 @@ class HookedAudioLMConfig:
     dtype: torch.dtype = torch.float32
     lm: TransformerLensConfig = field(init=False)
     audio: TransformerLensConfig = field(init=False)
+    #: the registered architecture object of `architecture`, looked up once
+    arch: AudioLMArchitecture = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"Unknown audio-LM architecture {self.architecture!r}; "
-                             f"supported: {', '.join(ARCHITECTURES)}.")
+        self.arch = get_architecture(self.architecture)
         if self.projector not in ("linear", "stack"):
             raise ValueError(f"Unknown projector {self.projector!r}: 'linear' or 'stack'.")
         self.lm = TransformerLensConfig(
@@ -82,12 +86,13 @@ class HookedAudioLMConfig:
     @property
     def n_mel_frames(self) -> int:
         """Log-mel frames (10 ms) per audio window: 3000 for 30 s."""
-        return 2 * self.audio_n_ctx
+        return MEL_FRAMES_PER_POSITION * self.audio_n_ctx
 
     @property
     def seconds_per_audio_token(self) -> float:
-        """Audio covered by one language-model audio position: 40 ms (Qwen2-Audio), 80 ms (Voxtral)."""
-        return 0.02 * self.audio_pool * self.projector_stack
+        """Audio covered by one language-model audio position: 40 ms (Qwen2-Audio), 80 ms
+        (Voxtral)."""
+        return SECONDS_PER_POSITION * self.audio_pool * self.projector_stack
 
     @property
     def audio_tokens_per_window(self) -> int:
@@ -95,12 +100,14 @@ class HookedAudioLMConfig:
 
     @classmethod
     def from_hf_config(cls, config: Any, **kwargs: Any) -> "HookedAudioLMConfig":
-        """From a HF `Qwen2AudioConfig` or `VoxtralConfig`."""
-        audio, text = config.audio_config, config.text_config
+        """From a HF config of a registered architecture (`Qwen2AudioConfig`,
+        `VoxtralConfig`)."""
         model_type = getattr(config, "model_type", None)
-        if model_type not in ARCHITECTURES:
+        arch = ARCHITECTURES.get(model_type)
+        if arch is None:
             raise ValueError(f"HF model type {model_type!r} is not supported; HookedAudioLM "
                              f"loads {', '.join(ARCHITECTURES)}.")
+        audio, text = config.audio_config, config.text_config
         layer_types = getattr(text, "layer_types", None) or []
         if any(t != "full_attention" for t in layer_types):
             raise ValueError(f"Sliding-window attention layers ({set(layer_types)}) are not "
@@ -119,15 +126,4 @@ class HookedAudioLMConfig:
             tie_word_embeddings=bool(getattr(text, "tie_word_embeddings", False)),
             pad_token_id=getattr(text, "pad_token_id", None), audio_token_id=config.audio_token_id,
         )
-        if model_type == "qwen2_audio":
-            specific = dict(audio_pool=2, projector="linear", qkv_bias=True)
-        else:
-            stack = audio.intermediate_size // audio.hidden_size
-            if stack * audio.hidden_size != audio.intermediate_size:
-                raise ValueError("Voxtral's projector stacks intermediate_size / hidden_size "
-                                 "audio frames; that ratio must be a whole number.")
-            specific = dict(audio_pool=1, projector="stack", projector_stack=stack,
-                            projector_act=config.projector_hidden_act,
-                            qkv_bias=bool(getattr(text, "attention_bias", False)),
-                            mlp_bias=bool(getattr(text, "mlp_bias", False)))
-        return cls(**common, **specific, **kwargs)
+        return cls(**common, **arch.config_fields(config), **kwargs)

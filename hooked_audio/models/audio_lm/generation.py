@@ -15,8 +15,9 @@ generated placeholder token is embedded as an ordinary token, as in HF's cached 
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
+import numpy as np
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
@@ -49,6 +50,17 @@ def filter_logits(logits: Float[Tensor, "batch d_vocab"], temperature: float = 1
         drop[..., -1] = False
         logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
     return logits
+
+
+def check_max_new_tokens(max_new_tokens: Any) -> int:
+    """A non-negative whole number of tokens (numpy integers too), else a clear error."""
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)):
+        raise TypeError(f"max_new_tokens must be a whole number of tokens, got "
+                        f"{max_new_tokens!r} ({type(max_new_tokens).__name__}).")
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}; 0 returns the "
+                         "prompt unchanged.")
+    return int(max_new_tokens)
 
 
 class AudioLMGenerationMixin:
@@ -84,11 +96,13 @@ class AudioLMGenerationMixin:
         rows with `pad_token_id` (default: the model's pad token, else the first EOS) until all
         rows end. `use_kv_cache=False` recomputes the whole sequence at every step (same
         tokens; hooks then see every position at every step). `progress`: a tqdm bar (default:
-        for 64 new tokens or more). Returns the prompt followed by the new tokens, as HF does,
+        for 64 new tokens or more). Returns the prompt followed by the new tokens, as HF does
+        (`max_new_tokens=0`: the prompt alone),
         or with `return_type="str"` the decoded new text of each row (special tokens dropped).
         """
         if return_type not in ("tokens", "str"):
             raise ValueError(f"return_type must be 'tokens' or 'str', got {return_type!r}.")
+        max_new_tokens = check_max_new_tokens(max_new_tokens)
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}; for the most likely "
                              "token use do_sample=False.")

@@ -12,7 +12,9 @@ import einops
 import torch
 from torch import Tensor, nn
 
+from hooked_audio.models.audio_lm.architectures import ARCHITECTURES
 from hooked_audio.models.audio_lm.config import HookedAudioLMConfig
+from hooked_audio.weight_checks import check_finite_weights
 
 
 def _heads_in(weight: Tensor, n_heads: int) -> Tensor:
@@ -93,7 +95,10 @@ def _language_model(lm: nn.Module, lm_head: nn.Linear, cfg: HookedAudioLMConfig)
 
 def convert_hf_model(hf_model: nn.Module, cfg: HookedAudioLMConfig
                      ) -> tuple[dict[str, Tensor], Tensor, float]:
-    """`(state_dict, rope inv_freq, rope attention_scaling)` for a `HookedAudioLM` of `cfg`."""
+    """`(state_dict, rope inv_freq, rope attention_scaling)` for a `HookedAudioLM` of `cfg`.
+    Weights holding NaN or infinity are refused, by their HF names."""
+    source = getattr(hf_model.config, "_name_or_path", "") or type(hf_model).__name__
+    check_finite_weights(hf_model.named_parameters(), source)
     inner = hf_model.model
     sd: dict[str, Tensor] = {}
     for prefix, part in (("audio_encoder.", _tower(inner.audio_tower, cfg.audio_n_heads)),
@@ -111,12 +116,10 @@ def load_hf_model(name_or_dir: str, dtype: torch.dtype) -> Any:
     except ImportError as error:
         raise ImportError("Loading an audio LM needs transformers: pip install 'hooked-audio[hf]'.") from error
     config = transformers.AutoConfig.from_pretrained(name_or_dir)
-    classes = {"qwen2_audio": "Qwen2AudioForConditionalGeneration",
-               "voxtral": "VoxtralForConditionalGeneration"}
-    if config.model_type not in classes:
+    if config.model_type not in ARCHITECTURES:
         raise ValueError(f"{name_or_dir} holds a {config.model_type!r} model; HookedAudioLM loads "
-                         f"{', '.join(classes)}.")
-    cls = getattr(transformers, classes[config.model_type])
+                         f"{', '.join(ARCHITECTURES)}.")
+    cls = getattr(transformers, ARCHITECTURES[config.model_type].hf_model_class)
     return cls.from_pretrained(name_or_dir, dtype=dtype).eval()
 
 

@@ -8,6 +8,7 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
+from hooked_audio.constants import MEL_FRAMES_PER_SECOND
 from hooked_audio.models.audio_lm.config import HookedAudioLMConfig
 
 
@@ -20,6 +21,9 @@ def check_input_ids(input_ids: Tensor) -> Int[Tensor, "batch pos"]:
     if input_ids.ndim != 2 or input_ids.is_floating_point():
         raise ValueError(f"input_ids must be integer ids of shape (batch, pos); got "
                          f"{input_ids.dtype} of shape {tuple(input_ids.shape)}.")
+    if input_ids.numel() == 0:
+        raise ValueError(f"input_ids are empty (shape {tuple(input_ids.shape)}); the model needs "
+                         "at least one token per row: build inputs with `model.prepare_inputs`.")
     return input_ids
 
 
@@ -38,9 +42,9 @@ def check_features(cfg: HookedAudioLMConfig, features: Tensor) -> Float[Tensor, 
                     " use this model's own processor (its feature extractor's feature_size).")
         elif features.ndim == 3:
             hint = (f" The audio tower takes windows of exactly {cfg.n_mel_frames} mel frames "
-                    f"({cfg.n_mel_frames / 100:g} s); the processor pads shorter clips (pass "
-                    f"padding='max_length') and {'splits' if cfg.architecture == 'voxtral' else 'cannot take'}"
-                    f" longer ones.")
+                    f"({cfg.n_mel_frames / MEL_FRAMES_PER_SECOND:g} s); the processor pads shorter clips (pass "
+                    f"padding='max_length') and "
+                    f"{'splits' if cfg.arch.splits_long_audio else 'cannot take'} longer ones.")
         raise ValueError(f"input_features must have shape (n_audio, {expected[0]}, {expected[1]}); "
                          f"got {tuple(features.shape)}.{hint}")
     if not torch.isfinite(features).all():
@@ -54,9 +58,10 @@ def mel_lengths_of(cfg: HookedAudioLMConfig, feature_attention_mask: Optional[Te
     """Valid mel frames per clip, from the processor's `feature_attention_mask`."""
     if feature_attention_mask is None:
         return None
-    if cfg.architecture == "voxtral":
-        raise ValueError("Voxtral takes no feature_attention_mask: its processor pads every clip "
-                         "to whole 30 s windows and the tower attends to all of them. Drop it.")
+    if not cfg.arch.masks_padding:
+        raise ValueError(f"{cfg.arch.display_name} takes no feature_attention_mask: its "
+                         "processor pads every clip to whole 30 s windows and the tower attends "
+                         "to all of them. Drop it.")
     expected = (n_audio, cfg.n_mel_frames)
     if tuple(feature_attention_mask.shape) != expected:
         raise ValueError(f"feature_attention_mask has shape {tuple(feature_attention_mask.shape)}; "

@@ -17,6 +17,7 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 
 from hooked_audio.models.audio_lm.audio_tower import AudioTower, pooled_lengths
+from hooked_audio.models.audio_lm.cache_extents import audio_lm_cache_extents
 from hooked_audio.models.audio_lm.config import HookedAudioLMConfig
 from hooked_audio.models.audio_lm.embedding import Embed, Unembed
 from hooked_audio.models.audio_lm.generation import AudioLMGenerationMixin
@@ -47,7 +48,7 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
         self.config = cfg
         self.cfg = cfg.lm
         self.audio_encoder = AudioTower(cfg.audio, cfg.n_mels, cfg.audio_pool,
-                                        mask_padding=cfg.architecture == "qwen2_audio")
+                                        mask_padding=cfg.arch.masks_padding)
         if cfg.projector == "linear":
             self.projector = LinearProjector(cfg.audio_d_model, cfg.d_model)
         else:
@@ -109,7 +110,6 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
                           stacklevel=2)
         return model.to(device=device or "cpu")
 
-    model_config = property(lambda self: self.config)
     stack_configs = property(lambda self: (self.config.lm, self.config.audio))
 
     # ----------------------------------------------------------------- audio
@@ -224,6 +224,23 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
 
         return AudioTowerStream(self, input_ids, attention_mask, feature_attention_mask,
                                 position_ids)
+
+    def input_stream(self, inputs: dict):
+        """The language model as a stream view that continues runs of the keyword `inputs`
+        (their `attention_mask` and `position_ids` bound): what `position_sweep` resumes on."""
+        return self.lm_stream(attention_mask=inputs.get("attention_mask"),
+                              position_ids=inputs.get("position_ids"))
+
+    def check_aligned_inputs(self, clean: dict, corrupt: dict) -> None:
+        """Refuse two keyword inputs whose positions do not line up (see `aligned_inputs`)."""
+        from hooked_audio.models.audio_lm.aligned_inputs import check_aligned_inputs
+
+        check_aligned_inputs(self, clean, corrupt)
+
+    def cache_extents(self, *model_args: Any, **model_kwargs: Any) -> Optional[dict]:
+        """Each stack's sizes for `model(...)` of these inputs (`run_with_cache`'s memory
+        check)."""
+        return audio_lm_cache_extents(self, *model_args, **model_kwargs)
 
     W_E = property(lambda self: self.embed.W_E)
     W_U = property(lambda self: self.unembed.W_U)

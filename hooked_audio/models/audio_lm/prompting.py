@@ -7,7 +7,8 @@ window length, audio placeholder id and vocabulary size. `model.prepare_inputs(.
 turns text or a chat conversation plus audio into the keyword inputs of `model(...)` and
 `model.generate(...)`, with the audio loaded by `hooked_audio.audio.load_audio` (paths,
 numpy or torch waveforms at any rate, resampled and downmixed like `HookedWhisper.to_mel`).
-Voxtral's processor tokenizes through mistral-common (`voxtral_prompting.py`).
+Each architecture's own processor checks live beside it (`qwen2_audio_prompting.py`,
+`voxtral_prompting.py`: Voxtral's processor tokenizes through mistral-common).
 """
 
 from __future__ import annotations
@@ -19,48 +20,29 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from hooked_audio.audio import AudioInputError, load_audio_batch
+from hooked_audio.audio import Audio, AudioInputError, load_audio_batch
 from hooked_audio.models.audio_lm.audio_tower import pooled_lengths
 from hooked_audio.models.audio_lm.inputs import check_vocabulary_fits
-from hooked_audio.models.audio_lm.voxtral_prompting import (check_voxtral_processor, encode_text,
-                                                     window_kwargs, with_clips)
+from hooked_audio.models.audio_lm.voxtral_prompting import encode_text, window_kwargs, with_clips
 
 TokensLike = Union[Tensor, Sequence[int], Sequence[Sequence[int]]]
 MODEL_INPUTS = ("input_ids", "attention_mask", "input_features", "feature_attention_mask")
-PROCESSOR_CLASSES = {"qwen2_audio": "Qwen2AudioProcessor", "voxtral": "VoxtralProcessor"}
 
 
 def check_processor(cfg: Any, processor: Any) -> None:
     """Raise a `ValueError` that names the mismatch when `processor` is not one for a model of
-    config `cfg` (a `HookedAudioLMConfig`)."""
+    config `cfg` (a `HookedAudioLMConfig`): its class, then the architecture's own checks
+    (`AudioLMArchitecture.check_processor`), then the vocabulary size."""
     import transformers
 
-    expected = PROCESSOR_CLASSES[cfg.architecture]
-    if not isinstance(processor, getattr(transformers, expected)):
+    arch = cfg.arch
+    if not isinstance(processor, getattr(transformers, arch.processor_class)):
         raise ValueError(
-            f"A {type(processor).__name__} cannot prepare inputs for this {cfg.architecture} model: "
-            f"it needs a {expected}, loaded from the same checkpoint as the weights "
-            "(transformers.AutoProcessor.from_pretrained(<checkpoint>), or "
+            f"A {type(processor).__name__} cannot prepare inputs for this {arch.model_type} "
+            f"model: it needs a {arch.processor_class}, loaded from the same checkpoint as the "
+            "weights (transformers.AutoProcessor.from_pretrained(<checkpoint>), or "
             "model.set_processor(<checkpoint dir>)).")
-    if cfg.architecture == "voxtral":
-        check_voxtral_processor(cfg, processor)
-        return
-    features = processor.feature_extractor
-    if features.feature_size != cfg.n_mels:
-        raise ValueError(
-            f"The processor's feature extractor makes {features.feature_size} mel bins; this model "
-            f"takes {cfg.n_mels}. Use the processor of the checkpoint the weights came from.")
-    if cfg.architecture == "qwen2_audio" and features.nb_max_frames != cfg.n_mel_frames:
-        raise ValueError(
-            f"The processor's feature extractor pads to {features.nb_max_frames} mel frames; this "
-            f"model's audio tower takes windows of {cfg.n_mel_frames}. Use the processor of the "
-            "checkpoint the weights came from.")
-    token_id = getattr(processor, "audio_token_id", None)
-    if token_id != cfg.audio_token_id:
-        raise ValueError(
-            f"The processor's audio placeholder {getattr(processor, 'audio_token', None)!r} has id "
-            f"{token_id}; this model puts audio at token id {cfg.audio_token_id}. The processor "
-            "belongs to another checkpoint.")
+    arch.check_processor(cfg, processor)
     check_vocabulary_fits(cfg, processor)
 
 
@@ -159,9 +141,9 @@ class AudioLMPromptingMixin:
         proc = self._processor(processor)
         if padding_side not in ("left", "right"):
             raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}.")
-        if self.config.architecture == "voxtral":
-            inputs = self._voxtral_inputs(proc, text, audio, conversation, sampling_rate,
-                                          add_generation_prompt, padding_side)
+        if self.config.arch.chat_template_inputs:
+            inputs = self._chat_template_inputs(proc, text, audio, conversation, sampling_rate,
+                                                add_generation_prompt, padding_side)
             return self._on_device(inputs)
         if conversation is not None:
             if text is not None:
@@ -175,7 +157,7 @@ class AudioLMPromptingMixin:
             raise ValueError("prepare_inputs needs text= (with the audio placeholder "
                              f"{proc.audio_token!r} where each clip goes) or conversation=.")
         texts = [text] if isinstance(text, str) else list(text)
-        clips = self._load_clips(proc, audio, sampling_rate, one_window=True)
+        clips = self._load_clips(proc, audio, sampling_rate)
         self._check_placeholders(proc, texts, len(clips))
         kwargs = dict(text=texts, return_tensors="pt", padding=True, padding_side=padding_side)
         if clips:
@@ -186,23 +168,25 @@ class AudioLMPromptingMixin:
             self._check_expansion(inputs)
         return self._on_device(inputs)
 
-    def _voxtral_inputs(self, proc: Any, text: Any, audio: Any, conversation: Any,
-                        sampling_rate: Optional[int], add_generation_prompt: bool,
-                        padding_side: str) -> dict[str, Tensor]:
-        """`VoxtralProcessor.apply_chat_template(..., tokenize=True, return_dict=True)` on the
-        chats, their audio items holding the loaded clips (lossless float WAV), cut into the
-        model's windows."""
+    def _chat_template_inputs(self, proc: Any, text: Any, audio: Any, conversation: Any,
+                              sampling_rate: Optional[int], add_generation_prompt: bool,
+                              padding_side: str) -> dict[str, Tensor]:
+        """`processor.apply_chat_template(..., tokenize=True, return_dict=True)` on the chats
+        (Voxtral's way), their audio items holding the loaded clips (lossless float WAV), cut
+        into the model's windows."""
+        arch = self.config.arch
         if text is not None or conversation is None:
             raise ValueError(
-                "Voxtral prompts are built by its chat template: pass conversation=[{'role': "
-                "'user', 'content': [{'type': 'audio', 'audio': clip}, {'type': 'text', 'text': "
-                "question}]}] (or a list of such chats). VoxtralProcessor takes no audio "
-                "placeholder in plain text; for text without audio use to_tokens.")
+                f"{arch.display_name} prompts are built by its chat template: pass "
+                "conversation=[{'role': 'user', 'content': [{'type': 'audio', 'audio': clip}, "
+                "{'type': 'text', 'text': question}]}] (or a list of such chats). "
+                f"{arch.processor_class} takes no audio placeholder in plain text; for text "
+                "without audio use to_tokens.")
         chats = _chats(conversation)
         items = [item for chat in chats for item in _audio_items(chat)]
         if audio is None:
             audio = [_audio_of(item) for item in items] or None
-        clips = self._load_clips(proc, audio, sampling_rate, one_window=False)
+        clips = self._load_clips(proc, audio, sampling_rate)
         if len(clips) != len(items):
             raise ValueError(
                 f"The conversation has {len(items)} audio items but {len(clips)} clips were "
@@ -227,27 +211,32 @@ class AudioLMPromptingMixin:
         return {k: v.to(self.device, dtype=dtype if v.is_floating_point() else v.dtype)
                 for k, v in inputs.items()}
 
-    def _load_clips(self, proc: Any, audio: Any, sampling_rate: Optional[int],
-                    one_window: bool) -> list:
-        """The clips at the processor's rate; `one_window`: refuse a clip longer than one window
-        (Qwen2-Audio hears one per clip; Voxtral's processor splits a long clip into windows)."""
+    def _load_clips(self, proc: Any, audio: Any, sampling_rate: Optional[int]) -> list:
+        """The clips at the processor's rate; a clip longer than one window is refused unless
+        the architecture's processor splits it into windows (Voxtral's does; Qwen2-Audio hears
+        one window per clip)."""
         if audio is None:
             return []
         features = proc.feature_extractor
         items = list(audio) if isinstance(audio, (list, tuple)) else [audio]
-        rates = [sampling_rate if sampling_rate is not None or isinstance(item, (str, os.PathLike))
-                 else features.sampling_rate for item in items]
+        # Paths and `Audio` carry their rate; a bare array is at the processor's rate, as in HF.
+        rates = [sampling_rate if sampling_rate is not None
+                 or isinstance(item, (str, os.PathLike, Audio)) else features.sampling_rate
+                 for item in items]
         try:
             clips = load_audio_batch(items, rates, target_rate=features.sampling_rate)
         except AudioInputError as error:  # the loader's argument is called sample_rate
-            raise AudioInputError(str(error).replace("sample_rate", "sampling_rate")) from error
+            message = str(error).replace("sample_rate", "sampling_rate")
+            raise AudioInputError(message.replace("Audio(wave, sampling_rate=",
+                                                  "Audio(wave, sample_rate=")) from error
+        arch = self.config.arch
         for i, clip in enumerate(clips):
-            if one_window and len(clip) > features.n_samples:
+            if not arch.splits_long_audio and len(clip) > features.n_samples:
                 seconds = features.n_samples / features.sampling_rate
                 raise AudioInputError(
-                    f"Clip {i} lasts {len(clip) / features.sampling_rate:.2f} s; Qwen2-Audio hears "
-                    f"at most one {seconds:g} s window per clip ({self.config.n_mel_frames} mel "
-                    "frames) and its processor would silently cut the rest. Trim the clip "
+                    f"Clip {i} lasts {len(clip) / features.sampling_rate:.2f} s; "
+                    f"{arch.display_name} hears at most one {seconds:g} s window per clip "
+                    f"({self.config.n_mel_frames} mel frames) and its processor would silently cut the rest. Trim the clip "
                     f"(clip[:{features.n_samples}] at {features.sampling_rate} Hz) or split it "
                     f"into clips of at most {seconds:g} s, each with its own audio placeholder.")
         return clips

@@ -25,8 +25,6 @@ from typing import Any, Sequence
 import numpy as np
 import soundfile as sf
 
-from hooked_audio.models.audio_lm.inputs import check_vocabulary_fits
-
 INSTALL_HINT = "pip install 'mistral-common[audio]'"
 
 
@@ -59,8 +57,7 @@ def audio_encoder_of(processor: Any) -> Any:
 
 def check_voxtral_processor(cfg: Any, processor: Any) -> None:
     """`check_processor` for Voxtral: the feature extractor and the Tekken audio config make
-    the model's mel bins and windows, the `[AUDIO]` id is the model's `audio_token_id`, and the
-    vocabulary fits the embedding."""
+    the model's mel bins and windows, and the `[AUDIO]` id is the model's `audio_token_id`."""
     encoder = audio_encoder_of(processor)
     audio, spectrogram = encoder.audio_config, encoder.audio_config.encoding_config
     features = processor.feature_extractor
@@ -95,7 +92,6 @@ def check_voxtral_processor(cfg: Any, processor: Any) -> None:
             f"The processor's audio placeholder [AUDIO] has id {encoder.audio_token}; this model "
             f"puts audio at token id {cfg.audio_token_id}. The processor belongs to another "
             "checkpoint.")
-    check_vocabulary_fits(cfg, processor)
 
 
 def is_mistral_tokenizer(tokenizer: Any) -> bool:

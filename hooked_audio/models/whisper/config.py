@@ -9,8 +9,7 @@ import torch
 from transformer_lens.config import TransformerLensConfig
 from whisper.model import ModelDimensions
 
-# openai-whisper's rule (`Whisper.is_multilingual`): the multilingual vocabulary has 51865+ tokens.
-MULTILINGUAL_VOCAB_SIZE = 51865
+from hooked_audio.constants import MULTILINGUAL_VOCAB_SIZE
 
 
 def _stack_config(n_layers: int, d_model: int, n_heads: int, n_ctx: int, d_vocab: int,

@@ -14,6 +14,7 @@ from hooked_audio.components import LayerNorm
 from hooked_audio.hook_point import AudioHookPoint
 from hooked_audio.models.whisper.blocks import WhisperDecoderBlock
 from hooked_audio.models.whisper.stacked_weights import StackedCrossWeightsMixin
+from hooked_audio.models.whisper.token_input import as_tokens, check_token_tensor
 
 
 class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):
@@ -46,11 +47,7 @@ class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):
         return torch.zeros(self.cfg.d_vocab, dtype=self.W_E.dtype, device=self.W_E.device)
 
     def check_tokens(self, tokens: Tensor, offset: int) -> None:
-        if tokens.ndim != 2 or tokens.dtype not in (torch.int64, torch.int32):
-            raise ValueError(
-                f"Decoder tokens must be an integer tensor [batch, pos], got {tokens.dtype} of "
-                f"shape {tuple(tokens.shape)}; build them with `model.to_tokens(text)`."
-            )
+        check_token_tensor(tokens)
         if offset + tokens.shape[1] > self.cfg.n_ctx:
             raise ValueError(
                 f"{offset + tokens.shape[1]} decoder positions exceed the model's text context "
@@ -72,6 +69,7 @@ class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):
         # reads the first cache entry, which is the same tensor); new tokens continue there.
         first_key = self.blocks[0].attn.key
         offset = kv_cache[first_key].shape[1] if kv_cache and first_key in kv_cache else 0
+        tokens = as_tokens(tokens, self.W_E.device)
         self.check_tokens(tokens, offset)
         dtype = audio_features.dtype
         embed = self.hook_embed(self.W_E[tokens].to(dtype))

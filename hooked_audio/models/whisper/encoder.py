@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from jaxtyping import Float
@@ -10,6 +12,7 @@ from transformer_lens.config import TransformerLensConfig
 from whisper.model import sinusoids
 
 from hooked_audio.components import LayerNorm
+from hooked_audio.constants import MEL_FRAMES_PER_POSITION, MEL_FRAMES_PER_SECOND
 from hooked_audio.hook_point import AudioHookPoint
 from hooked_audio.models.whisper.blocks import WhisperEncoderBlock
 from hooked_audio.models.whisper.stacked_weights import StackedWeightsMixin
@@ -41,21 +44,38 @@ class WhisperEncoder(StackedWeightsMixin, nn.Module):
 
     def check_mel(self, mel: Tensor) -> None:
         """Raise a clear error unless `mel` is `[batch, n_mels, 2 * n_audio_ctx]`."""
-        expected = (self.n_mels, 2 * self.cfg.n_ctx)
+        expected = (self.n_mels, MEL_FRAMES_PER_POSITION * self.cfg.n_ctx)
         if mel.ndim != 3 or tuple(mel.shape[1:]) != expected:
-            hint = ""
-            if mel.ndim == 3 and mel.shape[1] != self.n_mels:
-                hint = (f" The model takes {self.n_mels} mel bins but got {mel.shape[1]}: compute "
-                        f"the log-mel with `model.to_mel(audio)`, which uses the model's n_mels.")
-            elif mel.ndim == 3:
-                hint = (f" Whisper's encoder needs exactly {expected[1]} mel frames "
-                        f"({expected[1] // 100} s); `model.to_mel(audio)` pads or refuses.")
+            n_bins = mel.shape[1] if mel.ndim == 3 else None
             raise ValueError(
                 f"Expected a log-mel of shape (batch, {expected[0]}, {expected[1]}), got "
-                f"{tuple(mel.shape)}.{hint}"
+                f"{tuple(mel.shape)}.{self._shape_hint(n_bins, mel.ndim == 3, 'to_mel')}"
             )
         if not torch.is_floating_point(mel):
             raise TypeError(f"The log-mel must be a float tensor, got {mel.dtype}.")
+
+    def check_frames(self, frames: Tensor) -> None:
+        """Raise a clear error unless `frames` is `[batch, 2, n_mels, n_audio_ctx]`."""
+        expected = (2, self.n_mels, self.cfg.n_ctx)
+        if tuple(frames.shape[1:]) != expected:
+            raise ValueError(
+                f"Expected framed audio of shape (batch, 2, {self.n_mels}, {self.cfg.n_ctx}), "
+                f"got {tuple(frames.shape)}."
+                f"{self._shape_hint(frames.shape[2], frames.ndim == 4, 'to_frames')}"
+            )
+
+    def _shape_hint(self, n_bins: Optional[int], right_rank: bool, builder: str) -> str:
+        if not right_rank:
+            return ""
+        if n_bins != self.n_mels:
+            return (f" The model takes {self.n_mels} mel bins but got {n_bins}: compute the "
+                    f"input with `model.{builder}(audio)`, which uses the model's n_mels.")
+        n_pos, n_mel_frames = self.cfg.n_ctx, MEL_FRAMES_PER_POSITION * self.cfg.n_ctx
+        seconds = n_mel_frames / MEL_FRAMES_PER_SECOND
+        size = (f"{n_mel_frames} mel frames ({n_pos} positions of 20 ms" if builder == "to_mel"
+                else f"{n_pos} positions of 20 ms ({n_mel_frames} mel frames")
+        return (f" Whisper's encoder needs exactly {size}, {seconds:g} s); `model.{builder}"
+                "(audio)` pads shorter audio and refuses longer (or splits it with chunk=True).")
 
     def forward(
         self, mel: Float[Tensor, "batch n_mels mel_frames"]

@@ -2,7 +2,7 @@
 
 `whisper.decoding` calls `model.install_kv_cache_hooks()` and keys its cache by the modules
 `decoder.blocks[i].attn.key` / `.attn.value` (and, for cross-attention, `.cross_attn.key` /
-`.value`): `KVCacheTap` identity modules in our attention. The rules are openai-whisper's:
+`.value`): the `KVCacheTap` identity modules of `WhisperAttention`. The rules are openai-whisper's:
 self-attention entries grow by concatenation along positions, cross-attention entries
 (longer than the text context, or the first call) are stored once and reused.
 """
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from hooked_audio.components import Attention
+from hooked_audio.models.whisper.attention import WhisperAttention
 
 
 def install_kv_cache_hooks(
@@ -33,7 +33,7 @@ def install_kv_cache_hooks(
         return cache[module]
 
     for module in decoder.modules():
-        if isinstance(module, Attention):
+        if isinstance(module, WhisperAttention):
             handles.append(module.key.register_forward_hook(save_to_cache))
             handles.append(module.value.register_forward_hook(save_to_cache))
     return cache, handles

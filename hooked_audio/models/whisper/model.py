@@ -15,29 +15,37 @@ import numpy as np
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
-from whisper.decoding import decode as whisper_decode
 from whisper.decoding import detect_language as whisper_detect_language
 from whisper.model import ModelDimensions
-from whisper.transcribe import transcribe as whisper_transcribe
 
 from hooked_audio.audio import frames_to_mel
+from hooked_audio.constants import NON_LANGUAGE_VOCAB_SIZE
 from hooked_audio.hooked_root import HookedAudioRoot
 from hooked_audio.models.whisper.audio_input import WhisperAudioMixin
+from hooked_audio.models.whisper.cache_extents import whisper_cache_extents
 from hooked_audio.models.whisper.config import HookedWhisperConfig
 from hooked_audio.models.whisper.decoder import WhisperDecoder
 from hooked_audio.models.whisper.encoder import WhisperEncoder
+from hooked_audio.models.whisper.inference import WhisperInferenceMixin, install_ffmpeg_fallback
 from hooked_audio.models.whisper.kv_cache import install_kv_cache_hooks
+from hooked_audio.models.whisper.token_input import as_tokens
 from hooked_audio.models.whisper.tokenization import WhisperTokensMixin, normalise_language
 from hooked_audio.models.whisper.weight_conversion import convert_openai_state_dict
+from hooked_audio.weight_checks import check_finite_weights
 
 AlignmentHeads = Union[bytes, Iterable[tuple[int, int]]]
 
 
-class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
+class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin,
+                    HookedAudioRoot):
     """Whisper (encoder + decoder) with hooks, for `run_with_cache` / `run_with_hooks`.
 
     Build a random model with `HookedWhisper(dims)` (any `whisper.model.ModelDimensions`,
     small `n_audio_ctx` allowed), or load real weights with `HookedWhisper.from_pretrained`.
+
+    `model.config` is the `HookedWhisperConfig` (openai-whisper's `dims` and one TransformerLens
+    config per stack, `.encoder` / `.decoder`); `model.cfg` is TransformerLens's config of the
+    decoder, the stack whose output is the logits (`model.cfg is model.config.decoder`).
     """
 
     hook_examples = "'encoder.blocks.0.hook_resid_pre' or 'decoder.blocks.1.cross_attn.hook_pattern'"
@@ -53,11 +61,12 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
     ):
         super().__init__()
         self.dims = dims
-        self.cfg = HookedWhisperConfig(dims, use_attn_result=use_attn_result)
-        self.encoder = WhisperEncoder(self.cfg.encoder, dims.n_mels)
-        self.decoder = WhisperDecoder(self.cfg.decoder)
-        self.language = normalise_language(language, self.cfg.is_multilingual)
-        if self.cfg.is_multilingual and self.language is None:
+        self.config = HookedWhisperConfig(dims, use_attn_result=use_attn_result)
+        self.cfg = self.config.decoder
+        self.encoder = WhisperEncoder(self.config.encoder, dims.n_mels)
+        self.decoder = WhisperDecoder(self.config.decoder)
+        self.language = normalise_language(language, self.config.is_multilingual)
+        if self.config.is_multilingual and self.language is None:
             self.language = "en"
         self.task = task
         # openai-whisper's default: every head of the second half of the decoder.
@@ -68,6 +77,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
             self.init_weights(seed)
         self.setup()
         self.eval()
+        install_ffmpeg_fallback()  # whisper.transcribe(model, path) without ffmpeg
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -75,7 +85,9 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
         cls, dims: ModelDimensions, state_dict: dict[str, Tensor],
         alignment_heads: Optional[AlignmentHeads] = None, **kwargs: Any,
     ) -> "HookedWhisper":
-        """From openai-whisper's own parameter names (`Whisper.state_dict()`)."""
+        """From openai-whisper's own parameter names (`Whisper.state_dict()`); weights holding
+        NaN or infinity are refused."""
+        check_finite_weights(state_dict, "from_openai_state_dict")
         model = cls(dims, init_weights=False, **kwargs)
         converted = convert_openai_state_dict(state_dict, dims)
         model.load_state_dict({k: v.float() for k, v in converted.items()}, strict=True)
@@ -107,8 +119,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
         model = cls.from_openai_state_dict(ckpt.dims, ckpt.state_dict, ckpt.alignment_heads, **kwargs)
         return model.to(device=param.device, dtype=param.dtype)
 
-    model_config = property(lambda self: self.cfg)
-    stack_configs = property(lambda self: (self.cfg.encoder, self.cfg.decoder))
+    stack_configs = property(lambda self: (self.config.encoder, self.config.decoder))
 
     def set_alignment_heads(self, heads: AlignmentHeads) -> None:
         """openai-whisper's base85 dump (`whisper._ALIGNMENT_HEADS[name]`) or (layer, head) pairs."""
@@ -134,6 +145,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
                 "first: `model.to_mel(path_or_waveform, sample_rate=...)` or `model.to_frames(...)`."
             )
         if audio.ndim == 4 and audio.shape[1] == 2:
+            self.encoder.check_frames(audio)
             return frames_to_mel(audio)
         if audio.ndim == 3:
             return audio
@@ -153,11 +165,11 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
         audio: Union[Float[Tensor, "batch n_mels mel_frames"], Float[Tensor, "batch 2 n_mels pos"]],
         tokens: Int[Tensor, "batch n_tokens"],
     ) -> Float[Tensor, "batch n_tokens d_vocab"]:
-        """Logits of the decoder, teacher-forced on `tokens`, for a log-mel or framed log-mel."""
+        """Logits of the decoder, teacher-forced on `tokens` (ids `[batch, n]`, `[n]`, or a list
+        of ids), for a log-mel or framed log-mel."""
         mel = self.to_mel_input(audio)
         self.check_finite(mel)
-        if tokens.ndim == 1:
-            tokens = tokens[None]
+        tokens = as_tokens(tokens, self.device)
         if mel.shape[0] != tokens.shape[0] and mel.shape[0] != 1:
             raise ValueError(f"Audio batch {mel.shape[0]} and token batch {tokens.shape[0]} differ.")
         audio_features = self.encoder(mel)
@@ -172,7 +184,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
         `tokens` bound. See `hooked_audio.patching.WhisperEncoderStream`."""
         from hooked_audio.models.whisper.streams import WhisperEncoderStream
 
-        return WhisperEncoderStream(self, tokens)
+        return WhisperEncoderStream(self, as_tokens(tokens, self.device))
 
     def decoder_stream(self, audio: Optional[Tensor] = None, audio_features: Optional[Tensor] = None):
         """The decoder as a TransformerLens model: input token ids, the audio bound and encoded
@@ -193,11 +205,11 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
 
     @property
     def is_multilingual(self) -> bool:
-        return self.cfg.is_multilingual
+        return self.config.is_multilingual
 
     @property
     def num_languages(self) -> int:
-        return self.dims.n_vocab - 51765 - int(self.is_multilingual)
+        return self.dims.n_vocab - NON_LANGUAGE_VOCAB_SIZE - int(self.is_multilingual)
 
     @property
     def W_E(self) -> Float[Tensor, "d_vocab d_model"]:
@@ -216,5 +228,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, HookedAudioRoot):
         return self.decoder.W_pos
 
     detect_language = whisper_detect_language
-    decode = whisper_decode
-    transcribe = whisper_transcribe
+
+    def cache_extents(self, audio: Any = None, tokens: Any = None) -> Optional[dict]:
+        """Each stack's sizes for `model(audio, tokens)` (`run_with_cache`'s memory check)."""
+        return whisper_cache_extents(self, audio, tokens)

@@ -10,6 +10,8 @@ from torch import Tensor
 
 from hooked_audio.audio import frames_to_mel, mel_to_frames
 from hooked_audio.models.whisper.decoder_cache import WhisperDecoderCache
+from hooked_audio.cache_memory import StackExtent
+from hooked_audio.models.whisper.token_input import as_tokens
 from hooked_audio.streams.positions import AudioPositions, TokenPositions
 from hooked_audio.streams.view import StreamView, UnembedSurface, bound_rows
 
@@ -28,7 +30,7 @@ class WhisperEncoderStream(AudioPositions, StreamView):
 
     def __init__(self, model: Any, tokens: Int[Tensor, "batch n_tokens"]):
         super().__init__(model, "encoder.")
-        self.tokens = tokens if tokens.ndim == 2 else tokens[None]
+        self.tokens = as_tokens(tokens, model.device)
 
     @property
     def ln_final(self):
@@ -48,6 +50,11 @@ class WhisperEncoderStream(AudioPositions, StreamView):
     @property
     def seconds_per_position(self) -> float:
         return self.model.window_seconds / self.cfg.n_ctx
+
+    def cache_extent(self, frames: Tensor) -> StackExtent:
+        """Positions of the stack, and twice as many at the conv stem's first layer."""
+        return StackExtent.of(self.cfg, frames.shape[0], frames.shape[-1],
+                              n_stem_pos=2 * frames.shape[-1])
 
     def input_seconds(self, frames: Float[Tensor, "batch 2 n_mels pos"]) -> Optional[float]:
         """Seconds of audio before the padding of the window (the longest row), or None when
@@ -121,10 +128,15 @@ class WhisperDecoderStream(TokenPositions, UnembedSurface, StreamView):
     W_pos = property(lambda self: self.model.decoder.W_pos)
 
     def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
-        if tokens.ndim == 1:
-            tokens = tokens[None]
+        tokens = as_tokens(tokens, self.model.device)
         features, cross_kv = self._bound_audio(tokens.shape[0])
         return self.model.decoder(tokens, features, kv_cache=cross_kv)
+
+    def cache_extent(self, tokens: Tensor) -> StackExtent:
+        """Token positions, and the bound audio frames as cross-attention keys."""
+        tokens = as_tokens(tokens, self.model.device)
+        return StackExtent.of(self.cfg, tokens.shape[0], tokens.shape[-1],
+                              n_cross_pos=self.audio_features.shape[1])
 
     def resume_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]
                     ) -> Float[Tensor, "batch pos d_vocab"]:

@@ -37,12 +37,13 @@ def normalise_language(language: Optional[str], multilingual: bool) -> Optional[
 
 
 class WhisperTokensMixin:
-    """Needs `self.cfg.is_multilingual`, `self.num_languages`, `self.language`, `self.task`, `self.device`."""
+    """Needs `self.config.is_multilingual`, `self.num_languages`, `self.language`, `self.task`,
+    `self.device`."""
 
     @property
     def tokenizer(self) -> Tokenizer:
         """openai-whisper's tokenizer for this model, language and task."""
-        return whisper_tokenizer(self.cfg.is_multilingual, self.num_languages,
+        return whisper_tokenizer(self.config.is_multilingual, self.num_languages,
                                  self.language, self.task)
 
     def start_tokens(self, timestamps: bool = False) -> list[int]:

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 from whisper.timing import find_alignment
 
+from hooked_audio.constants import MEL_FRAMES_PER_SECOND
 from hooked_audio.patching.time_cells import TimeCells, spans
 
 
@@ -19,7 +20,9 @@ def word_cells(model, mel: Tensor, text_tokens: Sequence[int], duration_s: Optio
     mel = model.to_mel_input(mel)
     if mel.shape[0] != 1:
         raise ValueError("Word alignment takes one clip (batch 1).")
-    n_mel_frames = mel.shape[-1] if duration_s is None else min(mel.shape[-1], int(duration_s * 100))
+    n_mel_frames = mel.shape[-1]
+    if duration_s is not None:
+        n_mel_frames = min(n_mel_frames, int(duration_s * MEL_FRAMES_PER_SECOND))
     with torch.no_grad():
         timings = find_alignment(model, model.tokenizer, list(text_tokens), mel[0], n_mel_frames)
     n_frames = model.dims.n_audio_ctx

@@ -15,9 +15,8 @@ import torch
 import whisper.model
 from torch import Tensor
 
-# openai-whisper's rule (`Whisper.is_multilingual`): the multilingual vocabulary has 51865+
-# tokens; English-only models have 51864.
-MULTILINGUAL_VOCAB_SIZE = 51865
+from hooked_audio.constants import MULTILINGUAL_VOCAB_SIZE, NON_LANGUAGE_VOCAB_SIZE
+from hooked_audio.weight_checks import check_finite_weights
 
 
 @dataclass
@@ -26,13 +25,17 @@ class WhisperCheckpoint:
 
     `alignment_heads` are the (decoder layer, head) cross-attention heads used for word
     timestamps, or None when the source does not say (openai-whisper then falls back to
-    every head of the second half of the decoder).
+    every head of the second half of the decoder). Weights holding NaN or infinity are
+    refused (a `ValueError` naming them and `source`).
     """
 
     dims: whisper.model.ModelDimensions
     state_dict: dict[str, Tensor]  # openai-whisper names: "decoder.blocks.0.cross_attn.key.weight"
     alignment_heads: Optional[list[tuple[int, int]]]
     source: str
+
+    def __post_init__(self) -> None:
+        check_finite_weights(self.state_dict, self.source)
 
     @property
     def is_multilingual(self) -> bool:
@@ -42,7 +45,7 @@ class WhisperCheckpoint:
     @property
     def num_languages(self) -> int:
         """Language tokens in the vocabulary (openai-whisper's `Whisper.num_languages`)."""
-        return self.dims.n_vocab - 51765 - int(self.is_multilingual)
+        return self.dims.n_vocab - NON_LANGUAGE_VOCAB_SIZE - int(self.is_multilingual)
 
     def to_openai_whisper(self) -> whisper.model.Whisper:
         """An openai-whisper model with these weights (strict load) and alignment heads, in

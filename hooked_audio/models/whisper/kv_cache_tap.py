@@ -3,9 +3,9 @@
 openai-whisper's `decode` keys its KV cache by the modules `decoder.blocks[i].attn.key` and
 `.attn.value`: a forward hook on each stores the projected keys/values `[batch, pos, d_model]`
 and returns the cached sequence so far, and beam search reorders `cache[module]` by batch.
-Our projections live as `W_K`/`W_V` parameters in TransformerLens layout, so the attention
-passes its flattened projections through this identity module: whisper's own hooks then
-work unchanged on a `HookedWhisper`.
+Our projections live as `W_K`/`W_V` parameters in TransformerLens layout, so
+`WhisperAttention` passes its flattened projections through this identity module:
+whisper's own hooks then work unchanged on a `HookedWhisper`.
 """
 
 from __future__ import annotations
@@ -17,5 +17,6 @@ from torch import Tensor, nn
 class KVCacheTap(nn.Module):
     """Identity on `[batch, pos, n_heads * d_head]`; a place for KV-cache forward hooks."""
 
-    def forward(self, x: Float[Tensor, "batch pos d_proj"]) -> Float[Tensor, "batch pos d_proj"]:
+    def forward(self, x: Float[Tensor, "batch pos d_proj"]
+                ) -> Float[Tensor, "batch pos d_proj"]:
         return x

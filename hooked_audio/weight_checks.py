@@ -1,0 +1,46 @@
+"""Refuse checkpoints whose weights hold NaN or infinity, before they produce NaN logits."""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Union
+
+import torch
+from torch import Tensor
+
+#: parameter names quoted in the error
+SHOWN = 5
+
+
+def nonfinite_weights(weights: Union[Mapping[str, Tensor], Iterable[tuple[str, Tensor]]]
+                      ) -> list[str]:
+    """Names of the floating tensors that hold a NaN or an infinity, in order.
+
+    A tensor's sum is non-finite whenever the tensor holds a NaN or an infinity, and summing
+    costs a fraction of an elementwise test; only tensors whose sum is non-finite (or
+    overflows: float16 sums in float32) are tested element by element."""
+    items = weights.items() if isinstance(weights, Mapping) else weights
+    bad = []
+    with torch.no_grad():
+        for name, tensor in items:
+            if not tensor.is_floating_point() or tensor.numel() == 0:
+                continue
+            wide = torch.float32 if tensor.dtype == torch.float16 else None
+            if torch.isfinite(tensor.sum(dtype=wide)):
+                continue
+            if not bool(torch.isfinite(tensor).all()):
+                bad.append(name)
+    return bad
+
+
+def check_finite_weights(weights: Union[Mapping[str, Tensor], Iterable[tuple[str, Tensor]]],
+                         source: str) -> None:
+    """Raise a `ValueError` naming the first parameters of `source` that hold NaN or infinity."""
+    bad = nonfinite_weights(weights)
+    if not bad:
+        return
+    shown = ", ".join(bad[:SHOWN]) + (f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else "")
+    raise ValueError(
+        f"{source}: {len(bad)} weight tensor(s) hold NaN or infinite values ({shown}). The "
+        "checkpoint is corrupt (an incomplete download or a damaged file; fetch it again), or "
+        "it was saved in float16 from values beyond float16's range (65504), which overflow to "
+        "infinity; save it again in float32 or bfloat16.")
