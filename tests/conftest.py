@@ -1,5 +1,5 @@
 """Shared fixtures: the real packaged tiny.en, its openai-whisper twin, the bundled clip.
-Helpers that tests import live in modules beside this file (`whisper_models`, ...)."""
+Helpers that tests import live in `tests/helpers/` (`whisper_models`, ...)."""
 
 from __future__ import annotations
 

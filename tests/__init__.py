@@ -1,0 +1,1 @@
+"""The test suite, one folder per concern; shared helpers in `tests/helpers/`."""
