@@ -14,9 +14,9 @@ import argparse
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
-from typing import Callable
 
 import torch
 from tqdm import tqdm
@@ -25,11 +25,15 @@ from whisper.model import disable_sdpa
 from hooked_audio import HookedWhisper, load_audio
 from hooked_audio.models.whisper.pretrained import resolve_checkpoint
 
-TRANSCRIPT = (" And so my fellow Americans, ask not what your country can do for you,"
-              " ask what you can do for your country.")
+TRANSCRIPT = (
+    " And so my fellow Americans, ask not what your country can do for you,"
+    " ask what you can do for your country."
+)
 
 
-def time_rounds(cases: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict[str, float]:
+def time_rounds(
+    cases: dict[str, Callable[[], object]], repeats: int, warmup: int = 2
+) -> dict[str, float]:
     """Median seconds per call of each case; the cases alternate within every round."""
     for fn in cases.values():
         for _ in range(warmup):
@@ -67,18 +71,24 @@ def main() -> None:
     mel8, tokens8 = mel1.expand(8, -1, -1).contiguous(), tokens1.expand(8, -1).contiguous()
 
     rows = []
-    for batch, mel, tokens, repeats in ((1, mel1, tokens1, args.repeats),
-                                        (8, mel8, tokens8, max(3, args.repeats // 3))):
+    for batch, mel, tokens, repeats in (
+        (1, mel1, tokens1, args.repeats),
+        (8, mel8, tokens8, max(3, args.repeats // 3)),
+    ):
         cases = {
             "openai-whisper forward": lambda: reference(mel, tokens),
             "HookedWhisper forward": lambda: model(mel, tokens),
         }
         if batch == 1:
-            cases["HookedWhisper run_with_cache (every hook)"] = lambda: model.run_with_cache(mel, tokens)
-            cases["HookedWhisper run_with_cache (cache without scores/patterns)"] = (
-                lambda: model.run_with_cache(mel, tokens, names_filter=_no_patterns))
-            cases["openai-whisper forward, SDPA off (materialised attention)"] = (
-                lambda: _without_sdpa(reference, mel, tokens))
+            cases["HookedWhisper run_with_cache (every hook)"] = lambda: model.run_with_cache(
+                mel, tokens
+            )
+            cases["HookedWhisper run_with_cache (cache without scores/patterns)"] = lambda: (
+                model.run_with_cache(mel, tokens, names_filter=_no_patterns)
+            )
+            cases["openai-whisper forward, SDPA off (materialised attention)"] = lambda: (
+                _without_sdpa(reference, mel, tokens)
+            )
         times = time_rounds(cases, repeats)
         base = times["openai-whisper forward"]
         targets = {"HookedWhisper forward": 1.10, "HookedWhisper run_with_cache (every hook)": 1.5}
@@ -86,7 +96,9 @@ def main() -> None:
             ratio = seconds / base
             target = targets.get(name)
             verdict = "" if target is None else ("met" if ratio <= target else "MISSED")
-            rows.append((batch, name, seconds * 1000, ratio, f"<= {target:.2f}x" if target else "", verdict))
+            rows.append(
+                (batch, name, seconds * 1000, ratio, f"<= {target:.2f}x" if target else "", verdict)
+            )
 
     _, cache = model.run_with_cache(mel1, tokens1)
     cache_mib = sum(t.numel() * t.element_size() for t in cache.values()) / 2**20

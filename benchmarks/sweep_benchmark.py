@@ -65,7 +65,9 @@ def main() -> None:
     audio = load_audio(files("hooked_audio") / "data" / "jfk.flac")[: 5 * SAMPLE_RATE]
     corrupt_audio = audio.copy()
     span = slice(int(1.76 * SAMPLE_RATE), int(2.26 * SAMPLE_RATE))
-    corrupt_audio[span] = np.random.default_rng(0).normal(0, audio[span].std(), span.stop - span.start)
+    corrupt_audio[span] = np.random.default_rng(0).normal(
+        0, audio[span].std(), span.stop - span.start
+    )
     clean, corrupt = (model.to_frames(a, sample_rate=SAMPLE_RATE) for a in (audio, corrupt_audio))
     tokens = model.to_tokens(" And so my fellow")
     answer = model.to_single_token(" Americans")
@@ -79,13 +81,26 @@ def main() -> None:
     speech_frames = 5 * 50
     positions = np.linspace(0, speech_frames - 1, args.positions).round().astype(int).tolist()
     import pandas as pd
-    index_df = pd.DataFrame([(l, p) for l in range(model.dims.n_audio_layer) for p in positions],
-                            columns=["layer", "pos"])
+
+    index_df = pd.DataFrame(
+        [(l, p) for l in range(model.dims.n_audio_layer) for p in positions],
+        columns=["layer", "pos"],
+    )
     _, clean_cache = enc_view.run_with_cache(clean, names_filter=lambda n: n.endswith("resid_pre"))
-    stock, t_stock = timed(lambda: generic_activation_patch(
-        enc_view, corrupt, clean_cache, metric, layer_pos_patch_setter, "resid_pre", index_df=index_df))
-    fast, t_fast = timed(lambda: resid_pre_sweep(enc_view, clean, corrupt, metric, cells=positions,
-                                                 progress=False))
+    stock, t_stock = timed(
+        lambda: generic_activation_patch(
+            enc_view,
+            corrupt,
+            clean_cache,
+            metric,
+            layer_pos_patch_setter,
+            "resid_pre",
+            index_df=index_df,
+        )
+    )
+    fast, t_fast = timed(
+        lambda: resid_pre_sweep(enc_view, clean, corrupt, metric, cells=positions, progress=False)
+    )
     diff_a = (fast.values.flatten() - stock).abs().max().item()
     n_cells = len(index_df)
     ratio_a = t_stock / t_fast
@@ -94,8 +109,9 @@ def main() -> None:
     # alternating rounds (medians), so machine noise hits both alike.
     resid0 = clean_cache["blocks.0.hook_resid_pre"]
     cases = {"full": lambda: enc_view(clean)}
-    cases.update({l: (lambda l=l: enc_view.resume_from(l, resid0))
-                  for l in range(model.dims.n_audio_layer)})
+    cases.update(
+        {l: (lambda l=l: enc_view.resume_from(l, resid0)) for l in range(model.dims.n_audio_layer)}
+    )
     rounds = {name: [] for name in cases}
     for _ in range(7):
         for name, fn in cases.items():
@@ -106,13 +122,19 @@ def main() -> None:
 
     # Attribution patching on the same cells, against the exact values, per layer.
     attribution = resid_pre_attribution(enc_view, clean, corrupt, metric, cells=positions)
+
     def pearson(a, b):
         a, b = a - a.mean(), b - b.mean()
         return float((a @ b) / (a.norm() * b.norm() + 1e-12))
-    agreement = [pearson(attribution.values[l], fast.values[l]) for l in range(model.dims.n_audio_layer)]
+
+    agreement = [
+        pearson(attribution.values[l], fast.values[l]) for l in range(model.dims.n_audio_layer)
+    ]
     agreement_all = pearson(attribution.values.flatten(), fast.values.flatten())
     qk_fixed = resid_pre_attribution_qk(enc_view, clean, corrupt, metric, cells=positions)
-    agreement_qk = [pearson(qk_fixed.values[l], fast.values[l]) for l in range(model.dims.n_audio_layer)]
+    agreement_qk = [
+        pearson(qk_fixed.values[l], fast.values[l]) for l in range(model.dims.n_audio_layer)
+    ]
     agreement_qk_all = pearson(qk_fixed.values.flatten(), fast.values.flatten())
     # Magnitudes (what ranking cells needs): |exact effect| vs |plain| and vs GradDrop.
     graddrop = resid_pre_attribution_graddrop(enc_view, clean, corrupt, metric, cells=positions)
@@ -126,14 +148,24 @@ def main() -> None:
     dec_tokens = model.to_tokens(text)
     corrupt_tokens = dec_tokens.clone()
     corrupt_tokens[0, 6] = model.to_single_token(" Germans")
-    dec_metric = lambda logits: logits[:, -1].log_softmax(-1)[:, model.to_single_token(" you")].mean()
+    dec_metric = lambda logits: (
+        logits[:, -1].log_softmax(-1)[:, model.to_single_token(" you")].mean()
+    )
     clean_mel = model.to_mel_input(clean)
     baseline_view = RecomputingDecoderStream(model, clean_mel)
-    _, dec_clean_cache = baseline_view.run_with_cache(dec_tokens, names_filter=lambda n: n.endswith("resid_pre"))
-    stock_b, t_stock_b = timed(lambda: tlp.get_act_patch_resid_pre(baseline_view, corrupt_tokens,
-                                                                    dec_clean_cache, dec_metric))
-    fast_b, t_fast_b = timed(lambda: resid_pre_sweep(model.decoder_stream(clean_mel), dec_tokens,
-                                                     corrupt_tokens, dec_metric, progress=False))
+    _, dec_clean_cache = baseline_view.run_with_cache(
+        dec_tokens, names_filter=lambda n: n.endswith("resid_pre")
+    )
+    stock_b, t_stock_b = timed(
+        lambda: tlp.get_act_patch_resid_pre(
+            baseline_view, corrupt_tokens, dec_clean_cache, dec_metric
+        )
+    )
+    fast_b, t_fast_b = timed(
+        lambda: resid_pre_sweep(
+            model.decoder_stream(clean_mel), dec_tokens, corrupt_tokens, dec_metric, progress=False
+        )
+    )
     diff_b = (fast_b.values - stock_b).abs().max().item()
     ratio_b = t_stock_b / t_fast_b
 
@@ -177,8 +209,11 @@ def main() -> None:
         + f"; all cells: {agreement_qk_all:.2f}.",
         "",
         "Effect magnitudes (for ranking cells), Pearson with |exact effect| per layer: plain "
-        "|attribution| " + ", ".join(f"{r:.2f}" for r in mag_plain) + "; AtP* GradDrop "
-        + ", ".join(f"{r:.2f}" for r in mag_drop) + ".",
+        "|attribution| "
+        + ", ".join(f"{r:.2f}" for r in mag_plain)
+        + "; AtP* GradDrop "
+        + ", ".join(f"{r:.2f}" for r in mag_drop)
+        + ".",
         "",
         "(c) GPU batched sweeps: not measured in this session (no GPU lent to it).",
         "",

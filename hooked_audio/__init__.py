@@ -6,11 +6,11 @@ stream, attention head and MLP, so `run_with_cache`, `run_with_hooks`, `Activati
 audio-language models (Qwen2-Audio, Voxtral), `HookedAudioEncoder` for wav2vec2 and HuBERT.
 """
 
-from hooked_audio.models.audio_lm import HookedAudioLM, HookedAudioLMConfig
 from hooked_audio.audio import Audio, AudioInputError, frames_to_mel, load_audio, mel_to_frames
 from hooked_audio.cache_memory import CacheTooLargeError
 from hooked_audio.hook_point import AudioHookPoint, HookReturnError
 from hooked_audio.models.audio_encoder import HookedAudioEncoder, HookedAudioEncoderConfig
+from hooked_audio.models.audio_lm import HookedAudioLM, HookedAudioLMConfig
 from hooked_audio.models.whisper import HookedWhisper, HookedWhisperConfig
 
 __version__ = "0.1.0"

@@ -9,9 +9,9 @@ running and refuses, with the estimate and a smaller `names_filter`, when it can
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Union
 
 import torch
 
@@ -44,7 +44,7 @@ class StackExtent:
     n_stem_pos: int = 0
 
     @classmethod
-    def of(cls, cfg, batch: int, n_pos: int, **extra: int) -> "StackExtent":
+    def of(cls, cfg, batch: int, n_pos: int, **extra: int) -> StackExtent:
         """From a TransformerLens config (`d_model`, `n_heads`, `d_head`, `d_mlp`)."""
         return cls(batch, n_pos, cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp or 0, **extra)
 
@@ -71,8 +71,9 @@ def hook_numel(local_name: str, s: StackExtent) -> int:
     return s.batch * s.n_pos * s.d_model
 
 
-def cache_bytes(names: Iterable[str], extents: dict[str, StackExtent], itemsize: int
-                ) -> dict[str, int]:
+def cache_bytes(
+    names: Iterable[str], extents: dict[str, StackExtent], itemsize: int
+) -> dict[str, int]:
     """Bytes per hook name. `extents` maps a name prefix ("encoder.", "" for the root stack)
     to its stack; the longest matching prefix wins. Attention scores are float32."""
     prefixes = sorted(extents, key=len, reverse=True)
@@ -82,12 +83,12 @@ def cache_bytes(names: Iterable[str], extents: dict[str, StackExtent], itemsize:
         if prefix is None:
             continue
         width = 4 if name.endswith("hook_attn_scores") else itemsize
-        sizes[name] = hook_numel(name[len(prefix):], extents[prefix]) * width
+        sizes[name] = hook_numel(name[len(prefix) :], extents[prefix]) * width
     return sizes
 
 
 # --------------------------------------------------------------------------- available memory
-def _meminfo_available() -> Optional[int]:
+def _meminfo_available() -> int | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
@@ -97,11 +98,15 @@ def _meminfo_available() -> Optional[int]:
     return None
 
 
-def _cgroup_headroom() -> Optional[int]:
+def _cgroup_headroom() -> int | None:
     """Limit minus usage of this process's memory cgroup (containers), when one is set."""
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        ),
+    ):
         try:
             limit = Path(limit_file).read_text().strip()
             usage = int(Path(usage_file).read_text().strip())
@@ -112,7 +117,7 @@ def _cgroup_headroom() -> Optional[int]:
     return None
 
 
-def available_memory(device: Union[str, torch.device]) -> Optional[int]:
+def available_memory(device: str | torch.device) -> int | None:
     """Bytes a new allocation on `device` can take, on the low side; None when unknown.
 
     CPU: the system's available memory (psutil if installed, else /proc/meminfo's
@@ -146,8 +151,9 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
-def check_cache_fits(sizes: dict[str, int], device: Union[str, torch.device], batch: int,
-                     factor: int = 1) -> None:
+def check_cache_fits(
+    sizes: dict[str, int], device: str | torch.device, batch: int, factor: int = 1
+) -> None:
     """Raise `CacheTooLargeError` when `factor * sum(sizes)` exceeds the memory available on
     `device`, with the estimate and a `names_filter` that would fit. `factor` is 2 when
     gradients are cached too. Nothing happens when the available memory is unknown."""
@@ -171,4 +177,5 @@ def check_cache_fits(sizes: dict[str, int], device: Union[str, torch.device], ba
         f"{format_bytes(total)}, {format_bytes(patterns)} of it attention patterns and scores, "
         f"but only {format_bytes(available)} of {torch.device(device).type} memory is available. "
         f"Cache less: {fix}; or run fewer windows (chunks) per call, or pass device= with "
-        "more room.")
+        "more room."
+    )

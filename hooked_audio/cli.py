@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
-from typing import Optional, Sequence
 
 import torch
 import whisper
@@ -27,8 +27,16 @@ BUNDLED_CLIP = files("hooked_audio") / "data" / "jfk.flac"
 
 
 def _transcribe(model: HookedWhisper, audio, **kwargs) -> dict:
-    return whisper.transcribe(model, audio, fp16=False, language="en", temperature=0.0,
-                              condition_on_previous_text=False, verbose=None, **kwargs)
+    return whisper.transcribe(
+        model,
+        audio,
+        fp16=False,
+        language="en",
+        temperature=0.0,
+        condition_on_previous_text=False,
+        verbose=None,
+        **kwargs,
+    )
 
 
 def _zero_frames_hook(start_s: float, end_s: float, frames_per_second: float):
@@ -43,13 +51,21 @@ def _zero_frames_hook(start_s: float, end_s: float, frames_per_second: float):
     return hook
 
 
-def demo(model_name: str, audio_path: Path, ablate_layer: int, ablate_word: str,
-         pair_layers: Sequence[int] = (0, 3), all_pairs: bool = False) -> None:
+def demo(
+    model_name: str,
+    audio_path: Path,
+    ablate_layer: int,
+    ablate_word: str,
+    pair_layers: Sequence[int] = (0, 3),
+    all_pairs: bool = False,
+) -> None:
     print(f"Loading {model_name} ...")
     model = HookedWhisper.from_pretrained(model_name)
     n_hooks = len(model.hook_dict)
-    print(f"  {model.dims.n_audio_layer} encoder + {model.dims.n_text_layer} decoder layers, "
-          f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters, {n_hooks} hook points")
+    print(
+        f"  {model.dims.n_audio_layer} encoder + {model.dims.n_text_layer} decoder layers, "
+        f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters, {n_hooks} hook points"
+    )
     audio = load_audio(audio_path)
     print(f"Audio: {audio_path.name}, {len(audio) / whisper.audio.SAMPLE_RATE:.2f} s")
 
@@ -57,8 +73,11 @@ def demo(model_name: str, audio_path: Path, ablate_layer: int, ablate_word: str,
         plain = _transcribe(model, audio, word_timestamps=True)
     print(f"\nTranscript:{plain['text']}")
     words = [w for seg in plain["segments"] for w in seg.get("words", [])]
-    print("Word timings: " + ", ".join(f"{w['word'].strip()} {w['start']:.2f}-{w['end']:.2f}s"
-                                       for w in words[:6]) + (" ..." if len(words) > 6 else ""))
+    print(
+        "Word timings: "
+        + ", ".join(f"{w['word'].strip()} {w['start']:.2f}-{w['end']:.2f}s" for w in words[:6])
+        + (" ..." if len(words) > 6 else "")
+    )
 
     matches = [w for w in words if w["word"].strip(" ,.").lower() == ablate_word.lower()]
     if matches:
@@ -68,8 +87,10 @@ def demo(model_name: str, audio_path: Path, ablate_layer: int, ablate_word: str,
         hook = _zero_frames_hook(word["start"], word["end"], frames_per_second)
         with torch.no_grad(), model.hooks(fwd_hooks=[(hook_name, hook)]):
             ablated = _transcribe(model, audio)
-        print(f"\nZeroing {hook_name} over the frames of {word['word'].strip()!r} "
-              f"({word['start']:.2f}-{word['end']:.2f} s):{ablated['text']}")
+        print(
+            f"\nZeroing {hook_name} over the frames of {word['word'].strip()!r} "
+            f"({word['start']:.2f}-{word['end']:.2f} s):{ablated['text']}"
+        )
     else:
         print(f"\n{ablate_word!r} is not in the transcript; no ablation run.")
 
@@ -78,11 +99,17 @@ def demo(model_name: str, audio_path: Path, ablate_layer: int, ablate_word: str,
     with torch.no_grad():
         logits, cache = model.run_with_cache(mel, tokens)
     total = sum(t.numel() * t.element_size() for t in cache.values())
-    print(f"\nrun_with_cache: {len(cache)} activations, {total / 2**20:.0f} MiB, for "
-          f"{mel.shape[-1] // 2} audio frames and {tokens.shape[1]} tokens. A few of them:")
-    for name in ("encoder.hook_conv2", "encoder.blocks.0.hook_resid_pre",
-                 "encoder.blocks.0.attn.hook_pattern", "decoder.blocks.0.cross_attn.hook_pattern",
-                 "decoder.blocks.3.hook_resid_post"):
+    print(
+        f"\nrun_with_cache: {len(cache)} activations, {total / 2**20:.0f} MiB, for "
+        f"{mel.shape[-1] // 2} audio frames and {tokens.shape[1]} tokens. A few of them:"
+    )
+    for name in (
+        "encoder.hook_conv2",
+        "encoder.blocks.0.hook_resid_pre",
+        "encoder.blocks.0.attn.hook_pattern",
+        "decoder.blocks.0.cross_attn.hook_pattern",
+        "decoder.blocks.3.hook_resid_post",
+    ):
         print(f"  {name:45s} {tuple(cache[name].shape)}")
     top = logits[0, -1].argmax().item()
     print(f"Next-token prediction after the transcript: {model.to_string([top])!r}")
@@ -90,26 +117,52 @@ def demo(model_name: str, audio_path: Path, ablate_layer: int, ablate_word: str,
     pairs_demo(model, layers=pair_layers, max_pairs=None if all_pairs else 1)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hooked-audio", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     demo_parser = sub.add_parser("demo", help="transcribe, ablate and cache on the bundled clip")
-    demo_parser.add_argument("--model", default="tiny.en",
-                             help="model name or path (default: the packaged tiny.en)")
-    demo_parser.add_argument("--audio", type=Path, default=Path(str(BUNDLED_CLIP)),
-                             help="audio file (default: the bundled JFK clip)")
-    demo_parser.add_argument("--ablate-word", default="Americans",
-                             help="word whose encoder frames are zeroed in the ablated run")
-    demo_parser.add_argument("--ablate-layer", type=int, default=0,
-                             help="encoder layer whose residual stream (resid_pre) is zeroed")
-    demo_parser.add_argument("--pair-layers", type=int, nargs="+", default=[0, 3],
-                             help="encoder layers of the minimal-pair sweep (default: 0 3)")
-    demo_parser.add_argument("--all-pairs", action="store_true",
-                             help="sweep every bundled content pair, not only the first")
+    demo_parser.add_argument(
+        "--model", default="tiny.en", help="model name or path (default: the packaged tiny.en)"
+    )
+    demo_parser.add_argument(
+        "--audio",
+        type=Path,
+        default=Path(str(BUNDLED_CLIP)),
+        help="audio file (default: the bundled JFK clip)",
+    )
+    demo_parser.add_argument(
+        "--ablate-word",
+        default="Americans",
+        help="word whose encoder frames are zeroed in the ablated run",
+    )
+    demo_parser.add_argument(
+        "--ablate-layer",
+        type=int,
+        default=0,
+        help="encoder layer whose residual stream (resid_pre) is zeroed",
+    )
+    demo_parser.add_argument(
+        "--pair-layers",
+        type=int,
+        nargs="+",
+        default=[0, 3],
+        help="encoder layers of the minimal-pair sweep (default: 0 3)",
+    )
+    demo_parser.add_argument(
+        "--all-pairs",
+        action="store_true",
+        help="sweep every bundled content pair, not only the first",
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
-        demo(args.model, args.audio, args.ablate_layer, args.ablate_word, args.pair_layers,
-             args.all_pairs)
+        demo(
+            args.model,
+            args.audio,
+            args.ablate_layer,
+            args.ablate_word,
+            args.pair_layers,
+            args.all_pairs,
+        )
     return 0
 
 

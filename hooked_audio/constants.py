@@ -13,8 +13,16 @@ samples at 16 kHz; a window of Whisper's encoder is 30 s, 3000 mel frames, 1500 
 
 from __future__ import annotations
 
-from whisper.audio import (CHUNK_LENGTH, FRAMES_PER_SECOND, HOP_LENGTH, N_FFT, N_FRAMES,
-                           N_SAMPLES, N_SAMPLES_PER_TOKEN, SAMPLE_RATE)
+from whisper.audio import (
+    CHUNK_LENGTH,
+    FRAMES_PER_SECOND,
+    HOP_LENGTH,
+    N_FFT,
+    N_FRAMES,
+    N_SAMPLES,
+    N_SAMPLES_PER_TOKEN,
+    SAMPLE_RATE,
+)
 
 #: log-mel frames per second (100)
 MEL_FRAMES_PER_SECOND = FRAMES_PER_SECOND
@@ -40,7 +48,18 @@ MULTILINGUAL_VOCAB_SIZE = 51865
 #: `Whisper.num_languages` is `n_vocab - 51765 - is_multilingual`
 NON_LANGUAGE_VOCAB_SIZE = 51765
 
-__all__ = ["HOP_LENGTH", "MEL_FRAMES_PER_POSITION", "MEL_FRAMES_PER_SECOND",
-           "MULTILINGUAL_VOCAB_SIZE", "NON_LANGUAGE_VOCAB_SIZE", "N_FFT", "SAMPLES_PER_POSITION",
-           "SAMPLE_RATE", "SECONDS_PER_POSITION", "WINDOW_MEL_FRAMES", "WINDOW_POSITIONS",
-           "WINDOW_SAMPLES", "WINDOW_SECONDS"]
+__all__ = [
+    "HOP_LENGTH",
+    "MEL_FRAMES_PER_POSITION",
+    "MEL_FRAMES_PER_SECOND",
+    "MULTILINGUAL_VOCAB_SIZE",
+    "NON_LANGUAGE_VOCAB_SIZE",
+    "N_FFT",
+    "SAMPLES_PER_POSITION",
+    "SAMPLE_RATE",
+    "SECONDS_PER_POSITION",
+    "WINDOW_MEL_FRAMES",
+    "WINDOW_POSITIONS",
+    "WINDOW_SAMPLES",
+    "WINDOW_SECONDS",
+]

@@ -10,8 +10,8 @@ clean). The changed word's own frames should carry the answer, the others nothin
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -43,42 +43,65 @@ def word_recovery(model, pair: MinimalPair, layers: Sequence[int]) -> tuple[Word
     corrupt = model.to_frames(pair.corrupt_audio, sample_rate=SAMPLE_RATE)
     answer = answer_from_transcripts(model, clean, corrupt)
     words = pair.meta["clean_words"]
-    cells = time_cells.spans(model.dims.n_audio_ctx, [(start, end) for _, start, end in words],
-                             labels=[word for word, _, _ in words],
-                             seconds_per_frame=model.window_seconds / model.dims.n_audio_ctx)
-    result = layer_sweep(model.encoder_stream(answer.tokens), clean, corrupt, answer.metric(),
-                         act="resid_pre", layers=list(layers), cells=cells.cells,
-                         labels=cells.labels, progress=False)
+    cells = time_cells.spans(
+        model.dims.n_audio_ctx,
+        [(start, end) for _, start, end in words],
+        labels=[word for word, _, _ in words],
+        seconds_per_frame=model.window_seconds / model.dims.n_audio_ctx,
+    )
+    result = layer_sweep(
+        model.encoder_stream(answer.tokens),
+        clean,
+        corrupt,
+        answer.metric(),
+        act="resid_pre",
+        layers=list(layers),
+        cells=cells.cells,
+        labels=cells.labels,
+        progress=False,
+    )
     recovery = result.normalised().tolist()
-    return WordRecovery(pair.id, pair.differing_words[0], cells.labels, list(layers),
-                        recovery), answer
+    return WordRecovery(
+        pair.id, pair.differing_words[0], cells.labels, list(layers), recovery
+    ), answer
 
 
-def pairs_demo(model, layers: Sequence[int] = (0, 3), max_pairs: Optional[int] = 1,
-               out: Callable[[str], None] = print) -> list[WordRecovery]:
+def pairs_demo(
+    model,
+    layers: Sequence[int] = (0, 3),
+    max_pairs: int | None = 1,
+    out: Callable[[str], None] = print,
+) -> list[WordRecovery]:
     """Print, for the first `max_pairs` bundled content pairs (None: all), the transcripts
     and a layers x words table of recovery; return the tables."""
     pairs = bundled_pairs()
     content = [p for p in pairs if p.kind == "content"][:max_pairs]
-    kinds = ", ".join(f"{sum(p.kind == k for p in pairs)} {k}"
-                      for k in ("content", "speaker", "prosody"))
-    out(f"\nBundled minimal pairs (hooked_audio.pairs.bundled_pairs(): {kinds}).\n"
+    kinds = ", ".join(
+        f"{sum(p.kind == k for p in pairs)} {k}" for k in ("content", "speaker", "prosody")
+    )
+    out(
+        f"\nBundled minimal pairs (hooked_audio.pairs.bundled_pairs(): {kinds}).\n"
         "Content pair: denoise encoder resid_pre one word's frames at a time; recovery of the\n"
-        "logit difference at the first differing token (0 = corrupt run, 1 = clean run).")
+        "logit difference at the first differing token (0 = corrupt run, 1 = clean run)."
+    )
     results = []
     for pair in content:
         with torch.no_grad():
             result, answer = word_recovery(model, pair, layers)
         results.append(result)
         out(f"\n  {pair.id}: clean:{answer.clean_text}  corrupt:{answer.corrupt_text}")
-        out(f"  answer {model.to_string([answer.correct])!r} vs "
-            f"{model.to_string([answer.incorrect])!r}")
+        out(
+            f"  answer {model.to_string([answer.correct])!r} vs "
+            f"{model.to_string([answer.incorrect])!r}"
+        )
         width = max(6, *(len(w) + 1 for w in result.words))
         out("  layer " + "".join(f"{w:>{width}}" for w in result.words))
         for li, layer in enumerate(result.layers):
             out(f"  {layer:5d} " + "".join(f"{v:>{width}.2f}" for v in result.recovery[li]))
         best = [result.best_word(li) for li in range(len(result.layers))]
         where = ", ".join(f"layer {layer}: {word!r}" for layer, word in zip(result.layers, best))
-        out(f"  -> the frames that recover the answer most: {where} "
-            f"(changed word: {result.changed_word!r})")
+        out(
+            f"  -> the frames that recover the answer most: {where} "
+            f"(changed word: {result.changed_word!r})"
+        )
     return results

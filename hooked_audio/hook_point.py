@@ -15,8 +15,9 @@ Everything else (hook registration, contexts, levels) is TransformerLens's own c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from torch import Tensor
 from transformer_lens.hook_points import HookPoint, LensHandle
@@ -44,8 +45,12 @@ class CheckedHook:
         if result is None or result is tensor:
             return result
         checked = result[0] if isinstance(result, tuple) and len(result) == 1 else result
-        if (isinstance(checked, Tensor) and checked.shape == tensor.shape
-                and checked.dtype == tensor.dtype and checked.device == tensor.device):
+        if (
+            isinstance(checked, Tensor)
+            and checked.shape == tensor.shape
+            and checked.dtype == tensor.dtype
+            and checked.device == tensor.device
+        ):
             return result
         raise HookReturnError(self._message(tensor, checked, hook))
 
@@ -53,21 +58,27 @@ class CheckedHook:
         what = "activation" if self.direction == "fwd" else "gradient"
         where = f"The {self.direction} hook {self!r} at {getattr(hook, 'name', None)!r}"
         if not isinstance(result, Tensor):
-            return (f"{where} returned a {type(result).__name__} object; a hook returns None (the "
-                    f"{what} unchanged, e.g. after editing it in place) or a tensor shaped like "
-                    f"the {what} it received, {_describe(tensor)}.")
+            return (
+                f"{where} returned a {type(result).__name__} object; a hook returns None (the "
+                f"{what} unchanged, e.g. after editing it in place) or a tensor shaped like "
+                f"the {what} it received, {_describe(tensor)}."
+            )
         fixes = []
         if result.shape != tensor.shape:
-            fixes.append("to change some positions, write into them (`x[:, 5:] = 0`) and "
-                         "return x instead of a slice")
+            fixes.append(
+                "to change some positions, write into them (`x[:, 5:] = 0`) and "
+                "return x instead of a slice"
+            )
         if result.dtype != tensor.dtype:
             fixes.append(f"cast back with `.to({tensor.dtype})`")
         if result.device != tensor.device:
             fixes.append(f"move it back with `.to('{tensor.device}')`")
-        return (f"{where} returned a tensor {_describe(result)}, but the {what} it received is "
-                f"{_describe(tensor)}; the rest of the forward would run on the wrong thing. "
-                f"A hook must return None or a tensor of the same shape, dtype and device: "
-                f"{'; '.join(fixes)}.")
+        return (
+            f"{where} returned a tensor {_describe(result)}, but the {what} it received is "
+            f"{_describe(tensor)}; the rest of the forward would run on the wrong thing. "
+            f"A hook must return None or a tensor of the same shape, dtype and device: "
+            f"{'; '.join(fixes)}."
+        )
 
     def __repr__(self) -> str:
         # partial.__repr__ can be very slow when it binds large tensors (TransformerLens
@@ -81,8 +92,7 @@ class AudioHookPoint(HookPoint):
     """A `HookPoint` whose `layer()` works for `encoder.blocks.{l}` / `decoder.blocks.{l}` names
     and whose hooks must return None or a tensor like the one they received."""
 
-    def add_hook(self, hook: Callable, dir: str = "fwd", *args: Any, **kwargs: Any
-                 ) -> LensHandle:
+    def add_hook(self, hook: Callable, dir: str = "fwd", *args: Any, **kwargs: Any) -> LensHandle:
         handle = super().add_hook(CheckedHook(hook, dir), dir, *args, **kwargs)
         if handle is not None:
             handle.user_hook = hook

@@ -5,13 +5,13 @@ adds: `run_with_cache` returning an `ActivationCache`, and hook names checked wi
 from __future__ import annotations
 
 import difflib
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
-from transformer_lens.config import TransformerLensConfig
 from transformer_lens import ActivationCache, HookedRootModule
+from transformer_lens.config import TransformerLensConfig
 
 from hooked_audio.cache_memory import StackExtent, cache_bytes, check_cache_fits
 
@@ -22,8 +22,10 @@ def check_hook_name(name: str, hook_dict: dict, examples: str) -> None:
         return
     close = difflib.get_close_matches(name, list(hook_dict), n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    raise KeyError(f"No hook point named {name!r}.{hint} Names look like {examples}; "
-                   "`model.hook_names()` lists them all.")
+    raise KeyError(
+        f"No hook point named {name!r}.{hint} Names look like {examples}; "
+        "`model.hook_names()` lists them all."
+    )
 
 
 def check_names_filter(names_filter: Any, hook_dict: dict, examples: str) -> Any:
@@ -33,12 +35,16 @@ def check_names_filter(names_filter: Any, hook_dict: dict, examples: str) -> Any
         return names_filter
     names = [names_filter] if isinstance(names_filter, str) else names_filter
     if not isinstance(names, (list, tuple, set, frozenset)):
-        raise TypeError(f"names_filter must be a hook name, a list of names or a function "
-                        f"name -> bool; got {type(names_filter).__name__}.")
+        raise TypeError(
+            f"names_filter must be a hook name, a list of names or a function "
+            f"name -> bool; got {type(names_filter).__name__}."
+        )
     for name in names:
         if not isinstance(name, str):
-            raise TypeError(f"names_filter lists a {type(name).__name__} ({name!r}); list hook "
-                            "names only, or pass one function name -> bool.")
+            raise TypeError(
+                f"names_filter lists a {type(name).__name__} ({name!r}); list hook "
+                "names only, or pass one function name -> bool."
+            )
         check_hook_name(name, hook_dict, examples)
     return names_filter if isinstance(names_filter, (str, list)) else list(names_filter)
 
@@ -73,7 +79,7 @@ class HookedAudioRoot(HookedRootModule):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def to(self, *args: Any, **kwargs: Any) -> "HookedAudioRoot":
+    def to(self, *args: Any, **kwargs: Any) -> HookedAudioRoot:
         """`nn.Module.to`, keeping the configs' `dtype` and `device` in step (TransformerLens
         code reads them)."""
         model = super().to(*args, **kwargs)
@@ -83,7 +89,7 @@ class HookedAudioRoot(HookedRootModule):
             stack_cfg.dtype, stack_cfg.device = dtype, str(self.device)
         return model
 
-    def init_weights(self, seed: Optional[int] = None) -> None:
+    def init_weights(self, seed: int | None = None) -> None:
         """Random weights for random-config models: normal with std 0.02, norm weights (`w`)
         one, biases (`b*`, `_b*`, `.bias`) zero; `seed` makes them reproducible."""
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -100,8 +106,10 @@ class HookedAudioRoot(HookedRootModule):
     def set_use_attn_result(self, use_attn_result: bool) -> None:
         """Compute per-head outputs `hook_result` `[batch, pos, head, d_model]` (costs memory)."""
         if not isinstance(use_attn_result, (bool, np.bool_)):
-            raise TypeError(f"set_use_attn_result takes True or False, got {use_attn_result!r} "
-                            f"({type(use_attn_result).__name__}).")
+            raise TypeError(
+                f"set_use_attn_result takes True or False, got {use_attn_result!r} "
+                f"({type(use_attn_result).__name__})."
+            )
         use_attn_result = bool(use_attn_result)
         self.model_config.use_attn_result = use_attn_result
         for stack_cfg in self.stack_configs:
@@ -110,9 +118,15 @@ class HookedAudioRoot(HookedRootModule):
             if hasattr(module, "use_attn_result"):
                 module.use_attn_result = use_attn_result
 
-    def run_with_cache(self, *model_args: Any, names_filter: Any = None, device: Any = None,
-                       remove_batch_dim: bool = False, incl_bwd: bool = False,
-                       **kwargs: Any) -> tuple[Tensor, ActivationCache]:
+    def run_with_cache(
+        self,
+        *model_args: Any,
+        names_filter: Any = None,
+        device: Any = None,
+        remove_batch_dim: bool = False,
+        incl_bwd: bool = False,
+        **kwargs: Any,
+    ) -> tuple[Tensor, ActivationCache]:
         """As TransformerLens: `(output, ActivationCache)` of every hook (or `names_filter`).
 
         Unknown hook names in `names_filter` raise a `KeyError` with close matches. A cache
@@ -120,16 +134,26 @@ class HookedAudioRoot(HookedRootModule):
         anything runs, with the estimate and a smaller `names_filter`."""
         names_filter = check_names_filter(names_filter, self.hook_dict, self.hook_examples)
         model_kwargs = {k: v for k, v in kwargs.items() if k not in _CACHE_OPTIONS}
-        self.check_cache_fits(self.cached_names(names_filter),
-                              self.cache_extents(*model_args, **model_kwargs), device, incl_bwd)
+        self.check_cache_fits(
+            self.cached_names(names_filter),
+            self.cache_extents(*model_args, **model_kwargs),
+            device,
+            incl_bwd,
+        )
         out, cache_dict = super().run_with_cache(
-            *model_args, names_filter=names_filter, device=device,
-            remove_batch_dim=remove_batch_dim, incl_bwd=incl_bwd, **kwargs)
+            *model_args,
+            names_filter=names_filter,
+            device=device,
+            remove_batch_dim=remove_batch_dim,
+            incl_bwd=incl_bwd,
+            **kwargs,
+        )
         return out, ActivationCache(cache_dict, self, has_batch_dim=not remove_batch_dim)
 
     def get_caching_hooks(self, names_filter: Any = None, *args: Any, **kwargs: Any):
         return super().get_caching_hooks(
-            check_names_filter(names_filter, self.hook_dict, self.hook_examples), *args, **kwargs)
+            check_names_filter(names_filter, self.hook_dict, self.hook_examples), *args, **kwargs
+        )
 
     def cached_names(self, names_filter: Any = None) -> list[str]:
         """The hook names a `run_with_cache(names_filter=...)` caches (per-head results only
@@ -146,14 +170,18 @@ class HookedAudioRoot(HookedRootModule):
             selected = [name for name in selected if not name.endswith("hook_result")]
         return selected
 
-    def cache_extents(self, *model_args: Any, **model_kwargs: Any
-                      ) -> Optional[dict[str, StackExtent]]:
+    def cache_extents(self, *model_args: Any, **model_kwargs: Any) -> dict[str, StackExtent] | None:
         """Each stack's sizes for this input, keyed by hook-name prefix, for the memory
         estimate of `run_with_cache`; None when the model does not say (no estimate)."""
         return None
 
-    def check_cache_fits(self, names: list[str], extents: Optional[dict[str, StackExtent]],
-                         device: Any = None, incl_bwd: bool = False) -> None:
+    def check_cache_fits(
+        self,
+        names: list[str],
+        extents: dict[str, StackExtent] | None,
+        device: Any = None,
+        incl_bwd: bool = False,
+    ) -> None:
         """Raise `CacheTooLargeError` when caching the hooks `names` (full names) of stacks
         of these `extents` cannot fit on `device` (default: the model's). A stream view can call
         it with its own stack's extent."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Union
+from collections.abc import Iterable, Mapping
 
 import torch
 from torch import Tensor
@@ -11,8 +11,7 @@ from torch import Tensor
 SHOWN = 5
 
 
-def nonfinite_weights(weights: Union[Mapping[str, Tensor], Iterable[tuple[str, Tensor]]]
-                      ) -> list[str]:
+def nonfinite_weights(weights: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]) -> list[str]:
     """Names of the floating tensors that hold a NaN or an infinity, in order.
 
     A tensor's sum is non-finite whenever the tensor holds a NaN or an infinity, and summing
@@ -32,8 +31,9 @@ def nonfinite_weights(weights: Union[Mapping[str, Tensor], Iterable[tuple[str, T
     return bad
 
 
-def check_finite_weights(weights: Union[Mapping[str, Tensor], Iterable[tuple[str, Tensor]]],
-                         source: str) -> None:
+def check_finite_weights(
+    weights: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]], source: str
+) -> None:
     """Raise a `ValueError` naming the first parameters of `source` that hold NaN or infinity."""
     bad = nonfinite_weights(weights)
     if not bad:
@@ -43,4 +43,5 @@ def check_finite_weights(weights: Union[Mapping[str, Tensor], Iterable[tuple[str
         f"{source}: {len(bad)} weight tensor(s) hold NaN or infinite values ({shown}). The "
         "checkpoint is corrupt (an incomplete download or a damaged file; fetch it again), or "
         "it was saved in float16 from values beyond float16's range (65504), which overflow to "
-        "infinity; save it again in float32 or bfloat16.")
+        "infinity; save it again in float32 or bfloat16."
+    )

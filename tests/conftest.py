@@ -14,6 +14,7 @@ from whisper.model import Whisper
 from hooked_audio.audio import load_audio
 from hooked_audio.models.whisper import HookedWhisper
 
+
 @pytest.fixture(scope="session")
 def jfk_audio() -> np.ndarray:
     return load_audio(files("hooked_audio") / "data" / "jfk.flac")

@@ -32,8 +32,8 @@ Read it with care:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
 
 import torch
 from jaxtyping import Float
@@ -53,14 +53,30 @@ def audio_text_cells(model, inputs: Inputs) -> list[Tensor]:
     return [audio, real & ~audio, real]
 
 
-def audio_text_sweep(model, clean: Inputs, corrupt: Inputs, metric: Callable[[Tensor], Tensor],
-                     act: str = "resid_pre", direction: str = "denoise",
-                     layers: Optional[Sequence[int]] = None, progress: bool = True) -> SweepResult:
+def audio_text_sweep(
+    model,
+    clean: Inputs,
+    corrupt: Inputs,
+    metric: Callable[[Tensor], Tensor],
+    act: str = "resid_pre",
+    direction: str = "denoise",
+    layers: Sequence[int] | None = None,
+    progress: bool = True,
+) -> SweepResult:
     """Patch every layer at the audio positions, the text positions, and both: a
     `SweepResult` with the cells labelled "audio", "text", "audio+text"."""
-    return position_sweep(model, clean, corrupt, metric, audio_text_cells(model, clean),
-                          CELL_LABELS, act=act, direction=direction, layers=layers,
-                          progress=progress)
+    return position_sweep(
+        model,
+        clean,
+        corrupt,
+        metric,
+        audio_text_cells(model, clean),
+        CELL_LABELS,
+        act=act,
+        direction=direction,
+        layers=layers,
+        progress=progress,
+    )
 
 
 @dataclass
@@ -68,10 +84,10 @@ class GroundingResult:
     """Per-layer effects (fractions of the clean-vs-corrupt gap) and the coefficient."""
 
     layers: list[int]
-    audio_effect: Float[Tensor, "layer"]
-    text_effect: Float[Tensor, "layer"]
-    both_effect: Float[Tensor, "layer"]
-    coefficient: Float[Tensor, "layer"]
+    audio_effect: Float[Tensor, " layer"]
+    text_effect: Float[Tensor, " layer"]
+    both_effect: Float[Tensor, " layer"]
+    coefficient: Float[Tensor, " layer"]
     tolerance: float
     sweep: SweepResult
 
@@ -81,38 +97,49 @@ class GroundingResult:
         return (self.audio_effect * self.text_effect) < 0
 
     @property
-    def interaction(self) -> Float[Tensor, "layer"]:
+    def interaction(self) -> Float[Tensor, " layer"]:
         """`e(both) - e(audio) - e(text)`: 0 when the two routes add up."""
         return self.both_effect - self.audio_effect - self.text_effect
 
     @classmethod
-    def from_sweep(cls, sweep: SweepResult, tolerance: float = 0.05) -> "GroundingResult":
+    def from_sweep(cls, sweep: SweepResult, tolerance: float = 0.05) -> GroundingResult:
         if list(sweep.cell_labels) != list(CELL_LABELS):
-            raise ValueError(f"Expected a sweep with cells {CELL_LABELS} (from audio_text_sweep), "
-                             f"got {sweep.cell_labels}.")
+            raise ValueError(
+                f"Expected a sweep with cells {CELL_LABELS} (from audio_text_sweep), "
+                f"got {sweep.cell_labels}."
+            )
         gap = sweep.clean_value - sweep.corrupt_value
         if abs(gap) < 1e-6:
-            raise ValueError("The clean and corrupt inputs give the same metric, so no effect can "
-                             "be measured: the corruption does not move this metric.")
+            raise ValueError(
+                "The clean and corrupt inputs give the same metric, so no effect can "
+                "be measured: the corruption does not move this metric."
+            )
         if sweep.direction == "denoise":
             effects = (sweep.values - sweep.corrupt_value) / gap
         else:
             effects = (sweep.clean_value - sweep.values) / gap
         audio, text, both = effects[:, 0], effects[:, 1], effects[:, 2]
         total = audio + text
-        coefficient = torch.where(total.abs() < tolerance, torch.full_like(total, float("nan")),
-                                  audio / total)
+        coefficient = torch.where(
+            total.abs() < tolerance, torch.full_like(total, float("nan")), audio / total
+        )
         return cls(sweep.layers, audio, text, both, coefficient, tolerance, sweep)
 
     def to_dataframe(self):
         import pandas as pd
 
-        return pd.DataFrame({
-            "layer": self.layers, "audio_effect": self.audio_effect.tolist(),
-            "text_effect": self.text_effect.tolist(), "both_effect": self.both_effect.tolist(),
-            "grounding": self.coefficient.tolist(), "mixed_sign": self.mixed_sign.tolist()})
+        return pd.DataFrame(
+            {
+                "layer": self.layers,
+                "audio_effect": self.audio_effect.tolist(),
+                "text_effect": self.text_effect.tolist(),
+                "both_effect": self.both_effect.tolist(),
+                "grounding": self.coefficient.tolist(),
+                "mixed_sign": self.mixed_sign.tolist(),
+            }
+        )
 
-    def plot(self, axes=None, title: Optional[str] = None):
+    def plot(self, axes=None, title: str | None = None):
         """Top: the coefficient per layer (gaps where undefined). Bottom: the three effects."""
         import matplotlib.pyplot as plt
 
@@ -124,8 +151,11 @@ class GroundingResult:
         top.axhline(0, ls=":", c="grey")
         top.set_ylabel("grounding g")
         top.set_title(title or f"grounding coefficient ({self.sweep.direction}, {self.sweep.act})")
-        for values, label in ((self.audio_effect, "audio"), (self.text_effect, "text"),
-                              (self.both_effect, "audio+text")):
+        for values, label in (
+            (self.audio_effect, "audio"),
+            (self.text_effect, "text"),
+            (self.both_effect, "audio+text"),
+        ):
             bottom.plot(self.layers, values.numpy(), marker=".", label=label)
         bottom.set_xlabel("layer")
         bottom.set_ylabel("effect (fraction of gap)")
@@ -133,12 +163,27 @@ class GroundingResult:
         return axes
 
 
-def grounding_coefficient(model, clean: Inputs, corrupt: Inputs,
-                          metric: Callable[[Tensor], Tensor], act: str = "resid_pre",
-                          direction: str = "denoise", layers: Optional[Sequence[int]] = None,
-                          tolerance: float = 0.05, progress: bool = True) -> GroundingResult:
+def grounding_coefficient(
+    model,
+    clean: Inputs,
+    corrupt: Inputs,
+    metric: Callable[[Tensor], Tensor],
+    act: str = "resid_pre",
+    direction: str = "denoise",
+    layers: Sequence[int] | None = None,
+    tolerance: float = 0.05,
+    progress: bool = True,
+) -> GroundingResult:
     """Run `audio_text_sweep` and turn it into per-layer grounding coefficients (see the
     module docstring for the definition and its caveats)."""
-    sweep = audio_text_sweep(model, clean, corrupt, metric, act=act, direction=direction,
-                             layers=layers, progress=progress)
+    sweep = audio_text_sweep(
+        model,
+        clean,
+        corrupt,
+        metric,
+        act=act,
+        direction=direction,
+        layers=layers,
+        progress=progress,
+    )
     return GroundingResult.from_sweep(sweep, tolerance)

@@ -123,8 +123,12 @@ def _check_inputs(
             f"n_mels must be 80 (Whisper tiny..large-v2) or 128 (large-v3, turbo), got "
             f"{n_mels!r}; use the model's dims.n_mels."
         )
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples <= 0 \
-            or n_samples % wa.HOP_LENGTH:
+    if (
+        isinstance(n_samples, bool)
+        or not isinstance(n_samples, int)
+        or n_samples <= 0
+        or n_samples % wa.HOP_LENGTH
+    ):
         raise AudioInputError(
             f"n_samples must be a positive multiple of {wa.HOP_LENGTH}, got {n_samples!r}; "
             f"the default {wa.N_SAMPLES} is Whisper's 30 s window."

@@ -30,13 +30,33 @@ from hooked_audio.audio.checks import check_rate
 from hooked_audio.audio.errors import AudioInputError
 
 _KEEPS_RATE = {
-    np.concatenate, np.hstack, np.append, np.pad, np.clip, np.copy, np.flip, np.roll,
-    np.where, np.nan_to_num, np.round,
+    np.concatenate,
+    np.hstack,
+    np.append,
+    np.pad,
+    np.clip,
+    np.copy,
+    np.flip,
+    np.roll,
+    np.where,
+    np.nan_to_num,
+    np.round,
 }
 _COMPARISONS = {
-    np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
-    np.isfinite, np.isnan, np.isinf, np.signbit, np.logical_and, np.logical_or,
-    np.logical_xor, np.logical_not,
+    np.equal,
+    np.not_equal,
+    np.less,
+    np.less_equal,
+    np.greater,
+    np.greater_equal,
+    np.isfinite,
+    np.isnan,
+    np.isinf,
+    np.signbit,
+    np.logical_and,
+    np.logical_or,
+    np.logical_xor,
+    np.logical_not,
 }
 
 
@@ -128,7 +148,7 @@ class Audio(np.ndarray):
 
     def __repr__(self) -> str:
         text = repr(self.view(np.ndarray))
-        return "Audio" + text[len("array"):-1] + f", sample_rate={self.sample_rate})"
+        return "Audio" + text[len("array") : -1] + f", sample_rate={self.sample_rate})"
 
 
 def carried_rate(x: object) -> int | None:

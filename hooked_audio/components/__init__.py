@@ -8,5 +8,13 @@ from hooked_audio.components.mlp import GeluMLP
 from hooked_audio.components.rms_norm import RMSNorm
 from hooked_audio.components.rotary import RotaryEmbedding
 
-__all__ = ["Attention", "GatedMLP", "GeluMLP", "GroupedQueryAttention", "LayerKVCache",
-           "LayerNorm", "RMSNorm", "RotaryEmbedding"]
+__all__ = [
+    "Attention",
+    "GatedMLP",
+    "GeluMLP",
+    "GroupedQueryAttention",
+    "LayerKVCache",
+    "LayerNorm",
+    "RMSNorm",
+    "RotaryEmbedding",
+]

@@ -9,8 +9,6 @@ attend; None means every key.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 from jaxtyping import Bool, Float
@@ -25,8 +23,13 @@ def causal_mask(n_query: int, n_key: int, device: torch.device) -> Bool[Tensor, 
     return torch.arange(n_key, device=device)[None, :] <= query_pos
 
 
-def allowed_keys(n_query: int, causal: bool, key_valid: Optional[Bool[Tensor, "batch key"]],
-                 n_key: int, device: torch.device) -> Optional[Bool[Tensor, "batch 1 query key"]]:
+def allowed_keys(
+    n_query: int,
+    causal: bool,
+    key_valid: Bool[Tensor, "batch key"] | None,
+    n_key: int,
+    device: torch.device,
+) -> Bool[Tensor, "batch 1 query key"] | None:
     """Combine causality and key padding into one mask (None when everything is allowed).
 
     A query whose every key is masked (a padding position) is let attend to its own position,
@@ -35,8 +38,11 @@ def allowed_keys(n_query: int, causal: bool, key_valid: Optional[Bool[Tensor, "b
     """
     if not causal and key_valid is None:
         return None
-    allowed = (causal_mask(n_query, n_key, device) if causal
-               else torch.ones(n_query, n_key, dtype=torch.bool, device=device))[None, None]
+    allowed = (
+        causal_mask(n_query, n_key, device)
+        if causal
+        else torch.ones(n_query, n_key, dtype=torch.bool, device=device)
+    )[None, None]
     if key_valid is not None:
         allowed = allowed & key_valid[:, None, None, :].to(device)
         own = torch.eye(n_query, n_key, dtype=torch.bool, device=device).roll(n_key - n_query, 1)
@@ -48,13 +54,13 @@ def attend(
     q: Float[Tensor, "batch query head d_head"],
     k: Float[Tensor, "batch key head d_head"],
     v: Float[Tensor, "batch key head d_head"],
-    allowed: Optional[Bool[Tensor, "batch head query key"]],
+    allowed: Bool[Tensor, "batch head query key"] | None,
     scale: float,
     materialise: bool,
     hook_attn_scores: AudioHookPoint,
     hook_pattern: AudioHookPoint,
     plain_causal: bool = False,
-) -> tuple[Float[Tensor, "batch query head d_head"], Optional[Tensor]]:
+) -> tuple[Float[Tensor, "batch query head d_head"], Tensor | None]:
     """`(z, scores)`; `scores` (float32, detached) only on the materialised path.
 
     `plain_causal=True` says that `allowed` is exactly the square causal mask: the fused
@@ -62,9 +68,14 @@ def attend(
     """
     if not materialise:
         causal = plain_causal and q.shape[1] == k.shape[1]
-        z = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                                           attn_mask=None if causal else allowed,
-                                           is_causal=causal, scale=scale)
+        z = F.scaled_dot_product_attention(
+            q.transpose(1, 2),
+            k.transpose(1, 2),
+            v.transpose(1, 2),
+            attn_mask=None if causal else allowed,
+            is_causal=causal,
+            scale=scale,
+        )
         return z.transpose(1, 2), None
     # Batched matmuls on [batch, head, pos, d_head] views, with the scale folded into q:
     # ~20% faster than einsum + scaling the [query, key] scores on CPU.
@@ -77,9 +88,13 @@ def attend(
     return z, scores.detach()
 
 
-def attention_output(z: Float[Tensor, "batch pos head d_head"], W_O: Tensor, b_O: Tensor,
-                     use_attn_result: bool, hook_result: AudioHookPoint
-                     ) -> Float[Tensor, "batch pos d_model"]:
+def attention_output(
+    z: Float[Tensor, "batch pos head d_head"],
+    W_O: Tensor,
+    b_O: Tensor,
+    use_attn_result: bool,
+    hook_result: AudioHookPoint,
+) -> Float[Tensor, "batch pos d_model"]:
     """`z @ W_O + b_O`, through per-head results `hook_result` when `use_attn_result` is on."""
     W_O = W_O.to(z.dtype)
     b_O = None if b_O is None else b_O.to(z.dtype)

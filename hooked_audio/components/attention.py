@@ -17,7 +17,6 @@ gives the same result to float rounding.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import einops
 import torch
@@ -74,9 +73,9 @@ class Attention(nn.Module):
     def forward(
         self,
         x: Float[Tensor, "batch query_pos d_model"],
-        source: Optional[Float[Tensor, "batch key_pos d_model"]] = None,
+        source: Float[Tensor, "batch key_pos d_model"] | None = None,
         causal: bool = False,
-        key_valid: Optional[Bool[Tensor, "batch key_pos"]] = None,
+        key_valid: Bool[Tensor, "batch key_pos"] | None = None,
     ) -> Float[Tensor, "batch query_pos d_model"]:
         """`source=None` is self-attention; a tensor is cross-attention onto it. `key_valid`
         masks padded keys (True = a real position), as audio-LM encoders do for short clips."""
@@ -86,8 +85,9 @@ class Attention(nn.Module):
         v_flat = self.project(kv_in, self.W_V, self.b_V)
         return self.attend(q, k_flat, v_flat, causal, key_valid)[0]
 
-    def queries(self, x: Float[Tensor, "batch query_pos d_model"]
-                ) -> Float[Tensor, "batch query_pos head d_head"]:
+    def queries(
+        self, x: Float[Tensor, "batch query_pos d_model"]
+    ) -> Float[Tensor, "batch query_pos head d_head"]:
         """The queries through `hook_q`."""
         return self.hook_q(self.split_heads(self.project(x, self.W_Q, self.b_Q)))
 
@@ -97,8 +97,8 @@ class Attention(nn.Module):
         k_flat: Float[Tensor, "batch key_pos hd"],
         v_flat: Float[Tensor, "batch key_pos hd"],
         causal: bool = False,
-        key_valid: Optional[Bool[Tensor, "batch key_pos"]] = None,
-    ) -> tuple[Float[Tensor, "batch query_pos d_model"], Optional[Tensor]]:
+        key_valid: Bool[Tensor, "batch key_pos"] | None = None,
+    ) -> tuple[Float[Tensor, "batch query_pos d_model"], Tensor | None]:
         """Attention of the queries `q` (from `queries`) onto projected keys and values (heads
         flattened, as `project` returns them), through the remaining hooks: `(output, scores)`,
         where `scores` are the pre-softmax scores `[batch, head, query_pos, key_pos]` (float32,
@@ -108,11 +108,20 @@ class Attention(nn.Module):
         allowed = None
         if (causal and q.shape[1] > 1) or key_valid is not None:
             allowed = allowed_keys(q.shape[1], causal, key_valid, k.shape[1], q.device)
-        z, scores = attend(q, k, v, allowed, 1.0 / math.sqrt(self.d_head), self._needs_pattern(),
-                           self.hook_attn_scores, self.hook_pattern)
+        z, scores = attend(
+            q,
+            k,
+            v,
+            allowed,
+            1.0 / math.sqrt(self.d_head),
+            self._needs_pattern(),
+            self.hook_attn_scores,
+            self.hook_pattern,
+        )
         z = self.hook_z(z)
         return self._output(z), scores
 
-    def _output(self, z: Float[Tensor, "batch pos head d_head"]
-                ) -> Float[Tensor, "batch pos d_model"]:
+    def _output(
+        self, z: Float[Tensor, "batch pos head d_head"]
+    ) -> Float[Tensor, "batch pos d_model"]:
         return attention_output(z, self.W_O, self.b_O, self.use_attn_result, self.hook_result)

@@ -9,7 +9,11 @@ from torch import Tensor, nn
 
 from hooked_audio.hook_point import AudioHookPoint
 
-ACTIVATIONS = {"silu": F.silu, "gelu": F.gelu, "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh")}
+ACTIVATIONS = {
+    "silu": F.silu,
+    "gelu": F.gelu,
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+}
 
 
 class GatedMLP(nn.Module):
@@ -22,7 +26,9 @@ class GatedMLP(nn.Module):
     def __init__(self, d_model: int, d_mlp: int, act_fn: str = "silu"):
         super().__init__()
         if act_fn not in ACTIVATIONS:
-            raise ValueError(f"Unsupported MLP activation {act_fn!r}; known: {sorted(ACTIVATIONS)}.")
+            raise ValueError(
+                f"Unsupported MLP activation {act_fn!r}; known: {sorted(ACTIVATIONS)}."
+            )
         self.act_fn = act_fn
         self.W_gate = nn.Parameter(torch.empty(d_model, d_mlp))
         self.W_in = nn.Parameter(torch.empty(d_model, d_mlp))

@@ -14,7 +14,6 @@ listens), `hook_z`, and `hook_result` when `use_attn_result` is on.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -30,8 +29,8 @@ class LayerKVCache:
     """Rotated keys and values of the positions seen so far, for incremental decoding."""
 
     def __init__(self) -> None:
-        self.k: Optional[Tensor] = None
-        self.v: Optional[Tensor] = None
+        self.k: Tensor | None = None
+        self.v: Tensor | None = None
 
     def extend(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         self.k = k if self.k is None else torch.cat([self.k, k], dim=1)
@@ -40,12 +39,19 @@ class LayerKVCache:
 
 
 class GroupedQueryAttention(nn.Module):
-    def __init__(self, d_model: int, n_heads: int, n_key_value_heads: int, d_head: int,
-                 use_attn_result: bool = False):
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        n_key_value_heads: int,
+        d_head: int,
+        use_attn_result: bool = False,
+    ):
         super().__init__()
         if n_heads % n_key_value_heads:
-            raise ValueError(f"n_heads={n_heads} is not a multiple of "
-                             f"n_key_value_heads={n_key_value_heads}.")
+            raise ValueError(
+                f"n_heads={n_heads} is not a multiple of n_key_value_heads={n_key_value_heads}."
+            )
         self.n_heads, self.n_key_value_heads, self.d_head = n_heads, n_key_value_heads, d_head
         self.use_attn_result = use_attn_result
         self.W_Q = nn.Parameter(torch.empty(n_heads, d_model, d_head))
@@ -83,8 +89,8 @@ class GroupedQueryAttention(nn.Module):
         x: Float[Tensor, "batch pos d_model"],
         cos: Tensor,
         sin: Tensor,
-        allowed: Optional[Bool[Tensor, "batch 1 query key"]],
-        kv_cache: Optional[LayerKVCache] = None,
+        allowed: Bool[Tensor, "batch 1 query key"] | None,
+        kv_cache: LayerKVCache | None = None,
     ) -> Float[Tensor, "batch pos d_model"]:
         """`allowed` (causal and padding, see `attend.allowed_keys`) spans the cached keys too;
         None means plain causal attention (no padding)."""
@@ -96,11 +102,23 @@ class GroupedQueryAttention(nn.Module):
         if kv_cache is not None:
             k, v = kv_cache.extend(k, v)
         if self.repeats > 1:
-            k, v = k.repeat_interleave(self.repeats, dim=2), v.repeat_interleave(self.repeats, dim=2)
+            k, v = (
+                k.repeat_interleave(self.repeats, dim=2),
+                v.repeat_interleave(self.repeats, dim=2),
+            )
         materialise, plain_causal = self._needs_pattern(), allowed is None
         if plain_causal and (materialise or 1 < q.shape[1] < k.shape[1]):
             allowed = allowed_keys(q.shape[1], True, None, k.shape[1], q.device)
-        z, _ = attend(q, k, v, allowed, 1.0 / math.sqrt(self.d_head), materialise,
-                      self.hook_attn_scores, self.hook_pattern, plain_causal=plain_causal)
+        z, _ = attend(
+            q,
+            k,
+            v,
+            allowed,
+            1.0 / math.sqrt(self.d_head),
+            materialise,
+            self.hook_attn_scores,
+            self.hook_pattern,
+            plain_causal=plain_causal,
+        )
         z = self.hook_z(z)
         return attention_output(z, self.W_O, self.b_O, self.use_attn_result, self.hook_result)

@@ -61,9 +61,11 @@ def check_audio(audio: object, fn: str, name: str = "audio") -> np.ndarray:
             f"{fn}: could not read {name} as an array ({e}); pass a 1-D numpy float32 "
             "waveform, e.g. from hooked_audio.load_audio(...)."
         ) from e
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ) or arr.dtype == np.bool_:
+    if (
+        arr.dtype == object
+        or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer))
+        or arr.dtype == np.bool_
+    ):
         raise AudioInputError(
             f"{fn}: {name} has dtype {arr.dtype}, not a float waveform; pass a 1-D float32 "
             "array, e.g. from hooked_audio.load_audio(...)."
@@ -74,9 +76,7 @@ def check_audio(audio: object, fn: str, name: str = "audio") -> np.ndarray:
             "[-1, 1] with hooked_audio.load_audio(audio, sample_rate=...), which scales PCM."
         )
     if arr.ndim != 1:
-        hint = (
-            " (looks like multi-channel audio)" if arr.ndim == 2 else ""
-        )
+        hint = " (looks like multi-channel audio)" if arr.ndim == 2 else ""
         raise AudioInputError(
             f"{fn}: {name} must be 1-D mono, got shape {arr.shape}{hint}; use "
             "hooked_audio.load_audio(audio, sample_rate=...), which downmixes stereo to mono "
@@ -93,8 +93,10 @@ def as_audio(samples: np.ndarray) -> Audio:
 
 def check_finite(value: object, fn: str, name: str, hint: str = "") -> float:
     """Return ``value`` as a finite float, or raise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(
-        float(value)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(float(value))
     ):
         raise AudioInputError(
             f"{fn}: {name} must be a finite number, got {value!r}{'; ' + hint if hint else ''}."

@@ -55,8 +55,9 @@ def _praat():
     return parselmouth, call
 
 
-def _analysis_range(x: np.ndarray, pitch_floor: object, pitch_ceiling: object,
-                    fn: str) -> tuple[float, float]:
+def _analysis_range(
+    x: np.ndarray, pitch_floor: object, pitch_ceiling: object, fn: str
+) -> tuple[float, float]:
     """The checked f0 search range `(floor, ceiling)` of Praat's pitch analysis for `x`."""
     floor = check_positive(pitch_floor, fn, "pitch_floor", "e.g. pitch_floor=75")
     ceiling = check_positive(pitch_ceiling, fn, "pitch_ceiling", "e.g. pitch_ceiling=600")

@@ -72,8 +72,7 @@ def mask_span(
             out[sl] = noise.astype(np.float32)
         else:
             raise AudioInputError(
-                f"{fn}: fill must be 'zeros', 'noise' or an array, got {fill!r}; "
-                "e.g. fill='noise'."
+                f"{fn}: fill must be 'zeros', 'noise' or an array, got {fill!r}; e.g. fill='noise'."
             )
         return as_audio(out)
     other = check_audio(fill, fn, name="fill")

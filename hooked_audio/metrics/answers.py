@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from typing import TYPE_CHECKING
 
 import torch
 from jaxtyping import Float, Int
@@ -15,23 +16,30 @@ if TYPE_CHECKING:
     from hooked_audio.models.whisper import HookedWhisper
 
 
-def _as_ids(tokens: Union[Tensor, Sequence[int]], name: str) -> list[int]:
+def _as_ids(tokens: Tensor | Sequence[int], name: str) -> list[int]:
     if isinstance(tokens, Tensor):
         if tokens.ndim != 1:
-            raise ValueError(f"first_difference takes 1-D token sequences; {name} has shape "
-                             f"{tuple(tokens.shape)} (index the batch first, e.g. `tokens[0]`).")
+            raise ValueError(
+                f"first_difference takes 1-D token sequences; {name} has shape "
+                f"{tuple(tokens.shape)} (index the batch first, e.g. `tokens[0]`)."
+            )
         return [int(t) for t in tokens.tolist()]
     return [int(t) for t in tokens]
 
 
-def first_difference(clean_tokens: Union[Int[Tensor, "n"], Sequence[int]],
-                     corrupt_tokens: Union[Int[Tensor, "m"], Sequence[int]]) -> Optional[int]:
+def first_difference(
+    clean_tokens: Int[Tensor, " n"] | Sequence[int],
+    corrupt_tokens: Int[Tensor, " m"] | Sequence[int],
+) -> int | None:
     """The first index where two 1-D token sequences differ.
 
     Compares up to the shorter length; if one is a prefix of the other, the answer is the
     shorter length (the first index only one of them has). None when they are equal.
     """
-    clean, corrupt = _as_ids(clean_tokens, "clean_tokens"), _as_ids(corrupt_tokens, "corrupt_tokens")
+    clean, corrupt = (
+        _as_ids(clean_tokens, "clean_tokens"),
+        _as_ids(corrupt_tokens, "corrupt_tokens"),
+    )
     for i, (a, b) in enumerate(zip(clean, corrupt)):
         if a != b:
             return i
@@ -64,18 +72,20 @@ class PairAnswer:
         return LogitDiff(self.position, self.correct, self.incorrect, per_example=per_example)
 
 
-def _one_mel(model: "HookedWhisper", audio: Tensor, name: str) -> Float[Tensor, "n_mels mel_frames"]:
+def _one_mel(model: HookedWhisper, audio: Tensor, name: str) -> Float[Tensor, "n_mels mel_frames"]:
     mel = model.to_mel_input(audio)
     if mel.shape[0] != 1:
-        raise ValueError(f"answer_from_transcripts takes one clip per audio; {name} has batch "
-                         f"{mel.shape[0]}. Find each pair's answer separately.")
+        raise ValueError(
+            f"answer_from_transcripts takes one clip per audio; {name} has batch "
+            f"{mel.shape[0]}. Find each pair's answer separately."
+        )
     return mel[0]
 
 
 def answer_from_transcripts(
-    model: "HookedWhisper",
-    clean_audio: Union[Float[Tensor, "1 n_mels mel_frames"], Float[Tensor, "1 2 n_mels pos"]],
-    corrupt_audio: Union[Float[Tensor, "1 n_mels mel_frames"], Float[Tensor, "1 2 n_mels pos"]],
+    model: HookedWhisper,
+    clean_audio: Float[Tensor, "1 n_mels mel_frames"] | Float[Tensor, "1 2 n_mels pos"],
+    corrupt_audio: Float[Tensor, "1 n_mels mel_frames"] | Float[Tensor, "1 2 n_mels pos"],
 ) -> PairAnswer:
     """Greedy-decode both audios with openai-whisper's own decoder and return the first token
     where the transcripts differ, as a `PairAnswer` (tokens, position, correct, incorrect).
@@ -96,7 +106,10 @@ def answer_from_transcripts(
     corrupt_mel = _one_mel(model, corrupt_audio, "corrupt_audio")
     options = whisper.DecodingOptions(
         language=model.language if model.is_multilingual else "en",
-        task=model.task, fp16=False, without_timestamps=True, temperature=0.0,
+        task=model.task,
+        fp16=False,
+        without_timestamps=True,
+        temperature=0.0,
     )
     clean = whisper.decode(model, clean_mel, options)
     corrupt = whisper.decode(model, corrupt_mel, options)
@@ -112,8 +125,14 @@ def answer_from_transcripts(
         )
     prefix = model.start_tokens() + clean_ids[:index]
     tokens = torch.tensor([prefix], dtype=torch.long, device=model.device)
-    return PairAnswer(tokens=tokens, position=len(prefix) - 1, correct=clean_ids[index],
-                      incorrect=corrupt_ids[index], clean_text=clean.text, corrupt_text=corrupt.text)
+    return PairAnswer(
+        tokens=tokens,
+        position=len(prefix) - 1,
+        correct=clean_ids[index],
+        incorrect=corrupt_ids[index],
+        clean_text=clean.text,
+        corrupt_text=corrupt.text,
+    )
 
 
 __all__ = ["PairAnswer", "answer_from_transcripts", "first_difference"]

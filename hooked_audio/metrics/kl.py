@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
 from hooked_audio.metrics._common import (
-    check_logits, check_per_example, check_position, reduce_batch, resolve_position,
+    check_logits,
+    check_per_example,
+    check_position,
+    reduce_batch,
+    resolve_position,
 )
 
 
@@ -31,7 +34,7 @@ class KLDivergence:
     """
 
     reference_logits: Float[Tensor, "batch n_tokens d_vocab"]
-    position: Optional[int] = None
+    position: int | None = None
     per_example: bool = False
     reference_log_probs: Tensor = field(init=False, repr=False)
 
@@ -55,13 +58,17 @@ class KLDivergence:
         logits = check_logits(logits, who)
         ref_shape = tuple(self.reference_logits.shape)
         if logits.shape[0] != ref_shape[0]:
-            raise ValueError(f"{who}: the logits have batch {logits.shape[0]} but the reference "
-                             f"logits have batch {ref_shape[0]}; build the metric from reference "
-                             "logits of the same batch as the runs it scores.")
+            raise ValueError(
+                f"{who}: the logits have batch {logits.shape[0]} but the reference "
+                f"logits have batch {ref_shape[0]}; build the metric from reference "
+                "logits of the same batch as the runs it scores."
+            )
         if tuple(logits.shape[1:]) != ref_shape[1:]:
-            raise ValueError(f"{who}: logits of shape {tuple(logits.shape)} do not match the "
-                             f"reference's {ref_shape}; run both on token sequences of the same "
-                             "length and the same model.")
+            raise ValueError(
+                f"{who}: logits of shape {tuple(logits.shape)} do not match the "
+                f"reference's {ref_shape}; run both on token sequences of the same "
+                "length and the same model."
+            )
         if self.position is not None:
             pos = resolve_position(self.position, logits.shape[1], who)
             logits = logits[:, pos][:, None]

@@ -8,8 +8,17 @@ from jaxtyping import Float
 from torch import Tensor
 
 from hooked_audio.metrics._common import (
-    StoredTokens, Tokens, as_float, check_logits, check_per_example, check_position,
-    gather_set, normalise_tokens, reduce_batch, resolve_position, token_matrix,
+    StoredTokens,
+    Tokens,
+    as_float,
+    check_logits,
+    check_per_example,
+    check_position,
+    gather_set,
+    normalise_tokens,
+    reduce_batch,
+    resolve_position,
+    token_matrix,
 )
 
 
@@ -56,8 +65,10 @@ class LogitDiff:
         if not isinstance(correct, Tensor) and not isinstance(incorrect, Tensor):
             shared = _as_set(correct) & _as_set(incorrect)
             if shared:
-                raise ValueError(f"{who}: correct and incorrect share token id(s) {sorted(shared)}; "
-                                 "remove them from one side.")
+                raise ValueError(
+                    f"{who}: correct and incorrect share token id(s) {sorted(shared)}; "
+                    "remove them from one side."
+                )
         object.__setattr__(self, "correct", correct)
         object.__setattr__(self, "incorrect", incorrect)
 
@@ -73,8 +84,10 @@ class LogitDiff:
         if isinstance(self.correct, Tensor) or isinstance(self.incorrect, Tensor):
             overlap = (good[:, :, None] == bad[:, None, :]).any(dim=(1, 2))
             if overlap.any():
-                raise ValueError(f"{who}: correct and incorrect share a token id in example(s) "
-                                 f"{overlap.nonzero().flatten().tolist()}.")
+                raise ValueError(
+                    f"{who}: correct and incorrect share a token id in example(s) "
+                    f"{overlap.nonzero().flatten().tolist()}."
+                )
         return reduce_batch(gather_set(row, good) - gather_set(row, bad), self.per_example)
 
 

@@ -8,8 +8,16 @@ from jaxtyping import Float
 from torch import Tensor
 
 from hooked_audio.metrics._common import (
-    Tokens, as_float, check_logits, check_per_example, check_position, gather_set,
-    normalise_tokens, reduce_batch, resolve_position, token_matrix,
+    Tokens,
+    as_float,
+    check_logits,
+    check_per_example,
+    check_position,
+    gather_set,
+    normalise_tokens,
+    reduce_batch,
+    resolve_position,
+    token_matrix,
 )
 
 

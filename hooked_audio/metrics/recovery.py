@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Union
+from typing import Union
 
 import torch
 from jaxtyping import Float
@@ -38,7 +39,11 @@ def normalised_recovery(value: Number, clean_value: Number, corrupt_value: Numbe
     flat = gap.detach().reshape(-1)
     bad = (flat.abs() < MIN_GAP) | torch.isnan(flat)
     if bad.any():
-        where = "" if gap.ndim == 0 else f" at index(es) {bad.nonzero().flatten().tolist()[:10]} (flattened)"
+        where = (
+            ""
+            if gap.ndim == 0
+            else f" at index(es) {bad.nonzero().flatten().tolist()[:10]} (flattened)"
+        )
         raise ValueError(_same_message(clean_value, corrupt_value, where))
     return (torch.as_tensor(value) - torch.as_tensor(corrupt_value)) / gap
 
@@ -48,10 +53,13 @@ def _same_message(clean: Number, corrupt: Number, where: str = "") -> str:
         if isinstance(x, Tensor):
             return str(x.tolist()) if x.numel() <= 8 else f"tensor of shape {tuple(x.shape)}"
         return repr(x)
-    return (f"The clean ({show(clean)}) and corrupt ({show(corrupt)}) metric values are equal"
-            f"{where} (|clean - corrupt| < {MIN_GAP:g}): the corruption does not move the "
-            "metric, so recovery is undefined. Pick another corruption or metric, or drop "
-            "those examples.")
+
+    return (
+        f"The clean ({show(clean)}) and corrupt ({show(corrupt)}) metric values are equal"
+        f"{where} (|clean - corrupt| < {MIN_GAP:g}): the corruption does not move the "
+        "metric, so recovery is undefined. Pick another corruption or metric, or drop "
+        "those examples."
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,14 +86,18 @@ class Recovery:
     def __post_init__(self) -> None:
         who = type(self).__name__
         if not callable(self.metric):
-            raise ValueError(f"{who}: metric must be a callable logits -> tensor, got "
-                             f"{type(self.metric).__name__}.")
+            raise ValueError(
+                f"{who}: metric must be a callable logits -> tensor, got "
+                f"{type(self.metric).__name__}."
+            )
         clean = check_logits(self.clean_logits, f"{who} clean_logits").detach()
         corrupt = check_logits(self.corrupt_logits, f"{who} corrupt_logits").detach()
         if clean.shape[0] != corrupt.shape[0]:
-            raise ValueError(f"{who}: clean_logits have batch {clean.shape[0]} but corrupt_logits "
-                             f"have batch {corrupt.shape[0]}; pair each clean example with its "
-                             "corrupt version.")
+            raise ValueError(
+                f"{who}: clean_logits have batch {clean.shape[0]} but corrupt_logits "
+                f"have batch {corrupt.shape[0]}; pair each clean example with its "
+                "corrupt version."
+            )
         with torch.no_grad():
             clean_value = torch.as_tensor(self.metric(clean)).detach()
             corrupt_value = torch.as_tensor(self.metric(corrupt)).detach()
@@ -104,9 +116,11 @@ class Recovery:
         who = type(self).__name__
         logits = check_logits(logits, who)
         if logits.shape[0] != self.clean_logits.shape[0]:
-            raise ValueError(f"{who}: the logits have batch {logits.shape[0]} but the stored "
-                             f"clean logits have batch {self.clean_logits.shape[0]}; build the "
-                             "wrapper from clean/corrupt runs of the same batch as the patched runs.")
+            raise ValueError(
+                f"{who}: the logits have batch {logits.shape[0]} but the stored "
+                f"clean logits have batch {self.clean_logits.shape[0]}; build the "
+                "wrapper from clean/corrupt runs of the same batch as the patched runs."
+            )
         value = torch.as_tensor(self.metric(logits))
         clean = self.clean_value.to(value.device)
         corrupt = self.corrupt_value.to(value.device)

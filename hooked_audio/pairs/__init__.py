@@ -7,6 +7,15 @@ from hooked_audio.pairs.pair_set import PAIR_KINDS, MinimalPair, PairSet
 from hooked_audio.pairs.tts import Speech, speak
 from hooked_audio.pairs.word_alignment import word_align
 
-__all__ = ["PAIR_KINDS", "MinimalPair", "PairSet", "Speech", "bundled_pairs", "content_pair",
-           "prosody_pair",
-           "speaker_pair", "speak", "word_align"]
+__all__ = [
+    "PAIR_KINDS",
+    "MinimalPair",
+    "PairSet",
+    "Speech",
+    "bundled_pairs",
+    "content_pair",
+    "prosody_pair",
+    "speaker_pair",
+    "speak",
+    "word_align",
+]

@@ -40,22 +40,43 @@ ALIGNMENTS = ("words", "dtw")
 LEAD_S = 0.2  # silence before the speech: tiny.en often drops a first word that starts at 0 s
 
 
-def _aligned_pair(pair_id: str, kind: str, clean_text: str, corrupt_text: str, clean: Speech,
-                  corrupt: Speech, differing: list[str], spans: list[tuple[float, float]],
-                  answer: dict[str, str] | None, meta: dict, alignment: str) -> MinimalPair:
+def _aligned_pair(
+    pair_id: str,
+    kind: str,
+    clean_text: str,
+    corrupt_text: str,
+    clean: Speech,
+    corrupt: Speech,
+    differing: list[str],
+    spans: list[tuple[float, float]],
+    answer: dict[str, str] | None,
+    meta: dict,
+    alignment: str,
+) -> MinimalPair:
     if alignment == "words":
         corrupt_audio = word_align(clean, corrupt)
     else:
         corrupt_audio = align_pair(clean.audio, corrupt.audio).warped
     final = align_pair(clean.audio, corrupt_audio)
-    meta = {**meta, "alignment": alignment,
-            "timing_offset_ms": round(final.offset_ms(exclude_s=_padded(spans)), 2),
-            "clean_words": [[word, round(start, 4), round(end, 4)]
-                            for word, start, end in clean.words]}
-    return MinimalPair(id=pair_id, kind=kind, clean_text=clean_text, corrupt_text=corrupt_text,
-                       differing_words=differing, spans_s=spans, clean_audio=clean.audio,
-                       corrupt_audio=corrupt_audio, answer=answer,
-                       alignment_score=final.score, meta=meta)
+    meta = {
+        **meta,
+        "alignment": alignment,
+        "timing_offset_ms": round(final.offset_ms(exclude_s=_padded(spans)), 2),
+        "clean_words": [[word, round(start, 4), round(end, 4)] for word, start, end in clean.words],
+    }
+    return MinimalPair(
+        id=pair_id,
+        kind=kind,
+        clean_text=clean_text,
+        corrupt_text=corrupt_text,
+        differing_words=differing,
+        spans_s=spans,
+        clean_audio=clean.audio,
+        corrupt_audio=corrupt_audio,
+        answer=answer,
+        alignment_score=final.score,
+        meta=meta,
+    )
 
 
 def _padded(spans: list[tuple[float, float]], margin_s: float = 0.1) -> list[tuple[float, float]]:
@@ -69,8 +90,15 @@ def _check_alignment(alignment: str) -> None:
         raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}.")
 
 
-def speaker_pair(pair_id: str, text: str, voice: str = "en-us", other_voice: str = "en-us+f3",
-                 alignment: str = "words", lead_s: float = LEAD_S, **params) -> MinimalPair:
+def speaker_pair(
+    pair_id: str,
+    text: str,
+    voice: str = "en-us",
+    other_voice: str = "en-us+f3",
+    alignment: str = "words",
+    lead_s: float = LEAD_S,
+    **params,
+) -> MinimalPair:
     """The same text in two voices (espeak-ng variants such as `en-us+f3`, `en-gb+m2`).
     `params` go to `speak` (`rate`, `pitch`, `pitch_range`)."""
     _check_alignment(alignment)
@@ -78,26 +106,61 @@ def speaker_pair(pair_id: str, text: str, voice: str = "en-us", other_voice: str
         raise ValueError("A speaker pair needs two different voices.")
     params["lead_s"] = lead_s
     clean, corrupt = speak(text, voice=voice, **params), speak(text, voice=other_voice, **params)
-    return _aligned_pair(pair_id, "speaker", text, text, clean, corrupt, [], [], None,
-                         {"voice": voice, "other_voice": other_voice, **params}, alignment)
+    return _aligned_pair(
+        pair_id,
+        "speaker",
+        text,
+        text,
+        clean,
+        corrupt,
+        [],
+        [],
+        None,
+        {"voice": voice, "other_voice": other_voice, **params},
+        alignment,
+    )
 
 
-def prosody_pair(pair_id: str, text: str, pitch: int = 50, other_pitch: int = 80,
-                 voice: str = "en-us", alignment: str = "words",
-                 lead_s: float = LEAD_S) -> MinimalPair:
+def prosody_pair(
+    pair_id: str,
+    text: str,
+    pitch: int = 50,
+    other_pitch: int = 80,
+    voice: str = "en-us",
+    alignment: str = "words",
+    lead_s: float = LEAD_S,
+) -> MinimalPair:
     """The same text and voice at two pitches (espeak-ng's 0-100 pitch scale)."""
     _check_alignment(alignment)
     if pitch == other_pitch:
         raise ValueError("A prosody pair needs two different pitches.")
     clean = speak(text, voice=voice, pitch=pitch, lead_s=lead_s)
     corrupt = speak(text, voice=voice, pitch=other_pitch, lead_s=lead_s)
-    return _aligned_pair(pair_id, "prosody", text, text, clean, corrupt, [], [], None,
-                         {"voice": voice, "pitch": pitch, "other_pitch": other_pitch,
-                          "lead_s": lead_s}, alignment)
+    return _aligned_pair(
+        pair_id,
+        "prosody",
+        text,
+        text,
+        clean,
+        corrupt,
+        [],
+        [],
+        None,
+        {"voice": voice, "pitch": pitch, "other_pitch": other_pitch, "lead_s": lead_s},
+        alignment,
+    )
 
 
-def content_pair(pair_id: str, text: str, word: str, other_word: str, voice: str = "en-us",
-                 alignment: str = "words", lead_s: float = LEAD_S, **params) -> MinimalPair:
+def content_pair(
+    pair_id: str,
+    text: str,
+    word: str,
+    other_word: str,
+    voice: str = "en-us",
+    alignment: str = "words",
+    lead_s: float = LEAD_S,
+    **params,
+) -> MinimalPair:
     """`text` with `word` (clean) and with `other_word` in its place (corrupt). The answer is
     the pair of words with their leading space, as Whisper tokenises them mid-sentence.
 
@@ -106,17 +169,17 @@ def content_pair(pair_id: str, text: str, word: str, other_word: str, voice: str
     _check_alignment(alignment)
     matches = list(re.finditer(rf"\b{re.escape(word)}\b", text))
     if len(matches) != 1:
-        raise ValueError(f"{word!r} must occur exactly once in the text as a whole word; "
-                         f"found {len(matches)}.")
+        raise ValueError(
+            f"{word!r} must occur exactly once in the text as a whole word; found {len(matches)}."
+        )
     if word == other_word:
         raise ValueError("A content pair needs two different words.")
     if not other_word.strip():
         raise ValueError("other_word is empty; a content pair replaces a word by another.")
-    corrupt_text = text[:matches[0].start()] + other_word + text[matches[0].end():]
+    corrupt_text = text[: matches[0].start()] + other_word + text[matches[0].end() :]
     params["lead_s"] = lead_s
     clean, corrupt = speak(text, voice=voice, **params), speak(corrupt_text, voice=voice, **params)
-    index = [i for i, (spoken, _, _) in enumerate(clean.words)
-             if spoken.strip(",.;:!?") == word]
+    index = [i for i, (spoken, _, _) in enumerate(clean.words) if spoken.strip(",.;:!?") == word]
     if not index:
         raise ValueError(f"espeak-ng's word events do not contain {word!r}; use a plain word.")
     n_other = len(other_word.split())
@@ -124,10 +187,20 @@ def content_pair(pair_id: str, text: str, word: str, other_word: str, voice: str
         raise ValueError(
             f"espeak-ng spoke {len(corrupt.words)} words for {corrupt_text!r} but "
             f"{len(clean.words)} for {text!r}; {other_word!r} must be spoken as "
-            f"{n_other} word(s) (spell numbers and symbols out as words).")
+            f"{n_other} word(s) (spell numbers and symbols out as words)."
+        )
     corrupt = merge_words(corrupt, index[0], n_other)
     _, start, end = clean.words[index[0]]
-    return _aligned_pair(pair_id, "content", text, corrupt_text, clean, corrupt,
-                         [word, other_word], [(start, end)],
-                         {"correct": " " + word, "incorrect": " " + other_word},
-                         {"voice": voice, **params}, alignment)
+    return _aligned_pair(
+        pair_id,
+        "content",
+        text,
+        corrupt_text,
+        clean,
+        corrupt,
+        [word, other_word],
+        [(start, end)],
+        {"correct": " " + word, "incorrect": " " + other_word},
+        {"voice": voice, **params},
+        alignment,
+    )

@@ -26,16 +26,23 @@ def bundled_pairs() -> PairSet:
 def make_bundled_pairs(directory: Path) -> PairSet:
     """Regenerate the bundled pairs into `directory` (espeak-ng output varies by
     milliseconds between runs, so the files change; rerun the bundled-pair tests)."""
-    pairs = PairSet([
-        content_pair("paris-berlin", PARIS, "Paris", "Berlin"),
-        content_pair("football-tennis", "The children are playing football in the garden.",
-                     "football", "tennis"),
-        content_pair("car-bike", "He drove his car to the station.", "car", "bike"),
-        speaker_pair("country-voice", COUNTRY, other_voice="en-us+m3"),
-        speaker_pair("paris-voice", PARIS, other_voice="en-us+f3"),
-        prosody_pair("window-pitch", "Please open the window before you leave.",
-                     pitch=50, other_pitch=80),
-        prosody_pair("country-pitch", COUNTRY, pitch=50, other_pitch=20),
-    ])
+    pairs = PairSet(
+        [
+            content_pair("paris-berlin", PARIS, "Paris", "Berlin"),
+            content_pair(
+                "football-tennis",
+                "The children are playing football in the garden.",
+                "football",
+                "tennis",
+            ),
+            content_pair("car-bike", "He drove his car to the station.", "car", "bike"),
+            speaker_pair("country-voice", COUNTRY, other_voice="en-us+m3"),
+            speaker_pair("paris-voice", PARIS, other_voice="en-us+f3"),
+            prosody_pair(
+                "window-pitch", "Please open the window before you leave.", pitch=50, other_pitch=80
+            ),
+            prosody_pair("country-pitch", COUNTRY, pitch=50, other_pitch=20),
+        ]
+    )
     pairs.save(directory)
     return pairs

@@ -240,8 +240,13 @@ class PairSet(MutableSequence):
             entry = p._manifest_entry()
             for key, audio in (("clean_audio", p.clean_audio), ("corrupt_audio", p.corrupt_audio)):
                 samples = np.clip(np.asarray(audio), -1.0, 1.0)
-                write_inside(d, entry[key], lambda f, x=samples: sf.write(
-                    f, x, SAMPLE_RATE, format="FLAC", subtype="PCM_24"))
+                write_inside(
+                    d,
+                    entry[key],
+                    lambda f, x=samples: sf.write(
+                        f, x, SAMPLE_RATE, format="FLAC", subtype="PCM_24"
+                    ),
+                )
             lines.append(json.dumps(entry, ensure_ascii=False))
         text = "".join(line + "\n" for line in lines).encode("utf-8")
         return write_inside(d, MANIFEST, lambda f: f.write(text))
@@ -297,7 +302,9 @@ class PairSet(MutableSequence):
             if audio["clean_audio"].size != audio["corrupt_audio"].size:
                 raise AudioInputError(
                     _mismatch_message(
-                        e["id"], audio["clean_audio"].size, audio["corrupt_audio"].size,
+                        e["id"],
+                        audio["clean_audio"].size,
+                        audio["corrupt_audio"].size,
                         f" ({manifest}:{lineno})",
                     )
                 )

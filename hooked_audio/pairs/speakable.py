@@ -26,8 +26,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-_UNREADABLE = {"So": "a symbol", "Co": "a private-use character",
-               "Cn": "an unassigned code point", "Cs": "a lone surrogate"}
+_UNREADABLE = {
+    "So": "a symbol",
+    "Co": "a private-use character",
+    "Cn": "an unassigned code point",
+    "Cs": "a lone surrogate",
+}
 
 __all__ = ["TextWord", "check_text", "text_words", "words_from_events"]
 
@@ -47,8 +51,10 @@ class TextWord:
 
 
 # sentence punctuation, brackets, quotes (ASCII and typographic), dashes, ellipsis
-_AROUND = (".,;:!?\"'()[]{}<>-"
-           "\u00ab\u00bb\u201c\u201d\u201e\u2018\u2019\u201a\u2026\u2013\u2014\u00a1\u00bf")
+_AROUND = (
+    ".,;:!?\"'()[]{}<>-"
+    "\u00ab\u00bb\u201c\u201d\u201e\u2018\u2019\u201a\u2026\u2013\u2014\u00a1\u00bf"
+)
 
 
 def _strip_punctuation(chunk: str) -> str:
@@ -59,8 +65,10 @@ def _strip_punctuation(chunk: str) -> str:
 
 def text_words(text: str) -> list[TextWord]:
     """The whitespace-separated chunks of `text`, labelled without surrounding punctuation."""
-    return [TextWord(_strip_punctuation(m.group()), m.start(), m.end())
-            for m in re.finditer(r"\S+", text)]
+    return [
+        TextWord(_strip_punctuation(m.group()), m.start(), m.end())
+        for m in re.finditer(r"\S+", text)
+    ]
 
 
 def _is_english(voice: str) -> bool:
@@ -76,29 +84,39 @@ def check_text(text: str, voice: str) -> list[TextWord]:
     if not any(w.pronounceable for w in words):
         raise ValueError(
             f"{text!r} has no pronounceable word: it holds only punctuation or symbols. Give "
-            "the text words (letters, or digits for numbers), e.g. 'Ask not what ...'.")
+            "the text words (letters, or digits for numbers), e.g. 'Ask not what ...'."
+        )
     odd = sorted({c for c in text if unicodedata.category(c) in _UNREADABLE})
     if odd:
-        names = ", ".join(f"{c!r} ({_UNREADABLE[unicodedata.category(c)]}, "
-                          f"{unicodedata.name(c, f'U+{ord(c):04X}')})" for c in odd)
+        names = ", ".join(
+            f"{c!r} ({_UNREADABLE[unicodedata.category(c)]}, "
+            f"{unicodedata.name(c, f'U+{ord(c):04X}')})"
+            for c in odd
+        )
         raise ValueError(
             f"{text!r} contains characters espeak-ng cannot speak as words: {names}. It would "
             "read them by their Unicode names or skip them, and the word timings would not "
-            "match the text; remove them or write them out as words.")
+            "match the text; remove them or write them out as words."
+        )
     if _is_english(voice):
-        foreign = list(dict.fromkeys(c for c in text if c.isalpha()
-                                     and not unicodedata.name(c, "").startswith("LATIN")))
+        foreign = list(
+            dict.fromkeys(
+                c for c in text if c.isalpha() and not unicodedata.name(c, "").startswith("LATIN")
+            )
+        )
         if foreign:
             raise ValueError(
                 f"{text!r} has letters the English voice {voice!r} cannot read "
                 f"({''.join(foreign)!r}, not Latin script): it would spell them out or name "
                 "them. Use a voice for that language (e.g. voice='el' for Greek, 'cmn' for "
-                "Mandarin; see `espeak-ng --voices`) or transliterate the text.")
+                "Mandarin; see `espeak-ng --voices`) or transliterate the text."
+            )
     return words
 
 
-def words_from_events(text: str, words: list[TextWord], events: list[tuple[int, float]]
-                      ) -> list[tuple[str, float]]:
+def words_from_events(
+    text: str, words: list[TextWord], events: list[tuple[int, float]]
+) -> list[tuple[str, float]]:
     """`(label, start_s)` per spoken word of `text`, from espeak-ng's word events
     `(character index in text, start_s)`; the first event inside a word gives its start.
 
@@ -126,5 +144,6 @@ def words_from_events(text: str, words: list[TextWord], events: list[tuple[int, 
                 f"espeak-ng's word events do not match the words of {text!r}: it gave no "
                 f"event for {w.label!r} (it skipped it, or gave its event to the symbols "
                 "before it). Remove unusual characters near that word (underscores, "
-                "symbols) or spell them as plain words.")
+                "symbols) or spell them as plain words."
+            )
     return spoken

@@ -38,14 +38,21 @@ _PARAMETERS = {"rate": 1, "volume": 2, "pitch": 3, "range": 4}
 class _Event(ctypes.Structure):
     """`espeak_EVENT` from speak_lib.h."""
 
-    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
-                ("text_position", ctypes.c_int), ("length", ctypes.c_int),
-                ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-                ("user_data", ctypes.c_void_p), ("id", ctypes.c_char * 8)]
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", ctypes.c_char * 8),
+    ]
 
 
-_Callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                             ctypes.POINTER(_Event))
+_Callback = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
+)
 
 
 @dataclass(frozen=True)
@@ -87,18 +94,21 @@ class _Engine:
     def synthesise(self, text: str, voice: str, params: dict[str, int]) -> tuple[np.ndarray, list]:
         with self.lock:
             if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                raise ValueError(f"espeak-ng has no voice {voice!r}; try 'en-us', 'en' or "
-                                 "'en-us+f3' (a variant), see `espeak-ng --voices`.")
+                raise ValueError(
+                    f"espeak-ng has no voice {voice!r}; try 'en-us', 'en' or "
+                    "'en-us+f3' (a variant), see `espeak-ng --voices`."
+                )
             for name, value in params.items():
                 self.lib.espeak_SetParameter(_PARAMETERS[name], int(value), 0)
             self.chunks, self.events = [], []
             encoded = text.encode("utf-8")
-            status = self.lib.espeak_Synth(encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, 0,
-                                           None, None)
+            status = self.lib.espeak_Synth(
+                encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, 0, None, None
+            )
             self.lib.espeak_Synchronize()
             if status != 0:
                 raise ValueError(f"espeak-ng could not synthesise {text!r} (status {status}).")
-            audio = (np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16))
+            audio = np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
             return audio.astype(np.float32) / 32768.0, list(self.events)
 
 
@@ -108,19 +118,29 @@ def _load_library() -> tuple[ctypes.CDLL, Path | None]:
     except ImportError:
         found = ctypes.util.find_library("espeak-ng")
         if found is None:
-            raise ImportError("Text to speech needs espeak-ng: `pip install espeakng-loader` "
-                              "(ships the library) or install the system package espeak-ng."
-                              ) from None
+            raise ImportError(
+                "Text to speech needs espeak-ng: `pip install espeakng-loader` "
+                "(ships the library) or install the system package espeak-ng."
+            ) from None
         return ctypes.CDLL(found), None
-    return (ctypes.CDLL(espeakng_loader.get_library_path()),
-            Path(espeakng_loader.get_data_path()).parent)
+    return (
+        ctypes.CDLL(espeakng_loader.get_library_path()),
+        Path(espeakng_loader.get_data_path()).parent,
+    )
 
 
 _ENGINE: _Engine | None = None
 
 
-def speak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
-          pitch_range: int = 50, sample_rate: int = SAMPLE_RATE, lead_s: float = 0.0) -> Speech:
+def speak(
+    text: str,
+    voice: str = "en-us",
+    rate: int = 160,
+    pitch: int = 50,
+    pitch_range: int = 50,
+    sample_rate: int = SAMPLE_RATE,
+    lead_s: float = 0.0,
+) -> Speech:
     """Synthesise `text`; `rate` in words per minute, `pitch` and `pitch_range` 0-100.
     `lead_s` seconds of silence go before the speech (espeak-ng starts speaking at its
     first sample, and Whisper tends to drop a first word that starts right at 0 s).
@@ -137,33 +157,55 @@ def speak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
     """
     global _ENGINE
     text_words = check_text(text, voice)
-    for name, value, low, high in (("rate", rate, 80, 450), ("pitch", pitch, 0, 100),
-                                   ("pitch_range", pitch_range, 0, 100)):
+    for name, value, low, high in (
+        ("rate", rate, 80, 450),
+        ("pitch", pitch, 0, 100),
+        ("pitch_range", pitch_range, 0, 100),
+    ):
         if not low <= value <= high:
             raise ValueError(f"{name}={value} is outside espeak-ng's range [{low}, {high}].")
     if not 0.0 <= lead_s <= 10.0:
         raise ValueError(f"lead_s={lead_s} must lie in [0, 10] seconds.")
     if _ENGINE is None:
         _ENGINE = _Engine()
-    raw, events = _ENGINE.synthesise(text, voice, {"rate": rate, "pitch": pitch,
-                                                   "range": pitch_range})
+    raw, events = _ENGINE.synthesise(
+        text, voice, {"rate": rate, "pitch": pitch, "range": pitch_range}
+    )
     if raw.size == 0 or not events or np.abs(raw).max() < 1e-3:
-        raise ValueError(f"espeak-ng produced no speech for {text!r}; is it in the voice's "
-                         "language and made of pronounceable words?")
+        raise ValueError(
+            f"espeak-ng produced no speech for {text!r}; is it in the voice's "
+            "language and made of pronounceable words?"
+        )
     lead = int(round(lead_s * sample_rate))
-    audio = np.concatenate([np.zeros(lead, np.float32),
-                            soxr.resample(raw, _ENGINE.rate, sample_rate).astype(np.float32)])
+    audio = np.concatenate(
+        [
+            np.zeros(lead, np.float32),
+            soxr.resample(raw, _ENGINE.rate, sample_rate).astype(np.float32),
+        ]
+    )
     loud = np.flatnonzero(np.abs(audio) > 1e-3)
     sound_end = (loud[-1] + 1) / sample_rate if loud.size else len(audio) / sample_rate
     # espeak-ng reports 1-based character (code point) positions in the text
-    starts = words_from_events(text, text_words, [
-        (pos - 1, (lead + sample * sample_rate / _ENGINE.rate) / sample_rate)
-        for pos, _, sample in events])
+    starts = words_from_events(
+        text,
+        text_words,
+        [
+            (pos - 1, (lead + sample * sample_rate / _ENGINE.rate) / sample_rate)
+            for pos, _, sample in events
+        ],
+    )
     hop = sample_rate // 100
     floor = np.sqrt(np.max(_frame_power(audio, hop))) * 10 ** (_SILENT_DB / 20)
-    words = [(word, start, _sound_stops(audio, start, starts[i + 1][1], sample_rate, floor)
-              if i + 1 < len(starts) else float(max(sound_end, start + 1 / sample_rate)))
-             for i, (word, start) in enumerate(starts)]
+    words = [
+        (
+            word,
+            start,
+            _sound_stops(audio, start, starts[i + 1][1], sample_rate, floor)
+            if i + 1 < len(starts)
+            else float(max(sound_end, start + 1 / sample_rate)),
+        )
+        for i, (word, start) in enumerate(starts)
+    ]
     return Speech(audio=Audio(audio, sample_rate), words=words, sample_rate=sample_rate)
 
 
@@ -171,8 +213,9 @@ PAUSE_S = 0.05  # a silence at least this long ends a word before the next one s
 _SILENT_DB = -40.0  # 10 ms frames this far below the loudest frame count as silence
 
 
-def _sound_stops(audio: np.ndarray, start_s: float, next_s: float, rate: int,
-                 floor: float) -> float:
+def _sound_stops(
+    audio: np.ndarray, start_s: float, next_s: float, rate: int, floor: float
+) -> float:
     """Where the sound stops before the next word: the start of a trailing silence (10 ms
     frames with RMS under `floor`) of at least `PAUSE_S` in `[start_s, next_s)`, else
     `next_s`."""
@@ -188,4 +231,4 @@ def _sound_stops(audio: np.ndarray, start_s: float, next_s: float, rate: int,
 def _frame_power(x: np.ndarray, hop: int) -> np.ndarray:
     n = max(x.size // hop, 1)
     x = np.pad(x, (0, max(0, n * hop - x.size)))
-    return np.mean(x[:n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1)
+    return np.mean(x[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1)

@@ -81,8 +81,9 @@ def _matched(clean: list[Piece], corrupt: list[Piece]) -> tuple[list[int], list[
     rank = [2] + [1 if p.label not in ("<lead>", "<pause>") else 2 for p in clean[:-1]] + [2]
     outer = {0, len(cb) - 1}
     while True:
-        short = [k for k in range(len(cb) - 1)
-                 if min(cb[k + 1] - cb[k], yb[k + 1] - yb[k]) < MIN_PIECE]
+        short = [
+            k for k in range(len(cb) - 1) if min(cb[k + 1] - cb[k], yb[k + 1] - yb[k]) < MIN_PIECE
+        ]
         if not short or len(cb) == 2:
             return cb, yb
         k = short[0]
@@ -105,8 +106,13 @@ def _lengthen(x: np.ndarray, factor: float, min_pitch: float, max_pitch: float) 
     return call(sound, "Lengthen (overlap-add)", min_pitch, max_pitch, factor).values[0]
 
 
-def stretch_pieces(audio: np.ndarray, source: list[int], target: list[int],
-                   min_pitch: float = 75.0, max_pitch: float = 600.0) -> np.ndarray:
+def stretch_pieces(
+    audio: np.ndarray,
+    source: list[int],
+    target: list[int],
+    min_pitch: float = 75.0,
+    max_pitch: float = 600.0,
+) -> np.ndarray:
     """Stretch `audio[source[k]:source[k+1]]` to exactly `target[k+1] - target[k]` samples
     for every k and join the pieces (5 ms crossfades at the inner boundaries).
 
@@ -131,35 +137,37 @@ def stretch_pieces(audio: np.ndarray, source: list[int], target: list[int],
                 f"A piece of {(b - a) / SAMPLE_RATE:.3f} s would have to become "
                 f"{(B - A) / SAMPLE_RATE:.3f} s "
                 f"({factor:.2f} x), beyond the 1/{MAX_FACTOR:g}..{MAX_FACTOR:g} x a PSOLA stretch "
-                "allows; choose words of more similar length, or alignment='dtw'.")
+                "allows; choose words of more similar length, or alignment='dtw'."
+            )
         fade_in = CROSSFADE if A > 0 else 0
         fade_out = CROSSFADE if B < n_out else 0
         if factor == 1.0:
             lo, hi = a - fade_in, b + fade_out
             piece = np.zeros(hi - lo)
             src_lo, src_hi = max(lo, 0), min(hi, x.size)
-            piece[src_lo - lo:src_hi - lo] = x[src_lo:src_hi]
+            piece[src_lo - lo : src_hi - lo] = x[src_lo:src_hi]
         else:
             left, right = min(context, a), min(context, x.size - b)
-            stretched = _lengthen(x[a - left:b + right], factor, min_pitch, max_pitch)
+            stretched = _lengthen(x[a - left : b + right], factor, min_pitch, max_pitch)
             first = int(round(left * factor)) - fade_in
             piece = np.zeros(B - A + fade_in + fade_out)
             lo, hi = max(first, 0), min(first + piece.size, stretched.size)
             if hi > lo:
-                piece[lo - first:hi - first] = stretched[lo:hi]
+                piece[lo - first : hi - first] = stretched[lo:hi]
         weight = np.ones(piece.size)
         ramp = (np.arange(2 * CROSSFADE) + 0.5) / (2 * CROSSFADE)
         if fade_in:
-            weight[:2 * CROSSFADE] *= ramp
+            weight[: 2 * CROSSFADE] *= ramp
         if fade_out:
-            weight[-2 * CROSSFADE:] *= ramp[::-1]
+            weight[-2 * CROSSFADE :] *= ramp[::-1]
         out_lo = A - fade_in
-        out[out_lo:out_lo + piece.size] += weight * piece
+        out[out_lo : out_lo + piece.size] += weight * piece
     return out.astype(np.float32)
 
 
-def word_align(clean: Speech, corrupt: Speech, min_pitch: float = 75.0,
-               max_pitch: float = 600.0) -> Audio:
+def word_align(
+    clean: Speech, corrupt: Speech, min_pitch: float = 75.0, max_pitch: float = 600.0
+) -> Audio:
     """The corrupt speech with every piece stretched onto the clean piece: a 16 kHz `Audio`
     of exactly `len(clean.audio)` samples, word boundaries at the clean sample positions.
 
@@ -171,7 +179,8 @@ def word_align(clean: Speech, corrupt: Speech, min_pitch: float = 75.0,
             f"Word alignment matches words in order, but the clean speech has "
             f"{len(clean.words)} words ({[w for w, _, _ in clean.words]}) and the corrupt "
             f"{len(corrupt.words)} ({[w for w, _, _ in corrupt.words]}); use texts with the "
-            "same words up to the changed one, or alignment='dtw'.")
+            "same words up to the changed one, or alignment='dtw'."
+        )
     if clean.sample_rate != SAMPLE_RATE or corrupt.sample_rate != SAMPLE_RATE:
         raise ValueError("Word alignment works on 16 kHz speech.")
     source_pieces, target_pieces = pieces(corrupt), pieces(clean)
@@ -183,7 +192,7 @@ def merge_words(speech: Speech, first: int, count: int) -> Speech:
     """`speech` with word events `first .. first + count - 1` joined into one."""
     if count == 1:
         return speech
-    group = speech.words[first:first + count]
+    group = speech.words[first : first + count]
     joined = (" ".join(w for w, _, _ in group), group[0][1], group[-1][2])
-    words = speech.words[:first] + [joined] + speech.words[first + count:]
+    words = speech.words[:first] + [joined] + speech.words[first + count :]
     return Speech(audio=speech.audio, words=words, sample_rate=speech.sample_rate)

@@ -5,13 +5,27 @@ from hooked_audio.patching import time_cells
 from hooked_audio.patching.attribution import resid_pre_attribution, resid_pre_attribution_graddrop
 from hooked_audio.patching.attribution_qk import resid_pre_attribution_qk
 from hooked_audio.patching.directions import DIRECTIONS, Direction
-from hooked_audio.patching.layer_sweep import LAYER_ACTS, layer_sweep, resid_pre_sweep
 from hooked_audio.patching.head_sweep import head_sweep
+from hooked_audio.patching.layer_sweep import LAYER_ACTS, layer_sweep, resid_pre_sweep
 from hooked_audio.patching.path_patching import Sender, direct_path, direct_path_head_sweep
 from hooked_audio.patching.position_sweep import LM_ACTS, position_sweep
 from hooked_audio.patching.sweep_result import SweepResult
 
-__all__ = ["DIRECTIONS", "Direction", "LAYER_ACTS", "LM_ACTS", "Sender", "SweepResult",
-           "direct_path", "direct_path_head_sweep", "head_sweep", "layer_sweep",
-           "position_sweep", "resid_pre_attribution", "resid_pre_attribution_graddrop",
-           "resid_pre_attribution_qk", "resid_pre_sweep", "time_cells"]
+__all__ = [
+    "DIRECTIONS",
+    "Direction",
+    "LAYER_ACTS",
+    "LM_ACTS",
+    "Sender",
+    "SweepResult",
+    "direct_path",
+    "direct_path_head_sweep",
+    "head_sweep",
+    "layer_sweep",
+    "position_sweep",
+    "resid_pre_attribution",
+    "resid_pre_attribution_graddrop",
+    "resid_pre_attribution_qk",
+    "resid_pre_sweep",
+    "time_cells",
+]

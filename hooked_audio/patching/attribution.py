@@ -10,7 +10,7 @@ choose where to run exact patching, not instead of it.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -22,8 +22,9 @@ from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 
-def _position_effects(view, base_input: Tensor, source_cache, names: list[str], metric,
-                      drop_layer: Optional[int] = None) -> tuple[Tensor, float, Tensor]:
+def _position_effects(
+    view, base_input: Tensor, source_cache, names: list[str], metric, drop_layer: int | None = None
+) -> tuple[Tensor, float, Tensor]:
     """First-order effect of patching each position of each `names` activation:
     `(effects [n_names, pos], metric(base), base logits)`. With `drop_layer`, the gradient
     through that block's writes to the residual stream (its attention, cross-attention and
@@ -35,8 +36,12 @@ def _position_effects(view, base_input: Tensor, source_cache, names: list[str], 
 
     hooks = [(n, keep) for n in names]
     if drop_layer is not None:
-        writes = [n for n in view.hook_dict if n.startswith(f"blocks.{drop_layer}.")
-                  and n.endswith(("hook_attn_out", "hook_cross_attn_out", "hook_mlp_out"))]
+        writes = [
+            n
+            for n in view.hook_dict
+            if n.startswith(f"blocks.{drop_layer}.")
+            and n.endswith(("hook_attn_out", "hook_cross_attn_out", "hook_mlp_out"))
+        ]
         hooks += [(n, lambda x, hook: x.detach()) for n in writes]
     if torch.is_floating_point(base_input):
         base_input = base_input.detach().requires_grad_(True)  # a graph even with frozen weights
@@ -46,26 +51,43 @@ def _position_effects(view, base_input: Tensor, source_cache, names: list[str], 
         if torch.as_tensor(value).ndim != 0:
             raise ValueError(f"The metric must return a scalar, got shape {tuple(value.shape)}.")
         grads = torch.autograd.grad(value, [base_acts[n] for n in names], allow_unused=True)
-    effects = torch.stack([
-        ((source_cache[n] - base_acts[n].detach()) * (g if g is not None else 0.0)).sum(dim=(0, 2))
-        for n, g in zip(names, grads)])  # summed over batch and d_model
+    effects = torch.stack(
+        [
+            ((source_cache[n] - base_acts[n].detach()) * (g if g is not None else 0.0)).sum(
+                dim=(0, 2)
+            )
+            for n, g in zip(names, grads)
+        ]
+    )  # summed over batch and d_model
     return effects.detach(), float(value.detach()), base_logits.detach()
 
 
-def estimate_result(view, values, layers, groups, act, direction, metric, source_logits, base_logits):
-    clean_logits, corrupt_logits = ((source_logits, base_logits) if direction == "denoise"
-                                    else (base_logits, source_logits))
+def estimate_result(
+    view, values, layers, groups, act, direction, metric, source_logits, base_logits
+):
+    clean_logits, corrupt_logits = (
+        (source_logits, base_logits) if direction == "denoise" else (base_logits, source_logits)
+    )
     return SweepResult(
-        values=values, layers=layers, cells=groups,
-        cell_labels=view.cell_labels(groups), cell_seconds=view.cell_seconds(groups),
-        act=act, direction=direction,
+        values=values,
+        layers=layers,
+        cells=groups,
+        cell_labels=view.cell_labels(groups),
+        cell_seconds=view.cell_seconds(groups),
+        act=act,
+        direction=direction,
         clean_value=metric_value(metric, clean_logits, "on the clean run"),
         corrupt_value=metric_value(metric, corrupt_logits, "on the corrupt run"),
     )
 
 
-def source_run(view: AudioStream, clean: StreamInput, corrupt: StreamInput, direction: Direction,
-               layers: Optional[Sequence[int]]) -> tuple[Tensor, list[int], list[str], Tensor, dict]:
+def source_run(
+    view: AudioStream,
+    clean: StreamInput,
+    corrupt: StreamInput,
+    direction: Direction,
+    layers: Sequence[int] | None,
+) -> tuple[Tensor, list[int], list[str], Tensor, dict]:
     """The set-up every attribution estimate shares: `(base_input, layers, resid_pre names,
     source logits, source cache of those names)`."""
     check_aligned(view, clean, corrupt)
@@ -88,17 +110,29 @@ def resid_pre_attribution(
     corrupt: StreamInput,
     metric: Callable[[Tensor], Tensor],
     direction: Direction = "denoise",
-    layers: Optional[Sequence[int]] = None,
-    cells: Optional[Sequence] = None,
+    layers: Sequence[int] | None = None,
+    cells: Sequence | None = None,
 ) -> SweepResult:
     """Attribution-patching estimates of `resid_pre_sweep` (same cells, same result type):
     `values[l, c]` is the estimated metric after patching cell `c` of `blocks.{l}.hook_resid_pre`."""
     base_input, layers, names, source_logits, source_cache = source_run(
-        view, clean, corrupt, direction, layers)
-    effects, base_value, base_logits = _position_effects(view, base_input, source_cache, names, metric)
+        view, clean, corrupt, direction, layers
+    )
+    effects, base_value, base_logits = _position_effects(
+        view, base_input, source_cache, names, metric
+    )
     groups = as_position_groups(cells, effects.shape[1])
-    return estimate_result(view, base_value + cell_sums(effects, groups), layers, groups,
-                   "resid_pre (attribution)", direction, metric, source_logits, base_logits)
+    return estimate_result(
+        view,
+        base_value + cell_sums(effects, groups),
+        layers,
+        groups,
+        "resid_pre (attribution)",
+        direction,
+        metric,
+        source_logits,
+        base_logits,
+    )
 
 
 def resid_pre_attribution_graddrop(
@@ -107,8 +141,8 @@ def resid_pre_attribution_graddrop(
     corrupt: StreamInput,
     metric: Callable[[Tensor], Tensor],
     direction: Direction = "denoise",
-    layers: Optional[Sequence[int]] = None,
-    cells: Optional[Sequence] = None,
+    layers: Sequence[int] | None = None,
+    cells: Sequence | None = None,
 ) -> SweepResult:
     """AtP*'s GradDrop (Kramar et al. 2024): estimated effect *magnitudes*, robust to
     cancellation between paths. For each layer `l` the attribution is recomputed with the
@@ -117,15 +151,27 @@ def resid_pre_attribution_graddrop(
     keeps a large magnitude here. `values` are magnitudes `>= 0` (not metric values): rank
     cells with them, then measure the top ones exactly."""
     base_input, layers, names, source_logits, source_cache = source_run(
-        view, clean, corrupt, direction, layers)
+        view, clean, corrupt, direction, layers
+    )
     n_layers = view.cfg.n_layers
     if n_layers < 2:
         raise ValueError("GradDrop needs at least two layers.")
     groups, total = None, 0.0
     for drop in range(n_layers):
-        effects, _, base_logits = _position_effects(view, base_input, source_cache, names, metric, drop)
+        effects, _, base_logits = _position_effects(
+            view, base_input, source_cache, names, metric, drop
+        )
         groups = groups or as_position_groups(cells, effects.shape[1])
         total = total + cell_sums(effects, groups).abs()
     values = total / (n_layers - 1)
-    return estimate_result(view, values, layers, groups, "resid_pre |AtP* GradDrop|", direction, metric,
-                   source_logits, base_logits)
+    return estimate_result(
+        view,
+        values,
+        layers,
+        groups,
+        "resid_pre |AtP* GradDrop|",
+        direction,
+        metric,
+        source_logits,
+        base_logits,
+    )

@@ -18,7 +18,7 @@ Exact when the metric depends on layer `l` only through its attention pattern, l
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -30,8 +30,9 @@ from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 
-def qk_pattern_effect(P: Tensor, G: Tensor, q: Tensor, k: Tensor, q_new: Tensor, k_new: Tensor,
-                      causal: bool) -> Tensor:
+def qk_pattern_effect(
+    P: Tensor, G: Tensor, q: Tensor, k: Tensor, q_new: Tensor, k_new: Tensor, causal: bool
+) -> Tensor:
     """`sum_{batch, head} <G, pattern(p) - P>` for each position `p` replaced, `[pos]`.
 
     `P`, `G`: pattern and its gradient `[batch, head, query, key]`; `q`, `k`, `q_new`,
@@ -67,13 +68,14 @@ def resid_pre_attribution_qk(
     corrupt: StreamInput,
     metric: Callable[[Tensor], Tensor],
     direction: Direction = "denoise",
-    layers: Optional[Sequence[int]] = None,
-    cells: Optional[Sequence] = None,
+    layers: Sequence[int] | None = None,
+    cells: Sequence | None = None,
 ) -> SweepResult:
     """Signed estimates of `resid_pre_sweep` with the QK fix (see the module docstring);
     one forward and one backward per layer."""
     base_input, layers, names, source_logits, source_cache = source_run(
-        view, clean, corrupt, direction, layers)
+        view, clean, corrupt, direction, layers
+    )
     if torch.is_floating_point(base_input):
         base_input = base_input.detach().requires_grad_(True)
     rows, groups, base_logits, base_value = [], None, None, 0.0
@@ -94,27 +96,57 @@ def resid_pre_attribution_qk(
 
         attn = f"blocks.{layer}.attn"
         q_hook, k_hook = view.qk_hook_names
-        hooks = [(name, keep), (f"{attn}.{q_hook}", keep_detached), (f"{attn}.{k_hook}", keep_detached),
-                 (f"{attn}.hook_attn_scores", scores_leaf), (f"{attn}.hook_pattern", keep)]
+        hooks = [
+            (name, keep),
+            (f"{attn}.{q_hook}", keep_detached),
+            (f"{attn}.{k_hook}", keep_detached),
+            (f"{attn}.hook_attn_scores", scores_leaf),
+            (f"{attn}.hook_pattern", keep),
+        ]
         with torch.enable_grad():
             logits = view.run_with_hooks(base_input, fwd_hooks=hooks)
             value = metric(logits)
             if torch.as_tensor(value).ndim != 0:
-                raise ValueError(f"The metric must return a scalar, got shape {tuple(value.shape)}.")
+                raise ValueError(
+                    f"The metric must return a scalar, got shape {tuple(value.shape)}."
+                )
             grad_resid, grad_pattern = torch.autograd.grad(
-                value, [kept["hook_resid_pre"], kept["hook_pattern"]], allow_unused=True)
+                value, [kept["hook_resid_pre"], kept["hook_pattern"]], allow_unused=True
+            )
         with torch.no_grad():
             base_resid, source_resid = kept["hook_resid_pre"].detach(), source_cache[name]
-            linear = torch.zeros(base_resid.shape[1]) if grad_resid is None else \
-                ((source_resid - base_resid) * grad_resid).sum(dim=(0, 2))
+            linear = (
+                torch.zeros(base_resid.shape[1])
+                if grad_resid is None
+                else ((source_resid - base_resid) * grad_resid).sum(dim=(0, 2))
+            )
             q_new, k_new = view.query_key(layer, source_resid)
-            qk = torch.zeros_like(linear) if grad_pattern is None else qk_pattern_effect(
-                kept["hook_pattern"].detach(), grad_pattern, kept[q_hook],
-                view.key_heads(layer, kept[k_hook]), q_new, k_new, causal=view.causal)
+            qk = (
+                torch.zeros_like(linear)
+                if grad_pattern is None
+                else qk_pattern_effect(
+                    kept["hook_pattern"].detach(),
+                    grad_pattern,
+                    kept[q_hook],
+                    view.key_heads(layer, kept[k_hook]),
+                    q_new,
+                    k_new,
+                    causal=view.causal,
+                )
+            )
         effects = (linear + qk.to(linear.dtype))[None]
         groups = groups or as_position_groups(cells, effects.shape[1])
         rows.append(cell_sums(effects, groups)[0])
         base_logits, base_value = logits.detach(), float(value.detach())
     values = base_value + torch.stack(rows)
-    return estimate_result(view, values, layers, groups, "resid_pre (AtP* QK fix)", direction, metric,
-                   source_logits, base_logits)
+    return estimate_result(
+        view,
+        values,
+        layers,
+        groups,
+        "resid_pre (AtP* QK fix)",
+        direction,
+        metric,
+        source_logits,
+        base_logits,
+    )

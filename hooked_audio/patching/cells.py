@@ -4,7 +4,8 @@ every engine."""
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -12,10 +13,10 @@ from torch import Tensor
 
 from hooked_audio.patching.checks import as_index
 
-Cells = Sequence[Union[int, Sequence[int], slice, Tensor]]
+Cells = Sequence[int | Sequence[int] | slice | Tensor]
 
 
-def as_position_groups(cells: Optional[Cells], n_pos: int) -> list[list[int]]:
+def as_position_groups(cells: Cells | None, n_pos: int) -> list[list[int]]:
     """None -> one group per position; else each cell (an int, a sequence / 1-d array / tensor
     of ints, or a slice) as a list of positions in `[0, n_pos)`.
 
@@ -26,8 +27,10 @@ def as_position_groups(cells: Optional[Cells], n_pos: int) -> list[list[int]]:
     if cells is None:
         return [[p] for p in range(n_pos)]
     if isinstance(cells, (str, bytes)) or not hasattr(cells, "__iter__"):
-        raise TypeError(f"`cells` must be a sequence of cells (positions, lists of positions or "
-                        f"slices), got {type(cells).__name__}.")
+        raise TypeError(
+            f"`cells` must be a sequence of cells (positions, lists of positions or "
+            f"slices), got {type(cells).__name__}."
+        )
     groups = [_group(cell, n_pos) for cell in cells]
     if not groups:
         raise ValueError("`cells` is empty: give at least one cell, or None for every position.")
@@ -39,8 +42,10 @@ def _group(cell: Any, n_pos: int) -> list[int]:
         group = list(range(n_pos))[cell]
     elif isinstance(cell, (Tensor, np.ndarray)) and cell.ndim == 1:
         if cell.dtype in (torch.bool, np.bool_):
-            raise TypeError("A boolean mask is not a cell here: give the positions "
-                            "(`mask.nonzero()`), or use `position_sweep`, which takes masks.")
+            raise TypeError(
+                "A boolean mask is not a cell here: give the positions "
+                "(`mask.nonzero()`), or use `position_sweep`, which takes masks."
+            )
         group = [as_index(p, "A cell position") for p in cell]
     elif hasattr(cell, "__iter__") and not isinstance(cell, (Tensor, np.ndarray, str)):
         group = [as_index(p, "A cell position") for p in cell]
@@ -58,10 +63,14 @@ def metric_value(metric: Callable, logits: Tensor, where: str = "") -> float:
     """`metric(logits)` as a float; refuses non-scalar and NaN results with a clear error."""
     value = torch.as_tensor(metric(logits)).detach()
     if value.ndim != 0:
-        raise ValueError(f"The metric must return a scalar, got shape {tuple(value.shape)}; "
-                         "reduce over the batch inside the metric (e.g. `.mean()`).")
+        raise ValueError(
+            f"The metric must return a scalar, got shape {tuple(value.shape)}; "
+            "reduce over the batch inside the metric (e.g. `.mean()`)."
+        )
     number = float(value)
     if math.isnan(number):
-        raise ValueError(f"The metric returned NaN{' ' + where if where else ''}: check it on "
-                         "these logits (a log of zero, 0/0, a token outside the vocabulary).")
+        raise ValueError(
+            f"The metric returned NaN{' ' + where if where else ''}: check it on "
+            "these logits (a log of zero, 0/0, a token outside the vocabulary)."
+        )
     return number

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import operator
 import warnings
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -25,17 +26,20 @@ def as_index(value: Any, what: str) -> int:
         raise TypeError(f"{what} must be an integer, got the bool {value!r}.")
     if isinstance(value, Tensor):
         if value.ndim != 0 or value.is_floating_point() or value.is_complex():
-            raise TypeError(f"{what} must be an integer, got a tensor of dtype {value.dtype} "
-                            f"and shape {tuple(value.shape)}.")
+            raise TypeError(
+                f"{what} must be an integer, got a tensor of dtype {value.dtype} "
+                f"and shape {tuple(value.shape)}."
+            )
         return int(value)
     try:
         return operator.index(value)
     except TypeError:
-        raise TypeError(f"{what} must be an integer, got {type(value).__name__} {value!r}.") from None
+        raise TypeError(
+            f"{what} must be an integer, got {type(value).__name__} {value!r}."
+        ) from None
 
 
-def check_layers(layers: Optional[Sequence[Any]], n_layers: int, allow_end: bool = False
-                 ) -> list[int]:
+def check_layers(layers: Sequence[Any] | None, n_layers: int, allow_end: bool = False) -> list[int]:
     """`layers` as ints in `[0, n_layers)` (`[0, n_layers]` with `allow_end`); None = all."""
     if layers is None:
         return list(range(n_layers))
@@ -47,8 +51,10 @@ def check_layers(layers: Optional[Sequence[Any]], n_layers: int, allow_end: bool
     top = n_layers + int(allow_end)
     bad = [layer for layer in out if not 0 <= layer < top]
     if bad:
-        raise ValueError(f"Layers must lie in [0, {top}) for this {n_layers}-layer stack; "
-                         f"got {out} ({bad} outside).")
+        raise ValueError(
+            f"Layers must lie in [0, {top}) for this {n_layers}-layer stack; "
+            f"got {out} ({bad} outside)."
+        )
     return out
 
 
@@ -64,17 +70,21 @@ def check_batch_size(batch_size: Any, device: torch.device) -> int:
 
 def check_direction(direction: Any) -> None:
     if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be 'denoise' (clean into corrupt: is it sufficient?) or "
-                         f"'noise' (corrupt into clean: is it necessary?), got {direction!r}.")
+        raise ValueError(
+            f"direction must be 'denoise' (clean into corrupt: is it sufficient?) or "
+            f"'noise' (corrupt into clean: is it necessary?), got {direction!r}."
+        )
 
 
 def check_same_shape(clean: Tensor, corrupt: Tensor) -> None:
     """Position-wise patching needs the clean and corrupt inputs aligned."""
     if tuple(clean.shape) != tuple(corrupt.shape):
-        raise ValueError(f"Clean and corrupt inputs differ in shape: {tuple(clean.shape)} vs "
-                         f"{tuple(corrupt.shape)}. Patching by position needs them aligned: "
-                         "pad or trim to the same length (for recordings of different duration, "
-                         "`hooked_audio.corruptions.align_pair`).")
+        raise ValueError(
+            f"Clean and corrupt inputs differ in shape: {tuple(clean.shape)} vs "
+            f"{tuple(corrupt.shape)}. Patching by position needs them aligned: "
+            "pad or trim to the same length (for recordings of different duration, "
+            "`hooked_audio.corruptions.align_pair`)."
+        )
 
 
 def check_aligned(view: Any, clean: Tensor, corrupt: Tensor) -> None:
@@ -84,8 +94,7 @@ def check_aligned(view: Any, clean: Tensor, corrupt: Tensor) -> None:
     warn_if_durations_differ(view.input_seconds(clean), view.input_seconds(corrupt))
 
 
-def warn_if_durations_differ(clean_seconds: Optional[float], corrupt_seconds: Optional[float]
-                             ) -> None:
+def warn_if_durations_differ(clean_seconds: float | None, corrupt_seconds: float | None) -> None:
     """Two clips padded separately into equal windows have equal shapes but their positions do
     not correspond: patching frame t then mixes different moments of speech."""
     if clean_seconds is None or corrupt_seconds is None:
@@ -95,10 +104,12 @@ def warn_if_durations_differ(clean_seconds: Optional[float], corrupt_seconds: Op
             f"The clean clip lasts {clean_seconds:.2f} s and the corrupt one {corrupt_seconds:.2f} "
             "s: padded to one window, their 20 ms positions do not correspond, so a patch at "
             "position t mixes different moments of speech. Align them first with "
-            "`hooked_audio.corruptions.align_pair(clean, corrupt)`.", stacklevel=3)
+            "`hooked_audio.corruptions.align_pair(clean, corrupt)`.",
+            stacklevel=3,
+        )
 
 
-def check_labels(labels: Optional[Sequence[Any]], n_cells: int) -> Optional[list[str]]:
+def check_labels(labels: Sequence[Any] | None, n_cells: int) -> list[str] | None:
     """One label per cell, or None."""
     if labels is None:
         return None

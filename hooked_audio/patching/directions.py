@@ -29,5 +29,7 @@ def base_and_source(direction: str, clean: T, corrupt: T) -> tuple[T, T]:
         return corrupt, clean
     if direction == "noise":
         return clean, corrupt
-    raise ValueError(f"direction must be 'denoise' (clean into corrupt: is it sufficient?) or "
-                     f"'noise' (corrupt into clean: is it necessary?), got {direction!r}.")
+    raise ValueError(
+        f"direction must be 'denoise' (clean into corrupt: is it sufficient?) or "
+        f"'noise' (corrupt into clean: is it necessary?), got {direction!r}."
+    )

@@ -12,7 +12,8 @@ forward computes from `blocks.{layer}.hook_resid_pre`, and hooks on later points
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import torch
 from jaxtyping import Float
@@ -21,6 +22,7 @@ from tqdm.auto import tqdm
 
 from hooked_audio.patching.cells import metric_value
 from hooked_audio.patching.runs import BaseAndSource
+from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream
 
 HookSpec = tuple[str, Callable]
@@ -39,15 +41,19 @@ class Patch(Protocol):
 
     def resume_layer(self, layer: int) -> int: ...
 
-    def apply(self, layer: int, cells: list[int], resid: Tensor, rows: int
-              ) -> tuple[Tensor, list[HookSpec]]: ...
+    def apply(
+        self, layer: int, cells: list[int], resid: Tensor, rows: int
+    ) -> tuple[Tensor, list[HookSpec]]: ...
 
 
 def resume_name(layer: int, n_layers: int) -> str:
     """The hook holding the residual stream a run resumes from at `layer` (the last block's
     output for `layer == n_layers`)."""
-    return (f"blocks.{layer}.hook_resid_pre" if layer < n_layers
-            else f"blocks.{n_layers - 1}.hook_resid_post")
+    return (
+        f"blocks.{layer}.hook_resid_pre"
+        if layer < n_layers
+        else f"blocks.{n_layers - 1}.hook_resid_post"
+    )
 
 
 def resume_names(resume_layers: Sequence[int], n_layers: int) -> list[str]:
@@ -56,11 +62,18 @@ def resume_names(resume_layers: Sequence[int], n_layers: int) -> list[str]:
 
 
 @torch.no_grad()
-def sweep_cells(view: AudioStream, base_cache: Any, patch: Patch, layers: Sequence[int],
-                n_cells: int, metrics: Mapping[str, Callable[[Tensor], Tensor]],
-                batch_size: int, progress: bool = True, desc: str = "sweep",
-                cell_names: Optional[Sequence[str]] = None
-                ) -> dict[str, Float[Tensor, "layer cell"]]:
+def sweep_cells(
+    view: AudioStream,
+    base_cache: Any,
+    patch: Patch,
+    layers: Sequence[int],
+    n_cells: int,
+    metrics: Mapping[str, Callable[[Tensor], Tensor]],
+    batch_size: int,
+    progress: bool = True,
+    desc: str = "sweep",
+    cell_names: Sequence[str] | None = None,
+) -> dict[str, Float[Tensor, "layer cell"]]:
     """`values[metric][layer_index, cell]` for every layer and cell, `batch_size` cells per
     forward; `base_cache` holds the base run's residual streams the runs resume from."""
     values = {name: torch.full((len(layers), n_cells), float("nan")) for name in metrics}
@@ -78,8 +91,9 @@ def sweep_cells(view: AudioStream, base_cache: Any, patch: Patch, layers: Sequen
             for k, cell in enumerate(chunk):
                 where = f"at layer {layer}, cell {cell_names[cell] if cell_names else cell}"
                 for name, fn in metrics.items():
-                    values[name][li, cell] = metric_value(fn, logits[k * rows:(k + 1) * rows],
-                                                          where)
+                    values[name][li, cell] = metric_value(
+                        fn, logits[k * rows : (k + 1) * rows], where
+                    )
             bar.update(len(chunk))
     bar.close()
     return values
@@ -98,18 +112,24 @@ def as_metrics(metric: Callable | Mapping[str, Callable]) -> dict[str, Callable]
     return dict(metric)
 
 
-def collect_results(metric: Callable | Mapping[str, Callable], metrics: dict[str, Callable],
-                    values: dict[str, Tensor], runs: Optional[BaseAndSource],
-                    reference: Optional[tuple[float, float]] = None, **fields
-                    ) -> "SweepResult | dict[str, SweepResult]":
+def collect_results(
+    metric: Callable | Mapping[str, Callable],
+    metrics: dict[str, Callable],
+    values: dict[str, Tensor],
+    runs: BaseAndSource | None,
+    reference: tuple[float, float] | None = None,
+    **fields,
+) -> SweepResult | dict[str, SweepResult]:
     """One `SweepResult` per metric (a dict when `metric` was a mapping), with the metric on the
     unpatched clean and corrupt runs from `runs` (or `reference`, when the caller ran them)."""
-    from hooked_audio.patching.sweep_result import SweepResult
-
     results = {}
     for name, fn in metrics.items():
-        clean_value, corrupt_value = (runs.reference_values(fn) if runs is not None
-                                      else reference or (float("nan"), float("nan")))
-        results[name] = SweepResult(values=values[name], clean_value=clean_value,
-                                    corrupt_value=corrupt_value, **fields)
+        clean_value, corrupt_value = (
+            runs.reference_values(fn)
+            if runs is not None
+            else reference or (float("nan"), float("nan"))
+        )
+        results[name] = SweepResult(
+            values=values[name], clean_value=clean_value, corrupt_value=corrupt_value, **fields
+        )
     return results if isinstance(metric, Mapping) else results["metric"]

@@ -10,24 +10,36 @@ on a 2-core CPU a batch-1 forward already keeps the cores busy.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Sequence, Union
+from typing import Union
 
 from torch import Tensor
 
 from hooked_audio.patching.cells import Cells, as_position_groups
-from hooked_audio.patching.checks import (check_batch_size, check_labels, check_layers,
-                                          check_aligned)
+from hooked_audio.patching.checks import check_aligned, check_batch_size, check_labels, check_layers
 from hooked_audio.patching.directions import Direction
-from hooked_audio.patching.engine import (HookSpec, as_metrics, collect_results, resume_names,
-                                          sweep_cells)
+from hooked_audio.patching.engine import (
+    HookSpec,
+    as_metrics,
+    collect_results,
+    resume_names,
+    sweep_cells,
+)
 from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 #: Activations the engine patches, each `[batch, pos, ...]` at `blocks.{l}.hook_<name>`.
-LAYER_ACTS = ("resid_pre", "attn_out", "resid_mid", "cross_attn_out", "resid_mid_cross",
-              "mlp_out", "resid_post")
+LAYER_ACTS = (
+    "resid_pre",
+    "attn_out",
+    "resid_mid",
+    "cross_attn_out",
+    "resid_mid_cross",
+    "mlp_out",
+    "resid_post",
+)
 
 Metric = Union[Callable[[Tensor], Tensor], Mapping[str, Callable[[Tensor], Tensor]]]
 
@@ -36,7 +48,7 @@ def copy_positions(target: Tensor, source: Tensor, groups: list[list[int]], rows
     """Copy `source[:, group]` into rows `k * rows : (k + 1) * rows` of `target` for the k-th
     group (in place; returns `target`)."""
     for k, group in enumerate(groups):
-        target[k * rows:(k + 1) * rows, group] = source[:, group]
+        target[k * rows : (k + 1) * rows, group] = source[:, group]
     return target
 
 
@@ -51,8 +63,9 @@ class ActivationPatch:
     def resume_layer(self, layer: int) -> int:
         return layer
 
-    def apply(self, layer: int, cells: list[int], resid: Tensor, rows: int
-              ) -> tuple[Tensor, list[HookSpec]]:
+    def apply(
+        self, layer: int, cells: list[int], resid: Tensor, rows: int
+    ) -> tuple[Tensor, list[HookSpec]]:
         name = f"blocks.{layer}.hook_{self.act}"
         source, groups = self.source_cache[name], [self.groups[c] for c in cells]
         if self.act == "resid_pre":
@@ -67,12 +80,12 @@ def layer_sweep(
     metric: Metric,
     act: str = "resid_pre",
     direction: Direction = "denoise",
-    layers: Optional[Sequence[int]] = None,
-    cells: Optional[Cells] = None,
-    batch_size: Optional[int] = None,
+    layers: Sequence[int] | None = None,
+    cells: Cells | None = None,
+    batch_size: int | None = None,
     progress: bool = True,
-    labels: Optional[Sequence[str]] = None,
-) -> Union[SweepResult, dict[str, SweepResult]]:
+    labels: Sequence[str] | None = None,
+) -> SweepResult | dict[str, SweepResult]:
     """Patch `blocks.{l}.hook_{act}` at each cell (a position or group of positions).
 
     `view` is a stream view (`model.encoder_stream(tokens)` with framed audio inputs,
@@ -94,22 +107,50 @@ def layer_sweep(
     batch_size = check_batch_size(batch_size, view.device)
     names = [f"blocks.{layer}.hook_{act}" for layer in layers]
     if names[0] not in view.hook_dict:
-        raise ValueError(f"This stream has no {names[0]!r} (cross-attention lives on the "
-                         "decoder of an encoder-decoder model).")
+        raise ValueError(
+            f"This stream has no {names[0]!r} (cross-attention lives on the "
+            "decoder of an encoder-decoder model)."
+        )
     groups = as_position_groups(cells, clean.shape[-1])
     labels = check_labels(labels, len(groups))
-    runs = run_base_and_source(view.run_with_cache, clean, corrupt, direction,
-                               resume_names(layers, view.cfg.n_layers) + names, names)
+    runs = run_base_and_source(
+        view.run_with_cache,
+        clean,
+        corrupt,
+        direction,
+        resume_names(layers, view.cfg.n_layers) + names,
+        names,
+    )
     patch = ActivationPatch(act, groups, runs.source_cache)
     labels = labels or view.cell_labels(groups)
-    values = sweep_cells(view, runs.base_cache, patch, layers, len(groups), metrics, batch_size, progress,
-                         f"{act} sweep", labels)
-    return collect_results(metric, metrics, values, runs, layers=layers, cells=groups,
-                           cell_labels=labels, cell_seconds=view.cell_seconds(groups), act=act,
-                           direction=direction)
+    values = sweep_cells(
+        view,
+        runs.base_cache,
+        patch,
+        layers,
+        len(groups),
+        metrics,
+        batch_size,
+        progress,
+        f"{act} sweep",
+        labels,
+    )
+    return collect_results(
+        metric,
+        metrics,
+        values,
+        runs,
+        layers=layers,
+        cells=groups,
+        cell_labels=labels,
+        cell_seconds=view.cell_seconds(groups),
+        act=act,
+        direction=direction,
+    )
 
 
-def resid_pre_sweep(view: AudioStream, clean: StreamInput, corrupt: StreamInput, metric: Metric,
-                    **kwargs) -> Union[SweepResult, dict[str, SweepResult]]:
+def resid_pre_sweep(
+    view: AudioStream, clean: StreamInput, corrupt: StreamInput, metric: Metric, **kwargs
+) -> SweepResult | dict[str, SweepResult]:
     """`layer_sweep` of `blocks.{l}.hook_resid_pre` (see there for the arguments)."""
     return layer_sweep(view, clean, corrupt, metric, act="resid_pre", **kwargs)

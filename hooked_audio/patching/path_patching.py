@@ -12,8 +12,8 @@ Across the two stacks of Whisper, `hooked_audio.models.whisper.audio_to_cross_he
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -21,15 +21,23 @@ from torch import Tensor
 from hooked_audio.patching.cells import as_position_groups
 from hooked_audio.patching.checks import as_index, check_aligned, check_layers
 from hooked_audio.patching.directions import Direction
-from hooked_audio.patching.engine import (HookSpec, as_metrics, collect_results, resume_name,
-                                          sweep_cells)
+from hooked_audio.patching.engine import (
+    HookSpec,
+    as_metrics,
+    collect_results,
+    resume_name,
+    sweep_cells,
+)
 from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 COMPONENTS = ("attn", "cross_attn", "mlp")
-_OUTPUT_HOOKS = {"attn": "hook_attn_out", "cross_attn": "hook_cross_attn_out",
-                 "mlp": "hook_mlp_out"}
+_OUTPUT_HOOKS = {
+    "attn": "hook_attn_out",
+    "cross_attn": "hook_cross_attn_out",
+    "mlp": "hook_mlp_out",
+}
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,7 @@ class Sender:
 
     layer: int
     component: str = "attn"
-    head: Optional[int] = None
+    head: int | None = None
 
     def __post_init__(self) -> None:
         if self.component not in COMPONENTS:
@@ -62,8 +70,10 @@ class Sender:
         if self.head is not None and not 0 <= self.head < n_heads:
             raise ValueError(f"Sender head {self.head} is outside the {n_heads} heads.")
         if self.hooks()[0] not in view.hook_dict:
-            raise ValueError(f"This stream has no {self.hooks()[0]!r}: is {self.component!r} "
-                             "an attention of this stack?")
+            raise ValueError(
+                f"This stream has no {self.hooks()[0]!r}: is {self.component!r} "
+                "an attention of this stack?"
+            )
 
     def output(self, view: AudioStream, cache) -> Tensor:
         """What the sender writes to the residual stream `[batch, pos, d_model]`, in `cache`'s run."""
@@ -82,29 +92,39 @@ class DirectPathPatch:
     view: AudioStream
     senders: dict[int, list[Sender]]
     receiver_layer: int
-    position_mask: Optional[Tensor]
+    position_mask: Tensor | None
     base_cache: object
     source_cache: object
 
     def resume_layer(self, layer: int) -> int:
         return self.receiver_layer
 
-    def apply(self, layer: int, cells: list[int], resid: Tensor, rows: int
-              ) -> tuple[Tensor, list[HookSpec]]:
+    def apply(
+        self, layer: int, cells: list[int], resid: Tensor, rows: int
+    ) -> tuple[Tensor, list[HookSpec]]:
         for k, cell in enumerate(cells):
             sender = self.senders[layer][cell]
-            delta = (sender.output(self.view, self.source_cache)
-                     - sender.output(self.view, self.base_cache))
+            delta = sender.output(self.view, self.source_cache) - sender.output(
+                self.view, self.base_cache
+            )
             if self.position_mask is not None:
                 delta = delta * self.position_mask[None, :, None]
-            resid[k * rows:(k + 1) * rows] += delta
+            resid[k * rows : (k + 1) * rows] += delta
         return resid, []
 
 
-def _path_sweep(view: AudioStream, clean: StreamInput, corrupt: StreamInput, metric: Callable,
-                senders: dict[int, list[Sender]], labels: list[str], receiver_layer: int,
-                direction: Direction, positions: Optional[Sequence[int]], act: str
-                ) -> SweepResult:
+def _path_sweep(
+    view: AudioStream,
+    clean: StreamInput,
+    corrupt: StreamInput,
+    metric: Callable,
+    senders: dict[int, list[Sender]],
+    labels: list[str],
+    receiver_layer: int,
+    direction: Direction,
+    positions: Sequence[int] | None,
+    act: str,
+) -> SweepResult:
     metrics = as_metrics(metric)
     check_aligned(view, clean, corrupt)
     n_layers = view.cfg.n_layers
@@ -113,54 +133,110 @@ def _path_sweep(view: AudioStream, clean: StreamInput, corrupt: StreamInput, met
         for sender in row:
             sender.check(view)
             if not sender.layer < receiver_layer:
-                raise ValueError(f"The receiver layer must come after the sender's "
-                                 f"({sender.layer}) and be at most {n_layers} (the stack's "
-                                 f"output); got {receiver_layer}.")
+                raise ValueError(
+                    f"The receiver layer must come after the sender's "
+                    f"({sender.layer}) and be at most {n_layers} (the stack's "
+                    f"output); got {receiver_layer}."
+                )
     mask = None
     if positions is not None:
         n_pos = clean.shape[-1]
         mask = torch.zeros(n_pos, dtype=torch.bool)
         mask[as_position_groups([positions], n_pos)[0]] = True
     names = sorted({s.hooks()[0] for row in senders.values() for s in row})
-    runs = run_base_and_source(view.run_with_cache, clean, corrupt, direction,
-                               names + [resume_name(receiver_layer, n_layers)], names)
+    runs = run_base_and_source(
+        view.run_with_cache,
+        clean,
+        corrupt,
+        direction,
+        names + [resume_name(receiver_layer, n_layers)],
+        names,
+    )
     if mask is not None:
         mask = mask.to(runs.base_logits.device)
-    patch = DirectPathPatch(view, senders, receiver_layer, mask, runs.base_cache,
-                            runs.source_cache)
+    patch = DirectPathPatch(view, senders, receiver_layer, mask, runs.base_cache, runs.source_cache)
     layers = sorted(senders)
-    values = sweep_cells(view, runs.base_cache, patch, layers, len(labels), metrics,
-                         batch_size=1, progress=False, desc="direct paths", cell_names=labels)
-    return collect_results(metric, metrics, values, runs, layers=layers,
-                           cells=[[i] for i in range(len(labels))], cell_labels=labels, act=act,
-                           direction=direction)
+    values = sweep_cells(
+        view,
+        runs.base_cache,
+        patch,
+        layers,
+        len(labels),
+        metrics,
+        batch_size=1,
+        progress=False,
+        desc="direct paths",
+        cell_names=labels,
+    )
+    return collect_results(
+        metric,
+        metrics,
+        values,
+        runs,
+        layers=layers,
+        cells=[[i] for i in range(len(labels))],
+        cell_labels=labels,
+        act=act,
+        direction=direction,
+    )
 
 
-def direct_path(view: AudioStream, clean: StreamInput, corrupt: StreamInput,
-                metric: Callable[[Tensor], Tensor], sender: Sender, receiver_layer: int,
-                direction: Direction = "denoise", positions: Optional[Sequence[int]] = None
-                ) -> SweepResult:
+def direct_path(
+    view: AudioStream,
+    clean: StreamInput,
+    corrupt: StreamInput,
+    metric: Callable[[Tensor], Tensor],
+    sender: Sender,
+    receiver_layer: int,
+    direction: Direction = "denoise",
+    positions: Sequence[int] | None = None,
+) -> SweepResult:
     """The metric when only `sender`'s direct contribution to `blocks.{receiver_layer}`'s
     input comes from the source run (all positions, or `positions`): a one-cell
     `SweepResult` (`.item()` is the number)."""
     label = "all heads" if sender.head is None else f"H{sender.head}"
-    return _path_sweep(view, clean, corrupt, metric, {sender.layer: [sender]}, [label],
-                       receiver_layer, direction, positions,
-                       f"{sender.component} -> blocks.{receiver_layer} (direct path)")
+    return _path_sweep(
+        view,
+        clean,
+        corrupt,
+        metric,
+        {sender.layer: [sender]},
+        [label],
+        receiver_layer,
+        direction,
+        positions,
+        f"{sender.component} -> blocks.{receiver_layer} (direct path)",
+    )
 
 
-def direct_path_head_sweep(view: AudioStream, clean: StreamInput, corrupt: StreamInput,
-                           metric: Callable[[Tensor], Tensor], receiver_layer: int,
-                           component: str = "attn", direction: Direction = "denoise"
-                           ) -> SweepResult:
+def direct_path_head_sweep(
+    view: AudioStream,
+    clean: StreamInput,
+    corrupt: StreamInput,
+    metric: Callable[[Tensor], Tensor],
+    receiver_layer: int,
+    component: str = "attn",
+    direction: Direction = "denoise",
+) -> SweepResult:
     """`direct_path` for every head of every layer before `receiver_layer`: `[layer, head]`.
     The base and source runs are cached once for all heads."""
     receiver_layer = check_layers([receiver_layer], view.cfg.n_layers, allow_end=True)[0]
     n_heads = view.cfg.n_heads
-    senders = {layer: [Sender(layer, component, h) for h in range(n_heads)]
-               for layer in range(receiver_layer)}
+    senders = {
+        layer: [Sender(layer, component, h) for h in range(n_heads)]
+        for layer in range(receiver_layer)
+    }
     if not senders:
         raise ValueError("receiver_layer 0 has no earlier layer to send from.")
-    return _path_sweep(view, clean, corrupt, metric, senders, [f"H{h}" for h in range(n_heads)],
-                       receiver_layer, direction, None,
-                       f"{component} heads -> blocks.{receiver_layer} (direct path)")
+    return _path_sweep(
+        view,
+        clean,
+        corrupt,
+        metric,
+        senders,
+        [f"H{h}" for h in range(n_heads)],
+        receiver_layer,
+        direction,
+        None,
+        f"{component} heads -> blocks.{receiver_layer} (direct path)",
+    )

@@ -15,8 +15,9 @@ resumes at layer `l` from the cached base run, on the one sweep engine.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, Union
+from typing import Any, Protocol, Union
 
 import torch
 from jaxtyping import Bool
@@ -25,8 +26,13 @@ from torch import Tensor
 from hooked_audio.patching.cells import as_position_groups
 from hooked_audio.patching.checks import check_batch_size, check_labels, check_layers
 from hooked_audio.patching.directions import Direction, base_and_source
-from hooked_audio.patching.engine import (HookSpec, as_metrics, collect_results, resume_names,
-                                          sweep_cells)
+from hooked_audio.patching.engine import (
+    HookSpec,
+    as_metrics,
+    collect_results,
+    resume_names,
+    sweep_cells,
+)
 from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream
@@ -34,8 +40,8 @@ from hooked_audio.streams.protocol import AudioStream
 #: Activations the sweep patches, each `[batch, pos, d_model]`.
 LM_ACTS = ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post")
 
-Inputs = Mapping[str, Optional[Tensor]]
-Cell = Union[Bool[Tensor, "batch pos"], Bool[Tensor, "pos"], Sequence[int]]
+Inputs = Mapping[str, Tensor | None]
+Cell = Union[Bool[Tensor, "batch pos"], Bool[Tensor, " pos"], Sequence[int]]
 
 
 class WholeInputModel(Protocol):
@@ -59,8 +65,9 @@ class MaskPatch:
     def resume_layer(self, layer: int) -> int:
         return layer
 
-    def apply(self, layer: int, cells: list[int], resid: Tensor, rows: int
-              ) -> tuple[Tensor, list[HookSpec]]:
+    def apply(
+        self, layer: int, cells: list[int], resid: Tensor, rows: int
+    ) -> tuple[Tensor, list[HookSpec]]:
         name = f"blocks.{layer}.hook_{self.act}"
         mask = torch.cat([self.masks[c] for c in cells]).to(resid.device)[..., None]
         source = self.source_cache[name].repeat(len(cells), 1, 1)
@@ -81,8 +88,10 @@ def _as_masks(cells: Sequence[Cell], shape: torch.Size) -> list[Tensor]:
             elif tuple(cell.shape) == (shape[1],):
                 mask = cell.expand(shape)
             else:
-                raise ValueError(f"A boolean cell must have shape {tuple(shape)} or "
-                                 f"({shape[1]},), got {tuple(cell.shape)}.")
+                raise ValueError(
+                    f"A boolean cell must have shape {tuple(shape)} or "
+                    f"({shape[1]},), got {tuple(cell.shape)}."
+                )
             if not mask.any():
                 raise ValueError("A boolean cell selects no position.")
         else:
@@ -96,16 +105,16 @@ def position_sweep(
     model: WholeInputModel,
     clean: Inputs,
     corrupt: Inputs,
-    metric: Union[Callable[[Tensor], Tensor], Mapping[str, Callable[[Tensor], Tensor]]],
+    metric: Callable[[Tensor], Tensor] | Mapping[str, Callable[[Tensor], Tensor]],
     cells: Sequence[Cell],
     labels: Sequence[str],
     act: str = "resid_pre",
     direction: Direction = "denoise",
-    layers: Optional[Sequence[int]] = None,
+    layers: Sequence[int] | None = None,
     progress: bool = True,
-    cell_seconds: Optional[list[tuple[float, float]]] = None,
-    batch_size: Optional[int] = None,
-) -> Union[SweepResult, dict[str, SweepResult]]:
+    cell_seconds: list[tuple[float, float]] | None = None,
+    batch_size: int | None = None,
+) -> SweepResult | dict[str, SweepResult]:
     """Patch `blocks.{l}.hook_{act}` over each cell (a `[batch, pos]` / `[pos]` boolean mask or
     a list of positions) and evaluate `metric(logits)`.
 
@@ -128,12 +137,36 @@ def position_sweep(
     layers = check_layers(layers, view.cfg.n_layers)
     batch_size = check_batch_size(len(masks) if batch_size is None else batch_size, view.device)
     names = [f"blocks.{layer}.hook_{act}" for layer in layers]
-    runs = run_base_and_source(lambda inputs, names_filter: model.run_with_cache(
-        **inputs, names_filter=names_filter), dict(clean), dict(corrupt), direction,
-        resume_names(layers, view.cfg.n_layers) + names, names)
-    values = sweep_cells(view, runs.base_cache, MaskPatch(act, masks, runs.source_cache), layers,
-                         len(masks), metrics, batch_size, progress, f"{act} sweep", labels)
+    runs = run_base_and_source(
+        lambda inputs, names_filter: model.run_with_cache(**inputs, names_filter=names_filter),
+        dict(clean),
+        dict(corrupt),
+        direction,
+        resume_names(layers, view.cfg.n_layers) + names,
+        names,
+    )
+    values = sweep_cells(
+        view,
+        runs.base_cache,
+        MaskPatch(act, masks, runs.source_cache),
+        layers,
+        len(masks),
+        metrics,
+        batch_size,
+        progress,
+        f"{act} sweep",
+        labels,
+    )
     groups = [sorted(set(torch.nonzero(m)[:, 1].tolist())) for m in masks]
-    return collect_results(metric, metrics, values, runs, layers=layers, cells=groups,
-                           cell_labels=labels, act=act, direction=direction,
-                           cell_seconds=cell_seconds)
+    return collect_results(
+        metric,
+        metrics,
+        values,
+        runs,
+        layers=layers,
+        cells=groups,
+        cell_labels=labels,
+        act=act,
+        direction=direction,
+        cell_seconds=cell_seconds,
+    )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from torch import Tensor
 
@@ -34,13 +35,20 @@ class BaseAndSource:
 
     def reference_values(self, metric: Callable) -> tuple[float, float]:
         """`(metric on the clean run, metric on the corrupt run)`."""
-        return (metric_value(metric, self.clean_logits, "on the clean run"),
-                metric_value(metric, self.corrupt_logits, "on the corrupt run"))
+        return (
+            metric_value(metric, self.clean_logits, "on the clean run"),
+            metric_value(metric, self.corrupt_logits, "on the corrupt run"),
+        )
 
 
-def run_base_and_source(run_with_cache: Callable[..., tuple[Tensor, Any]], clean: Any,
-                        corrupt: Any, direction: Direction, base_names: Sequence[str],
-                        source_names: Sequence[str]) -> BaseAndSource:
+def run_base_and_source(
+    run_with_cache: Callable[..., tuple[Tensor, Any]],
+    clean: Any,
+    corrupt: Any,
+    direction: Direction,
+    base_names: Sequence[str],
+    source_names: Sequence[str],
+) -> BaseAndSource:
     """Run the base and source inputs once each, caching `base_names` / `source_names`.
 
     `run_with_cache(input, names_filter=...)`: a stream view's, or any function with that

@@ -8,11 +8,10 @@ fewer forwards. Word cells need a model that can time words: for Whisper,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 from hooked_audio.constants import SECONDS_PER_POSITION
-
 
 
 @dataclass(frozen=True)
@@ -27,26 +26,39 @@ class TimeCells:
 def _frames(start_s: float, end_s: float, seconds_per_frame: float, n_frames: int) -> list[int]:
     first = max(0, int(math.floor(start_s / seconds_per_frame + 1e-9)))
     if first >= n_frames:
-        raise ValueError(f"The span from {start_s:g} s starts after the input ends "
-                         f"({n_frames * seconds_per_frame:g} s, {n_frames} positions).")
+        raise ValueError(
+            f"The span from {start_s:g} s starts after the input ends "
+            f"({n_frames * seconds_per_frame:g} s, {n_frames} positions)."
+        )
     last = min(n_frames, int(math.ceil(end_s / seconds_per_frame - 1e-9)))
     return list(range(first, max(last, first + 1)))
 
 
-def windows(n_frames: int, window_s: float = 0.2, stride_s: Optional[float] = None,
-            start_s: float = 0.0, end_s: Optional[float] = None,
-            seconds_per_frame: float = SECONDS_PER_POSITION) -> TimeCells:
+def windows(
+    n_frames: int,
+    window_s: float = 0.2,
+    stride_s: float | None = None,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+    seconds_per_frame: float = SECONDS_PER_POSITION,
+) -> TimeCells:
     """Windows of `window_s` seconds every `stride_s` (default: no overlap) over `[start, end)`."""
     stride_s = window_s if stride_s is None else stride_s
     if window_s < seconds_per_frame or stride_s <= 0:
-        raise ValueError(f"window_s must be at least one frame ({seconds_per_frame} s) and "
-                         f"stride_s positive; got {window_s}, {stride_s}.")
+        raise ValueError(
+            f"window_s must be at least one frame ({seconds_per_frame} s) and "
+            f"stride_s positive; got {window_s}, {stride_s}."
+        )
     if start_s < 0:
         raise ValueError(f"start_s must be >= 0 (the window starts at 0 s), got {start_s}.")
-    end_s = n_frames * seconds_per_frame if end_s is None else min(end_s, n_frames * seconds_per_frame)
+    end_s = (
+        n_frames * seconds_per_frame if end_s is None else min(end_s, n_frames * seconds_per_frame)
+    )
     if end_s <= start_s:
-        raise ValueError(f"No window fits in [{start_s}, {end_s}) s: end_s must exceed start_s "
-                         f"and start_s lie within the {n_frames * seconds_per_frame:g} s input.")
+        raise ValueError(
+            f"No window fits in [{start_s}, {end_s}) s: end_s must exceed start_s "
+            f"and start_s lie within the {n_frames * seconds_per_frame:g} s input."
+        )
     cells, labels, seconds = [], [], []
     t = start_s
     while t < end_s - 1e-9:
@@ -59,8 +71,12 @@ def windows(n_frames: int, window_s: float = 0.2, stride_s: Optional[float] = No
     return TimeCells(cells, labels, seconds)
 
 
-def spans(n_frames: int, spans_s: Sequence[tuple[float, float]],
-          labels: Optional[Sequence[str]] = None, seconds_per_frame: float = SECONDS_PER_POSITION) -> TimeCells:
+def spans(
+    n_frames: int,
+    spans_s: Sequence[tuple[float, float]],
+    labels: Sequence[str] | None = None,
+    seconds_per_frame: float = SECONDS_PER_POSITION,
+) -> TimeCells:
     """One cell per `(start, end)` span in seconds."""
     cells, seconds = [], []
     if not spans_s:
@@ -75,7 +91,9 @@ def spans(n_frames: int, spans_s: Sequence[tuple[float, float]],
     return TimeCells(cells, labels, seconds)
 
 
-def speech_frames(duration_s: float, n_frames: int, seconds_per_frame: float = SECONDS_PER_POSITION) -> list[int]:
+def speech_frames(
+    duration_s: float, n_frames: int, seconds_per_frame: float = SECONDS_PER_POSITION
+) -> list[int]:
     """The frames that hold the audio itself, not the padding of the 30 s window."""
     if not duration_s > 0:
         raise ValueError(f"duration_s must be a positive number of seconds, got {duration_s}.")

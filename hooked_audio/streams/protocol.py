@@ -9,7 +9,9 @@ view that lacks a method fails when it is made, not at the end of a sweep.
 
 from __future__ import annotations
 
-from typing import Any, ContextManager, Optional, Protocol, Sequence, Union, runtime_checkable
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, Union, runtime_checkable
 
 import torch
 from jaxtyping import Float, Int
@@ -21,9 +23,24 @@ StreamInput = Union[Float[Tensor, "batch *frame pos"], Int[Tensor, "batch pos"]]
 
 #: the members `check_stream` looks for (a runtime-checkable Protocol checks presence only)
 STREAM_MEMBERS = (
-    "cfg", "model", "blocks", "ln_final", "hook_dict", "device", "causal", "qk_hook_names",
-    "run_with_cache", "run_with_hooks", "hooks", "to_tokens", "resume_from", "cell_seconds",
-    "cell_labels", "query_key", "key_heads", "input_seconds",
+    "cfg",
+    "model",
+    "blocks",
+    "ln_final",
+    "hook_dict",
+    "device",
+    "causal",
+    "qk_hook_names",
+    "run_with_cache",
+    "run_with_hooks",
+    "hooks",
+    "to_tokens",
+    "resume_from",
+    "cell_seconds",
+    "cell_labels",
+    "query_key",
+    "key_heads",
+    "input_seconds",
 )
 
 
@@ -77,21 +94,23 @@ class AudioStream(Protocol):
 
     def run_with_cache(self, x: Tensor, names_filter: Any = None, **kwargs: Any) -> tuple: ...
 
-    def run_with_hooks(self, x: Tensor, fwd_hooks: Sequence = (), bwd_hooks: Sequence = (),
-                       **kwargs: Any) -> Tensor: ...
+    def run_with_hooks(
+        self, x: Tensor, fwd_hooks: Sequence = (), bwd_hooks: Sequence = (), **kwargs: Any
+    ) -> Tensor: ...
 
-    def hooks(self, fwd_hooks: Sequence = (), bwd_hooks: Sequence = (),
-              **kwargs: Any) -> ContextManager: ...
+    def hooks(
+        self, fwd_hooks: Sequence = (), bwd_hooks: Sequence = (), **kwargs: Any
+    ) -> AbstractContextManager: ...
 
     def to_tokens(self, *args: Any, **kwargs: Any) -> Tensor: ...
 
     def resume_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]) -> Tensor: ...
 
-    def cell_seconds(self, groups: list[list[int]]) -> Optional[list[tuple[float, float]]]: ...
+    def cell_seconds(self, groups: list[list[int]]) -> list[tuple[float, float]] | None: ...
 
     def cell_labels(self, groups: list[list[int]]) -> list[str]: ...
 
-    def input_seconds(self, x: Tensor) -> Optional[float]: ...
+    def input_seconds(self, x: Tensor) -> float | None: ...
 
     def query_key(self, layer: int, resid_pre: Tensor) -> tuple[Tensor, Tensor]: ...
 
@@ -101,8 +120,13 @@ class AudioStream(Protocol):
 def check_stream(view: Any) -> None:
     """Refuse a view that lacks a member of `AudioStream`, naming what is missing."""
     cls = type(view)
-    missing = [name for name in STREAM_MEMBERS if not hasattr(cls, name)
-               and name not in getattr(view, "__dict__", {})]
+    missing = [
+        name
+        for name in STREAM_MEMBERS
+        if not hasattr(cls, name) and name not in getattr(view, "__dict__", {})
+    ]
     if missing:
-        raise TypeError(f"{cls.__name__} is not an AudioStream: it lacks {', '.join(missing)}. "
-                        "See hooked_audio/streams/protocol.py for what each member does.")
+        raise TypeError(
+            f"{cls.__name__} is not an AudioStream: it lacks {', '.join(missing)}. "
+            "See hooked_audio/streams/protocol.py for what each member does."
+        )

@@ -17,9 +17,10 @@ Hook functions receive a hook object whose `.name` is the view's local name
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator, Optional, Sequence, Union
+from typing import Any
 
 import einops
 import torch
@@ -33,7 +34,7 @@ from hooked_audio.cache_memory import StackExtent
 from hooked_audio.hooked_root import check_hook_name, check_names_filter
 from hooked_audio.streams.protocol import check_stream
 
-HookSpec = tuple[Union[str, Callable[[str], bool]], Callable]
+HookSpec = tuple[str | Callable[[str], bool], Callable]
 
 
 class LocalHookName:
@@ -69,10 +70,10 @@ class StreamView:
         for full in model.hook_dict:
             if not full.startswith(prefix) or full.startswith(self.excluded):
                 continue
-            local = full[len(prefix):]
+            local = full[len(prefix) :]
             for alias_local, alias_full in aliases.items():
                 if full == alias_full or full.startswith(alias_full + "."):
-                    local = alias_local + full[len(alias_full):]
+                    local = alias_local + full[len(alias_full) :]
             self._to_full[local] = full
             self._to_local[full] = local
         check_stream(self)
@@ -115,7 +116,9 @@ class StreamView:
     # ------------------------------------------------------------ names
     def full_name(self, local: str) -> str:
         if local not in self._to_full:
-            check_hook_name(local, self._to_full, "'blocks.0.hook_resid_pre' or 'blocks.0.attn.hook_pattern'")
+            check_hook_name(
+                local, self._to_full, "'blocks.0.hook_resid_pre' or 'blocks.0.attn.hook_pattern'"
+            )
         return self._to_full[local]
 
     def local_name(self, full: str) -> str:
@@ -128,8 +131,12 @@ class StreamView:
             if isinstance(name, str):
                 out.append((self.full_name(name), wrapped))
             else:
-                out.append((lambda full, f=name: full in self._to_local and f(self._to_local[full]),
-                            wrapped))
+                out.append(
+                    (
+                        lambda full, f=name: full in self._to_local and f(self._to_local[full]),
+                        wrapped,
+                    )
+                )
         return out
 
     def _rename_for(self, fn: Callable) -> Callable:
@@ -148,8 +155,10 @@ class StreamView:
         block = self.blocks[layer]
         normed = block.ln1(resid_pre)
         attn = block.attn
-        return (attn.split_heads(attn.project(normed, attn.W_Q, attn.b_Q)),
-                attn.split_heads(attn.project(normed, attn.W_K, attn.b_K)))
+        return (
+            attn.split_heads(attn.project(normed, attn.W_Q, attn.b_Q)),
+            attn.split_heads(attn.project(normed, attn.W_K, attn.b_K)),
+        )
 
     def key_heads(self, layer: int, k: Tensor) -> Tensor:
         """Keys as cached at `qk_hook_names[1]`, one per query head."""
@@ -163,13 +172,15 @@ class StreamView:
     #: the attentions of a block that write to the residual stream
     attention_names: tuple[str, ...] = ("attn",)
 
-    def accumulated_bias(self, layer: int, mlp_input: bool = False,
-                         include_mlp_biases: bool = True) -> Float[Tensor, " d_model"]:
+    def accumulated_bias(
+        self, layer: int, mlp_input: bool = False, include_mlp_biases: bool = True
+    ) -> Float[Tensor, " d_model"]:
         """Sum of the output biases written to the residual stream before `layer` (each
         attention's `b_O`, the MLP's `b_out`), as TransformerLens defines it; with
         `mlp_input`, up to the input of block `layer`'s MLP. Meaningful for pre-LN stacks."""
-        bias = torch.zeros(self.cfg.d_model, device=self.device,
-                           dtype=self.blocks[0].mlp.b_out.dtype)
+        bias = torch.zeros(
+            self.cfg.d_model, device=self.device, dtype=self.blocks[0].mlp.b_out.dtype
+        )
         for i, block in enumerate(self.blocks[: layer + int(mlp_input)]):
             for name in self.attention_names:
                 bias = bias + getattr(block, name).b_O
@@ -177,7 +188,7 @@ class StreamView:
                 bias = bias + block.mlp.b_out
         return bias
 
-    def input_seconds(self, x: Tensor) -> Optional[float]:
+    def input_seconds(self, x: Tensor) -> float | None:
         """Seconds of real audio in an input (before padding), or None where the view cannot
         tell (text stacks, unpadded inputs): sweeps use it to warn when clean and corrupt
         clips differ in duration."""
@@ -193,38 +204,67 @@ class StreamView:
         return self.forward(x)
 
     @contextmanager
-    def hooks(self, fwd_hooks: Sequence[HookSpec] = (), bwd_hooks: Sequence[HookSpec] = (),
-              reset_hooks_end: bool = True, clear_contexts: bool = False) -> Iterator["StreamView"]:
-        with self.model.hooks(fwd_hooks=self._translate(fwd_hooks),
-                              bwd_hooks=self._translate(bwd_hooks),
-                              reset_hooks_end=reset_hooks_end, clear_contexts=clear_contexts):
+    def hooks(
+        self,
+        fwd_hooks: Sequence[HookSpec] = (),
+        bwd_hooks: Sequence[HookSpec] = (),
+        reset_hooks_end: bool = True,
+        clear_contexts: bool = False,
+    ) -> Iterator[StreamView]:
+        with self.model.hooks(
+            fwd_hooks=self._translate(fwd_hooks),
+            bwd_hooks=self._translate(bwd_hooks),
+            reset_hooks_end=reset_hooks_end,
+            clear_contexts=clear_contexts,
+        ):
             yield self
 
-    def run_with_hooks(self, x: Tensor, fwd_hooks: Sequence[HookSpec] = (),
-                       bwd_hooks: Sequence[HookSpec] = (), reset_hooks_end: bool = True,
-                       clear_contexts: bool = False) -> Tensor:
+    def run_with_hooks(
+        self,
+        x: Tensor,
+        fwd_hooks: Sequence[HookSpec] = (),
+        bwd_hooks: Sequence[HookSpec] = (),
+        reset_hooks_end: bool = True,
+        clear_contexts: bool = False,
+    ) -> Tensor:
         with self.hooks(fwd_hooks, bwd_hooks, reset_hooks_end, clear_contexts):
             return self(x)
 
-    def run_with_cache(self, x: Tensor, names_filter: Any = None, device: Any = None,
-                       remove_batch_dim: bool = False, incl_bwd: bool = False,
-                       reset_hooks_end: bool = True, clear_contexts: bool = False,
-                       pos_slice: Any = None) -> tuple[Tensor, ActivationCache]:
+    def run_with_cache(
+        self,
+        x: Tensor,
+        names_filter: Any = None,
+        device: Any = None,
+        remove_batch_dim: bool = False,
+        incl_bwd: bool = False,
+        reset_hooks_end: bool = True,
+        clear_contexts: bool = False,
+        pos_slice: Any = None,
+    ) -> tuple[Tensor, ActivationCache]:
         """`(output, ActivationCache)` of this stack's hooks, keyed by local names. Named hooks
         are checked (a "did you mean" error for a name this stack lacks), and a cache that
         cannot fit in memory is refused before anything runs."""
-        names_filter = check_names_filter(names_filter, self._to_full,
-                                          "'blocks.0.hook_resid_pre' or 'blocks.0.attn.hook_pattern'")
+        names_filter = check_names_filter(
+            names_filter, self._to_full, "'blocks.0.hook_resid_pre' or 'blocks.0.attn.hook_pattern'"
+        )
         local_filter = _as_filter(names_filter)
-        selected = self.model.cached_names([full for local, full in self._to_full.items()
-                                            if local_filter(local)])
-        self.model.check_cache_fits(selected, {self.prefix: self.cache_extent(x)}, device,
-                                    incl_bwd)
+        selected = self.model.cached_names(
+            [full for local, full in self._to_full.items() if local_filter(local)]
+        )
+        self.model.check_cache_fits(selected, {self.prefix: self.cache_extent(x)}, device, incl_bwd)
         cache_dict, fwd, bwd = self.model.get_caching_hooks(
             lambda full: full in self._to_local and local_filter(self._to_local[full]),
-            incl_bwd, device, remove_batch_dim=remove_batch_dim, pos_slice=pos_slice)
-        with self.model.hooks(fwd_hooks=fwd, bwd_hooks=bwd, reset_hooks_end=reset_hooks_end,
-                              clear_contexts=clear_contexts):
+            incl_bwd,
+            device,
+            remove_batch_dim=remove_batch_dim,
+            pos_slice=pos_slice,
+        )
+        with self.model.hooks(
+            fwd_hooks=fwd,
+            bwd_hooks=bwd,
+            reset_hooks_end=reset_hooks_end,
+            clear_contexts=clear_contexts,
+        ):
             out = self(x)
             if incl_bwd:
                 out.backward()
@@ -248,8 +288,9 @@ class UnembedSurface:
     def unembed(self) -> SimpleNamespace:
         return SimpleNamespace(W_U=self.W_U, b_U=self.b_U)
 
-    def tokens_to_residual_directions(self, tokens: Union[str, int, Tensor]
-                                      ) -> Float[Tensor, "... d_model"]:
+    def tokens_to_residual_directions(
+        self, tokens: str | int | Tensor
+    ) -> Float[Tensor, "... d_model"]:
         """The unembedding direction(s) of token(s): `W_U[:, token]`."""
         if isinstance(tokens, str):
             tokens = self.to_single_token(tokens)
@@ -258,7 +299,7 @@ class UnembedSurface:
         return einops.rearrange(self.W_U[:, tokens], "d_model ... -> ... d_model")
 
 
-def bound_rows(x: Optional[Tensor], batch: int, what: str) -> Optional[Tensor]:
+def bound_rows(x: Tensor | None, batch: int, what: str) -> Tensor | None:
     """A tensor a view binds, for an input of `batch` rows: itself; a bound batch of 1 shared
     by every row; or, when the input stacks whole copies of the bound batch (as the sweep
     engine does, one copy per cell), the bound batch repeated as many times. None stays None."""
@@ -268,8 +309,10 @@ def bound_rows(x: Optional[Tensor], batch: int, what: str) -> Optional[Tensor]:
         return x.expand(batch, *x.shape[1:])
     if x.shape[0] and batch % x.shape[0] == 0:
         return x.repeat(batch // x.shape[0], *([1] * (x.ndim - 1)))
-    raise ValueError(f"The bound {what} has batch {x.shape[0]}, the input has batch {batch}: "
-                     "bind one item (batch 1, shared) or exactly as many as the input.")
+    raise ValueError(
+        f"The bound {what} has batch {x.shape[0]}, the input has batch {batch}: "
+        "bind one item (batch 1, shared) or exactly as many as the input."
+    )
 
 
 def _as_filter(names_filter: Any) -> Callable[[str], bool]:

@@ -175,8 +175,13 @@ def test_nan_and_inf():
 
 @pytest.mark.parametrize(
     "x",
-    [np.zeros(10, dtype=bool), np.zeros(10, dtype=np.complex64), np.zeros(10, dtype=np.int64),
-     np.array(["a"] * 10), torch.zeros(10, dtype=torch.int64)],
+    [
+        np.zeros(10, dtype=bool),
+        np.zeros(10, dtype=np.complex64),
+        np.zeros(10, dtype=np.int64),
+        np.array(["a"] * 10),
+        torch.zeros(10, dtype=torch.int64),
+    ],
 )
 def test_bad_dtype(x):
     with pytest.raises(AudioInputError, match="dtype .* is (not supported|complex)"):

@@ -83,22 +83,27 @@ def test_minimal_pair_audio_goes_into_to_frames(model, tmp_path):
     PairSet([pair]).save(tmp_path)
     loaded = PairSet.load(tmp_path)[0]
     assert isinstance(loaded.clean_audio, Audio)
-    assert torch.equal(model.to_frames(loaded.clean_audio),
-                       model.to_frames(np.asarray(loaded.clean_audio), sample_rate=SR))
+    assert torch.equal(
+        model.to_frames(loaded.clean_audio),
+        model.to_frames(np.asarray(loaded.clean_audio), sample_rate=SR),
+    )
 
 
 def test_bundled_pair_goes_into_to_frames(model):
     pair = bundled_pairs()[0]
-    expected = model.to_frames([np.asarray(pair.clean_audio), np.asarray(pair.corrupt_audio)],
-                               sample_rate=SR)
+    expected = model.to_frames(
+        [np.asarray(pair.clean_audio), np.asarray(pair.corrupt_audio)], sample_rate=SR
+    )
     assert torch.equal(model.to_frames([pair.clean_audio, pair.corrupt_audio]), expected)
 
 
 def test_built_pair_goes_into_to_frames(model):
     pair = prosody_pair("p", "Please open the window.", pitch=50, other_pitch=70)
     assert isinstance(pair.corrupt_audio, Audio)
-    assert torch.equal(model.to_frames(pair.corrupt_audio),
-                       model.to_frames(np.asarray(pair.corrupt_audio), sample_rate=SR))
+    assert torch.equal(
+        model.to_frames(pair.corrupt_audio),
+        model.to_frames(np.asarray(pair.corrupt_audio), sample_rate=SR),
+    )
 
 
 @pytest.mark.parametrize("wave", [np.zeros(SR, np.float32), torch.zeros(SR)])
@@ -138,8 +143,9 @@ def test_stereo_arrays(model, clip, layout):
     with pytest.raises(AudioInputError, match="pass sample_rate="):
         model.to_mel(stereo)
     mono = 0.75 * np.asarray(clip)
-    assert torch.allclose(model.to_mel(stereo, sample_rate=SR),
-                          model.to_mel(mono, sample_rate=SR), atol=1e-5)
+    assert torch.allclose(
+        model.to_mel(stereo, sample_rate=SR), model.to_mel(mono, sample_rate=SR), atol=1e-5
+    )
 
 
 def test_empty_nan_and_long_audio_raise(model):
@@ -165,14 +171,24 @@ def test_audio_keeps_its_rate_on_the_same_time_axis(clip):
     restored = pickle.loads(pickle.dumps(clip))
     assert isinstance(restored, Audio) and restored.sample_rate == SR
     np.testing.assert_array_equal(restored, clip)
-    assert len(clip) == clip.size and torch.equal(torch.from_numpy(clip),
-                                                  torch.as_tensor(np.asarray(clip)))
+    assert len(clip) == clip.size and torch.equal(
+        torch.from_numpy(clip), torch.as_tensor(np.asarray(clip))
+    )
 
 
 def test_audio_drops_its_rate_off_the_time_axis(model, clip):
-    for other in (clip[::2], clip[[1, 2, 3]], clip[clip > 0], clip[None], clip > 0,
-                  clip.reshape(-1, 2), np.fft.rfft(clip), np.stack([clip, clip]),
-                  np.asarray(clip), clip.repeat(2)):
+    for other in (
+        clip[::2],
+        clip[[1, 2, 3]],
+        clip[clip > 0],
+        clip[None],
+        clip > 0,
+        clip.reshape(-1, 2),
+        np.fft.rfft(clip),
+        np.stack([clip, clip]),
+        np.asarray(clip),
+        clip.repeat(2),
+    ):
         assert type(other) is np.ndarray
     assert not isinstance(clip.mean(), Audio)
     with pytest.raises(AudioInputError, match="no sample rate"):
@@ -189,10 +205,12 @@ def test_mixing_rates_raises(clip):
 
 @pytest.mark.parametrize(
     "samples, rate, match",
-    [(np.zeros((10, 2), np.float32), SR, "1-D float"),
-     (np.zeros(10, np.int16), SR, "1-D float"),
-     (torch.zeros(10), SR, "numpy array"),
-     (np.zeros(10, np.float32), 0, "sample_rate must be a positive int")],
+    [
+        (np.zeros((10, 2), np.float32), SR, "1-D float"),
+        (np.zeros(10, np.int16), SR, "1-D float"),
+        (torch.zeros(10), SR, "numpy array"),
+        (np.zeros(10, np.float32), 0, "sample_rate must be a positive int"),
+    ],
 )
 def test_audio_constructor_refuses_bad_input(samples, rate, match):
     with pytest.raises(AudioInputError, match=match):

@@ -243,10 +243,16 @@ def test_duration_kept_by_every_length_preserving_transform():
     x = _speechy(1.37)
     n = x.size
     outs = [
-        silence(x, (0.1, 0.2)), gain(x, -3), white_noise(x, 5, seed=0),
-        pink_noise(x, 5, seed=0, span=(0.5, 1.0)), mask_span(x, (0.2, 0.3), "noise"),
-        replace_span(x, (0.2, 0.3), _speechy()), reverse_span(x, (0.0, 1.37)),
-        speed(x, 1.3, keep_length=True), pitch_shift(x, 3.5), formant_shift(x, 1.1),
+        silence(x, (0.1, 0.2)),
+        gain(x, -3),
+        white_noise(x, 5, seed=0),
+        pink_noise(x, 5, seed=0, span=(0.5, 1.0)),
+        mask_span(x, (0.2, 0.3), "noise"),
+        replace_span(x, (0.2, 0.3), _speechy()),
+        reverse_span(x, (0.0, 1.37)),
+        speed(x, 1.3, keep_length=True),
+        pitch_shift(x, 3.5),
+        formant_shift(x, 1.1),
     ]
     assert all(o.size == n and o.dtype == np.float32 for o in outs)
 

@@ -16,22 +16,36 @@ from transformers import (
     Wav2Vec2Model,
 )
 
-CLASSES = {("wav2vec2", False): Wav2Vec2Model, ("wav2vec2", True): Wav2Vec2ForCTC,
-           ("hubert", False): HubertModel, ("hubert", True): HubertForCTC}
+CLASSES = {
+    ("wav2vec2", False): Wav2Vec2Model,
+    ("wav2vec2", True): Wav2Vec2ForCTC,
+    ("hubert", False): HubertModel,
+    ("hubert", True): HubertForCTC,
+}
 VOCAB = 12
 N_POS = 6
 #: samples for N_POS positions, with no sample left over: N_POS * 320 + 80
 N_SAMPLES = N_POS * 320 + 80
 
 
-def hf_config(architecture: str = "wav2vec2", stable: bool = False, norm: str = "group",
-              **overrides):
+def hf_config(
+    architecture: str = "wav2vec2", stable: bool = False, norm: str = "group", **overrides
+):
     """A tiny config: width 32, 2 layers, 4 heads, 16-channel conv stack of the real shape."""
     config_class = Wav2Vec2Config if architecture == "wav2vec2" else HubertConfig
-    options = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                   intermediate_size=64, conv_dim=(16,) * 7, num_conv_pos_embeddings=16,
-                   num_conv_pos_embedding_groups=4, do_stable_layer_norm=stable,
-                   feat_extract_norm=norm, conv_bias=stable, vocab_size=VOCAB)
+    options = dict(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        conv_dim=(16,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+        do_stable_layer_norm=stable,
+        feat_extract_norm=norm,
+        conv_bias=stable,
+        vocab_size=VOCAB,
+    )
     options.update(overrides)
     return config_class(**options)
 
@@ -47,8 +61,14 @@ def perturb(model: nn.Module, seed: int = 0, std: float = 0.2) -> nn.Module:
     return model.eval()
 
 
-def random_hf(architecture: str = "wav2vec2", ctc: bool = True, stable: bool = False,
-              norm: str = "group", seed: int = 0, **overrides) -> nn.Module:
+def random_hf(
+    architecture: str = "wav2vec2",
+    ctc: bool = True,
+    stable: bool = False,
+    norm: str = "group",
+    seed: int = 0,
+    **overrides,
+) -> nn.Module:
     torch.manual_seed(seed)
     model = CLASSES[(architecture, ctc)](hf_config(architecture, stable, norm, **overrides))
     return perturb(model, seed)
@@ -62,8 +82,7 @@ def base_of(hf_model: nn.Module) -> nn.Module:
     return hf_model
 
 
-def hf_output(hf_model: nn.Module, wave: Tensor, attention_mask: Tensor | None = None
-              ) -> Tensor:
+def hf_output(hf_model: nn.Module, wave: Tensor, attention_mask: Tensor | None = None) -> Tensor:
     """The HF model's logits (CTC) or last hidden state."""
     with torch.no_grad():
         out = hf_model(wave, attention_mask=attention_mask)
@@ -80,8 +99,9 @@ def waveforms(seed: int = 0, batch: int = 1, n_samples: int = N_SAMPLES) -> tupl
     return clean, corrupt
 
 
-def brute_force_resid_pre(hf_model: nn.Module, clean: Tensor, corrupt: Tensor,
-                          metric: Callable[[Tensor], Tensor]) -> Tensor:
+def brute_force_resid_pre(
+    hf_model: nn.Module, clean: Tensor, corrupt: Tensor, metric: Callable[[Tensor], Tensor]
+) -> Tensor:
     """`[n_layers, n_pos]`: the metric of the HF model on `corrupt` with the hidden state
     entering encoder layer `l` at position `p` taken from the `clean` run, by plain torch
     pre-hooks on HF's encoder layers."""
@@ -96,9 +116,13 @@ def brute_force_resid_pre(hf_model: nn.Module, clean: Tensor, corrupt: Tensor,
         return args, {**kwargs, "hidden_states": value}
 
     clean_in = {}
-    handles = [layer.register_forward_pre_hook(
-        lambda m, args, kwargs, l=l: clean_in.__setitem__(l, first_arg(args, kwargs).clone()),
-        with_kwargs=True) for l, layer in enumerate(layers)]
+    handles = [
+        layer.register_forward_pre_hook(
+            lambda m, args, kwargs, l=l: clean_in.__setitem__(l, first_arg(args, kwargs).clone()),
+            with_kwargs=True,
+        )
+        for l, layer in enumerate(layers)
+    ]
     try:
         hf_output(hf_model, clean)
     finally:
@@ -108,6 +132,7 @@ def brute_force_resid_pre(hf_model: nn.Module, clean: Tensor, corrupt: Tensor,
     out = torch.zeros(len(layers), n_pos)
     for l, layer in enumerate(layers):
         for p in range(n_pos):
+
             def patch(module, args, kwargs, l=l, p=p):
                 x = first_arg(args, kwargs).clone()
                 x[:, p] = clean_in[l][:, p]

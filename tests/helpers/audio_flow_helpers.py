@@ -19,9 +19,18 @@ SR = 16000
 def window_whisper() -> HookedWhisper:
     """A random one-layer HookedWhisper whose audio window is the real 30 s (1500 positions),
     so `to_mel` / `to_frames` behave as for released checkpoints."""
-    dims = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2,
-                           n_audio_layer=1, n_vocab=51864, n_text_ctx=8, n_text_state=32,
-                           n_text_head=2, n_text_layer=1)
+    dims = ModelDimensions(
+        n_mels=80,
+        n_audio_ctx=1500,
+        n_audio_state=32,
+        n_audio_head=2,
+        n_audio_layer=1,
+        n_vocab=51864,
+        n_text_ctx=8,
+        n_text_state=32,
+        n_text_head=2,
+        n_text_layer=1,
+    )
     torch.manual_seed(0)
     reference = Whisper(dims)
     with torch.no_grad():
@@ -40,6 +49,13 @@ def make_pair(pair_id: str = "p0", n: int = 8000, seed: int = 0) -> MinimalPair:
     rng = np.random.default_rng(seed)
     clean = (0.1 * rng.standard_normal(n)).astype(np.float32)
     corrupt = (0.1 * rng.standard_normal(n)).astype(np.float32)
-    return MinimalPair(id=pair_id, kind="custom", clean_text="a", corrupt_text="b",
-                       differing_words=[], spans_s=[], clean_audio=clean,
-                       corrupt_audio=corrupt)
+    return MinimalPair(
+        id=pair_id,
+        kind="custom",
+        clean_text="a",
+        corrupt_text="b",
+        differing_words=[],
+        spans_s=[],
+        clean_audio=clean,
+        corrupt_audio=corrupt,
+    )

@@ -7,8 +7,12 @@ parity check; HF's own init (std 0.02) leaves logits nearly flat.
 from __future__ import annotations
 
 import torch
-from transformers import (Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, VoxtralConfig,
-                          VoxtralForConditionalGeneration)
+from transformers import (
+    Qwen2AudioConfig,
+    Qwen2AudioForConditionalGeneration,
+    VoxtralConfig,
+    VoxtralForConditionalGeneration,
+)
 
 from hooked_audio.models.audio_lm import HookedAudioLM
 
@@ -28,36 +32,71 @@ def _redraw(model: torch.nn.Module, seed: int, std: float = 0.1) -> None:
             param.copy_(centre + std * torch.randn(param.shape, generator=generator))
 
 
-def qwen2_audio_hf(seed: int = 0, n_heads: int = 6, n_kv_heads: int = 2, d_model: int = 48,
-                   n_layers: int = 2, audio_layers: int = 2) -> Qwen2AudioForConditionalGeneration:
+def qwen2_audio_hf(
+    seed: int = 0,
+    n_heads: int = 6,
+    n_kv_heads: int = 2,
+    d_model: int = 48,
+    n_layers: int = 2,
+    audio_layers: int = 2,
+) -> Qwen2AudioForConditionalGeneration:
     config = Qwen2AudioConfig(
-        audio_config=dict(d_model=32, encoder_layers=audio_layers, encoder_attention_heads=4,
-                          encoder_ffn_dim=48, num_mel_bins=N_MELS, max_source_positions=AUDIO_CTX),
-        text_config=dict(model_type="qwen2", hidden_size=d_model, num_hidden_layers=n_layers,
-                         num_attention_heads=n_heads, num_key_value_heads=n_kv_heads,
-                         intermediate_size=64, vocab_size=VOCAB),
-        audio_token_index=AUDIO_TOKEN)
+        audio_config=dict(
+            d_model=32,
+            encoder_layers=audio_layers,
+            encoder_attention_heads=4,
+            encoder_ffn_dim=48,
+            num_mel_bins=N_MELS,
+            max_source_positions=AUDIO_CTX,
+        ),
+        text_config=dict(
+            model_type="qwen2",
+            hidden_size=d_model,
+            num_hidden_layers=n_layers,
+            num_attention_heads=n_heads,
+            num_key_value_heads=n_kv_heads,
+            intermediate_size=64,
+            vocab_size=VOCAB,
+        ),
+        audio_token_index=AUDIO_TOKEN,
+    )
     model = Qwen2AudioForConditionalGeneration(config).eval()
     _redraw(model, seed)
     return model
 
 
-def voxtral_hf(seed: int = 0, head_dim: int = 12, vocab_size: int = VOCAB,
-               audio_token_id: int = AUDIO_TOKEN) -> VoxtralForConditionalGeneration:
+def voxtral_hf(
+    seed: int = 0, head_dim: int = 12, vocab_size: int = VOCAB, audio_token_id: int = AUDIO_TOKEN
+) -> VoxtralForConditionalGeneration:
     config = VoxtralConfig(
-        audio_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                          intermediate_size=128, num_mel_bins=N_MELS, max_source_positions=AUDIO_CTX),
-        text_config=dict(model_type="llama", hidden_size=48, num_hidden_layers=2,
-                         num_attention_heads=6, num_key_value_heads=2, intermediate_size=64,
-                         vocab_size=vocab_size, head_dim=head_dim),
-        audio_token_id=audio_token_id)
+        audio_config=dict(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=128,
+            num_mel_bins=N_MELS,
+            max_source_positions=AUDIO_CTX,
+        ),
+        text_config=dict(
+            model_type="llama",
+            hidden_size=48,
+            num_hidden_layers=2,
+            num_attention_heads=6,
+            num_key_value_heads=2,
+            intermediate_size=64,
+            vocab_size=vocab_size,
+            head_dim=head_dim,
+        ),
+        audio_token_id=audio_token_id,
+    )
     model = VoxtralForConditionalGeneration(config).eval()
     _redraw(model, seed)
     return model
 
 
-def qwen2_audio_inputs(mel_lengths: list[int], text_lengths: list[int], seed: int = 0,
-                       left_pad: bool = True) -> dict[str, torch.Tensor]:
+def qwen2_audio_inputs(
+    mel_lengths: list[int], text_lengths: list[int], seed: int = 0, left_pad: bool = True
+) -> dict[str, torch.Tensor]:
     """HF-style inputs: one clip per prompt, `mel_lengths[i]` valid mel frames (of 80), the
     placeholders expanded as the processor does, `text_lengths[i]` text tokens around them,
     rows padded to one length (on the left by default, as for generation)."""
@@ -77,8 +116,12 @@ def qwen2_audio_inputs(mel_lengths: list[int], text_lengths: list[int], seed: in
     for i, row in enumerate(rows):
         where = slice(width - len(row), width) if left_pad else slice(0, len(row))
         input_ids[i, where], attention_mask[i, where] = row, 1
-    return dict(input_ids=input_ids, input_features=features, attention_mask=attention_mask,
-                feature_attention_mask=feature_mask)
+    return dict(
+        input_ids=input_ids,
+        input_features=features,
+        attention_mask=attention_mask,
+        feature_attention_mask=feature_mask,
+    )
 
 
 def voxtral_inputs(n_text: int = 6, seed: int = 0) -> dict[str, torch.Tensor]:

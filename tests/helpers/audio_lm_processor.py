@@ -16,8 +16,14 @@ from transformers import PreTrainedTokenizerFast, Qwen2AudioProcessor, WhisperFe
 
 from tests.helpers.audio_lm_models import AUDIO_TOKEN, N_MELS
 
-SPECIAL = {"<|endoftext|>": 97, "<|im_start|>": 98, "<|im_end|>": 99, "<|AUDIO|>": AUDIO_TOKEN,
-           "<|audio_bos|>": 101, "<|audio_eos|>": 102}
+SPECIAL = {
+    "<|endoftext|>": 97,
+    "<|im_start|>": 98,
+    "<|im_end|>": 99,
+    "<|AUDIO|>": AUDIO_TOKEN,
+    "<|audio_bos|>": 101,
+    "<|audio_eos|>": 102,
+}
 SAMPLE_RATE = 16000
 WINDOW_SAMPLES = 16000  # 1 s windows: 80 mel frames of 200 samples
 
@@ -31,15 +37,27 @@ def tiny_tokenizer(extra_tokens: int = 0) -> PreTrainedTokenizerFast:
     backend = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
     backend.decoder = decoders.Fuse()
     return PreTrainedTokenizerFast(
-        tokenizer_object=backend, unk_token="<unk>", pad_token="<|endoftext|>",
-        eos_token="<|im_end|>", additional_special_tokens=[t for t in SPECIAL if t != "<|endoftext|>"])
+        tokenizer_object=backend,
+        unk_token="<unk>",
+        pad_token="<|endoftext|>",
+        eos_token="<|im_end|>",
+        additional_special_tokens=[t for t in SPECIAL if t != "<|endoftext|>"],
+    )
 
 
-def tiny_feature_extractor(feature_size: int = N_MELS, chunk_length: int = 1) -> WhisperFeatureExtractor:
-    return WhisperFeatureExtractor(feature_size=feature_size, sampling_rate=SAMPLE_RATE,
-                                   hop_length=200, chunk_length=chunk_length, n_fft=400)
+def tiny_feature_extractor(
+    feature_size: int = N_MELS, chunk_length: int = 1
+) -> WhisperFeatureExtractor:
+    return WhisperFeatureExtractor(
+        feature_size=feature_size,
+        sampling_rate=SAMPLE_RATE,
+        hop_length=200,
+        chunk_length=chunk_length,
+        n_fft=400,
+    )
 
 
 def tiny_processor(**feature_kwargs) -> Qwen2AudioProcessor:
-    return Qwen2AudioProcessor(feature_extractor=tiny_feature_extractor(**feature_kwargs),
-                               tokenizer=tiny_tokenizer())
+    return Qwen2AudioProcessor(
+        feature_extractor=tiny_feature_extractor(**feature_kwargs), tokenizer=tiny_tokenizer()
+    )

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Optional
 
 from tests.helpers.audio_lm_models import N_MELS
 from tests.helpers.audio_lm_processor import SAMPLE_RATE, tiny_feature_extractor
@@ -24,34 +23,76 @@ AUDIO_ID = 24
 N_SPECIAL = 40
 MERGES = [b" t", b"he", b"in", b" a", b"er", b"on", b" w", b"is", b" the"]
 VOCAB = 320  # the tiny model's: >= 256 bytes + merges + specials (305)
-SPECIAL_NAMES = ["<unk>", "<s>", "</s>", "[INST]", "[/INST]", "[AVAILABLE_TOOLS]",
-                 "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]", "[TOOL_CALLS]", "[IMG]",
-                 "<pad>", "[IMG_BREAK]", "[IMG_END]", "[PREFIX]", "[MIDDLE]", "[SUFFIX]",
-                 "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]", "[TOOL_CONTENT]"]
+SPECIAL_NAMES = [
+    "<unk>",
+    "<s>",
+    "</s>",
+    "[INST]",
+    "[/INST]",
+    "[AVAILABLE_TOOLS]",
+    "[/AVAILABLE_TOOLS]",
+    "[TOOL_RESULTS]",
+    "[/TOOL_RESULTS]",
+    "[TOOL_CALLS]",
+    "[IMG]",
+    "<pad>",
+    "[IMG_BREAK]",
+    "[IMG_END]",
+    "[PREFIX]",
+    "[MIDDLE]",
+    "[SUFFIX]",
+    "[SYSTEM_PROMPT]",
+    "[/SYSTEM_PROMPT]",
+    "[TOOL_CONTENT]",
+]
 LATER_SPECIALS = {25: "[BEGIN_AUDIO]", 32: "[ARGS]", 33: "[CALL_ID]", 34: "[TRANSCRIBE]"}
 
 
-def write_tekken(directory: Path, n_mels: int = N_MELS, hop_length: int = 200,
-                 frame_rate: float = 10.0, chunk_length_s: Optional[float] = 1.0,
-                 audio_id: int = AUDIO_ID, with_audio: bool = True) -> Path:
+def write_tekken(
+    directory: Path,
+    n_mels: int = N_MELS,
+    hop_length: int = 200,
+    frame_rate: float = 10.0,
+    chunk_length_s: float | None = 1.0,
+    audio_id: int = AUDIO_ID,
+    with_audio: bool = True,
+) -> Path:
     """Write `tekken.json` into `directory` and return its path; `with_audio=False` leaves
     out the audio config (a text-only Tekken file)."""
     named = dict(enumerate(SPECIAL_NAMES)) | LATER_SPECIALS | {audio_id: "[AUDIO]"}
-    specials = [dict(rank=i, token_str=named.get(i, f"<SPECIAL_{i}>"), is_control=True)
-                for i in range(max(named) + 1)]
+    specials = [
+        dict(rank=i, token_str=named.get(i, f"<SPECIAL_{i}>"), is_control=True)
+        for i in range(max(named) + 1)
+    ]
     pieces = [bytes([i]) for i in range(256)] + MERGES
-    vocab = [dict(rank=i, token_bytes=base64.b64encode(p).decode(),
-                  token_str=p.decode() if i >= 256 else None) for i, p in enumerate(pieces)]
-    audio = dict(sampling_rate=SAMPLE_RATE, frame_rate=frame_rate,
-                 audio_encoding_config=dict(num_mel_bins=n_mels, hop_length=hop_length,
-                                            window_size=400))
+    vocab = [
+        dict(
+            rank=i,
+            token_bytes=base64.b64encode(p).decode(),
+            token_str=p.decode() if i >= 256 else None,
+        )
+        for i, p in enumerate(pieces)
+    ]
+    audio = dict(
+        sampling_rate=SAMPLE_RATE,
+        frame_rate=frame_rate,
+        audio_encoding_config=dict(num_mel_bins=n_mels, hop_length=hop_length, window_size=400),
+    )
     if chunk_length_s is not None:
         audio["chunk_length_s"] = chunk_length_s
     data = dict(
-        config=dict(pattern=r" ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+",
-                    num_vocab_tokens=len(vocab), default_vocab_size=len(vocab) + N_SPECIAL,
-                    default_num_special_tokens=N_SPECIAL, version="v11"),
-        vocab=vocab, special_tokens=specials, version=1, type="Tekken")
+        config=dict(
+            pattern=r" ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+",
+            num_vocab_tokens=len(vocab),
+            default_vocab_size=len(vocab) + N_SPECIAL,
+            default_num_special_tokens=N_SPECIAL,
+            version="v11",
+        ),
+        vocab=vocab,
+        special_tokens=specials,
+        version=1,
+        type="Tekken",
+    )
     if with_audio:
         data["audio"] = audio
     path = Path(directory) / "tekken.json"
@@ -66,5 +107,6 @@ def tiny_voxtral_processor(directory: Path, feature_size: int = N_MELS, **tekken
     from transformers.tokenization_mistral_common import MistralCommonBackend
 
     tokenizer = MistralCommonBackend(write_tekken(directory, **tekken_kwargs))
-    return VoxtralProcessor(feature_extractor=tiny_feature_extractor(feature_size=feature_size),
-                            tokenizer=tokenizer)
+    return VoxtralProcessor(
+        feature_extractor=tiny_feature_extractor(feature_size=feature_size), tokenizer=tokenizer
+    )

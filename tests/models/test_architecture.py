@@ -16,9 +16,13 @@ from whisper.model import ModelDimensions, Whisper
 from hooked_audio import constants
 from hooked_audio.components import Attention
 from hooked_audio.models.audio_lm import HookedAudioLM, HookedAudioLMConfig
-from hooked_audio.models.audio_lm.architectures import (ARCHITECTURES, QWEN2_AUDIO, VOXTRAL,
-                                                        get_architecture,
-                                                        register_architecture)
+from hooked_audio.models.audio_lm.architectures import (
+    ARCHITECTURES,
+    QWEN2_AUDIO,
+    VOXTRAL,
+    get_architecture,
+    register_architecture,
+)
 from hooked_audio.models.whisper import HookedWhisper
 from hooked_audio.models.whisper.attention import WhisperAttention
 from hooked_audio.models.whisper.kv_cache_tap import KVCacheTap
@@ -36,8 +40,10 @@ def _filled(attn: Attention, seed: int = 0) -> Attention:
 
 def _inputs(seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
-    return (torch.randn(2, 5, D_MODEL, generator=generator),
-            torch.randn(2, 7, D_MODEL, generator=generator))
+    return (
+        torch.randn(2, 5, D_MODEL, generator=generator),
+        torch.randn(2, 7, D_MODEL, generator=generator),
+    )
 
 
 def _scores_by_hand(attn: Attention, x: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
@@ -47,9 +53,18 @@ def _scores_by_hand(attn: Attention, x: torch.Tensor, source: torch.Tensor) -> t
 
 
 def _dims(n_vocab: int = 51864) -> ModelDimensions:
-    return ModelDimensions(n_mels=80, n_audio_ctx=12, n_audio_state=D_MODEL, n_audio_head=N_HEADS,
-                           n_audio_layer=2, n_vocab=n_vocab, n_text_ctx=8,
-                           n_text_state=D_MODEL, n_text_head=N_HEADS, n_text_layer=2)
+    return ModelDimensions(
+        n_mels=80,
+        n_audio_ctx=12,
+        n_audio_state=D_MODEL,
+        n_audio_head=N_HEADS,
+        n_audio_layer=2,
+        n_vocab=n_vocab,
+        n_text_ctx=8,
+        n_text_state=D_MODEL,
+        n_text_head=N_HEADS,
+        n_text_layer=2,
+    )
 
 
 # ----------------------------------------------------------------- attention
@@ -92,8 +107,10 @@ def test_whisper_attention_reuses_cross_attention_keys_from_the_kv_cache():
     x, source = _inputs()
     other = torch.randn_like(source)
     with torch.no_grad():
-        cache = {attn.key: attn.project(source, attn.W_K, attn.b_K),
-                 attn.value: attn.project(source, attn.W_V, attn.b_V)}
+        cache = {
+            attn.key: attn.project(source, attn.W_K, attn.b_K),
+            attn.value: attn.project(source, attn.W_V, attn.b_V),
+        }
         from_cache, _ = attn(x, other, kv_cache=cache)
         direct, _ = attn(x, source)
     torch.testing.assert_close(from_cache, direct, atol=1e-6, rtol=0)
@@ -110,10 +127,25 @@ def test_only_the_whisper_decoder_uses_whisper_attention():
 # ----------------------------------------------------------------- audio-LM registry
 def _audio_lm_config(architecture: str) -> HookedAudioLMConfig:
     return HookedAudioLMConfig(
-        architecture=architecture, n_mels=16, audio_d_model=32, audio_n_layers=1,
-        audio_n_heads=4, audio_d_mlp=64, audio_n_ctx=40, audio_pool=2, projector="linear",
-        d_model=32, n_layers=1, n_heads=4, n_key_value_heads=2, d_head=8, d_mlp=64,
-        d_vocab=50, n_ctx=64, audio_token_id=49)
+        architecture=architecture,
+        n_mels=16,
+        audio_d_model=32,
+        audio_n_layers=1,
+        audio_n_heads=4,
+        audio_d_mlp=64,
+        audio_n_ctx=40,
+        audio_pool=2,
+        projector="linear",
+        d_model=32,
+        n_layers=1,
+        n_heads=4,
+        n_key_value_heads=2,
+        d_head=8,
+        d_mlp=64,
+        d_vocab=50,
+        n_ctx=64,
+        audio_token_id=49,
+    )
 
 
 def test_registry_refuses_an_unknown_architecture_and_lists_the_registered_ones():
@@ -121,8 +153,9 @@ def test_registry_refuses_an_unknown_architecture_and_lists_the_registered_ones(
         _audio_lm_config("whisper_lm")
     with pytest.raises(ValueError, match=r"registered: qwen2_audio, voxtral"):
         get_architecture("qwen3_audio")
-    hf_config = type("Config", (), {"model_type": "llava", "audio_config": None,
-                                    "text_config": None})()
+    hf_config = type(
+        "Config", (), {"model_type": "llava", "audio_config": None, "text_config": None}
+    )()
     with pytest.raises(ValueError, match=r"'llava' is not supported.*qwen2_audio, voxtral"):
         HookedAudioLMConfig.from_hf_config(hf_config)
 
@@ -152,8 +185,9 @@ def test_a_new_architecture_is_one_object_and_its_registration():
     mask[0, :40] = 1
     with torch.no_grad():
         got = model(input_ids=input_ids, input_features=features, feature_attention_mask=mask)
-        expected = reference(input_ids=input_ids, input_features=features,
-                             feature_attention_mask=mask)
+        expected = reference(
+            input_ids=input_ids, input_features=features, feature_attention_mask=mask
+        )
     torch.testing.assert_close(got, expected, atol=0, rtol=0)
 
 

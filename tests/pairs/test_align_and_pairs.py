@@ -89,9 +89,15 @@ def _pair(pid, clip, n=8000, **kw):
     corrupt = (clip[:n] + 0.01 * rng.standard_normal(n)).astype(np.float32)
     corrupt[0] = 1.7  # out of range: saved clipped to 1.0
     args = dict(
-        id=pid, kind="content", clean_text="ask not", corrupt_text="ask now",
-        differing_words=["not"], spans_s=[(0.1, 0.3)], clean_audio=clip[:n],
-        corrupt_audio=corrupt, answer={"correct": " not", "incorrect": " now"},
+        id=pid,
+        kind="content",
+        clean_text="ask not",
+        corrupt_text="ask now",
+        differing_words=["not"],
+        spans_s=[(0.1, 0.3)],
+        clean_audio=clip[:n],
+        corrupt_audio=corrupt,
+        answer={"correct": " not", "incorrect": " now"},
         alignment_score=0.12,
     )
     args.update(kw)
@@ -99,15 +105,24 @@ def _pair(pid, clip, n=8000, **kw):
 
 
 def test_pairset_round_trip(tmp_path, clip):
-    ps = PairSet([_pair("p0", clip), _pair("p1", clip, kind="noise", answer=None,
-                                            alignment_score=None, spans_s=[])])
+    ps = PairSet(
+        [
+            _pair("p0", clip),
+            _pair("p1", clip, kind="noise", answer=None, alignment_score=None, spans_s=[]),
+        ]
+    )
     manifest = ps.save(tmp_path)
     lines = manifest.read_text().splitlines()
     assert len(lines) == 2 and json.loads(lines[0])["clean_audio"] == "p0_clean.flac"
     loaded = PairSet.load(tmp_path)
     assert len(loaded) == 2
     for a, b in zip(ps, loaded):
-        assert (b.id, b.kind, b.clean_text, b.corrupt_text) == (a.id, a.kind, a.clean_text, a.corrupt_text)
+        assert (b.id, b.kind, b.clean_text, b.corrupt_text) == (
+            a.id,
+            a.kind,
+            a.clean_text,
+            a.corrupt_text,
+        )
         assert b.differing_words == a.differing_words and b.spans_s == a.spans_s
         assert b.answer == a.answer and b.alignment_score == a.alignment_score
         for x, y in ((a.clean_audio, b.clean_audio), (a.corrupt_audio, b.corrupt_audio)):

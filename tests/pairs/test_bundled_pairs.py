@@ -19,8 +19,9 @@ ALIKE = [p for p in PAIRS if p.kind in ("speaker", "prosody")]
 
 def _decode(model, audio):
     mel = model.to_mel(audio, sample_rate=16000)
-    result = whisper.decode(model, mel[0], whisper.DecodingOptions(language="en", fp16=False,
-                                                                   without_timestamps=True))
+    result = whisper.decode(
+        model, mel[0], whisper.DecodingOptions(language="en", fp16=False, without_timestamps=True)
+    )
     return list(result.tokens), result.text
 
 
@@ -41,7 +42,7 @@ def test_bundled_pairs_are_there_small_and_aligned():
         assert _words(" ".join(w for w, _, _ in words)) == _words(pair.clean_text)
         assert all(s < e for _, s, e in words)
     for pair in CONTENT:
-        (start, end), = pair.spans_s
+        ((start, end),) = pair.spans_s
         word = [(s, e) for w, s, e in pair.meta["clean_words"] if w == pair.differing_words[0]]
         assert word == [(pytest.approx(start, abs=1e-3), pytest.approx(end, abs=1e-3))]
 
@@ -57,9 +58,9 @@ def test_content_pair_differs_exactly_at_the_word(tiny_en, pair):
     index = first_difference(clean_tokens, corrupt_tokens)
     correct = tiny_en.tokenizer.encode(pair.answer["correct"])
     incorrect = tiny_en.tokenizer.encode(pair.answer["incorrect"])
-    assert clean_tokens[index:index + len(correct)] == correct
-    assert corrupt_tokens[index:index + len(incorrect)] == incorrect
-    assert clean_tokens[index + len(correct):] == corrupt_tokens[index + len(incorrect):]
+    assert clean_tokens[index : index + len(correct)] == correct
+    assert corrupt_tokens[index : index + len(incorrect)] == incorrect
+    assert clean_tokens[index + len(correct) :] == corrupt_tokens[index + len(incorrect) :]
 
 
 @pytest.mark.parametrize("pair", ALIKE, ids=lambda p: p.id)
@@ -82,8 +83,14 @@ def test_content_pair_localises_in_time(tiny_en, pair):
     assert tiny_en.to_string([answer.correct]) == pair.answer["correct"]
     word = time_cells.spans(1500, pair.spans_s)
     before = time_cells.spans(1500, [(0.0, pair.spans_s[0][0])])
-    result = resid_pre_sweep(tiny_en.encoder_stream(answer.tokens), clean, corrupt,
-                             answer.metric(), layers=[0], cells=word.cells + before.cells,
-                             progress=False)
+    result = resid_pre_sweep(
+        tiny_en.encoder_stream(answer.tokens),
+        clean,
+        corrupt,
+        answer.metric(),
+        layers=[0],
+        cells=word.cells + before.cells,
+        progress=False,
+    )
     recovery = result.normalised()[0]
     assert recovery[0] > 0.7 and abs(recovery[1]) < 0.3

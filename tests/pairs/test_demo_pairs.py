@@ -22,8 +22,10 @@ def test_pairs_demo_finds_the_changed_word(tiny_en):
     printed = "\n".join(lines)
     assert "3 content, 2 speaker, 2 prosody" in printed
     assert f"answer ' {result.changed_word}'" in printed
-    assert (f"layer 0: {result.changed_word!r}, layer 3: {result.changed_word!r} "
-            f"(changed word: {result.changed_word!r})") in printed
+    assert (
+        f"layer 0: {result.changed_word!r}, layer 3: {result.changed_word!r} "
+        f"(changed word: {result.changed_word!r})"
+    ) in printed
 
 
 def test_demo_command_line_reaches_the_pairs_part(monkeypatch):

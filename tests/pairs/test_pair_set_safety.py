@@ -74,8 +74,7 @@ def test_load_accepts_paths_that_stay_inside(tmp_path):
     directory, entry = saved(tmp_path)
     (directory / "sub").mkdir()
     (directory / "sub" / "link.flac").symlink_to(directory / "p0_clean.flac")
-    rewrite(directory, entry, clean_audio="sub/link.flac",
-            corrupt_audio="sub/../p0_corrupt.flac")
+    rewrite(directory, entry, clean_audio="sub/link.flac", corrupt_audio="sub/../p0_corrupt.flac")
     assert PairSet.load(directory)[0].id == "p0"
 
 
@@ -120,8 +119,7 @@ def test_save_replaces_a_planted_symlink(tmp_path, name):
     assert victim.read_text() == "keep me"
     assert not (directory / name).is_symlink() and (directory / name).is_file()
     assert PairSet.load(directory)[0].id == "p0"
-    assert sorted(os.listdir(directory)) == ["manifest.jsonl", "p0_clean.flac",
-                                             "p0_corrupt.flac"]
+    assert sorted(os.listdir(directory)) == ["manifest.jsonl", "p0_clean.flac", "p0_corrupt.flac"]
 
 
 def test_save_refuses_a_directory_at_the_target(tmp_path):

@@ -31,7 +31,7 @@ def _utterance(durations, pauses, f0, lead=0.1, tail=0.05) -> Speech:
 
 def _loud(audio: np.ndarray) -> np.ndarray:
     n = audio.size // 160
-    return np.sqrt(np.mean(audio[:n * 160].reshape(n, 160) ** 2, axis=1)) > 0.05
+    return np.sqrt(np.mean(audio[: n * 160].reshape(n, 160) ** 2, axis=1)) > 0.05
 
 
 def _peak_hz(audio: np.ndarray) -> float:
@@ -50,7 +50,9 @@ def test_words_and_pauses_land_on_the_clean_samples_with_pitch_kept():
     assert mismatched <= 6, mismatched
     # PSOLA keeps the corrupt pitch (resampling would move it with the 2x stretch).
     _, start, end = clean.words[2]
-    assert _peak_hz(out[int(start * RATE) + 800:int(end * RATE) - 800]) == pytest.approx(200, abs=5)
+    assert _peak_hz(out[int(start * RATE) + 800 : int(end * RATE) - 800]) == pytest.approx(
+        200, abs=5
+    )
 
 
 def test_identical_speech_comes_back_unchanged():

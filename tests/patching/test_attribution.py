@@ -21,7 +21,9 @@ def _pearson(a, b):
 
 
 def test_matches_exact_patching_for_small_corruptions():
-    model = HookedWhisper.from_openai_state_dict(DIMS, random_reference(DIMS, seed=8, std=0.15).state_dict())
+    model = HookedWhisper.from_openai_state_dict(
+        DIMS, random_reference(DIMS, seed=8, std=0.15).state_dict()
+    )
     gen = torch.Generator().manual_seed(9)
     clean_mel = torch.randn(1, 80, 12, generator=gen)
     tokens = torch.tensor([[50257, 50362, 11, 12, 13]])
@@ -30,7 +32,9 @@ def test_matches_exact_patching_for_small_corruptions():
     view = model.encoder_stream(tokens)
     clean, corrupt = mel_to_frames(clean_mel), mel_to_frames(corrupt_mel)
     for direction in ("denoise", "noise"):
-        exact = resid_pre_sweep(view, clean, corrupt, logit_diff, direction=direction, progress=False)
+        exact = resid_pre_sweep(
+            view, clean, corrupt, logit_diff, direction=direction, progress=False
+        )
         approx = resid_pre_attribution(view, clean, corrupt, logit_diff, direction=direction)
         base = exact.corrupt_value if direction == "denoise" else exact.clean_value
         assert approx.values.shape == exact.values.shape
@@ -56,7 +60,9 @@ def test_graddrop_against_its_definition():
     stack's output. So GradDrop = ((L - 1) |AtP| + |delta . dm/d resid_post|) / (L - 1)."""
     from hooked_audio.patching import resid_pre_attribution_graddrop
 
-    model = HookedWhisper.from_openai_state_dict(DIMS, random_reference(DIMS, seed=8, std=0.15).state_dict())
+    model = HookedWhisper.from_openai_state_dict(
+        DIMS, random_reference(DIMS, seed=8, std=0.15).state_dict()
+    )
     gen = torch.Generator().manual_seed(10)
     clean_mel = torch.randn(1, 80, 12, generator=gen)
     corrupt_mel = clean_mel + 0.5 * torch.randn(1, 80, 12, generator=gen)
@@ -69,10 +75,14 @@ def test_graddrop_against_its_definition():
     acts = {}
     frames = corrupt.clone().requires_grad_(True)
     with torch.enable_grad():
-        logits = view.run_with_hooks(frames, fwd_hooks=[
-            (f"blocks.{last}.hook_resid_post", lambda x, hook: acts.__setitem__("post", x)),
-            (f"blocks.{last}.hook_resid_pre", lambda x, hook: acts.__setitem__("pre", x))])
-        grad_post, = torch.autograd.grad(logit_diff(logits), [acts["post"]])
+        logits = view.run_with_hooks(
+            frames,
+            fwd_hooks=[
+                (f"blocks.{last}.hook_resid_post", lambda x, hook: acts.__setitem__("post", x)),
+                (f"blocks.{last}.hook_resid_pre", lambda x, hook: acts.__setitem__("pre", x)),
+            ],
+        )
+        (grad_post,) = torch.autograd.grad(logit_diff(logits), [acts["post"]])
     with torch.no_grad():
         _, source = view.run_with_cache(clean, names_filter=[f"blocks.{last}.hook_resid_pre"])
     delta = source[f"blocks.{last}.hook_resid_pre"] - acts["pre"].detach()
@@ -90,14 +100,18 @@ def test_qk_fix_is_exact_for_a_metric_linear_in_one_pattern():
     exactly), where plain attribution does not."""
     from hooked_audio.patching import resid_pre_attribution_qk
 
-    model = HookedWhisper.from_openai_state_dict(DIMS, random_reference(DIMS, seed=8, std=0.3).state_dict())
+    model = HookedWhisper.from_openai_state_dict(
+        DIMS, random_reference(DIMS, seed=8, std=0.3).state_dict()
+    )
     gen = torch.Generator().manual_seed(11)
     clean_mel = torch.randn(1, 80, 12, generator=gen)
     corrupt_mel = clean_mel + 1.5 * torch.randn(1, 80, 12, generator=gen)
     tokens = torch.tensor([[50257, 50362, 11, 12, 13]])
     corrupt_tokens = torch.tensor([[50257, 50362, 11, 99, 13]])
-    cases = [(model.encoder_stream(tokens), mel_to_frames(clean_mel), mel_to_frames(corrupt_mel)),
-             (model.decoder_stream(clean_mel), tokens, corrupt_tokens)]
+    cases = [
+        (model.encoder_stream(tokens), mel_to_frames(clean_mel), mel_to_frames(corrupt_mel)),
+        (model.decoder_stream(clean_mel), tokens, corrupt_tokens),
+    ]
     for view, clean, corrupt in cases:
         captured = {}
         n = clean.shape[-1]
@@ -120,10 +134,14 @@ def test_qk_pattern_effect_equals_explicit_softmax():
     q, k, q_new, k_new = (torch.randn(b, n, h, e, generator=gen) for _ in range(4))
     G = torch.randn(b, h, n, n, generator=gen)
     for causal in (False, True):
-        mask = torch.ones(n, n, dtype=torch.bool).triu(1) if causal else torch.zeros(n, n, dtype=torch.bool)
+        mask = (
+            torch.ones(n, n, dtype=torch.bool).triu(1)
+            if causal
+            else torch.zeros(n, n, dtype=torch.bool)
+        )
 
         def pattern(qq, kk):
-            s = torch.einsum("bqhe,bkhe->bhqk", qq, kk) / e ** 0.5
+            s = torch.einsum("bqhe,bkhe->bhqk", qq, kk) / e**0.5
             return s.masked_fill(mask, float("-inf")).softmax(-1)
 
         P = pattern(q, k)
@@ -132,5 +150,6 @@ def test_qk_pattern_effect_equals_explicit_softmax():
             qq, kk = q.clone(), k.clone()
             qq[:, p], kk[:, p] = q_new[:, p], k_new[:, p]
             expected[p] = (G * (pattern(qq, kk) - P)).sum()
-        torch.testing.assert_close(qk_pattern_effect(P, G, q, k, q_new, k_new, causal), expected,
-                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            qk_pattern_effect(P, G, q, k, q_new, k_new, causal), expected, atol=1e-5, rtol=1e-5
+        )

@@ -32,8 +32,12 @@ def _brute_force_cross_heads(ref, clean, corrupt, tokens, n_heads, d_head, row=s
     """Replace one head's slice of the input to openai-whisper's cross_attn.out projection."""
     clean_in = {}
     blocks = ref.decoder.blocks
-    handles = [b.cross_attn.out.register_forward_pre_hook(
-        lambda m, a, l=l: clean_in.__setitem__(l, a[0].detach())) for l, b in enumerate(blocks)]
+    handles = [
+        b.cross_attn.out.register_forward_pre_hook(
+            lambda m, a, l=l: clean_in.__setitem__(l, a[0].detach())
+        )
+        for l, b in enumerate(blocks)
+    ]
     with torch.no_grad():
         ref(clean, tokens)
     for h in handles:
@@ -47,6 +51,7 @@ def _brute_force_cross_heads(ref, clean, corrupt, tokens, n_heads, d_head, row=s
                 x = a[0].clone()
                 x[:, row, cols] = clean_in[layer][:, row, cols]
                 return (x,)
+
             handle = block.cross_attn.out.register_forward_pre_hook(patch)
             with torch.no_grad():
                 out[layer, head] = logit_diff(ref(corrupt, tokens))
@@ -57,24 +62,29 @@ def _brute_force_cross_heads(ref, clean, corrupt, tokens, n_heads, d_head, row=s
 def test_cross_attention_head_z_patching_equals_brute_force(setup):
     ref, model, clean, corrupt, tokens = setup
     result = cross_attention_head_sweep(model, clean, corrupt, tokens, logit_diff, progress=False)
-    expected = _brute_force_cross_heads(ref, clean, corrupt, tokens, DIMS.n_text_head,
-                                        DIMS.n_text_state // DIMS.n_text_head)
+    expected = _brute_force_cross_heads(
+        ref, clean, corrupt, tokens, DIMS.n_text_head, DIMS.n_text_state // DIMS.n_text_head
+    )
     torch.testing.assert_close(result.values, expected, atol=1e-4, rtol=0)
     assert result.cell_labels == ["H0", "H1", "H2", "H3"]
     with torch.no_grad():
-        assert result.clean_value == pytest.approx(float(logit_diff(model(clean, tokens))), abs=1e-5)
+        assert result.clean_value == pytest.approx(
+            float(logit_diff(model(clean, tokens))), abs=1e-5
+        )
 
 
 def test_cross_attention_noising_and_by_position(setup):
     ref, model, clean, corrupt, tokens = setup
     n_heads, d_head = DIMS.n_text_head, DIMS.n_text_state // DIMS.n_text_head
-    noised = cross_attention_head_sweep(model, clean, corrupt, tokens, logit_diff,
-                                        direction="noise", progress=False)
+    noised = cross_attention_head_sweep(
+        model, clean, corrupt, tokens, logit_diff, direction="noise", progress=False
+    )
     # Noising = the clean run with the corrupt head patched in: brute force with roles swapped.
     expected = _brute_force_cross_heads(ref, corrupt, clean, tokens, n_heads, d_head)
     torch.testing.assert_close(noised.values, expected, atol=1e-4, rtol=0)
-    by_pos = cross_attention_head_sweep(model, clean, corrupt, tokens, logit_diff, by_pos=True,
-                                        progress=False)
+    by_pos = cross_attention_head_sweep(
+        model, clean, corrupt, tokens, logit_diff, by_pos=True, progress=False
+    )
     n_tok = tokens.shape[1]
     assert by_pos.values.shape == (DIMS.n_text_layer, n_heads * n_tok)
     last = by_pos.values.view(DIMS.n_text_layer, n_heads, n_tok)[:, :, -1]
@@ -104,11 +114,20 @@ def test_word_cells_on_tiny_en(tiny_en, jfk_mel):
     answer = tiny_en.to_single_token(" Americans")
     silent = tiny_en.to_mel(torch.zeros(16000).numpy(), sample_rate=16000)
     corrupt = jfk_mel.clone()
-    corrupt[..., 2 * cells.cells[4][0]: 2 * (cells.cells[4][-1] + 1)] = silent[..., :2 * len(cells.cells[4])]
+    corrupt[..., 2 * cells.cells[4][0] : 2 * (cells.cells[4][-1] + 1)] = silent[
+        ..., : 2 * len(cells.cells[4])
+    ]
     metric = lambda logits: logits[:, -1].log_softmax(-1)[:, answer].mean()
-    result = resid_pre_sweep(tiny_en.encoder_stream(tokens), mel_to_frames(jfk_mel),
-                             mel_to_frames(corrupt), metric, layers=[0], cells=cells.cells[3:6],
-                             labels=cells.labels[3:6], progress=False)
+    result = resid_pre_sweep(
+        tiny_en.encoder_stream(tokens),
+        mel_to_frames(jfk_mel),
+        mel_to_frames(corrupt),
+        metric,
+        layers=[0],
+        cells=cells.cells[3:6],
+        labels=cells.labels[3:6],
+        progress=False,
+    )
     # Restoring the frames of "Americans" at layer 0 recovers the answer; its neighbours do not.
     recovery = result.normalised()[0]
     assert recovery[1] > 0.8 and recovery[0] < 0.3 and recovery[2] < 0.3

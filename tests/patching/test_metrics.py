@@ -12,8 +12,16 @@ import transformer_lens.patching as tlp
 
 from hooked_audio import HookedWhisper
 from hooked_audio.metrics import (
-    Accuracy, KLDivergence, LogitDiff, LogProb, PairAnswer, Probability, Recovery,
-    answer_from_transcripts, first_difference, normalised_recovery,
+    Accuracy,
+    KLDivergence,
+    LogitDiff,
+    LogProb,
+    PairAnswer,
+    Probability,
+    Recovery,
+    answer_from_transcripts,
+    first_difference,
+    normalised_recovery,
 )
 from tests.helpers.whisper_models import random_dims
 
@@ -30,7 +38,9 @@ def test_logit_diff_equals_manual_indexing(logits):
     expected = logits[:, 2, 4] - logits[:, 2, 7]
     torch.testing.assert_close(LogitDiff(2, 4, 7, per_example=True)(logits), expected)
     torch.testing.assert_close(LogitDiff(2, 4, 7)(logits), expected.mean())
-    torch.testing.assert_close(LogitDiff(-1, 4, 7)(logits), (logits[:, -1, 4] - logits[:, -1, 7]).mean())
+    torch.testing.assert_close(
+        LogitDiff(-1, 4, 7)(logits), (logits[:, -1, 4] - logits[:, -1, 7]).mean()
+    )
 
 
 def test_logit_diff_token_sets_use_logsumexp(logits):
@@ -64,7 +74,9 @@ def test_logit_diff_per_example_answers(logits):
     torch.testing.assert_close(LogitDiff(2, correct, incorrect, per_example=True)(logits), expected)
     # Mixed: per-example correct against a shared incorrect set.
     mixed = LogitDiff(2, correct, [7, 8], per_example=True)(logits)
-    torch.testing.assert_close(mixed, logits[torch.arange(B), 2, correct] - logits[:, 2, [7, 8]].logsumexp(-1))
+    torch.testing.assert_close(
+        mixed, logits[torch.arange(B), 2, correct] - logits[:, 2, [7, 8]].logsumexp(-1)
+    )
     # Per-example sets [batch, k].
     sets = torch.tensor([[1, 2], [3, 4], [5, 6]])
     out = LogitDiff(2, sets, 9, per_example=True)(logits)
@@ -78,16 +90,19 @@ def test_logit_diff_is_differentiable(logits):
     assert x.grad.abs().sum() == pytest.approx(2.0)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(position=0, correct=[], incorrect=1), "empty token set"),
-    (dict(position=0, correct=1, incorrect=[1, 2]), "share token"),
-    (dict(position=0, correct=[1, 1], incorrect=2), "repeats"),
-    (dict(position=0, correct=-1, incorrect=2), "negative"),
-    (dict(position=0, correct=" Americans", incorrect=2), "to_single_token"),
-    (dict(position=1.5, correct=1, incorrect=2), "position must be an integer"),
-    (dict(position=0, correct=torch.tensor([1.0]), incorrect=2), "integer token ids"),
-    (dict(position=0, correct=1, incorrect=2, per_example=1), "per_example"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(position=0, correct=[], incorrect=1), "empty token set"),
+        (dict(position=0, correct=1, incorrect=[1, 2]), "share token"),
+        (dict(position=0, correct=[1, 1], incorrect=2), "repeats"),
+        (dict(position=0, correct=-1, incorrect=2), "negative"),
+        (dict(position=0, correct=" Americans", incorrect=2), "to_single_token"),
+        (dict(position=1.5, correct=1, incorrect=2), "position must be an integer"),
+        (dict(position=0, correct=torch.tensor([1.0]), incorrect=2), "integer token ids"),
+        (dict(position=0, correct=1, incorrect=2, per_example=1), "per_example"),
+    ],
+)
 def test_logit_diff_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LogitDiff(**kwargs)
@@ -112,16 +127,23 @@ def test_metrics_check_the_logits_they_are_called_on(logits):
 def test_log_prob_and_probability_match_softmax(logits):
     log_p = logits[:, 3].log_softmax(-1)
     torch.testing.assert_close(LogProb(3, 6, per_example=True)(logits), log_p[:, 6])
-    torch.testing.assert_close(LogProb(3, [2, 6], per_example=True)(logits), log_p[:, [2, 6]].logsumexp(-1))
-    torch.testing.assert_close(Probability(3, [2, 6], per_example=True)(logits),
-                               log_p[:, 2].exp() + log_p[:, 6].exp())
+    torch.testing.assert_close(
+        LogProb(3, [2, 6], per_example=True)(logits), log_p[:, [2, 6]].logsumexp(-1)
+    )
+    torch.testing.assert_close(
+        Probability(3, [2, 6], per_example=True)(logits), log_p[:, 2].exp() + log_p[:, 6].exp()
+    )
     assert (LogProb(3, 6, per_example=True)(logits) <= 0).all()
 
 
 def test_whole_vocabulary_has_log_prob_zero_and_probabilities_sum_to_one(logits):
     everything = list(range(V))
-    torch.testing.assert_close(LogProb(1, everything, per_example=True)(logits),
-                               torch.zeros(B, dtype=logits.dtype), atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        LogProb(1, everything, per_example=True)(logits),
+        torch.zeros(B, dtype=logits.dtype),
+        atol=1e-12,
+        rtol=0,
+    )
     total = sum(Probability(1, t, per_example=True)(logits) for t in range(V))
     torch.testing.assert_close(total, torch.ones(B, dtype=logits.dtype))
 
@@ -133,15 +155,19 @@ def test_half_precision_logits_are_scored_in_float32(logits):
 
 
 def test_accuracy(logits):
-    top = logits[:, 4].argmax(-1)                      # greedy token per example
+    top = logits[:, 4].argmax(-1)  # greedy token per example
     other = (top + 1) % V
-    assert Accuracy(4, torch.stack([top, other], -1), per_example=True)(logits).tolist() == [1.0] * B
+    assert (
+        Accuracy(4, torch.stack([top, other], -1), per_example=True)(logits).tolist() == [1.0] * B
+    )
     assert Accuracy(4, other, per_example=True)(logits).tolist() == [0.0] * B
     # A shared set holding the first example's top token only: accuracy 1/3 if the others differ.
     hits = [float(t == top[0]) for t in top.tolist()]
     acc = Accuracy(4, int(top[0]), per_example=True)(logits)
     assert acc.tolist() == hits
-    torch.testing.assert_close(Accuracy(4, int(top[0]))(logits), torch.tensor(sum(hits) / B, dtype=logits.dtype))
+    torch.testing.assert_close(
+        Accuracy(4, int(top[0]))(logits), torch.tensor(sum(hits) / B, dtype=logits.dtype)
+    )
     assert Accuracy(4, list(range(V)))(logits).item() == 1.0
 
 
@@ -152,7 +178,9 @@ def test_kl_of_reference_against_itself_is_zero(logits):
 
 
 def test_kl_equals_torch_kl_div(logits):
-    other = logits + torch.randn(logits.shape, generator=torch.Generator().manual_seed(1), dtype=logits.dtype)
+    other = logits + torch.randn(
+        logits.shape, generator=torch.Generator().manual_seed(1), dtype=logits.dtype
+    )
     ref_lp, lp = logits.float().log_softmax(-1), other.float().log_softmax(-1)
     at_two = F.kl_div(lp[:, 2], ref_lp[:, 2], reduction="batchmean", log_target=True)
     torch.testing.assert_close(KLDivergence(logits.float(), position=2)(other.float()), at_two)
@@ -185,7 +213,7 @@ def test_normalised_recovery():
     assert normalised_recovery(2.0, 3.0, 2.0) == 0.0
     assert normalised_recovery(3.0, 3.0, 2.0) == 1.0
     assert normalised_recovery(2.5, 3.0, 2.0) == 0.5
-    assert normalised_recovery(-1.0, -2.0, 0.0) == 0.5       # works for either sign of the gap
+    assert normalised_recovery(-1.0, -2.0, 0.0) == 0.5  # works for either sign of the gap
     values = torch.tensor([[0.0, 1.0], [0.5, 2.0]])
     out = normalised_recovery(values, torch.tensor([1.0, 2.0]), torch.tensor([0.0, 1.0]))
     torch.testing.assert_close(out, torch.tensor([[0.0, 0.0], [0.5, 1.0]]))
@@ -197,14 +225,18 @@ def test_normalised_recovery():
 
 def test_recovery_wrapper_is_one_at_clean_and_zero_at_corrupt(logits):
     corrupt = logits.flip(-1)
-    for metric in (LogitDiff(2, 1, [3, 4]), LogProb(1, 4, per_example=True), KLDivergence(logits, position=0)):
+    for metric in (
+        LogitDiff(2, 1, [3, 4]),
+        LogProb(1, 4, per_example=True),
+        KLDivergence(logits, position=0),
+    ):
         recovery = Recovery(metric, logits, corrupt)
         assert (recovery(logits) == 1).all() and (recovery(corrupt) == 0).all()
         assert recovery(logits).shape == recovery.clean_value.shape
     recovery = Recovery(LogitDiff(2, 1, 3, per_example=True), logits, corrupt)
     torch.testing.assert_close(recovery.clean_value, logits[:, 2, 1] - logits[:, 2, 3])
     torch.testing.assert_close(recovery.corrupt_value, corrupt[:, 2, 1] - corrupt[:, 2, 3])
-    halfway = (logits + corrupt) / 2                       # logit diff is linear in the logits
+    halfway = (logits + corrupt) / 2  # logit diff is linear in the logits
     torch.testing.assert_close(recovery(halfway), torch.full((B,), 0.5, dtype=logits.dtype))
 
 
@@ -214,7 +246,9 @@ def test_recovery_rejects_undefined_or_mismatched(logits):
     recovery = Recovery(LogitDiff(2, 1, 3), logits, logits.flip(-1))
     with pytest.raises(ValueError, match="batch 2 but the stored clean logits have batch 3"):
         recovery(logits[:2])
-    with pytest.raises(ValueError, match="clean_logits have batch 3 but corrupt_logits have batch 2"):
+    with pytest.raises(
+        ValueError, match="clean_logits have batch 3 but corrupt_logits have batch 2"
+    ):
         Recovery(LogitDiff(2, 1, 3), logits, logits[:2])
 
 
@@ -230,10 +264,12 @@ def random_model() -> HookedWhisper:
 @pytest.fixture(scope="module")
 def decoder_setup(random_model):
     model = random_model
-    mel = torch.randn(1, DIMS.n_mels, 2 * DIMS.n_audio_ctx, generator=torch.Generator().manual_seed(3))
+    mel = torch.randn(
+        1, DIMS.n_mels, 2 * DIMS.n_audio_ctx, generator=torch.Generator().manual_seed(3)
+    )
     clean = torch.tensor([[50257, 50362, 11, 12, 13, 14], [50257, 50362, 21, 22, 23, 24]])
     corrupt = clean.clone()
-    corrupt[:, 3] = torch.tensor([400, 500])               # one token differs per example
+    corrupt[:, 3] = torch.tensor([400, 500])  # one token differs per example
     view = model.decoder_stream(mel)
     with torch.no_grad():
         clean_logits, clean_cache = view.run_with_cache(clean)
@@ -254,8 +290,9 @@ def _metrics(clean_logits, corrupt_logits, per_example):
 def test_metric_mapping_in_tl_patching_clean_to_clean(decoder_setup):
     view, clean, _, clean_logits, clean_cache, corrupt_logits = decoder_setup
     with torch.no_grad():
-        result = tlp.get_act_patch_resid_pre(view, clean, clean_cache,
-                                             _metrics(clean_logits, corrupt_logits, False))
+        result = tlp.get_act_patch_resid_pre(
+            view, clean, clean_cache, _metrics(clean_logits, corrupt_logits, False)
+        )
     assert result.metric_names == ["recovery", "logit_diff", "kl", "log_prob"]
     cells = (DIMS.n_text_layer, clean.shape[1])
     assert result["recovery"].values.shape == cells
@@ -269,8 +306,9 @@ def test_metric_mapping_in_tl_patching_corrupt_run(decoder_setup):
     view, clean, corrupt, clean_logits, clean_cache, corrupt_logits = decoder_setup
     metrics = _metrics(clean_logits, corrupt_logits, True)
     with torch.no_grad():
-        result = tlp.get_act_patch_resid_pre(view, corrupt, clean_cache, metrics,
-                                             reduce="none", baseline=True)
+        result = tlp.get_act_patch_resid_pre(
+            view, corrupt, clean_cache, metrics, reduce="none", baseline=True
+        )
     recovery = result["recovery"]
     assert recovery.values.shape == (DIMS.n_text_layer, clean.shape[1], clean.shape[0])
     torch.testing.assert_close(recovery.values[0, 3], torch.ones(2), atol=1e-4, rtol=0)
@@ -280,8 +318,9 @@ def test_metric_mapping_in_tl_patching_corrupt_run(decoder_setup):
     # The baseline is the corrupt run; TransformerLens's own normalisation agrees with Recovery.
     torch.testing.assert_close(recovery.baseline, torch.zeros(2), atol=1e-5, rtol=0)
     diff = result["logit_diff"]
-    torch.testing.assert_close(diff.normalized(metrics["recovery"].clean_value), recovery.values,
-                               atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(
+        diff.normalized(metrics["recovery"].clean_value), recovery.values, atol=1e-4, rtol=1e-4
+    )
 
 
 # ----------------------------------------------------------------- answers
@@ -299,7 +338,7 @@ def test_first_difference():
 def test_answer_from_transcripts_on_tiny_en(tiny_en, jfk_audio, jfk_mel):
     """Silencing the word "Americans" (1.76-2.26 s) changes tiny.en's transcript there."""
     silenced = jfk_audio.copy()
-    silenced[int(1.76 * 16000):int(2.26 * 16000)] = 0
+    silenced[int(1.76 * 16000) : int(2.26 * 16000)] = 0
     corrupt_mel = tiny_en.to_mel(silenced, sample_rate=16000)
     answer = answer_from_transcripts(tiny_en, jfk_mel, corrupt_mel)
 

@@ -44,7 +44,9 @@ def test_mlp_to_next_layer_equals_mlp_out_patching(setup):
             _, clean_cache = view.run_with_cache(clean)
             expected = tlp.get_act_patch_mlp_out(view, corrupt, clean_cache, logit_diff)
         for pos in (0, 3):
-            got = direct_path(view, clean, corrupt, logit_diff, Sender(1, "mlp"), 2, positions=[pos]).item()
+            got = direct_path(
+                view, clean, corrupt, logit_diff, Sender(1, "mlp"), 2, positions=[pos]
+            ).item()
             assert got == pytest.approx(float(expected[1, pos]), abs=1e-4)
 
 
@@ -55,7 +57,9 @@ def test_attention_direct_path_equals_hooked_definition(setup):
             _, source = view.run_with_cache(clean)
             delta = source["blocks.0.hook_attn_out"] - base["blocks.0.hook_attn_out"]
             add = lambda x, hook: x + delta
-            expected = logit_diff(view.run_with_hooks(corrupt, fwd_hooks=[("blocks.2.hook_resid_pre", add)]))
+            expected = logit_diff(
+                view.run_with_hooks(corrupt, fwd_hooks=[("blocks.2.hook_resid_pre", add)])
+            )
         got = direct_path(view, clean, corrupt, logit_diff, Sender(0, "attn"), 2).item()
         assert got == pytest.approx(float(expected), abs=1e-4)
 
@@ -71,8 +75,10 @@ def test_heads_direct_to_logits_sum_of_heads_is_the_layer(setup):
         _, base = view.run_with_cache(corrupt_tokens)
         _, source = view.run_with_cache(tokens)
     layer = 1
-    heads = sum(Sender(layer, "attn", h).output(view, source) - Sender(layer, "attn", h).output(view, base)
-                for h in range(DIMS.n_text_head))
+    heads = sum(
+        Sender(layer, "attn", h).output(view, source) - Sender(layer, "attn", h).output(view, base)
+        for h in range(DIMS.n_text_head)
+    )
     whole = Sender(layer, "attn").output(view, source) - Sender(layer, "attn").output(view, base)
     torch.testing.assert_close(heads, whole, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="receiver layer must come after"):
@@ -100,6 +106,7 @@ def test_audio_through_chosen_cross_heads_equals_brute_force(setup):
                 cols = slice(h * d_head, (h + 1) * d_head)
                 out[..., cols] = clean_proj[..., cols]
                 return out
+
             handles.append(proj.register_forward_hook(swap))
     with torch.no_grad():
         expected = logit_diff(ref(corrupt, tokens))
@@ -112,23 +119,37 @@ def test_audio_through_all_cross_heads_is_the_clean_run(setup):
     _, model, clean, corrupt, tokens, _ = setup
     every = [(l, h) for l in range(DIMS.n_text_layer) for h in range(DIMS.n_text_head)]
     with torch.no_grad():
-        clean_value, corrupt_value = logit_diff(model(clean, tokens)), logit_diff(model(corrupt, tokens))
-    assert audio_to_cross_heads(model, clean, corrupt, tokens, logit_diff, every).item() == pytest.approx(
-        float(clean_value), abs=1e-4)
-    assert audio_to_cross_heads(model, clean, corrupt, tokens, logit_diff, []).item() == pytest.approx(
-        float(corrupt_value), abs=1e-4)
-    assert audio_to_cross_heads(model, clean, corrupt, tokens, logit_diff, every,
-                                direction="noise").item() == pytest.approx(float(corrupt_value), abs=1e-4)
+        clean_value, corrupt_value = (
+            logit_diff(model(clean, tokens)),
+            logit_diff(model(corrupt, tokens)),
+        )
+    assert audio_to_cross_heads(
+        model, clean, corrupt, tokens, logit_diff, every
+    ).item() == pytest.approx(float(clean_value), abs=1e-4)
+    assert audio_to_cross_heads(
+        model, clean, corrupt, tokens, logit_diff, []
+    ).item() == pytest.approx(float(corrupt_value), abs=1e-4)
+    assert audio_to_cross_heads(
+        model, clean, corrupt, tokens, logit_diff, every, direction="noise"
+    ).item() == pytest.approx(float(corrupt_value), abs=1e-4)
 
 
 def test_head_sweep_equals_direct_path_per_head(setup):
     _, model, clean, _, tokens, corrupt_tokens = setup
     view = model.decoder_stream(clean)
-    sweep = direct_path_head_sweep(view, tokens, corrupt_tokens, logit_diff, receiver_layer=2,
-                                   direction="noise")
+    sweep = direct_path_head_sweep(
+        view, tokens, corrupt_tokens, logit_diff, receiver_layer=2, direction="noise"
+    )
     for layer, head in ((0, 1), (1, 3)):
-        one = direct_path(view, tokens, corrupt_tokens, logit_diff, Sender(layer, "attn", head), 2,
-                          direction="noise").item()
+        one = direct_path(
+            view,
+            tokens,
+            corrupt_tokens,
+            logit_diff,
+            Sender(layer, "attn", head),
+            2,
+            direction="noise",
+        ).item()
         assert float(sweep.values[layer, head]) == pytest.approx(one, abs=1e-5)
     with torch.no_grad():
         assert sweep.clean_value == pytest.approx(float(logit_diff(view(tokens))), abs=1e-5)

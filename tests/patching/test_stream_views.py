@@ -35,10 +35,14 @@ def logit_diff(logits: torch.Tensor) -> torch.Tensor:
 def _brute_force_resid_pre(ref, stack, clean_in, corrupt_in, tokens, n_pos):
     """Plain torch pre-hooks on openai-whisper: replace one block input position."""
     blocks = getattr(ref, stack).blocks
-    run = (lambda mel, tok: ref(mel, tok))
+    run = lambda mel, tok: ref(mel, tok)
     clean_acts = {}
-    handles = [b.register_forward_pre_hook(
-        lambda m, args, l=l: clean_acts.__setitem__(l, args[0].detach())) for l, b in enumerate(blocks)]
+    handles = [
+        b.register_forward_pre_hook(
+            lambda m, args, l=l: clean_acts.__setitem__(l, args[0].detach())
+        )
+        for l, b in enumerate(blocks)
+    ]
     with torch.no_grad():
         run(*clean_in)
     for h in handles:
@@ -46,10 +50,12 @@ def _brute_force_resid_pre(ref, stack, clean_in, corrupt_in, tokens, n_pos):
     out = torch.zeros(len(blocks), n_pos)
     for layer, block in enumerate(blocks):
         for pos in range(n_pos):
+
             def patch(m, args, pos=pos, layer=layer):
                 x = args[0].clone()
                 x[:, pos] = clean_acts[layer][:, pos]
                 return (x, *args[1:])
+
             handle = block.register_forward_pre_hook(patch)
             with torch.no_grad():
                 out[layer, pos] = logit_diff(run(*corrupt_in))
@@ -71,8 +77,9 @@ def test_encoder_resid_pre_patching_equals_brute_force(setup):
         _, clean_cache = view.run_with_cache(clean)
         result = tlp.get_act_patch_resid_pre(view, corrupt, clean_cache, logit_diff)
     assert result.shape == (DIMS.n_audio_layer, N_POS)
-    expected = _brute_force_resid_pre(ref, "encoder", (clean_mel, tokens), (corrupt_mel, tokens),
-                                      tokens, N_POS)
+    expected = _brute_force_resid_pre(
+        ref, "encoder", (clean_mel, tokens), (corrupt_mel, tokens), tokens, N_POS
+    )
     torch.testing.assert_close(result, expected, atol=1e-4, rtol=0)
     # Frames outside the corruption's reach (mel columns 4-7, widened by the two k=3 convs to
     # frames 1-4) carry no effect at layer 0.
@@ -89,8 +96,9 @@ def test_decoder_resid_pre_patching_equals_brute_force(setup):
     with torch.no_grad():
         _, clean_cache = view.run_with_cache(tokens)
         result = tlp.get_act_patch_resid_pre(view, corrupt_tokens, clean_cache, logit_diff)
-    expected = _brute_force_resid_pre(ref, "decoder", (clean_mel, tokens),
-                                      (clean_mel, corrupt_tokens), tokens, tokens.shape[1])
+    expected = _brute_force_resid_pre(
+        ref, "decoder", (clean_mel, tokens), (clean_mel, corrupt_tokens), tokens, tokens.shape[1]
+    )
     torch.testing.assert_close(result, expected, atol=1e-4, rtol=0)
 
 
@@ -98,8 +106,10 @@ def test_every_stock_patching_function_runs_on_both_streams(setup):
     _, model, clean_mel, corrupt_mel, tokens = setup
     corrupt_tokens = tokens.clone()
     corrupt_tokens[0, 3] = 99
-    cases = [(model.encoder_stream(tokens), mel_to_frames(clean_mel), mel_to_frames(corrupt_mel)),
-             (model.decoder_stream(clean_mel), tokens, corrupt_tokens)]
+    cases = [
+        (model.encoder_stream(tokens), mel_to_frames(clean_mel), mel_to_frames(corrupt_mel)),
+        (model.decoder_stream(clean_mel), tokens, corrupt_tokens),
+    ]
     for view, clean, corrupt in cases:
         n_layers, n_heads, n_pos = view.cfg.n_layers, view.cfg.n_heads, clean.shape[-1]
         with torch.no_grad():
@@ -131,9 +141,13 @@ def test_every_stock_patching_function_runs_on_both_streams(setup):
             assert every.shape == (3, n_layers, n_pos)
             heads = tlp.get_act_patch_attn_head_all_pos_every(view, corrupt, cache, logit_diff)
             assert heads.shape == (5, n_layers, n_heads)
-            result = tlp.get_act_patch_resid_pre(view, corrupt, cache,
-                                                 {"ld": logit_diff, "neg": lambda l: -logit_diff(l)},
-                                                 baseline=True)
+            result = tlp.get_act_patch_resid_pre(
+                view,
+                corrupt,
+                cache,
+                {"ld": logit_diff, "neg": lambda l: -logit_diff(l)},
+                baseline=True,
+            )
             torch.testing.assert_close(result.values[1], -result.values[0])
             torch.testing.assert_close(result.baseline[0], logit_diff(view(corrupt)))
 
@@ -144,13 +158,19 @@ def test_view_cache_names_and_hook_names_are_local(setup):
     seen = []
     with torch.no_grad():
         _, cache = view.run_with_cache(mel_to_frames(clean_mel))
-        view.run_with_hooks(mel_to_frames(clean_mel), fwd_hooks=[
-            ("blocks.1.attn.hook_z", lambda x, hook: seen.append((hook.name, hook.layer())))])
+        view.run_with_hooks(
+            mel_to_frames(clean_mel),
+            fwd_hooks=[
+                ("blocks.1.attn.hook_z", lambda x, hook: seen.append((hook.name, hook.layer())))
+            ],
+        )
     assert seen == [("blocks.1.attn.hook_z", 1)]
     assert "hook_embed" in cache and "hook_pos_embed" in cache and "ln_final.hook_scale" in cache
     assert all(not k.startswith(("encoder.", "decoder.")) for k in cache.keys())
     with pytest.raises(KeyError, match="No hook point named 'blocks.9.hook_resid_pre'"):
-        view.run_with_hooks(mel_to_frames(clean_mel), fwd_hooks=[("blocks.9.hook_resid_pre", print)])
+        view.run_with_hooks(
+            mel_to_frames(clean_mel), fwd_hooks=[("blocks.9.hook_resid_pre", print)]
+        )
 
 
 def test_accumulated_resid_and_decomposition_on_both_streams(setup):
@@ -166,8 +186,11 @@ def test_accumulated_resid_and_decomposition_on_both_streams(setup):
         torch.testing.assert_close(resid[0], cache["blocks.0.hook_resid_pre"])
         for layer in range(n_layers + 1):
             parts = cache.decompose_resid(layer=layer)
-            target = (cache[f"blocks.{layer}.hook_resid_pre"] if layer < n_layers
-                      else cache[f"blocks.{n_layers - 1}.hook_resid_post"])
+            target = (
+                cache[f"blocks.{layer}.hook_resid_pre"]
+                if layer < n_layers
+                else cache[f"blocks.{n_layers - 1}.hook_resid_post"]
+            )
             torch.testing.assert_close(parts.sum(0), target, atol=1e-4, rtol=1e-4)
         ln = cache.accumulated_resid(apply_ln=True)
         torch.testing.assert_close(ln[-1], cache["ln_final.hook_normalized"], atol=1e-4, rtol=1e-4)
@@ -178,8 +201,9 @@ def test_accumulated_resid_and_decomposition_on_both_streams(setup):
     parts = dec_cache.decompose_resid(apply_ln=True, pos_slice=-1)
     direction = dec.W_U[:, ANSWER] - dec.W_U[:, WRONG]
     raw = dec_cache.decompose_resid(pos_slice=-1)  # logit_attrs applies ln_final's scale itself
-    attrs = dec_cache.logit_attrs(raw, tokens=torch.tensor([ANSWER]),
-                                  incorrect_tokens=torch.tensor([WRONG]), pos_slice=-1)
+    attrs = dec_cache.logit_attrs(
+        raw, tokens=torch.tensor([ANSWER]), incorrect_tokens=torch.tensor([WRONG]), pos_slice=-1
+    )
     torch.testing.assert_close(attrs[:, 0], parts[:, 0] @ direction, atol=1e-5, rtol=1e-5)
     with torch.no_grad():
         expected = logit_diff(dec(tokens))
@@ -202,7 +226,13 @@ def test_head_and_full_decompositions_on_the_decoder_stream():
         assert "L0X0" in labels and labels[-1] == "bias"
         torch.testing.assert_close(full.sum(0), final, atol=1e-4, rtol=1e-4)
     mid = cache.get_full_resid_decomposition(layer=1, mlp_input=True, expand_neurons=False)
-    torch.testing.assert_close(mid.sum(0), cache["blocks.1.hook_resid_mid_cross"], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(
+        mid.sum(0), cache["blocks.1.hook_resid_mid_cross"], atol=1e-4, rtol=1e-4
+    )
     ln = cache.get_full_resid_decomposition(expand_neurons=False, apply_ln=True, pos_slice=-1)
-    torch.testing.assert_close(ln.sum(0) * view.ln_final.w + view.ln_final.b,
-                               cache["ln_final.hook_normalized"][:, -1], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(
+        ln.sum(0) * view.ln_final.w + view.ln_final.b,
+        cache["ln_final.hook_normalized"][:, -1],
+        atol=1e-4,
+        rtol=1e-4,
+    )

@@ -13,8 +13,15 @@ import torch
 
 from hooked_audio import HookedWhisper, mel_to_frames
 from hooked_audio.models.whisper import WhisperEncoderStream, audio_to_cross_heads
-from hooked_audio.patching import (Sender, SweepResult, direct_path, head_sweep, layer_sweep,
-                                   resid_pre_attribution, time_cells)
+from hooked_audio.patching import (
+    Sender,
+    SweepResult,
+    direct_path,
+    head_sweep,
+    layer_sweep,
+    resid_pre_attribution,
+    time_cells,
+)
 from hooked_audio.streams import AudioStream, StreamView
 from tests.helpers.whisper_models import random_dims, random_reference
 
@@ -27,8 +34,9 @@ def logit_diff(logits):
 
 @pytest.fixture(scope="module")
 def setup():
-    model = HookedWhisper.from_openai_state_dict(DIMS, random_reference(DIMS, seed=3,
-                                                                        std=0.15).state_dict())
+    model = HookedWhisper.from_openai_state_dict(
+        DIMS, random_reference(DIMS, seed=3, std=0.15).state_dict()
+    )
     gen = torch.Generator().manual_seed(4)
     clean = torch.randn(1, 80, 12, generator=gen)
     corrupt = clean + 2 * torch.randn(1, 80, 12, generator=gen)
@@ -38,13 +46,21 @@ def setup():
 
 def sweep(setup, **kwargs):
     model, clean, corrupt, tokens = setup
-    return layer_sweep(model.encoder_stream(tokens), clean, corrupt, logit_diff, progress=False,
-                       **kwargs)
+    return layer_sweep(
+        model.encoder_stream(tokens), clean, corrupt, logit_diff, progress=False, **kwargs
+    )
 
 
-@pytest.mark.parametrize("batch_size, error, match", [
-    (0, ValueError, "positive"), (-2, ValueError, "positive"), (1.5, TypeError, "integer"),
-    (True, TypeError, "bool"), ("4", TypeError, "integer")])
+@pytest.mark.parametrize(
+    "batch_size, error, match",
+    [
+        (0, ValueError, "positive"),
+        (-2, ValueError, "positive"),
+        (1.5, TypeError, "integer"),
+        (True, TypeError, "bool"),
+        ("4", TypeError, "integer"),
+    ],
+)
 def test_batch_size_is_a_positive_int(setup, batch_size, error, match):
     with pytest.raises(error, match=match):
         sweep(setup, batch_size=batch_size)
@@ -76,12 +92,28 @@ def test_a_metric_returning_nan_is_refused_with_its_cell(setup):
 def test_normalised_refuses_a_nan_or_zero_gap(setup):
     result = sweep(setup, layers=[0], cells=[0])
     assert math.isfinite(float(result.normalised()[0, 0]))
-    nan_ref = SweepResult(result.values, result.layers, result.cells, result.cell_labels,
-                          result.act, result.direction, float("nan"), result.corrupt_value)
+    nan_ref = SweepResult(
+        result.values,
+        result.layers,
+        result.cells,
+        result.cell_labels,
+        result.act,
+        result.direction,
+        float("nan"),
+        result.corrupt_value,
+    )
     with pytest.raises(ValueError, match="recovery is undefined"):
         nan_ref.normalised()
-    flat = SweepResult(result.values, result.layers, result.cells, result.cell_labels,
-                       result.act, result.direction, 1.0, 1.0 + 1e-9)
+    flat = SweepResult(
+        result.values,
+        result.layers,
+        result.cells,
+        result.cell_labels,
+        result.act,
+        result.direction,
+        1.0,
+        1.0 + 1e-9,
+    )
     with pytest.raises(ValueError, match="does not move"):
         flat.normalised()
 
@@ -97,18 +129,30 @@ def test_negative_positions_mean_what_python_indexing_means(setup):
 
 def test_int_like_cells_are_accepted_and_others_refused(setup):
     plain = sweep(setup, layers=[0], cells=[1, [2, 3]])
-    for cells in ([np.int64(1), np.array([2, 3])], [torch.tensor(1), torch.tensor([2, 3])],
-                  [np.int32(1), [np.int64(2), torch.tensor(3)]]):
+    for cells in (
+        [np.int64(1), np.array([2, 3])],
+        [torch.tensor(1), torch.tensor([2, 3])],
+        [np.int32(1), [np.int64(2), torch.tensor(3)]],
+    ):
         torch.testing.assert_close(sweep(setup, layers=[0], cells=cells).values, plain.values)
-    for bad, match in (([1.0], "integer"), ([True], "bool"), ([[1, 2.5]], "integer"),
-                       ([torch.tensor([True, False])], "boolean mask"), ([[]], "no position"),
-                       ([9], "outside"), ([], "empty"), (3, "sequence")):
+    for bad, match in (
+        ([1.0], "integer"),
+        ([True], "bool"),
+        ([[1, 2.5]], "integer"),
+        ([torch.tensor([True, False])], "boolean mask"),
+        ([[]], "no position"),
+        ([9], "outside"),
+        ([], "empty"),
+        (3, "sequence"),
+    ):
         with pytest.raises((TypeError, ValueError), match=match):
             sweep(setup, layers=[0], cells=bad)
 
 
-@pytest.mark.parametrize("layers, match", [([5], "Layers must lie"), ([-1], "Layers must lie"),
-                                           ([0.5], "integer"), ([], "empty")])
+@pytest.mark.parametrize(
+    "layers, match",
+    [([5], "Layers must lie"), ([-1], "Layers must lie"), ([0.5], "integer"), ([], "empty")],
+)
 def test_layers_are_checked(setup, layers, match):
     with pytest.raises((TypeError, ValueError), match=match):
         sweep(setup, layers=layers)
@@ -165,8 +209,7 @@ def test_path_patching_returns_a_sweep_result(setup):
     heads = audio_to_cross_heads(model, clean, corrupt, tokens, logit_diff, [(0, 1), (1, 2)])
     assert heads.cell_labels == ["L0H1+L1H2"] and heads.metadata["heads"] == [(0, 1), (1, 2)]
     with torch.no_grad():
-        assert heads.clean_value == pytest.approx(float(logit_diff(model(clean, tokens))),
-                                                  abs=1e-5)
+        assert heads.clean_value == pytest.approx(float(logit_diff(model(clean, tokens))), abs=1e-5)
     with pytest.raises(ValueError, match="one-cell"):
         sweep(setup, layers=[0]).item()
 
@@ -174,15 +217,14 @@ def test_path_patching_returns_a_sweep_result(setup):
 def test_clips_of_different_duration_warn(tiny_en, jfk_audio):
     tokens = tiny_en.to_tokens(" And so")
     view = tiny_en.encoder_stream(tokens)
-    long = tiny_en.to_frames(jfk_audio[:16000 * 3], sample_rate=16000)
-    short = tiny_en.to_frames(jfk_audio[:16000 * 2], sample_rate=16000)
+    long = tiny_en.to_frames(jfk_audio[: 16000 * 3], sample_rate=16000)
+    short = tiny_en.to_frames(jfk_audio[: 16000 * 2], sample_rate=16000)
     assert view.input_seconds(long) == pytest.approx(3.0, abs=0.05)
     with pytest.warns(UserWarning, match="align_pair"):
         layer_sweep(view, long, short, logit_diff, layers=[3], cells=[[0]], progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        layer_sweep(view, long, long * 0.9, logit_diff, layers=[3], cells=[[0]],
-                    progress=False)
+        layer_sweep(view, long, long * 0.9, logit_diff, layers=[3], cells=[[0]], progress=False)
 
 
 def test_views_satisfy_the_protocol_and_incomplete_ones_fail_when_made(setup):

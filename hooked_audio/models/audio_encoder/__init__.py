@@ -6,5 +6,10 @@ from hooked_audio.models.audio_encoder.frames import frames_to_waveform, wavefor
 from hooked_audio.models.audio_encoder.model import HookedAudioEncoder
 from hooked_audio.models.audio_encoder.streams import AudioEncoderStream
 
-__all__ = ["AudioEncoderStream", "HookedAudioEncoder", "HookedAudioEncoderConfig",
-           "frames_to_waveform", "waveform_to_frames"]
+__all__ = [
+    "AudioEncoderStream",
+    "HookedAudioEncoder",
+    "HookedAudioEncoderConfig",
+    "frames_to_waveform",
+    "waveform_to_frames",
+]

@@ -26,8 +26,9 @@ class ChannelTimeNorm(nn.Module):
         self.hook_scale = AudioHookPoint()  # [batch, 1, channels]
         self.hook_normalized = AudioHookPoint()  # [batch, conv_frame, channels]
 
-    def forward(self, x: Float[Tensor, "batch time channels"]
-                ) -> Float[Tensor, "batch time channels"]:
+    def forward(
+        self, x: Float[Tensor, "batch time channels"]
+    ) -> Float[Tensor, "batch time channels"]:
         dtype = x.dtype
         x = x.float()
         x = x - x.mean(1, keepdim=True)

@@ -78,25 +78,32 @@ class HookedAudioEncoderConfig:
 
     def _validate(self) -> None:
         if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got "
-                             f"{self.architecture!r}.")
+            raise ValueError(
+                f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}."
+            )
         if self.feat_extract_norm not in FEAT_EXTRACT_NORMS:
-            raise ValueError(f"feat_extract_norm must be one of {FEAT_EXTRACT_NORMS}, got "
-                             f"{self.feat_extract_norm!r}.")
+            raise ValueError(
+                f"feat_extract_norm must be one of {FEAT_EXTRACT_NORMS}, got "
+                f"{self.feat_extract_norm!r}."
+            )
         lengths = {len(self.conv_dim), len(self.conv_kernel), len(self.conv_stride)}
         if len(lengths) != 1 or not self.conv_dim:
             raise ValueError(
                 f"conv_dim, conv_kernel and conv_stride must have one entry per conv layer; got "
-                f"{len(self.conv_dim)}, {len(self.conv_kernel)} and {len(self.conv_stride)}.")
+                f"{len(self.conv_dim)}, {len(self.conv_kernel)} and {len(self.conv_stride)}."
+            )
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}.")
         if self.d_model % self.num_conv_pos_embedding_groups:
             raise ValueError(
                 f"d_model={self.d_model} is not divisible by num_conv_pos_embedding_groups="
-                f"{self.num_conv_pos_embedding_groups}.")
+                f"{self.num_conv_pos_embedding_groups}."
+            )
         if self.architecture == "wav2vec2" and not self.feat_proj_layer_norm:
-            raise ValueError("feat_proj_layer_norm=False exists on HuBERT only: wav2vec2's "
-                             "feature projection always normalises.")
+            raise ValueError(
+                "feat_proj_layer_norm=False exists on HuBERT only: wav2vec2's "
+                "feature projection always normalises."
+            )
 
     # ------------------------------------------------------------ conv stack arithmetic
     @property

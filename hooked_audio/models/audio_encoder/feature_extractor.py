@@ -27,8 +27,9 @@ class ConvFeatureExtractor(nn.Module):
         super().__init__()
         layers = []
         in_channels = 1
-        for i, (dim, kernel, stride) in enumerate(zip(cfg.conv_dim, cfg.conv_kernel,
-                                                      cfg.conv_stride)):
+        for i, (dim, kernel, stride) in enumerate(
+            zip(cfg.conv_dim, cfg.conv_kernel, cfg.conv_stride)
+        ):
             if cfg.feat_extract_norm == "layer":
                 norm = LayerNorm(dim, eps=CONV_NORM_EPS)
             else:
@@ -37,8 +38,9 @@ class ConvFeatureExtractor(nn.Module):
             in_channels = dim
         self.conv_layers = nn.ModuleList(layers)
 
-    def forward(self, waveform: Float[Tensor, "batch samples"]
-                ) -> Float[Tensor, "batch pos conv_dim"]:
+    def forward(
+        self, waveform: Float[Tensor, "batch samples"]
+    ) -> Float[Tensor, "batch pos conv_dim"]:
         x = waveform[:, :, None]
         for layer in self.conv_layers:
             x = layer(x)

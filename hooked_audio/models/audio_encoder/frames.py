@@ -29,24 +29,28 @@ from torch import Tensor
 from hooked_audio.audio.errors import AudioInputError
 
 
-def waveform_to_frames(waveform: Float[Tensor, "batch samples"], hop: int, receptive_field: int
-                       ) -> Float[Tensor, "batch window pos"]:
+def waveform_to_frames(
+    waveform: Float[Tensor, "batch samples"], hop: int, receptive_field: int
+) -> Float[Tensor, "batch window pos"]:
     """`[batch, samples]` -> `[batch, receptive_field, n_pos]` (see the module docstring)."""
     if waveform.ndim != 2 or waveform.shape[-1] < receptive_field:
         raise AudioInputError(
             f"waveform_to_frames takes (batch, samples) with at least {receptive_field} samples, "
-            f"got shape {tuple(waveform.shape)}.")
+            f"got shape {tuple(waveform.shape)}."
+        )
     return waveform.unfold(-1, receptive_field, hop).transpose(1, 2).contiguous()
 
 
-def frames_to_waveform(frames: Float[Tensor, "batch window pos"], hop: int
-                       ) -> Float[Tensor, "batch samples"]:
+def frames_to_waveform(
+    frames: Float[Tensor, "batch window pos"], hop: int
+) -> Float[Tensor, "batch samples"]:
     """Inverse of `waveform_to_frames`: `[batch, window, n_pos]` -> `[batch, n_pos * hop +
     window - hop]`, each sample read once (hops of every position, then the last tail)."""
     if frames.ndim != 3 or frames.shape[1] <= hop or frames.shape[-1] < 1:
         raise AudioInputError(
             f"frames_to_waveform takes framed audio (batch, window, pos) with window > {hop}, "
-            f"got shape {tuple(frames.shape)}; build it with `model.to_frames(waveform)`.")
+            f"got shape {tuple(frames.shape)}; build it with `model.to_frames(waveform)`."
+        )
     batch, _, n_pos = frames.shape
     hops = frames[:, :hop, :].transpose(1, 2).reshape(batch, n_pos * hop)
     return torch.cat([hops, frames[:, hop:, -1]], dim=-1)

@@ -19,29 +19,51 @@ def _refuse(option: str, value: Any, why: str) -> None:
 def check_hf_config(config: Any) -> None:
     """Raise a `ValueError` naming the first option outside what `HookedAudioEncoder` runs."""
     if config.model_type not in ARCHITECTURES:
-        _refuse("model_type", config.model_type,
-                f"HookedAudioEncoder implements {ARCHITECTURES} only (not Conformer, WavLM, "
-                "Data2Vec or other relatives, whose blocks differ).")
+        _refuse(
+            "model_type",
+            config.model_type,
+            f"HookedAudioEncoder implements {ARCHITECTURES} only (not Conformer, WavLM, "
+            "Data2Vec or other relatives, whose blocks differ).",
+        )
     if config.feat_extract_norm not in FEAT_EXTRACT_NORMS:
-        _refuse("feat_extract_norm", config.feat_extract_norm,
-                f"Known conv-stack norms: {FEAT_EXTRACT_NORMS}.")
+        _refuse(
+            "feat_extract_norm",
+            config.feat_extract_norm,
+            f"Known conv-stack norms: {FEAT_EXTRACT_NORMS}.",
+        )
     for option in ("feat_extract_activation", "hidden_act"):
         if getattr(config, option) != "gelu":
-            _refuse(option, getattr(config, option),
-                    "Only the exact (erf) GELU, 'gelu', is implemented.")
+            _refuse(
+                option,
+                getattr(config, option),
+                "Only the exact (erf) GELU, 'gelu', is implemented.",
+            )
     if getattr(config, "add_adapter", False):
-        _refuse("add_adapter", True, "The conv adapter after the encoder is not implemented; "
-                "use a checkpoint without it.")
+        _refuse(
+            "add_adapter",
+            True,
+            "The conv adapter after the encoder is not implemented; use a checkpoint without it.",
+        )
     if getattr(config, "adapter_attn_dim", None) is not None:
-        _refuse("adapter_attn_dim", config.adapter_attn_dim,
-                "Per-language attention adapters (MMS) are not implemented.")
+        _refuse(
+            "adapter_attn_dim",
+            config.adapter_attn_dim,
+            "Per-language attention adapters (MMS) are not implemented.",
+        )
     if getattr(config, "conv_pos_batch_norm", False):
-        _refuse("conv_pos_batch_norm", True, "A batch-normalised positional convolution is not "
-                "implemented (only the weight-normalised one).")
+        _refuse(
+            "conv_pos_batch_norm",
+            True,
+            "A batch-normalised positional convolution is not "
+            "implemented (only the weight-normalised one).",
+        )
     n_layers = config.num_feat_extract_layers
     if not len(config.conv_dim) == len(config.conv_kernel) == len(config.conv_stride) == n_layers:
-        _refuse("num_feat_extract_layers", n_layers,
-                "conv_dim, conv_kernel and conv_stride must have that many entries each.")
+        _refuse(
+            "num_feat_extract_layers",
+            n_layers,
+            "conv_dim, conv_kernel and conv_stride must have that many entries each.",
+        )
 
 
 def config_from_hf(config: Any, vocab_size: int | None = None) -> HookedAudioEncoderConfig:

@@ -35,12 +35,19 @@ def split_hf_model(hf_model: nn.Module) -> tuple[Any, nn.Linear | None]:
         return base, hf_model.lm_head
     if isinstance(hf_model, (classes["Wav2Vec2Model"], classes["HubertModel"])):
         return hf_model, None
-    inner = [name for name in ("wav2vec2", "hubert") if isinstance(getattr(hf_model, name, None),
-                                                                  nn.Module)]
-    hint = (f" Its encoder alone loads with `HookedAudioEncoder.from_hf(hf_model.{inner[0]})`."
-            if inner else "")
-    raise TypeError(f"from_hf takes one of {', '.join(ACCEPTED)}; got "
-                    f"{type(hf_model).__name__}.{hint}")
+    inner = [
+        name
+        for name in ("wav2vec2", "hubert")
+        if isinstance(getattr(hf_model, name, None), nn.Module)
+    ]
+    hint = (
+        f" Its encoder alone loads with `HookedAudioEncoder.from_hf(hf_model.{inner[0]})`."
+        if inner
+        else ""
+    )
+    raise TypeError(
+        f"from_hf takes one of {', '.join(ACCEPTED)}; got {type(hf_model).__name__}.{hint}"
+    )
 
 
 def hf_to_state(hf_model: nn.Module) -> tuple[HookedAudioEncoderConfig, dict]:
@@ -60,12 +67,15 @@ def load_hf_directory(directory: str | Path) -> nn.Module:
         raise FileNotFoundError(
             f"No config.json in {str(path)!r}. HookedAudioEncoder.from_pretrained takes a local "
             "directory written by HF `save_pretrained` (nothing is downloaded); for a hub "
-            "checkpoint, download it first and pass its folder.")
+            "checkpoint, download it first and pass its folder."
+        )
     raw = json.loads(config_file.read_text())
     model_type = raw.get("model_type")
     if model_type not in ("wav2vec2", "hubert"):
-        raise ValueError(f"{str(config_file)!r} has model_type={model_type!r}; "
-                         "HookedAudioEncoder loads 'wav2vec2' and 'hubert' checkpoints.")
+        raise ValueError(
+            f"{str(config_file)!r} has model_type={model_type!r}; "
+            "HookedAudioEncoder loads 'wav2vec2' and 'hubert' checkpoints."
+        )
     architectures = raw.get("architectures") or []
     prefix = "Wav2Vec2" if model_type == "wav2vec2" else "Hubert"
     if any(arch.endswith("ForCTC") for arch in architectures):
@@ -73,10 +83,15 @@ def load_hf_directory(directory: str | Path) -> nn.Module:
     elif not architectures or all(arch in ENCODER_ONLY for arch in architectures):
         name = f"{prefix}Model"
     else:
-        extra = (" Its config sets use_weighted_layer_sum=True (a head over every layer's "
-                 "output), which is not implemented." if raw.get("use_weighted_layer_sum") else "")
+        extra = (
+            " Its config sets use_weighted_layer_sum=True (a head over every layer's "
+            "output), which is not implemented."
+            if raw.get("use_weighted_layer_sum")
+            else ""
+        )
         raise ValueError(
             f"{str(path)!r} holds a {architectures[0]} checkpoint; HookedAudioEncoder runs the "
             f"encoder alone or with a CTC head.{extra} To study its encoder, load the model with "
-            f"transformers and pass `from_hf(hf_model.{model_type})`.")
+            f"transformers and pass `from_hf(hf_model.{model_type})`."
+        )
     return _classes()[name].from_pretrained(str(path)).eval()

@@ -39,10 +39,12 @@ from hooked_audio.models.audio_encoder.pre_ln_block import PreLNBlock
 from hooked_audio.models.audio_encoder.streams import AudioEncoderStream
 from hooked_audio.models.audio_encoder.unembed import Unembed
 
-NO_TEXT = ("HookedAudioEncoder takes audio, not text, and has no tokenizer: run it on a "
-           "waveform (`model(waveform)`), or its stream view on framed audio "
-           "(`model.to_frames(waveform)`). CTC characters are ids into the checkpoint's "
-           "vocab.json.")
+NO_TEXT = (
+    "HookedAudioEncoder takes audio, not text, and has no tokenizer: run it on a "
+    "waveform (`model(waveform)`), or its stream view on framed audio "
+    "(`model.to_frames(waveform)`). CTC characters are ids into the checkpoint's "
+    "vocab.json."
+)
 
 Waveform = Float[Tensor, "*batch samples"] | np.ndarray
 
@@ -59,28 +61,35 @@ class HookedAudioEncoder(HookedAudioRoot):
 
     hook_examples = "'blocks.0.hook_resid_pre' or 'feature_extractor.conv_layers.0.hook_out'"
 
-    def __init__(self, config: HookedAudioEncoderConfig, seed: int | None = None,
-                 init_weights: bool = True):
+    def __init__(
+        self, config: HookedAudioEncoderConfig, seed: int | None = None, init_weights: bool = True
+    ):
         super().__init__()
         self.config = config
         self.cfg = config.stack
         d_model, eps = config.d_model, config.eps
         self.feature_extractor = ConvFeatureExtractor(config)
-        self.feature_projection = FeatureProjection(config.conv_dim[-1], d_model, eps,
-                                                    config.feat_proj_layer_norm)
+        self.feature_projection = FeatureProjection(
+            config.conv_dim[-1], d_model, eps, config.feat_proj_layer_norm
+        )
         self.hook_embed = AudioHookPoint()  # [batch, pos, d_model], the feature projection
-        self.pos_conv = PositionalConv(d_model, config.num_conv_pos_embeddings,
-                                       config.num_conv_pos_embedding_groups)
+        self.pos_conv = PositionalConv(
+            d_model, config.num_conv_pos_embeddings, config.num_conv_pos_embedding_groups
+        )
         self.hook_pos_embed = AudioHookPoint()  # [batch, pos, d_model], the positional conv
         block = PreLNBlock if config.do_stable_layer_norm else PostLNBlock
         # Post-LN checkpoints normalise embed + pos_embed before block 0; pre-LN ones after
         # the last block. `ln_final` is the identity on post-LN ones (each block ends in ln2).
         self.ln_embed = None if config.do_stable_layer_norm else LayerNorm(d_model, eps=eps)
-        self.blocks = nn.ModuleList([
-            block(d_model, config.n_heads, config.d_mlp, eps, config.use_attn_result)
-            for _ in range(config.n_layers)])
-        self.ln_final = (LayerNorm(d_model, eps=eps) if config.do_stable_layer_norm
-                         else nn.Identity())
+        self.blocks = nn.ModuleList(
+            [
+                block(d_model, config.n_heads, config.d_mlp, eps, config.use_attn_result)
+                for _ in range(config.n_layers)
+            ]
+        )
+        self.ln_final = (
+            LayerNorm(d_model, eps=eps) if config.do_stable_layer_norm else nn.Identity()
+        )
         self.unembed = None if config.vocab_size is None else Unembed(d_model, config.vocab_size)
         if init_weights:  # loaders skip it: every parameter is overwritten right after
             self.init_weights(seed)
@@ -100,10 +109,13 @@ class HookedAudioEncoder(HookedAudioRoot):
         return model.to(device=param.device, dtype=param.dtype)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path,
-                        device: str | torch.device | None = None,
-                        dtype: torch.dtype = torch.float32,
-                        use_attn_result: bool = False) -> HookedAudioEncoder:
+    def from_pretrained(
+        cls,
+        directory: str | Path,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
+        use_attn_result: bool = False,
+    ) -> HookedAudioEncoder:
         """From a local HF checkpoint directory (`save_pretrained`: config.json + weights).
         A CTC checkpoint keeps its head; `Wav2Vec2ForPreTraining` / bare-encoder checkpoints
         load their encoder. Nothing is downloaded."""
@@ -114,8 +126,9 @@ class HookedAudioEncoder(HookedAudioRoot):
     stack_configs = property(lambda self: (self.cfg,))
 
     # ----------------------------------------------------------------- forward
-    def forward(self, waveform: Waveform, attention_mask: Any | None = None,
-                sample_rate: int | None = None) -> Float[Tensor, "batch pos d_out"]:
+    def forward(
+        self, waveform: Waveform, attention_mask: Any | None = None, sample_rate: int | None = None
+    ) -> Float[Tensor, "batch pos d_out"]:
         """CTC logits `[batch, pos, d_vocab]` (or the last hidden state `[batch, pos, d_model]`
         without a head) for a 16 kHz waveform `[samples]` or `[batch, samples]`.
 
@@ -135,9 +148,12 @@ class HookedAudioEncoder(HookedAudioRoot):
             resid = self.ln_embed(resid)
         return self.run_from(0, resid, valid)
 
-    def run_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"],
-                 key_valid: Bool[Tensor, "batch pos"] | None = None
-                 ) -> Float[Tensor, "batch pos d_out"]:
+    def run_from(
+        self,
+        layer: int,
+        resid_pre: Float[Tensor, "batch pos d_model"],
+        key_valid: Bool[Tensor, "batch pos"] | None = None,
+    ) -> Float[Tensor, "batch pos d_out"]:
         """The output when block `layer` receives `resid_pre` (`layer == n_layers`: only
         `ln_final` and the head). Hooks of later blocks fire as in a full forward."""
         if not 0 <= layer <= self.cfg.n_layers:
@@ -153,22 +169,25 @@ class HookedAudioEncoder(HookedAudioRoot):
         """20 ms positions for `n_samples`: `(n_samples - 400) // 320 + 1`."""
         return self.config.n_positions(n_samples)
 
-    def to_frames(self, waveform: Waveform, sample_rate: int | None = None
-                  ) -> Float[Tensor, "batch window pos"]:
+    def to_frames(
+        self, waveform: Waveform, sample_rate: int | None = None
+    ) -> Float[Tensor, "batch window pos"]:
         """The framed layout `[batch, 400, pos]` the stream view takes: `frames[..., p]` is the
         400-sample window position `p` hears. Samples after the last window are dropped (see
         `hooked_audio.models.audio_encoder.frames`)."""
         wave = check_waveform(waveform, self.config, sample_rate)
         return waveform_to_frames(wave, self.config.hop_length, self.config.receptive_field)
 
-    def from_frames(self, frames: Float[Tensor, "batch window pos"]
-                    ) -> Float[Tensor, "batch samples"]:
+    def from_frames(
+        self, frames: Float[Tensor, "batch window pos"]
+    ) -> Float[Tensor, "batch samples"]:
         """Inverse of `to_frames`: the waveform the frames describe (`n_pos * 320 + 80`
         samples), each sample read once."""
         if frames.ndim != 3 or frames.shape[1] != self.config.receptive_field:
             raise ValueError(
                 f"Expected framed audio (batch, {self.config.receptive_field}, pos), got shape "
-                f"{tuple(frames.shape)}. Build it with `model.to_frames(waveform)`.")
+                f"{tuple(frames.shape)}. Build it with `model.to_frames(waveform)`."
+            )
         return frames_to_waveform(frames, self.config.hop_length)
 
     def encoder_stream(self) -> AudioEncoderStream:
@@ -183,7 +202,7 @@ class HookedAudioEncoder(HookedAudioRoot):
         return self.unembed.W_U
 
     @property
-    def b_U(self) -> Float[Tensor, "d_vocab"]:  # noqa: F821, UP037
+    def b_U(self) -> Float[Tensor, " d_vocab"]:  # noqa: F821, UP037
         """The CTC head's bias (no such attribute without a head)."""
         return self.unembed.b_U
 

@@ -24,8 +24,13 @@ class PositionalConv(nn.Module):
         self.bias = nn.Parameter(torch.zeros(d_model))
 
     def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
-        out = F.conv1d(x.transpose(1, 2), self.weight.to(x.dtype), self.bias.to(x.dtype),
-                       padding=self.kernel // 2, groups=self.groups)
+        out = F.conv1d(
+            x.transpose(1, 2),
+            self.weight.to(x.dtype),
+            self.bias.to(x.dtype),
+            padding=self.kernel // 2,
+            groups=self.groups,
+        )
         if self.kernel % 2 == 0:
             out = out[:, :, :-1]
         return F.gelu(out).transpose(1, 2)

@@ -19,8 +19,9 @@ class PostLNBlock(nn.Module):
     `hook_resid_pre`, is `hook_normalized_resid_post`.
     """
 
-    def __init__(self, d_model: int, n_heads: int, d_mlp: int, eps: float,
-                 use_attn_result: bool = False):
+    def __init__(
+        self, d_model: int, n_heads: int, d_mlp: int, eps: float, use_attn_result: bool = False
+    ):
         super().__init__()
         self.attn = Attention(d_model, n_heads, use_attn_result)
         self.ln1 = LayerNorm(d_model, eps=eps)
@@ -33,14 +34,17 @@ class PostLNBlock(nn.Module):
         self.hook_resid_post = AudioHookPoint()  # [batch, pos, d_model], before ln2
         self.hook_normalized_resid_post = AudioHookPoint()  # [batch, pos, d_model], ln2 output
 
-    def attention_input(self, resid_pre: Float[Tensor, "batch pos d_model"]
-                        ) -> Float[Tensor, "batch pos d_model"]:
+    def attention_input(
+        self, resid_pre: Float[Tensor, "batch pos d_model"]
+    ) -> Float[Tensor, "batch pos d_model"]:
         """What the attention reads: the residual stream itself (no LayerNorm before it)."""
         return resid_pre
 
-    def forward(self, x: Float[Tensor, "batch pos d_model"],
-                key_valid: Bool[Tensor, "batch pos"] | None = None
-                ) -> Float[Tensor, "batch pos d_model"]:
+    def forward(
+        self,
+        x: Float[Tensor, "batch pos d_model"],
+        key_valid: Bool[Tensor, "batch pos"] | None = None,
+    ) -> Float[Tensor, "batch pos d_model"]:
         """`key_valid` masks padded positions as keys (True = real); None: every position."""
         resid_pre = self.hook_resid_pre(x)
         attn_out = self.hook_attn_out(self.attn(resid_pre, key_valid=key_valid))

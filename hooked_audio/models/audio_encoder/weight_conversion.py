@@ -38,8 +38,9 @@ def positional_conv_weight(conv: nn.Conv1d) -> Tensor:
         return conv.weight.detach().clone()
 
 
-def convert_hf_weights(base: Any, lm_head: nn.Linear | None,
-                       cfg: HookedAudioEncoderConfig) -> dict[str, Tensor]:
+def convert_hf_weights(
+    base: Any, lm_head: nn.Linear | None, cfg: HookedAudioEncoderConfig
+) -> dict[str, Tensor]:
     """A `Wav2Vec2Model` / `HubertModel` (and a CTC `lm_head`) -> our state dict, float32."""
     sd: dict[str, Tensor] = {}
     for i, layer in enumerate(base.feature_extractor.conv_layers):

@@ -12,8 +12,9 @@ A new architecture is one `AudioLMArchitecture` passed to `register_architecture
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from hooked_audio.models.audio_lm.qwen2_audio_prompting import check_qwen2_audio_processor
 from hooked_audio.models.audio_lm.voxtral_prompting import check_voxtral_processor
@@ -50,8 +51,9 @@ class AudioLMArchitecture:
 
     def config_fields(self, hf_config: Any) -> dict[str, Any]:
         """The architecture's `HookedAudioLMConfig` fields for a HF config."""
-        return dict(audio_pool=self.audio_pool, projector=self.projector,
-                    **self.hf_config_fields(hf_config))
+        return dict(
+            audio_pool=self.audio_pool, projector=self.projector, **self.hf_config_fields(hf_config)
+        )
 
 
 ARCHITECTURES: dict[str, AudioLMArchitecture] = {}
@@ -71,7 +73,8 @@ def get_architecture(name: str) -> AudioLMArchitecture:
         raise ValueError(
             f"Unknown audio-LM architecture {name!r}; registered: {', '.join(ARCHITECTURES)}. "
             "A new one is an AudioLMArchitecture passed to "
-            "hooked_audio.models.audio_lm.architectures.register_architecture.")
+            "hooked_audio.models.audio_lm.architectures.register_architecture."
+        )
     return ARCHITECTURES[name]
 
 
@@ -83,23 +86,46 @@ def _voxtral_fields(hf_config: Any) -> dict[str, Any]:
     audio, text = hf_config.audio_config, hf_config.text_config
     stack = audio.intermediate_size // audio.hidden_size
     if stack * audio.hidden_size != audio.intermediate_size:
-        raise ValueError("Voxtral's projector stacks intermediate_size / hidden_size audio "
-                         "frames; that ratio must be a whole number.")
-    return dict(projector_stack=stack, projector_act=hf_config.projector_hidden_act,
-                qkv_bias=bool(getattr(text, "attention_bias", False)),
-                mlp_bias=bool(getattr(text, "mlp_bias", False)))
+        raise ValueError(
+            "Voxtral's projector stacks intermediate_size / hidden_size audio "
+            "frames; that ratio must be a whole number."
+        )
+    return dict(
+        projector_stack=stack,
+        projector_act=hf_config.projector_hidden_act,
+        qkv_bias=bool(getattr(text, "attention_bias", False)),
+        mlp_bias=bool(getattr(text, "mlp_bias", False)),
+    )
 
 
-QWEN2_AUDIO = register_architecture(AudioLMArchitecture(
-    model_type="qwen2_audio", display_name="Qwen2-Audio",
-    hf_model_class="Qwen2AudioForConditionalGeneration", processor_class="Qwen2AudioProcessor",
-    audio_pool=2, projector="linear", masks_padding=True, splits_long_audio=False,
-    chat_template_inputs=False, hf_config_fields=_qwen2_audio_fields,
-    check_processor=check_qwen2_audio_processor))
+QWEN2_AUDIO = register_architecture(
+    AudioLMArchitecture(
+        model_type="qwen2_audio",
+        display_name="Qwen2-Audio",
+        hf_model_class="Qwen2AudioForConditionalGeneration",
+        processor_class="Qwen2AudioProcessor",
+        audio_pool=2,
+        projector="linear",
+        masks_padding=True,
+        splits_long_audio=False,
+        chat_template_inputs=False,
+        hf_config_fields=_qwen2_audio_fields,
+        check_processor=check_qwen2_audio_processor,
+    )
+)
 
-VOXTRAL = register_architecture(AudioLMArchitecture(
-    model_type="voxtral", display_name="Voxtral",
-    hf_model_class="VoxtralForConditionalGeneration", processor_class="VoxtralProcessor",
-    audio_pool=1, projector="stack", masks_padding=False, splits_long_audio=True,
-    chat_template_inputs=True, hf_config_fields=_voxtral_fields,
-    check_processor=check_voxtral_processor))
+VOXTRAL = register_architecture(
+    AudioLMArchitecture(
+        model_type="voxtral",
+        display_name="Voxtral",
+        hf_model_class="VoxtralForConditionalGeneration",
+        processor_class="VoxtralProcessor",
+        audio_pool=1,
+        projector="stack",
+        masks_padding=False,
+        splits_long_audio=True,
+        chat_template_inputs=True,
+        hf_config_fields=_voxtral_fields,
+        check_processor=check_voxtral_processor,
+    )
+)

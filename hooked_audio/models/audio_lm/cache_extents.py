@@ -3,15 +3,16 @@ estimate."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from torch import Tensor
 
 from hooked_audio.cache_memory import StackExtent
 
 
-def audio_lm_cache_extents(model: Any, input_ids: Any = None, input_features: Any = None,
-                           **_: Any) -> Optional[dict[str, StackExtent]]:
+def audio_lm_cache_extents(
+    model: Any, input_ids: Any = None, input_features: Any = None, **_: Any
+) -> dict[str, StackExtent] | None:
     """`{"": language model, "audio_encoder.": tower, "projector.": projector}` for
     `model(input_ids, input_features, ...)`; the audio stacks only when features are given.
     None for inputs the forward itself will refuse."""
@@ -23,9 +24,11 @@ def audio_lm_cache_extents(model: Any, input_ids: Any = None, input_features: An
     if isinstance(input_features, Tensor) and input_features.ndim in (2, 3):
         n_audio = 1 if input_features.ndim == 2 else input_features.shape[0]
         n_frames = cfg.audio_n_ctx
-        extents["audio_encoder."] = StackExtent.of(cfg.audio, n_audio, n_frames,
-                                                   n_stem_pos=2 * n_frames)
+        extents["audio_encoder."] = StackExtent.of(
+            cfg.audio, n_audio, n_frames, n_stem_pos=2 * n_frames
+        )
         width = max(cfg.projector_stack * cfg.audio_d_model, cfg.d_model)
-        extents["projector."] = StackExtent(n_audio, n_frames // cfg.audio_pool, width,
-                                            cfg.n_heads, cfg.d_head, 0)
+        extents["projector."] = StackExtent(
+            n_audio, n_frames // cfg.audio_pool, width, cfg.n_heads, cfg.d_head, 0
+        )
     return extents

@@ -8,14 +8,17 @@ the registered `AudioLMArchitecture` of `cfg.architecture` (see `architectures.p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from transformer_lens.config import TransformerLensConfig
 
 from hooked_audio.constants import MEL_FRAMES_PER_POSITION, SECONDS_PER_POSITION
-from hooked_audio.models.audio_lm.architectures import (ARCHITECTURES, AudioLMArchitecture,
-                                                        get_architecture)
+from hooked_audio.models.audio_lm.architectures import (
+    ARCHITECTURES,
+    AudioLMArchitecture,
+    get_architecture,
+)
 
 
 @dataclass
@@ -57,7 +60,7 @@ class HookedAudioLMConfig:
     qkv_bias: bool = False
     mlp_bias: bool = False
     tie_word_embeddings: bool = False
-    pad_token_id: Optional[int] = None
+    pad_token_id: int | None = None
     use_attn_result: bool = False
     dtype: torch.dtype = torch.float32
     lm: TransformerLensConfig = field(init=False)
@@ -70,18 +73,42 @@ class HookedAudioLMConfig:
         if self.projector not in ("linear", "stack"):
             raise ValueError(f"Unknown projector {self.projector!r}: 'linear' or 'stack'.")
         self.lm = TransformerLensConfig(
-            d_model=self.d_model, d_head=self.d_head, n_layers=self.n_layers, n_ctx=self.n_ctx,
-            n_heads=self.n_heads, n_key_value_heads=self.n_key_value_heads, d_mlp=self.d_mlp,
-            d_vocab=self.d_vocab, device="cpu", use_attn_result=self.use_attn_result,
-            positional_embedding_type="rotary", act_fn=self.act_fn, gated_mlp=True,
-            normalization_type="RMS", uses_rms_norm=True, final_rms=True, eps=self.eps,
-            default_prepend_bos=False, dtype=self.dtype)
+            d_model=self.d_model,
+            d_head=self.d_head,
+            n_layers=self.n_layers,
+            n_ctx=self.n_ctx,
+            n_heads=self.n_heads,
+            n_key_value_heads=self.n_key_value_heads,
+            d_mlp=self.d_mlp,
+            d_vocab=self.d_vocab,
+            device="cpu",
+            use_attn_result=self.use_attn_result,
+            positional_embedding_type="rotary",
+            act_fn=self.act_fn,
+            gated_mlp=True,
+            normalization_type="RMS",
+            uses_rms_norm=True,
+            final_rms=True,
+            eps=self.eps,
+            default_prepend_bos=False,
+            dtype=self.dtype,
+        )
         self.audio = TransformerLensConfig(
-            d_model=self.audio_d_model, d_head=self.audio_d_model // self.audio_n_heads,
-            n_layers=self.audio_n_layers, n_ctx=self.audio_n_ctx, n_heads=self.audio_n_heads,
-            d_mlp=self.audio_d_mlp, d_vocab=-1, device="cpu",
-            use_attn_result=self.use_attn_result, positional_embedding_type="sinusoidal",
-            act_fn="gelu", normalization_type="LN", eps=1e-5, dtype=self.dtype)
+            d_model=self.audio_d_model,
+            d_head=self.audio_d_model // self.audio_n_heads,
+            n_layers=self.audio_n_layers,
+            n_ctx=self.audio_n_ctx,
+            n_heads=self.audio_n_heads,
+            d_mlp=self.audio_d_mlp,
+            d_vocab=-1,
+            device="cpu",
+            use_attn_result=self.use_attn_result,
+            positional_embedding_type="sinusoidal",
+            act_fn="gelu",
+            normalization_type="LN",
+            eps=1e-5,
+            dtype=self.dtype,
+        )
 
     @property
     def n_mel_frames(self) -> int:
@@ -99,31 +126,45 @@ class HookedAudioLMConfig:
         return self.audio_n_ctx // self.audio_pool // self.projector_stack
 
     @classmethod
-    def from_hf_config(cls, config: Any, **kwargs: Any) -> "HookedAudioLMConfig":
+    def from_hf_config(cls, config: Any, **kwargs: Any) -> HookedAudioLMConfig:
         """From a HF config of a registered architecture (`Qwen2AudioConfig`,
         `VoxtralConfig`)."""
         model_type = getattr(config, "model_type", None)
         arch = ARCHITECTURES.get(model_type)
         if arch is None:
-            raise ValueError(f"HF model type {model_type!r} is not supported; HookedAudioLM "
-                             f"loads {', '.join(ARCHITECTURES)}.")
+            raise ValueError(
+                f"HF model type {model_type!r} is not supported; HookedAudioLM "
+                f"loads {', '.join(ARCHITECTURES)}."
+            )
         audio, text = config.audio_config, config.text_config
         layer_types = getattr(text, "layer_types", None) or []
         if any(t != "full_attention" for t in layer_types):
-            raise ValueError(f"Sliding-window attention layers ({set(layer_types)}) are not "
-                             "supported; the released Qwen2-Audio and Voxtral do not use them.")
+            raise ValueError(
+                f"Sliding-window attention layers ({set(layer_types)}) are not "
+                "supported; the released Qwen2-Audio and Voxtral do not use them."
+            )
         rope = getattr(text, "rope_parameters", None) or {}
         common = dict(
-            architecture=model_type, n_mels=audio.num_mel_bins, audio_d_model=audio.hidden_size,
-            audio_n_layers=audio.num_hidden_layers, audio_n_heads=audio.num_attention_heads,
-            audio_d_mlp=audio.intermediate_size, audio_n_ctx=audio.max_source_positions,
-            d_model=text.hidden_size, n_layers=text.num_hidden_layers,
-            n_heads=text.num_attention_heads, n_key_value_heads=text.num_key_value_heads,
+            architecture=model_type,
+            n_mels=audio.num_mel_bins,
+            audio_d_model=audio.hidden_size,
+            audio_n_layers=audio.num_hidden_layers,
+            audio_n_heads=audio.num_attention_heads,
+            audio_d_mlp=audio.intermediate_size,
+            audio_n_ctx=audio.max_source_positions,
+            d_model=text.hidden_size,
+            n_layers=text.num_hidden_layers,
+            n_heads=text.num_attention_heads,
+            n_key_value_heads=text.num_key_value_heads,
             d_head=getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads,
-            d_mlp=text.intermediate_size, d_vocab=text.vocab_size,
-            n_ctx=text.max_position_embeddings, act_fn=text.hidden_act, eps=text.rms_norm_eps,
+            d_mlp=text.intermediate_size,
+            d_vocab=text.vocab_size,
+            n_ctx=text.max_position_embeddings,
+            act_fn=text.hidden_act,
+            eps=text.rms_norm_eps,
             rope_base=float(rope.get("rope_theta", getattr(text, "rope_theta", 10000.0))),
             tie_word_embeddings=bool(getattr(text, "tie_word_embeddings", False)),
-            pad_token_id=getattr(text, "pad_token_id", None), audio_token_id=config.audio_token_id,
+            pad_token_id=getattr(text, "pad_token_id", None),
+            audio_token_id=config.audio_token_id,
         )
         return cls(**common, **arch.config_fields(config), **kwargs)

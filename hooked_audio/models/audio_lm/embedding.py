@@ -28,13 +28,17 @@ def check_in_vocabulary(tokens: Int[Tensor, "batch pos"], d_vocab: int) -> None:
         return
     bad = (tokens < 0) | (tokens >= d_vocab)
     where = tuple(int(i) for i in bad.nonzero()[0])
-    hint = (" Negative ids are often label padding (-100) or an unset pad id, which belong in "
-            "labels or attention_mask, not input_ids." if low < 0 else
-            " Ids past the vocabulary come from another checkpoint's tokenizer.")
+    hint = (
+        " Negative ids are often label padding (-100) or an unset pad id, which belong in "
+        "labels or attention_mask, not input_ids."
+        if low < 0
+        else " Ids past the vocabulary come from another checkpoint's tokenizer."
+    )
     raise ValueError(
         f"input_ids must lie in [0, {d_vocab}) (the model's vocabulary); got ids from {low} to "
         f"{high}, the first bad one at (batch, pos) {where}.{hint} Build inputs with the model's "
-        "own processor: `model.prepare_inputs(...)`.")
+        "own processor: `model.prepare_inputs(...)`."
+    )
 
 
 class Unembed(nn.Module):

@@ -15,7 +15,8 @@ generated placeholder token is embedded as an ordinary token, as in HF's cached 
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,8 +24,8 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from hooked_audio.models.audio_lm.inputs import check_input_ids, check_placeholders
 from hooked_audio.components import LayerKVCache
+from hooked_audio.models.audio_lm.inputs import check_input_ids, check_placeholders
 
 PROGRESS_FROM = 64  # new tokens from which `progress=None` shows a bar
 
@@ -34,9 +35,12 @@ def generation_positions(attention_mask: Int[Tensor, "batch pos"]) -> Int[Tensor
     return (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)
 
 
-def filter_logits(logits: Float[Tensor, "batch d_vocab"], temperature: float = 1.0,
-                  top_k: Optional[int] = None, top_p: Optional[float] = None
-                  ) -> Float[Tensor, "batch d_vocab"]:
+def filter_logits(
+    logits: Float[Tensor, "batch d_vocab"],
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> Float[Tensor, "batch d_vocab"]:
     """Temperature, then keep the `top_k` largest logits, then the smallest set of tokens whose
     probability reaches `top_p` (the most likely token always kept); the rest set to -inf."""
     if temperature != 1.0:
@@ -55,11 +59,15 @@ def filter_logits(logits: Float[Tensor, "batch d_vocab"], temperature: float = 1
 def check_max_new_tokens(max_new_tokens: Any) -> int:
     """A non-negative whole number of tokens (numpy integers too), else a clear error."""
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)):
-        raise TypeError(f"max_new_tokens must be a whole number of tokens, got "
-                        f"{max_new_tokens!r} ({type(max_new_tokens).__name__}).")
+        raise TypeError(
+            f"max_new_tokens must be a whole number of tokens, got "
+            f"{max_new_tokens!r} ({type(max_new_tokens).__name__})."
+        )
     if max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}; 0 returns the "
-                         "prompt unchanged.")
+        raise ValueError(
+            f"max_new_tokens must be 0 or more, got {max_new_tokens}; 0 returns the "
+            "prompt unchanged."
+        )
     return int(max_new_tokens)
 
 
@@ -71,22 +79,22 @@ class AudioLMGenerationMixin:
     def generate(
         self,
         input_ids: Int[Tensor, "batch pos"],
-        input_features: Optional[Float[Tensor, "n_audio n_mels frames"]] = None,
-        attention_mask: Optional[Int[Tensor, "batch pos"]] = None,
-        feature_attention_mask: Optional[Int[Tensor, "n_audio frames"]] = None,
+        input_features: Float[Tensor, "n_audio n_mels frames"] | None = None,
+        attention_mask: Int[Tensor, "batch pos"] | None = None,
+        feature_attention_mask: Int[Tensor, "n_audio frames"] | None = None,
         max_new_tokens: int = 20,
         do_sample: bool = False,
         temperature: float = 1.0,
-        top_k: Optional[int] = None,
-        top_p: Optional[float] = None,
-        eos_token_id: Optional[Union[int, Sequence[int]]] = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        eos_token_id: int | Sequence[int] | None = None,
         stop_at_eos: bool = True,
-        pad_token_id: Optional[int] = None,
+        pad_token_id: int | None = None,
         use_kv_cache: bool = True,
-        audio_embeds: Optional[Float[Tensor, "n_embeddings d_model"]] = None,
-        progress: Optional[bool] = None,
+        audio_embeds: Float[Tensor, "n_embeddings d_model"] | None = None,
+        progress: bool | None = None,
         return_type: str = "tokens",
-    ) -> Union[Int[Tensor, "batch pos_plus_new"], list[str]]:
+    ) -> Int[Tensor, "batch pos_plus_new"] | list[str]:
         """Continue each prompt by up to `max_new_tokens` tokens, with the hooks in force
         (`with model.hooks(fwd_hooks=...): model.generate(**inputs)`).
 
@@ -104,30 +112,44 @@ class AudioLMGenerationMixin:
             raise ValueError(f"return_type must be 'tokens' or 'str', got {return_type!r}.")
         max_new_tokens = check_max_new_tokens(max_new_tokens)
         if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}; for the most likely "
-                             "token use do_sample=False.")
+            raise ValueError(
+                f"temperature must be positive, got {temperature}; for the most likely "
+                "token use do_sample=False."
+            )
         prompt = check_input_ids(input_ids).to(self.device)
         batch = prompt.shape[0]
-        mask = (torch.ones_like(prompt) if attention_mask is None
-                else attention_mask.to(device=self.device, dtype=torch.long))
+        mask = (
+            torch.ones_like(prompt)
+            if attention_mask is None
+            else attention_mask.to(device=self.device, dtype=torch.long)
+        )
         if mask.shape != prompt.shape:
-            raise ValueError(f"attention_mask has shape {tuple(mask.shape)}; input_ids have "
-                             f"{tuple(prompt.shape)}.")
+            raise ValueError(
+                f"attention_mask has shape {tuple(mask.shape)}; input_ids have "
+                f"{tuple(prompt.shape)}."
+            )
         if not mask[:, -1].all():
-            raise ValueError("A prompt ends in padding (right-padded batch): generation appends "
-                             "after the last position. Pad on the left (prepare_inputs does; "
-                             "tokenizer padding_side='left').")
+            raise ValueError(
+                "A prompt ends in padding (right-padded batch): generation appends "
+                "after the last position. Pad on the left (prepare_inputs does; "
+                "tokenizer padding_side='left')."
+            )
         if input_features is not None:
             if audio_embeds is not None:
                 raise ValueError("Give input_features or audio_embeds, not both.")
             audio_embeds = self.embed_audio(
                 input_features.to(self.device),
-                None if feature_attention_mask is None else feature_attention_mask.to(self.device))
-        check_placeholders(self.config, prompt, None if audio_embeds is None else audio_embeds.shape[0])
+                None if feature_attention_mask is None else feature_attention_mask.to(self.device),
+            )
+        check_placeholders(
+            self.config, prompt, None if audio_embeds is None else audio_embeds.shape[0]
+        )
         audio_at = self.audio_positions(prompt) if audio_embeds is not None else None
         stops = self._eos_ids(eos_token_id) if stop_at_eos else []
         if stops and pad_token_id is None:
-            pad_token_id = self.config.pad_token_id if self.config.pad_token_id is not None else stops[0]
+            pad_token_id = (
+                self.config.pad_token_id if self.config.pad_token_id is not None else stops[0]
+            )
         stops_t = torch.tensor(stops, device=self.device, dtype=torch.long)
 
         tokens, positions = prompt, generation_positions(mask)
@@ -136,8 +158,9 @@ class AudioLMGenerationMixin:
         show = progress if progress is not None else max_new_tokens >= PROGRESS_FROM
         for step in tqdm(range(max_new_tokens), disable=not show, desc="generate"):
             start = tokens.shape[1] - 1 if step and use_kv_cache else 0
-            resid = self._embed_tokens(tokens[:, start:], audio_embeds if start == 0 else None,
-                                       audio_at)
+            resid = self._embed_tokens(
+                tokens[:, start:], audio_embeds if start == 0 else None, audio_at
+            )
             logits = self.run_from(0, resid, mask, positions[:, start:], caches)
             scores = logits[:, -1].float()
             if do_sample:
@@ -155,20 +178,23 @@ class AudioLMGenerationMixin:
                 if not unfinished.any():
                     break
         if return_type == "str":
-            return self.tokenizer.batch_decode(tokens[:, prompt.shape[1]:], skip_special_tokens=True)
+            return self.tokenizer.batch_decode(
+                tokens[:, prompt.shape[1] :], skip_special_tokens=True
+            )
         return tokens
 
-    def _embed_tokens(self, ids: Int[Tensor, "batch pos"], audio_embeds: Optional[Tensor],
-                      audio_at: Optional[Tensor]) -> Float[Tensor, "batch pos d_model"]:
+    def _embed_tokens(
+        self, ids: Int[Tensor, "batch pos"], audio_embeds: Tensor | None, audio_at: Tensor | None
+    ) -> Float[Tensor, "batch pos d_model"]:
         """`merge_audio` for a sequence that starts with the prompt (`audio_embeds` given) or
         for new tokens only: audio embeddings go where the prompt had placeholders (`audio_at`);
         a placeholder token generated later is embedded as an ordinary token."""
         where = torch.zeros_like(ids, dtype=torch.bool)
         if audio_embeds is not None:
-            where[:, :audio_at.shape[1]] = audio_at
+            where[:, : audio_at.shape[1]] = audio_at
         return self.merge_audio(ids, audio_embeds, audio_at=where)
 
-    def _eos_ids(self, eos_token_id: Optional[Union[int, Sequence[int]]]) -> list[int]:
+    def _eos_ids(self, eos_token_id: int | Sequence[int] | None) -> list[int]:
         if eos_token_id is None:
             processor = getattr(self, "processor", None)
             eos_token_id = None if processor is None else processor.tokenizer.eos_token_id

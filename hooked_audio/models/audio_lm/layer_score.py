@@ -39,8 +39,9 @@ the probabilities so that a probability-based variant can be computed from
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any
 
 import torch
 from jaxtyping import Bool, Float, Int
@@ -48,9 +49,15 @@ from torch import Tensor
 from transformer_lens import ActivationCache
 
 from hooked_audio.models.audio_lm.lens_positions import resolve_positions
-from hooked_audio.models.audio_lm.lens_readout import (DEFAULT_MAX_ELEMENTS, capture_residuals,
-                                                check_layers, lens_hook_names, lens_labels,
-                                                read_vocabulary, residuals_from_cache)
+from hooked_audio.models.audio_lm.lens_readout import (
+    DEFAULT_MAX_ELEMENTS,
+    capture_residuals,
+    check_layers,
+    lens_hook_names,
+    lens_labels,
+    read_vocabulary,
+    residuals_from_cache,
+)
 from hooked_audio.models.audio_lm.lens_tokens import TokenSpec, resolve_token
 
 
@@ -62,7 +69,7 @@ class ScoreItem:
     attention mask is known, so `position="last"` reads its last position: give an unpadded
     prompt, or an explicit position."""
 
-    inputs: Union[Mapping[str, Any], ActivationCache]
+    inputs: Mapping[str, Any] | ActivationCache
     candidates: Sequence[TokenSpec]
     answer: TokenSpec
 
@@ -76,13 +83,13 @@ class LayerScoreResult:
 
     layers: list[int]
     labels: list[str]
-    accuracy: Float[Tensor, "layer"]
+    accuracy: Float[Tensor, " layer"]
     correct: Bool[Tensor, "item layer"]
     prediction: Int[Tensor, "item layer"]
     answer_prob: Float[Tensor, "item layer"]
     candidate_prob: Float[Tensor, "item layer"]
-    critical_layers: list[Optional[int]]
-    chance: Optional[float]
+    critical_layers: list[int | None]
+    chance: float | None
     over: str
     metadata: dict = field(default_factory=dict)
 
@@ -91,7 +98,7 @@ class LayerScoreResult:
         """Accuracy of the model's own output (the last lens layer, when it was computed)."""
         return float(self.accuracy[-1])
 
-    def resolved_fraction(self) -> Float[Tensor, "layer"]:
+    def resolved_fraction(self) -> Float[Tensor, " layer"]:
         """Fraction of items whose critical layer is at or below each layer."""
         crit = torch.tensor([c if c is not None else -1 for c in self.critical_layers])
         layers = torch.tensor(self.layers)
@@ -105,13 +112,19 @@ class LayerScoreResult:
         resolved = self.resolved_fraction()
         rows = []
         for li, layer in enumerate(self.layers):
-            rows.append({"layer": layer, "label": self.labels[li],
-                         "accuracy": float(self.accuracy[li]), "chance": self.chance,
-                         "mean_answer_prob": float(self.answer_prob[:, li].mean()),
-                         "mean_candidate_prob": float(self.candidate_prob[:, li].mean()),
-                         "resolved_fraction": float(resolved[li]),
-                         "n_critical": sum(c == layer for c in self.critical_layers),
-                         "n_items": int(self.correct.shape[0])})
+            rows.append(
+                {
+                    "layer": layer,
+                    "label": self.labels[li],
+                    "accuracy": float(self.accuracy[li]),
+                    "chance": self.chance,
+                    "mean_answer_prob": float(self.answer_prob[:, li].mean()),
+                    "mean_candidate_prob": float(self.candidate_prob[:, li].mean()),
+                    "resolved_fraction": float(resolved[li]),
+                    "n_critical": sum(c == layer for c in self.critical_layers),
+                    "n_items": int(self.correct.shape[0]),
+                }
+            )
         return pd.DataFrame(rows)
 
     def item_dataframe(self):
@@ -121,14 +134,20 @@ class LayerScoreResult:
         rows = []
         for i in range(self.correct.shape[0]):
             for li, layer in enumerate(self.layers):
-                rows.append({"item": i, "layer": layer, "correct": bool(self.correct[i, li]),
-                             "prediction": int(self.prediction[i, li]),
-                             "answer_prob": float(self.answer_prob[i, li]),
-                             "candidate_prob": float(self.candidate_prob[i, li]),
-                             "critical_layer": self.critical_layers[i]})
+                rows.append(
+                    {
+                        "item": i,
+                        "layer": layer,
+                        "correct": bool(self.correct[i, li]),
+                        "prediction": int(self.prediction[i, li]),
+                        "answer_prob": float(self.answer_prob[i, li]),
+                        "candidate_prob": float(self.candidate_prob[i, li]),
+                        "critical_layer": self.critical_layers[i],
+                    }
+                )
         return pd.DataFrame(rows)
 
-    def plot(self, ax=None, title: Optional[str] = None):
+    def plot(self, ax=None, title: str | None = None):
         """Accuracy per layer (the score), the mean renormalised answer probability, chance,
         and bars for where items become resolved (their critical layer)."""
         import matplotlib.pyplot as plt
@@ -141,11 +160,17 @@ class LayerScoreResult:
         ax.bar(x, share, color="0.85", label="items resolved at this layer")
         ax.plot(x, self.accuracy.numpy(), "o-", color="tab:blue", label="accuracy (score)")
         if self.over == "candidates":
-            ax.plot(x, self.candidate_prob.mean(0).numpy(), ".:", color="tab:green",
-                    label="mean p(answer | candidates)")
+            ax.plot(
+                x,
+                self.candidate_prob.mean(0).numpy(),
+                ".:",
+                color="tab:green",
+                label="mean p(answer | candidates)",
+            )
         else:
-            ax.plot(x, self.answer_prob.mean(0).numpy(), ".:", color="tab:green",
-                    label="mean p(answer)")
+            ax.plot(
+                x, self.answer_prob.mean(0).numpy(), ".:", color="tab:green", label="mean p(answer)"
+            )
         if self.chance is not None:
             ax.axhline(self.chance, ls="--", color="0.4", label="chance")
         ax.set_xticks(x, self.labels, rotation=90 if len(x) > 12 else 0)
@@ -164,27 +189,32 @@ def _as_item(item: Any) -> ScoreItem:
         return ScoreItem(*item)
     if isinstance(item, Mapping) and {"inputs", "candidates", "answer"} <= set(item):
         return ScoreItem(item["inputs"], item["candidates"], item["answer"])
-    raise TypeError("Each item must be a ScoreItem, a tuple (inputs, candidates, answer) or a "
-                    "dict with those keys.")
+    raise TypeError(
+        "Each item must be a ScoreItem, a tuple (inputs, candidates, answer) or a "
+        "dict with those keys."
+    )
 
 
-def _read_position(item: ScoreItem, position: Union[str, int]) -> tuple[int, int]:
+def _read_position(item: ScoreItem, position: str | int) -> tuple[int, int]:
     """(sequence length, absolute read position) of a batch-1 item."""
     inputs = item.inputs
     if isinstance(inputs, ActivationCache):
         x = inputs["blocks.0.hook_resid_pre"]
         if inputs.has_batch_dim:
             if x.shape[0] != 1:
-                raise ValueError(f"An item's cache has batch {x.shape[0]}; items are one "
-                                 "prompt each.")
+                raise ValueError(
+                    f"An item's cache has batch {x.shape[0]}; items are one prompt each."
+                )
             x = x[0]
         seq_len, mask = x.shape[0], None
     else:
         ids = inputs["input_ids"]
         ids = ids[None] if ids.ndim == 1 else ids
         if ids.shape[0] != 1:
-            raise ValueError(f"An item's input_ids have batch {ids.shape[0]}; items are one "
-                             "prompt each (split the batch into items).")
+            raise ValueError(
+                f"An item's input_ids have batch {ids.shape[0]}; items are one "
+                "prompt each (split the batch into items)."
+            )
         seq_len = ids.shape[1]
         mask = inputs.get("attention_mask")
         mask = None if mask is None else mask.reshape(-1)
@@ -197,10 +227,15 @@ def _read_position(item: ScoreItem, position: Union[str, int]) -> tuple[int, int
     return seq_len, resolve_positions(int(position), seq_len)[0]
 
 
-def layer_information_score(model: Any, items: Sequence[Any], position: Union[str, int] = "last",
-                            over: str = "candidates", tokenizer: Any = None,
-                            layers: Optional[Sequence[int]] = None,
-                            max_elements: int = DEFAULT_MAX_ELEMENTS) -> LayerScoreResult:
+def layer_information_score(
+    model: Any,
+    items: Sequence[Any],
+    position: str | int = "last",
+    over: str = "candidates",
+    tokenizer: Any = None,
+    layers: Sequence[int] | None = None,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> LayerScoreResult:
     """Per lens layer, the fraction of `items` whose vocabulary projection at `position`
     already names the correct answer (definition in the module docstring). Items are
     `ScoreItem`s or `(inputs, candidates, answer)` tuples, one prompt each; each is run once,
@@ -209,25 +244,32 @@ def layer_information_score(model: Any, items: Sequence[Any], position: Union[st
         raise ValueError(f"over must be 'candidates' or 'vocab'; got {over!r}.")
     items = [_as_item(item) for item in items]
     if not items:
-        raise ValueError("The dataset is empty: give at least one (inputs, candidates, answer) "
-                         "item.")
+        raise ValueError(
+            "The dataset is empty: give at least one (inputs, candidates, answer) item."
+        )
     n_layers = model.cfg.n_layers
     layers = sorted(set(check_layers(layers, n_layers)))
     names = [lens_hook_names(n_layers)[l] for l in layers]
     correct, prediction, answer_prob, candidate_prob, inverse_counts = [], [], [], [], []
     for i, item in enumerate(items):
         if len(item.candidates) < 2:
-            raise ValueError(f"Item {i} has {len(item.candidates)} candidate(s); a choice needs "
-                             "two or more.")
-        ids = [resolve_token(model, c, tokenizer, f"candidate of item {i}", True)
-               for c in item.candidates]
+            raise ValueError(
+                f"Item {i} has {len(item.candidates)} candidate(s); a choice needs two or more."
+            )
+        ids = [
+            resolve_token(model, c, tokenizer, f"candidate of item {i}", True)
+            for c in item.candidates
+        ]
         if len(set(ids)) != len(ids):
-            raise ValueError(f"Item {i}: candidates share a first token ({ids}); the lens cannot "
-                             "tell them apart.")
+            raise ValueError(
+                f"Item {i}: candidates share a first token ({ids}); the lens cannot "
+                "tell them apart."
+            )
         answer = resolve_token(model, item.answer, tokenizer, f"answer of item {i}", True)
         if answer not in ids:
-            raise ValueError(f"Item {i}: the answer (token {answer}) is not among its "
-                             f"candidates {ids}.")
+            raise ValueError(
+                f"Item {i}: the answer (token {answer}) is not among its candidates {ids}."
+            )
         _, pos = _read_position(item, position)
         if isinstance(item.inputs, ActivationCache):
             stack = residuals_from_cache(item.inputs, names, 0, [pos])[:, 0]
@@ -246,7 +288,7 @@ def layer_information_score(model: Any, items: Sequence[Any], position: Union[st
         candidate_prob.append(read.target_log_probs.softmax(-1)[:, target])
         inverse_counts.append(1.0 / len(ids))
     correct_t = torch.stack(correct)
-    critical: list[Optional[int]] = []
+    critical: list[int | None] = []
     for row in correct_t.tolist():
         first = None
         for li in range(len(layers) - 1, -1, -1):
@@ -255,9 +297,15 @@ def layer_information_score(model: Any, items: Sequence[Any], position: Union[st
             first = layers[li]
         critical.append(first)
     return LayerScoreResult(
-        layers=layers, labels=lens_labels(layers, n_layers),
-        accuracy=correct_t.float().mean(0), correct=correct_t, prediction=torch.stack(prediction),
-        answer_prob=torch.stack(answer_prob), candidate_prob=torch.stack(candidate_prob),
+        layers=layers,
+        labels=lens_labels(layers, n_layers),
+        accuracy=correct_t.float().mean(0),
+        correct=correct_t,
+        prediction=torch.stack(prediction),
+        answer_prob=torch.stack(answer_prob),
+        candidate_prob=torch.stack(candidate_prob),
         critical_layers=critical,
         chance=sum(inverse_counts) / len(inverse_counts) if over == "candidates" else None,
-        over=over, metadata={"position": position, "n_items": len(items)})
+        over=over,
+        metadata={"position": position, "n_items": len(items)},
+    )

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import torch
 from jaxtyping import Bool
@@ -12,9 +13,12 @@ from torch import Tensor
 PositionSpec = Union[str, int, Sequence[int], Tensor, None]
 
 
-def resolve_positions(positions: PositionSpec, seq_len: int,
-                      audio: Optional[Bool[Tensor, "pos"]] = None,
-                      valid: Optional[Bool[Tensor, "pos"]] = None) -> list[int]:
+def resolve_positions(
+    positions: PositionSpec,
+    seq_len: int,
+    audio: Bool[Tensor, " pos"] | None = None,
+    valid: Bool[Tensor, " pos"] | None = None,
+) -> list[int]:
     """Absolute position indices. `"all"` / None: every non-padding position; `"audio"` /
     `"text"`: the audio placeholders / the other non-padding positions; an int or a list of
     ints (negative ones count from the end): those positions."""
@@ -23,11 +27,14 @@ def resolve_positions(positions: PositionSpec, seq_len: int,
         chosen = valid
     elif isinstance(positions, str):
         if positions not in ("audio", "text"):
-            raise ValueError(f"positions must be 'audio', 'text', 'all' or position indices; got "
-                             f"{positions!r}.")
+            raise ValueError(
+                f"positions must be 'audio', 'text', 'all' or position indices; got {positions!r}."
+            )
         if audio is None:
-            raise ValueError(f"positions={positions!r} needs the prompt's input_ids to find the "
-                             "audio placeholders: pass input_ids= together with a cache.")
+            raise ValueError(
+                f"positions={positions!r} needs the prompt's input_ids to find the "
+                "audio placeholders: pass input_ids= together with a cache."
+            )
         audio = audio.bool().cpu()
         chosen = (audio if positions == "audio" else ~audio) & valid
         if not chosen.any():
@@ -41,8 +48,10 @@ def resolve_positions(positions: PositionSpec, seq_len: int,
         for p in positions:
             p = int(p)
             if not -seq_len <= p < seq_len:
-                raise ValueError(f"Position {p} is outside the sequence of {seq_len} positions "
-                                 f"(valid: {-seq_len}..{seq_len - 1}).")
+                raise ValueError(
+                    f"Position {p} is outside the sequence of {seq_len} positions "
+                    f"(valid: {-seq_len}..{seq_len - 1})."
+                )
             out.append(p % seq_len)
         if not out:
             raise ValueError("No positions given.")
@@ -50,11 +59,12 @@ def resolve_positions(positions: PositionSpec, seq_len: int,
     return torch.nonzero(chosen).flatten().tolist()
 
 
-def audio_seconds(audio: Bool[Tensor, "pos"], seconds_per_token: float
-                  ) -> list[Optional[tuple[float, float]]]:
+def audio_seconds(
+    audio: Bool[Tensor, " pos"], seconds_per_token: float
+) -> list[tuple[float, float] | None]:
     """`(start, end)` in seconds of each audio position, counted from the first placeholder of
     its clip (a run of consecutive placeholders); None at text positions."""
-    out: list[Optional[tuple[float, float]]] = []
+    out: list[tuple[float, float] | None] = []
     offset = 0
     for is_audio in audio.bool().tolist():
         if is_audio:
@@ -66,14 +76,14 @@ def audio_seconds(audio: Bool[Tensor, "pos"], seconds_per_token: float
     return out
 
 
-def row_of(tensor: Optional[Tensor], row: int) -> Optional[Tensor]:
+def row_of(tensor: Tensor | None, row: int) -> Tensor | None:
     """Row `row` of a `[batch, pos]` tensor; a 1-D tensor (one prompt) as it is."""
     if tensor is None:
         return None
     return tensor[row] if tensor.ndim == 2 else tensor
 
 
-def pick_row(batch: int, row: Optional[int]) -> int:
+def pick_row(batch: int, row: int | None) -> int:
     """The batch row to read: `row` (negative counts from the end), or 0 for a batch of one."""
     if row is None:
         if batch != 1:

@@ -4,7 +4,8 @@ token sequences, and the tokenizer used to read strings."""
 from __future__ import annotations
 
 import operator
-from typing import Any, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Union
 
 from torch import Tensor
 
@@ -18,8 +19,13 @@ def model_tokenizer(model: Any, tokenizer: Any = None) -> Any:
     return getattr(getattr(model, "processor", None), "tokenizer", None)
 
 
-def resolve_token(model: Any, token: TokenSpec, tokenizer: Any = None, what: str = "target",
-                  first_of_many: bool = False) -> int:
+def resolve_token(
+    model: Any,
+    token: TokenSpec,
+    tokenizer: Any = None,
+    what: str = "target",
+    first_of_many: bool = False,
+) -> int:
     """A token id in the model's vocabulary from an id, a string (with a tokenizer, by default
     the attached processor's; it must be one token unless `first_of_many`) or a sequence of
     ids (its first id, as for a multi-token answer)."""
@@ -27,15 +33,19 @@ def resolve_token(model: Any, token: TokenSpec, tokenizer: Any = None, what: str
     tokenizer = model_tokenizer(model, tokenizer)
     if isinstance(token, str):
         if tokenizer is None:
-            raise ValueError(f"The {what} {token!r} is a string: pass tokenizer= (the model's HF "
-                             "tokenizer), attach the processor (model.set_processor) or give "
-                             "token ids.")
+            raise ValueError(
+                f"The {what} {token!r} is a string: pass tokenizer= (the model's HF "
+                "tokenizer), attach the processor (model.set_processor) or give "
+                "token ids."
+            )
         ids = tokenizer.encode(token, add_special_tokens=False)
         if first_of_many and ids:
             ids = ids[:1]
         if len(ids) != 1:
-            raise ValueError(f"The {what} {token!r} is {len(ids)} tokens ({ids}), not one; give "
-                             "its token ids (the first one is read) or a single-token string.")
+            raise ValueError(
+                f"The {what} {token!r} is {len(ids)} tokens ({ids}), not one; give "
+                "its token ids (the first one is read) or a single-token string."
+            )
         token = ids[0]
     elif isinstance(token, (list, tuple)) or (isinstance(token, Tensor) and token.ndim == 1):
         if len(token) == 0:

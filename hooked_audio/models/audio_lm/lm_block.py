@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
 from transformer_lens.config import TransformerLensConfig
@@ -18,8 +16,9 @@ class LMBlock(nn.Module):
     def __init__(self, cfg: TransformerLensConfig):
         super().__init__()
         self.ln1 = RMSNorm(cfg.d_model, cfg.eps)
-        self.attn = GroupedQueryAttention(cfg.d_model, cfg.n_heads, cfg.n_key_value_heads,
-                                          cfg.d_head, cfg.use_attn_result)
+        self.attn = GroupedQueryAttention(
+            cfg.d_model, cfg.n_heads, cfg.n_key_value_heads, cfg.d_head, cfg.use_attn_result
+        )
         self.ln2 = RMSNorm(cfg.d_model, cfg.eps)
         self.mlp = GatedMLP(cfg.d_model, cfg.d_mlp, cfg.act_fn)
         self.hook_resid_pre = AudioHookPoint()  # [batch, pos, d_model]
@@ -28,9 +27,14 @@ class LMBlock(nn.Module):
         self.hook_mlp_out = AudioHookPoint()  # [batch, pos, d_model]
         self.hook_resid_post = AudioHookPoint()  # [batch, pos, d_model]
 
-    def forward(self, x: Float[Tensor, "batch pos d_model"], cos: Tensor, sin: Tensor,
-                allowed: Optional[Bool[Tensor, "batch 1 query key"]],
-                kv_cache: Optional[LayerKVCache] = None) -> Float[Tensor, "batch pos d_model"]:
+    def forward(
+        self,
+        x: Float[Tensor, "batch pos d_model"],
+        cos: Tensor,
+        sin: Tensor,
+        allowed: Bool[Tensor, "batch 1 query key"] | None,
+        kv_cache: LayerKVCache | None = None,
+    ) -> Float[Tensor, "batch pos d_model"]:
         resid_pre = self.hook_resid_pre(x)
         attn_out = self.hook_attn_out(self.attn(self.ln1(resid_pre), cos, sin, allowed, kv_cache))
         resid_mid = self.hook_resid_mid(resid_pre + attn_out)

@@ -24,17 +24,29 @@ with `layer_score.py`), `logit_lens_result.py` (the result, its dataframe and pl
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
 from transformer_lens import ActivationCache
 
-from hooked_audio.models.audio_lm.lens_positions import (PositionSpec, audio_seconds, pick_row,
-                                                  resolve_positions, row_of)
-from hooked_audio.models.audio_lm.lens_readout import (DEFAULT_MAX_ELEMENTS, capture_residuals,
-                                                check_layers, lens_hook_names, lens_labels,
-                                                read_vocabulary, residuals_from_cache)
+from hooked_audio.models.audio_lm.lens_positions import (
+    PositionSpec,
+    audio_seconds,
+    pick_row,
+    resolve_positions,
+    row_of,
+)
+from hooked_audio.models.audio_lm.lens_readout import (
+    DEFAULT_MAX_ELEMENTS,
+    capture_residuals,
+    check_layers,
+    lens_hook_names,
+    lens_labels,
+    read_vocabulary,
+    residuals_from_cache,
+)
 from hooked_audio.models.audio_lm.lens_tokens import TokenSpec, model_tokenizer, resolve_token
 from hooked_audio.models.audio_lm.logit_lens_result import LogitLensResult
 
@@ -47,13 +59,20 @@ def _seq_len_of(cache_or_inputs: Any, n_layers: int) -> tuple[int, int]:
     return (1, ids.shape[0]) if ids.ndim == 1 else (ids.shape[0], ids.shape[1])
 
 
-def logit_lens(model: Any, cache_or_inputs: Union[ActivationCache, Mapping[str, Any]],
-               positions: PositionSpec = "all",
-               targets: Optional[Union[TokenSpec, Sequence[TokenSpec]]] = None, top_k: int = 5,
-               layers: Optional[Sequence[int]] = None, row: Optional[int] = None,
-               input_ids: Optional[Tensor] = None, attention_mask: Optional[Tensor] = None,
-               tokenizer: Any = None, full_vocab: bool = False,
-               max_elements: int = DEFAULT_MAX_ELEMENTS) -> LogitLensResult:
+def logit_lens(
+    model: Any,
+    cache_or_inputs: ActivationCache | Mapping[str, Any],
+    positions: PositionSpec = "all",
+    targets: TokenSpec | Sequence[TokenSpec] | None = None,
+    top_k: int = 5,
+    layers: Sequence[int] | None = None,
+    row: int | None = None,
+    input_ids: Tensor | None = None,
+    attention_mask: Tensor | None = None,
+    tokenizer: Any = None,
+    full_vocab: bool = False,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> LogitLensResult:
     """The vocabulary projection `unembed(ln_final(resid))` of every lens layer at the chosen
     positions of one row.
 
@@ -72,8 +91,10 @@ def logit_lens(model: Any, cache_or_inputs: Union[ActivationCache, Mapping[str, 
     is_cache = isinstance(cache_or_inputs, ActivationCache)
     if not is_cache:
         if not isinstance(cache_or_inputs, Mapping) or "input_ids" not in cache_or_inputs:
-            raise TypeError("cache_or_inputs must be an ActivationCache or the model's keyword "
-                            "inputs (a dict with input_ids, input_features, ...).")
+            raise TypeError(
+                "cache_or_inputs must be an ActivationCache or the model's keyword "
+                "inputs (a dict with input_ids, input_features, ...)."
+            )
         input_ids = cache_or_inputs["input_ids"]
         attention_mask = cache_or_inputs.get("attention_mask")
     batch, seq_len = _seq_len_of(cache_or_inputs, n_layers)
@@ -97,17 +118,26 @@ def logit_lens(model: Any, cache_or_inputs: Union[ActivationCache, Mapping[str, 
     else:
         stack = capture_residuals(model, cache_or_inputs, names, row, chosen)
     n_l, n_p, d_model = stack.shape
-    read = read_vocabulary(model, stack.reshape(n_l * n_p, d_model), target_ids, top_k,
-                           full_vocab, max_elements)
+    read = read_vocabulary(
+        model, stack.reshape(n_l * n_p, d_model), target_ids, top_k, full_vocab, max_elements
+    )
     shape = lambda t: None if t is None else t.reshape(n_l, n_p, *t.shape[1:])  # noqa: E731
-    is_audio = (audio[chosen] if audio is not None else torch.zeros(len(chosen), dtype=torch.bool))
+    is_audio = audio[chosen] if audio is not None else torch.zeros(len(chosen), dtype=torch.bool)
     spans = None if audio is None else audio_seconds(audio, model.config.seconds_per_audio_token)
     return LogitLensResult(
-        layers=layers, labels=lens_labels(layers, n_layers), positions=chosen, is_audio=is_audio,
+        layers=layers,
+        labels=lens_labels(layers, n_layers),
+        positions=chosen,
+        is_audio=is_audio,
         seconds=[spans[p] for p in chosen] if spans is not None else [None] * len(chosen),
-        top_ids=shape(read.top_ids), top_log_probs=shape(read.top_log_probs),
-        entropy=shape(read.entropy), tokens=None if ids_row is None else ids_row[chosen].cpu(),
-        target_ids=target_ids, target_log_probs=shape(read.target_log_probs),
-        target_ranks=shape(read.target_ranks), log_probs=shape(read.log_probs),
+        top_ids=shape(read.top_ids),
+        top_log_probs=shape(read.top_log_probs),
+        entropy=shape(read.entropy),
+        tokens=None if ids_row is None else ids_row[chosen].cpu(),
+        target_ids=target_ids,
+        target_log_probs=shape(read.target_log_probs),
+        target_ranks=shape(read.target_ranks),
+        log_probs=shape(read.log_probs),
         metadata={"row": row, "seconds_per_audio_token": model.config.seconds_per_audio_token},
-        tokenizer=model_tokenizer(model, tokenizer))
+        tokenizer=model_tokenizer(model, tokenizer),
+    )

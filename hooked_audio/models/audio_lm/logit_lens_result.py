@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import torch
 from jaxtyping import Bool, Float, Int
@@ -26,20 +27,20 @@ class LogitLensResult:
     layers: list[int]
     labels: list[str]
     positions: list[int]
-    is_audio: Bool[Tensor, "pos"]
-    seconds: list[Optional[tuple[float, float]]]
+    is_audio: Bool[Tensor, " pos"]
+    seconds: list[tuple[float, float] | None]
     top_ids: Int[Tensor, "layer pos k"]
     top_log_probs: Float[Tensor, "layer pos k"]
     entropy: Float[Tensor, "layer pos"]
-    tokens: Optional[Int[Tensor, "pos"]] = None
-    target_ids: Optional[list[int]] = None
-    target_log_probs: Optional[Float[Tensor, "layer pos target"]] = None
-    target_ranks: Optional[Int[Tensor, "layer pos target"]] = None
-    log_probs: Optional[Float[Tensor, "layer pos d_vocab"]] = None
+    tokens: Int[Tensor, " pos"] | None = None
+    target_ids: list[int] | None = None
+    target_log_probs: Float[Tensor, "layer pos target"] | None = None
+    target_ranks: Int[Tensor, "layer pos target"] | None = None
+    log_probs: Float[Tensor, "layer pos d_vocab"] | None = None
     metadata: dict = field(default_factory=dict)
     tokenizer: Any = field(default=None, repr=False)
 
-    def _target_column(self, target: Optional[int]) -> int:
+    def _target_column(self, target: int | None) -> int:
         if self.target_ids is None:
             raise ValueError("This lens was run without targets=.")
         if target is None:
@@ -48,11 +49,11 @@ class LogitLensResult:
             raise ValueError(f"Token {target} is not among this lens's targets {self.target_ids}.")
         return self.target_ids.index(target)
 
-    def target_probs(self, target: Optional[int] = None) -> Float[Tensor, "layer pos"]:
+    def target_probs(self, target: int | None = None) -> Float[Tensor, "layer pos"]:
         """Probability of a target token (default: the first) at every layer and position."""
         return self.target_log_probs[..., self._target_column(target)].exp()
 
-    def target_rank(self, target: Optional[int] = None) -> Int[Tensor, "layer pos"]:
+    def target_rank(self, target: int | None = None) -> Int[Tensor, "layer pos"]:
         return self.target_ranks[..., self._target_column(target)]
 
     def to_dataframe(self, tokenizer: Any = None):
@@ -64,8 +65,12 @@ class LogitLensResult:
         rows = []
         for li, layer in enumerate(self.layers):
             for pi, pos in enumerate(self.positions):
-                row: dict[str, Any] = {"layer": layer, "label": self.labels[li], "position": pos,
-                                       "is_audio": bool(self.is_audio[pi])}
+                row: dict[str, Any] = {
+                    "layer": layer,
+                    "label": self.labels[li],
+                    "position": pos,
+                    "is_audio": bool(self.is_audio[pi]),
+                }
                 span = self.seconds[pi]
                 row["start_s"], row["end_s"] = span if span is not None else (None, None)
                 if self.tokens is not None:
@@ -94,8 +99,15 @@ class LogitLensResult:
                 labels.append(str(pos))
         return labels
 
-    def plot(self, value: Optional[str] = None, target: Optional[int] = None, tokenizer: Any = None,
-             annotate: Optional[bool] = None, ax=None, title: Optional[str] = None):
+    def plot(
+        self,
+        value: str | None = None,
+        target: int | None = None,
+        tokenizer: Any = None,
+        annotate: bool | None = None,
+        ax=None,
+        title: str | None = None,
+    ):
         """Heatmap layer x position of `value`: `"target_prob"` (default with targets),
         `"top_prob"` (default without), `"target_rank"` (log10(1 + rank)) or `"entropy"`.
         Audio positions are labelled with their start time and marked by an orange strip;
@@ -114,14 +126,23 @@ class LogitLensResult:
         elif value == "entropy":
             data, label = self.entropy, "entropy (nats)"
         else:
-            raise ValueError(f"value must be 'target_prob', 'target_rank', 'top_prob' or "
-                             f"'entropy'; got {value!r}.")
+            raise ValueError(
+                f"value must be 'target_prob', 'target_rank', 'top_prob' or "
+                f"'entropy'; got {value!r}."
+            )
         n_layers, n_pos = data.shape
         if ax is None:
             _, ax = plt.subplots(figsize=(max(6, min(16, 2 + 0.25 * n_pos)), 1.5 + 0.4 * n_layers))
         vmax = 1.0 if value.endswith("prob") else None
-        image = ax.imshow(data.numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=vmax,
-                          interpolation="nearest", origin="lower")
+        image = ax.imshow(
+            data.numpy(),
+            aspect="auto",
+            cmap="viridis",
+            vmin=0,
+            vmax=vmax,
+            interpolation="nearest",
+            origin="lower",
+        )
         ax.set_yticks(range(n_layers), self.labels)
         ax.set_ylabel("lens layer")
         labels = self.position_labels(tokenizer)
@@ -132,8 +153,9 @@ class LogitLensResult:
             if self.is_audio[i]:
                 tick.set_color("tab:orange")
         for start, stop in _runs(self.is_audio.tolist()):
-            ax.axvspan(start - 0.5, stop - 0.5, ymin=0, ymax=0.03, color="tab:orange",
-                       clip_on=False)
+            ax.axvspan(
+                start - 0.5, stop - 0.5, ymin=0, ymax=0.03, color="tab:orange", clip_on=False
+            )
         ax.set_xlabel("position (audio in orange, labelled by start time in the clip)")
         if annotate is None:
             annotate = n_layers * n_pos <= 300
@@ -141,8 +163,15 @@ class LogitLensResult:
             decode = _decoder(tokenizer or self.tokenizer)
             for li in range(n_layers):
                 for pi in range(n_pos):
-                    ax.text(pi, li, str(decode(int(self.top_ids[li, pi, 0])))[:6], ha="center",
-                            va="center", fontsize=6, color="white")
+                    ax.text(
+                        pi,
+                        li,
+                        str(decode(int(self.top_ids[li, pi, 0])))[:6],
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white",
+                    )
         ax.set_title(title or f"logit lens: {label}")
         ax.figure.colorbar(image, ax=ax, label=label)
         return ax

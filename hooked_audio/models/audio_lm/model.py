@@ -10,31 +10,38 @@ token embeddings with the audio embeddings written over the audio placeholders.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Optional, Union
+from typing import Any
 
 import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 
-from hooked_audio.models.audio_lm.audio_tower import AudioTower, pooled_lengths
-from hooked_audio.models.audio_lm.cache_extents import audio_lm_cache_extents
-from hooked_audio.models.audio_lm.config import HookedAudioLMConfig
-from hooked_audio.models.audio_lm.embedding import Embed, Unembed
-from hooked_audio.models.audio_lm.generation import AudioLMGenerationMixin
-from hooked_audio.models.audio_lm.inputs import (audio_positions, check_features, check_input_ids,
-                                          check_placeholders, mel_lengths_of)
-from hooked_audio.models.audio_lm.lm_block import LMBlock
-from hooked_audio.models.audio_lm.projector import LinearProjector, StackingProjector
-from hooked_audio.models.audio_lm.prompting import AudioLMPromptingMixin
 from hooked_audio.components import LayerKVCache, RMSNorm, RotaryEmbedding
 from hooked_audio.components.attend import allowed_keys
 from hooked_audio.components.rotary import default_inv_freq
 from hooked_audio.hook_point import AudioHookPoint
 from hooked_audio.hooked_root import HookedAudioRoot
+from hooked_audio.models.audio_lm.audio_tower import AudioTower, pooled_lengths
+from hooked_audio.models.audio_lm.cache_extents import audio_lm_cache_extents
+from hooked_audio.models.audio_lm.config import HookedAudioLMConfig
+from hooked_audio.models.audio_lm.embedding import Embed, Unembed
+from hooked_audio.models.audio_lm.generation import AudioLMGenerationMixin
+from hooked_audio.models.audio_lm.inputs import (
+    audio_positions,
+    check_features,
+    check_input_ids,
+    check_placeholders,
+    mel_lengths_of,
+)
+from hooked_audio.models.audio_lm.lm_block import LMBlock
+from hooked_audio.models.audio_lm.projector import LinearProjector, StackingProjector
+from hooked_audio.models.audio_lm.prompting import AudioLMPromptingMixin
 from hooked_audio.models.whisper.stacked_weights import StackedWeightsMixin
 
-class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeightsMixin,
-                    HookedAudioRoot):
+
+class HookedAudioLM(
+    AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeightsMixin, HookedAudioRoot
+):
     """Build a random model with `HookedAudioLM(cfg)`; load one with `from_hf(hf_model)` or
     `from_pretrained(name_or_dir)`. Call it with the HF model's keyword inputs:
     `model(input_ids=..., input_features=..., attention_mask=..., feature_attention_mask=...)`.
@@ -42,18 +49,21 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
 
     hook_examples = "'blocks.0.hook_resid_pre', 'hook_audio_embed' or 'audio_encoder.blocks.1.attn.hook_pattern'"
 
-    def __init__(self, cfg: HookedAudioLMConfig, seed: Optional[int] = None,
-                 init_weights: bool = True):
+    def __init__(
+        self, cfg: HookedAudioLMConfig, seed: int | None = None, init_weights: bool = True
+    ):
         super().__init__()
         self.config = cfg
         self.cfg = cfg.lm
-        self.audio_encoder = AudioTower(cfg.audio, cfg.n_mels, cfg.audio_pool,
-                                        mask_padding=cfg.arch.masks_padding)
+        self.audio_encoder = AudioTower(
+            cfg.audio, cfg.n_mels, cfg.audio_pool, mask_padding=cfg.arch.masks_padding
+        )
         if cfg.projector == "linear":
             self.projector = LinearProjector(cfg.audio_d_model, cfg.d_model)
         else:
-            self.projector = StackingProjector(cfg.audio_d_model, cfg.d_model, cfg.projector_stack,
-                                               cfg.projector_act)
+            self.projector = StackingProjector(
+                cfg.audio_d_model, cfg.d_model, cfg.projector_stack, cfg.projector_act
+            )
         self.embed = Embed(cfg.d_vocab, cfg.d_model)
         self.hook_embed = AudioHookPoint()  # [batch, pos, d_model], token embeddings
         self.hook_audio_embed = AudioHookPoint()  # [batch, pos, d_model], audio merged in
@@ -67,7 +77,7 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
         self.eval()
 
     # ----------------------------------------------------------------- construction
-    def init_weights(self, seed: Optional[int] = None) -> None:
+    def init_weights(self, seed: int | None = None) -> None:
         """Random weights (normal, std 0.02; norms identity, biases zero); the tower's fixed
         positions are Whisper's sinusoids."""
         from whisper.model import sinusoids
@@ -77,7 +87,7 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
             self.audio_encoder.W_pos.copy_(sinusoids(*self.audio_encoder.W_pos.shape))
 
     @classmethod
-    def from_hf(cls, hf_model: nn.Module, **kwargs: Any) -> "HookedAudioLM":
+    def from_hf(cls, hf_model: nn.Module, **kwargs: Any) -> HookedAudioLM:
         """From an in-memory HF `Qwen2AudioForConditionalGeneration` or
         `VoxtralForConditionalGeneration` (same device and dtype as it)."""
         from hooked_audio.models.audio_lm.hf_conversion import convert_hf_model
@@ -92,8 +102,13 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
         return model.to(device=param.device, dtype=param.dtype)
 
     @classmethod
-    def from_pretrained(cls, name_or_dir: str, device: Optional[Union[str, torch.device]] = None,
-                        dtype: torch.dtype = torch.float32, **kwargs: Any) -> "HookedAudioLM":
+    def from_pretrained(
+        cls,
+        name_or_dir: str,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
+        **kwargs: Any,
+    ) -> HookedAudioLM:
         """Load a checkpoint directory (or a hub name already in the local HF cache) with
         `transformers`, then convert it; the checkpoint's processor is attached when it has
         one that fits (`model.processor`), else a warning says why not (e.g. Voxtral's needs
@@ -106,8 +121,9 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
         try:
             model.set_processor(load_hf_processor(name_or_dir))
         except ValueError as error:
-            warnings.warn(f"Weights loaded without the checkpoint's processor: {error}",
-                          stacklevel=2)
+            warnings.warn(
+                f"Weights loaded without the checkpoint's processor: {error}", stacklevel=2
+            )
         return model.to(device=device or "cpu")
 
     stack_configs = property(lambda self: (self.config.lm, self.config.audio))
@@ -117,18 +133,22 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
         """True where `input_ids` hold audio placeholders, i.e. where audio embeddings go."""
         return audio_positions(self.config, input_ids)
 
-    def embed_audio(self, input_features: Float[Tensor, "n_audio n_mels frames"],
-                    feature_attention_mask: Optional[Tensor] = None,
-                    ) -> Float[Tensor, "n_embeddings d_model"]:
+    def embed_audio(
+        self,
+        input_features: Float[Tensor, "n_audio n_mels frames"],
+        feature_attention_mask: Tensor | None = None,
+    ) -> Float[Tensor, "n_embeddings d_model"]:
         """Audio tower and projector: the audio embeddings of every clip, padding dropped,
         concatenated in order (one row per audio placeholder of the prompt)."""
         features = check_features(self.config, input_features)
         mel_lengths = mel_lengths_of(self.config, feature_attention_mask, features.shape[0])
         return self.project_audio(self.audio_encoder(features, mel_lengths), mel_lengths)
 
-    def project_audio(self, tower_out: Float[Tensor, "n_audio out_pos d_audio"],
-                      mel_lengths: Optional[Int[Tensor, "n_audio"]] = None,
-                      ) -> Float[Tensor, "n_embeddings d_model"]:
+    def project_audio(
+        self,
+        tower_out: Float[Tensor, "n_audio out_pos d_audio"],
+        mel_lengths: Int[Tensor, " n_audio"] | None = None,
+    ) -> Float[Tensor, "n_embeddings d_model"]:
         """Projector on the tower's output, then the valid embeddings of each clip in order."""
         projected = self.projector(tower_out)
         if mel_lengths is None:
@@ -137,17 +157,20 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
         valid = torch.arange(projected.shape[1], device=projected.device)[None] < keep[:, None]
         return projected[valid]
 
-    def merge_audio(self, input_ids: Int[Tensor, "batch pos"],
-                    audio_embeds: Optional[Float[Tensor, "n_embeddings d_model"]],
-                    audio_at: Optional[Bool[Tensor, "batch pos"]] = None,
-                    ) -> Float[Tensor, "batch pos d_model"]:
+    def merge_audio(
+        self,
+        input_ids: Int[Tensor, "batch pos"],
+        audio_embeds: Float[Tensor, "n_embeddings d_model"] | None,
+        audio_at: Bool[Tensor, "batch pos"] | None = None,
+    ) -> Float[Tensor, "batch pos d_model"]:
         """Token embeddings with the audio embeddings written over the placeholders.
 
         `audio_at` places the audio explicitly instead (no placeholder check): generation
         uses it so that an audio-token id the model generates is embedded as a token."""
         if audio_at is None:
-            check_placeholders(self.config, input_ids,
-                               None if audio_embeds is None else audio_embeds.shape[0])
+            check_placeholders(
+                self.config, input_ids, None if audio_embeds is None else audio_embeds.shape[0]
+            )
             audio_at = self.audio_positions(input_ids)
         embeds = self.hook_embed(self.embed(input_ids))
         if audio_embeds is not None:
@@ -158,12 +181,12 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
     def forward(
         self,
         input_ids: Int[Tensor, "batch pos"],
-        input_features: Optional[Float[Tensor, "n_audio n_mels frames"]] = None,
-        attention_mask: Optional[Int[Tensor, "batch pos"]] = None,
-        feature_attention_mask: Optional[Int[Tensor, "n_audio frames"]] = None,
-        position_ids: Optional[Int[Tensor, "batch pos"]] = None,
-        audio_embeds: Optional[Float[Tensor, "n_embeddings d_model"]] = None,
-        kv_caches: Optional[list[LayerKVCache]] = None,
+        input_features: Float[Tensor, "n_audio n_mels frames"] | None = None,
+        attention_mask: Int[Tensor, "batch pos"] | None = None,
+        feature_attention_mask: Int[Tensor, "n_audio frames"] | None = None,
+        position_ids: Int[Tensor, "batch pos"] | None = None,
+        audio_embeds: Float[Tensor, "n_embeddings d_model"] | None = None,
+        kv_caches: list[LayerKVCache] | None = None,
     ) -> Float[Tensor, "batch pos d_vocab"]:
         """Logits for the HF model's keyword inputs. `audio_embeds` (from `embed_audio`) skips
         the audio tower; `kv_caches` (one `LayerKVCache` per block) decodes incrementally, with
@@ -176,9 +199,14 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
         resid = self.merge_audio(input_ids, audio_embeds)
         return self.run_from(0, resid, attention_mask, position_ids, kv_caches)
 
-    def run_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"],
-                 attention_mask: Optional[Tensor] = None, position_ids: Optional[Tensor] = None,
-                 kv_caches: Optional[list[LayerKVCache]] = None) -> Float[Tensor, "batch pos d_vocab"]:
+    def run_from(
+        self,
+        layer: int,
+        resid_pre: Float[Tensor, "batch pos d_model"],
+        attention_mask: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        kv_caches: list[LayerKVCache] | None = None,
+    ) -> Float[Tensor, "batch pos d_vocab"]:
         """Blocks `layer..`, `ln_final`, `unembed`, from `blocks.{layer}.hook_resid_pre`."""
         batch, n_new = resid_pre.shape[:2]
         past = 0 if not kv_caches or kv_caches[0].k is None else kv_caches[0].k.shape[1]
@@ -187,8 +215,10 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
         key_valid = None
         if attention_mask is not None:
             if attention_mask.shape[-1] != past + n_new:
-                raise ValueError(f"attention_mask covers {attention_mask.shape[-1]} positions; the "
-                                 f"input has {n_new} (plus {past} cached).")
+                raise ValueError(
+                    f"attention_mask covers {attention_mask.shape[-1]} positions; the "
+                    f"input has {n_new} (plus {past} cached)."
+                )
             key_valid = attention_mask.bool()
             if key_valid.all():
                 key_valid = None
@@ -201,35 +231,45 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
             x = block(x, cos, sin, allowed, None if kv_caches is None else kv_caches[i])
         return self.unembed(self.ln_final(x))
 
-
     # ----------------------------------------------------------------- TransformerLens surface
     # ----------------------------------------------------------------- stream views
-    def lm_stream(self, input_features: Optional[Tensor] = None,
-                  feature_attention_mask: Optional[Tensor] = None,
-                  attention_mask: Optional[Tensor] = None, position_ids: Optional[Tensor] = None,
-                  audio_embeds: Optional[Tensor] = None):
+    def lm_stream(
+        self,
+        input_features: Tensor | None = None,
+        feature_attention_mask: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        audio_embeds: Tensor | None = None,
+    ):
         """The language model as a TransformerLens model: input `input_ids`, the audio bound
         and embedded once. See `hooked_audio.patching.AudioLMStream`."""
         from hooked_audio.models.audio_lm.streams import AudioLMStream
 
-        return AudioLMStream(self, input_features, feature_attention_mask, attention_mask,
-                             position_ids, audio_embeds)
+        return AudioLMStream(
+            self, input_features, feature_attention_mask, attention_mask, position_ids, audio_embeds
+        )
 
-    def audio_stream(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
-                     feature_attention_mask: Optional[Tensor] = None,
-                     position_ids: Optional[Tensor] = None):
+    def audio_stream(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        feature_attention_mask: Tensor | None = None,
+        position_ids: Tensor | None = None,
+    ):
         """The audio tower as a TransformerLens model: input framed log-mel (`pos` = 20 ms
         frame), the prompt bound. See `hooked_audio.patching.AudioTowerStream`."""
         from hooked_audio.models.audio_lm.streams import AudioTowerStream
 
-        return AudioTowerStream(self, input_ids, attention_mask, feature_attention_mask,
-                                position_ids)
+        return AudioTowerStream(
+            self, input_ids, attention_mask, feature_attention_mask, position_ids
+        )
 
     def input_stream(self, inputs: dict):
         """The language model as a stream view that continues runs of the keyword `inputs`
         (their `attention_mask` and `position_ids` bound): what `position_sweep` resumes on."""
-        return self.lm_stream(attention_mask=inputs.get("attention_mask"),
-                              position_ids=inputs.get("position_ids"))
+        return self.lm_stream(
+            attention_mask=inputs.get("attention_mask"), position_ids=inputs.get("position_ids")
+        )
 
     def check_aligned_inputs(self, clean: dict, corrupt: dict) -> None:
         """Refuse two keyword inputs whose positions do not line up (see `aligned_inputs`)."""
@@ -237,7 +277,7 @@ class HookedAudioLM(AudioLMPromptingMixin, AudioLMGenerationMixin, StackedWeight
 
         check_aligned_inputs(self, clean, corrupt)
 
-    def cache_extents(self, *model_args: Any, **model_kwargs: Any) -> Optional[dict]:
+    def cache_extents(self, *model_args: Any, **model_kwargs: Any) -> dict | None:
         """Each stack's sizes for `model(...)` of these inputs (`run_with_cache`'s memory
         check)."""
         return audio_lm_cache_extents(self, *model_args, **model_kwargs)

@@ -29,7 +29,9 @@ class LinearProjector(nn.Module):
         self.hook_in = AudioHookPoint()
         self.hook_out = AudioHookPoint()
 
-    def forward(self, x: Float[Tensor, "n_audio pos d_audio"]) -> Float[Tensor, "n_audio pos d_model"]:
+    def forward(
+        self, x: Float[Tensor, "n_audio pos d_audio"]
+    ) -> Float[Tensor, "n_audio pos d_model"]:
         return self.hook_out(F.linear(self.hook_in(x), self.W.T, self.b))
 
 
@@ -48,7 +50,9 @@ class StackingProjector(nn.Module):
         self.hook_mid = AudioHookPoint()
         self.hook_out = AudioHookPoint()
 
-    def forward(self, x: Float[Tensor, "n_audio pos d_audio"]) -> Float[Tensor, "n_audio pos_out d_model"]:
+    def forward(
+        self, x: Float[Tensor, "n_audio pos d_audio"]
+    ) -> Float[Tensor, "n_audio pos_out d_model"]:
         if x.shape[1] % self.stack:
             raise ValueError(f"{x.shape[1]} audio frames do not split into groups of {self.stack}.")
         stacked = self.hook_in(einops.rearrange(x, "n (p s) d -> n p (s d)", s=self.stack))

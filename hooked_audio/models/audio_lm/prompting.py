@@ -14,7 +14,8 @@ Each architecture's own processor checks live beside it (`qwen2_audio_prompting.
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Union
 
 import torch
 from jaxtyping import Int
@@ -41,7 +42,8 @@ def check_processor(cfg: Any, processor: Any) -> None:
             f"A {type(processor).__name__} cannot prepare inputs for this {arch.model_type} "
             f"model: it needs a {arch.processor_class}, loaded from the same checkpoint as the "
             "weights (transformers.AutoProcessor.from_pretrained(<checkpoint>), or "
-            "model.set_processor(<checkpoint dir>)).")
+            "model.set_processor(<checkpoint dir>))."
+        )
     arch.check_processor(cfg, processor)
     check_vocabulary_fits(cfg, processor)
 
@@ -49,8 +51,10 @@ def check_processor(cfg: Any, processor: Any) -> None:
 def _chats(conversation: Sequence[Any]) -> list[Sequence[dict]]:
     """One chat or a list of chats -> a list of chats."""
     if not conversation:
-        raise ValueError("conversation is empty; give a list of messages "
-                         "({'role': ..., 'content': ...}) or a list of such lists.")
+        raise ValueError(
+            "conversation is empty; give a list of messages "
+            "({'role': ..., 'content': ...}) or a list of such lists."
+        )
     return [conversation] if isinstance(conversation[0], dict) else list(conversation)
 
 
@@ -71,10 +75,13 @@ def _audio_of(item: dict) -> Any:
             if isinstance(value, str) and "://" in value:
                 raise AudioInputError(
                     f"prepare_inputs does not download audio ({value!r}); pass a local path or a "
-                    "waveform, in the conversation item's 'audio' or with audio=.")
+                    "waveform, in the conversation item's 'audio' or with audio=."
+                )
             return value
-    raise AudioInputError(f"The audio item {item!r} holds no audio; give it an 'audio' (waveform "
-                          "or path) or 'path' entry, or pass the clips with audio=.")
+    raise AudioInputError(
+        f"The audio item {item!r} holds no audio; give it an 'audio' (waveform "
+        "or path) or 'path' entry, or pass the clips with audio=."
+    )
 
 
 class AudioLMPromptingMixin:
@@ -103,7 +110,8 @@ class AudioLMPromptingMixin:
                 "No processor is attached to this model. Attach the checkpoint's own: "
                 "model.set_processor(<checkpoint dir>) or "
                 "model.set_processor(transformers.AutoProcessor.from_pretrained(<checkpoint>)), "
-                "or pass processor=.")
+                "or pass processor=."
+            )
         return self.processor
 
     @property
@@ -114,10 +122,10 @@ class AudioLMPromptingMixin:
     # ----------------------------------------------------------------- inputs
     def prepare_inputs(
         self,
-        text: Optional[Union[str, Sequence[str]]] = None,
+        text: str | Sequence[str] | None = None,
         audio: Any = None,
-        conversation: Optional[Sequence[Any]] = None,
-        sampling_rate: Optional[int] = None,
+        conversation: Sequence[Any] | None = None,
+        sampling_rate: int | None = None,
         processor: Any = None,
         add_generation_prompt: bool = True,
         padding_side: str = "left",
@@ -142,20 +150,27 @@ class AudioLMPromptingMixin:
         if padding_side not in ("left", "right"):
             raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}.")
         if self.config.arch.chat_template_inputs:
-            inputs = self._chat_template_inputs(proc, text, audio, conversation, sampling_rate,
-                                                add_generation_prompt, padding_side)
+            inputs = self._chat_template_inputs(
+                proc, text, audio, conversation, sampling_rate, add_generation_prompt, padding_side
+            )
             return self._on_device(inputs)
         if conversation is not None:
             if text is not None:
                 raise ValueError("Give text or conversation, not both.")
             chats = _chats(conversation)
-            text = [proc.apply_chat_template(chat, add_generation_prompt=add_generation_prompt,
-                                             tokenize=False) for chat in chats]
+            text = [
+                proc.apply_chat_template(
+                    chat, add_generation_prompt=add_generation_prompt, tokenize=False
+                )
+                for chat in chats
+            ]
             if audio is None:
                 audio = [_audio_of(item) for chat in chats for item in _audio_items(chat)] or None
         if text is None:
-            raise ValueError("prepare_inputs needs text= (with the audio placeholder "
-                             f"{proc.audio_token!r} where each clip goes) or conversation=.")
+            raise ValueError(
+                "prepare_inputs needs text= (with the audio placeholder "
+                f"{proc.audio_token!r} where each clip goes) or conversation=."
+            )
         texts = [text] if isinstance(text, str) else list(text)
         clips = self._load_clips(proc, audio, sampling_rate)
         self._check_placeholders(proc, texts, len(clips))
@@ -168,9 +183,16 @@ class AudioLMPromptingMixin:
             self._check_expansion(inputs)
         return self._on_device(inputs)
 
-    def _chat_template_inputs(self, proc: Any, text: Any, audio: Any, conversation: Any,
-                              sampling_rate: Optional[int], add_generation_prompt: bool,
-                              padding_side: str) -> dict[str, Tensor]:
+    def _chat_template_inputs(
+        self,
+        proc: Any,
+        text: Any,
+        audio: Any,
+        conversation: Any,
+        sampling_rate: int | None,
+        add_generation_prompt: bool,
+        padding_side: str,
+    ) -> dict[str, Tensor]:
         """`processor.apply_chat_template(..., tokenize=True, return_dict=True)` on the chats
         (Voxtral's way), their audio items holding the loaded clips (lossless float WAV), cut
         into the model's windows."""
@@ -181,7 +203,8 @@ class AudioLMPromptingMixin:
                 "conversation=[{'role': 'user', 'content': [{'type': 'audio', 'audio': clip}, "
                 "{'type': 'text', 'text': question}]}] (or a list of such chats). "
                 f"{arch.processor_class} takes no audio placeholder in plain text; for text "
-                "without audio use to_tokens.")
+                "without audio use to_tokens."
+            )
         chats = _chats(conversation)
         items = [item for chat in chats for item in _audio_items(chat)]
         if audio is None:
@@ -191,14 +214,19 @@ class AudioLMPromptingMixin:
             raise ValueError(
                 f"The conversation has {len(items)} audio items but {len(clips)} clips were "
                 "given; give one clip per {'type': 'audio'} item, in order (the chat template "
-                "puts each clip where its item is).")
+                "puts each clip where its item is)."
+            )
         tokenizer = proc.tokenizer
         side, tokenizer.padding_side = tokenizer.padding_side, padding_side
         try:
             built = proc.apply_chat_template(
                 with_clips(chats, clips, proc.feature_extractor.sampling_rate),
-                add_generation_prompt=add_generation_prompt, tokenize=True, return_dict=True,
-                return_tensors="pt", processor_kwargs=window_kwargs(self.config, proc))
+                add_generation_prompt=add_generation_prompt,
+                tokenize=True,
+                return_dict=True,
+                return_tensors="pt",
+                processor_kwargs=window_kwargs(self.config, proc),
+            )
         finally:
             tokenizer.padding_side = side
         inputs = {k: built[k] for k in MODEL_INPUTS if k in built}
@@ -208,10 +236,12 @@ class AudioLMPromptingMixin:
 
     def _on_device(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         dtype = next(self.parameters()).dtype
-        return {k: v.to(self.device, dtype=dtype if v.is_floating_point() else v.dtype)
-                for k, v in inputs.items()}
+        return {
+            k: v.to(self.device, dtype=dtype if v.is_floating_point() else v.dtype)
+            for k, v in inputs.items()
+        }
 
-    def _load_clips(self, proc: Any, audio: Any, sampling_rate: Optional[int]) -> list:
+    def _load_clips(self, proc: Any, audio: Any, sampling_rate: int | None) -> list:
         """The clips at the processor's rate; a clip longer than one window is refused unless
         the architecture's processor splits it into windows (Voxtral's does; Qwen2-Audio hears
         one window per clip)."""
@@ -220,15 +250,19 @@ class AudioLMPromptingMixin:
         features = proc.feature_extractor
         items = list(audio) if isinstance(audio, (list, tuple)) else [audio]
         # Paths and `Audio` carry their rate; a bare array is at the processor's rate, as in HF.
-        rates = [sampling_rate if sampling_rate is not None
-                 or isinstance(item, (str, os.PathLike, Audio)) else features.sampling_rate
-                 for item in items]
+        rates = [
+            sampling_rate
+            if sampling_rate is not None or isinstance(item, (str, os.PathLike, Audio))
+            else features.sampling_rate
+            for item in items
+        ]
         try:
             clips = load_audio_batch(items, rates, target_rate=features.sampling_rate)
         except AudioInputError as error:  # the loader's argument is called sample_rate
             message = str(error).replace("sample_rate", "sampling_rate")
-            raise AudioInputError(message.replace("Audio(wave, sampling_rate=",
-                                                  "Audio(wave, sample_rate=")) from error
+            raise AudioInputError(
+                message.replace("Audio(wave, sampling_rate=", "Audio(wave, sample_rate=")
+            ) from error
         arch = self.config.arch
         for i, clip in enumerate(clips):
             if not arch.splits_long_audio and len(clip) > features.n_samples:
@@ -238,7 +272,8 @@ class AudioLMPromptingMixin:
                     f"{arch.display_name} hears at most one {seconds:g} s window per clip "
                     f"({self.config.n_mel_frames} mel frames) and its processor would silently cut the rest. Trim the clip "
                     f"(clip[:{features.n_samples}] at {features.sampling_rate} Hz) or split it "
-                    f"into clips of at most {seconds:g} s, each with its own audio placeholder.")
+                    f"into clips of at most {seconds:g} s, each with its own audio placeholder."
+                )
         return clips
 
     def _check_placeholders(self, proc: Any, texts: list[str], n_clips: int) -> None:
@@ -249,11 +284,13 @@ class AudioLMPromptingMixin:
             raise ValueError(
                 f"Audio was given but the text has no audio placeholder {token!r}, so the audio "
                 f"has nowhere to go. Put {bos + token + eos!r} in the text where each clip goes, "
-                "or pass conversation= with an audio item (the chat template inserts it).")
+                "or pass conversation= with an audio item (the chat template inserts it)."
+            )
         if sum(counts) != n_clips:
             raise ValueError(
                 f"The text holds {sum(counts)} audio placeholders {token!r} (per prompt: {counts}) "
-                f"but {n_clips} clips were given; give one clip per placeholder, in order.")
+                f"but {n_clips} clips were given; give one clip per placeholder, in order."
+            )
 
     def _check_expansion(self, inputs: dict[str, Tensor]) -> None:
         """The processor expanded each placeholder to as many as the clip has embeddings:
@@ -269,13 +306,14 @@ class AudioLMPromptingMixin:
             raise ValueError(
                 f"The processor expanded the audio into {found} placeholders; the model makes "
                 f"{expected} audio embeddings from these clips. The processor does not match "
-                "this model.")
+                "this model."
+            )
 
     # ----------------------------------------------------------------- TransformerLens text API
     def to_tokens(
         self,
-        input: Union[str, Sequence[str]],
-        prepend_bos: Optional[bool] = None,
+        input: str | Sequence[str],
+        prepend_bos: bool | None = None,
         padding_side: str = "right",
         move_to_device: bool = True,
     ) -> Int[Tensor, "batch pos"]:
@@ -298,23 +336,28 @@ class AudioLMPromptingMixin:
         if len(rows) > 1 and any(len(r) != width for r in rows):
             pad = tokenizer.pad_token_id
             if pad is None:
-                raise ValueError("Texts of different lengths need a pad token; the tokenizer has none.")
+                raise ValueError(
+                    "Texts of different lengths need a pad token; the tokenizer has none."
+                )
             if padding_side not in ("left", "right"):
                 raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}.")
-            rows = [([pad] * (width - len(r)) + r) if padding_side == "left"
-                    else (r + [pad] * (width - len(r))) for r in rows]
+            rows = [
+                ([pad] * (width - len(r)) + r)
+                if padding_side == "left"
+                else (r + [pad] * (width - len(r)))
+                for r in rows
+            ]
         tokens = torch.tensor(rows, dtype=torch.long)
         return tokens.to(self.device) if move_to_device else tokens
 
-    def to_string(self, tokens: TokensLike) -> Union[str, list[str]]:
+    def to_string(self, tokens: TokensLike) -> str | list[str]:
         """Tokens -> text, special tokens kept. `[batch, pos]` gives one string per row."""
         tokens = torch.as_tensor(tokens)
         if tokens.ndim == 2:
             return [self.to_string(row) for row in tokens]
         return self.tokenizer.decode(tokens.tolist(), clean_up_tokenization_spaces=False)
 
-    def to_str_tokens(self, input: Union[str, TokensLike],
-                      prepend_bos: Optional[bool] = None) -> list[str]:
+    def to_str_tokens(self, input: str | TokensLike, prepend_bos: bool | None = None) -> list[str]:
         """One string per token (for plot labels); text is tokenised first with `to_tokens`."""
         if isinstance(input, str):
             input = self.to_tokens(input, prepend_bos=prepend_bos)[0]

@@ -16,14 +16,17 @@ def check_qwen2_audio_processor(cfg: Any, processor: Any) -> None:
     if features.feature_size != cfg.n_mels:
         raise ValueError(
             f"The processor's feature extractor makes {features.feature_size} mel bins; this model "
-            f"takes {cfg.n_mels}. {FIX}")
+            f"takes {cfg.n_mels}. {FIX}"
+        )
     if features.nb_max_frames != cfg.n_mel_frames:
         raise ValueError(
             f"The processor's feature extractor pads to {features.nb_max_frames} mel frames; this "
-            f"model's audio tower takes windows of {cfg.n_mel_frames}. {FIX}")
+            f"model's audio tower takes windows of {cfg.n_mel_frames}. {FIX}"
+        )
     token_id = getattr(processor, "audio_token_id", None)
     if token_id != cfg.audio_token_id:
         raise ValueError(
             f"The processor's audio placeholder {getattr(processor, 'audio_token', None)!r} has id "
             f"{token_id}; this model puts audio at token id {cfg.audio_token_id}. The processor "
-            "belongs to another checkpoint.")
+            "belongs to another checkpoint."
+        )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from torch import Tensor
 
 
-def audio_window_cells(model, input_ids: Tensor, seconds: float
-                       ) -> tuple[list[Tensor], list[str], list[tuple[float, float]]]:
+def audio_window_cells(
+    model, input_ids: Tensor, seconds: float
+) -> tuple[list[Tensor], list[str], list[tuple[float, float]]]:
     """Masks of the audio positions in consecutive windows of `seconds` (measured from each
     row's first audio placeholder), their labels and `(start, end)` times: cells for
     `position_sweep` that ask *when* in the clip the language model reads the answer."""

@@ -15,8 +15,6 @@ openai-whisper's decoding and word-timing code reach into the decoder's attentio
 
 from __future__ import annotations
 
-from typing import Optional
-
 from jaxtyping import Bool, Float
 from torch import Tensor
 
@@ -39,11 +37,11 @@ class WhisperAttention(Attention):
     def forward(
         self,
         x: Float[Tensor, "batch query_pos d_model"],
-        source: Optional[Float[Tensor, "batch key_pos d_model"]] = None,
+        source: Float[Tensor, "batch key_pos d_model"] | None = None,
         causal: bool = False,
-        key_valid: Optional[Bool[Tensor, "batch key_pos"]] = None,
-        kv_cache: Optional[dict] = None,
-    ) -> tuple[Float[Tensor, "batch query_pos d_model"], Optional[Tensor]]:
+        key_valid: Bool[Tensor, "batch key_pos"] | None = None,
+        kv_cache: dict | None = None,
+    ) -> tuple[Float[Tensor, "batch query_pos d_model"], Tensor | None]:
         """`source=None` is self-attention; a tensor is cross-attention onto it. `kv_cache` is
         openai-whisper's cache dict, keyed by `self.key` / `self.value` (see
         `HookedWhisper.install_kv_cache_hooks`)."""

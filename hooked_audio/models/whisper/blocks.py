@@ -9,8 +9,6 @@ openai-whisper's KV-cache and word-timing protocol.
 
 from __future__ import annotations
 
-from typing import Optional, Type
-
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
@@ -23,10 +21,11 @@ class WhisperEncoderBlock(nn.Module):
     """`x + attn(ln1(x))`, then `+ mlp(ln2(.))`. Also the block of the Whisper-style audio
     towers of audio LMs (Qwen2-Audio, Voxtral), whose MLP width may differ from 4 * d_model."""
 
-    attention_class: Type[Attention] = Attention
+    attention_class: type[Attention] = Attention
 
-    def __init__(self, d_model: int, n_heads: int, use_attn_result: bool = False,
-                 d_mlp: Optional[int] = None):
+    def __init__(
+        self, d_model: int, n_heads: int, use_attn_result: bool = False, d_mlp: int | None = None
+    ):
         super().__init__()
         self.ln1 = LayerNorm(d_model)
         self.attn = self.attention_class(d_model, n_heads, use_attn_result)
@@ -38,16 +37,19 @@ class WhisperEncoderBlock(nn.Module):
         self.hook_mlp_out = AudioHookPoint()  # [batch, pos, d_model]
         self.hook_resid_post = AudioHookPoint()  # [batch, pos, d_model]
 
-    def forward(self, x: Float[Tensor, "batch pos d_model"],
-                key_valid: Optional[Bool[Tensor, "batch pos"]] = None
-                ) -> Float[Tensor, "batch pos d_model"]:
+    def forward(
+        self,
+        x: Float[Tensor, "batch pos d_model"],
+        key_valid: Bool[Tensor, "batch pos"] | None = None,
+    ) -> Float[Tensor, "batch pos d_model"]:
         """`key_valid` masks padded frames as keys (audio LMs' short clips); None: all frames."""
         resid_pre = self.hook_resid_pre(x)
         attn_out = self.hook_attn_out(self.attn(self.ln1(resid_pre), key_valid=key_valid))
         return self._mlp_stage(self.hook_resid_mid(resid_pre + attn_out))
 
-    def _mlp_stage(self, resid: Float[Tensor, "batch pos d_model"]
-                   ) -> Float[Tensor, "batch pos d_model"]:
+    def _mlp_stage(
+        self, resid: Float[Tensor, "batch pos d_model"]
+    ) -> Float[Tensor, "batch pos d_model"]:
         mlp_out = self.hook_mlp_out(self.mlp(self.ln2(resid)))
         return self.hook_resid_post(resid + mlp_out)
 
@@ -68,7 +70,7 @@ class WhisperDecoderBlock(WhisperEncoderBlock):
         self,
         x: Float[Tensor, "batch pos d_model"],
         audio: Float[Tensor, "batch audio_pos d_model"],
-        kv_cache: Optional[dict] = None,
+        kv_cache: dict | None = None,
     ) -> Float[Tensor, "batch pos d_model"]:
         resid_pre = self.hook_resid_pre(x)
         attn_out = self.attn(self.ln1(resid_pre), causal=True, kv_cache=kv_cache)[0]

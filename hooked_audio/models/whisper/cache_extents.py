@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from torch import Tensor
 
 from hooked_audio.cache_memory import StackExtent
 
 
-def whisper_cache_extents(model: Any, audio: Any = None, tokens: Any = None
-                          ) -> Optional[dict[str, StackExtent]]:
+def whisper_cache_extents(
+    model: Any, audio: Any = None, tokens: Any = None
+) -> dict[str, StackExtent] | None:
     """`{"encoder.": ..., "decoder.": ...}` for `model(audio, tokens)`: a log-mel
     `[batch, n_mels, mel_frames]` or frames `[batch, 2, n_mels, pos]`, and tokens `[batch, n]`
     (or `[n]`). None for inputs the forward itself will refuse."""

@@ -12,9 +12,16 @@ from whisper.model import ModelDimensions
 from hooked_audio.constants import MULTILINGUAL_VOCAB_SIZE
 
 
-def _stack_config(n_layers: int, d_model: int, n_heads: int, n_ctx: int, d_vocab: int,
-                  positional_embedding_type: str, use_attn_result: bool,
-                  dtype: torch.dtype) -> TransformerLensConfig:
+def _stack_config(
+    n_layers: int,
+    d_model: int,
+    n_heads: int,
+    n_ctx: int,
+    d_vocab: int,
+    positional_embedding_type: str,
+    use_attn_result: bool,
+    dtype: torch.dtype,
+) -> TransformerLensConfig:
     return TransformerLensConfig(
         d_model=d_model,
         d_head=d_model // n_heads,
@@ -50,12 +57,26 @@ class HookedWhisperConfig:
                 f"Encoder width {d.n_audio_state} differs from decoder width {d.n_text_state}: "
                 "Whisper's cross-attention needs them equal."
             )
-        self.encoder = _stack_config(d.n_audio_layer, d.n_audio_state, d.n_audio_head,
-                                     d.n_audio_ctx, -1, "sinusoidal", self.use_attn_result,
-                                     self.dtype)
-        self.decoder = _stack_config(d.n_text_layer, d.n_text_state, d.n_text_head,
-                                     d.n_text_ctx, d.n_vocab, "standard", self.use_attn_result,
-                                     self.dtype)
+        self.encoder = _stack_config(
+            d.n_audio_layer,
+            d.n_audio_state,
+            d.n_audio_head,
+            d.n_audio_ctx,
+            -1,
+            "sinusoidal",
+            self.use_attn_result,
+            self.dtype,
+        )
+        self.decoder = _stack_config(
+            d.n_text_layer,
+            d.n_text_state,
+            d.n_text_head,
+            d.n_text_ctx,
+            d.n_vocab,
+            "standard",
+            self.use_attn_result,
+            self.dtype,
+        )
 
     @property
     def is_multilingual(self) -> bool:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
@@ -30,8 +28,10 @@ class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):
         self.W_E = nn.Parameter(torch.empty(cfg.d_vocab, cfg.d_model))
         self.W_pos = nn.Parameter(torch.empty(cfg.n_ctx, cfg.d_model))
         self.blocks = nn.ModuleList(
-            [WhisperDecoderBlock(cfg.d_model, cfg.n_heads, cfg.use_attn_result)
-             for _ in range(cfg.n_layers)]
+            [
+                WhisperDecoderBlock(cfg.d_model, cfg.n_heads, cfg.use_attn_result)
+                for _ in range(cfg.n_layers)
+            ]
         )
         self.ln_final = LayerNorm(cfg.d_model)
         self.hook_embed = AudioHookPoint()  # [batch, pos, d_model]
@@ -43,7 +43,7 @@ class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):
         return self.W_E.T
 
     @property
-    def b_U(self) -> Float[Tensor, "d_vocab"]:
+    def b_U(self) -> Float[Tensor, " d_vocab"]:
         return torch.zeros(self.cfg.d_vocab, dtype=self.W_E.dtype, device=self.W_E.device)
 
     def check_tokens(self, tokens: Tensor, offset: int) -> None:
@@ -63,7 +63,7 @@ class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):
         self,
         tokens: Int[Tensor, "batch pos"],
         audio_features: Float[Tensor, "batch audio_pos d_model"],
-        kv_cache: Optional[dict] = None,
+        kv_cache: dict | None = None,
     ) -> Float[Tensor, "batch pos d_vocab"]:
         # Block 0's cached self-attention keys hold every earlier position (openai-whisper
         # reads the first cache entry, which is the same tensor); new tokens continue there.
@@ -73,7 +73,7 @@ class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):
         self.check_tokens(tokens, offset)
         dtype = audio_features.dtype
         embed = self.hook_embed(self.W_E[tokens].to(dtype))
-        pos = self.W_pos[offset: offset + tokens.shape[1]].to(dtype)
+        pos = self.W_pos[offset : offset + tokens.shape[1]].to(dtype)
         x = embed + self.hook_pos_embed(pos.expand(tokens.shape[0], -1, -1))
         return self.run_from(0, x, audio_features, kv_cache)
 
@@ -82,7 +82,7 @@ class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):
         layer: int,
         resid_pre: Float[Tensor, "batch pos d_model"],
         audio_features: Float[Tensor, "batch audio_pos d_model"],
-        kv_cache: Optional[dict] = None,
+        kv_cache: dict | None = None,
     ) -> Float[Tensor, "batch pos d_vocab"]:
         """Blocks `layer..` then `ln_final` and the unembedding, from `blocks.{layer}.hook_resid_pre`."""
         x = resid_pre

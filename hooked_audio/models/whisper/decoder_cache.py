@@ -8,7 +8,7 @@ to the residual stream.
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Literal
 
 import torch
 from transformer_lens import ActivationCache
@@ -20,11 +20,11 @@ class WhisperDecoderCache(ActivationCache):
 
     def decompose_resid(
         self,
-        layer: Optional[int] = None,
+        layer: int | None = None,
         mlp_input: bool = False,
         mode: Literal["all", "mlp", "attn"] = "all",
         apply_ln: bool = False,
-        pos_slice: Union[Slice, SliceInput] = None,
+        pos_slice: Slice | SliceInput = None,
         incl_embeds: bool = True,
         return_labels: bool = False,
     ):
@@ -34,31 +34,36 @@ class WhisperDecoderCache(ActivationCache):
         layer = self.model.cfg.n_layers if layer is None or layer == -1 else layer
         parts: list[tuple[str, str]] = []
         if incl_embeds:
-            parts += [(name, label) for name, label in (("hook_embed", "embed"),
-                                                        ("hook_pos_embed", "pos_embed"))
-                      if name in self.cache_dict]
+            parts += [
+                (name, label)
+                for name, label in (("hook_embed", "embed"), ("hook_pos_embed", "pos_embed"))
+                if name in self.cache_dict
+            ]
         for l in range(layer + int(mlp_input)):
             if mode != "mlp":
-                parts += [(f"blocks.{l}.hook_attn_out", f"{l}_attn_out"),
-                          (f"blocks.{l}.hook_cross_attn_out", f"{l}_cross_attn_out")]
+                parts += [
+                    (f"blocks.{l}.hook_attn_out", f"{l}_attn_out"),
+                    (f"blocks.{l}.hook_cross_attn_out", f"{l}_cross_attn_out"),
+                ]
             if mode != "attn" and l < layer:
                 parts.append((f"blocks.{l}.hook_mlp_out", f"{l}_mlp_out"))
         components = torch.stack([pos_slice.apply(self[name], dim=-2) for name, _ in parts])
         if apply_ln:
-            components = self.apply_ln_to_stack(components, layer, pos_slice=pos_slice,
-                                                mlp_input=mlp_input)
+            components = self.apply_ln_to_stack(
+                components, layer, pos_slice=pos_slice, mlp_input=mlp_input
+            )
         labels = [label for _, label in parts]
         return (components, labels) if return_labels else components
 
     def get_full_resid_decomposition(
         self,
-        layer: Optional[int] = None,
+        layer: int | None = None,
         mlp_input: bool = False,
         expand_neurons: bool = True,
         apply_ln: bool = False,
-        pos_slice: Union[Slice, SliceInput] = None,
+        pos_slice: Slice | SliceInput = None,
         return_labels: bool = False,
-        project_output_onto: Optional[torch.Tensor] = None,
+        project_output_onto: torch.Tensor | None = None,
     ):
         """As `ActivationCache.get_full_resid_decomposition`, with every cross-attention head
         (`L{l}X{h}`, from `cross_attn.hook_result`: needs `use_attn_result`) after the
@@ -66,7 +71,13 @@ class WhisperDecoderCache(ActivationCache):
         pos_slice = pos_slice if isinstance(pos_slice, Slice) else Slice(pos_slice)
         layer = self.model.cfg.n_layers if layer is None or layer == -1 else layer
         stack, labels = super().get_full_resid_decomposition(
-            layer, mlp_input, expand_neurons, apply_ln=False, pos_slice=pos_slice, return_labels=True)
+            layer,
+            mlp_input,
+            expand_neurons,
+            apply_ln=False,
+            pos_slice=pos_slice,
+            return_labels=True,
+        )
         n_self_heads = sum(label.startswith("L") and "H" in label for label in labels)
         cross, cross_labels = [], []
         for l in range(layer + int(mlp_input)):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 from jaxtyping import Float
@@ -34,8 +32,10 @@ class WhisperEncoder(StackedWeightsMixin, nn.Module):
         # Fixed, as in openai-whisper; a buffer so loaded checkpoints keep their exact values.
         self.register_buffer("W_pos", sinusoids(n_ctx, d_model))
         self.blocks = nn.ModuleList(
-            [WhisperEncoderBlock(d_model, cfg.n_heads, cfg.use_attn_result)
-             for _ in range(cfg.n_layers)]
+            [
+                WhisperEncoderBlock(d_model, cfg.n_heads, cfg.use_attn_result)
+                for _ in range(cfg.n_layers)
+            ]
         )
         self.ln_post = LayerNorm(d_model)
         self.hook_conv1 = AudioHookPoint()  # [batch, mel_frame, d_model], after GELU (10 ms)
@@ -64,18 +64,25 @@ class WhisperEncoder(StackedWeightsMixin, nn.Module):
                 f"{self._shape_hint(frames.shape[2], frames.ndim == 4, 'to_frames')}"
             )
 
-    def _shape_hint(self, n_bins: Optional[int], right_rank: bool, builder: str) -> str:
+    def _shape_hint(self, n_bins: int | None, right_rank: bool, builder: str) -> str:
         if not right_rank:
             return ""
         if n_bins != self.n_mels:
-            return (f" The model takes {self.n_mels} mel bins but got {n_bins}: compute the "
-                    f"input with `model.{builder}(audio)`, which uses the model's n_mels.")
+            return (
+                f" The model takes {self.n_mels} mel bins but got {n_bins}: compute the "
+                f"input with `model.{builder}(audio)`, which uses the model's n_mels."
+            )
         n_pos, n_mel_frames = self.cfg.n_ctx, MEL_FRAMES_PER_POSITION * self.cfg.n_ctx
         seconds = n_mel_frames / MEL_FRAMES_PER_SECOND
-        size = (f"{n_mel_frames} mel frames ({n_pos} positions of 20 ms" if builder == "to_mel"
-                else f"{n_pos} positions of 20 ms ({n_mel_frames} mel frames")
-        return (f" Whisper's encoder needs exactly {size}, {seconds:g} s); `model.{builder}"
-                "(audio)` pads shorter audio and refuses longer (or splits it with chunk=True).")
+        size = (
+            f"{n_mel_frames} mel frames ({n_pos} positions of 20 ms"
+            if builder == "to_mel"
+            else f"{n_pos} positions of 20 ms ({n_mel_frames} mel frames"
+        )
+        return (
+            f" Whisper's encoder needs exactly {size}, {seconds:g} s); `model.{builder}"
+            "(audio)` pads shorter audio and refuses longer (or splits it with chunk=True)."
+        )
 
     def forward(
         self, mel: Float[Tensor, "batch n_mels mel_frames"]
@@ -87,8 +94,9 @@ class WhisperEncoder(StackedWeightsMixin, nn.Module):
         pos_embed = self.hook_pos_embed(self.W_pos.to(x.dtype).expand(x.shape[0], -1, -1))
         return self.run_from(0, x + pos_embed)
 
-    def run_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]
-                 ) -> Float[Tensor, "batch pos d_model"]:
+    def run_from(
+        self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]
+    ) -> Float[Tensor, "batch pos d_model"]:
         """Blocks `layer..` then `ln_post`, from `blocks.{layer}.hook_resid_pre`."""
         x = resid_pre
         for block in self.blocks[layer:]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,8 +35,9 @@ from hooked_audio.audio import AudioInputError, load_audio
 _OPENAI_LOAD_AUDIO = whisper.audio.load_audio
 
 
-def read_audio_file(path: Union[str, "os.PathLike[str]"], sample_rate: int = SAMPLE_RATE
-                    ) -> Float[np.ndarray, "samples"]:
+def read_audio_file(
+    path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE
+) -> Float[np.ndarray, " samples"]:
     """A mono float32 waveform at `sample_rate`: soundfile first, ffmpeg (openai-whisper's
     loader) for formats libsndfile cannot decode when ffmpeg is installed."""
     try:
@@ -47,8 +48,9 @@ def read_audio_file(path: Union[str, "os.PathLike[str]"], sample_rate: int = SAM
         return _OPENAI_LOAD_AUDIO(str(path), sample_rate)
 
 
-def load_audio_ffmpeg_or_soundfile(file: str, sr: int = SAMPLE_RATE
-                                   ) -> Float[np.ndarray, "samples"]:
+def load_audio_ffmpeg_or_soundfile(
+    file: str, sr: int = SAMPLE_RATE
+) -> Float[np.ndarray, " samples"]:
     """openai-whisper's `load_audio` when the ffmpeg binary is installed; otherwise this
     library's soundfile loader (same output: mono float32 at `sr`)."""
     if shutil.which("ffmpeg") is not None:
@@ -63,28 +65,33 @@ def install_ffmpeg_fallback() -> None:
         whisper.audio.load_audio = load_audio_ffmpeg_or_soundfile
 
 
-def check_decoding_dtype(dtype: torch.dtype, fp16: Optional[bool] = None) -> None:
+def check_decoding_dtype(dtype: torch.dtype, fp16: bool | None = None) -> None:
     """Raise unless openai-whisper's decoding can run a model of `dtype` (with `fp16`, if
     given)."""
     if dtype not in (torch.float32, torch.float16):
         raise ValueError(
             f"openai-whisper's decoding (transcribe, decode) runs in float32 or float16; this "
             f"model is {dtype}. Call `model.float()` (or `model.half()` on a GPU) first; hooks "
-            f"and run_with_cache work in {dtype} as they are.")
+            f"and run_with_cache work in {dtype} as they are."
+        )
     expected = torch.float16 if fp16 else torch.float32
     if fp16 is not None and dtype != expected:
         raise ValueError(
             f"Decoding with fp16={fp16} needs a {expected} model; this one is {dtype}. Pass "
             f"fp16={dtype == torch.float16} or call `model.{'half' if fp16 else 'float'}()` "
-            "(openai-whisper's transcribe turns fp16 off on CPU).")
+            "(openai-whisper's transcribe turns fp16 off on CPU)."
+        )
 
 
 class WhisperInferenceMixin:
     """Needs `self.W_E` (its dtype is the model's)."""
 
-    def decode(self, mel: Float[Tensor, "*batch n_mels mel_frames"],
-               options: Optional[DecodingOptions] = None, **kwargs: Any
-               ) -> Union[DecodingResult, list[DecodingResult]]:
+    def decode(
+        self,
+        mel: Float[Tensor, "*batch n_mels mel_frames"],
+        options: DecodingOptions | None = None,
+        **kwargs: Any,
+    ) -> DecodingResult | list[DecodingResult]:
         """openai-whisper's `decode` (`whisper.decode(model, mel, options)`), after checking
         that the model's dtype fits `options.fp16` (float32 needs `fp16=False`)."""
         options = options if options is not None else DecodingOptions()
@@ -92,8 +99,9 @@ class WhisperInferenceMixin:
         check_decoding_dtype(self.W_E.dtype, fp16)
         return whisper_decode(self, mel, options, **kwargs)
 
-    def transcribe(self, audio: Union[str, "os.PathLike[str]", np.ndarray, Tensor],
-                   **kwargs: Any) -> dict:
+    def transcribe(
+        self, audio: str | os.PathLike[str] | np.ndarray | Tensor, **kwargs: Any
+    ) -> dict:
         """openai-whisper's `transcribe` (`whisper.transcribe(model, audio, ...)`, same keyword
         options). A path is read with soundfile (no ffmpeg needed for WAV, FLAC, OGG, MP3, ...);
         `fp16` defaults to whether the model is float16."""

@@ -9,8 +9,6 @@ self-attention entries grow by concatenation along positions, cross-attention en
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
@@ -19,7 +17,7 @@ from hooked_audio.models.whisper.attention import WhisperAttention
 
 
 def install_kv_cache_hooks(
-    decoder: nn.Module, n_text_ctx: int, cache: Optional[dict] = None
+    decoder: nn.Module, n_text_ctx: int, cache: dict | None = None
 ) -> tuple[dict, list[RemovableHandle]]:
     """Returns `(cache, hooks)` exactly as openai-whisper's `Whisper.install_kv_cache_hooks`."""
     cache = {**cache} if cache is not None else {}

@@ -17,6 +17,5 @@ from torch import Tensor, nn
 class KVCacheTap(nn.Module):
     """Identity on `[batch, pos, n_heads * d_head]`; a place for KV-cache forward hooks."""
 
-    def forward(self, x: Float[Tensor, "batch pos d_proj"]
-                ) -> Float[Tensor, "batch pos d_proj"]:
+    def forward(self, x: Float[Tensor, "batch pos d_proj"]) -> Float[Tensor, "batch pos d_proj"]:
         return x

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import gzip
-from typing import Any, Iterable, Optional, Union
+from collections.abc import Iterable
+from typing import Any, Union
 
 import numpy as np
 import torch
@@ -36,8 +37,7 @@ from hooked_audio.weight_checks import check_finite_weights
 AlignmentHeads = Union[bytes, Iterable[tuple[int, int]]]
 
 
-class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin,
-                    HookedAudioRoot):
+class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin, HookedAudioRoot):
     """Whisper (encoder + decoder) with hooks, for `run_with_cache` / `run_with_hooks`.
 
     Build a random model with `HookedWhisper(dims)` (any `whisper.model.ModelDimensions`,
@@ -48,15 +48,17 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
     decoder, the stack whose output is the logits (`model.cfg is model.config.decoder`).
     """
 
-    hook_examples = "'encoder.blocks.0.hook_resid_pre' or 'decoder.blocks.1.cross_attn.hook_pattern'"
+    hook_examples = (
+        "'encoder.blocks.0.hook_resid_pre' or 'decoder.blocks.1.cross_attn.hook_pattern'"
+    )
 
     def __init__(
         self,
         dims: ModelDimensions,
         use_attn_result: bool = False,
-        language: Optional[str] = None,
+        language: str | None = None,
         task: str = "transcribe",
-        seed: Optional[int] = None,
+        seed: int | None = None,
         init_weights: bool = True,
     ):
         super().__init__()
@@ -71,7 +73,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
         self.task = task
         # openai-whisper's default: every head of the second half of the decoder.
         heads = torch.zeros(dims.n_text_layer, dims.n_text_head, dtype=torch.bool)
-        heads[dims.n_text_layer // 2:] = True
+        heads[dims.n_text_layer // 2 :] = True
         self.register_buffer("alignment_heads", heads.to_sparse(), persistent=False)
         if init_weights:  # loaders skip it: every parameter is overwritten right after
             self.init_weights(seed)
@@ -82,9 +84,12 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
     # ----------------------------------------------------------------- construction
     @classmethod
     def from_openai_state_dict(
-        cls, dims: ModelDimensions, state_dict: dict[str, Tensor],
-        alignment_heads: Optional[AlignmentHeads] = None, **kwargs: Any,
-    ) -> "HookedWhisper":
+        cls,
+        dims: ModelDimensions,
+        state_dict: dict[str, Tensor],
+        alignment_heads: AlignmentHeads | None = None,
+        **kwargs: Any,
+    ) -> HookedWhisper:
         """From openai-whisper's own parameter names (`Whisper.state_dict()`); weights holding
         NaN or infinity are refused."""
         check_finite_weights(state_dict, "from_openai_state_dict")
@@ -97,26 +102,33 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
 
     @classmethod
     def from_pretrained(
-        cls, name_or_path: str, device: Optional[Union[str, torch.device]] = None,
-        dtype: torch.dtype = torch.float32, **kwargs: Any,
-    ) -> "HookedWhisper":
+        cls,
+        name_or_path: str,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
+        **kwargs: Any,
+    ) -> HookedWhisper:
         """Load real weights. `name_or_path` may be an openai-whisper name ("tiny.en", "base",
         "large-v3", ...), a local openai-whisper `.pt`, a HF transformers Whisper directory,
         or a CTranslate2 / faster-whisper directory (`model.bin`). See `resolve_checkpoint`."""
         from hooked_audio.models.whisper.pretrained import resolve_checkpoint
 
         ckpt = resolve_checkpoint(name_or_path)
-        model = cls.from_openai_state_dict(ckpt.dims, ckpt.state_dict, ckpt.alignment_heads, **kwargs)
+        model = cls.from_openai_state_dict(
+            ckpt.dims, ckpt.state_dict, ckpt.alignment_heads, **kwargs
+        )
         return model.to(device=device or "cpu", dtype=dtype)
 
     @classmethod
-    def from_hf(cls, hf_model: nn.Module, **kwargs: Any) -> "HookedWhisper":
+    def from_hf(cls, hf_model: nn.Module, **kwargs: Any) -> HookedWhisper:
         """From an in-memory HF `transformers.WhisperForConditionalGeneration`."""
         from hooked_audio.models.whisper.loading import hf_to_checkpoint
 
         ckpt = hf_to_checkpoint(hf_model)
         param = next(hf_model.parameters())
-        model = cls.from_openai_state_dict(ckpt.dims, ckpt.state_dict, ckpt.alignment_heads, **kwargs)
+        model = cls.from_openai_state_dict(
+            ckpt.dims, ckpt.state_dict, ckpt.alignment_heads, **kwargs
+        )
         return model.to(device=param.device, dtype=param.dtype)
 
     stack_configs = property(lambda self: (self.config.encoder, self.config.decoder))
@@ -157,12 +169,14 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
 
     def check_finite(self, mel: Tensor) -> None:
         if not torch.isfinite(mel).all():
-            raise ValueError(f"The audio input holds {int((~torch.isfinite(mel)).sum())} NaN or "
-                             "infinite values; check the waveform before `to_mel`.")
+            raise ValueError(
+                f"The audio input holds {int((~torch.isfinite(mel)).sum())} NaN or "
+                "infinite values; check the waveform before `to_mel`."
+            )
 
     def forward(
         self,
-        audio: Union[Float[Tensor, "batch n_mels mel_frames"], Float[Tensor, "batch 2 n_mels pos"]],
+        audio: Float[Tensor, "batch n_mels mel_frames"] | Float[Tensor, "batch 2 n_mels pos"],
         tokens: Int[Tensor, "batch n_tokens"],
     ) -> Float[Tensor, "batch n_tokens d_vocab"]:
         """Logits of the decoder, teacher-forced on `tokens` (ids `[batch, n]`, `[n]`, or a list
@@ -171,12 +185,13 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
         self.check_finite(mel)
         tokens = as_tokens(tokens, self.device)
         if mel.shape[0] != tokens.shape[0] and mel.shape[0] != 1:
-            raise ValueError(f"Audio batch {mel.shape[0]} and token batch {tokens.shape[0]} differ.")
+            raise ValueError(
+                f"Audio batch {mel.shape[0]} and token batch {tokens.shape[0]} differ."
+            )
         audio_features = self.encoder(mel)
         if audio_features.shape[0] != tokens.shape[0]:
             audio_features = audio_features.expand(tokens.shape[0], -1, -1)
         return self.decoder(tokens, audio_features)
-
 
     # ----------------------------------------------------------------- stream views
     def encoder_stream(self, tokens: Int[Tensor, "batch n_tokens"]):
@@ -186,7 +201,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
 
         return WhisperEncoderStream(self, as_tokens(tokens, self.device))
 
-    def decoder_stream(self, audio: Optional[Tensor] = None, audio_features: Optional[Tensor] = None):
+    def decoder_stream(self, audio: Tensor | None = None, audio_features: Tensor | None = None):
         """The decoder as a TransformerLens model: input token ids, the audio bound and encoded
         once. See `hooked_audio.patching.WhisperDecoderStream`."""
         from hooked_audio.models.whisper.streams import WhisperDecoderStream
@@ -200,7 +215,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
     def logits(self, tokens: Tensor, audio_features: Tensor) -> Float[Tensor, "batch pos d_vocab"]:
         return self.decoder(tokens, audio_features)
 
-    def install_kv_cache_hooks(self, cache: Optional[dict] = None):
+    def install_kv_cache_hooks(self, cache: dict | None = None):
         return install_kv_cache_hooks(self.decoder, self.dims.n_text_ctx, cache)
 
     @property
@@ -220,7 +235,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
         return self.decoder.W_U
 
     @property
-    def b_U(self) -> Float[Tensor, "d_vocab"]:
+    def b_U(self) -> Float[Tensor, " d_vocab"]:
         return self.decoder.b_U
 
     @property
@@ -229,6 +244,6 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
 
     detect_language = whisper_detect_language
 
-    def cache_extents(self, audio: Any = None, tokens: Any = None) -> Optional[dict]:
+    def cache_extents(self, audio: Any = None, tokens: Any = None) -> dict | None:
         """Each stack's sizes for `model(audio, tokens)` (`run_with_cache`'s memory check)."""
         return whisper_cache_extents(self, audio, tokens)

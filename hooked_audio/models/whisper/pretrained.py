@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import whisper
 
@@ -56,8 +56,9 @@ def _load_path(path: Path) -> WhisperCheckpoint:
         return load_ctranslate2_whisper(path)
     if path.suffix == ".pt":
         return load_openai_checkpoint(path)
-    raise ValueError(f"Cannot tell the format of {path}: expected a .pt file, a model.bin, "
-                     "or a model directory.")
+    raise ValueError(
+        f"Cannot tell the format of {path}: expected a .pt file, a model.bin, or a model directory."
+    )
 
 
 def resolve_checkpoint(name_or_path: str | os.PathLike) -> WhisperCheckpoint:

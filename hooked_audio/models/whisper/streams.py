@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
 from hooked_audio.audio import frames_to_mel, mel_to_frames
-from hooked_audio.models.whisper.decoder_cache import WhisperDecoderCache
 from hooked_audio.cache_memory import StackExtent
+from hooked_audio.models.whisper.decoder_cache import WhisperDecoderCache
 from hooked_audio.models.whisper.token_input import as_tokens
 from hooked_audio.streams.positions import AudioPositions, TokenPositions
 from hooked_audio.streams.view import StreamView, UnembedSurface, bound_rows
-
 
 
 class WhisperEncoderStream(AudioPositions, StreamView):
@@ -36,7 +35,9 @@ class WhisperEncoderStream(AudioPositions, StreamView):
     def ln_final(self):
         return self.model.encoder.ln_post
 
-    def forward(self, frames: Float[Tensor, "batch 2 n_mels pos"]) -> Float[Tensor, "batch n_tokens d_vocab"]:
+    def forward(
+        self, frames: Float[Tensor, "batch 2 n_mels pos"]
+    ) -> Float[Tensor, "batch n_tokens d_vocab"]:
         if frames.ndim != 4:
             raise ValueError(
                 f"The encoder stream takes framed audio (batch, 2, n_mels, pos) so that "
@@ -53,10 +54,11 @@ class WhisperEncoderStream(AudioPositions, StreamView):
 
     def cache_extent(self, frames: Tensor) -> StackExtent:
         """Positions of the stack, and twice as many at the conv stem's first layer."""
-        return StackExtent.of(self.cfg, frames.shape[0], frames.shape[-1],
-                              n_stem_pos=2 * frames.shape[-1])
+        return StackExtent.of(
+            self.cfg, frames.shape[0], frames.shape[-1], n_stem_pos=2 * frames.shape[-1]
+        )
 
-    def input_seconds(self, frames: Float[Tensor, "batch 2 n_mels pos"]) -> Optional[float]:
+    def input_seconds(self, frames: Float[Tensor, "batch 2 n_mels pos"]) -> float | None:
         """Seconds of audio before the padding of the window (the longest row), or None when
         the input has no padding (a full window, or a corruption that fills the padding too).
 
@@ -71,8 +73,9 @@ class WhisperEncoderStream(AudioPositions, StreamView):
             return None
         return n_mel_frames * self.seconds_per_position / 2
 
-    def resume_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]
-                    ) -> Float[Tensor, "batch n_tokens d_vocab"]:
+    def resume_from(
+        self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]
+    ) -> Float[Tensor, "batch n_tokens d_vocab"]:
         """Run from `blocks.{layer}.hook_resid_pre` onwards (exactly what the full forward does
         from there; hooks on later points still fire). The fast sweep engine's entry point."""
         features = self.model.encoder.run_from(layer, resid_pre)
@@ -88,8 +91,12 @@ class WhisperDecoderStream(TokenPositions, UnembedSurface, StreamView):
     causal = True  # self-attention sees earlier tokens only
     attention_names = ("attn", "cross_attn")
 
-    def __init__(self, model: Any, audio: Optional[Tensor] = None,
-                 audio_features: Optional[Float[Tensor, "batch audio_pos d_model"]] = None):
+    def __init__(
+        self,
+        model: Any,
+        audio: Tensor | None = None,
+        audio_features: Float[Tensor, "batch audio_pos d_model"] | None = None,
+    ):
         super().__init__(model, "decoder.")
         if (audio is None) == (audio_features is None):
             raise ValueError("Give exactly one of `audio` (log-mel or frames) or `audio_features`.")
@@ -121,7 +128,6 @@ class WhisperDecoderStream(TokenPositions, UnembedSurface, StreamView):
     def ln_final(self):
         return self.model.decoder.ln_final
 
-
     W_U = property(lambda self: self.model.decoder.W_U)
     b_U = property(lambda self: self.model.decoder.b_U)
     W_E = property(lambda self: self.model.decoder.W_E)
@@ -135,16 +141,16 @@ class WhisperDecoderStream(TokenPositions, UnembedSurface, StreamView):
     def cache_extent(self, tokens: Tensor) -> StackExtent:
         """Token positions, and the bound audio frames as cross-attention keys."""
         tokens = as_tokens(tokens, self.model.device)
-        return StackExtent.of(self.cfg, tokens.shape[0], tokens.shape[-1],
-                              n_cross_pos=self.audio_features.shape[1])
+        return StackExtent.of(
+            self.cfg, tokens.shape[0], tokens.shape[-1], n_cross_pos=self.audio_features.shape[1]
+        )
 
-    def resume_from(self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]
-                    ) -> Float[Tensor, "batch pos d_vocab"]:
+    def resume_from(
+        self, layer: int, resid_pre: Float[Tensor, "batch pos d_model"]
+    ) -> Float[Tensor, "batch pos d_vocab"]:
         """Run from `blocks.{layer}.hook_resid_pre` onwards, on the bound audio features."""
         features, cross_kv = self._bound_audio(resid_pre.shape[0])
         return self.model.decoder.run_from(layer, resid_pre, features, kv_cache=cross_kv)
-
-
 
     def make_cache(self, cache_dict, has_batch_dim):
         return WhisperDecoderCache(cache_dict, self, has_batch_dim=has_batch_dim)

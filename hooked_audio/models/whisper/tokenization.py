@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
+from functools import cache
+from typing import Union
 
 import torch
 from jaxtyping import Int
@@ -14,25 +15,30 @@ from whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE, Tokenizer, get_tokeni
 TokensLike = Union[Tensor, Sequence[int], Sequence[Sequence[int]]]
 
 
-@lru_cache(maxsize=None)
-def whisper_tokenizer(multilingual: bool, num_languages: int, language: Optional[str],
-                      task: Optional[str]) -> Tokenizer:
+@cache
+def whisper_tokenizer(
+    multilingual: bool, num_languages: int, language: str | None, task: str | None
+) -> Tokenizer:
     return get_tokenizer(multilingual, num_languages=num_languages, language=language, task=task)
 
 
-def normalise_language(language: Optional[str], multilingual: bool) -> Optional[str]:
+def normalise_language(language: str | None, multilingual: bool) -> str | None:
     """`"English"` / `"en"` -> `"en"`; None for English-only models. Clear error otherwise."""
     if not multilingual:
         if language not in (None, "en", "english", "English"):
-            raise ValueError(f"This is an English-only (.en) model; it cannot take language={language!r}.")
+            raise ValueError(
+                f"This is an English-only (.en) model; it cannot take language={language!r}."
+            )
         return None
     if language is None:
         return None
     code = language.lower()
     code = TO_LANGUAGE_CODE.get(code, code)
     if code not in LANGUAGES:
-        raise ValueError(f"Unknown language {language!r}; use a code such as 'en' or 'de' "
-                         f"(see whisper.tokenizer.LANGUAGES).")
+        raise ValueError(
+            f"Unknown language {language!r}; use a code such as 'en' or 'de' "
+            f"(see whisper.tokenizer.LANGUAGES)."
+        )
     return code
 
 
@@ -43,8 +49,9 @@ class WhisperTokensMixin:
     @property
     def tokenizer(self) -> Tokenizer:
         """openai-whisper's tokenizer for this model, language and task."""
-        return whisper_tokenizer(self.config.is_multilingual, self.num_languages,
-                                 self.language, self.task)
+        return whisper_tokenizer(
+            self.config.is_multilingual, self.num_languages, self.language, self.task
+        )
 
     def start_tokens(self, timestamps: bool = False) -> list[int]:
         """The start-of-transcript prefix: `<|sot|>` (+ language, task) (+ `<|notimestamps|>`)."""
@@ -53,7 +60,7 @@ class WhisperTokensMixin:
 
     def to_tokens(
         self,
-        text: Union[str, Sequence[str]],
+        text: str | Sequence[str],
         prepend_sot: bool = True,
         timestamps: bool = False,
         append_eot: bool = False,
@@ -75,14 +82,14 @@ class WhisperTokensMixin:
         rows = [r + [tok.eot] * (width - len(r)) for r in rows]
         return torch.tensor(rows, dtype=torch.long, device=self.device)
 
-    def to_string(self, tokens: TokensLike) -> Union[str, list[str]]:
+    def to_string(self, tokens: TokensLike) -> str | list[str]:
         """Tokens -> text, special tokens included. `[batch, pos]` gives a list of strings."""
         tokens = torch.as_tensor(tokens)
         if tokens.ndim == 2:
             return [self.to_string(row) for row in tokens]
         return self.tokenizer.encoding.decode(tokens.tolist())
 
-    def to_str_tokens(self, tokens: Union[str, TokensLike], prepend_sot: bool = True) -> list[str]:
+    def to_str_tokens(self, tokens: str | TokensLike, prepend_sot: bool = True) -> list[str]:
         """One string per token, for plot labels. Text is tokenised first (with the prefix)."""
         if isinstance(tokens, str):
             tokens = self.to_tokens(tokens, prepend_sot=prepend_sot)[0]
@@ -97,6 +104,8 @@ class WhisperTokensMixin:
         """The id of a string that is exactly one token (special tokens such as `<|en|>` allowed)."""
         ids = self.tokenizer.encoding.encode(string, allowed_special="all")
         if len(ids) != 1:
-            raise ValueError(f"{string!r} is {len(ids)} tokens, not one: {ids}. Whisper words "
-                             f"usually carry their leading space, e.g. ' country'.")
+            raise ValueError(
+                f"{string!r} is {len(ids)} tokens, not one: {ids}. Whisper words "
+                f"usually carry their leading space, e.g. ' country'."
+            )
         return ids[0]

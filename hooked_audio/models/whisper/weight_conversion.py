@@ -29,8 +29,9 @@ def _attention(prefix: str, sd: dict[str, Tensor], n_heads: int) -> dict[str, Te
         "W_K": split_in(sd[f"{prefix}.key.weight"]),
         "W_V": split_in(sd[f"{prefix}.value.weight"]),
         "b_V": split_bias(sd[f"{prefix}.value.bias"]),
-        "W_O": einops.rearrange(sd[f"{prefix}.out.weight"],
-                                "d_model (head d_head) -> head d_head d_model", head=n_heads),
+        "W_O": einops.rearrange(
+            sd[f"{prefix}.out.weight"], "d_model (head d_head) -> head d_head d_model", head=n_heads
+        ),
         "b_O": sd[f"{prefix}.out.bias"],
     }
     key_bias = sd.get(f"{prefix}.key.bias")
@@ -73,19 +74,27 @@ def convert_openai_state_dict(sd: dict[str, Tensor], dims: ModelDimensions) -> d
         "decoder.ln_final.w": sd["decoder.ln.weight"],
         "decoder.ln_final.b": sd["decoder.ln.bias"],
     }
-    for stack, n_layers, n_heads in (("encoder", dims.n_audio_layer, dims.n_audio_head),
-                                     ("decoder", dims.n_text_layer, dims.n_text_head)):
+    for stack, n_layers, n_heads in (
+        ("encoder", dims.n_audio_layer, dims.n_audio_head),
+        ("decoder", dims.n_text_layer, dims.n_text_head),
+    ):
         for layer in range(n_layers):
             prefix = f"{stack}.blocks.{layer}"
             block = _block(prefix, sd, n_heads, cross=stack == "decoder")
             out.update({f"{prefix}.{name}": value for name, value in block.items()})
     unused = [k for k in sd if not re.search(r"\.(alignment_heads|mask)$", k) and not _is_used(k)]
     if unused:
-        raise KeyError(f"openai-whisper state dict has entries this converter does not know: {unused[:5]}")
+        raise KeyError(
+            f"openai-whisper state dict has entries this converter does not know: {unused[:5]}"
+        )
     return {name: tensor.contiguous() for name, tensor in out.items()}
 
 
 def _is_used(key: str) -> bool:
-    return bool(re.match(
-        r"(encoder\.(conv[12]\.|positional_embedding|ln_post\.|blocks\.\d+\.)"
-        r"|decoder\.(token_embedding\.|positional_embedding|ln\.|blocks\.\d+\.))", key))
+    return bool(
+        re.match(
+            r"(encoder\.(conv[12]\.|positional_embedding|ln_post\.|blocks\.\d+\.)"
+            r"|decoder\.(token_embedding\.|positional_embedding|ln\.|blocks\.\d+\.))",
+            key,
+        )
+    )

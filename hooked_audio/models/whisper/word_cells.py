@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -13,8 +13,9 @@ from hooked_audio.constants import MEL_FRAMES_PER_SECOND
 from hooked_audio.patching.time_cells import TimeCells, spans
 
 
-def word_cells(model, mel: Tensor, text_tokens: Sequence[int], duration_s: Optional[float] = None
-          ) -> TimeCells:
+def word_cells(
+    model, mel: Tensor, text_tokens: Sequence[int], duration_s: float | None = None
+) -> TimeCells:
     """One cell per word of `text_tokens` (the transcript's text tokens, no special tokens),
     timed by openai-whisper's cross-attention alignment on this model."""
     mel = model.to_mel_input(mel)
@@ -28,5 +29,9 @@ def word_cells(model, mel: Tensor, text_tokens: Sequence[int], duration_s: Optio
     n_frames = model.dims.n_audio_ctx
     step = model.window_seconds / n_frames
     words_ = [w for w in timings if w.word.strip()]
-    return spans(n_frames, [(w.start, max(w.end, w.start + step)) for w in words_],
-                 labels=[w.word.strip() for w in words_], seconds_per_frame=step)
+    return spans(
+        n_frames,
+        [(w.start, max(w.end, w.start + step)) for w in words_],
+        labels=[w.word.strip() for w in words_],
+        seconds_per_frame=step,
+    )

@@ -46,7 +46,8 @@ VARIANTS = [
 def _ids(variant):
     arch, ctc, stable, norm, extra = variant
     return f"{arch}-{'ctc' if ctc else 'model'}-{'preLN' if stable else 'postLN'}-{norm}" + (
-        "-" + "-".join(extra) if extra else "")
+        "-" + "-".join(extra) if extra else ""
+    )
 
 
 def _last_block_output(model) -> str:
@@ -75,8 +76,9 @@ def test_parity_with_hf(variant):
     hidden = hf_out.hidden_states
     assert len(hidden) == model.cfg.n_layers + 1
     for l in range(model.cfg.n_layers):
-        torch.testing.assert_close(cache[f"blocks.{l}.hook_resid_pre"], hidden[l], atol=1e-4,
-                                   rtol=0)
+        torch.testing.assert_close(
+            cache[f"blocks.{l}.hook_resid_pre"], hidden[l], atol=1e-4, rtol=0
+        )
     torch.testing.assert_close(cache[_last_block_output(model)], hidden[-1], atol=1e-4, rtol=0)
     final = "ln_final.hook_normalized" if stable else _last_block_output(model)
     torch.testing.assert_close(cache[final], hf_base.last_hidden_state, atol=1e-4, rtol=0)
@@ -85,8 +87,9 @@ def test_parity_with_hf(variant):
         features = base_of(hf).feature_extractor(wave).transpose(1, 2)
         projection = base_of(hf).feature_projection(features)
         embed = projection[0] if isinstance(projection, tuple) else projection
-    torch.testing.assert_close(cache["feature_extractor.conv_layers.6.hook_out"], features,
-                               atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        cache["feature_extractor.conv_layers.6.hook_out"], features, atol=1e-4, rtol=0
+    )
     torch.testing.assert_close(cache["hook_embed"], embed, atol=1e-4, rtol=0)
 
 
@@ -109,8 +112,10 @@ def test_padded_batch_with_attention_mask_matches_hf(stable, norm):
 
 def test_from_pretrained_after_save_pretrained(tmp_path):
     wave = waveforms(seed=3)[0]
-    for name, hf in {"ctc": random_hf("hubert", True, True, "layer", seed=7),
-                     "model": random_hf("wav2vec2", False, False, "group", seed=8)}.items():
+    for name, hf in {
+        "ctc": random_hf("hubert", True, True, "layer", seed=7),
+        "model": random_hf("wav2vec2", False, False, "group", seed=8),
+    }.items():
         hf.save_pretrained(tmp_path / name)
         model = HookedAudioEncoder.from_pretrained(tmp_path / name)
         assert not model.training
@@ -123,14 +128,16 @@ def test_from_pretrained_after_save_pretrained(tmp_path):
     model = HookedAudioEncoder.from_pretrained(tmp_path / "pretraining")
     assert model.unembed is None
     with torch.no_grad():
-        torch.testing.assert_close(model(wave), pretraining.wav2vec2(wave).last_hidden_state,
-                                   atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            model(wave), pretraining.wav2vec2(wave).last_hidden_state, atol=1e-4, rtol=0
+        )
 
 
 def test_from_pretrained_refuses_other_heads_and_missing_directories(tmp_path):
     torch.manual_seed(0)
-    classifier = Wav2Vec2ForSequenceClassification(hf_config("wav2vec2",
-                                                             use_weighted_layer_sum=True))
+    classifier = Wav2Vec2ForSequenceClassification(
+        hf_config("wav2vec2", use_weighted_layer_sum=True)
+    )
     classifier.save_pretrained(tmp_path / "classifier")
     with pytest.raises(ValueError, match="use_weighted_layer_sum.*from_hf\\(hf_model.wav2vec2\\)"):
         HookedAudioEncoder.from_pretrained(tmp_path / "classifier")
@@ -140,10 +147,18 @@ def test_from_pretrained_refuses_other_heads_and_missing_directories(tmp_path):
         HookedAudioEncoder.from_pretrained(tmp_path / "nowhere")
 
 
-@pytest.mark.parametrize("option,value", [
-    ("feat_extract_norm", "batch"), ("add_adapter", True), ("adapter_attn_dim", 8),
-    ("hidden_act", "relu"), ("feat_extract_activation", "swish"),
-    ("conv_pos_batch_norm", True), ("num_feat_extract_layers", 6)])
+@pytest.mark.parametrize(
+    "option,value",
+    [
+        ("feat_extract_norm", "batch"),
+        ("add_adapter", True),
+        ("adapter_attn_dim", 8),
+        ("hidden_act", "relu"),
+        ("feat_extract_activation", "swish"),
+        ("conv_pos_batch_norm", True),
+        ("num_feat_extract_layers", 6),
+    ],
+)
 def test_unsupported_configs_are_refused_by_name(option, value):
     config = hf_config("hubert" if option == "conv_pos_batch_norm" else "wav2vec2")
     setattr(config, option, value)
@@ -180,20 +195,26 @@ def test_numpy_and_one_dimensional_inputs(model):
         torch.testing.assert_close(model(pair)[:1], expected, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("bad,error,message", [
-    (torch.zeros(2, 3, 1000), AudioInputError, "shape \\(samples,\\) or \\(batch, samples\\)"),
-    (torch.zeros(1, 0), AudioInputError, "empty"),
-    (torch.zeros(0), AudioInputError, "empty"),
-    (torch.zeros(399), AudioInputError, "399 samples.*at least 400 samples"),
-    (torch.zeros(500).index_fill(0, torch.tensor([7]), float("nan")), AudioInputError,
-     "1 NaN or infinite"),
-    (torch.full((2, 500), float("inf")), AudioInputError, "1000 NaN or infinite"),
-    (torch.zeros(1000, dtype=torch.int16), TypeError, "dtype torch.int16.*32768"),
-    (np.zeros(1000, dtype=np.int32), TypeError, "dtype torch.int32"),
-    (torch.zeros(16000, 2), AudioInputError, "looks like stereo.*x.mean\\(-1\\)"),
-    ([0.0] * 1000, TypeError, "torch tensor or numpy array, got list"),
-    ("clip.wav", TypeError, "is a path.*load_audio"),
-])
+@pytest.mark.parametrize(
+    "bad,error,message",
+    [
+        (torch.zeros(2, 3, 1000), AudioInputError, "shape \\(samples,\\) or \\(batch, samples\\)"),
+        (torch.zeros(1, 0), AudioInputError, "empty"),
+        (torch.zeros(0), AudioInputError, "empty"),
+        (torch.zeros(399), AudioInputError, "399 samples.*at least 400 samples"),
+        (
+            torch.zeros(500).index_fill(0, torch.tensor([7]), float("nan")),
+            AudioInputError,
+            "1 NaN or infinite",
+        ),
+        (torch.full((2, 500), float("inf")), AudioInputError, "1000 NaN or infinite"),
+        (torch.zeros(1000, dtype=torch.int16), TypeError, "dtype torch.int16.*32768"),
+        (np.zeros(1000, dtype=np.int32), TypeError, "dtype torch.int32"),
+        (torch.zeros(16000, 2), AudioInputError, "looks like stereo.*x.mean\\(-1\\)"),
+        ([0.0] * 1000, TypeError, "torch tensor or numpy array, got list"),
+        ("clip.wav", TypeError, "is a path.*load_audio"),
+    ],
+)
 def test_input_errors_name_the_problem(model, bad, error, message):
     with pytest.raises(error, match=message):
         model(bad)
@@ -239,7 +260,7 @@ def test_frames_layout_and_inverse(model):
     frames = model.to_frames(wave)
     assert frames.shape == (2, 400, N_POS)
     for p in range(N_POS):
-        torch.testing.assert_close(frames[:, :, p], wave[:, 320 * p:320 * p + 400])
+        torch.testing.assert_close(frames[:, :, p], wave[:, 320 * p : 320 * p + 400])
     back = model.from_frames(frames)
     torch.testing.assert_close(back, wave[:, :N_SAMPLES])
     torch.testing.assert_close(waveform_to_frames(back, 320, 400), frames)
@@ -259,8 +280,12 @@ def test_stream_view_runs_the_framed_waveform():
             torch.testing.assert_close(view(frames), model(model.from_frames(frames)))
             torch.testing.assert_close(view(frames), model(wave[:, :N_SAMPLES]))
         # Samples that reach no position change nothing when every norm is per position...
-        torch.testing.assert_close(layer_model.encoder_stream()(layer_model.to_frames(wave)),
-                                   layer_model(wave), atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            layer_model.encoder_stream()(layer_model.to_frames(wave)),
+            layer_model(wave),
+            atol=1e-5,
+            rtol=0,
+        )
         # ...but enter the clip-wide statistics of the first conv layer of "group" checkpoints.
         assert (group_model(wave) - group_model(wave[:, :N_SAMPLES])).abs().max() > 1e-4
     with pytest.raises(ValueError, match="framed audio \\(batch, 400, pos\\).*to_frames"):
@@ -280,16 +305,26 @@ def test_hooks_are_time_major_and_named_like_transformer_lens(model):
         assert cache[f"feature_extractor.conv_layers.{i}.hook_out"].shape == (2, n_frames, 16)
     assert cache["feature_extractor.conv_layers.0.norm.hook_scale"].shape == (2, 1, 16)
     d_model, n_heads = 32, 4
-    shapes = {"hook_embed": (2, N_POS, d_model), "hook_pos_embed": (2, N_POS, d_model),
-              "ln_embed.hook_normalized": (2, N_POS, d_model),
-              "feature_projection.ln.hook_normalized": (2, N_POS, 16),
-              "blocks.1.attn.hook_q": (2, N_POS, n_heads, 8),
-              "blocks.1.attn.hook_z": (2, N_POS, n_heads, 8),
-              "blocks.1.ln1.hook_scale": (2, N_POS, 1),
-              "blocks.1.mlp.hook_post": (2, N_POS, 64)}
-    for name in ("hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out",
-                 "hook_resid_post", "hook_normalized_resid_post", "ln1.hook_normalized",
-                 "ln2.hook_normalized"):
+    shapes = {
+        "hook_embed": (2, N_POS, d_model),
+        "hook_pos_embed": (2, N_POS, d_model),
+        "ln_embed.hook_normalized": (2, N_POS, d_model),
+        "feature_projection.ln.hook_normalized": (2, N_POS, 16),
+        "blocks.1.attn.hook_q": (2, N_POS, n_heads, 8),
+        "blocks.1.attn.hook_z": (2, N_POS, n_heads, 8),
+        "blocks.1.ln1.hook_scale": (2, N_POS, 1),
+        "blocks.1.mlp.hook_post": (2, N_POS, 64),
+    }
+    for name in (
+        "hook_resid_pre",
+        "hook_attn_out",
+        "hook_resid_mid",
+        "hook_mlp_out",
+        "hook_resid_post",
+        "hook_normalized_resid_post",
+        "ln1.hook_normalized",
+        "ln2.hook_normalized",
+    ):
         shapes[f"blocks.0.{name}"] = (2, N_POS, d_model)
     for name, shape in shapes.items():
         assert cache[name].shape == shape, name
@@ -317,8 +352,12 @@ def test_per_head_results_sum_to_the_attention_output(model):
     finally:
         model.set_use_attn_result(False)
     block = model.blocks[1]
-    torch.testing.assert_close(cache["blocks.1.attn.hook_result"].sum(2) + block.attn.b_O,
-                               cache["blocks.1.hook_attn_out"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        cache["blocks.1.attn.hook_result"].sum(2) + block.attn.b_O,
+        cache["blocks.1.hook_attn_out"],
+        atol=1e-5,
+        rtol=0,
+    )
 
 
 def test_stream_view_protocol_and_attention_internals():
@@ -337,20 +376,23 @@ def test_stream_view_protocol_and_attention_internals():
             for layer in range(2):
                 q, k = view.query_key(layer, cache[f"blocks.{layer}.hook_resid_pre"])
                 torch.testing.assert_close(q, cache[f"blocks.{layer}.attn.hook_q"])
-                torch.testing.assert_close(view.key_heads(layer, k),
-                                           cache[f"blocks.{layer}.attn.hook_k"])
+                torch.testing.assert_close(
+                    view.key_heads(layer, k), cache[f"blocks.{layer}.attn.hook_k"]
+                )
         assert view.W_U.shape == (32, VOCAB)
         assert view.input_seconds(model.to_frames(wave)) is None  # nothing padded
         padded = torch.cat([wave[:, :1000], torch.zeros(1, N_SAMPLES - 1000)], dim=1)
         assert view.input_seconds(model.to_frames(padded)) == pytest.approx(1000 / 16000)
         if stable:  # the residual stream is a sum of component outputs
             parts = cache.decompose_resid(layer=2, return_labels=False)
-            torch.testing.assert_close(parts.sum(0), cache["blocks.1.hook_resid_post"],
-                                       atol=1e-5, rtol=0)
+            torch.testing.assert_close(
+                parts.sum(0), cache["blocks.1.hook_resid_post"], atol=1e-5, rtol=0
+            )
             bias = view.accumulated_bias(1, mlp_input=True)
             blocks = model.blocks
-            torch.testing.assert_close(bias, blocks[0].attn.b_O + blocks[0].mlp.b_out
-                                       + blocks[1].attn.b_O)
+            torch.testing.assert_close(
+                bias, blocks[0].attn.b_O + blocks[0].mlp.b_out + blocks[1].attn.b_O
+            )
         else:
             with pytest.raises(ValueError, match="post-LN"):
                 view.accumulated_bias(1)
@@ -359,9 +401,17 @@ def test_stream_view_protocol_and_attention_internals():
 
 
 def test_random_model_from_a_config():
-    config = HookedAudioEncoderConfig(architecture="hubert", d_model=32, n_layers=1, n_heads=4,
-                                      d_mlp=64, conv_dim=(8,) * 7, num_conv_pos_embeddings=4,
-                                      num_conv_pos_embedding_groups=2, vocab_size=5)
+    config = HookedAudioEncoderConfig(
+        architecture="hubert",
+        d_model=32,
+        n_layers=1,
+        n_heads=4,
+        d_mlp=64,
+        conv_dim=(8,) * 7,
+        num_conv_pos_embeddings=4,
+        num_conv_pos_embedding_groups=2,
+        vocab_size=5,
+    )
     model = HookedAudioEncoder(config, seed=0)
     assert model.cfg.d_vocab == 5 and model.cfg.normalization_type is None
     with torch.no_grad():

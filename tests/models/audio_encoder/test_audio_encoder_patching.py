@@ -65,14 +65,24 @@ def test_layer_sweep_equals_transformer_lens(setup, act):
     _, model, clean, corrupt, metric = setup
     view = model.encoder_stream()
     clean_frames, corrupt_frames = model.to_frames(clean), model.to_frames(corrupt)
-    stock = {"resid_pre": tlp.get_act_patch_resid_pre, "attn_out": tlp.get_act_patch_attn_out,
-             "mlp_out": tlp.get_act_patch_mlp_out}[act]
+    stock = {
+        "resid_pre": tlp.get_act_patch_resid_pre,
+        "attn_out": tlp.get_act_patch_attn_out,
+        "mlp_out": tlp.get_act_patch_mlp_out,
+    }[act]
     with torch.no_grad():
         _, clean_cache = view.run_with_cache(clean_frames)
         expected = stock(view, corrupt_frames, clean_cache, metric)
     for batch_size in (1, 4):  # 4: the engine stacks copies of the batch through resume_from
-        result = layer_sweep(view, clean_frames, corrupt_frames, metric, act=act,
-                             batch_size=batch_size, progress=False)
+        result = layer_sweep(
+            view,
+            clean_frames,
+            corrupt_frames,
+            metric,
+            act=act,
+            batch_size=batch_size,
+            progress=False,
+        )
         torch.testing.assert_close(result.values, expected, atol=1e-4, rtol=0)
     assert result.cell_seconds[2] == pytest.approx((0.04, 0.06))
     assert result.cell_labels[2] == "0.04-0.06s"
@@ -86,8 +96,11 @@ def test_invariants_every_position_and_identity_hook(setup):
         clean_value = metric(view(clean_frames))
         _, clean_cache = view.run_with_cache(clean_frames)
         for layer in range(view.cfg.n_layers + 1):
-            name = (f"blocks.{layer}.hook_resid_pre" if layer < view.cfg.n_layers
-                    else f"blocks.{layer - 1}.hook_resid_post")
+            name = (
+                f"blocks.{layer}.hook_resid_pre"
+                if layer < view.cfg.n_layers
+                else f"blocks.{layer - 1}.hook_resid_post"
+            )
             every = lambda x, hook, name=name: clean_cache[name]
             patched = metric(view.run_with_hooks(corrupt_frames, fwd_hooks=[(name, every)]))
             torch.testing.assert_close(patched, clean_value, atol=1e-5, rtol=0)
@@ -97,21 +110,26 @@ def test_invariants_every_position_and_identity_hook(setup):
         torch.testing.assert_close(identity, plain, atol=0, rtol=0)
         # On every hook: listening to the pattern switches to the materialised attention
         # path, equal to the fused one to float rounding.
-        identity = view.run_with_hooks(corrupt_frames, fwd_hooks=[(lambda name: True,
-                                                                   lambda x, hook: x)])
+        identity = view.run_with_hooks(
+            corrupt_frames, fwd_hooks=[(lambda name: True, lambda x, hook: x)]
+        )
         torch.testing.assert_close(identity, plain, atol=1e-5, rtol=0)
         # resume_from at each layer, and after the last block, equals the full forward.
         out, cache = view.run_with_cache(corrupt_frames)
         for layer in range(view.cfg.n_layers):
             resumed = view.resume_from(layer, cache[f"blocks.{layer}.hook_resid_pre"])
             torch.testing.assert_close(resumed, out, atol=1e-5, rtol=0)
-        last = "blocks.1.hook_resid_post" if model.config.do_stable_layer_norm else \
-            "blocks.1.hook_normalized_resid_post"
+        last = (
+            "blocks.1.hook_resid_post"
+            if model.config.do_stable_layer_norm
+            else "blocks.1.hook_normalized_resid_post"
+        )
         torch.testing.assert_close(view.resume_from(2, cache[last]), out, atol=1e-5, rtol=0)
         stacked = view.resume_from(1, cache["blocks.1.hook_resid_pre"].repeat(3, 1, 1))
         torch.testing.assert_close(stacked, out.repeat(3, 1, 1), atol=1e-5, rtol=0)
-    every_position = layer_sweep(view, clean_frames, corrupt_frames, metric,
-                                 cells=[list(range(N_POS))], progress=False)
+    every_position = layer_sweep(
+        view, clean_frames, corrupt_frames, metric, cells=[list(range(N_POS))], progress=False
+    )
     torch.testing.assert_close(every_position.values, clean_value.expand(2, 1), atol=1e-5, rtol=0)
 
 
@@ -122,8 +140,10 @@ def test_head_patching_runs_on_the_view(setup):
     with torch.no_grad():
         _, clean_cache = view.run_with_cache(clean_frames)
         clean_value = metric(view(clean_frames))
-        for fn, shape in ((tlp.get_act_patch_attn_head_out_all_pos, (2, 4)),
-                          (tlp.get_act_patch_attn_head_pattern_all_pos, (2, 4))):
+        for fn, shape in (
+            (tlp.get_act_patch_attn_head_out_all_pos, (2, 4)),
+            (tlp.get_act_patch_attn_head_pattern_all_pos, (2, 4)),
+        ):
             assert fn(view, corrupt_frames, clean_cache, metric).shape == shape
             same = fn(view, clean_frames, clean_cache, metric)
             torch.testing.assert_close(same, clean_value.expand(shape), atol=1e-4, rtol=0)

@@ -6,8 +6,14 @@ import pytest
 import torch
 
 from hooked_audio.models.audio_lm import HookedAudioLM
-from tests.helpers.audio_lm_models import (AUDIO_TOKEN, hooked, qwen2_audio_hf, qwen2_audio_inputs,
-                                   voxtral_hf, voxtral_inputs)
+from tests.helpers.audio_lm_models import (
+    AUDIO_TOKEN,
+    hooked,
+    qwen2_audio_hf,
+    qwen2_audio_inputs,
+    voxtral_hf,
+    voxtral_inputs,
+)
 
 
 def _valid_close(ours: torch.Tensor, ref: torch.Tensor, mask: torch.Tensor, atol: float) -> None:
@@ -16,8 +22,14 @@ def _valid_close(ours: torch.Tensor, ref: torch.Tensor, mask: torch.Tensor, atol
     torch.testing.assert_close(ours[valid], ref[valid], atol=atol, rtol=0)
 
 
-@pytest.mark.parametrize("shape", [dict(n_heads=6, n_kv_heads=2), dict(n_heads=4, n_kv_heads=4),
-                                   dict(n_heads=8, n_kv_heads=1, d_model=64, n_layers=3)])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        dict(n_heads=6, n_kv_heads=2),
+        dict(n_heads=4, n_kv_heads=4),
+        dict(n_heads=8, n_kv_heads=1, d_model=64, n_layers=3),
+    ],
+)
 def test_qwen2_audio_logits_match_hf(shape):
     hf = qwen2_audio_hf(**shape)
     model = hooked(hf)
@@ -34,15 +46,16 @@ def test_qwen2_audio_batch_of_different_lengths_matches_hf(left_pad):
     lengths (padding masked in the language model)."""
     hf = qwen2_audio_hf(seed=1)
     model = hooked(hf)
-    inputs = qwen2_audio_inputs(mel_lengths=[80, 50, 23], text_lengths=[7, 4, 9], seed=3,
-                                left_pad=left_pad)
+    inputs = qwen2_audio_inputs(
+        mel_lengths=[80, 50, 23], text_lengths=[7, 4, 9], seed=3, left_pad=left_pad
+    )
     with torch.no_grad():
         ref = hf(**inputs).logits
         ours = model(**inputs)
     _valid_close(ours, ref, inputs["attention_mask"], atol=1e-4)
     # each row on its own gives the same logits as in the batch (padding changes nothing)
     for i in range(3):
-        row = {k: v[i:i + 1] for k, v in inputs.items()}
+        row = {k: v[i : i + 1] for k, v in inputs.items()}
         keep = row["attention_mask"][0].bool()
         alone = {**row, "input_ids": row["input_ids"][:, keep], "attention_mask": None}
         with torch.no_grad():
@@ -71,8 +84,9 @@ def test_residual_stream_matches_hf_hidden_states():
         hidden = hf(**inputs, output_hidden_states=True).hidden_states
         _, cache = model.run_with_cache(**inputs)
     for layer in range(model.cfg.n_layers):
-        torch.testing.assert_close(cache[f"blocks.{layer}.hook_resid_pre"], hidden[layer],
-                                   atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            cache[f"blocks.{layer}.hook_resid_pre"], hidden[layer], atol=1e-5, rtol=0
+        )
     torch.testing.assert_close(cache["hook_audio_embed"], cache["blocks.0.hook_resid_pre"])
     audio = model.audio_positions(inputs["input_ids"])
     torch.testing.assert_close(cache["hook_audio_embed"][audio], cache["projector.hook_out"][0])
@@ -83,15 +97,26 @@ def test_residual_stream_matches_hf_hidden_states():
 def test_hook_names_follow_transformer_lens():
     model = hooked(qwen2_audio_hf())
     names = set(model.hook_dict)
-    for name in ("hook_embed", "hook_audio_embed", "blocks.0.hook_resid_pre",
-                 "blocks.1.attn.hook_rot_q", "blocks.1.attn.hook_pattern", "blocks.0.mlp.hook_pre_linear",
-                 "blocks.0.ln1.hook_scale", "ln_final.hook_normalized", "projector.hook_out",
-                 "audio_encoder.hook_conv2", "audio_encoder.blocks.1.attn.hook_z",
-                 "audio_encoder.hook_pooled"):
+    for name in (
+        "hook_embed",
+        "hook_audio_embed",
+        "blocks.0.hook_resid_pre",
+        "blocks.1.attn.hook_rot_q",
+        "blocks.1.attn.hook_pattern",
+        "blocks.0.mlp.hook_pre_linear",
+        "blocks.0.ln1.hook_scale",
+        "ln_final.hook_normalized",
+        "projector.hook_out",
+        "audio_encoder.hook_conv2",
+        "audio_encoder.blocks.1.attn.hook_z",
+        "audio_encoder.hook_pooled",
+    ):
         assert name in names
     with pytest.raises(KeyError, match="Did you mean 'blocks.0.hook_resid_pre'"):
-        model.run_with_hooks(**qwen2_audio_inputs([80], [7]),
-                             fwd_hooks=[("blocks.0.hook_resid_pr", lambda x, hook: x)])
+        model.run_with_hooks(
+            **qwen2_audio_inputs([80], [7]),
+            fwd_hooks=[("blocks.0.hook_resid_pr", lambda x, hook: x)],
+        )
 
 
 def test_grouped_keys_and_pattern_path_equal_fused_path():
@@ -105,8 +130,10 @@ def test_grouped_keys_and_pattern_path_equal_fused_path():
     assert cache["blocks.0.attn.hook_k"].shape[2] == model.cfg.n_key_value_heads
     assert cache["blocks.0.attn.hook_q"].shape[2] == model.cfg.n_heads
     pattern = cache["blocks.0.attn.hook_pattern"]
-    torch.testing.assert_close(pattern.sum(-1)[valid[:, None].expand(-1, pattern.shape[1], -1)],
-                               torch.ones(pattern.shape[:3])[valid[:, None].expand(-1, pattern.shape[1], -1)])
+    torch.testing.assert_close(
+        pattern.sum(-1)[valid[:, None].expand(-1, pattern.shape[1], -1)],
+        torch.ones(pattern.shape[:3])[valid[:, None].expand(-1, pattern.shape[1], -1)],
+    )
     # causal: nothing after the query, nothing on left padding
     assert pattern[0].triu(1).abs().max() == 0
     assert pattern[1][:, valid[1]][..., ~valid[1]].abs().max() == 0
@@ -134,8 +161,9 @@ def test_random_model_runs_and_layers_matter():
     inputs = qwen2_audio_inputs([80], [7])
     with torch.no_grad():
         logits = model(**inputs)
-        ablated = model.run_with_hooks(**inputs, fwd_hooks=[
-            ("blocks.0.hook_attn_out", lambda x, hook: torch.zeros_like(x))])
+        ablated = model.run_with_hooks(
+            **inputs, fwd_hooks=[("blocks.0.hook_attn_out", lambda x, hook: torch.zeros_like(x))]
+        )
     assert torch.isfinite(logits).all() and not torch.allclose(logits, ablated)
 
 
@@ -150,8 +178,13 @@ def test_error_wrong_mel_count(qwen):
     with pytest.raises(ValueError, match="takes 16 mel bins, the input has 80"):
         qwen(**{**inputs, "input_features": torch.zeros(1, 80, 80)})
     with pytest.raises(ValueError, match="exactly 80 mel frames"):
-        qwen(**{**inputs, "input_features": inputs["input_features"][..., :60],
-                "feature_attention_mask": None})
+        qwen(
+            **{
+                **inputs,
+                "input_features": inputs["input_features"][..., :60],
+                "feature_attention_mask": None,
+            }
+        )
 
 
 def test_error_nan_audio(qwen):
@@ -168,8 +201,11 @@ def test_error_placeholders(qwen):
         qwen(**{**inputs, "input_ids": no_audio_ids})
     one_placeholder = torch.tensor([[1, 2, AUDIO_TOKEN, 3]])
     with pytest.raises(ValueError, match="1 audio placeholder tokens but the audio gives 20"):
-        qwen(input_ids=one_placeholder, input_features=inputs["input_features"],
-             feature_attention_mask=inputs["feature_attention_mask"])
+        qwen(
+            input_ids=one_placeholder,
+            input_features=inputs["input_features"],
+            feature_attention_mask=inputs["feature_attention_mask"],
+        )
     with pytest.raises(ValueError, match="no input_features were given"):
         qwen(input_ids=inputs["input_ids"])
 
@@ -177,7 +213,12 @@ def test_error_placeholders(qwen):
 def test_error_empty_clip_and_bad_masks(qwen):
     inputs = qwen2_audio_inputs([80], [7])
     with pytest.raises(ValueError, match="audio is empty"):
-        qwen(**{**inputs, "feature_attention_mask": torch.zeros_like(inputs["feature_attention_mask"])})
+        qwen(
+            **{
+                **inputs,
+                "feature_attention_mask": torch.zeros_like(inputs["feature_attention_mask"]),
+            }
+        )
     with pytest.raises(ValueError, match="attention_mask covers 5 positions"):
         qwen(**{**inputs, "attention_mask": torch.ones(1, 5, dtype=torch.long)})
     with pytest.raises(ValueError, match="feature_attention_mask has shape"):
@@ -208,8 +249,15 @@ def test_from_pretrained_directory_with_and_without_processor(tmp_path):
     with pytest.raises(ValueError, match="qwen2"):
         from transformers import Qwen2Config, Qwen2ForCausalLM
 
-        Qwen2ForCausalLM(Qwen2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                     intermediate_size=16, vocab_size=50)).save_pretrained(tmp_path / "text")
+        Qwen2ForCausalLM(
+            Qwen2Config(
+                hidden_size=16,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=16,
+                vocab_size=50,
+            )
+        ).save_pretrained(tmp_path / "text")
         HookedAudioLM.from_pretrained(str(tmp_path / "text"))
 
 
@@ -222,17 +270,31 @@ def test_audio_tower_is_whisper_encoder_on_real_weights(tiny_en, jfk_mel, archit
 
     d = tiny_en.dims
     cfg = HookedAudioLMConfig(
-        architecture=architecture, n_mels=d.n_mels, audio_d_model=d.n_audio_state,
-        audio_n_layers=d.n_audio_layer, audio_n_heads=d.n_audio_head,
-        audio_d_mlp=4 * d.n_audio_state, audio_n_ctx=d.n_audio_ctx,
+        architecture=architecture,
+        n_mels=d.n_mels,
+        audio_d_model=d.n_audio_state,
+        audio_n_layers=d.n_audio_layer,
+        audio_n_heads=d.n_audio_head,
+        audio_d_mlp=4 * d.n_audio_state,
+        audio_n_ctx=d.n_audio_ctx,
         audio_pool=2 if architecture == "qwen2_audio" else 1,
         projector="linear" if architecture == "qwen2_audio" else "stack",
-        projector_stack=1 if architecture == "qwen2_audio" else 4, d_model=32, n_layers=1,
-        n_heads=4, n_key_value_heads=2, d_head=8, d_mlp=64, d_vocab=50, n_ctx=64,
-        audio_token_id=49)
+        projector_stack=1 if architecture == "qwen2_audio" else 4,
+        d_model=32,
+        n_layers=1,
+        n_heads=4,
+        n_key_value_heads=2,
+        d_head=8,
+        d_mlp=64,
+        d_vocab=50,
+        n_ctx=64,
+        audio_token_id=49,
+    )
     model = HookedAudioLM(cfg, seed=0)
     model.audio_encoder.load_state_dict(tiny_en.encoder.state_dict())
-    mask = torch.ones(1, cfg.n_mel_frames, dtype=torch.long) if architecture == "qwen2_audio" else None
+    mask = (
+        torch.ones(1, cfg.n_mel_frames, dtype=torch.long) if architecture == "qwen2_audio" else None
+    )
     lengths = None if mask is None else mask.sum(-1)
     with torch.no_grad():
         expected = tiny_en.encoder(jfk_mel)
@@ -263,12 +325,16 @@ def test_per_head_results_sum_to_attention_output():
         assert model.cfg.use_attn_result and model.config.audio.use_attn_result
         logits, cache = model.run_with_cache(**inputs)
     torch.testing.assert_close(logits, before, atol=1e-5, rtol=0)
-    for prefix, n_heads in (("", model.cfg.n_heads), ("audio_encoder.", model.config.audio_n_heads)):
+    for prefix, n_heads in (
+        ("", model.cfg.n_heads),
+        ("audio_encoder.", model.config.audio_n_heads),
+    ):
         result = cache[f"{prefix}blocks.1.attn.hook_result"]
         assert result.shape[2] == n_heads
         b_O = (model.blocks[1] if not prefix else model.audio_encoder.blocks[1]).attn.b_O
-        torch.testing.assert_close(result.sum(2) + b_O, cache[f"{prefix}blocks.1.hook_attn_out"],
-                                   atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            result.sum(2) + b_O, cache[f"{prefix}blocks.1.hook_attn_out"], atol=1e-5, rtol=0
+        )
     model.set_use_attn_result(False)
     with torch.no_grad():
         _, cache = model.run_with_cache(**inputs)

@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from hooked_audio.models.audio_lm.generation import filter_logits, generation_positions
-from tests.helpers.audio_lm_models import hooked, qwen2_audio_hf, qwen2_audio_inputs, voxtral_hf, voxtral_inputs
+from tests.helpers.audio_lm_models import (
+    hooked,
+    qwen2_audio_hf,
+    qwen2_audio_inputs,
+    voxtral_hf,
+    voxtral_inputs,
+)
 from tests.helpers.audio_lm_processor import tiny_processor
 
 
@@ -31,7 +37,7 @@ def test_greedy_matches_hf_on_a_left_padded_batch(pair, batch):
         ref = hf.generate(**batch, max_new_tokens=10, do_sample=False)
     ours = model.generate(**batch, max_new_tokens=10)
     assert ours.shape == ref.shape == (3, batch["input_ids"].shape[1] + 10)
-    assert torch.equal(ours[:, :batch["input_ids"].shape[1]], batch["input_ids"])
+    assert torch.equal(ours[:, : batch["input_ids"].shape[1]], batch["input_ids"])
     assert torch.equal(ours, ref)
     assert len(set(ours[:, -10:].flatten().tolist())) > 3  # not one token repeated everywhere
     uncached = model.generate(**batch, max_new_tokens=10, use_kv_cache=False)
@@ -39,10 +45,12 @@ def test_greedy_matches_hf_on_a_left_padded_batch(pair, batch):
     # the most padded row alone (no padding) gives its batched continuation
     i = int(batch["attention_mask"].sum(-1).argmin())
     keep = batch["attention_mask"][i].bool()
-    alone = model.generate(input_ids=batch["input_ids"][i:i + 1, keep],
-                           input_features=batch["input_features"][i:i + 1],
-                           feature_attention_mask=batch["feature_attention_mask"][i:i + 1],
-                           max_new_tokens=10)
+    alone = model.generate(
+        input_ids=batch["input_ids"][i : i + 1, keep],
+        input_features=batch["input_features"][i : i + 1],
+        feature_attention_mask=batch["feature_attention_mask"][i : i + 1],
+        max_new_tokens=10,
+    )
     assert torch.equal(alone[0, -10:], ours[i, -10:])
 
 
@@ -51,8 +59,9 @@ def test_end_tokens_and_padding_match_hf(pair, batch):
     free = model.generate(**batch, max_new_tokens=6)[:, -6:]
     eos = int(free[0, 2])  # row 0 ends at its third new token; the others may run on
     with torch.no_grad():
-        ref = hf.generate(**batch, max_new_tokens=6, do_sample=False, eos_token_id=eos,
-                          pad_token_id=3)
+        ref = hf.generate(
+            **batch, max_new_tokens=6, do_sample=False, eos_token_id=eos, pad_token_id=3
+        )
     ours = model.generate(**batch, max_new_tokens=6, eos_token_id=eos, pad_token_id=3)
     assert torch.equal(ours, ref)
     assert ours[0, -6:][3:].eq(3).all()  # padded after its end token
@@ -88,8 +97,10 @@ def test_hooks_act_at_every_step(pair, batch):
     n_prompt = batch["input_ids"].shape[1]
     for cached in (True, False):
         seen: dict[str, list] = {"resid": [], "projector": []}
-        hooks = [("blocks.0.hook_resid_pre", lambda x, hook: seen["resid"].append(x.shape[1])),
-                 ("projector.hook_out", lambda x, hook: seen["projector"].append(x.shape))]
+        hooks = [
+            ("blocks.0.hook_resid_pre", lambda x, hook: seen["resid"].append(x.shape[1])),
+            ("projector.hook_out", lambda x, hook: seen["projector"].append(x.shape)),
+        ]
         with model.hooks(fwd_hooks=hooks):
             model.generate(**batch, max_new_tokens=4, use_kv_cache=cached)
         # the language model runs once per new token, the audio tower once in all
@@ -110,12 +121,15 @@ def test_hooks_act_at_every_step(pair, batch):
     # the same ablation teacher-forced on the ablated continuation picks its tokens
     mask = torch.cat([batch["attention_mask"], torch.ones(3, 4, dtype=torch.long)], dim=1)
     with torch.no_grad():
-        logits = model.run_with_hooks(input_ids=ablated, attention_mask=mask,
-                                      position_ids=generation_positions(mask),
-                                      input_features=batch["input_features"],
-                                      feature_attention_mask=batch["feature_attention_mask"],
-                                      fwd_hooks=ablate)
-    assert torch.equal(logits[:, n_prompt - 1:-1].argmax(-1), ablated[:, n_prompt:])
+        logits = model.run_with_hooks(
+            input_ids=ablated,
+            attention_mask=mask,
+            position_ids=generation_positions(mask),
+            input_features=batch["input_features"],
+            feature_attention_mask=batch["feature_attention_mask"],
+            fwd_hooks=ablate,
+        )
+    assert torch.equal(logits[:, n_prompt - 1 : -1].argmax(-1), ablated[:, n_prompt:])
 
 
 def test_generate_from_processor_inputs_with_strings():
@@ -126,14 +140,24 @@ def test_generate_from_processor_inputs_with_strings():
     model.set_processor(tiny_processor())
     rng = np.random.default_rng(0)
     clips = [0.2 * rng.standard_normal(n).astype(np.float32) for n in (12000, 5000)]
-    chats = [[{"role": "user", "content": [{"type": "audio", "audio": clip},
-                                           {"type": "text", "text": "Describe it."}]}]
-             for clip in clips]
+    chats = [
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "audio", "audio": clip},
+                    {"type": "text", "text": "Describe it."},
+                ],
+            }
+        ]
+        for clip in clips
+    ]
     inputs = model.prepare_inputs(conversation=chats)
     assert model._eos_ids(None) == [99] and model._eos_ids(np.int64(5)) == [5]
     with torch.no_grad():
-        ref = hf.generate(**inputs, max_new_tokens=6, do_sample=False, eos_token_id=99,
-                          pad_token_id=99)
+        ref = hf.generate(
+            **inputs, max_new_tokens=6, do_sample=False, eos_token_id=99, pad_token_id=99
+        )
     ours = model.generate(**inputs, max_new_tokens=6)
     assert torch.equal(ours, ref)
     texts = model.generate(**inputs, max_new_tokens=6, return_type="str")

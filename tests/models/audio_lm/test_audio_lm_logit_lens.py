@@ -10,8 +10,15 @@ import pytest
 import torch
 
 from hooked_audio.models.audio_lm import ScoreItem, layer_information_score, logit_lens
-from tests.helpers.audio_lm_models import (AUDIO_TOKEN, VOCAB, hooked, qwen2_audio_hf, qwen2_audio_inputs,
-                                   voxtral_hf, voxtral_inputs)
+from tests.helpers.audio_lm_models import (
+    AUDIO_TOKEN,
+    VOCAB,
+    hooked,
+    qwen2_audio_hf,
+    qwen2_audio_inputs,
+    voxtral_hf,
+    voxtral_inputs,
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -84,8 +91,9 @@ def test_layer_zero_is_the_unembedded_audio_embedding(qwen):
     audio = qwen.audio_positions(inputs["input_ids"])[0]
     # at audio positions that is the projector's output, not a token embedding
     projected = qwen.unembed(qwen.ln_final(cache["projector.hook_out"][0][None]))[0]
-    torch.testing.assert_close(lens.log_probs[0][audio], projected.log_softmax(-1), atol=1e-5,
-                               rtol=0)
+    torch.testing.assert_close(
+        lens.log_probs[0][audio], projected.log_softmax(-1), atol=1e-5, rtol=0
+    )
     # the cache route and the inputs route (hooks that keep only the chosen positions) agree
     direct = logit_lens(qwen, inputs, positions="all", full_vocab=True)
     torch.testing.assert_close(direct.log_probs, lens.log_probs, atol=1e-5, rtol=0)
@@ -94,24 +102,29 @@ def test_layer_zero_is_the_unembedded_audio_embedding(qwen):
 def test_chunking_and_layer_subsets_change_nothing(qwen):
     inputs = qwen2_audio_inputs([80], [7], seed=7)
     whole = logit_lens(qwen, inputs, targets=[1, 2, 3], full_vocab=True)
-    one_row_at_a_time = logit_lens(qwen, inputs, targets=[1, 2, 3], full_vocab=True,
-                                   max_elements=VOCAB)
+    one_row_at_a_time = logit_lens(
+        qwen, inputs, targets=[1, 2, 3], full_vocab=True, max_elements=VOCAB
+    )
     for name in ("log_probs", "top_ids", "target_log_probs", "target_ranks", "entropy"):
-        torch.testing.assert_close(getattr(one_row_at_a_time, name), getattr(whole, name),
-                                   atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            getattr(one_row_at_a_time, name), getattr(whole, name), atol=1e-5, rtol=0
+        )
     some = logit_lens(qwen, inputs, targets=[1, 2, 3], layers=[1, 3])
     assert some.labels == ["1_pre", "final_post"]
     assert whole.labels == ["0_pre", "1_pre", "2_pre", "final_post"]
-    torch.testing.assert_close(some.target_log_probs, whole.target_log_probs[[1, 3]], atol=1e-5,
-                               rtol=0)
+    torch.testing.assert_close(
+        some.target_log_probs, whole.target_log_probs[[1, 3]], atol=1e-5, rtol=0
+    )
 
 
 def test_full_stack_agrees_with_transformer_lens_accumulated_resid(qwen):
     """Through the lm_stream view, TransformerLens's `accumulated_resid(apply_ln=True)` over the
     whole stack recomputes our RMSNorm (with its weight) per layer: the same lens."""
     inputs = qwen2_audio_inputs([80], [7], seed=8)
-    view = qwen.lm_stream(input_features=inputs["input_features"],
-                          feature_attention_mask=inputs["feature_attention_mask"])
+    view = qwen.lm_stream(
+        input_features=inputs["input_features"],
+        feature_attention_mask=inputs["feature_attention_mask"],
+    )
     with torch.no_grad():
         _, cache = view.run_with_cache(inputs["input_ids"])
         stack = cache.accumulated_resid(apply_ln=True)[:, 0]
@@ -128,9 +141,11 @@ def test_padded_batch_row_equals_the_row_alone(qwen):
     lens = logit_lens(qwen, inputs, positions="all", row=1, targets=[5])
     keep = inputs["attention_mask"][1].bool()
     assert lens.positions == torch.nonzero(keep).flatten().tolist()  # padding dropped
-    alone = {"input_ids": inputs["input_ids"][1:2, keep],
-             "input_features": inputs["input_features"][1:2],
-             "feature_attention_mask": inputs["feature_attention_mask"][1:2]}
+    alone = {
+        "input_ids": inputs["input_ids"][1:2, keep],
+        "input_features": inputs["input_features"][1:2],
+        "feature_attention_mask": inputs["feature_attention_mask"][1:2],
+    }
     single = logit_lens(qwen, alone, positions="all", targets=[5])
     torch.testing.assert_close(lens.target_log_probs, single.target_log_probs, atol=1e-4, rtol=0)
     assert torch.equal(lens.is_audio, single.is_audio)
@@ -155,10 +170,15 @@ def test_audio_positions_carry_their_time_in_the_clip(arch, step, qwen, voxtral)
     frame = lens.to_dataframe()
     assert len(frame) == len(lens.layers) * len(lens.positions)
     last = frame[(frame.layer == model.cfg.n_layers)]
-    torch.testing.assert_close(torch.tensor(last["prob_9"].values, dtype=torch.float32),
-                               lens.target_probs(9)[-1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        torch.tensor(last["prob_9"].values, dtype=torch.float32),
+        lens.target_probs(9)[-1],
+        atol=1e-5,
+        rtol=0,
+    )
     assert last.loc[last.is_audio, "start_s"].tolist() == pytest.approx(
-        [k * step for k in range(len(audio_idx))])
+        [k * step for k in range(len(audio_idx))]
+    )
 
 
 def test_lens_errors(qwen):
@@ -206,8 +226,9 @@ def test_string_targets_and_candidates_through_a_tokenizer(qwen):
     with pytest.raises(ValueError, match="is 2 tokens"):
         logit_lens(qwen, inputs, targets=" disgusted", tokenizer=tok)
     # a candidate of several tokens is read through its first, as in the AudioLens code
-    words = layer_information_score(qwen, [(inputs, [" sad", " disgusted"], " disgusted")],
-                                    tokenizer=tok)
+    words = layer_information_score(
+        qwen, [(inputs, [" sad", " disgusted"], " disgusted")], tokenizer=tok
+    )
     ids = layer_information_score(qwen, [(inputs, [11, 90], 90)])
     assert torch.equal(words.correct, ids.correct)
     torch.testing.assert_close(words.answer_prob, ids.answer_prob, atol=1e-5, rtol=0)
@@ -241,9 +262,11 @@ def test_score_jumps_from_chance_to_one_where_the_answer_is_written():
     for seed in range(3):
         inputs = qwen2_audio_inputs([80], [7], seed=20 + seed)
         for i, answer in enumerate(CANDIDATES):
+
             def write(resid, hook, i=i):
                 resid[:, -1, i] += 100.0
                 return resid
+
             name = f"blocks.{write_layer}.hook_resid_pre"
             with torch.no_grad(), model.hooks(fwd_hooks=[(name, write)]):
                 _, cache = model.run_with_cache(**inputs)
@@ -256,8 +279,11 @@ def test_score_jumps_from_chance_to_one_where_the_answer_is_written():
     assert (before == before[:, :1]).all()
     for i, crit in enumerate(score.critical_layers):
         correct_before = score.correct[i, :write_layer]
-        expected = write_layer if not correct_before[-1] else min(
-            l for l in range(write_layer + 1) if correct_before[l:].all())
+        expected = (
+            write_layer
+            if not correct_before[-1]
+            else min(l for l in range(write_layer + 1) if correct_before[l:].all())
+        )
         assert crit == expected
     assert sum(c == write_layer for c in score.critical_layers) >= 9  # 3 of 4 per prompt
     assert (score.candidate_prob[:, write_layer:] > 0.99).all()
@@ -295,8 +321,11 @@ def test_score_at_the_last_layer_is_the_models_accuracy(qwen):
     # "last" is the last non-padding position: right padding changes nothing
     inputs, candidates, answer = items[0]
     pad = torch.zeros(1, 3, dtype=torch.long)
-    padded = {**inputs, "input_ids": torch.cat([inputs["input_ids"], pad], 1),
-              "attention_mask": torch.cat([torch.ones_like(inputs["input_ids"]), pad], 1)}
+    padded = {
+        **inputs,
+        "input_ids": torch.cat([inputs["input_ids"], pad], 1),
+        "attention_mask": torch.cat([torch.ones_like(inputs["input_ids"]), pad], 1),
+    }
     again = layer_information_score(qwen, [(padded, candidates, answer)])
     torch.testing.assert_close(again.answer_prob[0], score.answer_prob[0], atol=1e-5, rtol=0)
 

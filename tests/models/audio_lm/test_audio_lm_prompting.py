@@ -13,8 +13,12 @@ from transformers import Qwen2AudioProcessor, WhisperFeatureExtractor
 from hooked_audio.audio import AudioInputError
 from hooked_audio.models.audio_lm.audio_tower import pooled_lengths
 from tests.helpers.audio_lm_models import AUDIO_TOKEN, hooked, qwen2_audio_hf, voxtral_hf
-from tests.helpers.audio_lm_processor import (SAMPLE_RATE, tiny_feature_extractor, tiny_processor,
-                                      tiny_tokenizer)
+from tests.helpers.audio_lm_processor import (
+    SAMPLE_RATE,
+    tiny_feature_extractor,
+    tiny_processor,
+    tiny_tokenizer,
+)
 
 
 def _clip(seconds: float, seed: int = 0, rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -24,8 +28,12 @@ def _clip(seconds: float, seed: int = 0, rate: int = SAMPLE_RATE) -> np.ndarray:
 
 
 def _conversation(audio, question="What is it?"):
-    return [{"role": "user", "content": [{"type": "audio", "audio": audio},
-                                         {"type": "text", "text": question}]}]
+    return [
+        {
+            "role": "user",
+            "content": [{"type": "audio", "audio": audio}, {"type": "text", "text": question}],
+        }
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +55,25 @@ def test_processor_inputs_expand_audio_and_match_hf_logits(model, hf_model):
     clips = [_clip(0.7, seed=1), _clip(0.3, seed=2)]
     conversation = _conversation(clips[0])
     plain = "Say: <|audio_bos|><|AUDIO|><|audio_eos|> ok"
-    rendered = model.processor.apply_chat_template(conversation, add_generation_prompt=True,
-                                                   tokenize=False)
+    rendered = model.processor.apply_chat_template(
+        conversation, add_generation_prompt=True, tokenize=False
+    )
     inputs = model.prepare_inputs(text=[rendered, plain], audio=clips)
-    assert set(inputs) == {"input_ids", "attention_mask", "input_features",
-                           "feature_attention_mask"}
+    assert set(inputs) == {
+        "input_ids",
+        "attention_mask",
+        "input_features",
+        "feature_attention_mask",
+    }
     # the processor's own output, unchanged
-    direct = model.processor(text=[rendered, plain], audio=clips, sampling_rate=SAMPLE_RATE,
-                             return_tensors="pt", padding=True, padding_side="left")
+    direct = model.processor(
+        text=[rendered, plain],
+        audio=clips,
+        sampling_rate=SAMPLE_RATE,
+        return_tensors="pt",
+        padding=True,
+        padding_side="left",
+    )
     for key, value in inputs.items():
         torch.testing.assert_close(value, direct[key].to(value.dtype), rtol=0, atol=0)
     # placeholders: one per audio embedding, per clip
@@ -64,8 +83,9 @@ def test_processor_inputs_expand_audio_and_match_hf_logits(model, hf_model):
     audio = model.audio_positions(inputs["input_ids"])
     assert audio.sum(-1).tolist() == per_clip.tolist()
     with torch.no_grad():
-        n_embeddings = model.embed_audio(inputs["input_features"],
-                                         inputs["feature_attention_mask"]).shape[0]
+        n_embeddings = model.embed_audio(
+            inputs["input_features"], inputs["feature_attention_mask"]
+        ).shape[0]
         assert n_embeddings == int(audio.sum())
         ours = model(**inputs)
         ref = hf_model(**inputs).logits
@@ -100,12 +120,20 @@ def test_audio_is_loaded_like_hooked_whisper(model, tmp_path):
     mono = _clip(0.6, seed=3)
     reference = model.prepare_inputs(text=prompt, audio=mono)["input_features"]
     stereo = np.stack([mono * 0.5, mono * 1.5])  # (channels, samples)
-    torch.testing.assert_close(model.prepare_inputs(text=prompt, audio=stereo)["input_features"],
-                               reference, atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        model.prepare_inputs(text=prompt, audio=stereo)["input_features"],
+        reference,
+        atol=1e-5,
+        rtol=0,
+    )
     path = tmp_path / "clip.wav"
     sf.write(path, mono, SAMPLE_RATE, subtype="FLOAT")
-    torch.testing.assert_close(model.prepare_inputs(text=prompt, audio=str(path))["input_features"],
-                               reference, atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        model.prepare_inputs(text=prompt, audio=str(path))["input_features"],
+        reference,
+        atol=1e-6,
+        rtol=0,
+    )
     high = _clip(0.6, seed=3, rate=48000)
     resampled = model.prepare_inputs(text=prompt, audio=torch.from_numpy(high), sampling_rate=48000)
     assert resampled["feature_attention_mask"].sum() == reference.new_tensor(48).long()
@@ -168,24 +196,31 @@ def test_error_no_processor():
 
 
 def test_error_audio_longer_than_the_window(model):
-    with pytest.raises(AudioInputError, match=r"Clip 0 lasts 1.50 s.*one 1 s window per clip "
-                                              r"\(80 mel frames\).*Trim.*or split"):
+    with pytest.raises(
+        AudioInputError,
+        match=r"Clip 0 lasts 1.50 s.*one 1 s window per clip "
+        r"\(80 mel frames\).*Trim.*or split",
+    ):
         model.prepare_inputs(conversation=_conversation(_clip(1.5)))
     # exactly one window is fine
     inputs = model.prepare_inputs(conversation=_conversation(_clip(1.0)))
     assert inputs["feature_attention_mask"].sum() == 80
 
 
-@pytest.mark.parametrize("audio, rate, message", [
-    (np.zeros(0, np.float32), None, "audio is empty"),
-    (np.array([0.1, np.nan, 0.2] * 100, np.float32), None, "NaN"),
-    (np.zeros((3000, 2), np.float32), -5, "sampling_rate must be a positive int"),
-    (np.zeros((10, 3000), np.float32), None, "no channel axis"),
-])
+@pytest.mark.parametrize(
+    "audio, rate, message",
+    [
+        (np.zeros(0, np.float32), None, "audio is empty"),
+        (np.array([0.1, np.nan, 0.2] * 100, np.float32), None, "NaN"),
+        (np.zeros((3000, 2), np.float32), -5, "sampling_rate must be a positive int"),
+        (np.zeros((10, 3000), np.float32), None, "no channel axis"),
+    ],
+)
 def test_error_bad_audio(model, audio, rate, message):
     with pytest.raises(AudioInputError, match=message):
-        model.prepare_inputs(text="<|audio_bos|><|AUDIO|><|audio_eos|>", audio=audio,
-                             sampling_rate=rate)
+        model.prepare_inputs(
+            text="<|audio_bos|><|AUDIO|><|audio_eos|>", audio=audio, sampling_rate=rate
+        )
 
 
 def test_error_file_rate_conflicts(model, tmp_path):
@@ -193,12 +228,18 @@ def test_error_file_rate_conflicts(model, tmp_path):
     sf.write(path, _clip(0.3, rate=8000), 8000)
     with pytest.raises(AudioInputError, match="conflicts with the 8000 Hz"):
         model.prepare_inputs(text="<|AUDIO|>", audio=str(path), sampling_rate=16000)
-    assert model.prepare_inputs(text="<|AUDIO|>", audio=str(path))["feature_attention_mask"].sum() == 24
+    assert (
+        model.prepare_inputs(text="<|AUDIO|>", audio=str(path))["feature_attention_mask"].sum()
+        == 24
+    )
 
 
 def test_error_prompt_without_placeholder(model):
-    with pytest.raises(ValueError, match="text has no audio placeholder '<\\|AUDIO\\|>'.*"
-                                         "<\\|audio_bos\\|><\\|AUDIO\\|><\\|audio_eos\\|>"):
+    with pytest.raises(
+        ValueError,
+        match="text has no audio placeholder '<\\|AUDIO\\|>'.*"
+        "<\\|audio_bos\\|><\\|AUDIO\\|><\\|audio_eos\\|>",
+    ):
         model.prepare_inputs(text="What is this sound?", audio=_clip(0.5))
     with pytest.raises(ValueError, match="2 audio placeholders.*but 1 clips"):
         model.prepare_inputs(text="<|AUDIO|> and <|AUDIO|>", audio=_clip(0.5))
@@ -209,8 +250,14 @@ def test_error_prompt_without_placeholder(model):
     with pytest.raises(ValueError, match="conversation is empty"):
         model.prepare_inputs(conversation=[])
     with pytest.raises(AudioInputError, match="does not download audio"):
-        model.prepare_inputs(conversation=[{"role": "user", "content": [
-            {"type": "audio", "audio_url": "https://example.org/a.wav"}]}])
+        model.prepare_inputs(
+            conversation=[
+                {
+                    "role": "user",
+                    "content": [{"type": "audio", "audio_url": "https://example.org/a.wav"}],
+                }
+            ]
+        )
 
 
 def test_error_processor_does_not_match(model):
@@ -218,19 +265,30 @@ def test_error_processor_does_not_match(model):
         model.set_processor(tiny_processor(feature_size=80))
     with pytest.raises(ValueError, match="pads to 160 mel frames.*windows of 80"):
         model.set_processor(tiny_processor(chunk_length=2))
-    wrong_token = Qwen2AudioProcessor(feature_extractor=tiny_feature_extractor(),
-                                      tokenizer=tiny_tokenizer(), audio_token="<|audio_eos|>")
+    wrong_token = Qwen2AudioProcessor(
+        feature_extractor=tiny_feature_extractor(),
+        tokenizer=tiny_tokenizer(),
+        audio_token="<|audio_eos|>",
+    )
     with pytest.raises(ValueError, match="has id 102; this model puts audio at token id 100"):
         model.set_processor(wrong_token)
-    big_vocab = Qwen2AudioProcessor(feature_extractor=tiny_feature_extractor(),
-                                    tokenizer=tiny_tokenizer(extra_tokens=20))
-    with pytest.raises(ValueError, match="tokenizer has 123 tokens; this model's vocabulary has 120"):
+    big_vocab = Qwen2AudioProcessor(
+        feature_extractor=tiny_feature_extractor(), tokenizer=tiny_tokenizer(extra_tokens=20)
+    )
+    with pytest.raises(
+        ValueError, match="tokenizer has 123 tokens; this model's vocabulary has 120"
+    ):
         model.set_processor(big_vocab)
-    with pytest.raises(ValueError, match="A WhisperFeatureExtractor cannot prepare inputs.*"
-                                         "needs a Qwen2AudioProcessor"):
+    with pytest.raises(
+        ValueError,
+        match="A WhisperFeatureExtractor cannot prepare inputs.*needs a Qwen2AudioProcessor",
+    ):
         model.set_processor(WhisperFeatureExtractor(feature_size=16))
-    with pytest.raises(ValueError, match="A Qwen2AudioProcessor cannot prepare inputs for this "
-                                         "voxtral model: it needs a VoxtralProcessor"):
+    with pytest.raises(
+        ValueError,
+        match="A Qwen2AudioProcessor cannot prepare inputs for this "
+        "voxtral model: it needs a VoxtralProcessor",
+    ):
         hooked(voxtral_hf()).set_processor(tiny_processor())
     with pytest.raises(ValueError, match="makes 80 mel bins"):
         model.prepare_inputs(text="hi", processor=tiny_processor(feature_size=80))

@@ -19,10 +19,13 @@ import torch  # noqa: E402
 
 from hooked_audio.models.audio_lm import HookedAudioLM  # noqa: E402
 from tests.helpers.audio_lm_models import hooked, qwen2_audio_hf, voxtral_hf  # noqa: E402
-from tests.helpers.audio_lm_processor import (SAMPLE_RATE, tiny_feature_extractor,  # noqa: E402
-                                      tiny_tokenizer)
-from tests.helpers.audio_lm_voxtral_processor import (AUDIO_ID, VOCAB, tiny_voxtral_processor,  # noqa: E402
-                                              write_tekken)
+from tests.helpers.audio_lm_processor import SAMPLE_RATE, tiny_feature_extractor, tiny_tokenizer  # noqa: E402
+from tests.helpers.audio_lm_voxtral_processor import (  # noqa: E402
+    AUDIO_ID,
+    VOCAB,
+    tiny_voxtral_processor,
+    write_tekken,
+)
 
 # the tiny model's windows: 80 mel frames of 200 samples = 1 s, 10 placeholders each
 WINDOW = dict(max_source_positions=80, pad_to_multiple_of=16000)
@@ -49,13 +52,15 @@ def _as_base64(clip: np.ndarray) -> str:
 
 def _processor_chat(item, question="What is it?"):
     """The same chat as the processor takes it: audio as {'type': 'audio', base64/path}."""
-    return [{"role": "user", "content": [{"type": "audio", **item},
-                                         {"type": "text", "text": question}]}]
+    return [
+        {"role": "user", "content": [{"type": "audio", **item}, {"type": "text", "text": question}]}
+    ]
 
 
 def _processor_inputs(processor, chats):
-    return processor.apply_chat_template(chats, tokenize=True, return_dict=True,
-                                         return_tensors="pt", processor_kwargs=dict(WINDOW))
+    return processor.apply_chat_template(
+        chats, tokenize=True, return_dict=True, return_tensors="pt", processor_kwargs=dict(WINDOW)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +96,13 @@ def test_chat_inputs_are_the_processors_and_match_hf_logits(model, hf_model, pro
     clips = [_clip(1.5, seed=1), _clip(0.4, seed=2)]
     inputs = model.prepare_inputs(conversation=[_chat(clips[0]), _chat(clips[1], "Who?")])
     assert set(inputs) == {"input_ids", "attention_mask", "input_features"}
-    direct = _processor_inputs(processor, [
-        _processor_chat({"base64": _as_base64(clips[0])}),
-        _processor_chat({"base64": _as_base64(clips[1])}, "Who?")])
+    direct = _processor_inputs(
+        processor,
+        [
+            _processor_chat({"base64": _as_base64(clips[0])}),
+            _processor_chat({"base64": _as_base64(clips[1])}, "Who?"),
+        ],
+    )
     assert set(direct) == set(inputs)
     for key, value in inputs.items():
         assert torch.equal(value, direct[key]), key
@@ -104,7 +113,8 @@ def test_chat_inputs_are_the_processors_and_match_hf_logits(model, hf_model, pro
         assert model.embed_audio(inputs["input_features"]).shape[0] == int(audio.sum())
     # the chat template: <s>[INST][BEGIN_AUDIO][AUDIO]*n question[/INST], left-padded
     assert model.to_string(inputs["input_ids"][0]) == (
-        "<s>[INST][BEGIN_AUDIO]" + "[AUDIO]" * 20 + "What is it?[/INST]")
+        "<s>[INST][BEGIN_AUDIO]" + "[AUDIO]" * 20 + "What is it?[/INST]"
+    )
     assert inputs["attention_mask"][:, -1].all() and not inputs["attention_mask"][1, 0]
     _assert_logits_match_hf(model, hf_model, inputs)
 
@@ -117,12 +127,19 @@ def test_long_clip_is_split_into_windows_and_matches_hf(model, hf_model, process
     assert inputs["input_features"].shape == (3, 16, 80)
     assert int(model.audio_positions(inputs["input_ids"]).sum()) == 3 * PER_WINDOW
     padded = np.pad(clip, (0, 3 * SAMPLE_RATE - len(clip)))
-    mel = processor.feature_extractor(padded, sampling_rate=SAMPLE_RATE, padding=True,
-                                      pad_to_multiple_of=16000, truncation=False,
-                                      return_tensors="pt")["input_features"][0]
+    mel = processor.feature_extractor(
+        padded,
+        sampling_rate=SAMPLE_RATE,
+        padding=True,
+        pad_to_multiple_of=16000,
+        truncation=False,
+        return_tensors="pt",
+    )["input_features"][0]
     assert mel.shape == (16, 240)
     for window in range(3):
-        assert torch.equal(inputs["input_features"][window], mel[:, 80 * window:80 * (window + 1)])
+        assert torch.equal(
+            inputs["input_features"][window], mel[:, 80 * window : 80 * (window + 1)]
+        )
     _assert_logits_match_hf(model, hf_model, inputs)
 
 
@@ -139,15 +156,21 @@ def test_audio_from_paths_and_apart_from_the_chat(model, processor, tmp_path):
         assert torch.equal(value, direct[key]), key
     apart = model.prepare_inputs(conversation=_chat(None), audio=str(path))
     assert all(torch.equal(apart[k], ours[k]) for k in ours)
-    two = [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": "and"},
-                                        {"type": "audio"}]}]
+    two = [
+        {
+            "role": "user",
+            "content": [{"type": "audio"}, {"type": "text", "text": "and"}, {"type": "audio"}],
+        }
+    ]
     both = model.prepare_inputs(conversation=two, audio=[clip, _clip(1.2, seed=6)])
     assert both["input_features"].shape[0] == 3
     assert model.to_string(both["input_ids"][0]) == (
-        "<s>[INST][BEGIN_AUDIO]" + "[AUDIO]" * 10 + "and[BEGIN_AUDIO]" + "[AUDIO]" * 20 + "[/INST]")
+        "<s>[INST][BEGIN_AUDIO]" + "[AUDIO]" * 10 + "and[BEGIN_AUDIO]" + "[AUDIO]" * 20 + "[/INST]"
+    )
     high = np.interp(np.arange(int(0.7 * 48000)) / 48000, np.arange(len(clip)) / SAMPLE_RATE, clip)
-    resampled = model.prepare_inputs(conversation=_chat(high.astype(np.float32)),
-                                     sampling_rate=48000)
+    resampled = model.prepare_inputs(
+        conversation=_chat(high.astype(np.float32)), sampling_rate=48000
+    )
     assert torch.equal(resampled["input_ids"], ours["input_ids"])
 
 
@@ -155,8 +178,9 @@ def test_text_only_chat_and_right_padding(model, processor):
     inputs = model.prepare_inputs(conversation=[{"role": "user", "content": "Hello"}])
     assert set(inputs) == {"input_ids", "attention_mask"}
     assert model.to_string(inputs["input_ids"][0]) == "<s>[INST]Hello[/INST]"
-    batch = model.prepare_inputs(conversation=[_chat(_clip(0.3)), _chat(_clip(1.3), "Who?")],
-                                 padding_side="right")
+    batch = model.prepare_inputs(
+        conversation=[_chat(_clip(0.3)), _chat(_clip(1.3), "Who?")], padding_side="right"
+    )
     assert not batch["attention_mask"][0, -1] and batch["attention_mask"][:, 0].all()
     assert processor.tokenizer.padding_side == "left"  # restored
 
@@ -177,8 +201,10 @@ def test_text_api_through_the_tekken_tokenizer(model):
     assert model.to_string(tokens[0]) == "[INST]he the[/INST]"
     assert model.to_str_tokens("[INST]he the") == ["[INST]", "he", " the"]
     assert model.to_single_token("[AUDIO]") == AUDIO_ID
-    assert model.to_single_token(" the") == model.processor.tokenizer.encode(
-        " the", add_special_tokens=False)[0]
+    assert (
+        model.to_single_token(" the")
+        == model.processor.tokenizer.encode(" the", add_special_tokens=False)[0]
+    )
     assert model.to_tokens("he", prepend_bos=True).tolist() == [[1, 297]]
     batch = model.to_tokens(["he", "he he"], padding_side="left")
     assert batch[0, 0] == 11 and batch.shape == (2, 3)
@@ -213,16 +239,19 @@ def test_error_clip_and_audio_item_counts(model):
         model.prepare_inputs(conversation=_chat(_clip(0.5)), padding_side="middle")
 
 
-@pytest.mark.parametrize("tekken, features, message", [
-    (dict(), dict(feature_size=20), "feature extractor makes 20 mel bins"),
-    (dict(n_mels=20), dict(), "Tekken audio config counts 20 mel bins"),
-    (dict(hop_length=160), dict(), "disagree"),
-    (dict(chunk_length_s=2.0), dict(), "windows of 32000 samples"),
-    (dict(chunk_length_s=None), dict(), "pads clips to no window"),
-    (dict(frame_rate=20.0), dict(), "writes 20 audio placeholders per window"),
-    (dict(audio_id=26), dict(), r"\[AUDIO\] has id 26"),
-    (dict(with_audio=False), dict(), "Tekken tokenizer has no audio config"),
-])
+@pytest.mark.parametrize(
+    "tekken, features, message",
+    [
+        (dict(), dict(feature_size=20), "feature extractor makes 20 mel bins"),
+        (dict(n_mels=20), dict(), "Tekken audio config counts 20 mel bins"),
+        (dict(hop_length=160), dict(), "disagree"),
+        (dict(chunk_length_s=2.0), dict(), "windows of 32000 samples"),
+        (dict(chunk_length_s=None), dict(), "pads clips to no window"),
+        (dict(frame_rate=20.0), dict(), "writes 20 audio placeholders per window"),
+        (dict(audio_id=26), dict(), r"\[AUDIO\] has id 26"),
+        (dict(with_audio=False), dict(), "Tekken tokenizer has no audio config"),
+    ],
+)
 def test_error_processor_does_not_fit(model, tmp_path, tekken, features, message):
     bad = tiny_voxtral_processor(tmp_path, **features, **tekken)
     with pytest.raises(ValueError, match=message):
@@ -239,8 +268,9 @@ def test_error_processor_of_another_model(processor, tmp_path):
         hooked(qwen2_audio_hf()).set_processor(processor)
     from transformers import VoxtralProcessor
 
-    fallback = VoxtralProcessor(feature_extractor=tiny_feature_extractor(),
-                                tokenizer=tiny_tokenizer())
+    fallback = VoxtralProcessor(
+        feature_extractor=tiny_feature_extractor(), tokenizer=tiny_tokenizer()
+    )
     with pytest.raises(ValueError, match="tokenizer is a .*mistral-common's tokenizer"):
         hooked(voxtral_hf(vocab_size=VOCAB, audio_token_id=AUDIO_ID)).set_processor(fallback)
 
@@ -251,8 +281,9 @@ def test_from_pretrained_warns_for_a_processor_that_does_not_fit(hf_model, tmp_p
     import hooked_audio.models.audio_lm.hf_conversion as conversion
 
     hf_model.save_pretrained(tmp_path)
-    fallback = VoxtralProcessor(feature_extractor=tiny_feature_extractor(),
-                                tokenizer=tiny_tokenizer())
+    fallback = VoxtralProcessor(
+        feature_extractor=tiny_feature_extractor(), tokenizer=tiny_tokenizer()
+    )
     monkeypatch.setattr(conversion, "load_hf_processor", lambda name: fallback)
     with pytest.warns(UserWarning, match="without the checkpoint's processor.*mistral-common"):
         loaded = HookedAudioLM.from_pretrained(str(tmp_path))

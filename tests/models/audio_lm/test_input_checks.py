@@ -32,8 +32,9 @@ def test_a_hook_cannot_change_the_activation(model, batch):
     tower = "audio_encoder.blocks.1.hook_resid_post"
     with pytest.raises(HookReturnError, match=rf"'{tower}'.*float16"):
         model.run_with_hooks(**batch, fwd_hooks=[(tower, lambda x, hook: x.half())])
-    view = model.lm_stream(batch["input_features"], batch["feature_attention_mask"],
-                           batch["attention_mask"])
+    view = model.lm_stream(
+        batch["input_features"], batch["feature_attention_mask"], batch["attention_mask"]
+    )
     with pytest.raises(HookReturnError, match=RESID):
         view.run_with_hooks(batch["input_ids"], fwd_hooks=[(RESID, lambda x, hook: x[:, :1])])
     with model.hooks(fwd_hooks=[(RESID, lambda x, hook: x[:, :1])]):
@@ -42,8 +43,11 @@ def test_a_hook_cannot_change_the_activation(model, batch):
 
 
 def test_unknown_names_in_names_filter(model, batch):
-    with pytest.raises(KeyError, match=r"'blocks\.0\.hook_resid_prex'.*Did you mean "
-                                       r"'blocks\.0\.hook_resid_pre'"):
+    with pytest.raises(
+        KeyError,
+        match=r"'blocks\.0\.hook_resid_prex'.*Did you mean "
+        r"'blocks\.0\.hook_resid_pre'",
+    ):
         model.run_with_cache(**batch, names_filter=["hook_embed", "blocks.0.hook_resid_prex"])
     _, cache = model.run_with_cache(**batch, names_filter=("hook_embed", RESID))
     assert set(cache.keys()) == {"hook_embed", RESID}
@@ -55,38 +59,49 @@ def test_set_use_attn_result_takes_only_bools(model):
     assert not model.config.use_attn_result
 
 
-@pytest.mark.parametrize("bad, message", [
-    (-100, r"from -100 to .*first bad one at \(batch, pos\) \(0, {last}\).*label padding"),
-    (VOCAB, rf"\[0, {VOCAB}\).*to {VOCAB}, .*\(0, {{last}}\).*another checkpoint's tokenizer"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (-100, r"from -100 to .*first bad one at \(batch, pos\) \(0, {last}\).*label padding"),
+        (VOCAB, rf"\[0, {VOCAB}\).*to {VOCAB}, .*\(0, {{last}}\).*another checkpoint's tokenizer"),
+    ],
+)
 def test_out_of_range_input_ids(model, batch, bad, message):
     ids = batch["input_ids"].clone()
     last = ids.shape[1] - 1  # a text position
     ids[0, last] = bad
     message = message.format(last=last)
     inputs = {**batch, "input_ids": ids}
-    for call in (lambda: model(**inputs), lambda: model.run_with_cache(**inputs),
-                 lambda: model.generate(**inputs, max_new_tokens=1),
-                 lambda: model.lm_stream(batch["input_features"], batch["feature_attention_mask"],
-                                         batch["attention_mask"])(ids)):
+    for call in (
+        lambda: model(**inputs),
+        lambda: model.run_with_cache(**inputs),
+        lambda: model.generate(**inputs, max_new_tokens=1),
+        lambda: model.lm_stream(
+            batch["input_features"], batch["feature_attention_mask"], batch["attention_mask"]
+        )(ids),
+    ):
         with pytest.raises(ValueError, match=message):
             call()
 
 
-@pytest.mark.parametrize("ids", [torch.zeros(1, 0, dtype=torch.long),
-                                 torch.zeros(0, dtype=torch.long)])
+@pytest.mark.parametrize(
+    "ids", [torch.zeros(1, 0, dtype=torch.long), torch.zeros(0, dtype=torch.long)]
+)
 def test_empty_input_ids(model, ids):
     for call in (lambda: model(ids), lambda: model.generate(ids, max_new_tokens=1)):
         with pytest.raises(ValueError, match=r"input_ids are empty.*prepare_inputs"):
             call()
 
 
-@pytest.mark.parametrize("bad, error, message", [
-    (-1, ValueError, "0 or more, got -1"),
-    (2.0, TypeError, r"whole number of tokens, got 2\.0 \(float\)"),
-    ("3", TypeError, "got '3'"),
-    (True, TypeError, r"got True \(bool\)"),
-])
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        (-1, ValueError, "0 or more, got -1"),
+        (2.0, TypeError, r"whole number of tokens, got 2\.0 \(float\)"),
+        ("3", TypeError, "got '3'"),
+        (True, TypeError, r"got True \(bool\)"),
+    ],
+)
 def test_max_new_tokens_must_be_a_count(model, batch, bad, error, message):
     with pytest.raises(error, match=message):
         model.generate(**batch, max_new_tokens=bad)
@@ -103,8 +118,10 @@ def test_hf_checkpoint_with_nan_is_refused(tmp_path):
     with torch.no_grad():
         hf.model.language_model.layers[1].mlp.up_proj.weight[2, 3] = float("inf")
         hf.model.audio_tower.layers[0].fc1.bias[0] = float("nan")
-    message = (r"2 weight tensor.*audio_tower\.layers\.0\.fc1\.bias.*language_model\.layers\.1"
-               r"\.mlp\.up_proj\.weight.*corrupt.*float16")
+    message = (
+        r"2 weight tensor.*audio_tower\.layers\.0\.fc1\.bias.*language_model\.layers\.1"
+        r"\.mlp\.up_proj\.weight.*corrupt.*float16"
+    )
     with pytest.raises(ValueError, match=message):
         HookedAudioLM.from_hf(hf)
     hf.save_pretrained(tmp_path)

@@ -45,12 +45,15 @@ TOKENS = torch.tensor([[50257, 50362, 440, 1029]])
 
 
 # ----------------------------------------------------------------------------- hook returns
-@pytest.mark.parametrize("hook, message", [
-    (lambda x, hook: x[:, :1], r"\(1, 1, 64\).*received is \(1, 16, 64\).*write into them"),
-    (lambda x, hook: x.double(), r"torch.float64.*received is .*torch.float32.*\.to\("),
-    (lambda x, hook: x.to("meta"), r"on meta.*received is .* on cpu.*move it back"),
-    (lambda x, hook: x.tolist(), r"returned a list object; a hook returns None"),
-])
+@pytest.mark.parametrize(
+    "hook, message",
+    [
+        (lambda x, hook: x[:, :1], r"\(1, 1, 64\).*received is \(1, 16, 64\).*write into them"),
+        (lambda x, hook: x.double(), r"torch.float64.*received is .*torch.float32.*\.to\("),
+        (lambda x, hook: x.to("meta"), r"on meta.*received is .* on cpu.*move it back"),
+        (lambda x, hook: x.tolist(), r"returned a list object; a hook returns None"),
+    ],
+)
 def test_a_hook_cannot_change_shape_dtype_or_device(model, mel, hook, message):
     with pytest.raises(HookReturnError, match=f"'{RESID}'.*{message}"):
         model.run_with_hooks(mel, TOKENS, fwd_hooks=[(RESID, hook)])
@@ -73,8 +76,9 @@ def test_hooks_that_keep_the_activation_change_nothing(model, mel):
         x += 0.0
 
     for hook in (lambda x, hook: None, lambda x, hook: x, lambda x, hook: x * 1.0, in_place):
-        torch.testing.assert_close(model.run_with_hooks(mel, TOKENS, fwd_hooks=[(RESID, hook)]),
-                                   clean, atol=0, rtol=0)
+        torch.testing.assert_close(
+            model.run_with_hooks(mel, TOKENS, fwd_hooks=[(RESID, hook)]), clean, atol=0, rtol=0
+        )
     zeroed = model.run_with_hooks(mel, TOKENS, fwd_hooks=[(RESID, lambda x, hook: x * 0.0)])
     assert not torch.allclose(zeroed, clean)
 
@@ -82,8 +86,9 @@ def test_hooks_that_keep_the_activation_change_nothing(model, mel):
 def test_the_hook_check_covers_stream_views_and_keeps_the_user_function(model, mel):
     view = model.encoder_stream(TOKENS)
     with pytest.raises(HookReturnError, match=RESID):
-        view.run_with_hooks(mel_to_frames(mel),
-                            fwd_hooks=[("blocks.0.hook_resid_pre", lambda x, hook: x[:, :1])])
+        view.run_with_hooks(
+            mel_to_frames(mel), fwd_hooks=[("blocks.0.hook_resid_pre", lambda x, hook: x[:, :1])]
+        )
 
     def user_hook(x, hook):
         return None
@@ -103,8 +108,9 @@ def test_a_backward_hook_cannot_change_the_gradient_shape(model, mel):
 
 
 # ----------------------------------------------------------------------------- names_filter
-@pytest.mark.parametrize("names_filter", ["encoder.blocks.0.hook_resid_prex",
-                                          [RESID, "decoder.blocks.9.hook_resid_pre"]])
+@pytest.mark.parametrize(
+    "names_filter", ["encoder.blocks.0.hook_resid_prex", [RESID, "decoder.blocks.9.hook_resid_pre"]]
+)
 def test_run_with_cache_refuses_unknown_names(model, mel, names_filter):
     with pytest.raises(KeyError, match="No hook point named .*Did you mean"):
         model.run_with_cache(mel, TOKENS, names_filter=names_filter)
@@ -150,11 +156,17 @@ def test_openai_checkpoint_with_nan_is_refused(tmp_path):
 
 
 def test_state_dict_with_infinities_is_refused_naming_the_first_few():
-    names = [f"decoder.blocks.{i}.{part}" for i in range(2)
-             for part in ("attn.query.weight", "attn.out.bias", "mlp.2.weight", "mlp_ln.bias")]
+    names = [
+        f"decoder.blocks.{i}.{part}"
+        for i in range(2)
+        for part in ("attn.query.weight", "attn.out.bias", "mlp.2.weight", "mlp_ln.bias")
+    ]
     bad = poison(_openai_state_dict(), names, float("inf"))
-    with pytest.raises(ValueError, match=r"8 weight tensor.*decoder\.blocks\.0\.attn\.query"
-                                         r"\.weight.* and 3 more.*65504"):
+    with pytest.raises(
+        ValueError,
+        match=r"8 weight tensor.*decoder\.blocks\.0\.attn\.query"
+        r"\.weight.* and 3 more.*65504",
+    ):
         HookedWhisper.from_openai_state_dict(DIMS, bad)
 
 
@@ -172,8 +184,11 @@ def test_ctranslate2_model_with_nan_is_refused(tmp_path):
     weight = variables["encoder/layer_2/ffn/linear_1/weight"].copy()
     weight[3, 5] = np.nan
     variables["encoder/layer_2/ffn/linear_1/weight"] = weight
-    write_ct2(tmp_path / "model.bin", variables,
-              {"decoder/projection/weight": "decoder/embeddings/weight"})
+    write_ct2(
+        tmp_path / "model.bin",
+        variables,
+        {"decoder/projection/weight": "decoder/embeddings/weight"},
+    )
     with pytest.raises(ValueError, match=r"ctranslate2:.*model\.bin.*encoder\.blocks\.2\.mlp\.2"):
         load_ctranslate2_whisper(tmp_path)
     with pytest.raises(ValueError, match=r"model\.bin.*NaN"):
@@ -183,9 +198,18 @@ def test_ctranslate2_model_with_nan_is_refused(tmp_path):
 def test_hf_whisper_with_nan_is_refused(tmp_path):
     transformers = pytest.importorskip("transformers")
     config = transformers.WhisperConfig(
-        d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-        decoder_attention_heads=4, encoder_ffn_dim=256, decoder_ffn_dim=256,
-        max_source_positions=16, num_mel_bins=80, vocab_size=51865, max_target_positions=32)
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=256,
+        decoder_ffn_dim=256,
+        max_source_positions=16,
+        num_mel_bins=80,
+        vocab_size=51865,
+        max_target_positions=32,
+    )
     hf = transformers.WhisperForConditionalGeneration(config).eval()
     with torch.no_grad():
         hf.model.decoder.layers[1].fc1.weight[0, 0] = float("nan")
@@ -200,11 +224,13 @@ def test_hf_whisper_with_nan_is_refused(tmp_path):
 
 # ----------------------------------------------------------------------------- Whisper tokens
 def test_text_instead_of_tokens_points_to_to_tokens(model, mel):
-    for call in (lambda: model(mel, "ask not"),
-                 lambda: model.run_with_cache(mel, "ask not"),
-                 lambda: model.run_with_hooks(mel, "ask not", fwd_hooks=[]),
-                 lambda: model.encoder_stream("ask not"),
-                 lambda: model(mel, ["ask", "not"])):
+    for call in (
+        lambda: model(mel, "ask not"),
+        lambda: model.run_with_cache(mel, "ask not"),
+        lambda: model.run_with_hooks(mel, "ask not", fwd_hooks=[]),
+        lambda: model.encoder_stream("ask not"),
+        lambda: model(mel, ["ask", "not"]),
+    ):
         with pytest.raises(TypeError, match=r"not text.*model\.to_tokens\(text\)"):
             call()
 
@@ -222,8 +248,9 @@ def test_a_list_of_token_ids_is_a_sequence(model, mel):
         model(mel, [[50257, 50362], [50257]])
 
 
-@pytest.mark.parametrize("tokens", [torch.zeros(1, 0, dtype=torch.long),
-                                    torch.zeros(0, dtype=torch.long), []])
+@pytest.mark.parametrize(
+    "tokens", [torch.zeros(1, 0, dtype=torch.long), torch.zeros(0, dtype=torch.long), []]
+)
 def test_empty_tokens_are_refused(model, mel, tokens):
     with pytest.raises(ValueError, match=r"tokens are empty.*to_tokens"):
         model(mel, tokens)
@@ -239,8 +266,11 @@ def test_empty_tokens_are_refused(model, mel, tokens):
 @pytest.mark.parametrize("bad", [-1, 51864])
 def test_out_of_range_tokens_are_refused(model, mel, bad):
     tokens = torch.tensor([[50257, bad]])
-    for call in (lambda: model(mel, tokens), lambda: model.decoder_stream(mel)(tokens),
-                 lambda: model.encoder_stream(tokens)(mel_to_frames(mel))):
+    for call in (
+        lambda: model(mel, tokens),
+        lambda: model.decoder_stream(mel)(tokens),
+        lambda: model.encoder_stream(tokens)(mel_to_frames(mel)),
+    ):
         with pytest.raises(ValueError, match=r"Token ids must lie in \[0, 51864\)"):
             call()
 
@@ -248,8 +278,10 @@ def test_out_of_range_tokens_are_refused(model, mel, bad):
 # ----------------------------------------------------------------------------- encoder window
 def test_window_errors_show_the_shape_passed_and_its_duration(model):
     frames = torch.zeros(1, 2, 80, 6)
-    message = (r"framed audio of shape \(batch, 2, 80, 16\), got \(1, 2, 80, 6\)\. .*16 positions "
-               r"of 20 ms \(32 mel frames, 0\.32 s\).*to_frames")
+    message = (
+        r"framed audio of shape \(batch, 2, 80, 16\), got \(1, 2, 80, 6\)\. .*16 positions "
+        r"of 20 ms \(32 mel frames, 0\.32 s\).*to_frames"
+    )
     with pytest.raises(ValueError, match=message):
         model(frames, TOKENS)
     with pytest.raises(ValueError, match=message):
@@ -330,8 +362,9 @@ def test_the_estimate_bounds_the_cache_closely(model, chunked_mel):
         model.set_use_attn_result(use_attn_result)
         try:
             _, cache = model.run_with_cache(chunked_mel, tokens)
-            estimate = cache_bytes(model.cached_names(), model.cache_extents(chunked_mel, tokens),
-                                   itemsize=4)
+            estimate = cache_bytes(
+                model.cached_names(), model.cache_extents(chunked_mel, tokens), itemsize=4
+            )
         finally:
             model.set_use_attn_result(False)
         assert set(estimate) == set(cache.keys())
@@ -347,9 +380,13 @@ def test_a_cache_that_cannot_fit_is_refused_up_front(model, chunked_mel, monkeyp
     calls = []
     monkeypatch.setattr(model, "forward", lambda *a, **k: calls.append(a))
     monkeypatch.setattr(cache_memory, "available_memory", lambda device: total - 1)
-    with pytest.raises(CacheTooLargeError, match=(
+    with pytest.raises(
+        CacheTooLargeError,
+        match=(
             r"batch 4\) needs about .* but only .* of cpu memory is available.*"
-            r"drop the attention patterns.*names_filter=lambda n: not n\.endswith")):
+            r"drop the attention patterns.*names_filter=lambda n: not n\.endswith"
+        ),
+    ):
         model.run_with_cache(chunked_mel, tokens)
     monkeypatch.setattr(cache_memory, "available_memory", lambda device: without_patterns // 2)
     with pytest.raises(CacheTooLargeError, match=r"residual stream only.*hook_resid_post"):

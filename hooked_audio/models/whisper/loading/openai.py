@@ -11,7 +11,6 @@ import gzip
 import os
 import urllib.error
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -25,22 +24,25 @@ from hooked_audio.models.whisper.loading.checkpoint import (
 )
 
 
-def decode_alignment_heads(dump: Union[bytes, str], n_text_layer: int,
-                           n_text_head: int) -> list[tuple[int, int]]:
+def decode_alignment_heads(
+    dump: bytes | str, n_text_layer: int, n_text_head: int
+) -> list[tuple[int, int]]:
     """openai-whisper's base85 + gzip boolean [n_text_layer, n_text_head] mask (the values of
     `whisper._ALIGNMENT_HEADS`, as read by `Whisper.set_alignment_heads`) as (layer, head) pairs."""
     raw = dump.encode() if isinstance(dump, str) else dump
     mask = np.frombuffer(gzip.decompress(base64.b85decode(raw)), dtype=bool)
     if mask.size != n_text_layer * n_text_head:
-        raise ValueError(f"Alignment-head mask has {mask.size} entries, expected "
-                         f"{n_text_layer} x {n_text_head}.")
+        raise ValueError(
+            f"Alignment-head mask has {mask.size} entries, expected {n_text_layer} x {n_text_head}."
+        )
     layers, heads = np.nonzero(mask.reshape(n_text_layer, n_text_head))
     return [(int(layer), int(head)) for layer, head in zip(layers, heads)]
 
 
-def load_openai_checkpoint(path: Union[str, "os.PathLike[str]"],
-                           alignment_heads: Optional[list[tuple[int, int]]] = None,
-                           ) -> WhisperCheckpoint:
+def load_openai_checkpoint(
+    path: str | os.PathLike[str],
+    alignment_heads: list[tuple[int, int]] | None = None,
+) -> WhisperCheckpoint:
     """A `.pt` as openai-whisper saves it: `{"dims": {...}, "model_state_dict": {...}}`.
 
     The file does not record alignment heads; pass them if known (else they stay None).
@@ -55,14 +57,18 @@ def load_openai_checkpoint(path: Union[str, "os.PathLike[str]"],
         raise ValueError(f"{path} is not a PyTorch checkpoint torch.load can read: {err}") from err
     if not isinstance(ckpt, dict) or not {"dims", "model_state_dict"} <= ckpt.keys():
         found = sorted(ckpt.keys()) if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{path} is not an openai-whisper checkpoint: expected the keys 'dims' "
-                         f"and 'model_state_dict', found {found}.")
+        raise ValueError(
+            f"{path} is not an openai-whisper checkpoint: expected the keys 'dims' "
+            f"and 'model_state_dict', found {found}."
+        )
     dims = ModelDimensions(**ckpt["dims"])
     if alignment_heads is not None:
-        alignment_heads = check_alignment_heads(alignment_heads, dims.n_text_layer,
-                                                dims.n_text_head, str(path))
-    return WhisperCheckpoint(dims, as_float32(ckpt["model_state_dict"]), alignment_heads,
-                             f"openai:{path}")
+        alignment_heads = check_alignment_heads(
+            alignment_heads, dims.n_text_layer, dims.n_text_head, str(path)
+        )
+    return WhisperCheckpoint(
+        dims, as_float32(ckpt["model_state_dict"]), alignment_heads, f"openai:{path}"
+    )
 
 
 def _default_download_root() -> str:
@@ -71,21 +77,25 @@ def _default_download_root() -> str:
     return os.path.join(os.getenv("XDG_CACHE_HOME", default), "whisper")
 
 
-def load_openai_by_name(name: str, download_root: Optional[str] = None) -> WhisperCheckpoint:
+def load_openai_by_name(name: str, download_root: str | None = None) -> WhisperCheckpoint:
     """An official model ("tiny.en", "base", "large-v3", ...) from whisper's cache, downloading
     it there if needed, with its official alignment heads."""
     if name not in whisper._MODELS:
-        raise ValueError(f"Unknown openai-whisper model {name!r}; available models: "
-                         f"{', '.join(whisper.available_models())}.")
+        raise ValueError(
+            f"Unknown openai-whisper model {name!r}; available models: "
+            f"{', '.join(whisper.available_models())}."
+        )
     root = download_root or _default_download_root()
     url = whisper._MODELS[name]
     try:
         path = whisper._download(url, root, in_memory=False)
     except urllib.error.URLError as err:
-        raise RuntimeError(f"{name} is not in {root} and could not be downloaded from {url}: "
-                           f"{err}") from err
+        raise RuntimeError(
+            f"{name} is not in {root} and could not be downloaded from {url}: {err}"
+        ) from err
     ckpt = load_openai_checkpoint(path)
     ckpt.alignment_heads = decode_alignment_heads(
-        whisper._ALIGNMENT_HEADS[name], ckpt.dims.n_text_layer, ckpt.dims.n_text_head)
+        whisper._ALIGNMENT_HEADS[name], ckpt.dims.n_text_layer, ckpt.dims.n_text_head
+    )
     ckpt.source = f"openai:{name}"
     return ckpt
