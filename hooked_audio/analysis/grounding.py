@@ -39,6 +39,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.position_sweep import Inputs, position_sweep
 from hooked_audio.patching.sweep_result import SweepResult
 
@@ -59,7 +60,7 @@ def audio_text_sweep(
     corrupt: Inputs,
     metric: Callable[[Tensor], Tensor],
     act: str = "resid_pre",
-    direction: str = "denoise",
+    direction: Direction = "denoise",
     layers: Sequence[int] | None = None,
     progress: bool = True,
 ) -> SweepResult:
@@ -169,7 +170,7 @@ def grounding_coefficient(
     corrupt: Inputs,
     metric: Callable[[Tensor], Tensor],
     act: str = "resid_pre",
-    direction: str = "denoise",
+    direction: Direction = "denoise",
     layers: Sequence[int] | None = None,
     tolerance: float = 0.05,
     progress: bool = True,

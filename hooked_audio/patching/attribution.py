@@ -13,11 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+from jaxtyping import Float
 from torch import Tensor
 
-from hooked_audio.patching.cells import as_position_groups, metric_value
+from hooked_audio.patching.cells import as_position_groups
 from hooked_audio.patching.checks import check_aligned, check_direction, check_layers
 from hooked_audio.patching.directions import Direction, base_and_source
+from hooked_audio.patching.engine import collect_results
+from hooked_audio.patching.runs import BaseAndSource
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
@@ -63,21 +66,29 @@ def _position_effects(
 
 
 def estimate_result(
-    view, values, layers, groups, act, direction, metric, source_logits, base_logits
-):
-    clean_logits, corrupt_logits = (
-        (source_logits, base_logits) if direction == "denoise" else (base_logits, source_logits)
-    )
-    return SweepResult(
-        values=values,
+    view: AudioStream,
+    values: Float[Tensor, "layer cell"],
+    layers: list[int],
+    groups: list[list[int]],
+    act: str,
+    direction: Direction,
+    metric: Callable[[Tensor], Tensor],
+    source_logits: Tensor,
+    base_logits: Tensor,
+) -> SweepResult:
+    """An estimate's values as a `SweepResult`, with the metric on the unpatched runs."""
+    runs = BaseAndSource(direction, base_logits, None, source_logits, None)
+    return collect_results(
+        metric,
+        {"metric": metric},
+        {"metric": values},
+        runs,
         layers=layers,
         cells=groups,
         cell_labels=view.cell_labels(groups),
         cell_seconds=view.cell_seconds(groups),
         act=act,
         direction=direction,
-        clean_value=metric_value(metric, clean_logits, "on the clean run"),
-        corrupt_value=metric_value(metric, corrupt_logits, "on the corrupt run"),
     )
 
 

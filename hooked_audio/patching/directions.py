@@ -23,7 +23,7 @@ DIRECTIONS: tuple[Direction, ...] = ("denoise", "noise")
 T = TypeVar("T")
 
 
-def base_and_source(direction: str, clean: T, corrupt: T) -> tuple[T, T]:
+def base_and_source(direction: Direction, clean: T, corrupt: T) -> tuple[T, T]:
     """`(input the run starts from, input whose activations are patched in)`."""
     if direction == "denoise":
         return corrupt, clean

@@ -8,6 +8,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from hooked_audio.patching.directions import Direction
+
 
 @dataclass
 class SweepResult:
@@ -24,7 +26,7 @@ class SweepResult:
     cells: list[list[int]]
     cell_labels: list[str]
     act: str
-    direction: str
+    direction: Direction
     clean_value: float
     corrupt_value: float
     cell_seconds: list[tuple[float, float]] | None = None
