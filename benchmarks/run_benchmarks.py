@@ -105,16 +105,20 @@ def main() -> None:
     lines = [
         "# Benchmark results",
         "",
-        f"`python benchmarks/run_benchmarks.py --repeats {args.repeats}`: CPU ({platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} threads), torch {torch.__version__}, real tiny.en, JFK clip padded to "
+        f"`python benchmarks/run_benchmarks.py --repeats {args.repeats}`: CPU "
+        f"({platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads), torch {torch.__version__}, real tiny.en, "
+        "JFK clip padded to "
         f"the 30 s window (1500 encoder frames), teacher-forced on {tokens1.shape[1]} tokens. "
-        "Median of alternating rounds; ratio = time / openai-whisper forward at the same batch size.",
+        "Median of alternating rounds; ratio = time / openai-whisper forward at the same "
+        "batch size.",
         "",
         "| batch | what | ms per call | ratio | target | |",
         "|---:|---|---:|---:|---|---|",
         *[f"| {b} | {n} | {ms:.1f} | {r:.2f}x | {t} | {v} |" for b, n, ms, r, t, v in rows],
         "",
-        f"A full cache (batch 1) holds {len(cache)} activations, {cache_mib:.0f} MiB; the encoder's "
+        f"A full cache (batch 1) holds {len(cache)} activations, {cache_mib:.0f} MiB; "
+        "the encoder's "
         "attention scores and patterns (heads x 1500 x 1500 per layer, twice) are most of it.",
         "",
         "Why the full-cache target (<= 1.5x) is missed on this CPU: caching every hook means "

@@ -174,9 +174,11 @@ def main() -> None:
         "",
         f"`python benchmarks/sweep_benchmark.py --positions {args.positions}`: CPU, "
         f"{torch.get_num_threads()} threads, real tiny.en, one process, TransformerLens "
-        f"`generic_activation_patch` / `get_act_patch_resid_pre` vs `hooked_audio.patching.resid_pre_sweep`.",
+        "`generic_activation_patch` / `get_act_patch_resid_pre` vs "
+        "`hooked_audio.patching.resid_pre_sweep`.",
         "",
-        "| sweep | cells | TransformerLens loop (s) | fast engine (s) | speed-up | target | max abs diff |",
+        "| sweep | cells | TransformerLens loop (s) | fast engine (s) | speed-up | target "
+        "| max abs diff |",
         "|---|---:|---:|---:|---:|---|---:|",
         f"| (a) encoder resid_pre, {model.dims.n_audio_layer} layers x {args.positions} of the "
         f"{speech_frames} speech frames (5 s clip) | {n_cells} | {t_stock:.1f} | {t_fast:.1f} | "
@@ -186,14 +188,17 @@ def main() -> None:
         f">= 5x ({'met' if ratio_b >= 5 else 'MISSED'}) | {diff_b:.1e} |",
         "",
         f"Full encoder sweep (all {model.dims.n_audio_layer} x {speech_frames} cells) extrapolated "
-        f"from the per-cell times: TransformerLens loop {t_stock / n_cells * 4 * speech_frames / 60:.1f} min, "
+        "from the per-cell times: TransformerLens loop "
+        f"{t_stock / n_cells * 4 * speech_frames / 60:.1f} min, "
         f"fast engine {t_fast / n_cells * 4 * speech_frames / 60:.1f} min.",
         "",
         f"The bound for (a): patching resid_pre at layer L can skip only the conv stem and "
         f"layers < L; the later layers and the decoder must run. Per cell, measured here: a plain "
-        f"forward {median['full'] * 1000:.0f} ms, resuming at a layer {sum(resumed) / len(resumed) * 1000:.0f} ms "
+        f"forward {median['full'] * 1000:.0f} ms, resuming at a layer "
+        f"{sum(resumed) / len(resumed) * 1000:.0f} ms "
         f"on average over layers (the cost the bound allows), the fast engine "
-        f"{t_fast / n_cells * 1000:.0f} ms, TransformerLens's loop {t_stock / n_cells * 1000:.0f} ms. "
+        f"{t_fast / n_cells * 1000:.0f} ms, TransformerLens's loop "
+        f"{t_stock / n_cells * 1000:.0f} ms. "
         f"So layer reuse bounds the speed-up over plain forwards at {bound:.2f}x, and the engine "
         f"runs at {(sum(resumed) / len(resumed)) / (t_fast / n_cells):.0%} of that bound's speed; "
         f"the loop's per-cell time above a plain forward is its own overhead plus machine noise "

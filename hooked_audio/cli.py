@@ -64,7 +64,8 @@ def demo(
     n_hooks = len(model.hook_dict)
     print(
         f"  {model.dims.n_audio_layer} encoder + {model.dims.n_text_layer} decoder layers, "
-        f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters, {n_hooks} hook points"
+        f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters, "
+        f"{n_hooks} hook points"
     )
     audio = load_audio(audio_path)
     print(f"Audio: {audio_path.name}, {len(audio) / whisper.audio.SAMPLE_RATE:.2f} s")

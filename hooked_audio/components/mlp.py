@@ -1,4 +1,5 @@
-"""Two-layer GELU MLP in TransformerLens layout (`W_in [d_model, d_mlp]`, `W_out [d_mlp, d_model]`)."""
+"""Two-layer GELU MLP in TransformerLens layout (`W_in [d_model, d_mlp]`,
+`W_out [d_mlp, d_model]`)."""
 
 from __future__ import annotations
 

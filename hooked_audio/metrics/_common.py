@@ -90,7 +90,8 @@ def normalise_tokens(tokens: object, name: str, who: str) -> StoredTokens:
         tokens = tokens.detach().long()
         if (tokens < 0).any():
             raise ValueError(
-                f"{who}: {name} holds negative token ids {sorted(set(tokens[tokens < 0].tolist()))}."
+                f"{who}: {name} holds negative token ids "
+                f"{sorted(set(tokens[tokens < 0].tolist()))}."
             )
         if tokens.ndim == 2 and tokens.shape[1] > 1:
             ordered = tokens.sort(dim=-1).values

@@ -125,7 +125,8 @@ def resid_pre_attribution(
     cells: Sequence | None = None,
 ) -> SweepResult:
     """Attribution-patching estimates of `resid_pre_sweep` (same cells, same result type):
-    `values[l, c]` is the estimated metric after patching cell `c` of `blocks.{l}.hook_resid_pre`."""
+    `values[l, c]` is the estimated metric after patching cell `c` of
+    `blocks.{l}.hook_resid_pre`."""
     base_input, layers, names, source_logits, source_cache = source_run(
         view, clean, corrupt, direction, layers
     )

@@ -76,7 +76,8 @@ class Sender:
             )
 
     def output(self, view: AudioStream, cache) -> Tensor:
-        """What the sender writes to the residual stream `[batch, pos, d_model]`, in `cache`'s run."""
+        """What the sender writes to the residual stream `[batch, pos, d_model]`, in `cache`'s
+        run."""
         name = self.hooks()[0]
         if self.head is None:
             return cache[name]

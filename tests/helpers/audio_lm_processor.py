@@ -1,4 +1,5 @@
-"""A tiny offline Qwen2-Audio processor that fits the tiny models of `tests/helpers/audio_lm_models.py`.
+"""A tiny offline Qwen2-Audio processor that fits the tiny models of
+`tests/helpers/audio_lm_models.py`.
 
 Tokenizer: one token per character of a small alphabet (ids 0..71), `<unk>`, filler tokens up
 to 96, then the chat and audio special tokens with `<|AUDIO|>` at id 100 (the tiny models'

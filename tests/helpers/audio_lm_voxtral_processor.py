@@ -1,6 +1,6 @@
 """A tiny offline Voxtral processor (HF `VoxtralProcessor`: mistral-common's Tekken tokenizer
-and Whisper's feature extractor) that fits the tiny Voxtral of `tests/helpers/audio_lm_models.py` when
-that is built with `voxtral_hf(vocab_size=VOCAB, audio_token_id=AUDIO_ID)`.
+and Whisper's feature extractor) that fits the tiny Voxtral of `tests/helpers/audio_lm_models.py`
+when that is built with `voxtral_hf(vocab_size=VOCAB, audio_token_id=AUDIO_ID)`.
 
 Tekken file, written by `write_tekken`: the 256 single bytes, a few merges and 40 special tokens
 (version v11), `[AUDIO]` at id 24 as in the released tokenizers (`VoxtralProcessor` assumes 24).

@@ -1,4 +1,5 @@
-"""The bundled minimal pairs (fixed audio, so the checks are exact) mean what they say on tiny.en."""
+"""The bundled minimal pairs (fixed audio, so the checks are exact) mean what they say on
+tiny.en."""
 
 from __future__ import annotations
 

@@ -17,8 +17,10 @@ def check_aligned_inputs(model, clean: Inputs, corrupt: Inputs) -> None:
         a, b = clean.get(name), corrupt.get(name)
         if (a is None) != (b is None) or (a is not None and a.shape != b.shape):
             raise ValueError(
-                f"Clean and corrupt {name} differ in shape ({None if a is None else tuple(a.shape)} "
-                f"vs {None if b is None else tuple(b.shape)}). Position-wise patching needs the same "
+                f"Clean and corrupt {name} differ in shape "
+                f"({None if a is None else tuple(a.shape)} "
+                f"vs {None if b is None else tuple(b.shape)}). "
+                "Position-wise patching needs the same "
                 "prompt length: use prompts of the same token count and clips of the same duration."
             )
     audio_clean = model.audio_positions(clean["input_ids"])

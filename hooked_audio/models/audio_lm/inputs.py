@@ -53,7 +53,8 @@ def check_features(
         elif features.ndim == 3:
             hint = (
                 f" The audio tower takes windows of exactly {cfg.n_mel_frames} mel frames "
-                f"({cfg.n_mel_frames / MEL_FRAMES_PER_SECOND:g} s); the processor pads shorter clips (pass "
+                f"({cfg.n_mel_frames / MEL_FRAMES_PER_SECOND:g} s); "
+                "the processor pads shorter clips (pass "
                 f"padding='max_length') and "
                 f"{'splits' if cfg.arch.splits_long_audio else 'cannot take'} longer ones."
             )

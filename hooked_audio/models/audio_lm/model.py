@@ -47,7 +47,10 @@ class HookedAudioLM(
     `model(input_ids=..., input_features=..., attention_mask=..., feature_attention_mask=...)`.
     """
 
-    hook_examples = "'blocks.0.hook_resid_pre', 'hook_audio_embed' or 'audio_encoder.blocks.1.attn.hook_pattern'"
+    hook_examples = (
+        "'blocks.0.hook_resid_pre', 'hook_audio_embed' or "
+        "'audio_encoder.blocks.1.attn.hook_pattern'"
+    )
 
     def __init__(
         self, cfg: HookedAudioLMConfig, seed: int | None = None, init_weights: bool = True

@@ -270,7 +270,8 @@ class AudioLMPromptingMixin:
                 raise AudioInputError(
                     f"Clip {i} lasts {len(clip) / features.sampling_rate:.2f} s; "
                     f"{arch.display_name} hears at most one {seconds:g} s window per clip "
-                    f"({self.config.n_mel_frames} mel frames) and its processor would silently cut the rest. Trim the clip "
+                    f"({self.config.n_mel_frames} mel frames) and its processor would "
+                    "silently cut the rest. Trim the clip "
                     f"(clip[:{features.n_samples}] at {features.sampling_rate} Hz) or split it "
                     f"into clips of at most {seconds:g} s, each with its own audio placeholder."
                 )

@@ -84,7 +84,8 @@ class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):
         audio_features: Float[Tensor, "batch audio_pos d_model"],
         kv_cache: dict | None = None,
     ) -> Float[Tensor, "batch pos d_vocab"]:
-        """Blocks `layer..` then `ln_final` and the unembedding, from `blocks.{layer}.hook_resid_pre`."""
+        """Blocks `layer..` then `ln_final` and the unembedding, from
+        `blocks.{layer}.hook_resid_pre`."""
         x = resid_pre
         for block in self.blocks[layer:]:
             x = block(x, audio_features, kv_cache=kv_cache)

@@ -134,7 +134,8 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
     stack_configs = property(lambda self: (self.config.encoder, self.config.decoder))
 
     def set_alignment_heads(self, heads: AlignmentHeads) -> None:
-        """openai-whisper's base85 dump (`whisper._ALIGNMENT_HEADS[name]`) or (layer, head) pairs."""
+        """openai-whisper's base85 dump (`whisper._ALIGNMENT_HEADS[name]`) or (layer, head)
+        pairs."""
         shape = (self.dims.n_text_layer, self.dims.n_text_head)
         if isinstance(heads, (bytes, str)):
             dump = heads.encode() if isinstance(heads, str) else heads
@@ -154,7 +155,8 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
         if not isinstance(audio, Tensor):
             raise TypeError(
                 f"The model takes a log-mel tensor, got {type(audio).__name__}. Convert audio "
-                "first: `model.to_mel(path_or_waveform, sample_rate=...)` or `model.to_frames(...)`."
+                "first: `model.to_mel(path_or_waveform, sample_rate=...)` or "
+                "`model.to_frames(...)`."
             )
         if audio.ndim == 4 and audio.shape[1] == 2:
             self.encoder.check_frames(audio)

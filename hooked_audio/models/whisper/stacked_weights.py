@@ -1,4 +1,5 @@
-"""TransformerLens-style stacked weight properties (`W_Q`: `[n_layers, n_heads, d_model, d_head]`, ...)."""
+"""TransformerLens-style stacked weight properties (`W_Q`: `[n_layers, n_heads, d_model,
+d_head]`, ...)."""
 
 from __future__ import annotations
 

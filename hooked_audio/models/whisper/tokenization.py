@@ -101,7 +101,8 @@ class WhisperTokensMixin:
         return [self.tokenizer.encoding.decode([t]) for t in tokens.tolist()]
 
     def to_single_token(self, string: str) -> int:
-        """The id of a string that is exactly one token (special tokens such as `<|en|>` allowed)."""
+        """The id of a string that is exactly one token (special tokens such as `<|en|>`
+        allowed)."""
         ids = self.tokenizer.encoding.encode(string, allowed_special="all")
         if len(ids) != 1:
             raise ValueError(

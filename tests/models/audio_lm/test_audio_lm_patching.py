@@ -102,7 +102,8 @@ def test_position_sweep_other_acts_equal_hook_patching(model, pair, act):
 
 
 def test_lm_stream_runs_transformer_lens_patching_like_hf(hf, model):
-    """Text-only difference through the LM view: TransformerLens's own loop equals HF brute force."""
+    """Text-only difference through the LM view: TransformerLens's own loop equals HF brute
+    force."""
     clean = qwen2_audio_inputs([80], [7], seed=1)
     corrupt_ids = clean["input_ids"].clone()
     corrupt_ids[0, -1] = (corrupt_ids[0, -1] + 1) % AUDIO_TOKEN

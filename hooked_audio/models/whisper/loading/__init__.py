@@ -1,5 +1,6 @@
 """Weight loaders for Whisper. Each returns a `WhisperCheckpoint` in openai-whisper's own
-parameter names, so one conversion (`hooked_audio.models.whisper.weight_conversion`) serves them all."""
+parameter names, so one conversion (`hooked_audio.models.whisper.weight_conversion`) serves
+them all."""
 
 from hooked_audio.models.whisper.loading.checkpoint import (
     MULTILINGUAL_VOCAB_SIZE,

