@@ -25,6 +25,7 @@ from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
 from hooked_audio.components import LayerNorm
+from hooked_audio.components.pre_ln_block import PreLNBlock
 from hooked_audio.hook_point import AudioHookPoint
 from hooked_audio.hooked_root import HookedAudioRoot
 from hooked_audio.models.audio_encoder.config import HookedAudioEncoderConfig
@@ -35,7 +36,6 @@ from hooked_audio.models.audio_encoder.inputs import check_waveform, feature_mas
 from hooked_audio.models.audio_encoder.loading import hf_to_state, load_hf_directory
 from hooked_audio.models.audio_encoder.positional_conv import PositionalConv
 from hooked_audio.models.audio_encoder.post_ln_block import PostLNBlock
-from hooked_audio.models.audio_encoder.pre_ln_block import PreLNBlock
 from hooked_audio.models.audio_encoder.streams import AudioEncoderStream
 from hooked_audio.models.audio_encoder.unembed import Unembed
 
@@ -83,7 +83,13 @@ class HookedAudioEncoder(HookedAudioRoot):
         self.ln_embed = None if config.do_stable_layer_norm else LayerNorm(d_model, eps=eps)
         self.blocks = nn.ModuleList(
             [
-                block(d_model, config.n_heads, config.d_mlp, eps, config.use_attn_result)
+                block(
+                    d_model,
+                    config.n_heads,
+                    d_mlp=config.d_mlp,
+                    eps=eps,
+                    use_attn_result=config.use_attn_result,
+                )
                 for _ in range(config.n_layers)
             ]
         )

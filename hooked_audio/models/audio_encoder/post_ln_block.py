@@ -20,7 +20,7 @@ class PostLNBlock(nn.Module):
     """
 
     def __init__(
-        self, d_model: int, n_heads: int, d_mlp: int, eps: float, use_attn_result: bool = False
+        self, d_model: int, n_heads: int, *, d_mlp: int, eps: float, use_attn_result: bool = False
     ):
         super().__init__()
         self.attn = Attention(d_model, n_heads, use_attn_result)

@@ -42,7 +42,9 @@ class AudioTower(StackedWeightsMixin, nn.Module):
         self.register_buffer("W_pos", torch.zeros(cfg.n_ctx, d_model))
         self.blocks = nn.ModuleList(
             [
-                WhisperEncoderBlock(d_model, cfg.n_heads, cfg.use_attn_result, cfg.d_mlp)
+                WhisperEncoderBlock(
+                    d_model, cfg.n_heads, d_mlp=cfg.d_mlp, use_attn_result=cfg.use_attn_result
+                )
                 for _ in range(cfg.n_layers)
             ]
         )

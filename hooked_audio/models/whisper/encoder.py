@@ -33,7 +33,7 @@ class WhisperEncoder(StackedWeightsMixin, nn.Module):
         self.register_buffer("W_pos", sinusoids(n_ctx, d_model))
         self.blocks = nn.ModuleList(
             [
-                WhisperEncoderBlock(d_model, cfg.n_heads, cfg.use_attn_result)
+                WhisperEncoderBlock(d_model, cfg.n_heads, use_attn_result=cfg.use_attn_result)
                 for _ in range(cfg.n_layers)
             ]
         )
