@@ -22,6 +22,7 @@ import whisper
 from hooked_audio.audio import load_audio
 from hooked_audio.demo_pairs import pairs_demo
 from hooked_audio.models.whisper import HookedWhisper
+from hooked_audio.study.command import add_study_parser, run_study_command
 
 BUNDLED_CLIP = files("hooked_audio") / "data" / "jfk.flac"
 
@@ -154,7 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="sweep every bundled content pair, not only the first",
     )
+    add_study_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "study":
+        return run_study_command(args)
     if args.command == "demo":
         demo(
             args.model,

@@ -70,7 +70,7 @@ def sweep_cells(
     n_cells: int,
     metrics: Mapping[str, Callable[[Tensor], Tensor]],
     batch_size: int,
-    progress: bool = True,
+    progress: bool | tqdm = True,
     desc: str = "sweep",
     cell_names: Sequence[str] | None = None,
 ) -> dict[str, Float[Tensor, "layer cell"]]:
@@ -78,7 +78,10 @@ def sweep_cells(
     forward; `base_cache` holds the base run's residual streams the runs resume from."""
     values = {name: torch.full((len(layers), n_cells), float("nan")) for name in metrics}
     n_layers = view.cfg.n_layers
-    bar = tqdm(total=len(layers) * n_cells, disable=not progress, desc=desc)
+    own_bar = not isinstance(progress, tqdm)  # a caller's bar spans several sweeps
+    bar = (
+        tqdm(total=len(layers) * n_cells, disable=not progress, desc=desc) if own_bar else progress
+    )
     for li, layer in enumerate(layers):
         start = patch.resume_layer(layer)
         start_resid = base_cache[resume_name(start, n_layers)]
@@ -95,7 +98,8 @@ def sweep_cells(
                         fn, logits[k * rows : (k + 1) * rows], where
                     )
             bar.update(len(chunk))
-    bar.close()
+    if own_bar:
+        bar.close()
     return values
 
 

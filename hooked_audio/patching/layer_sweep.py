@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from hooked_audio.patching.cells import Cells, as_position_groups
 from hooked_audio.patching.checks import check_aligned, check_batch_size, check_labels, check_layers
@@ -83,7 +84,7 @@ def layer_sweep(
     layers: Sequence[int] | None = None,
     cells: Cells | None = None,
     batch_size: int | None = None,
-    progress: bool = True,
+    progress: bool | tqdm = True,
     labels: Sequence[str] | None = None,
 ) -> SweepResult | dict[str, SweepResult]:
     """Patch `blocks.{l}.hook_{act}` at each cell (a position or group of positions).
@@ -94,6 +95,7 @@ def layer_sweep(
     `"noise"` the reverse. `act` is one of `LAYER_ACTS` (`cross_attn_out` and
     `resid_mid_cross` on Whisper's decoder). Equal to TransformerLens's loop (tested to 1e-4).
 
+    `progress`: show a bar, or a `tqdm` bar to advance (one bar over several sweeps).
     `cells`: None (every position), or positions / lists of positions / slices, e.g. from
     `hooked_audio.patching.time_cells`; `labels` names them (default: the view's labels,
     times on an audio stream). `metric` may be a mapping of names to metrics: all are

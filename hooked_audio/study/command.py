@@ -1,0 +1,100 @@
+"""`hooked-audio study`: the command line of `run_study`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from hooked_audio.patching.directions import DIRECTIONS
+from hooked_audio.study.spec import STUDY_ACTS, StudySpec
+
+
+def add_study_parser(sub) -> None:
+    parser = sub.add_parser(
+        "study",
+        help="patch many minimal pairs per layer and cell, both directions, into a results table",
+    )
+    parser.add_argument(
+        "pairs",
+        help="'bundled', a PairSet folder, or a CSV of "
+        "sentence,word,replacement[,voice] rows to synthesise",
+    )
+    parser.add_argument(
+        "--model",
+        default="tiny.en",
+        help="tiny.en (packaged), base, or a checkpoint path (default: tiny.en)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output folder (results.jsonl, spec.json, skipped.json); "
+        "an unfinished study there resumes",
+    )
+    parser.add_argument("--directions", nargs="+", choices=DIRECTIONS, default=list(DIRECTIONS))
+    parser.add_argument("--acts", nargs="+", choices=STUDY_ACTS, default=["resid_pre"])
+    parser.add_argument(
+        "--layers", type=int, nargs="+", default=None, help="encoder layers (default: all)"
+    )
+    parser.add_argument(
+        "--granularity",
+        default="words",
+        help="words, frames, or windows:<seconds> (default: words)",
+    )
+    parser.add_argument(
+        "--min-gap",
+        type=float,
+        default=1.0,
+        help="leave out pairs whose clean-corrupt metric gap is smaller",
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def run_study_command(args: argparse.Namespace) -> int:
+    # Everything that can be checked without the model is checked before it loads.
+    spec = StudySpec(
+        directions=tuple(args.directions),
+        acts=tuple(args.acts),
+        layers=None if args.layers is None else tuple(args.layers),
+        granularity=args.granularity,
+        min_gap=args.min_gap,
+    )
+    if args.layers is not None and min(args.layers) < 0:
+        raise SystemExit(f"--layers must be >= 0, got {args.layers}.")
+    from hooked_audio.models.whisper import HookedWhisper
+    from hooked_audio.study.pair_source import load_pairs
+    from hooked_audio.study.run import run_study
+
+    pairs = load_pairs(args.pairs)
+    model = HookedWhisper.from_pretrained(args.model)
+    result = run_study(
+        model,
+        pairs,
+        spec,
+        out_dir=args.out,
+        model_name=args.model,
+        out=(lambda line: None) if args.json else print,
+    )
+    summary = result.word_summary()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "out": str(args.out),
+                    "pairs": result.pairs,
+                    "skipped": result.skipped,
+                    "summary": summary.to_dict(orient="records"),
+                }
+            )
+        )
+        return 0
+    with pd.option_context("display.width", 120, "display.max_columns", 20):
+        print("\nRecovery (0 = corrupt run, 1 = clean run), mean over pairs [95% interval]:")
+        print(summary.round(3).to_string(index=False))
+    for skip in result.skipped:
+        print(f"left out {skip['pair']}: {skip['reason']}")
+    print(f"\nResults: {args.out / 'results.jsonl'} ({len(result.rows)} rows)")
+    return 0

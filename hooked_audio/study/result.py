@@ -1,0 +1,110 @@
+"""`StudyResult`: a study's tidy table and the summaries a researcher reads first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from hooked_audio.study.spec import StudySpec
+
+#: bootstrap resamples for the 95% intervals over pairs
+N_BOOTSTRAP = 2000
+
+
+def bootstrap_interval(values: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of the mean of `values` (NaN when fewer than 2)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = rng.choice(values, size=(N_BOOTSTRAP, len(values)), replace=True).mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+@dataclass
+class StudyResult:
+    """`rows`: one row per pair, direction, activation, layer and cell, with the cell's times
+    (`start_s`, `end_s`, and relative to the changed word's onset `rel_start_s`,
+    `rel_end_s`), its label (the word), the metric `value` and `normalised` recovery (0 =
+    corrupt run, 1 = clean run, in either direction). `skipped`: pairs left out, and why."""
+
+    rows: pd.DataFrame
+    skipped: list[dict]
+    spec: StudySpec
+
+    @classmethod
+    def from_rows(cls, rows: list[dict], skipped: list[dict], spec: StudySpec) -> StudyResult:
+        return cls(pd.DataFrame(rows), list(skipped), spec)
+
+    @property
+    def pairs(self) -> list[str]:
+        return sorted(self.rows["pair"].unique()) if len(self.rows) else []
+
+    def in_changed_word(self) -> pd.Series:
+        """Whether each row's cell centre lies in the changed word's span (cells are whole
+        20 ms positions, so a neighbouring word's cell may overlap the span's edge)."""
+        r = self.rows
+        centre = (r["start_s"] + r["end_s"]) / 2
+        return (centre >= r["onset_s"]) & (centre <= r["offset_s"])
+
+    def word_summary(self) -> pd.DataFrame:
+        """Per direction, activation and layer: mean recovery in the changed word's cells and
+        in every other cell, with 95% bootstrap intervals over pairs. Denoising gives
+        sufficiency (do these frames alone restore the answer?), noising necessity (does
+        corrupting them alone break it?)."""
+        r = self.rows.copy()
+        r["in_word"] = self.in_changed_word()
+        per_pair = (
+            r.groupby(["direction", "act", "layer", "in_word", "pair"])["normalised"]
+            .mean()
+            .reset_index()
+        )
+        out = []
+        for (direction, act, layer, in_word), group in per_pair.groupby(
+            ["direction", "act", "layer", "in_word"]
+        ):
+            low, high = bootstrap_interval(group["normalised"].to_numpy())
+            out.append(
+                {
+                    "direction": direction,
+                    "act": act,
+                    "layer": layer,
+                    "cells": "changed word" if in_word else "other words",
+                    "mean": group["normalised"].mean(),
+                    "ci_low": low,
+                    "ci_high": high,
+                    "n_pairs": len(group),
+                }
+            )
+        return pd.DataFrame(out)
+
+    def onset_curves(self, bin_s: float = 0.1) -> pd.DataFrame:
+        """Recovery against time relative to the changed word's onset: each cell's centre
+        binned every `bin_s` seconds, averaged within a pair, then the mean and 95% bootstrap
+        interval over pairs per direction, activation, layer and bin."""
+        if not bin_s > 0:
+            raise ValueError(f"bin_s must be positive, got {bin_s}.")
+        r = self.rows.copy()
+        centre = (r["rel_start_s"] + r["rel_end_s"]) / 2
+        r["bin_s"] = np.floor(centre / bin_s) * bin_s
+        per_pair = (
+            r.groupby(["direction", "act", "layer", "bin_s", "pair"])["normalised"]
+            .mean()
+            .reset_index()
+        )
+        out = []
+        for keys, group in per_pair.groupby(["direction", "act", "layer", "bin_s"]):
+            low, high = bootstrap_interval(group["normalised"].to_numpy())
+            out.append(
+                dict(
+                    zip(["direction", "act", "layer", "bin_s"], keys),
+                    mean=group["normalised"].mean(),
+                    ci_low=low,
+                    ci_high=high,
+                    n_pairs=len(group),
+                )
+            )
+        return pd.DataFrame(out)

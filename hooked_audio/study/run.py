@@ -1,0 +1,171 @@
+"""`run_study`: every pair of a set, patched per layer and cell, in both directions, into one
+table of results; the command line's `hooked-audio study` and a notebook call the same code."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from hooked_audio.pairs import MinimalPair
+from hooked_audio.patching import layer_sweep
+from hooked_audio.patching.checks import check_layers
+from hooked_audio.patching.time_cells import TimeCells
+from hooked_audio.study.contrast import WordContrast, word_contrast
+from hooked_audio.study.pair_cells import pair_cells
+from hooked_audio.study.result import StudyResult
+from hooked_audio.study.spec import StudySpec
+from hooked_audio.study.store import StudyStore
+
+
+@dataclass
+class _PairPlan:
+    pair: MinimalPair
+    contrast: WordContrast
+    cells: TimeCells
+    clean: torch.Tensor
+    corrupt: torch.Tensor
+
+
+def _plan(model, pair: MinimalPair, spec: StudySpec) -> tuple[_PairPlan | None, dict | None]:
+    """The pair ready to sweep, or why it is left out."""
+    try:
+        contrast = word_contrast(model, pair)
+    except ValueError as error:
+        return None, {"pair": pair.id, "reason": str(error)}
+    clean, corrupt = model.to_frames(pair.clean_audio), model.to_frames(pair.corrupt_audio)
+    metric = contrast.metric()
+    with torch.no_grad():
+        clean_value = float(metric(model(clean, contrast.tokens)))
+        corrupt_value = float(metric(model(corrupt, contrast.tokens)))
+    gap = clean_value - corrupt_value
+    if not abs(gap) >= spec.min_gap:
+        return None, {
+            "pair": pair.id,
+            "reason": f"clean-corrupt gap {gap:.3g} is below min_gap {spec.min_gap:g}: the "
+            "corruption barely moves the metric, so recovery would be noise",
+            "clean_value": clean_value,
+            "corrupt_value": corrupt_value,
+        }
+    step = model.window_seconds / model.dims.n_audio_ctx
+    cells = pair_cells(pair, spec.granularity, model.dims.n_audio_ctx, step)
+    return _PairPlan(pair, contrast, cells, clean, corrupt), None
+
+
+def _rows(plan: _PairPlan, unit: str, result) -> list[dict]:
+    pair, span = plan.pair, plan.pair.spans_s[0]
+    normalised = result.normalised()
+    rows = []
+    for li, layer in enumerate(result.layers):
+        for ci, (label, (start, end)) in enumerate(zip(result.cell_labels, result.cell_seconds)):
+            rows.append(
+                {
+                    "unit": unit,
+                    "pair": pair.id,
+                    "kind": pair.kind,
+                    "direction": result.direction,
+                    "act": result.act,
+                    "layer": layer,
+                    "cell": ci,
+                    "label": label,
+                    "start_s": start,
+                    "end_s": end,
+                    "onset_s": span[0],
+                    "offset_s": span[1],
+                    "rel_start_s": start - span[0],
+                    "rel_end_s": end - span[0],
+                    "changed_word": plan.contrast.clean_word,
+                    "replacement": plan.contrast.replacement,
+                    "value": float(result.values[li, ci]),
+                    "normalised": float(normalised[li, ci]),
+                    "clean_value": result.clean_value,
+                    "corrupt_value": result.corrupt_value,
+                }
+            )
+    return rows
+
+
+def run_study(
+    model,
+    pairs: Iterable[MinimalPair],
+    spec: StudySpec | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    out: Callable[[str], None] = print,
+    model_name: str = "",
+) -> StudyResult:
+    """Patch every pair's encoder activations (`spec.acts`) at every layer and cell
+    (`spec.granularity`) in each direction, and collect one tidy table.
+
+    The metric of each content pair is `word_contrast(model, pair).metric()`: the logit
+    difference between the clean word's and the replacement's first token where the decoder
+    predicts the word. Pairs without one changed word, or whose clean-corrupt gap is below
+    `spec.min_gap`, are left out and listed in `result.skipped` (with why).
+
+    Prints the cost (patched runs, and a time estimate from one measured forward) before it
+    starts; shows one progress bar; with `out_dir`, writes the rows as it goes and resumes a
+    stopped study there (see `hooked_audio.study.store`).
+    """
+    spec = spec or StudySpec()
+    pairs = list(pairs)
+    ids = [p.id for p in pairs]
+    if len(set(ids)) != len(ids):
+        raise ValueError(
+            f"Pair ids must be unique in a study; repeated: "
+            f"{sorted({i for i in ids if ids.count(i) > 1})}."
+        )
+    store = StudyStore(out_dir, spec, model_name)
+    layers = check_layers(spec.layers, model.dims.n_audio_layer)
+    plans, skipped = [], []
+    for pair in pairs:
+        plan, why = _plan(model, pair, spec)
+        if plan is None:
+            skipped.append(why)
+        else:
+            plans.append(plan)
+    store.write_skipped(skipped)
+    units = [
+        (plan, direction, act, f"{plan.pair.id}|{direction}|{act}")
+        for plan in plans
+        for direction in spec.directions
+        for act in spec.acts
+    ]
+    todo = [u for u in units if u[3] not in store.done]
+    n_runs = sum(len(layers) * len(plan.cells.cells) for plan, *_ in todo)
+    if todo:
+        start = time.perf_counter()
+        with torch.no_grad():
+            model(todo[0][0].clean, todo[0][0].contrast.tokens)
+        per_forward = time.perf_counter() - start
+        minutes = per_forward * (n_runs + 2 * len(todo)) / 60
+        done = (
+            f" {len(units) - len(todo)} of {len(units)} units already done." if store.done else ""
+        )
+        out(
+            f"Study: {len(plans)} pairs ({len(skipped)} left out) x {len(spec.directions)} "
+            f"direction(s) x {len(spec.acts)} activation(s) x {len(layers)} layer(s): {n_runs} "
+            f"patched runs + {2 * len(todo)} base runs, at most ~{minutes:.1f} min (one "
+            f"forward {per_forward:.2f} s; runs resume at the patched layer, so less).{done}"
+        )
+    bar = tqdm(total=n_runs, disable=not progress, desc="study")
+    for plan, direction, act, unit in todo:
+        result = layer_sweep(
+            model.encoder_stream(plan.contrast.tokens),
+            plan.clean,
+            plan.corrupt,
+            plan.contrast.metric(),
+            act=act,
+            direction=direction,
+            layers=layers,
+            cells=plan.cells.cells,
+            labels=plan.cells.labels,
+            batch_size=spec.batch_size,
+            progress=bar,
+        )
+        store.add_unit(unit, _rows(plan, unit, result))
+    bar.close()
+    return StudyResult.from_rows(store.rows, skipped, spec)

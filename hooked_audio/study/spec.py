@@ -1,0 +1,55 @@
+"""What a study runs: directions, activations, layers, cell granularity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hooked_audio.patching.checks import check_direction
+from hooked_audio.patching.directions import DIRECTIONS, Direction
+
+#: encoder activations a study patches (each `blocks.{l}.hook_<act>`)
+STUDY_ACTS = ("resid_pre", "attn_out", "mlp_out")
+
+
+def parse_granularity(text: str) -> tuple[str, float | None]:
+    """`"words"`, `"frames"` or `"windows:<seconds>"` -> `(kind, window seconds or None)`."""
+    if text in ("words", "frames"):
+        return text, None
+    kind, _, value = text.partition(":")
+    if kind == "windows":
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = float("nan")
+        if seconds > 0:
+            return "windows", seconds
+    raise ValueError(
+        f"granularity must be 'words', 'frames' or 'windows:<seconds>' (e.g. 'windows:0.1'), "
+        f"got {text!r}."
+    )
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A study's design. `layers=None`: every encoder layer. `min_gap`: pairs whose clean and
+    corrupt metric differ by less are reported as unusable, not averaged."""
+
+    directions: tuple[Direction, ...] = DIRECTIONS
+    acts: tuple[str, ...] = ("resid_pre",)
+    layers: tuple[int, ...] | None = None
+    granularity: str = "words"
+    min_gap: float = 1.0
+    batch_size: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.directions:
+            raise ValueError("A study needs at least one direction ('denoise', 'noise').")
+        for direction in self.directions:
+            check_direction(direction)
+        bad = [act for act in self.acts if act not in STUDY_ACTS]
+        if not self.acts or bad:
+            raise ValueError(f"acts must be a non-empty subset of {STUDY_ACTS}; got {self.acts}.")
+        parse_granularity(self.granularity)
+        if not self.min_gap >= 0:
+            raise ValueError(f"min_gap must be >= 0, got {self.min_gap}.")

@@ -1,0 +1,147 @@
+"""Studies over minimal pairs: the default contrast, the sweep table, resuming, sources, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hooked_audio.cli import main
+from hooked_audio.pairs import bundled_pairs
+from hooked_audio.study import StudySpec, parse_granularity, run_study, word_contrast
+from hooked_audio.study.pair_source import load_pairs, pairs_from_csv
+from hooked_audio.study.result import bootstrap_interval
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return {p.id: p for p in bundled_pairs()}
+
+
+def test_word_contrast_is_the_changed_word_where_it_is_predicted(tiny_en, pairs):
+    pair = pairs["paris-berlin"]
+    contrast = word_contrast(tiny_en, pair)
+    assert tiny_en.to_string([contrast.correct]) == " Paris"
+    assert tiny_en.to_string([contrast.incorrect]) == " Berlin"
+    assert tiny_en.to_string(contrast.tokens[0, 2:].tolist()) == " We will meet in"
+    metric = contrast.metric()
+    with torch.no_grad():
+        clean = metric(tiny_en(tiny_en.to_frames(pair.clean_audio), contrast.tokens))
+        corrupt = metric(tiny_en(tiny_en.to_frames(pair.corrupt_audio), contrast.tokens))
+    assert clean > 5 and corrupt < -5
+    with pytest.raises(ValueError, match="changes no word"):
+        word_contrast(tiny_en, pairs["country-voice"])
+
+
+def test_a_study_localises_the_changed_word(tiny_en, pairs, tmp_path):
+    spec = StudySpec(layers=(0,), granularity="words")
+    result = run_study(
+        tiny_en,
+        [pairs["car-bike"], pairs["window-pitch"]],
+        spec,
+        out_dir=tmp_path,
+        progress=False,
+        out=lambda line: None,
+    )
+    assert [s["pair"] for s in result.skipped] == ["window-pitch"]
+    rows = result.rows
+    words = [w for w, _, _ in pairs["car-bike"].meta["clean_words"]]
+    assert len(rows) == 2 * len(words)  # two directions x one layer x one cell per word
+    in_word = result.in_changed_word()
+    assert sorted(rows[in_word]["label"].unique()) == ["car"]
+    denoise, noise = rows["direction"] == "denoise", rows["direction"] == "noise"
+    assert (rows[denoise & in_word]["normalised"] > 0.8).all()
+    assert (rows[denoise & ~in_word]["normalised"].abs() < 0.2).all()
+    assert (rows[noise & in_word]["normalised"] < 0.2).all()
+    assert (rows[noise & ~in_word]["normalised"] > 0.8).all()
+    summary = result.word_summary()
+    assert set(summary["cells"]) == {"changed word", "other words"}
+    on_disk = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert len(on_disk) == len(rows)
+    assert json.loads((tmp_path / "skipped.json").read_text())[0]["pair"] == "window-pitch"
+
+
+def test_a_study_resumes_and_refuses_another_design(tiny_en, pairs, tmp_path, monkeypatch):
+    spec = StudySpec(directions=("denoise",), layers=(0,), granularity="windows:0.4")
+    first = run_study(
+        tiny_en, [pairs["car-bike"]], spec, out_dir=tmp_path, progress=False, out=lambda line: None
+    )
+    # a unit that started but did not finish: its rows are dropped on reopening
+    with open(tmp_path / "results.jsonl", "a") as f:
+        f.write(json.dumps({**first.rows.iloc[0].to_dict(), "unit": "half|denoise|x"}) + "\n")
+
+    def no_sweeps(*args, **kwargs):
+        raise AssertionError("a finished unit was run again")
+
+    monkeypatch.setattr("hooked_audio.study.run.layer_sweep", no_sweeps)
+    again = run_study(
+        tiny_en, [pairs["car-bike"]], spec, out_dir=tmp_path, progress=False, out=lambda line: None
+    )
+    assert again.rows.equals(first.rows)
+    with pytest.raises(ValueError, match="another design"):
+        run_study(
+            tiny_en, [pairs["car-bike"]], StudySpec(layers=(1,)), out_dir=tmp_path, progress=False
+        )
+
+
+def test_specs_and_sources_are_checked(tmp_path):
+    assert parse_granularity("windows:0.1") == ("windows", 0.1)
+    for bad in ("window:0.1", "windows:0", "windows:x", "word"):
+        with pytest.raises(ValueError, match="granularity"):
+            parse_granularity(bad)
+    with pytest.raises(ValueError, match="acts"):
+        StudySpec(acts=("cross_attn_out",))
+    with pytest.raises(ValueError, match="direction"):
+        StudySpec(directions=("forward",))
+    csv = tmp_path / "pairs.csv"
+    csv.write_text("sentence,word\nHe drove his car.,car\n")
+    with pytest.raises(ValueError, match="lacks replacement"):
+        pairs_from_csv(csv)
+    csv.write_text("sentence,word,replacement\nHe drove his car.,,bike\n")
+    with pytest.raises(ValueError, match="row 1: word is empty"):
+        pairs_from_csv(csv)
+    with pytest.raises(ValueError, match="not a pair set"):
+        load_pairs(tmp_path / "nothing.txt")
+
+
+def test_pairs_from_csv_are_synthesised_content_pairs(tmp_path):
+    csv = tmp_path / "pairs.csv"
+    csv.write_text("sentence,word,replacement\nShe sent a letter to her sister.,sister,brother\n")
+    (pair,) = pairs_from_csv(csv)
+    assert pair.id == "001-sister-brother" and pair.kind == "content"
+    assert pair.differing_words == ["sister", "brother"]
+    assert len(pair.clean_audio) == len(pair.corrupt_audio)
+
+
+def test_bootstrap_interval():
+    assert bootstrap_interval(np.array([0.5, 0.5, 0.5])) == (0.5, 0.5)
+    low, high = bootstrap_interval(np.array([0.0, 1.0, 0.0, 1.0]))
+    assert 0.0 <= low < 0.5 < high <= 1.0
+    assert all(np.isnan(bootstrap_interval(np.array([1.0]))))
+
+
+def test_study_command_line(tmp_path, capsys):
+    with pytest.raises(ValueError, match="granularity"):  # checked before the model loads
+        main(["study", "bundled", "--out", str(tmp_path), "--granularity", "syllables"])
+    assert (
+        main(
+            [
+                "study",
+                "bundled",
+                "--out",
+                str(tmp_path),
+                "--layers",
+                "3",
+                "--directions",
+                "denoise",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["pairs"] == ["car-bike", "football-tennis", "paris-berlin"]
+    changed = [r for r in report["summary"] if r["cells"] == "changed word"]
+    assert changed and changed[0]["mean"] > 0.8
