@@ -19,10 +19,13 @@ from pathlib import Path
 import torch
 import whisper
 
+from hooked_audio import __version__
 from hooked_audio.audio import load_audio
 from hooked_audio.demo_pairs import pairs_demo
 from hooked_audio.models.whisper import HookedWhisper
+from hooked_audio.models.whisper.lens.command import add_lens_parser, run_lens_command
 from hooked_audio.study.command import add_study_parser, run_study_command
+from hooked_audio.study.pairs_command import add_pairs_parser, run_pairs_command
 
 BUNDLED_CLIP = files("hooked_audio") / "data" / "jfk.flac"
 
@@ -121,6 +124,7 @@ def demo(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hooked-audio", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"hooked-audio {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo_parser = sub.add_parser("demo", help="transcribe, ablate and cache on the bundled clip")
     demo_parser.add_argument(
@@ -156,9 +160,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="sweep every bundled content pair, not only the first",
     )
     add_study_parser(sub)
+    add_lens_parser(sub)
+    add_pairs_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "study":
         return run_study_command(args)
+    if args.command == "lens":
+        return run_lens_command(args)
+    if args.command == "pairs":
+        return run_pairs_command(args)
     if args.command == "demo":
         demo(
             args.model,

@@ -50,7 +50,40 @@ def add_study_parser(sub) -> None:
         default=1.0,
         help="leave out pairs whose clean-corrupt metric gap is smaller",
     )
+    parser.add_argument(
+        "--compare-noise",
+        nargs="+",
+        default=[],
+        metavar="KIND:SNR:SCOPE[:SEED]",
+        help="also compare the pairs with noise corruptions, e.g. white:0:clip "
+        "pink:10:word (peak recovery and sharpness per corruption and layer)",
+    )
+    parser.add_argument(
+        "--report",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write report.html into --out: figures, audio and numbers in one file that opens "
+        "offline (on by default)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def parse_noise(text: str):
+    """`kind:snr_db:scope[:seed]`, e.g. `white:0:clip` or `pink:10:word:1`."""
+    from hooked_audio.study.corruption_comparison import NoiseCorruption
+
+    parts = text.split(":")
+    try:
+        if len(parts) not in (3, 4):
+            raise ValueError("expected 3 or 4 fields")
+        seed = int(parts[3]) if len(parts) == 4 else 0
+        return NoiseCorruption(parts[0], float(parts[1]), parts[2], seed)
+    except ValueError as error:
+        raise SystemExit(
+            f"--compare-noise {text!r}: {error}. Write KIND:SNR:SCOPE[:SEED], "
+            "e.g. white:0:clip or pink:10:word:1 (kind white|pink, scope "
+            "clip|word)."
+        ) from None
 
 
 def run_study_command(args: argparse.Namespace) -> int:
@@ -64,6 +97,7 @@ def run_study_command(args: argparse.Namespace) -> int:
     )
     if args.layers is not None and min(args.layers) < 0:
         raise SystemExit(f"--layers must be >= 0, got {args.layers}.")
+    noises = [parse_noise(text) for text in args.compare_noise]
     from hooked_audio.models.whisper import HookedWhisper
     from hooked_audio.study.pair_source import load_pairs
     from hooked_audio.study.run import run_study
@@ -79,14 +113,31 @@ def run_study_command(args: argparse.Namespace) -> int:
         out=(lambda line: None) if args.json else print,
     )
     summary = result.word_summary()
+    report = None
+    if args.report:
+        from hooked_audio.study.report import write_report
+
+        report = write_report(result, pairs, args.out, model=model, model_name=args.model)
+    table = None
+    if noises:
+        from hooked_audio.study.corruption_comparison import compare_corruptions, corruption_table
+
+        comparison = compare_corruptions(
+            model, pairs, noises, layers=spec.layers, min_gap=spec.min_gap, progress=not args.json
+        )
+        comparison.to_json(args.out / "corruptions.jsonl", orient="records", lines=True)
+        table = corruption_table(comparison)
     if args.json:
+        corruptions = None if table is None else table.to_dict(orient="records")
         print(
             json.dumps(
                 {
                     "out": str(args.out),
                     "pairs": result.pairs,
                     "skipped": result.skipped,
+                    "corruptions": corruptions,
                     "summary": summary.to_dict(orient="records"),
+                    "report": None if report is None else str(report),
                 }
             )
         )
@@ -94,7 +145,15 @@ def run_study_command(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 120, "display.max_columns", 20):
         print("\nRecovery (0 = corrupt run, 1 = clean run), mean over pairs [95% interval]:")
         print(summary.round(3).to_string(index=False))
+    if table is not None:
+        print(
+            "\nMinimal pair vs noise (denoising; sharpness = share of positive recovery in "
+            "the changed word +-0.1 s):"
+        )
+        print(table.round(3).to_string(index=False))
     for skip in result.skipped:
         print(f"left out {skip['pair']}: {skip['reason']}")
     print(f"\nResults: {args.out / 'results.jsonl'} ({len(result.rows)} rows)")
+    if report is not None:
+        print(f"Report: {report}")
     return 0
