@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -82,40 +83,42 @@ class SweepResult:
                 rows.append(row)
         return pd.DataFrame(rows)
 
-    def plot(self, normalised: bool = True, ax=None, title: str | None = None):
-        """Heatmap of layers x cells, the time axis in seconds on the encoder side."""
-        import matplotlib.pyplot as plt
+    def plot(
+        self,
+        normalised: bool = True,
+        ax=None,
+        title: str | None = None,
+        *,
+        metric_name: str | None = None,
+        tokens: Sequence[str] | None = None,
+        spectrogram: Float[Tensor, "*batch n_mels mel_frames"]
+        | Float[Tensor, "*batch 2 n_mels pos"]
+        | None = None,
+        seconds_per_mel_frame: float = 0.01,
+        time_span: tuple[float, float] | None = None,
+    ):
+        """Heatmap of layers x cells; returns its axes, or `(spectrogram axes, heatmap axes)`
+        with `spectrogram=`.
 
-        data = self.normalised() if normalised else self.values
-        if ax is None:
-            _, ax = plt.subplots(
-                figsize=(max(6, min(14, 2 + 0.08 * len(self.cells))), 1.5 + 0.4 * len(self.layers))
-            )
-        extent = None
-        if self.cell_seconds is not None:
-            extent = (
-                self.cell_seconds[0][0],
-                self.cell_seconds[-1][1],
-                len(self.layers) - 0.5,
-                -0.5,
-            )
-        image = ax.imshow(
-            data.detach().cpu().numpy(),
-            aspect="auto",
-            cmap="RdBu_r",
-            vmin=-1 if normalised else None,
-            vmax=1 if normalised else None,
-            extent=extent,
-            interpolation="nearest",
+        Cells in seconds are drawn at their true `(start, end)` on a "time (s)" axis (blank
+        between cells; overlapping cells share the overlap in strips), word labels at their
+        centres above, word edges as lines. Token cells are columns ticked with their labels,
+        or with their token strings given `tokens=model.to_str_tokens(tokens)`.
+        `metric_name` goes into the title (and names the scale when not `normalised`).
+        `spectrogram`: the swept clip's log-mel (`model.to_mel(audio)` or `to_frames`),
+        drawn above the heatmap on the same time axis, which spans the cells (or
+        `time_span`). See `hooked_audio.plots`.
+        """
+        from hooked_audio.plots import plot_sweep
+
+        return plot_sweep(
+            self,
+            normalised,
+            ax,
+            title,
+            metric_name=metric_name,
+            tokens=tokens,
+            spectrogram=spectrogram,
+            seconds_per_mel_frame=seconds_per_mel_frame,
+            time_span=time_span,
         )
-        ax.set_yticks(range(len(self.layers)), [str(l) for l in self.layers])
-        ax.set_ylabel("layer")
-        if self.cell_seconds is not None:
-            ax.set_xlabel("time (s)")
-        else:
-            ax.set_xticks(range(len(self.cell_labels)), self.cell_labels, rotation=90)
-        ax.set_title(
-            title or f"{self.direction} {self.act}" + (" (normalised)" if normalised else "")
-        )
-        ax.figure.colorbar(image, ax=ax, label="recovery" if normalised else "metric")
-        return ax

@@ -1,0 +1,20 @@
+"""Plots of results, one per file (matplotlib, imported only when a plot is drawn).
+
+- `sweep_heatmap.draw_sweep_heatmap`: layers x cells, each cell at its true time.
+- `spectrogram.plot_log_mel`: a Whisper log-mel on a time axis in seconds.
+- `sweep_figure.plot_sweep`: what `SweepResult.plot` draws (the heatmap, alone or under the
+  log-mel with a shared time axis).
+"""
+
+from hooked_audio.plots.spectrogram import as_log_mel, plot_log_mel
+from hooked_audio.plots.sweep_figure import plot_sweep, token_tick_labels
+from hooked_audio.plots.sweep_heatmap import SweepHeatmap, draw_sweep_heatmap
+
+__all__ = [
+    "SweepHeatmap",
+    "as_log_mel",
+    "draw_sweep_heatmap",
+    "plot_log_mel",
+    "plot_sweep",
+    "token_tick_labels",
+]
