@@ -1,0 +1,159 @@
+"""`write_report`: a study as one self-contained `report.html` (plotly.js, the audio and the
+numbers inline, so it opens offline and can be mailed as one file).
+
+The page holds a header (model, pairs studied and left out with why, the design, the date),
+per activation the onset-aligned recovery curves and the changed-word bars over all pairs
+(denoise and noise side by side: sufficiency and necessity), one section per pair (its
+texts, its two clips to play, a layers x time map per direction and activation with every
+cell at its true time and the changed word outlined), and a link that downloads the rows and
+summaries as `study.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from hooked_audio.pairs import MinimalPair
+from hooked_audio.study import report_figures as figures
+from hooked_audio.study.report_embed import audio_data_uri, json_data_uri, study_json
+from hooked_audio.study.report_html import Clip, page, pair_section
+from hooked_audio.study.result import StudyResult
+
+REPORT_FILE = "report.html"
+#: width of the time bins of the onset-aligned curves
+ONSET_BIN_S = 0.1
+
+
+def heard(model, pair: MinimalPair) -> tuple[str, str]:
+    """What a `HookedWhisper` transcribes from the pair's clean and corrupt clips (greedy,
+    no timestamps; one batched decode)."""
+    import torch
+    import whisper
+
+    options = whisper.DecodingOptions(
+        language=model.language if model.is_multilingual else "en",
+        task=model.task,
+        fp16=False,
+        without_timestamps=True,
+        temperature=0.0,
+    )
+    with torch.no_grad():
+        mel = model.to_mel([pair.clean_audio, pair.corrupt_audio])
+        clean, corrupt = whisper.decode(model, mel, options)
+    return clean.text.strip(), corrupt.text.strip()
+
+
+def _model_name(model_name: str | None, out_dir: Path, model) -> str:
+    if model_name:
+        return model_name
+    spec_file = out_dir / "spec.json"
+    if spec_file.exists():
+        saved = json.loads(spec_file.read_text()).get("model")
+        if saved:
+            return str(saved)
+    return type(model).__name__ if model is not None else "not recorded"
+
+
+def _present(wanted: Iterable[str], column: pd.Series) -> list[str]:
+    have = set(column.unique())
+    return [value for value in wanted if value in have]
+
+
+def _facts(result: StudyResult, model_name: str, layers: list[int]) -> dict[str, str]:
+    spec = result.spec
+    skipped = f", {len(result.skipped)} left out" if result.skipped else ", none left out"
+    return {
+        "model": model_name,
+        "pairs": f"{len(result.pairs)} studied{skipped}",
+        "directions": ", ".join(spec.directions),
+        "activations": ", ".join(f"encoder hook_{act}" for act in spec.acts),
+        "layers": ("all: " if spec.layers is None else "")
+        + (", ".join(str(layer) for layer in layers) or "none"),
+        "cells": spec.granularity,
+        "min_gap": f"{spec.min_gap:g}",
+        "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def _clips(pair: MinimalPair, model) -> list[Clip]:
+    said = heard(model, pair) if model is not None else (None, None)
+    clips = []
+    for name, text, audio, heard_text in (
+        ("clean", pair.clean_text, pair.clean_audio, said[0]),
+        ("corrupt", pair.corrupt_text, pair.corrupt_audio, said[1]),
+    ):
+        rate = audio.sample_rate
+        clips.append(Clip(name, text, heard_text, audio_data_uri(audio, rate), len(audio) / rate))
+    return clips
+
+
+def _subtitle(pair: MinimalPair, rows: pd.DataFrame) -> str:
+    first = rows.iloc[0]
+    return (
+        f"{pair.kind} pair: {first['changed_word']!r} -> {first['replacement']!r} at "
+        f"{first['onset_s']:.2f}-{first['offset_s']:.2f} s (outlined); metric "
+        f"{first['clean_value']:.2f} on the clean clip, {first['corrupt_value']:.2f} on the "
+        "corrupt one. Colour: recovery (0 = corrupt run, 1 = clean run)."
+    )
+
+
+def write_report(
+    result: StudyResult,
+    pairs: Iterable[MinimalPair],
+    out_dir: str | Path,
+    model=None,
+    model_name: str | None = None,
+) -> Path:
+    """Write `out_dir/report.html` for `result` and return its path.
+
+    `pairs`: the study's pairs (those left out may be among them; every studied pair must
+    be, for its audio and texts). `model`: a `HookedWhisper` to show what it transcribes from
+    each clip (one greedy decode per pair), or None to skip that. `model_name`: for the
+    header (default: the one recorded in `out_dir/spec.json` by `run_study`)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    by_id = {pair.id: pair for pair in pairs}
+    missing = [pid for pid in result.pairs if pid not in by_id]
+    if missing:
+        raise ValueError(
+            f"The report needs the audio of every studied pair; {missing} are not among "
+            f"`pairs` (given: {sorted(by_id)}). Pass the pairs the study ran on."
+        )
+    rows = result.rows
+    name = _model_name(model_name, out_dir, model)
+    aggregate, sections = [], []
+    summary = curves = pd.DataFrame()
+    layers: list[int] = []
+    if len(rows):
+        layers = sorted(int(layer) for layer in rows["layer"].unique())
+        directions = _present(result.spec.directions, rows["direction"])
+        acts = _present(result.spec.acts, rows["act"])
+        summary, curves = result.word_summary(), result.onset_curves(ONSET_BIN_S)
+        for act in acts:
+            aggregate.append(figures.onset_figure(curves, act, directions, ONSET_BIN_S))
+            aggregate.append(figures.word_bar_figure(summary, act, directions))
+        for pid in result.pairs:
+            pair, pair_rows = by_id[pid], rows[rows["pair"] == pid]
+            duration = len(pair.clean_audio) / pair.clean_audio.sample_rate
+            fig = figures.pair_figure(
+                pair_rows, directions, acts, f"{pid}: layers x time", duration
+            )
+            section = pair_section(pid, _subtitle(pair, pair_rows), _clips(pair, model), fig)
+            sections.append((pid, section))
+    numbers = json_data_uri(study_json(result, summary, curves, name))
+    html = page(
+        f"Study report: {name}",
+        _facts(result, name, layers),
+        result.skipped,
+        numbers,
+        aggregate,
+        sections,
+    )
+    path = out_dir / REPORT_FILE
+    path.write_text(html, encoding="utf-8")
+    return path
