@@ -91,11 +91,12 @@ def answer_from_transcripts(
     where the transcripts differ, as a `PairAnswer` (tokens, position, correct, incorrect).
 
     `clean_audio` / `corrupt_audio`: log-mel `[1, n_mels, 3000]` (`model.to_mel`) or frames
-    `[1, 2, n_mels, 1500]`. Decoding uses `whisper.decode` with temperature 0, no timestamps,
-    fp16 off, English for `.en` models or `model.language`, and `model.task`; the transcripts
-    are compared with `<|endoftext|>` appended, so a transcript that stops early differs at its
-    end. Whisper's logit filters (suppressed tokens) apply during decoding, so the correct
-    token is the clean argmax among allowed tokens and `answer.metric()` is >= 0 on the clean
+    `[1, 2, n_mels, 1500]`. Decoding uses `whisper.decode` with `greedy_options(model)`
+    (temperature 0, no timestamps, fp16 as the model's dtype, English for `.en` models or
+    `model.language`, and `model.task`); the transcripts are compared with `<|endoftext|>`
+    appended, so a transcript that stops early differs at its end. Whisper's logit filters
+    (suppressed tokens) apply during decoding, so the correct token is the clean argmax among
+    allowed tokens and `answer.metric()` is >= 0 on the clean
     logits. Raises ValueError when the transcripts are identical: the corruption did not change
     the output; pick another corruption, or a metric that does not need a changed answer
     (e.g. `KLDivergence` to the clean logits).
@@ -104,13 +105,9 @@ def answer_from_transcripts(
 
     clean_mel = _one_mel(model, clean_audio, "clean_audio")
     corrupt_mel = _one_mel(model, corrupt_audio, "corrupt_audio")
-    options = whisper.DecodingOptions(
-        language=model.language if model.is_multilingual else "en",
-        task=model.task,
-        fp16=False,
-        without_timestamps=True,
-        temperature=0.0,
-    )
+    from hooked_audio.models.whisper.inference import greedy_options
+
+    options = greedy_options(model)
     clean = whisper.decode(model, clean_mel, options)
     corrupt = whisper.decode(model, corrupt_mel, options)
     eot = model.tokenizer.eot

@@ -35,13 +35,9 @@ def heard(model, pair: MinimalPair) -> tuple[str, str]:
     import torch
     import whisper
 
-    options = whisper.DecodingOptions(
-        language=model.language if model.is_multilingual else "en",
-        task=model.task,
-        fp16=False,
-        without_timestamps=True,
-        temperature=0.0,
-    )
+    from hooked_audio.models.whisper.inference import greedy_options
+
+    options = greedy_options(model)
     with torch.no_grad():
         mel = model.to_mel([pair.clean_audio, pair.corrupt_audio])
         clean, corrupt = whisper.decode(model, mel, options)

@@ -65,6 +65,20 @@ def install_ffmpeg_fallback() -> None:
         whisper.audio.load_audio = load_audio_ffmpeg_or_soundfile
 
 
+def greedy_options(model: Any, max_tokens: int | None = None) -> DecodingOptions:
+    """openai-whisper's greedy decoding without timestamps, in the model's language (English
+    for `.en` models) and task, fp16 exactly when the model is float16; `max_tokens`
+    (openai-whisper's `sample_len`) defaults to half the text context, its own default."""
+    return DecodingOptions(
+        task=model.task,
+        language=model.language or "en",
+        temperature=0.0,
+        sample_len=max_tokens,
+        without_timestamps=True,
+        fp16=model.W_E.dtype == torch.float16,
+    )
+
+
 def check_decoding_dtype(dtype: torch.dtype, fp16: bool | None = None) -> None:
     """Raise unless openai-whisper's decoding can run a model of `dtype` (with `fp16`, if
     given)."""

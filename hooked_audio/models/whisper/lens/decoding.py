@@ -18,19 +18,12 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from whisper.decoding import DecodingOptions, DecodingResult, DecodingTask
 
+from hooked_audio.models.whisper.inference import greedy_options
+
 
 def lens_options(model: Any, max_tokens: int | None = None) -> DecodingOptions:
-    """Greedy decoding without timestamps, in the model's language and task; `max_tokens`
-    (openai-whisper's `sample_len`) defaults to half the text context, openai-whisper's own
-    default."""
-    return DecodingOptions(
-        task=model.task,
-        language=model.language or "en",
-        temperature=0.0,
-        sample_len=max_tokens,
-        without_timestamps=True,
-        fp16=model.W_E.dtype == torch.float16,
-    )
+    """Greedy decoding without timestamps (`inference.greedy_options`)."""
+    return greedy_options(model, max_tokens)
 
 
 def window_mel(
