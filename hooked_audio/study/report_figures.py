@@ -35,6 +35,17 @@ def direction_title(direction: str) -> str:
     return DIRECTION_TITLES.get(direction, direction)
 
 
+def direction_subplots(directions):
+    """One panel per direction side by side, sharing the y axis."""
+    return make_subplots(
+        rows=1,
+        cols=len(directions),
+        shared_yaxes=True,
+        subplot_titles=[direction_title(d) for d in directions],
+        horizontal_spacing=0.04,
+    )
+
+
 def layer_colours(layers: Sequence[int]) -> dict[int, str]:
     """One colour per layer, from early (dark) to late (light)."""
     layers = sorted(layers)
@@ -75,13 +86,7 @@ def onset_figure(
     `curves`: `StudyResult.onset_curves(bin_s)`; points sit at their bins' centres."""
     curves = curves[curves["act"] == act]
     colours = layer_colours(curves["layer"].unique())
-    fig = make_subplots(
-        rows=1,
-        cols=len(directions),
-        shared_yaxes=True,
-        subplot_titles=[direction_title(d) for d in directions],
-        horizontal_spacing=0.04,
-    )
+    fig = direction_subplots(directions)
     for col, direction in enumerate(directions, start=1):
         for layer, colour in colours.items():
             c = curves[(curves["direction"] == direction) & (curves["layer"] == layer)]
@@ -142,13 +147,7 @@ def word_bar_figure(summary: pd.DataFrame, act: str, directions: Sequence[str]) 
     intervals over pairs, one panel per direction, for one activation.
     `summary`: `StudyResult.word_summary()`."""
     summary = summary[summary["act"] == act]
-    fig = make_subplots(
-        rows=1,
-        cols=len(directions),
-        shared_yaxes=True,
-        subplot_titles=[direction_title(d) for d in directions],
-        horizontal_spacing=0.04,
-    )
+    fig = direction_subplots(directions)
     for col, direction in enumerate(directions, start=1):
         for cells, colour in CELLS.items():
             s = summary[(summary["direction"] == direction) & (summary["cells"] == cells)]
