@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hooked_audio.commands.arguments import non_negative_int
 from hooked_audio.patching.directions import DIRECTIONS
 from hooked_audio.study.spec import STUDY_ACTS, StudySpec
 
@@ -37,7 +38,11 @@ def add_study_parser(sub) -> None:
     parser.add_argument("--directions", nargs="+", choices=DIRECTIONS, default=list(DIRECTIONS))
     parser.add_argument("--acts", nargs="+", choices=STUDY_ACTS, default=["resid_pre"])
     parser.add_argument(
-        "--layers", type=int, nargs="+", default=None, help="encoder layers (default: all)"
+        "--layers",
+        type=non_negative_int,
+        nargs="+",
+        default=None,
+        help="encoder layers (default: all)",
     )
     parser.add_argument(
         "--granularity",
@@ -95,8 +100,6 @@ def run_study_command(args: argparse.Namespace) -> int:
         granularity=args.granularity,
         min_gap=args.min_gap,
     )
-    if args.layers is not None and min(args.layers) < 0:
-        raise SystemExit(f"--layers must be >= 0, got {args.layers}.")
     noises = [parse_noise(text) for text in args.compare_noise]
     from hooked_audio.models.whisper import HookedWhisper
     from hooked_audio.study.pair_source import load_pairs

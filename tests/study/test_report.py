@@ -7,8 +7,6 @@ import base64
 import io
 import json
 import re
-import shutil
-import time
 from html.parser import HTMLParser
 
 import numpy as np
@@ -17,6 +15,7 @@ import pytest
 import soundfile as sf
 
 from hooked_audio.cli import main
+from hooked_audio.headless_browser import NoBrowserError, headless_chromium, wait_for
 from hooked_audio.pairs import bundled_pairs
 from hooked_audio.study import StudySpec, run_study
 from hooked_audio.study import report_figures as figures
@@ -187,27 +186,10 @@ def test_study_command_writes_the_report_unless_told_not_to(
 
 def _browser():
     """Headless Chromium driven by Selenium, or skip."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if not chromium or not driver:
-        pytest.skip(
-            "no chromium / chromedriver binary: install them (Debian: apt-get install chromium "
-            "chromium-driver) to check that the report renders"
-        )
-    webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1300,1000"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=webdriver.ChromeService(driver), options=options)
-
-
-def _wait_for(browser, script: str, timeout_s: float = 30.0):
-    deadline = time.monotonic() + timeout_s
-    while not (value := browser.execute_script(script)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return value
+    try:
+        return headless_chromium()
+    except NoBrowserError as error:
+        pytest.skip(f"{error}: cannot check that the report renders")
 
 
 def test_report_renders_in_a_headless_browser(study, pair, tmp_path):
@@ -215,7 +197,7 @@ def test_report_renders_in_a_headless_browser(study, pair, tmp_path):
     browser = _browser()
     try:
         browser.get(path.as_uri())
-        plots = _wait_for(
+        plots = wait_for(
             browser,
             """const plots = [...document.querySelectorAll('.js-plotly-plot')];
             const sizes = plots.map(p => [p.clientWidth, p.clientHeight,
@@ -224,7 +206,7 @@ def test_report_renders_in_a_headless_browser(study, pair, tmp_path):
         )
         assert plots and len(plots) == 3  # onset curves, word bars, the pair's map
         assert all(width > 0 and height > 0 and svgs > 0 for width, height, svgs in plots)
-        audio = _wait_for(
+        audio = wait_for(
             browser,
             """const clips = [...document.querySelectorAll('audio')];
             return clips.every(a => a.readyState >= 1) ? clips.map(a => a.duration) : null;""",

@@ -123,8 +123,9 @@ def test_bootstrap_interval():
 
 
 def test_study_command_line(tmp_path, capsys):
-    with pytest.raises(ValueError, match="granularity"):  # checked before the model loads
+    with pytest.raises(SystemExit):  # checked before the model loads, printed as one line
         main(["study", "bundled", "--out", str(tmp_path), "--granularity", "syllables"])
+    assert "granularity" in capsys.readouterr().err
     assert (
         main(
             [
