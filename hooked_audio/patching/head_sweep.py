@@ -3,8 +3,10 @@
 `transformer_lens.utilities.get_act_name` builds `blocks.{l}.attn.hook_z` and cannot name a
 decoder block's `cross_attn`, so TransformerLens's head functions cannot reach the heads
 that read the audio. This sweep patches one head at a time at `blocks.{l}.{component}.hook_{act}`
-(`component` "attn" or "cross_attn", `act` in z / q / k / v / pattern / result), over all
-positions or position by position, on the one sweep engine.
+(`component` "attn" or "cross_attn", `act` in z / q / k / v / pattern / result, or several
+of them patched together such as a cross-attention head's keys and values), over all
+positions, position by position, or over groups of positions (the frames of a word), on the
+one sweep engine.
 """
 
 from __future__ import annotations
@@ -14,8 +16,15 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
-from hooked_audio.patching.checks import check_batch_size, check_direction, check_layers
+from hooked_audio.patching.cells import Cells, as_position_groups
+from hooked_audio.patching.checks import (
+    check_batch_size,
+    check_direction,
+    check_labels,
+    check_layers,
+)
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.engine import (
     HookSpec,
@@ -33,36 +42,42 @@ COMPONENTS = ("attn", "cross_attn")
 
 @dataclass
 class HeadPatch:
-    """One head of `blocks.{l}.{component}.hook_{act}` (at one position, or all), from the
-    source cache. Cells are `(head, pos)` pairs, `pos` None for every position."""
+    """One head of `blocks.{l}.{component}.hook_{act}` for each act in `acts`, at some
+    positions (or all), from the source cache. Cells are `(head, positions)` pairs,
+    `positions` None for every position, else a list of positions of the act's position axis
+    (the query axis of a pattern; for cross-attention keys and values, audio frames)."""
 
     component: str
-    act: str
-    cells: list[tuple[int, int | None]]
+    acts: tuple[str, ...]
+    cells: list[tuple[int, list[int] | None]]
     source_cache: object
 
     def resume_layer(self, layer: int) -> int:
         return layer
 
-    def index(self, head: int, pos: int | None) -> tuple:
-        if self.act == "pattern":  # [batch, head, query, key]
-            return (slice(None), head) if pos is None else (slice(None), head, pos)
-        return (slice(None), slice(None), head) if pos is None else (slice(None), pos, head)
+    def index(self, act: str, head: int, positions: list[int] | None) -> tuple:
+        where = slice(None) if positions is None else positions
+        if act == "pattern":  # [batch, head, query, key]
+            return (slice(None), head, where)
+        return (slice(None), where, head)  # [batch, pos, head, d_head]
 
     def apply(
         self, layer: int, cells: list[int], resid: Tensor, rows: int
     ) -> tuple[Tensor, list[HookSpec]]:
-        name = f"blocks.{layer}.{self.component}.hook_{self.act}"
-        source = self.source_cache[name]
+        def hook_for(act: str):
+            name = f"blocks.{layer}.{self.component}.hook_{act}"
+            source = self.source_cache[name]
 
-        def patch(activation: Tensor, hook) -> Tensor:
-            activation = activation.clone()
-            for k, cell in enumerate(cells):
-                index = self.index(*self.cells[cell])
-                activation[k * rows : (k + 1) * rows][index] = source[index]
-            return activation
+            def patch(activation: Tensor, hook) -> Tensor:
+                activation = activation.clone()
+                for k, cell in enumerate(cells):
+                    index = self.index(act, *self.cells[cell])
+                    activation[k * rows : (k + 1) * rows][index] = source[index]
+                return activation
 
-        return resid, [(name, patch)]
+            return name, patch
+
+        return resid, [hook_for(act) for act in self.acts]
 
 
 def head_sweep(
@@ -71,27 +86,42 @@ def head_sweep(
     source_cache,
     metric: Callable[[Tensor], Tensor],
     component: str = "cross_attn",
-    act: str = "z",
+    act: str | Sequence[str] = "z",
     by_pos: bool = False,
     layers: Sequence[int] | None = None,
     direction: Direction = "denoise",
     reference_values: tuple[float, float] = (float("nan"), float("nan")),
-    progress: bool = True,
+    progress: bool | tqdm = True,
     batch_size: int | None = None,
+    positions: Cells | None = None,
+    position_labels: Sequence[str] | None = None,
 ) -> SweepResult:
     """Run the base input once per (layer, head[, pos]) with that head's `act` taken from
     `source_cache` (a cache of the same model's view, keyed by local names); each run
     resumes at the patched layer from the cached base run.
 
-    Returns a `SweepResult` whose cells are heads (or head x position, flattened head-major,
-    when `by_pos`). `reference_values` = (clean, corrupt) metric values for normalisation
-    (the caller ran those inputs; NaN when unknown).
+    Returns a `SweepResult` whose cells are heads, or head x position flattened head-major:
+    every position on its own with `by_pos`, or the groups of positions `positions` (cells as
+    in `layer_sweep`, e.g. a word's frames from `hooked_audio.patching.time_cells`, named by
+    `position_labels`). `act` may be several acts patched together at the same head and
+    positions, e.g. `("k", "v")` for what a cross-attention head reads from some audio
+    frames. `reference_values` = (clean, corrupt) metric values for normalisation (the caller
+    ran those inputs; NaN when unknown). `progress`: show a bar, or a `tqdm` bar to advance.
     """
     metrics = as_metrics(metric)
     if component not in COMPONENTS:
         raise ValueError(f"component must be one of {COMPONENTS}, got {component!r}.")
-    if act not in HEAD_ACTS:
-        raise ValueError(f"act must be one of {HEAD_ACTS}, got {act!r}.")
+    acts = (act,) if isinstance(act, str) else tuple(act)
+    bad = [a for a in acts if a not in HEAD_ACTS]
+    if not acts or bad:
+        raise ValueError(f"act must be one or more of {HEAD_ACTS}, got {act!r}.")
+    if "pattern" in acts and len(acts) > 1:
+        raise ValueError(
+            "A pattern's position axis is the query, the other acts' is their own sequence: "
+            "patch `pattern` on its own."
+        )
+    if by_pos and positions is not None:
+        raise ValueError("Give `by_pos=True` or `positions`, not both.")
     check_direction(direction)
     source_model = getattr(source_cache.model, "model", source_cache.model)
     if source_model is not base_view.model:
@@ -101,7 +131,7 @@ def head_sweep(
         )
     layers = check_layers(layers, base_view.cfg.n_layers)
     batch_size = check_batch_size(batch_size, base_view.device)
-    names = [f"blocks.{layer}.{component}.hook_{act}" for layer in layers]
+    names = [f"blocks.{layer}.{component}.hook_{a}" for layer in layers for a in acts]
     if names[0] not in base_view.hook_dict:
         raise ValueError(
             f"This stream has no {names[0]!r}: `component` must be an attention "
@@ -113,24 +143,38 @@ def head_sweep(
             f"The source cache has no {missing[0]!r}: cache it with "
             f"`view.run_with_cache(x)` (for `result`, enable use_attn_result)."
         )
-    n_heads = source_cache[names[0]].shape[1 if act == "pattern" else 2]
-    n_pos = source_cache[names[0]].shape[2 if act == "pattern" else 1]
-    cells = [(h, p) for h in range(n_heads) for p in (range(n_pos) if by_pos else [None])]
+    first = source_cache[names[0]]
+    n_heads = first.shape[1 if acts[0] == "pattern" else 2]
+    n_pos = first.shape[2 if acts[0] == "pattern" else 1]
+    if by_pos:
+        groups, group_labels = [[p] for p in range(n_pos)], [str(p) for p in range(n_pos)]
+    elif positions is not None:
+        groups = as_position_groups(positions, n_pos)
+        group_labels = check_labels(position_labels, len(groups)) or [
+            str(g[0]) if len(g) == 1 else f"{g[0]}-{g[-1]}" for g in groups
+        ]
+    else:
+        groups, group_labels = [None], [None]
+    cells = [(h, g) for h in range(n_heads) for g in groups]
+    labels = [
+        f"H{h}" if label is None else f"H{h}@{label}"
+        for h in range(n_heads)
+        for label in group_labels
+    ]
     with torch.no_grad():
         _, base_cache = base_view.run_with_cache(
             base_input, names_filter=resume_names(layers, base_view.cfg.n_layers)
         )
-    labels = [f"H{h}" if p is None else f"H{h}@{p}" for h, p in cells]
     values = sweep_cells(
         base_view,
         base_cache,
-        HeadPatch(component, act, cells, source_cache),
+        HeadPatch(component, acts, cells, source_cache),
         layers,
         len(cells),
         metrics,
         batch_size,
         progress,
-        f"{component} {act} heads",
+        f"{component} {'+'.join(acts)} heads",
         labels,
     )
     return collect_results(
@@ -142,6 +186,6 @@ def head_sweep(
         layers=layers,
         cells=[[h] for h, _ in cells],
         cell_labels=labels,
-        act=f"{component}.{act}",
+        act=f"{component}.{'+'.join(acts)}",
         direction=direction,
     )
