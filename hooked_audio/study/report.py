@@ -60,6 +60,17 @@ def _present(wanted: Iterable[str], column: pd.Series) -> list[str]:
     return [value for value in wanted if value in have]
 
 
+#: what each study activation patches, in the report's header
+ACT_DESCRIPTIONS = {
+    "resid_pre": "encoder blocks.{l}.hook_resid_pre",
+    "attn_out": "encoder blocks.{l}.hook_attn_out",
+    "mlp_out": "encoder blocks.{l}.hook_mlp_out",
+    "encoder_heads": "each encoder head's output (attn.hook_z)",
+    "cross_heads": "each decoder cross-attention head's keys and values (cross_attn.hook_k, "
+    "hook_v) at the cell's frames",
+}
+
+
 def _facts(result: StudyResult, model_name: str, layers: list[int]) -> dict[str, str]:
     spec = result.spec
     skipped = f", {len(result.skipped)} left out" if result.skipped else ", none left out"
@@ -67,13 +78,17 @@ def _facts(result: StudyResult, model_name: str, layers: list[int]) -> dict[str,
         "model": model_name,
         "pairs": f"{len(result.pairs)} studied{skipped}",
         "directions": ", ".join(spec.directions),
-        "activations": ", ".join(f"encoder hook_{act}" for act in spec.acts),
+        "activations": "; ".join(ACT_DESCRIPTIONS.get(act, act) for act in spec.acts),
         "layers": ("all: " if spec.layers is None else "")
         + (", ".join(str(layer) for layer in layers) or "none"),
         "cells": spec.granularity,
         "min_gap": f"{spec.min_gap:g}",
         "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
     }
+
+
+def _map_name(rows: pd.DataFrame) -> str:
+    return "layers and heads x time" if rows["head"].notna().any() else "layers x time"
 
 
 def _clips(pair: MinimalPair, model) -> list[Clip]:
@@ -137,7 +152,7 @@ def write_report(
             pair, pair_rows = by_id[pid], rows[rows["pair"] == pid]
             duration = len(pair.clean_audio) / pair.clean_audio.sample_rate
             fig = figures.pair_figure(
-                pair_rows, directions, acts, f"{pid}: layers x time", duration
+                pair_rows, directions, acts, f"{pid}: {_map_name(pair_rows)}", duration
             )
             section = pair_section(pid, _subtitle(pair, pair_rows), _clips(pair, model), fig)
             sections.append((pid, section))

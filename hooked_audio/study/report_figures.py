@@ -11,6 +11,8 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
+from hooked_audio.study.result import site_labels
+
 #: what each direction's recovery measures, shown as the panel title
 DIRECTION_TITLES = {
     "denoise": "denoise: sufficiency (clean frames into the corrupt run)",
@@ -46,13 +48,20 @@ def direction_subplots(directions):
     )
 
 
-def layer_colours(layers: Sequence[int]) -> dict[int, str]:
-    """One colour per layer, from early (dark) to late (light)."""
-    layers = sorted(layers)
-    if len(layers) == 1:
-        return {layers[0]: sample_colorscale("Viridis", [0.0])[0]}
-    points = [0.85 * i / (len(layers) - 1) for i in range(len(layers))]
-    return dict(zip(layers, sample_colorscale("Viridis", points)))
+def ordered_sites(frame: pd.DataFrame) -> list[str]:
+    """The `site` labels of `frame` (whole layers, `"layer 2"`, or heads, `"L2H5"`) from the
+    first layer to the last, heads in order within a layer."""
+    sites = frame[["layer", "head", "site"]].drop_duplicates("site")
+    sites = sites.assign(head_order=sites["head"].fillna(-1)).sort_values(["layer", "head_order"])
+    return list(sites["site"])
+
+
+def site_colours(sites: Sequence[str]) -> dict[str, str]:
+    """One colour per site in the given order, from early (dark) to late (light)."""
+    if len(sites) == 1:
+        return {sites[0]: sample_colorscale("Viridis", [0.0])[0]}
+    points = [0.85 * i / (len(sites) - 1) for i in range(len(sites))]
+    return dict(zip(sites, sample_colorscale("Viridis", points)))
 
 
 def _fade(colour: str, alpha: float = 0.2) -> str:
@@ -81,18 +90,19 @@ def interval_polygons(
 def onset_figure(
     curves: pd.DataFrame, act: str, directions: Sequence[str], bin_s: float
 ) -> go.Figure:
-    """Recovery against time from the changed word's onset, one line per layer (mean over
-    pairs) with its 95% interval as a band, one panel per direction, for one activation.
-    `curves`: `StudyResult.onset_curves(bin_s)`; points sit at their bins' centres."""
+    """Recovery against time from the changed word's onset, one line per layer (or head;
+    mean over pairs) with its 95% interval as a band, one panel per direction, for one
+    activation. `curves`: `StudyResult.onset_curves(bin_s)`; points sit at their bins'
+    centres."""
     curves = curves[curves["act"] == act]
-    colours = layer_colours(curves["layer"].unique())
+    colours = site_colours(ordered_sites(curves))
     fig = direction_subplots(directions)
     for col, direction in enumerate(directions, start=1):
-        for layer, colour in colours.items():
-            c = curves[(curves["direction"] == direction) & (curves["layer"] == layer)]
+        for group, colour in colours.items():
+            c = curves[(curves["direction"] == direction) & (curves["site"] == group)]
             c = c.sort_values("bin_s")
             x = (c["bin_s"] + bin_s / 2).round(6)
-            group, first = f"layer {layer}", col == 1
+            first = col == 1
             band_x, band_y = interval_polygons(x.to_numpy(), c["ci_low"], c["ci_high"])
             fig.add_trace(
                 go.Scatter(
@@ -134,7 +144,7 @@ def onset_figure(
     fig.update_yaxes(title_text=RECOVERY, row=1, col=1)
     fig.update_layout(
         template=TEMPLATE,
-        title=dict(text=f"{act}: recovery around the changed word, per layer", x=0),
+        title=dict(text=f"{act}: recovery around the changed word, per {_unit(curves)}", x=0),
         height=380,
         legend=dict(title="mean, 95% band"),
         hovermode="closest",
@@ -143,18 +153,19 @@ def onset_figure(
 
 
 def word_bar_figure(summary: pd.DataFrame, act: str, directions: Sequence[str]) -> go.Figure:
-    """Mean recovery in the changed word's cells and in every other cell, per layer, with 95%
-    intervals over pairs, one panel per direction, for one activation.
+    """Mean recovery in the changed word's cells and in every other cell, per layer (or head),
+    with 95% intervals over pairs, one panel per direction, for one activation.
     `summary`: `StudyResult.word_summary()`."""
     summary = summary[summary["act"] == act]
+    order = {site: i for i, site in enumerate(ordered_sites(summary))}
     fig = direction_subplots(directions)
     for col, direction in enumerate(directions, start=1):
         for cells, colour in CELLS.items():
             s = summary[(summary["direction"] == direction) & (summary["cells"] == cells)]
-            s = s.sort_values("layer")
+            s = s.sort_values("site", key=lambda sites: sites.map(order))
             fig.add_trace(
                 go.Bar(
-                    x=[f"layer {layer}" for layer in s["layer"]],
+                    x=s["site"],
                     y=s["mean"],
                     name=cells,
                     legendgroup=cells,
@@ -179,11 +190,15 @@ def word_bar_figure(summary: pd.DataFrame, act: str, directions: Sequence[str]) 
     fig.update_yaxes(title_text=RECOVERY, row=1, col=1)
     fig.update_layout(
         template=TEMPLATE,
-        title=dict(text=f"{act}: changed word vs other words, per layer", x=0),
+        title=dict(text=f"{act}: changed word vs other words, per {_unit(summary)}", x=0),
         barmode="group",
         height=340,
     )
     return fig
+
+
+def _unit(frame: pd.DataFrame) -> str:
+    return "head" if frame["head"].notna().any() else "layer"
 
 
 def pair_figure(
@@ -193,17 +208,21 @@ def pair_figure(
     title: str = "",
     duration_s: float | None = None,
 ) -> go.Figure:
-    """One pair's recovery as layers x time: a panel per activation (rows) and direction
-    (columns); each cell is a bar from its `start_s` to its `end_s` at its layer, coloured by
-    `normalised` recovery and labelled with its word; the changed word's span is outlined.
-    `duration_s`: the clip's length, the time axis's extent (default: the cells')."""
-    layers = sorted(rows["layer"].unique())
-    height = 140 + len(acts) * (40 + 34 * len(layers))
+    """One pair's recovery as layers (or heads) x time: a panel per activation (rows) and
+    direction (columns); each cell is a bar from its `start_s` to its `end_s` at its layer or
+    head, coloured by `normalised` recovery and labelled with its word; the changed word's
+    span is outlined. `duration_s`: the clip's length, the time axis's extent (default: the
+    cells')."""
+    rows = rows.assign(site=site_labels(rows))
+    sites = {act: ordered_sites(rows[rows["act"] == act]) for act in acts}
+    row_px = [40 + 30 * len(sites[act]) for act in acts]
+    height = 100 + sum(row_px)
     fig = make_subplots(
         rows=len(acts),
         cols=len(directions),
         shared_xaxes=True,
         shared_yaxes=True,
+        row_heights=row_px,
         subplot_titles=[f"{act} · {direction}" for act in acts for direction in directions],
         vertical_spacing=50 / height if len(acts) > 1 else 0.0,
         horizontal_spacing=0.03,
@@ -223,12 +242,13 @@ def pair_figure(
                     row=r,
                     col=c,
                 )
-    fig.update_yaxes(
-        type="category",
-        categoryorder="array",
-        categoryarray=[f"layer {layer}" for layer in layers],
-        autorange="reversed",
-    )
+        fig.update_yaxes(
+            type="category",
+            categoryorder="array",
+            categoryarray=sites[act],
+            autorange="reversed",
+            row=r,
+        )
     fig.update_xaxes(title_text="time (s)", row=len(acts))
     if duration_s is not None:
         fig.update_xaxes(range=[0, duration_s])
@@ -256,7 +276,7 @@ def _cell_bars(cells: pd.DataFrame, name: str) -> go.Bar:
     return go.Bar(
         orientation="h",
         name=name,
-        y=[f"layer {layer}" for layer in cells["layer"]],
+        y=cells["site"],
         base=cells["start_s"],
         x=cells["end_s"] - cells["start_s"],
         width=0.92,

@@ -24,11 +24,28 @@ def bootstrap_interval(values: np.ndarray, seed: int = 0) -> tuple[float, float]
     return float(low), float(high)
 
 
+#: what one row patched: a layer's activation, or one head of it (`head` NaN for a whole layer)
+SITE_KEYS = ["layer", "head"]
+
+
+def site_labels(rows: pd.DataFrame) -> pd.Series:
+    """`"layer 2"` for a whole layer's activation, `"L2H5"` for head 5 of layer 2."""
+    return pd.Series(
+        [
+            f"layer {int(layer)}" if pd.isna(head) else f"L{int(layer)}H{int(head)}"
+            for layer, head in zip(rows["layer"], rows["head"])
+        ],
+        index=rows.index,
+        dtype=object,
+    )
+
+
 @dataclass
 class StudyResult:
     """`rows`: one row per pair, direction, activation, layer and cell, with the cell's times
     (`start_s`, `end_s`, and relative to the changed word's onset `rel_start_s`,
-    `rel_end_s`), its label (the word), the metric `value` and `normalised` recovery (0 =
+    `rel_end_s`), the patched head (`head`, NaN where a whole layer's activation is patched),
+    its label (the word), the metric `value` and `normalised` recovery (0 =
     corrupt run, 1 = clean run, in either direction). `skipped`: pairs left out, and why."""
 
     rows: pd.DataFrame
@@ -37,7 +54,12 @@ class StudyResult:
 
     @classmethod
     def from_rows(cls, rows: list[dict], skipped: list[dict], spec: StudySpec) -> StudyResult:
-        return cls(pd.DataFrame(rows), list(skipped), spec)
+        frame = pd.DataFrame(rows)
+        if len(frame) and "head" not in frame:  # rows of a study without head acts
+            frame["head"] = float("nan")
+        if len(frame):
+            frame["head"] = frame["head"].astype(float)
+        return cls(frame, list(skipped), spec)
 
     @property
     def pairs(self) -> list[str]:
@@ -51,20 +73,22 @@ class StudyResult:
         return (centre >= r["onset_s"]) & (centre <= r["offset_s"])
 
     def word_summary(self) -> pd.DataFrame:
-        """Per direction, activation and layer: mean recovery in the changed word's cells and
-        in every other cell, with 95% bootstrap intervals over pairs. Denoising gives
-        sufficiency (do these frames alone restore the answer?), noising necessity (does
-        corrupting them alone break it?)."""
+        """Per direction, activation, layer and head (`site`): mean recovery in the changed
+        word's cells and in every other cell, with 95% bootstrap intervals over pairs.
+        Denoising gives sufficiency (do these frames alone restore the answer?), noising
+        necessity (does corrupting them alone break it?)."""
         r = self.rows.copy()
         r["in_word"] = self.in_changed_word()
         per_pair = (
-            r.groupby(["direction", "act", "layer", "in_word", "pair"])["normalised"]
+            r.groupby(["direction", "act", *SITE_KEYS, "in_word", "pair"], dropna=False)[
+                "normalised"
+            ]
             .mean()
             .reset_index()
         )
         out = []
-        for (direction, act, layer, in_word), group in per_pair.groupby(
-            ["direction", "act", "layer", "in_word"]
+        for (direction, act, layer, head, in_word), group in per_pair.groupby(
+            ["direction", "act", *SITE_KEYS, "in_word"], dropna=False
         ):
             low, high = bootstrap_interval(group["normalised"].to_numpy())
             out.append(
@@ -72,6 +96,7 @@ class StudyResult:
                     "direction": direction,
                     "act": act,
                     "layer": layer,
+                    "head": head,
                     "cells": "changed word" if in_word else "other words",
                     "mean": group["normalised"].mean(),
                     "ci_low": low,
@@ -79,32 +104,39 @@ class StudyResult:
                     "n_pairs": len(group),
                 }
             )
-        return pd.DataFrame(out)
+        return _with_sites(pd.DataFrame(out))
 
     def onset_curves(self, bin_s: float = 0.1) -> pd.DataFrame:
         """Recovery against time relative to the changed word's onset: each cell's centre
         binned every `bin_s` seconds, averaged within a pair, then the mean and 95% bootstrap
-        interval over pairs per direction, activation, layer and bin."""
+        interval over pairs per direction, activation, layer, head (`site`) and bin."""
         if not bin_s > 0:
             raise ValueError(f"bin_s must be positive, got {bin_s}.")
         r = self.rows.copy()
         centre = (r["rel_start_s"] + r["rel_end_s"]) / 2
         r["bin_s"] = np.floor(centre / bin_s) * bin_s
         per_pair = (
-            r.groupby(["direction", "act", "layer", "bin_s", "pair"])["normalised"]
+            r.groupby(["direction", "act", *SITE_KEYS, "bin_s", "pair"], dropna=False)["normalised"]
             .mean()
             .reset_index()
         )
         out = []
-        for keys, group in per_pair.groupby(["direction", "act", "layer", "bin_s"]):
+        keys_names = ["direction", "act", *SITE_KEYS, "bin_s"]
+        for keys, group in per_pair.groupby(keys_names, dropna=False):
             low, high = bootstrap_interval(group["normalised"].to_numpy())
             out.append(
                 dict(
-                    zip(["direction", "act", "layer", "bin_s"], keys),
+                    zip(keys_names, keys),
                     mean=group["normalised"].mean(),
                     ci_low=low,
                     ci_high=high,
                     n_pairs=len(group),
                 )
             )
-        return pd.DataFrame(out)
+        return _with_sites(pd.DataFrame(out))
+
+
+def _with_sites(summary: pd.DataFrame) -> pd.DataFrame:
+    if len(summary):
+        summary["site"] = site_labels(summary)
+    return summary

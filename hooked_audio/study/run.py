@@ -16,6 +16,7 @@ from hooked_audio.patching import layer_sweep
 from hooked_audio.patching.checks import check_layers
 from hooked_audio.patching.time_cells import TimeCells
 from hooked_audio.study.contrast import WordContrast, word_contrast
+from hooked_audio.study.head_units import HEAD_STUDY_ACTS, head_layers, head_unit
 from hooked_audio.study.pair_cells import pair_cells
 from hooked_audio.study.result import StudyResult
 from hooked_audio.study.spec import StudySpec
@@ -29,6 +30,7 @@ class _PairPlan:
     cells: TimeCells
     clean: torch.Tensor
     corrupt: torch.Tensor
+    reference: tuple[float, float]  # the metric on the clean and the corrupt clip
 
 
 def _plan(model, pair: MinimalPair, spec: StudySpec) -> tuple[_PairPlan | None, dict | None]:
@@ -53,25 +55,34 @@ def _plan(model, pair: MinimalPair, spec: StudySpec) -> tuple[_PairPlan | None, 
         }
     step = model.window_seconds / model.dims.n_audio_ctx
     cells = pair_cells(pair, spec.granularity, model.dims.n_audio_ctx, step)
-    return _PairPlan(pair, contrast, cells, clean, corrupt), None
+    return _PairPlan(pair, contrast, cells, clean, corrupt, (clean_value, corrupt_value)), None
 
 
-def _rows(plan: _PairPlan, unit: str, result) -> list[dict]:
+def _rows(
+    plan: _PairPlan, unit: str, act: str, result, seconds: list[tuple[float, float]]
+) -> list[dict]:
+    """One row per layer and cell of `result`; a head sweep's cells are head-major
+    (`h * n_cells + c`), each of the pair's cells once per head."""
     pair, span = plan.pair, plan.pair.spans_s[0]
     normalised = result.normalised()
+    n_cells = len(plan.cells.cells)
+    per_head = result.values.shape[1] != n_cells
     rows = []
     for li, layer in enumerate(result.layers):
-        for ci, (label, (start, end)) in enumerate(zip(result.cell_labels, result.cell_seconds)):
+        for ci in range(result.values.shape[1]):
+            head, cell = divmod(ci, n_cells) if per_head else (None, ci)
+            start, end = seconds[cell]
             rows.append(
                 {
                     "unit": unit,
                     "pair": pair.id,
                     "kind": pair.kind,
                     "direction": result.direction,
-                    "act": result.act,
+                    "act": act,
                     "layer": layer,
-                    "cell": ci,
-                    "label": label,
+                    "head": head,
+                    "cell": cell,
+                    "label": plan.cells.labels[cell],
                     "start_s": start,
                     "end_s": end,
                     "onset_s": span[0],
@@ -119,7 +130,14 @@ def run_study(
             f"{sorted({i for i in ids if ids.count(i) > 1})}."
         )
     store = StudyStore(out_dir, spec, model_name)
-    layers = check_layers(spec.layers, model.dims.n_audio_layer)
+    layers = {
+        act: check_layers(
+            spec.layers,
+            head_layers(model, act) if act in HEAD_STUDY_ACTS else model.dims.n_audio_layer,
+        )
+        for act in spec.acts
+    }
+    n_heads = {"encoder_heads": model.dims.n_audio_head, "cross_heads": model.dims.n_text_head}
     plans, skipped = [], []
     for pair in pairs:
         plan, why = _plan(model, pair, spec)
@@ -135,7 +153,9 @@ def run_study(
         for act in spec.acts
     ]
     todo = [u for u in units if u[3] not in store.done]
-    n_runs = sum(len(layers) * len(plan.cells.cells) for plan, *_ in todo)
+    n_runs = sum(
+        len(layers[act]) * len(plan.cells.cells) * n_heads.get(act, 1) for plan, _, act, _ in todo
+    )
     if todo:
         start = time.perf_counter()
         with torch.no_grad():
@@ -147,25 +167,32 @@ def run_study(
         )
         out(
             f"Study: {len(plans)} pairs ({len(skipped)} left out) x {len(spec.directions)} "
-            f"direction(s) x {len(spec.acts)} activation(s) x {len(layers)} layer(s): {n_runs} "
+            f"direction(s) x {len(spec.acts)} activation(s) x "
+            f"{max(len(layer_list) for layer_list in layers.values())} layer(s): {n_runs} "
             f"patched runs + {2 * len(todo)} base runs, at most ~{minutes:.1f} min (one "
             f"forward {per_forward:.2f} s; runs resume at the patched layer, so less).{done}"
         )
     bar = tqdm(total=n_runs, disable=not progress, desc="study")
     for plan, direction, act, unit in todo:
-        result = layer_sweep(
-            model.encoder_stream(plan.contrast.tokens),
-            plan.clean,
-            plan.corrupt,
-            plan.contrast.metric(),
-            act=act,
-            direction=direction,
-            layers=layers,
-            cells=plan.cells.cells,
-            labels=plan.cells.labels,
-            batch_size=spec.batch_size,
-            progress=bar,
-        )
-        store.add_unit(unit, _rows(plan, unit, result))
+        if act in HEAD_STUDY_ACTS:
+            result = head_unit(
+                model, plan, act, direction, layers[act], plan.reference, spec.batch_size, bar
+            )
+        else:
+            result = layer_sweep(
+                model.encoder_stream(plan.contrast.tokens),
+                plan.clean,
+                plan.corrupt,
+                plan.contrast.metric(),
+                act=act,
+                direction=direction,
+                layers=layers[act],
+                cells=plan.cells.cells,
+                labels=plan.cells.labels,
+                batch_size=spec.batch_size,
+                progress=bar,
+            )
+        seconds = model.encoder_stream(plan.contrast.tokens).cell_seconds(plan.cells.cells)
+        store.add_unit(unit, _rows(plan, unit, act, result, seconds))
     bar.close()
     return StudyResult.from_rows(store.rows, skipped, spec)

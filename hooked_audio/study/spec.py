@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from hooked_audio.patching.checks import check_direction
 from hooked_audio.patching.directions import DIRECTIONS, Direction
 
-#: encoder activations a study patches (each `blocks.{l}.hook_<act>`)
-STUDY_ACTS = ("resid_pre", "attn_out", "mlp_out")
+#: what a study patches: a whole encoder layer's `blocks.{l}.hook_<act>` (resid_pre, attn_out,
+#: mlp_out), or one head at a time (`hooked_audio.study.head_units`): each encoder attention
+#: head's output (encoder_heads), each decoder cross-attention head's keys and values of the
+#: cell's frames (cross_heads)
+STUDY_ACTS = ("resid_pre", "attn_out", "mlp_out", "encoder_heads", "cross_heads")
 
 
 def parse_granularity(text: str) -> tuple[str, float | None]:
@@ -31,7 +34,8 @@ def parse_granularity(text: str) -> tuple[str, float | None]:
 
 @dataclass(frozen=True)
 class StudySpec:
-    """A study's design. `layers=None`: every encoder layer. `min_gap`: pairs whose clean and
+    """A study's design. `layers=None`: every layer (of the encoder; of the decoder for
+    `cross_heads`). `min_gap`: pairs whose clean and
     corrupt metric differ by less are reported as unusable, not averaged."""
 
     directions: tuple[Direction, ...] = DIRECTIONS

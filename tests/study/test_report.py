@@ -135,7 +135,9 @@ def test_report_is_one_self_contained_file(study, pair):
     assert "Plotly.newPlot" in html and "plotly.js v" in html[:20000]
     numbers = json.loads(_data_uris(html, "application/json")[0])
     assert 'download="study.json"' in html
-    pd.testing.assert_frame_equal(pd.DataFrame(numbers["rows"]), result.rows, check_dtype=False)
+    # JSON writes NaN (e.g. the head of a layer-wide act) as null: back to the rows' dtypes
+    decoded = pd.DataFrame(numbers["rows"]).astype(result.rows.dtypes.to_dict())
+    pd.testing.assert_frame_equal(decoded, result.rows)
     assert numbers["model"] == "tiny.en" and numbers["spec"]["layers"] == [0]
     summary = pd.DataFrame(numbers["word_summary"])
     np.testing.assert_allclose(summary["mean"], result.word_summary()["mean"])
@@ -146,7 +148,12 @@ def test_report_is_one_self_contained_file(study, pair):
         decoded, rate = sf.read(io.BytesIO(data), dtype="float32")
         assert rate == 16000 and len(decoded) == len(audio)
         np.testing.assert_allclose(decoded, audio, atol=1e-4)  # 16-bit
-    header = ["tiny.en", "1 studied, none left out", "denoise, noise", "encoder hook_resid_pre"]
+    header = [
+        "tiny.en",
+        "1 studied, none left out",
+        "denoise, noise",
+        "encoder blocks.{l}.hook_resid_pre",
+    ]
     texts = [pair.clean_text, pair.corrupt_text, "the model hears: We will meet in Paris"]
     for text in header + texts:
         assert text in html, text
