@@ -1,9 +1,11 @@
 """`hooked-audio`: the library's command line.
 
 `hooked-audio demo` runs the main job offline on the packaged tiny.en weights
-(`hooked_audio.demo`); the other subcommands are the study, its pair sets, and the Whisper
-lens. Each subcommand checks its arguments before a model loads; errors a user can fix are
-printed as one line naming the problem, with exit status 2, never as a stack trace.
+(`hooked_audio.demo`); the other subcommands are the study, its pair sets, the Whisper lens,
+`transcribe` (with encoder frames zeroed or patched), `patch` (one minimal pair of the user's
+own recordings) and `heads` (cross-attention heads ranked by how well they time words). Each
+subcommand checks its arguments before a model loads; errors a user can fix are printed as
+one line naming the problem, with exit status 2, never as a stack trace.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from collections.abc import Sequence
 
 from hooked_audio import __version__
 from hooked_audio.commands.demo import add_demo_parser
+from hooked_audio.commands.heads import add_heads_parser, run_heads_command
+from hooked_audio.commands.patch import add_patch_parser, run_patch_command
+from hooked_audio.commands.transcribe import add_transcribe_parser, run_transcribe_command
 from hooked_audio.demo import demo
 from hooked_audio.models.whisper.lens.command import add_lens_parser, run_lens_command
 from hooked_audio.study.command import add_study_parser, run_study_command
@@ -40,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_study_parser(sub)
     add_lens_parser(sub)
     add_pairs_parser(sub)
+    add_transcribe_parser(sub)
+    add_patch_parser(sub)
+    add_heads_parser(sub)
     return parser
 
 
@@ -51,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "study": run_study_command,
         "lens": run_lens_command,
         "pairs": run_pairs_command,
+        "transcribe": run_transcribe_command,
+        "patch": run_patch_command,
+        "heads": run_heads_command,
     }[args.command]
     try:
         return run(args)

@@ -21,6 +21,12 @@ import whisper
 
 from hooked_audio.audio import load_audio
 from hooked_audio.models.whisper import HookedWhisper
+from hooked_audio.models.whisper.frame_interventions import (
+    FrameSpan,
+    span_positions,
+    zero_positions_hook,
+)
+from hooked_audio.models.whisper.inference import transcribe_options
 from hooked_audio.pairs import bundled_pairs
 from hooked_audio.study import StudyResult, StudySpec, run_study
 
@@ -32,36 +38,13 @@ DEFAULT_OUT = Path("hooked-audio-demo")
 Print = Callable[[str], None]
 
 
-def _zero_frames_hook(start_s: float, end_s: float, frames_per_second: float):
-    """A hook that zeroes the 20 ms encoder positions between two times."""
-    first, last = int(start_s * frames_per_second), int(round(end_s * frames_per_second))
-
-    def hook(activation: torch.Tensor, hook) -> torch.Tensor:
-        activation = activation.clone()
-        activation[:, first:last] = 0.0
-        return activation
-
-    return hook
-
-
-def _transcribe_options(model: HookedWhisper) -> dict:
-    """Greedy, deterministic `whisper.transcribe` in the model's language and dtype."""
-    return {
-        "language": model.language or "en",
-        "task": model.task,
-        "temperature": 0.0,
-        "condition_on_previous_text": False,
-        "fp16": model.W_E.dtype == torch.float16,
-    }
-
-
 def transcribe_and_ablate(
     model: HookedWhisper, audio_path: Path, ablate_layer: int, ablate_word: str, out: Print
 ) -> None:
     """The first part: transcribe, transcribe with one word's frames zeroed, show the cache."""
     audio = load_audio(audio_path)
     out(f"Audio: {audio_path.name}, {len(audio) / audio.sample_rate:.2f} s")
-    options = _transcribe_options(model)
+    options = transcribe_options(model)
     with torch.no_grad():
         plain = whisper.transcribe(model, audio, word_timestamps=True, verbose=None, **options)
     out(f"\nTranscript:{plain['text']}")
@@ -76,10 +59,14 @@ def transcribe_and_ablate(
     if matches:
         word = matches[0]
         hook_name = f"encoder.blocks.{ablate_layer}.hook_resid_pre"
-        frames_per_second = model.dims.n_audio_ctx / model.window_seconds
-        hook = _zero_frames_hook(word["start"], word["end"], frames_per_second)
+        span = FrameSpan(hook_name, word["start"], word["end"])
+        hook = zero_positions_hook(span_positions(model, span))
+        # One window decoded once (the clip is under 30 s): the hook's positions are the
+        # window's, so the decoder must not seek into a second window at another offset.
         with torch.no_grad(), model.hooks(fwd_hooks=[(hook_name, hook)]):
-            ablated = whisper.transcribe(model, audio, verbose=None, **options)
+            ablated = whisper.transcribe(
+                model, audio, verbose=None, without_timestamps=True, **options
+            )
         out(
             f"\nZeroing {hook_name} over the frames of {word['word'].strip()!r} "
             f"({word['start']:.2f}-{word['end']:.2f} s):{ablated['text']}"

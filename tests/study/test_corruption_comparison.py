@@ -61,6 +61,13 @@ def test_version_and_pairs_build(tmp_path, capsys):
     assert main(["pairs", "build", str(csv), str(tmp_path / "set")]) == 0
     (pair,) = PairSet.load(tmp_path / "set")
     assert pair.differing_words == ["sister", "brother"]
+    capsys.readouterr()
+    assert main(["pairs", "build", str(csv), str(tmp_path / "again"), "--json"]) == 0
+    (written,) = json.loads(capsys.readouterr().out)["pairs"]
+    assert written["differing_words"] == ["sister", "brother"]
+    # the JSON describes what was written (espeak-ng's timing varies by a few samples per run)
+    (again,) = PairSet.load(tmp_path / "again")
+    assert written["spans_s"] == [list(span) for span in again.spans_s]
     with pytest.raises(SystemExit, match="no such CSV"):
         main(["pairs", "build", str(tmp_path / "missing.csv"), str(tmp_path / "x")])
 

@@ -79,6 +79,19 @@ def greedy_options(model: Any, max_tokens: int | None = None) -> DecodingOptions
     )
 
 
+def transcribe_options(model: Any) -> dict[str, Any]:
+    """Keyword arguments for greedy, deterministic `whisper.transcribe` in the model's language
+    (English for `.en` models), task and dtype: temperature 0 without fallback to sampling,
+    each window decoded without the previous one's text."""
+    return {
+        "language": model.language or "en",
+        "task": model.task,
+        "temperature": 0.0,
+        "condition_on_previous_text": False,
+        "fp16": model.W_E.dtype == torch.float16,
+    }
+
+
 def check_decoding_dtype(dtype: torch.dtype, fp16: bool | None = None) -> None:
     """Raise unless openai-whisper's decoding can run a model of `dtype` (with `fp16`, if
     given)."""

@@ -1,0 +1,164 @@
+"""`hooked-audio heads AUDIO...`: the decoder's cross-attention heads ranked by how well they
+track reference word start times (`hooked_audio.models.whisper.head_timing`).
+
+Reference times never come from the model: a clip of a pair set (the bundled pairs, a folder
+written by `hooked-audio pairs build`, or one clean clip of such a folder) carries its words'
+times in the manifest; any other clip needs `--words`, a CSV of `word,start,end` rows in
+seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from hooked_audio.audio import load_audio
+from hooked_audio.commands.arguments import positive_int
+from hooked_audio.models.whisper.head_timing import QUERIES, timed_clips
+from hooked_audio.models.whisper.reference_words import (
+    TimedClip,
+    pair_set_words,
+    read_word_times,
+)
+from hooked_audio.pairs.pair_set import MANIFEST
+
+
+def add_heads_parser(sub) -> None:
+    parser = sub.add_parser(
+        "heads",
+        help="rank the decoder's cross-attention heads by how well they track word start times",
+    )
+    parser.add_argument(
+        "audio",
+        nargs="+",
+        help="'bundled' (the bundled pairs' clean clips), a pair-set folder, a clean clip of "
+        "one, or any audio file with --words",
+    )
+    parser.add_argument(
+        "--words",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="CSV",
+        help="reference word times, one CSV (word,start,end in seconds) per AUDIO file, in "
+        "the same order",
+    )
+    parser.add_argument(
+        "--model",
+        default="tiny.en",
+        help="tiny.en (packaged), base, or a checkpoint path (default: tiny.en)",
+    )
+    parser.add_argument(
+        "--query",
+        choices=QUERIES,
+        default="predicting",
+        help="the query position read for each word: the one predicting its first token "
+        "(default, as openai-whisper's alignment) or that token itself",
+    )
+    parser.add_argument("--top", type=positive_int, default=10, help="heads to print (default: 10)")
+    parser.add_argument("--json", action="store_true", help="print every head's scores as JSON")
+
+
+def _pair_set_clips(source: str) -> list[TimedClip]:
+    from hooked_audio.pairs import PairSet, bundled_pairs
+
+    pairs = bundled_pairs() if source == "bundled" else PairSet.load(source)
+    clips = timed_clips(pairs)
+    if not clips:
+        raise ValueError(
+            f"No pair of {source} carries word times (meta['clean_words']); build the pairs "
+            "with `hooked-audio pairs build`, or pass audio files with --words."
+        )
+    return clips
+
+
+def load_clips(sources: list[str], word_files: list[Path] | None) -> list[TimedClip]:
+    """The clips and their reference word times, from the command's arguments (see the module
+    docstring); every problem is a one-line ValueError before any model loads."""
+    if word_files is not None:
+        if len(word_files) != len(sources):
+            raise ValueError(
+                f"--words gives {len(word_files)} CSV file(s) for {len(sources)} AUDIO "
+                "argument(s): give one per audio file, in the same order."
+            )
+        for source in sources:
+            if source == "bundled" or Path(source).is_dir():
+                raise ValueError(
+                    f"{source!r} carries its own word times (a pair set); --words is for "
+                    "audio files: leave it out, or name the audio files."
+                )
+        return [
+            TimedClip(source, load_audio(source), read_word_times(words))
+            for source, words in zip(sources, word_files)
+        ]
+    clips = []
+    for source in sources:
+        if source == "bundled" or Path(source).is_dir():
+            clips += _pair_set_clips(source)
+            continue
+        words = pair_set_words(Path(source))
+        if words is None:
+            raise ValueError(
+                f"{source} has no reference word times: pass --words {Path(source).stem}.csv "
+                "(word,start,end rows in seconds), or use a clean clip of a pair set (its "
+                f"{MANIFEST} holds the times). The model's own word times would make the "
+                "ranking circular."
+            )
+        clips.append(TimedClip(source, load_audio(source), words))
+    return clips
+
+
+def _print_table(table: pd.DataFrame, top: int, model_name: str, clips, query: str) -> None:
+    n_words = int(table["n_words"].iloc[0])
+    print(
+        f"Cross-attention heads of {model_name} against the reference word starts of "
+        f"{len(clips)} clip(s), {n_words} words; query: the position {query} each word's "
+        "first token. Start = the most attended 20 ms position of the clip."
+    )
+    shown = table.head(top).copy()
+    shown["alignment_head"] = shown["alignment_head"].map({True: "*", False: ""})
+    shown["within_100ms"] = (100 * shown["within_100ms"]).round(0)
+    shown = shown.rename(
+        columns={
+            "mean_error_ms": "mean error (ms)",
+            "median_error_ms": "median error (ms)",
+            "within_100ms": "% within 100 ms",
+            "alignment_head": "alignment head",
+        }
+    ).drop(columns="n_words")
+    print(shown.round(1).to_string())
+    if top < len(table):
+        print(f"({len(table) - top} more heads; --top {len(table)} shows all)")
+    aligned = table[table["alignment_head"]]
+    if len(aligned):
+        print(
+            f"The model's alignment heads (*, what openai-whisper's word timing uses): mean "
+            f"error {aligned['mean_error_ms'].mean():.1f} ms; best of them ranks "
+            f"{int(aligned.index.min())} of {len(table)}."
+        )
+
+
+def run_heads_command(args: argparse.Namespace) -> int:
+    clips = load_clips(args.audio, args.words)
+    from hooked_audio.models.whisper import HookedWhisper
+    from hooked_audio.models.whisper.head_timing import rank_cross_attention_heads
+
+    model = HookedWhisper.from_pretrained(args.model)
+    table = rank_cross_attention_heads(model, clips, query=args.query)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "query": args.query,
+                    "clips": [clip.name for clip in clips],
+                    "heads": table.reset_index().to_dict(orient="records"),
+                }
+            )
+        )
+        return 0
+    _print_table(table, args.top, args.model, clips, args.query)
+    return 0

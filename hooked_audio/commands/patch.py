@@ -1,0 +1,298 @@
+"""`hooked-audio patch CLEAN CORRUPT`: activation patching on the user's own minimal pair.
+
+The pair is labelled by the model (`hooked_audio.models.whisper.transcribed_pair`: the two
+transcripts must differ in one word) and measured as a study measures a bundled pair: the
+logit difference between the clean word and its replacement where the decoder predicts it
+(`hooked_audio.study.word_contrast`), the encoder's `resid_pre` patched one cell (word, window
+or frame: `hooked_audio.study.pair_cells`) and layer at a time (`resid_pre_sweep`), denoising
+(clean frames into the corrupt run: do they bring the clean word back?) and noising (corrupt
+frames into the clean run: do they take it away?).
+
+Patching swaps frames at equal times, so the clips must have the same length: two separate
+recordings are time-warped onto the clean one with `--align` (`align_pair`, DTW on log-mel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from hooked_audio.audio import load_audio
+from hooked_audio.commands.arguments import non_negative_int
+from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
+from hooked_audio.models.whisper.reference_words import (
+    TimedClip,
+    WordTimes,
+    pair_set_words,
+    read_word_times,
+)
+from hooked_audio.patching.directions import DIRECTIONS
+from hooked_audio.study.spec import parse_granularity
+
+RESULTS = "results.jsonl"
+
+
+def add_patch_parser(sub) -> None:
+    parser = sub.add_parser(
+        "patch",
+        help="patch your own minimal pair (two clips whose transcripts differ in one word) "
+        "per encoder layer and word",
+    )
+    parser.add_argument("clean", type=Path, help="the clean clip")
+    parser.add_argument("corrupt", type=Path, help="the same sentence with one word changed")
+    parser.add_argument(
+        "--model",
+        default="tiny.en",
+        help="tiny.en (packaged), base, or a checkpoint path (default: tiny.en)",
+    )
+    parser.add_argument(
+        "--layers",
+        type=non_negative_int,
+        nargs="+",
+        default=None,
+        help="encoder layers (default: all)",
+    )
+    parser.add_argument(
+        "--direction",
+        choices=[*DIRECTIONS, "both"],
+        default="both",
+        help="denoise (clean frames into the corrupt run), noise (the reverse) or both (default)",
+    )
+    parser.add_argument(
+        "--granularity",
+        default="words",
+        help="cells: words (of the clean transcript), windows:<seconds> or frames (default: words)",
+    )
+    parser.add_argument(
+        "--words",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="the clean clip's word times (word,start,end in seconds) for the word cells "
+        "(default: the pair set's manifest when CLEAN is a pair-set clip, else "
+        "openai-whisper's word timestamps)",
+    )
+    parser.add_argument(
+        "--align",
+        action="store_true",
+        help="time-warp CORRUPT onto CLEAN (DTW) first; needed when their lengths differ",
+    )
+    parser.add_argument(
+        "--min-gap",
+        type=float,
+        default=1.0,
+        help="refuse a pair whose clean and corrupt logit differences differ by less "
+        "(default: 1.0)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"folder for {RESULTS} and one recovery_<direction>.png map per direction",
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def _word_times(args: argparse.Namespace, clean) -> tuple[WordTimes | None, str]:
+    """The clean clip's reference word times, checked against it, and where they come from."""
+    if args.words is not None:
+        words, origin = read_word_times(args.words), str(args.words)
+    else:
+        words, origin = pair_set_words(args.clean), f"the manifest beside {args.clean}"
+    if words is None:
+        return None, "openai-whisper's word timestamps (DTW over the alignment heads)"
+    return TimedClip(str(args.clean), clean, words).words, origin
+
+
+def _check_inputs(args: argparse.Namespace):
+    """Everything that needs no model: the clips, their lengths, the options, the word times;
+    the corrupt clip aligned when asked. Returns `(clean, corrupt, alignment score or None,
+    word times or None, where the word times come from)`."""
+    parse_granularity(args.granularity)
+    if not args.min_gap >= 0:
+        raise ValueError(f"--min-gap must be a number >= 0, got {args.min_gap}.")
+    clean, corrupt = load_audio(args.clean), load_audio(args.corrupt)
+    for path, audio in ((args.clean, clean), (args.corrupt, corrupt)):
+        if len(audio) > WINDOW_SECONDS * SAMPLE_RATE:
+            raise ValueError(
+                f"{path} is {len(audio) / SAMPLE_RATE:.1f} s long, over Whisper's "
+                f"{WINDOW_SECONDS} s window: cut both clips to the sentence."
+            )
+    if not args.align and len(clean) != len(corrupt):
+        raise ValueError(
+            f"{args.clean} is {len(clean) / SAMPLE_RATE:.3f} s and {args.corrupt} "
+            f"{len(corrupt) / SAMPLE_RATE:.3f} s long: patching swaps frames at equal "
+            "times, so the clips must have the same length. Pass --align to time-warp "
+            "CORRUPT onto CLEAN, or trim them."
+        )
+    words, origin = _word_times(args, clean)
+    if not args.align:
+        return clean, corrupt, None, words, origin
+    from hooked_audio.corruptions import align_pair
+
+    aligned = align_pair(clean, corrupt)
+    return clean, aligned.warped, aligned.score, words, origin
+
+
+def _in_changed_word(seconds: list[tuple[float, float]], span: tuple[float, float]) -> list[bool]:
+    """Whether each cell's centre lies in the changed word's span."""
+    return [span[0] <= (start + end) / 2 <= span[1] for start, end in seconds]
+
+
+def _table(result, changed: list[bool]) -> pd.DataFrame:
+    labels = [f"*{label}*" if hit else label for label, hit in zip(result.cell_labels, changed)]
+    return pd.DataFrame(
+        result.normalised().numpy(),
+        index=pd.Index(result.layers, name="layer"),
+        columns=labels,
+    )
+
+
+def _rows(result, changed: list[bool], pair, args: argparse.Namespace) -> pd.DataFrame:
+    rows = result.to_dataframe()
+    rows.insert(0, "direction", result.direction)
+    rows["normalised"] = result.normalised().numpy().ravel()
+    rows["in_changed_word"] = changed * len(result.layers)
+    rows["changed_word"], rows["replacement"] = pair.differing_words
+    rows["clean_value"], rows["corrupt_value"] = result.clean_value, result.corrupt_value
+    rows["clean"], rows["corrupt"] = str(args.clean), str(args.corrupt)
+    return rows
+
+
+def _write(out: Path, results: dict, rows: pd.DataFrame, clean_frames, metric: str) -> list[str]:
+    """`results.jsonl` (the rows of every direction) and one map per direction, the clean
+    clip's log-mel above the layer x cell recovery."""
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    rows.to_json(out / RESULTS, orient="records", lines=True)
+    files = [str(out / RESULTS)]
+    for direction, result in results.items():
+        axes = result.plot(spectrogram=clean_frames, metric_name=metric)
+        path = out / f"recovery_{direction}.png"
+        axes[0].figure.savefig(path, dpi=120)
+        plt.close(axes[0].figure)
+        files.append(str(path))
+    return files
+
+
+def _contrast(model, pair, clean_frames, corrupt_frames, min_gap: float):
+    """The pair's `WordContrast` and its value on the clean and the corrupt clip, refused
+    when it cannot be read at the changed word or barely moves."""
+    import torch
+
+    from hooked_audio.study.contrast import word_contrast
+
+    contrast = word_contrast(model, pair)
+    if contrast.word_index != pair.meta["changed_index"]:
+        raise ValueError(
+            f"The changed word {contrast.clean_word!r} also occurs earlier in "
+            f"{pair.clean_text!r}; the contrast is read at its first occurrence, so use a "
+            "sentence where the changed word occurs once."
+        )
+    metric = contrast.metric()
+    with torch.no_grad():
+        clean_value = float(metric(model(clean_frames, contrast.tokens)))
+        corrupt_value = float(metric(model(corrupt_frames, contrast.tokens)))
+    if not abs(clean_value - corrupt_value) >= min_gap:
+        raise ValueError(
+            f"The logit difference {contrast.clean_word!r} - {contrast.replacement!r} is "
+            f"{clean_value:.2f} on the clean clip and {corrupt_value:.2f} on the corrupt one: a "
+            f"gap under --min-gap {min_gap:g}, so recovery would be noise. Pass --min-gap 0 to "
+            "patch anyway."
+        )
+    return contrast, clean_value, corrupt_value
+
+
+def _print_results(report: dict, results: dict, changed: list[bool]) -> None:
+    if report["alignment_score"] is not None:
+        print(
+            f"Aligned {report['corrupt']} onto {report['clean']} (DTW score "
+            f"{report['alignment_score']:.3f}; 0 = identical)."
+        )
+    print(f"Clean:   {report['clean_text']}\nCorrupt: {report['corrupt_text']}")
+    print(f"Word times: {report['word_times']}")
+    print(
+        f"Metric: logit[{report['changed_word']!r}] - logit[{report['replacement']!r}] where "
+        f"the decoder predicts the changed word: {report['clean_value']:.2f} clean, "
+        f"{report['corrupt_value']:.2f} corrupt."
+    )
+    explain = {
+        "denoise": "clean frames patched into the corrupt run",
+        "noise": "corrupt frames patched into the clean run",
+    }
+    for direction, result in results.items():
+        print(
+            f"\n{direction} ({explain[direction]}) at encoder resid_pre; normalised recovery, "
+            "0 = corrupt run, 1 = clean run; *changed word*:"
+        )
+        with pd.option_context("display.width", 200, "display.max_columns", 100):
+            print(_table(result, changed).round(2).to_string())
+    for path in report["files"]:
+        print(f"Wrote {path}")
+
+
+def run_patch_command(args: argparse.Namespace) -> int:
+    clean, corrupt, score, words, origin = _check_inputs(args)
+    from hooked_audio.models.whisper import HookedWhisper
+    from hooked_audio.models.whisper.transcribed_pair import transcribed_pair
+    from hooked_audio.patching import resid_pre_sweep
+    from hooked_audio.study.pair_cells import pair_cells
+
+    model = HookedWhisper.from_pretrained(args.model)
+    pair = transcribed_pair(model, clean, corrupt, clean_words=words)
+    clean_frames, corrupt_frames = model.to_frames(clean), model.to_frames(corrupt)
+    contrast, clean_value, corrupt_value = _contrast(
+        model, pair, clean_frames, corrupt_frames, args.min_gap
+    )
+    step = model.window_seconds / model.dims.n_audio_ctx
+    cells = pair_cells(pair, args.granularity, model.dims.n_audio_ctx, step)
+    view = model.encoder_stream(contrast.tokens)
+    results = {
+        direction: resid_pre_sweep(
+            view,
+            clean_frames,
+            corrupt_frames,
+            contrast.metric(),
+            direction=direction,
+            layers=args.layers,
+            cells=cells.cells,
+            labels=cells.labels,
+            progress=not args.json,
+        )
+        for direction in (DIRECTIONS if args.direction == "both" else (args.direction,))
+    }
+    changed = _in_changed_word(cells.seconds, pair.spans_s[0])
+    files = []
+    if args.out is not None:
+        rows = pd.concat([_rows(result, changed, pair, args) for result in results.values()])
+        metric = f"logit diff {contrast.clean_word!r} - {contrast.replacement!r}"
+        files = _write(args.out, results, rows, clean_frames, metric)
+    report = {
+        "clean": str(args.clean),
+        "corrupt": str(args.corrupt),
+        "alignment_score": score,
+        "word_times": origin,
+        "clean_text": pair.clean_text,
+        "corrupt_text": pair.corrupt_text,
+        "changed_word": contrast.clean_word,
+        "replacement": contrast.replacement,
+        "clean_value": clean_value,
+        "corrupt_value": corrupt_value,
+        "cells": cells.labels,
+        "cell_seconds": cells.seconds,
+        "in_changed_word": changed,
+        "directions": {
+            direction: {"layers": result.layers, "normalised": result.normalised().tolist()}
+            for direction, result in results.items()
+        },
+        "files": files,
+    }
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _print_results(report, results, changed)
+    return 0

@@ -1,0 +1,84 @@
+"""A content minimal pair from two recordings, labelled by the model's own transcripts.
+
+The study machinery (`hooked_audio.study.word_contrast`, `pair_cells`) works on a
+`MinimalPair` whose clean text, changed word and word times are known. For a user's own two
+clips they are read off openai-whisper's `transcribe` on the model: the clean clip's words
+with word timestamps (or reference times the caller knows better), the corrupt clip's text,
+and the one word in which the two differ.
+
+openai-whisper's word timestamps come from DTW over the model's alignment heads, and on small
+models they can lag the speech: on the bundled pairs' clean clips tiny.en places "Paris"
+1.14-1.38 s where it is spoken 0.93-1.31 s. Word cells inherit that error, so pass
+`clean_words` when the times are known (a pair set's manifest, a forced aligner).
+"""
+
+from __future__ import annotations
+
+import torch
+import whisper
+
+from hooked_audio.constants import SAMPLE_RATE, SECONDS_PER_POSITION
+from hooked_audio.models.whisper.inference import transcribe_options
+from hooked_audio.models.whisper.transcript_diff import changed_words, strip_punctuation
+from hooked_audio.pairs import MinimalPair
+
+
+def _timed_words(model, audio, options: dict) -> list[tuple[str, float, float]]:
+    """`(word, start_s, end_s)` of `audio`'s transcript (openai-whisper's word timestamps),
+    each at least one 20 ms position long and inside the clip."""
+    with torch.no_grad():
+        result = whisper.transcribe(model, audio, word_timestamps=True, **options)
+    seconds = len(audio) / SAMPLE_RATE
+    words = []
+    for segment in result["segments"]:
+        for word in segment["words"]:
+            start = min(float(word["start"]), seconds - SECONDS_PER_POSITION)
+            end = min(max(float(word["end"]), start + SECONDS_PER_POSITION), seconds)
+            words.append((word["word"].strip(), start, end))
+    return words
+
+
+def transcribed_pair(
+    model,
+    clean,
+    corrupt,
+    clean_words: list[tuple[str, float, float]] | None = None,
+    pair_id: str = "pair",
+) -> MinimalPair:
+    """The content pair of two equal-length clips (`Audio`, e.g. from `load_audio`; align two
+    separate recordings first with `hooked_audio.corruptions.align_pair`).
+
+    `clean_words`: `(word, start_s, end_s)` of the clean clip, in order (an entry may hold
+    several words, e.g. `"in the"`); default: the model's transcript with openai-whisper's word
+    timestamps. `clean_text` is the words joined by spaces, `meta["clean_words"]` their times,
+    `differing_words` the clean word and its replacement without edge punctuation, `spans_s`
+    the time of the entry holding the clean word, and `meta["changed_index"]` the changed
+    word's index among the words of `clean_text`. Raises ValueError unless the corrupt
+    transcript differs from the clean words in exactly one word."""
+    options = {**transcribe_options(model), "verbose": None}
+    words = list(clean_words) if clean_words is not None else _timed_words(model, clean, options)
+    clean_text = " ".join(word.strip() for word, _, _ in words)
+    with torch.no_grad():
+        corrupt_text = whisper.transcribe(model, corrupt, **options)["text"].strip()
+    changes = changed_words(clean_text, corrupt_text)
+    if len(changes) != 1 or len(changes[0].before) != 1 or len(changes[0].after) != 1:
+        found = "; ".join(f"{' '.join(c.before)!r} -> {' '.join(c.after)!r}" for c in changes)
+        raise ValueError(
+            f"The clean clip's words are {clean_text!r} and the corrupt clip transcribes as "
+            f"{corrupt_text!r} ({found or 'no difference'}): a minimal pair here needs texts "
+            "that differ in exactly one word, whose logit difference is measured."
+        )
+    change = changes[0]
+    entry_of_word = [i for i, (word, _, _) in enumerate(words) for _ in word.split()]
+    _, start, end = words[entry_of_word[change.index]]
+    return MinimalPair(
+        id=pair_id,
+        kind="content",
+        clean_text=clean_text,
+        corrupt_text=corrupt_text,
+        differing_words=[strip_punctuation(change.before[0]), strip_punctuation(change.after[0])],
+        spans_s=[(start, end)],
+        clean_audio=clean,
+        corrupt_audio=corrupt,
+        meta={"clean_words": [list(word) for word in words], "changed_index": change.index},
+    )
