@@ -20,11 +20,12 @@ to a parametrized `test_doc_blocks_slow`).
   setup name that `SETUPS` lacks, or a comment that is not right before a python block, fails.
 - ```bash blocks are not run (they install packages); every command in them must exist: `pip
   install` of the project's extras (setup.cfg) or of its requirements, a console script of
-  setup.cfg with a subcommand it accepts, `python -m` of an importable module.
+  setup.cfg with a subcommand it accepts, `python -m` of an importable module, `python
+  tutorials/NAME.py` of a tutorial script (tests/tutorials runs each).
 - ```text blocks are directory trees (README's layout): every path they name exists.
 - A fence of any other kind, or none, fails: no block goes unchecked.
 - Repository paths named anywhere in a document (`tests/...`, `hooked_audio/...`, `docs/...`,
-  `benchmarks/...`) exist.
+  `benchmarks/...`, `tutorials/...`, `scripts/...`) exist.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ DOCUMENTS = {"README.md": ROOT / "README.md"} | {
 MAX_LINE = 100
 FENCE = re.compile(r"^```(\S*)\s*$")
 DIRECTIVE = re.compile(r"^<!-- doc-test: setup=(\w+) -->$")
-REPO_PATH = re.compile(r"(?<![\w/.-])((?:tests|hooked_audio|docs|benchmarks)/[\w./-]*[\w/])")
+REPO_FOLDERS = "tests|hooked_audio|docs|benchmarks|tutorials|scripts"
+REPO_PATH = re.compile(rf"(?<![\w/.-])((?:{REPO_FOLDERS})/[\w./-]*[\w/])")
 SAMPLE_RATE = 16000
 EMOTIONS = [" happy", " sad", " angry"]
 
@@ -235,6 +237,8 @@ def check_bash(path: Path, block: Block) -> None:
                 check_console_script(argv, scripts[argv[0]])
             elif argv[:2] == ["python", "-m"]:
                 assert importlib.util.find_spec(argv[2]), f"`{command}`: no module {argv[2]}"
+            elif argv[0] == "python" and len(argv) == 2 and argv[1].startswith("tutorials/"):
+                assert (ROOT / argv[1]).is_file(), f"`{command}`: no tutorial {argv[1]}"
             else:
                 pytest.fail(f"{path.name}:{block.line}: no check for `{command}`; add one here")
 

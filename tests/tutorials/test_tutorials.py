@@ -1,0 +1,72 @@
+"""Each tutorial in `tutorials/` runs as a reader would run it (`python tutorials/NN_name.py`,
+on the packaged tiny.en), exits 0 (so its own asserts on the direction of its effect held),
+and prints the table it promises. The scripts assert the science; these tests check that they
+ran to the end and printed the rows that `docs/tutorials.md` quotes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+TUTORIALS = Path(__file__).resolve().parents[2] / "tutorials"
+NUMBER = r"(-?\d+\.\d\d)"
+
+
+def run_tutorial(name: str, timeout_s: float) -> str:
+    """Run one tutorial script in a fresh interpreter from the repository root; its stdout,
+    or a failure showing both streams when it exits non-zero."""
+    done = subprocess.run(
+        [sys.executable, str(TUTORIALS / name)],
+        cwd=TUTORIALS.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    assert done.returncode == 0, (
+        f"{name} exited {done.returncode}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+    )
+    return done.stdout
+
+
+def test_01_minimal_pair_study_slow():
+    out = run_tutorial("01_minimal_pair_study.py", timeout_s=300)
+    assert "3 pairs (0 left out) x 2 direction(s) x 1 activation(s) x 2 layer(s)" in out
+    summary = out.split("Mean recovery over pairs")[1].split("Denoising maps")[0]
+    # one row per layer: denoise (changed word, other words), noise (changed word, other words)
+    rows = re.findall(rf"^(\d)\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$", summary, re.M)
+    assert [row[0] for row in rows] == ["0", "3"]
+    corruptions = out.split("Denoising maps per corruption")[1]
+    for name in ("minimal pair", "white noise 0 dB (clip, seed 0)", "white noise 0 dB (word"):
+        # corruption, layer 0, peak, sharpness, 3 usable pairs of 3
+        row = rf"^\s*{re.escape(name)}.*\s0\s+{NUMBER}\s+{NUMBER}\s+3\s+3$"
+        assert re.search(row, corruptions, re.M), f"no layer-0 row for {name!r}"
+    assert "Checks passed: the changed word carries the recovery" in out
+
+
+def test_02_encoder_attention_locality():
+    out = run_tutorial("02_encoder_attention_locality.py", timeout_s=180)
+    assert "Unmasked transcript: 'And so my fellow Americans" in out
+    rows = dict(re.findall(r"^\s*(\d+)\s+\d+\s+(\d\.\d\d)  '", out, re.M))
+    assert list(rows) == ["5", "10", "25", "50", "75", "100", "200", "1500"]
+    assert rows["1500"] == "0.00"  # the control: a mask that masks nothing
+    assert "Checks passed: the transcript survives" in out
+
+
+def test_03_erase_encoder_window():
+    out = run_tutorial("03_erase_encoder_window.py", timeout_s=180)
+    plain = re.search(r"^Transcript:\s+'(.*)'$", out, re.M).group(1)
+    erased = re.search(r"^Erased 1\.0-2\.0 s \(frames 50-99\): '(.*)'$", out, re.M).group(1)
+    assert "my fellow" in plain and "my fellow" not in erased
+    assert "Words of the original transcript, timed by openai-whisper:" in out
+    assert "Checks passed: the erased second's words are gone" in out
+
+
+def test_04_encoder_lens():
+    out = run_tutorial("04_encoder_lens.py", timeout_s=180)
+    layers = re.findall(rf"^\s*(embed|\d)\s+{NUMBER}\s+{NUMBER}  '", out, re.M)
+    assert [layer for layer, _, _ in layers] == ["embed", "0", "1", "2", "3"]
+    assert layers[-1][1] == "1.00"  # the last layer is the model itself
+    assert "whisper.decode:     'And so my fellow Americans" in out
+    assert "Checks passed: accuracy rises to 1 at the last layer" in out
