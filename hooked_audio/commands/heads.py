@@ -60,6 +60,14 @@ def add_heads_parser(sub) -> None:
     )
     parser.add_argument("--top", type=positive_int, default=10, help="heads to print (default: 10)")
     parser.add_argument("--json", action="store_true", help="print every head's scores as JSON")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="draw the best head's cross-attention on the first clip (tokens x time under its "
+        "log-mel, reference words marked) into this PNG file",
+    )
 
 
 def _pair_set_clips(source: str) -> list[TimedClip]:
@@ -142,12 +150,16 @@ def _print_table(table: pd.DataFrame, top: int, model_name: str, clips, query: s
 
 
 def run_heads_command(args: argparse.Namespace) -> int:
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        raise ValueError(f"--plot {args.plot}: name a .png file to draw into.")
     clips = load_clips(args.audio, args.words)
     from hooked_audio.models.whisper import HookedWhisper
     from hooked_audio.models.whisper.head_timing import rank_cross_attention_heads
 
     model = HookedWhisper.from_pretrained(args.model)
     table = rank_cross_attention_heads(model, clips, query=args.query)
+    if args.plot is not None:
+        _plot_best_head(model, clips[0], table, args.plot)
     if args.json:
         print(
             json.dumps(
@@ -161,4 +173,24 @@ def run_heads_command(args: argparse.Namespace) -> int:
         )
         return 0
     _print_table(table, args.top, args.model, clips, args.query)
+    if args.plot is not None:
+        print(f"The best head's cross-attention on {clips[0].name}: {args.plot}")
     return 0
+
+
+def _plot_best_head(model, clip: TimedClip, table: pd.DataFrame, path: Path) -> None:
+    from matplotlib import pyplot as plt
+
+    from hooked_audio.models.whisper.cross_attention_map import cross_attention_map
+
+    best = table.iloc[0]
+    layer, head = int(best["layer"]), int(best["head"])
+    found = cross_attention_map(model, clip, layer, head)
+    title = (
+        f"{Path(clip.name).name}: decoder layer {layer}, head {head} (best at timing words: "
+        f"mean start error {best['mean_error_ms']:.0f} ms)"
+    )
+    drawn = found.plot(title=title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    drawn.ax.figure.savefig(path, dpi=120)
+    plt.close(drawn.ax.figure)

@@ -4,16 +4,21 @@
 - `spectrogram.plot_log_mel`: a Whisper log-mel on a time axis in seconds.
 - `sweep_figure.plot_sweep`: what `SweepResult.plot` draws (the heatmap, alone or under the
   log-mel with a shared time axis).
+- `cross_attention.plot_cross_attention`: one head's cross-attention, query tokens x time,
+  with words marked (`CrossAttentionMap.plot` of `hooked_audio.models.whisper`).
 """
 
+from hooked_audio.plots.cross_attention import CrossAttentionPlot, plot_cross_attention
 from hooked_audio.plots.spectrogram import as_log_mel, plot_log_mel
 from hooked_audio.plots.sweep_figure import plot_sweep, token_tick_labels
 from hooked_audio.plots.sweep_heatmap import SweepHeatmap, draw_sweep_heatmap
 
 __all__ = [
+    "CrossAttentionPlot",
     "SweepHeatmap",
     "as_log_mel",
     "draw_sweep_heatmap",
+    "plot_cross_attention",
     "plot_log_mel",
     "plot_sweep",
     "token_tick_labels",

@@ -122,7 +122,7 @@ def draw_sweep_heatmap(
         ax.set_facecolor(GAP_COLOUR)
         ax.set_xlim(*(time_span or (min(s for s, _ in spans), max(e for _, e in spans))))
         ax.set_xlabel("time (s)")
-        label_axis, boundaries = _label_cells(ax, spans, cell_labels)
+        label_axis, boundaries = label_time_spans(ax, spans, cell_labels)
     else:
         ax.set_xlim(-0.5, n_cells - 0.5)
         ticks = list(tick_labels) if tick_labels is not None else list(cell_labels)
@@ -142,7 +142,7 @@ def draw_sweep_heatmap(
     return SweepHeatmap(ax, mesh, drawn, bar, label_axis, boundaries)
 
 
-def _label_cells(ax, spans, labels) -> tuple[object | None, list[float]]:
+def label_time_spans(ax, spans, labels) -> tuple[object | None, list[float]]:
     """Own labels at the cells' centres on a tick row above `ax`; their edges as lines."""
     own = [i for i, label in enumerate(labels) if has_own_label(label)]
     if not own:

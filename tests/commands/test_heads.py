@@ -90,9 +90,14 @@ def test_a_head_scored_against_its_own_starts_has_no_error(tiny_en, clips):
     assert table.iloc[0][["layer", "head", "mean_error_ms"]].tolist() == [1, 3, 0.0]
 
 
-def test_heads_command_prints_the_ranking_and_json(cli, model_loads):
-    run = cli("heads", PAIRS / "car-bike_clean.flac", "bundled", "--top", "3")
+def test_heads_command_prints_the_ranking_and_json(cli, model_loads, tmp_path):
+    picture = tmp_path / "best.png"
+    run = cli("heads", PAIRS / "car-bike_clean.flac", "bundled", "--top", "3", "--plot", picture)
     assert run.code == 0, run.err
+    assert (
+        f"The best head's cross-attention on {PAIRS / 'car-bike_clean.flac'}: {picture}" in run.out
+    )
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = run.out.splitlines()
     assert "8 clip(s), 58 words" in lines[0]
     assert [line.split()[0] for line in lines[3:6]] == ["1", "2", "3"]
@@ -123,6 +128,7 @@ def test_heads_takes_word_times_from_a_csv(cli, model_loads, tmp_path, clips):
         (["a.wav", "b.wav", "--words", "a.csv"], "give one per audio file, in the same order"),
         (["bundled", "--words", "a.csv"], "'bundled' carries its own word times"),
         (["bundled", "--top", "0"], "argument --top: expected an integer >= 1"),
+        (["bundled", "--plot", "best.pdf"], "--plot best.pdf: name a .png file"),
     ],
 )
 def test_bad_input_is_refused_before_the_model_loads(cli, no_model, argv, message):

@@ -54,7 +54,7 @@ def timed_clips(pairs: Iterable) -> list[TimedClip]:
     ]
 
 
-def _word_tokens(model, clip: TimedClip) -> tuple[list[int], list[int]]:
+def teacher_forced_words(model, clip: TimedClip) -> tuple[list[int], list[int]]:
     """The teacher-forced tokens and the position of each word's first token."""
     tokens, first = list(model.start_tokens()), []
     for word, _, _ in clip.words:
@@ -74,7 +74,7 @@ def cross_attention_word_starts(model, clip: TimedClip, query: str = "predicting
     `head`, `start_s` and `error_s = |start_s - reference_start_s|`."""
     if query not in QUERIES:
         raise ValueError(f"query must be one of {QUERIES}, got {query!r}.")
-    tokens, first = _word_tokens(model, clip)
+    tokens, first = teacher_forced_words(model, clip)
     queries = [p - 1 for p in first] if query == "predicting" else first
     n_positions = model.dims.n_audio_ctx
     seconds_per_position = model.window_seconds / n_positions
