@@ -103,7 +103,7 @@ def _word_times(args: argparse.Namespace, clean) -> tuple[WordTimes | None, str]
     else:
         words, origin = pair_set_words(args.clean), f"the manifest beside {args.clean}"
     if words is None:
-        return None, "openai-whisper's word timestamps (DTW over the alignment heads)"
+        return None, "openai-whisper's word timestamps"  # the model's pair says more
     return TimedClip(str(args.clean), clean, words).words, origin
 
 
@@ -275,7 +275,7 @@ def run_patch_command(args: argparse.Namespace) -> int:
         "clean": str(args.clean),
         "corrupt": str(args.corrupt),
         "alignment_score": score,
-        "word_times": origin,
+        "word_times": origin if words is not None else pair.meta["word_times"],
         "clean_text": pair.clean_text,
         "corrupt_text": pair.corrupt_text,
         "changed_word": contrast.clean_word,

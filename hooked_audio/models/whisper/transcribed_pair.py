@@ -8,11 +8,16 @@ and the one word in which the two differ.
 
 openai-whisper's word timestamps come from DTW over the model's alignment heads, and on small
 models they can lag the speech: on the bundled pairs' clean clips tiny.en places "Paris"
-1.14-1.38 s where it is spoken 0.93-1.31 s. Word cells inherit that error, so pass
+1.14-1.38 s where it is spoken 0.93-1.31 s, and word cells inherit that error. So without
+`clean_words`, the changed word's span is then read from the sound: where the two clips'
+log-mels differ most near whisper's time for it (`hooked_audio.pairs.difference_span`), its
+neighbours cut back to make room; whisper's times stay where nothing stands out. Pass
 `clean_words` when the times are known (a pair set's manifest, a forced aligner).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import whisper
@@ -21,6 +26,7 @@ from hooked_audio.constants import SAMPLE_RATE, SECONDS_PER_POSITION
 from hooked_audio.models.whisper.inference import transcribe_options
 from hooked_audio.models.whisper.transcript_diff import changed_words, strip_punctuation
 from hooked_audio.pairs import MinimalPair
+from hooked_audio.pairs.difference_span import difference_span, position_difference
 
 
 def _timed_words(model, audio, options: dict) -> list[tuple[str, float, float]]:
@@ -38,6 +44,38 @@ def _timed_words(model, audio, options: dict) -> list[tuple[str, float, float]]:
     return words
 
 
+def _time_changed_word_by_sound(
+    model, clean, corrupt, words: list[tuple[str, float, float]], changed: int
+) -> tuple[list[tuple[str, float, float]], str]:
+    """`words` with entry `changed` moved to where the clips differ most near it, earlier
+    entries ending and later ones starting outside it; unchanged (with the reason) when the
+    difference has no clear peak or the neighbours would be left without a position."""
+    whisper_times = "openai-whisper's word timestamps (DTW over the alignment heads)"
+    n_positions = min(
+        model.dims.n_audio_ctx, math.ceil(len(clean) / SAMPLE_RATE / SECONDS_PER_POSITION)
+    )
+    difference = position_difference(model.to_mel(clean)[0], model.to_mel(corrupt)[0], n_positions)
+    word, start, end = words[changed]
+    span = difference_span(difference, (start, end))
+    if span is None:
+        return words, whisper_times + "; the clips differ nowhere in particular near the word"
+    new_start, new_end = span
+    moved = list(words)
+    moved[changed] = (word, new_start, new_end)
+    for i in range(changed):
+        other, other_start, other_end = moved[i]
+        moved[i] = (other, other_start, min(other_end, new_start))
+    for i in range(changed + 1, len(moved)):
+        other, other_start, other_end = moved[i]
+        moved[i] = (other, max(other_start, new_end), other_end)
+    if any(e - s < SECONDS_PER_POSITION - 1e-9 for _, s, e in moved):
+        return words, whisper_times + "; the sound's span of the word overlaps its neighbours"
+    return moved, (
+        f"openai-whisper's word timestamps, {word!r} moved to where the clips differ "
+        f"({new_start:.2f}-{new_end:.2f} s; whisper: {start:.2f}-{end:.2f} s)"
+    )
+
+
 def transcribed_pair(
     model,
     clean,
@@ -53,8 +91,9 @@ def transcribed_pair(
     timestamps. `clean_text` is the words joined by spaces, `meta["clean_words"]` their times,
     `differing_words` the clean word and its replacement without edge punctuation, `spans_s`
     the time of the entry holding the clean word, and `meta["changed_index"]` the changed
-    word's index among the words of `clean_text`. Raises ValueError unless the corrupt
-    transcript differs from the clean words in exactly one word."""
+    word's index among the words of `clean_text`; `meta["word_times"]` says where the times
+    came from. Raises ValueError unless the corrupt transcript differs from the clean words in
+    exactly one word."""
     options = {**transcribe_options(model), "verbose": None}
     words = list(clean_words) if clean_words is not None else _timed_words(model, clean, options)
     clean_text = " ".join(word.strip() for word, _, _ in words)
@@ -70,6 +109,11 @@ def transcribed_pair(
         )
     change = changes[0]
     entry_of_word = [i for i, (word, _, _) in enumerate(words) for _ in word.split()]
+    origin = "given"
+    if clean_words is None:
+        words, origin = _time_changed_word_by_sound(
+            model, clean, corrupt, words, entry_of_word[change.index]
+        )
     _, start, end = words[entry_of_word[change.index]]
     return MinimalPair(
         id=pair_id,
@@ -80,5 +124,9 @@ def transcribed_pair(
         spans_s=[(start, end)],
         clean_audio=clean,
         corrupt_audio=corrupt,
-        meta={"clean_words": [list(word) for word in words], "changed_index": change.index},
+        meta={
+            "clean_words": [list(word) for word in words],
+            "changed_index": change.index,
+            "word_times": origin,
+        },
     )
