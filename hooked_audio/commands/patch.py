@@ -76,6 +76,14 @@ def add_patch_parser(sub) -> None:
         "openai-whisper's word timestamps)",
     )
     parser.add_argument(
+        "--change",
+        nargs=2,
+        default=None,
+        metavar=("WORD", "REPLACEMENT"),
+        help="the changed word and what CORRUPT says instead, when the model mishears CORRUPT "
+        "(default: read off the two transcripts)",
+    )
+    parser.add_argument(
         "--align",
         action="store_true",
         help="time-warp CORRUPT onto CLEAN (DTW) first; needed when their lengths differ",
@@ -213,7 +221,8 @@ def _print_results(report: dict, results: dict, changed: list[bool]) -> None:
             f"Aligned {report['corrupt']} onto {report['clean']} (DTW score "
             f"{report['alignment_score']:.3f}; 0 = identical)."
         )
-    print(f"Clean:   {report['clean_text']}\nCorrupt: {report['corrupt_text']}")
+    named = " (the change named with --change, not transcribed)" if report["named_change"] else ""
+    print(f"Clean:   {report['clean_text']}\nCorrupt: {report['corrupt_text']}{named}")
     print(f"Word times: {report['word_times']}")
     print(
         f"Metric: logit[{report['changed_word']!r}] - logit[{report['replacement']!r}] where "
@@ -243,7 +252,8 @@ def run_patch_command(args: argparse.Namespace) -> int:
     from hooked_audio.study.pair_cells import pair_cells
 
     model = HookedWhisper.from_pretrained(args.model)
-    pair = transcribed_pair(model, clean, corrupt, clean_words=words)
+    change = None if args.change is None else tuple(args.change)
+    pair = transcribed_pair(model, clean, corrupt, clean_words=words, change=change)
     clean_frames, corrupt_frames = model.to_frames(clean), model.to_frames(corrupt)
     contrast, clean_value, corrupt_value = _contrast(
         model, pair, clean_frames, corrupt_frames, args.min_gap
@@ -278,6 +288,7 @@ def run_patch_command(args: argparse.Namespace) -> int:
         "word_times": origin if words is not None else pair.meta["word_times"],
         "clean_text": pair.clean_text,
         "corrupt_text": pair.corrupt_text,
+        "named_change": change is not None,
         "changed_word": contrast.clean_word,
         "replacement": contrast.replacement,
         "clean_value": clean_value,

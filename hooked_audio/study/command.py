@@ -32,7 +32,7 @@ def add_study_parser(sub) -> None:
         "--out",
         type=Path,
         required=True,
-        help="output folder (results.jsonl, spec.json, skipped.json); "
+        help="output folder (results.jsonl, spec.json, skipped.json, report.html, figures/*.png); "
         "an unfinished study there resumes",
     )
     parser.add_argument("--directions", nargs="+", choices=DIRECTIONS, default=list(DIRECTIONS))
@@ -42,7 +42,7 @@ def add_study_parser(sub) -> None:
         type=non_negative_int,
         nargs="+",
         default=None,
-        help="encoder layers (default: all)",
+        help="layers to patch (default: all): encoder layers, decoder layers for cross_heads",
     )
     parser.add_argument(
         "--granularity",
@@ -69,6 +69,13 @@ def add_study_parser(sub) -> None:
         default=True,
         help="write report.html into --out: figures, audio and numbers in one file that opens "
         "offline (on by default)",
+    )
+    parser.add_argument(
+        "--figures",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write PNG figures into --out/figures: per activation the onset-aligned curves and "
+        "each pair's map under its log-mel, and the noise comparison (on by default)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -130,6 +137,11 @@ def run_study_command(args: argparse.Namespace) -> int:
         )
         comparison.to_json(args.out / "corruptions.jsonl", orient="records", lines=True)
         table = corruption_table(comparison)
+    figures = []
+    if args.figures and len(result.rows):
+        from hooked_audio.study.figure_files import write_figures
+
+        figures = write_figures(result, pairs, args.out, table)
     if args.json:
         corruptions = None if table is None else table.to_dict(orient="records")
         print(
@@ -141,6 +153,7 @@ def run_study_command(args: argparse.Namespace) -> int:
                     "corruptions": corruptions,
                     "summary": summary.to_dict(orient="records"),
                     "report": None if report is None else str(report),
+                    "figures": [str(path) for path in figures],
                 }
             )
         )
@@ -157,6 +170,8 @@ def run_study_command(args: argparse.Namespace) -> int:
     for skip in result.skipped:
         print(f"left out {skip['pair']}: {skip['reason']}")
     print(f"\nResults: {args.out / 'results.jsonl'} ({len(result.rows)} rows)")
+    if figures:
+        print(f"Figures: {len(figures)} PNG files in {figures[0].parent}")
     if report is not None:
         print(f"Report: {report}")
     return 0

@@ -135,6 +135,20 @@ class StudyResult:
             )
         return _with_sites(pd.DataFrame(out))
 
+    def plot_pair(self, pair, act: str | None = None, mel=None):
+        """One pair's sites x time map per direction under its log-mel (a matplotlib figure;
+        `hooked_audio.study.figures.pair_map_figure`)."""
+        from hooked_audio.study.figures import pair_map_figure
+
+        return pair_map_figure(self, pair, act=act, mel=mel)
+
+    def plot_onsets(self, act: str | None = None, bin_s: float = 0.1):
+        """Recovery against time from the changed word's onset, denoising beside noising (a
+        matplotlib figure; `hooked_audio.study.figures.onset_figure`)."""
+        from hooked_audio.study.figures import onset_figure
+
+        return onset_figure(self, act=act, bin_s=bin_s)
+
 
 def _with_sites(summary: pd.DataFrame) -> pd.DataFrame:
     if len(summary):

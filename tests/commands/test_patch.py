@@ -90,12 +90,24 @@ def test_align_warps_a_slower_recording_onto_the_clean_one(cli, model_loads, wav
     assert max(abs(v) for i, v in enumerate(recovery) if i != changed) < 0.2
 
 
+def test_a_named_change_stands_in_for_the_corrupt_transcript(cli, model_loads, wav_pair):
+    clean, corrupt, words = wav_pair
+    heard = patch_json(cli, clean, corrupt, "--words", words)
+    named = patch_json(cli, clean, corrupt, "--words", words, "--change", "paris", "Berlin")
+    assert (heard["named_change"], named["named_change"]) == (False, True)
+    assert named["corrupt_text"] == "We will meet in Berlin next summer"  # the words given
+    assert named["directions"] == heard["directions"]
+    error = one_line_error(cli("patch", clean, corrupt, "--change", "London", "Rome"), "patch")
+    assert "The change 'London' -> 'Rome' needs one word that occurs once" in error
+
+
 def test_clips_without_one_changed_word_are_refused(cli, model_loads, wav_pair):
     clean, _, _ = wav_pair
     error = one_line_error(cli("patch", clean, clean), "patch")
     assert "(no difference): a minimal pair here needs texts that differ in exactly one word" in (
         error
     )
+    assert "--change WORD REPLACEMENT" in error
 
 
 @pytest.mark.parametrize(

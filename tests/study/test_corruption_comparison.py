@@ -97,3 +97,10 @@ def test_study_command_compares_noise(tmp_path, capsys):
     names = {row["corruption"] for row in report["corruptions"]}
     assert names == {"minimal pair", "white noise 0 dB (clip, seed 0)"}
     assert (tmp_path / "corruptions.jsonl").exists()
+    figures = tmp_path / "figures"
+    expected = ["onsets_resid_pre.png"] + [f"pair_{p}_resid_pre.png" for p in report["pairs"]]
+    wanted = [str(figures / name) for name in [*expected, "corruptions.png"]]
+    assert sorted(report["figures"]) == sorted(wanted)
+    for path in report["figures"]:
+        with open(path, "rb") as png:
+            assert png.read(8) == b"\x89PNG\r\n\x1a\n"

@@ -76,12 +76,28 @@ def _time_changed_word_by_sound(
     )
 
 
+def _replace_word(text: str, word: str, replacement: str) -> str:
+    """`text` with its one occurrence of `word` (without case and edge punctuation) replaced."""
+    words = text.split()
+    found = [i for i, w in enumerate(words) if strip_punctuation(w).lower() == word.lower()]
+    if len(found) != 1 or not replacement.strip() or len(replacement.split()) != 1:
+        where = "does not occur" if not found else f"occurs {len(found)} times"
+        raise ValueError(
+            f"The change {word!r} -> {replacement!r} needs one word that occurs once in the "
+            f"clean words {text!r} ({where if len(found) != 1 else 'bad replacement'}) and a "
+            "one-word replacement."
+        )
+    words[found[0]] = replacement
+    return " ".join(words)
+
+
 def transcribed_pair(
     model,
     clean,
     corrupt,
     clean_words: list[tuple[str, float, float]] | None = None,
     pair_id: str = "pair",
+    change: tuple[str, str] | None = None,
 ) -> MinimalPair:
     """The content pair of two equal-length clips (`Audio`, e.g. from `load_audio`; align two
     separate recordings first with `hooked_audio.corruptions.align_pair`).
@@ -93,19 +109,28 @@ def transcribed_pair(
     the time of the entry holding the clean word, and `meta["changed_index"]` the changed
     word's index among the words of `clean_text`; `meta["word_times"]` says where the times
     came from. Raises ValueError unless the corrupt transcript differs from the clean words in
-    exactly one word."""
+    exactly one word.
+
+    `change=(word, replacement)` names the change instead of reading it off the corrupt clip's
+    transcript (for when the model mishears it, e.g. tiny.en hears "dog along the" spoken as
+    "cat along the" as "cataloging"): `word` must occur once among the clean words."""
     options = {**transcribe_options(model), "verbose": None}
     words = list(clean_words) if clean_words is not None else _timed_words(model, clean, options)
     clean_text = " ".join(word.strip() for word, _, _ in words)
-    with torch.no_grad():
-        corrupt_text = whisper.transcribe(model, corrupt, **options)["text"].strip()
+    if change is None:
+        with torch.no_grad():
+            corrupt_text = whisper.transcribe(model, corrupt, **options)["text"].strip()
+    else:
+        corrupt_text = _replace_word(clean_text, *change)
     changes = changed_words(clean_text, corrupt_text)
     if len(changes) != 1 or len(changes[0].before) != 1 or len(changes[0].after) != 1:
         found = "; ".join(f"{' '.join(c.before)!r} -> {' '.join(c.after)!r}" for c in changes)
         raise ValueError(
             f"The clean clip's words are {clean_text!r} and the corrupt clip transcribes as "
             f"{corrupt_text!r} ({found or 'no difference'}): a minimal pair here needs texts "
-            "that differ in exactly one word, whose logit difference is measured."
+            "that differ in exactly one word, whose logit difference is measured. If the "
+            "model mishears the corrupt clip, name the change: change=(word, replacement), "
+            "or `hooked-audio patch --change WORD REPLACEMENT`."
         )
     change = changes[0]
     entry_of_word = [i for i, (word, _, _) in enumerate(words) for _ in word.split()]
