@@ -123,11 +123,6 @@ def run_study_command(args: argparse.Namespace) -> int:
         out=(lambda line: None) if args.json else print,
     )
     summary = result.word_summary()
-    report = None
-    if args.report:
-        from hooked_audio.study.report import write_report
-
-        report = write_report(result, pairs, args.out, model=model, model_name=args.model)
     table = None
     if noises:
         from hooked_audio.study.corruption_comparison import compare_corruptions, corruption_table
@@ -137,6 +132,13 @@ def run_study_command(args: argparse.Namespace) -> int:
         )
         comparison.to_json(args.out / "corruptions.jsonl", orient="records", lines=True)
         table = corruption_table(comparison)
+    report = None
+    if args.report:
+        from hooked_audio.study.report import write_report
+
+        report = write_report(
+            result, pairs, args.out, model=model, model_name=args.model, comparison=table
+        )
     figures = []
     if args.figures and len(result.rows):
         from hooked_audio.study.figure_files import write_figures

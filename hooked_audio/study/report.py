@@ -20,7 +20,7 @@ import pandas as pd
 
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.study import report_figures as figures
-from hooked_audio.study.report_embed import audio_data_uri, json_data_uri, study_json
+from hooked_audio.study.report_embed import audio_data_uri, json_data_uri, records, study_json
 from hooked_audio.study.report_html import Clip, page, pair_section
 from hooked_audio.study.result import StudyResult
 
@@ -119,13 +119,16 @@ def write_report(
     out_dir: str | Path,
     model=None,
     model_name: str | None = None,
+    comparison: pd.DataFrame | None = None,
 ) -> Path:
     """Write `out_dir/report.html` for `result` and return its path.
 
     `pairs`: the study's pairs (those left out may be among them; every studied pair must
     be, for its audio and texts). `model`: a `HookedWhisper` to show what it transcribes from
     each clip (one greedy decode per pair), or None to skip that. `model_name`: for the
-    header (default: the one recorded in `out_dir/spec.json` by `run_study`)."""
+    header (default: the one recorded in `out_dir/spec.json` by `run_study`). `comparison`:
+    a `corruption_table` of minimal pairs against noise, drawn with the aggregate figures and
+    added to the numbers."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     by_id = {pair.id: pair for pair in pairs}
@@ -156,7 +159,11 @@ def write_report(
             )
             section = pair_section(pid, _subtitle(pair, pair_rows), _clips(pair, model), fig)
             sections.append((pid, section))
-    numbers = json_data_uri(study_json(result, summary, curves, name))
+    data = study_json(result, summary, curves, name)
+    if comparison is not None and len(comparison):
+        aggregate.append(figures.corruption_bar_figure(comparison))
+        data["corruptions"] = records(comparison)
+    numbers = json_data_uri(data)
     html = page(
         f"Study report: {name}",
         _facts(result, name, layers),

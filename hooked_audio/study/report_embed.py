@@ -39,7 +39,7 @@ def _plain(value):
     return value
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
+def records(frame: pd.DataFrame) -> list[dict]:
     return [_plain(record) for record in frame.to_dict(orient="records")]
 
 
@@ -52,9 +52,9 @@ def study_json(
         "model": model_name,
         "spec": _plain(asdict(result.spec)),
         "skipped": _plain(result.skipped),
-        "rows": _records(result.rows),
-        "word_summary": _records(word_summary),
-        "onset_curves": _records(onset_curves),
+        "rows": records(result.rows),
+        "word_summary": records(word_summary),
+        "onset_curves": records(onset_curves),
     }
 
 

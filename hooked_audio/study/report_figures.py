@@ -197,6 +197,47 @@ def word_bar_figure(summary: pd.DataFrame, act: str, directions: Sequence[str]) 
     return fig
 
 
+def corruption_bar_figure(table: pd.DataFrame) -> go.Figure:
+    """Minimal pairs against noise (`corruption_table`'s rows): peak recovery and sharpness per
+    corruption, a bar per layer, hover giving the usable pairs."""
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=["peak recovery", "sharpness (share on the changed word +-0.1 s)"],
+        horizontal_spacing=0.08,
+    )
+    layers = sorted(table["layer"].unique())
+    colours = site_colours([f"layer {layer}" for layer in layers])
+    for col, column in enumerate(("peak", "sharpness"), start=1):
+        for layer in layers:
+            part = table[table["layer"] == layer]
+            fig.add_trace(
+                go.Bar(
+                    x=part["corruption"],
+                    y=part[column],
+                    name=f"layer {layer}",
+                    legendgroup=f"layer {layer}",
+                    showlegend=col == 1,
+                    marker_color=colours[f"layer {layer}"],
+                    customdata=part[["usable_pairs", "pairs"]].to_numpy(),
+                    hovertemplate=(
+                        f"%{{x}}<br>layer {layer}<br>{column} %{{y:.3f}}"
+                        "<br>%{customdata[0]} of %{customdata[1]} pairs usable<extra></extra>"
+                    ),
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_yaxes(range=[0, 1.05], row=1, col=2)
+    fig.update_layout(
+        template=TEMPLATE,
+        title=dict(text="Denoising maps per corruption: minimal pairs against noise", x=0),
+        barmode="group",
+        height=360,
+    )
+    return fig
+
+
 def _unit(frame: pd.DataFrame) -> str:
     return "head" if frame["head"].notna().any() else "layer"
 

@@ -233,3 +233,26 @@ def test_report_renders_in_a_headless_browser(study, pair, tmp_path):
     pixels = imread(shot)[..., :3]
     assert (pixels.min(axis=-1) < 0.9).mean() > 0.02  # not a blank page
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 100  # the colour maps drawn
+
+
+def test_a_noise_comparison_is_drawn_and_in_the_numbers(study, pair, tmp_path):
+    result, _ = study
+    table = pd.DataFrame(
+        {
+            "corruption": ["minimal pair", "white noise 0 dB (clip, seed 0)"],
+            "layer": [0, 0],
+            "peak": [1.01, 0.48],
+            "sharpness": [0.95, float("nan")],
+            "usable_pairs": [1, 0],
+            "pairs": [1, 1],
+        }
+    )
+    html = write_report(result, [pair], tmp_path, comparison=table).read_text(encoding="utf-8")
+    numbers = json.loads(_data_uris(html, "application/json")[0])
+    decoded = pd.DataFrame(numbers["corruptions"]).astype(table.dtypes.to_dict())
+    pd.testing.assert_frame_equal(decoded, table)  # NaN travels as null and comes back
+    fig = figures.corruption_bar_figure(table)
+    peak, sharpness = fig.data
+    assert list(peak.x) == list(table["corruption"]) and list(peak.y) == [1.01, 0.48]
+    assert sharpness.y[0] == 0.95 and np.isnan(sharpness.y[1])
+    assert "minimal pairs against noise" in html
