@@ -9,23 +9,33 @@ from __future__ import annotations
 import argparse
 
 
-def non_negative_int(text: str) -> int:
-    """A layer, head or index: an integer >= 0."""
+def _integer_at_least(minimum: int, text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+        raise argparse.ArgumentTypeError(
+            f"expected an integer >= {minimum}, got {text!r}"
+        ) from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
     return value
+
+
+def non_negative_int(text: str) -> int:
+    """A layer, head or index: an integer >= 0."""
+    return _integer_at_least(0, text)
 
 
 def positive_int(text: str) -> int:
     """A count or a size: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+    return _integer_at_least(1, text)
+
+
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    """`--model`: a Whisper name or checkpoint path, loaded only after the other arguments
+    are checked (`HookedWhisper.from_pretrained`)."""
+    parser.add_argument(
+        "--model",
+        default="tiny.en",
+        help="tiny.en (packaged), base, or a checkpoint path (default: tiny.en)",
+    )

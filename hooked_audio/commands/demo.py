@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hooked_audio.commands.arguments import non_negative_int
+from hooked_audio.commands.arguments import add_model_argument, non_negative_int
 from hooked_audio.demo import BUNDLED_CLIP, DEFAULT_OUT
 
 
@@ -14,9 +14,7 @@ def add_demo_parser(sub) -> None:
         help="the main job on the packaged tiny.en: transcribe and ablate the bundled clip, "
         "then a small study on the bundled minimal pairs with its report.html",
     )
-    parser.add_argument(
-        "--model", default="tiny.en", help="model name or path (default: the packaged tiny.en)"
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--audio",
         type=Path,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from hooked_audio.audio import load_audio
-from hooked_audio.commands.arguments import positive_int
+from hooked_audio.commands.arguments import add_model_argument, positive_int
 from hooked_audio.models.whisper.head_timing import QUERIES, timed_clips
 from hooked_audio.models.whisper.reference_words import (
     TimedClip,
@@ -46,11 +46,7 @@ def add_heads_parser(sub) -> None:
         help="reference word times, one CSV (word,start,end in seconds) per AUDIO file, in "
         "the same order",
     )
-    parser.add_argument(
-        "--model",
-        default="tiny.en",
-        help="tiny.en (packaged), base, or a checkpoint path (default: tiny.en)",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--query",
         choices=QUERIES,

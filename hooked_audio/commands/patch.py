@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from hooked_audio.audio import load_audio
-from hooked_audio.commands.arguments import non_negative_int
+from hooked_audio.commands.arguments import add_model_argument, non_negative_int
 from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
 from hooked_audio.models.whisper.reference_words import (
     TimedClip,
@@ -43,11 +43,7 @@ def add_patch_parser(sub) -> None:
     )
     parser.add_argument("clean", type=Path, help="the clean clip")
     parser.add_argument("corrupt", type=Path, help="the same sentence with one word changed")
-    parser.add_argument(
-        "--model",
-        default="tiny.en",
-        help="tiny.en (packaged), base, or a checkpoint path (default: tiny.en)",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--layers",
         type=non_negative_int,

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from hooked_audio.audio import load_audio
+from hooked_audio.commands.arguments import add_model_argument
 from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
 from hooked_audio.models.whisper.frame_interventions import (
     SPAN_FORMAT,
@@ -43,11 +44,7 @@ def add_transcribe_parser(sub) -> None:
         "frames zeroed or patched from another clip",
     )
     parser.add_argument("audio", type=Path, help="audio file (wav, flac, ogg, mp3, ...)")
-    parser.add_argument(
-        "--model",
-        default="tiny.en",
-        help="tiny.en (packaged), base, or a checkpoint path (default: tiny.en)",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--ablate",
         type=frame_span_argument,

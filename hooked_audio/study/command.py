@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hooked_audio.commands.arguments import non_negative_int
+from hooked_audio.commands.arguments import add_model_argument, non_negative_int
 from hooked_audio.patching.directions import DIRECTIONS
 from hooked_audio.study.spec import STUDY_ACTS, StudySpec
 
@@ -23,11 +23,7 @@ def add_study_parser(sub) -> None:
         help="'bundled', a PairSet folder, or a CSV of "
         "sentence,word,replacement[,voice] rows to synthesise",
     )
-    parser.add_argument(
-        "--model",
-        default="tiny.en",
-        help="tiny.en (packaged), base, or a checkpoint path (default: tiny.en)",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--out",
         type=Path,

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from hooked_audio.audio import AudioInputError, load_audio
+from hooked_audio.commands.arguments import add_model_argument
 from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
 
 TEXT_WIDTH = 60
@@ -23,11 +24,7 @@ def add_lens_parser(sub) -> None:
         help="encoder lens (each encoder layer decoded) and decoder logit lens of one clip",
     )
     parser.add_argument("audio", type=Path, help="audio file (wav, flac, ogg, mp3, ...)")
-    parser.add_argument(
-        "--model",
-        default="tiny.en",
-        help="tiny.en (packaged), base, or a checkpoint path (default: tiny.en)",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--chunk",
         action="store_true",
