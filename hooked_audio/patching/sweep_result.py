@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Bool, Float
 from torch import Tensor
 
 from hooked_audio.patching.directions import Direction
@@ -19,7 +19,9 @@ class SweepResult:
     `cells` are position groups (one position, or a window); `cell_labels` name them
     (a token string, or a time span); `cell_seconds` gives `(start, end)` in seconds for
     encoder frames (None on the decoder side). `clean_value` / `corrupt_value` are the
-    metric on the unpatched runs, for normalisation.
+    metric on the unpatched runs, for normalisation. `exact[layer_index, cell_index]`, where
+    given, says which values are exact patches and which estimates (`verify_top_cells`); None
+    means all are of the kind `act` names.
     """
 
     values: Float[Tensor, "layer cell"]
@@ -32,12 +34,20 @@ class SweepResult:
     corrupt_value: float
     cell_seconds: list[tuple[float, float]] | None = None
     metadata: dict = field(default_factory=dict)
+    exact: Bool[Tensor, "layer cell"] | None = None
 
     def __post_init__(self) -> None:
         shape = (len(self.layers), len(self.cells))
         if tuple(self.values.shape) != shape:
             raise ValueError(
                 f"values have shape {tuple(self.values.shape)}, expected {shape} (layers x cells)."
+            )
+        if self.exact is not None and (
+            tuple(self.exact.shape) != shape or self.exact.dtype != torch.bool
+        ):
+            raise ValueError(
+                f"exact must be a bool tensor of shape {shape} (layers x cells), got "
+                f"{self.exact.dtype} {tuple(self.exact.shape)}."
             )
         if len(self.cell_labels) != len(self.cells):
             raise ValueError(f"{len(self.cells)} cells but {len(self.cell_labels)} labels.")

@@ -17,7 +17,7 @@ My brother lives in a small village near the coast.,village,city
 """
 
 
-def test_held_out_pairs_are_localised_through_the_cli(tmp_path, capsys):
+def test_held_out_pairs_are_localised_through_the_cli_slow(tmp_path, capsys):
     csv = tmp_path / "held_out.csv"
     csv.write_text(HELD_OUT)
     out = tmp_path / "study"

@@ -72,7 +72,7 @@ def test_version_and_pairs_build(tmp_path, capsys):
         main(["pairs", "build", str(tmp_path / "missing.csv"), str(tmp_path / "x")])
 
 
-def test_study_command_compares_noise(tmp_path, capsys):
+def test_study_command_compares_noise_slow(tmp_path, capsys):
     assert (
         main(
             [

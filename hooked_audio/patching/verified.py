@@ -1,0 +1,144 @@
+"""Attribute, then verify: an estimated map whose most important cells are patched exactly.
+
+An estimate (`resid_pre_attribution`, `..._qk`, `resid_pre_integrated_gradients`) costs a
+few forwards for every cell at once but can be wrong; exact patching costs one forward per
+cell. `verify_top_cells` ranks the estimate's cells by their estimated effect
+`|estimate - base run|`, patches the highest-ranked ones exactly with the fast engine
+(`layer_sweep`'s patch, resumed at the patched layer, batched) and returns one map: exact
+values where it patched, the estimate elsewhere, and `exact` saying which is which.
+
+Stop rules: `top_k` cells over the whole map (the default, 10), or per layer, cells in rank
+order until their exact effects add up to `share` of the layer-wide effect `source - base`
+(the metric moving from the base run to the source run), at most `max_cells` per layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from hooked_audio.patching.checks import check_aligned, check_batch_size
+from hooked_audio.patching.engine import resume_names, sweep_cells
+from hooked_audio.patching.layer_sweep import LAYER_ACTS, ActivationPatch
+from hooked_audio.patching.runs import run_base_and_source
+from hooked_audio.patching.sweep_result import SweepResult
+from hooked_audio.streams.protocol import AudioStream, StreamInput
+
+
+def _ranked(estimate: SweepResult, base_value: float) -> Tensor:
+    """`[layer, rank]`: each layer's cell indices from the largest estimated effect down."""
+    effect = (estimate.values - base_value).abs().nan_to_num(nan=-1.0)
+    return effect.argsort(dim=1, descending=True)
+
+
+def verify_top_cells(
+    view: AudioStream,
+    clean: StreamInput,
+    corrupt: StreamInput,
+    metric: Callable[[Tensor], Tensor],
+    estimate: SweepResult,
+    act: str = "resid_pre",
+    top_k: int | None = 10,
+    share: float | None = None,
+    max_cells: int | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+) -> SweepResult:
+    """`estimate` (of `blocks.{l}.hook_{act}` on these inputs, in its direction) with its
+    most important cells patched exactly (module docstring). Give `top_k` (cells over the
+    whole map) or `share` (0-1, per layer; then `top_k=None`), optionally `max_cells` per
+    layer. The result's `exact[l, c]` is True where `values[l, c]` is an exact patch;
+    `metadata["exact_runs"]` counts the patched runs."""
+    if act not in LAYER_ACTS:
+        raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
+    if (top_k is None) == (share is None):
+        raise ValueError("Give one stop rule: top_k=N cells, or share=F (0 < F <= 1) per layer.")
+    n_layers, n_cells = estimate.values.shape
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}.")
+    if share is not None and not 0.0 < share <= 1.0:
+        raise ValueError(f"share must lie in (0, 1], got {share!r}.")
+    if max_cells is not None and (
+        isinstance(max_cells, bool) or not isinstance(max_cells, int) or max_cells < 1
+    ):
+        raise ValueError(f"max_cells must be an integer >= 1, got {max_cells!r}.")
+    check_aligned(view, clean, corrupt)
+    batch_size = check_batch_size(batch_size, view.device)
+    names = [f"blocks.{layer}.hook_{act}" for layer in estimate.layers]
+    with torch.no_grad():
+        runs = run_base_and_source(
+            view.run_with_cache,
+            clean,
+            corrupt,
+            estimate.direction,
+            resume_names(estimate.layers, view.cfg.n_layers) + names,
+            names,
+        )
+    base_value, source_value = (
+        (estimate.corrupt_value, estimate.clean_value)
+        if estimate.direction == "denoise"
+        else (estimate.clean_value, estimate.corrupt_value)
+    )
+    check_same_runs(runs, metric, base_value, source_value)
+    ranked = _ranked(estimate, base_value)
+    limit = n_cells if max_cells is None else min(max_cells, n_cells)
+    if top_k is not None:  # the top_k largest estimated effects over every layer
+        flat = (estimate.values - base_value).abs().nan_to_num(nan=-1.0).flatten()
+        chosen = flat.argsort(descending=True)[: min(top_k, flat.numel())]
+        plan = {
+            li: [int(i) % n_cells for i in chosen if int(i) // n_cells == li]
+            for li in range(n_layers)
+        }
+        plan = {li: cells[:limit] for li, cells in plan.items()}
+    values = estimate.values.clone()
+    exact = torch.zeros(n_layers, n_cells, dtype=torch.bool)
+    total = source_value - base_value
+    bar = tqdm(disable=not progress, desc="verify", total=None)
+    runs_done = 0
+    for li, layer in enumerate(estimate.layers):
+        order = plan[li] if top_k is not None else ranked[li, :limit].tolist()
+        explained = 0.0
+        for first in range(0, len(order), batch_size):
+            chunk = order[first : first + batch_size]
+            patch = ActivationPatch(act, [estimate.cells[c] for c in chunk], runs.source_cache)
+            found = sweep_cells(
+                view, runs.base_cache, patch, [layer], len(chunk), {"m": metric}, batch_size, bar
+            )["m"][0]
+            values[li, chunk] = found
+            exact[li, chunk] = True
+            runs_done += len(chunk)
+            explained += float((found - base_value).sum())
+            if share is not None and abs(explained) >= share * abs(total):
+                break
+    bar.close()
+    return SweepResult(
+        values=values,
+        layers=list(estimate.layers),
+        cells=estimate.cells,
+        cell_labels=estimate.cell_labels,
+        act=f"{act} (verified: {estimate.act})",
+        direction=estimate.direction,
+        clean_value=estimate.clean_value,
+        corrupt_value=estimate.corrupt_value,
+        cell_seconds=estimate.cell_seconds,
+        metadata={**estimate.metadata, "exact_runs": runs_done},
+        exact=exact,
+    )
+
+
+def check_same_runs(runs, metric, base_value: float, source_value: float) -> None:
+    """ValueError unless the estimate was made on these inputs: its unpatched metric values
+    must be the ones the runs give now."""
+    base_now, source_now = float(metric(runs.base_logits)), float(metric(runs.source_logits))
+    if not (
+        abs(base_now - base_value) <= 1e-4 * (1 + abs(base_value))
+        and abs(source_now - source_value) <= 1e-4 * (1 + abs(source_value))
+    ):
+        raise ValueError(
+            f"The estimate's unpatched metric values ({base_value:.4g} base, {source_value:.4g} "
+            f"source) differ from these inputs' ({base_now:.4g}, {source_now:.4g}): verify an "
+            "estimate made on the same clean and corrupt inputs, metric and direction."
+        )
