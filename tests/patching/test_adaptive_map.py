@@ -1,0 +1,79 @@
+"""Adaptive exact maps: every reported cell's value is the exact patch of that cell, the cells
+partition the positions, refinement goes down to single frames only where the effect is, and
+threshold 0 gives the full map."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hooked_audio import HookedWhisper, mel_to_frames
+from hooked_audio.pairs import bundled_pairs
+from hooked_audio.patching import resid_pre_sweep
+from hooked_audio.patching.adaptive import adaptive_resid_pre_map
+from hooked_audio.study import word_contrast
+from tests.helpers.whisper_models import random_dims, random_reference
+
+
+def test_on_a_real_pair_the_cells_are_exact_and_refined_on_the_word(tiny_en):
+    pair = next(p for p in bundled_pairs() if p.id == "paris-berlin")
+    contrast = word_contrast(tiny_en, pair)
+    view = tiny_en.encoder_stream(contrast.tokens)
+    clean, corrupt = tiny_en.to_frames(pair.clean_audio), tiny_en.to_frames(pair.corrupt_audio)
+    speech = list(range(round(len(pair.clean_audio) / 16000 / 0.02)))  # not the padding
+    (found,) = adaptive_resid_pre_map(
+        view,
+        clean,
+        corrupt,
+        contrast.metric(),
+        layers=[3],
+        positions=speech,
+        window=16,
+        threshold=0.05,
+        progress=False,
+    )
+    assert sorted(p for cell in found.cells for p in cell) == speech  # a partition
+    exact = resid_pre_sweep(
+        view, clean, corrupt, contrast.metric(), layers=[3], cells=found.cells, progress=False
+    )
+    torch.testing.assert_close(found.values, exact.values, atol=1e-5, rtol=1e-5)
+    assert found.clean_value == pytest.approx(exact.clean_value)
+    start, end = pair.spans_s[0]
+    single = [cell[0] for cell in found.cells if len(cell) == 1]
+    assert single and all(start - 0.1 <= p * 0.02 <= end + 0.1 for p in single)
+    assert found.metadata["full_runs"] == len(speech)
+    assert found.metadata["exact_runs"] < len(speech) / 2
+
+
+def test_threshold_zero_is_the_full_map_and_bad_arguments_are_refused():
+    dims = random_dims(n_audio_ctx=6, n_text_ctx=12)
+    model = HookedWhisper.from_openai_state_dict(
+        dims, random_reference(dims, seed=8, std=0.3).state_dict()
+    )
+    gen = torch.Generator().manual_seed(9)
+    clean_mel = torch.randn(1, 80, 12, generator=gen)
+    clean = mel_to_frames(clean_mel)
+    corrupt = mel_to_frames(clean_mel + 2.0 * torch.randn(1, 80, 12, generator=gen))
+    view = model.encoder_stream(torch.tensor([[50257, 50362, 11, 12, 13]]))
+
+    def diff(logits):
+        return (logits[:, -1, 7] - logits[:, -1, 8]).mean()
+
+    for direction in ("denoise", "noise"):
+        full = resid_pre_sweep(view, clean, corrupt, diff, direction=direction, progress=False)
+        maps = adaptive_resid_pre_map(
+            view, clean, corrupt, diff, direction, window=4, threshold=0.0, progress=False
+        )
+        for li, found in enumerate(maps):
+            assert found.cells == [[p] for p in range(6)]
+            torch.testing.assert_close(found.values[0], full.values[li], atol=1e-5, rtol=1e-5)
+    for bad, message in (
+        (dict(window=0), "window must be an integer >= 1"),
+        (dict(min_size=1.5), "min_size must be an integer >= 1"),
+        (dict(threshold=-0.1), "threshold must be >= 0"),
+        (dict(positions=[7]), r"positions must be integers in \[0, 6\)"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            adaptive_resid_pre_map(view, clean, corrupt, diff, progress=False, **bad)
+    with pytest.raises(ValueError, match="no effect to refine by"):
+        adaptive_resid_pre_map(view, clean, clean, diff, progress=False)
