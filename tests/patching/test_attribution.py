@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from hooked_audio import HookedWhisper, mel_to_frames
@@ -153,3 +154,41 @@ def test_qk_pattern_effect_equals_explicit_softmax():
         torch.testing.assert_close(
             qk_pattern_effect(P, G, q, k, q_new, k_new, causal), expected, atol=1e-5, rtol=1e-5
         )
+
+
+def test_each_cells_attribution_is_a_directional_derivative():
+    """A large corruption, where first order is not the patch: each cell's attribution must
+    still equal the finite-difference derivative of the metric along that cell's patch
+    direction, (metric(base + eps * delta_cell) - metric(base - eps * delta_cell)) / (2 eps)."""
+    model = HookedWhisper.from_openai_state_dict(
+        DIMS, random_reference(DIMS, seed=8, std=0.3).state_dict()
+    )
+    gen = torch.Generator().manual_seed(11)
+    clean_mel = torch.randn(1, 80, 12, generator=gen)
+    corrupt_mel = clean_mel + 2.0 * torch.randn(1, 80, 12, generator=gen)
+    view = model.encoder_stream(torch.tensor([[50257, 50362, 11, 12, 13]]))
+    clean, corrupt = mel_to_frames(clean_mel), mel_to_frames(corrupt_mel)
+    estimate = resid_pre_attribution(view, clean, corrupt, logit_diff)
+    names = [f"blocks.{layer}.hook_resid_pre" for layer in estimate.layers]
+    with torch.no_grad():
+        _, base = view.run_with_cache(corrupt, names_filter=names)
+        _, source = view.run_with_cache(clean, names_filter=names)
+    eps = 1e-2  # float32 logits (as openai-whisper returns them): a step well above rounding
+    for li, name in enumerate(names):
+        for ci, cell in enumerate(estimate.cells):
+            delta = torch.zeros_like(base[name])
+            delta[:, cell] = source[name][:, cell] - base[name][:, cell]
+
+            def nudged(sign):
+                hook = (name, lambda x, hook: x + sign * eps * delta)
+                with torch.no_grad():
+                    return float(logit_diff(view.run_with_hooks(corrupt, fwd_hooks=[hook])))
+
+            derivative = (nudged(+1) - nudged(-1)) / (2 * eps)
+            attribution = float(estimate.values[li, ci]) - estimate.corrupt_value
+            assert attribution == pytest.approx(derivative, rel=1e-2, abs=1e-4), (li, ci)
+    exact = resid_pre_sweep(view, clean, corrupt, logit_diff, progress=False)
+    # and yet far from the exact patches: the corruption is not small
+    assert (exact.values - estimate.values).abs().max() > 0.1 * (
+        exact.values - exact.corrupt_value
+    ).abs().max()
