@@ -7,7 +7,10 @@ from hooked_audio.patching.attribution import resid_pre_attribution, resid_pre_a
 from hooked_audio.patching.attribution_qk import resid_pre_attribution_qk
 from hooked_audio.patching.directions import DIRECTIONS, Direction
 from hooked_audio.patching.head_sweep import head_sweep
-from hooked_audio.patching.integrated_gradients import resid_pre_integrated_gradients
+from hooked_audio.patching.integrated_gradients import (
+    integrated_gradients,
+    resid_pre_integrated_gradients,
+)
 from hooked_audio.patching.layer_sweep import LAYER_ACTS, layer_sweep, resid_pre_sweep
 from hooked_audio.patching.path_patching import Sender, direct_path, direct_path_head_sweep
 from hooked_audio.patching.position_sweep import LM_ACTS, position_sweep
@@ -25,6 +28,7 @@ __all__ = [
     "direct_path",
     "direct_path_head_sweep",
     "head_sweep",
+    "integrated_gradients",
     "layer_sweep",
     "position_sweep",
     "resid_pre_attribution",

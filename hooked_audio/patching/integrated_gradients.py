@@ -1,5 +1,5 @@
 """Integrated-gradients patching: attribution along the path from the base run's activation to
-the source run's, instead of at the base run only.
+the source run's, instead of at the base run only; for any layer activation (`LAYER_ACTS`).
 
 Attribution patching (`resid_pre_attribution`) takes the gradient of the metric at the base
 run's `blocks.{l}.hook_resid_pre` and multiplies it by the patch `delta = a_source - a_base`.
@@ -31,6 +31,7 @@ from hooked_audio.patching.attribution import cell_sums, estimate_result
 from hooked_audio.patching.cells import as_position_groups, metric_value
 from hooked_audio.patching.checks import check_aligned, check_direction, check_layers
 from hooked_audio.patching.directions import Direction, base_and_source
+from hooked_audio.patching.layer_sweep import LAYER_ACTS
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
@@ -45,24 +46,40 @@ def path_points(steps: int) -> Float[Tensor, " steps"]:
 def _layer_attributions(
     view: AudioStream,
     layer: int,
+    act: str,
+    start: Tensor,
     base: Tensor,
     source: Tensor,
     metric: Callable[[Tensor], Tensor],
     alphas: Tensor,
     batch_size: int,
 ) -> Float[Tensor, " pos"]:
-    """`delta_p . mean_alpha grad_p` per position of `blocks.{layer}.hook_resid_pre`, summed
-    over the batch rows of one run and over d_model."""
+    """`delta_p . mean_alpha grad_p` per position of `blocks.{layer}.hook_{act}`, summed over
+    the batch rows of one run and the feature axis. The runs resume at `layer` from `start`
+    (the base run's `resid_pre` there); the path point replaces the activation through a hook,
+    or is the resumed residual stream itself for `resid_pre`."""
     rows = base.shape[0]
     delta = source - base
     grad_sum = torch.zeros_like(base)
+    name = f"blocks.{layer}.hook_{act}"
     for first in range(0, len(alphas), batch_size):
         chunk = alphas[first : first + batch_size].to(base.dtype)
-        scale = chunk.repeat_interleave(rows)[:, None, None]
-        path = (base.repeat(len(chunk), 1, 1) + scale * delta.repeat(len(chunk), 1, 1)).detach()
+        scale = chunk.repeat_interleave(rows).reshape(-1, *([1] * (base.ndim - 1)))
+        repeat = (len(chunk),) + (1,) * (base.ndim - 1)
+        path = (base.repeat(*repeat) + scale * delta.repeat(*repeat)).detach()
         path.requires_grad_(True)
+
+        def substitute(activation: Tensor, hook) -> Tensor:
+            if activation.shape != path.shape:
+                raise RuntimeError(f"{name}: {tuple(activation.shape)} != {tuple(path.shape)}")
+            return path
+
         with torch.enable_grad():
-            logits = view.resume_from(layer, path)
+            if act == "resid_pre":
+                logits = view.resume_from(layer, path)
+            else:
+                with view.hooks(fwd_hooks=[(name, substitute)]):
+                    logits = view.resume_from(layer, start.repeat(len(chunk), 1, 1))
             total = sum(
                 _metric_on_path(metric, logits[k * rows : (k + 1) * rows], layer)
                 for k in range(len(chunk))
@@ -70,7 +87,7 @@ def _layer_attributions(
             (grad,) = torch.autograd.grad(total, path)
         grad_sum += grad.reshape(len(chunk), *base.shape).sum(dim=0)
     mean_grad = grad_sum / len(alphas)
-    return (delta * mean_grad).sum(dim=(0, 2)).detach()
+    return (delta * mean_grad).flatten(2).sum(dim=(0, 2)).detach()
 
 
 def _metric_on_path(metric: Callable[[Tensor], Tensor], logits: Tensor, layer: int) -> Tensor:
@@ -81,11 +98,12 @@ def _metric_on_path(metric: Callable[[Tensor], Tensor], logits: Tensor, layer: i
     return value
 
 
-def resid_pre_integrated_gradients(
+def integrated_gradients(
     view: AudioStream,
     clean: StreamInput,
     corrupt: StreamInput,
     metric: Callable[[Tensor], Tensor],
+    act: str = "resid_pre",
     direction: Direction = "denoise",
     layers: Sequence[int] | None = None,
     cells: Sequence | None = None,
@@ -93,11 +111,14 @@ def resid_pre_integrated_gradients(
     batch_size: int | None = None,
     progress: bool = True,
 ) -> SweepResult:
-    """Integrated-gradients estimates of `resid_pre_sweep` (same cells, same result type):
-    `values[l, c]` is the metric of the base run plus the attributions of cell `c`'s positions
-    of `blocks.{l}.hook_resid_pre` along the path to the source run (module docstring).
-    `steps` path points per layer (cost about `3 * steps` forward-equivalents per layer),
-    evaluated `batch_size` at a time (default: all of them in one batch)."""
+    """Integrated-gradients estimates of `layer_sweep(act=act)` (same cells, same result
+    type): `values[l, c]` is the metric of the base run plus the attributions of cell `c`'s
+    positions of `blocks.{l}.hook_{act}` along the path to the source run (module docstring).
+    `act` is one of `LAYER_ACTS`. `steps` path points per layer (cost about `3 * steps`
+    forward-equivalents per layer), evaluated `batch_size` at a time (default: all of them in
+    one batch)."""
+    if act not in LAYER_ACTS:
+        raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
     check_aligned(view, clean, corrupt)
     check_direction(direction)
     layers = check_layers(layers, view.cfg.n_layers)
@@ -105,16 +126,28 @@ def resid_pre_integrated_gradients(
     batch_size = steps if batch_size is None else batch_size
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
-    names = [f"blocks.{layer}.hook_resid_pre" for layer in layers]
+    names = [f"blocks.{layer}.hook_{act}" for layer in layers]
+    if names[0] not in view.hook_dict:
+        raise ValueError(f"This stream has no {names[0]!r}; its layer acts are {LAYER_ACTS}.")
+    starts = [f"blocks.{layer}.hook_resid_pre" for layer in layers]
     base_input, source_input = base_and_source(direction, clean, corrupt)
     with torch.no_grad():
-        base_logits, base_cache = view.run_with_cache(base_input, names_filter=names)
+        base_logits, base_cache = view.run_with_cache(base_input, names_filter=names + starts)
         source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
     base_value = metric_value(metric, base_logits, "on the base run")
     effects = torch.full((len(layers), base_cache[names[0]].shape[1]), float("nan"))
-    for li, name in enumerate(tqdm(names, disable=not progress, desc="integrated gradients")):
+    bar = tqdm(names, disable=not progress, desc=f"integrated gradients ({act})")
+    for li, name in enumerate(bar):
         effects[li] = _layer_attributions(
-            view, layers[li], base_cache[name], source_cache[name], metric, alphas, batch_size
+            view,
+            layers[li],
+            act,
+            base_cache[starts[li]],
+            base_cache[name],
+            source_cache[name],
+            metric,
+            alphas,
+            batch_size,
         )
     groups = as_position_groups(cells, effects.shape[1])
     return estimate_result(
@@ -122,9 +155,21 @@ def resid_pre_integrated_gradients(
         base_value + cell_sums(effects, groups),
         layers,
         groups,
-        f"resid_pre (integrated gradients, {steps} steps)",
+        f"{act} (integrated gradients, {steps} steps)",
         direction,
         metric,
         source_logits,
         base_logits,
     )
+
+
+def resid_pre_integrated_gradients(
+    view: AudioStream,
+    clean: StreamInput,
+    corrupt: StreamInput,
+    metric: Callable[[Tensor], Tensor],
+    direction: Direction = "denoise",
+    **kwargs,
+) -> SweepResult:
+    """`integrated_gradients` of `blocks.{l}.hook_resid_pre` (see there for the arguments)."""
+    return integrated_gradients(view, clean, corrupt, metric, "resid_pre", direction, **kwargs)

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from hooked_audio import HookedWhisper, mel_to_frames
-from hooked_audio.patching import resid_pre_attribution, resid_pre_sweep
+from hooked_audio.patching import layer_sweep, resid_pre_attribution, resid_pre_sweep
 from hooked_audio.patching.integrated_gradients import (
+    integrated_gradients,
     path_points,
     resid_pre_integrated_gradients,
 )
@@ -79,6 +80,38 @@ def test_attributions_add_up_to_the_whole_layers_patch(sensitive_model, directio
     assert errors[16] < (first_order.values - exact.values).abs().max().item()
 
 
+@pytest.mark.parametrize("act", ["attn_out", "mlp_out", "resid_mid"])
+def test_other_layer_activations_add_up_too(sensitive_model, act):
+    """The same completeness through a hook that substitutes the path point: IG of `act` with
+    one all-positions cell converges to `layer_sweep(act=act)` patching the whole layer."""
+    view = sensitive_model.encoder_stream(TOKENS)
+    clean, corrupt = clips(scale=2.0)
+    everything = [list(range(6))]
+    exact = layer_sweep(view, clean, corrupt, logit_diff, act=act, cells=everything, progress=False)
+    moved = (exact.values - exact.corrupt_value).abs()
+    assert moved.max() > 0.01
+    errors = [
+        (
+            integrated_gradients(
+                view,
+                clean,
+                corrupt,
+                logit_diff,
+                act,
+                cells=everything,
+                steps=steps,
+                progress=False,
+            ).values
+            - exact.values
+        )
+        .abs()
+        .max()
+        .item()
+        for steps in (4, 64)
+    ]
+    assert errors[1] < 2e-3 * moved.max().item() + 1e-6 and errors[1] < errors[0]
+
+
 def test_exact_to_first_order_and_batching_changes_nothing(model):
     view = model.encoder_stream(TOKENS)
     clean, corrupt = clips(scale=1e-3)
@@ -111,3 +144,5 @@ def test_the_decoder_stream_and_bad_arguments(model):
             resid_pre_integrated_gradients(view, TOKENS, corrupt_tokens, logit_diff, steps=bad)
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         resid_pre_integrated_gradients(view, TOKENS, corrupt_tokens, logit_diff, batch_size=0)
+    with pytest.raises(ValueError, match="act must be one of"):
+        integrated_gradients(view, TOKENS, corrupt_tokens, logit_diff, act="hook_z")
