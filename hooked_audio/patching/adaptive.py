@@ -21,7 +21,12 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from hooked_audio.patching.checks import check_aligned, check_batch_size, check_layers
+from hooked_audio.patching.checks import (
+    check_aligned,
+    check_batch_size,
+    check_count,
+    check_layers,
+)
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.engine import resume_names, sweep_cells
 from hooked_audio.patching.layer_sweep import ActivationPatch
@@ -32,12 +37,6 @@ from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 def _windows(positions: list[int], size: int) -> list[list[int]]:
     return [positions[i : i + size] for i in range(0, len(positions), size)]
-
-
-def _check_size(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
-    return value
 
 
 def adaptive_resid_pre_map(
@@ -59,7 +58,7 @@ def adaptive_resid_pre_map(
     split in halves while their normalised effect is at least `threshold`, down to `min_size`
     positions. Each result's `metadata` holds `exact_runs` (its patched runs) and
     `full_runs` (what the full map at `min_size` would cost)."""
-    window, min_size = _check_size(window, "window"), _check_size(min_size, "min_size")
+    window, min_size = check_count(window, "window"), check_count(min_size, "min_size")
     if not 0.0 <= threshold:
         raise ValueError(f"threshold must be >= 0 (a share of the total effect), got {threshold}.")
     check_aligned(view, clean, corrupt)

@@ -58,6 +58,14 @@ def check_layers(layers: Sequence[Any] | None, n_layers: int, allow_end: bool = 
     return out
 
 
+def check_count(value: Any, name: str) -> int:
+    """`value` if it is an integer >= 1 (a number of steps, cells, positions), else a
+    ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    return value
+
+
 def check_batch_size(batch_size: Any, device: torch.device) -> int:
     """A positive int; None = 1 on a CPU (one forward already keeps the cores busy), 32 else."""
     if batch_size is None:

@@ -29,7 +29,12 @@ from tqdm.auto import tqdm
 
 from hooked_audio.patching.attribution import cell_sums, estimate_result
 from hooked_audio.patching.cells import as_position_groups, metric_value
-from hooked_audio.patching.checks import check_aligned, check_direction, check_layers
+from hooked_audio.patching.checks import (
+    check_aligned,
+    check_count,
+    check_direction,
+    check_layers,
+)
 from hooked_audio.patching.directions import Direction, base_and_source
 from hooked_audio.patching.layer_sweep import LAYER_ACTS
 from hooked_audio.patching.sweep_result import SweepResult
@@ -38,8 +43,7 @@ from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 def path_points(steps: int) -> Float[Tensor, " steps"]:
     """The alphas of the midpoint rule on [0, 1]: `(j + 0.5) / steps`."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}.")
+    check_count(steps, "steps")
     return (torch.arange(steps, dtype=torch.float64) + 0.5) / steps
 
 
@@ -123,9 +127,7 @@ def integrated_gradients(
     check_direction(direction)
     layers = check_layers(layers, view.cfg.n_layers)
     alphas = path_points(steps)
-    batch_size = steps if batch_size is None else batch_size
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
+    batch_size = steps if batch_size is None else check_count(batch_size, "batch_size")
     names = [f"blocks.{layer}.hook_{act}" for layer in layers]
     if names[0] not in view.hook_dict:
         raise ValueError(f"This stream has no {names[0]!r}; its layer acts are {LAYER_ACTS}.")

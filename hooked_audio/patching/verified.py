@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from hooked_audio.patching.checks import check_aligned, check_batch_size
+from hooked_audio.patching.checks import check_aligned, check_batch_size, check_count
 from hooked_audio.patching.engine import resume_names, sweep_cells
 from hooked_audio.patching.layer_sweep import LAYER_ACTS, ActivationPatch
 from hooked_audio.patching.runs import run_base_and_source
@@ -57,14 +57,12 @@ def verify_top_cells(
     if (top_k is None) == (share is None):
         raise ValueError("Give one stop rule: top_k=N cells, or share=F (0 < F <= 1) per layer.")
     n_layers, n_cells = estimate.values.shape
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}.")
+    if top_k is not None:
+        check_count(top_k, "top_k")
     if share is not None and not 0.0 < share <= 1.0:
         raise ValueError(f"share must lie in (0, 1], got {share!r}.")
-    if max_cells is not None and (
-        isinstance(max_cells, bool) or not isinstance(max_cells, int) or max_cells < 1
-    ):
-        raise ValueError(f"max_cells must be an integer >= 1, got {max_cells!r}.")
+    if max_cells is not None:
+        check_count(max_cells, "max_cells")
     check_aligned(view, clean, corrupt)
     batch_size = check_batch_size(batch_size, view.device)
     names = [f"blocks.{layer}.hook_{act}" for layer in estimate.layers]
