@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from hooked_audio.commands.arguments import add_model_argument, non_negative_int
+from hooked_audio.commands.arguments import add_model_argument, non_negative_int, positive_int
 from hooked_audio.patching.directions import DIRECTIONS
-from hooked_audio.study.spec import STUDY_ACTS, StudySpec
+from hooked_audio.study.spec import STUDY_ACTS, STUDY_MODES, StudySpec
 
 
 def add_study_parser(sub) -> None:
@@ -39,6 +39,23 @@ def add_study_parser(sub) -> None:
         nargs="+",
         default=None,
         help="layers to patch (default: all): encoder layers, decoder layers for cross_heads",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=STUDY_MODES,
+        default="exact",
+        help="exact patching (default); attribution: integrated-gradients estimates of every "
+        "cell at once; verified: the estimates with each unit's --verify-top-k cells patched "
+        "exactly (the report hatches estimated cells)",
+    )
+    parser.add_argument(
+        "--steps", type=positive_int, default=8, help="integrated-gradients path points (8)"
+    )
+    parser.add_argument(
+        "--verify-top-k",
+        type=positive_int,
+        default=10,
+        help="cells per unit patched exactly in --mode verified (10)",
     )
     parser.add_argument(
         "--granularity",
@@ -102,6 +119,9 @@ def run_study_command(args: argparse.Namespace) -> int:
         layers=None if args.layers is None else tuple(args.layers),
         granularity=args.granularity,
         min_gap=args.min_gap,
+        mode=args.mode,
+        steps=args.steps,
+        verify_top_k=args.verify_top_k,
     )
     noises = [parse_noise(text) for text in args.compare_noise]
     from hooked_audio.models.whisper import HookedWhisper

@@ -314,6 +314,8 @@ def _cell_bars(cells: pd.DataFrame, name: str) -> go.Bar:
     """Horizontal bars, one per cell, from `start_s` (the bar's base) for `end_s - start_s`,
     one row per layer."""
     columns = ["label", "start_s", "end_s", "value", "normalised"]
+    exact = cells["exact"] if "exact" in cells else pd.Series(True, index=cells.index)
+    kind = exact.map({True: "exact patch", False: "estimate (integrated gradients)"})
     return go.Bar(
         orientation="h",
         name=name,
@@ -322,16 +324,20 @@ def _cell_bars(cells: pd.DataFrame, name: str) -> go.Bar:
         x=cells["end_s"] - cells["start_s"],
         width=0.92,
         marker=dict(
-            color=cells["normalised"], coloraxis="coloraxis", line=dict(color="white", width=0.5)
+            color=cells["normalised"],
+            coloraxis="coloraxis",
+            line=dict(color="white", width=0.5),
+            pattern=dict(shape=exact.map({True: "", False: "/"}).tolist()),  # estimates hatched
         ),
         text=cells["label"],
         textposition="inside",
         insidetextanchor="middle",
         textangle=0,
-        customdata=cells[columns].to_numpy(dtype=object),
+        customdata=cells[columns].assign(kind=kind).to_numpy(dtype=object),
         hovertemplate=(
             "<b>%{customdata[0]}</b> · %{y}"
             "<br>%{customdata[1]:.3f} to %{customdata[2]:.3f} s"
-            "<br>recovery %{customdata[4]:.3f}<br>metric %{customdata[3]:.3f}<extra></extra>"
+            "<br>recovery %{customdata[4]:.3f}<br>metric %{customdata[3]:.3f}"
+            "<br>%{customdata[5]}<extra></extra>"
         ),
     )

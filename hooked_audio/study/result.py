@@ -59,6 +59,8 @@ class StudyResult:
             frame["head"] = float("nan")
         if len(frame):
             frame["head"] = frame["head"].astype(float)
+        if len(frame) and "exact" not in frame:  # rows written before estimates existed
+            frame["exact"] = True
         return cls(frame, list(skipped), spec)
 
     @property

@@ -12,7 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from hooked_audio.pairs import MinimalPair
-from hooked_audio.patching import layer_sweep
+from hooked_audio.patching import integrated_gradients, layer_sweep, verify_top_cells
 from hooked_audio.patching.checks import check_layers
 from hooked_audio.patching.time_cells import TimeCells
 from hooked_audio.study.contrast import WordContrast, word_contrast
@@ -59,12 +59,22 @@ def _plan(model, pair: MinimalPair, spec: StudySpec) -> tuple[_PairPlan | None, 
 
 
 def _rows(
-    plan: _PairPlan, unit: str, act: str, result, seconds: list[tuple[float, float]]
+    plan: _PairPlan,
+    unit: str,
+    act: str,
+    result,
+    seconds: list[tuple[float, float]],
+    estimated: bool = False,
 ) -> list[dict]:
     """One row per layer and cell of `result`; a head sweep's cells are head-major
     (`h * n_cells + c`), each of the pair's cells once per head."""
     pair, span = plan.pair, plan.pair.spans_s[0]
     normalised = result.normalised()
+    exact = (  # an estimate marks its verified cells; an exact sweep is exact throughout
+        result.exact
+        if result.exact is not None
+        else torch.full(result.values.shape, not estimated, dtype=torch.bool)
+    )
     n_cells = len(plan.cells.cells)
     per_head = result.values.shape[1] != n_cells
     rows = []
@@ -92,12 +102,49 @@ def _rows(
                     "changed_word": plan.contrast.clean_word,
                     "replacement": plan.contrast.replacement,
                     "value": float(result.values[li, ci]),
+                    "exact": bool(exact[li, ci]),
                     "normalised": float(normalised[li, ci]),
                     "clean_value": result.clean_value,
                     "corrupt_value": result.corrupt_value,
                 }
             )
     return rows
+
+
+def unit_runs(spec: StudySpec, act: str, n_layers: int, n_cells: int, n_heads: int) -> int:
+    """A unit's cost in runs: patched runs when exact; for estimates, forward-equivalents
+    (a forward and a backward over `steps` path points per layer, about 3 forwards each),
+    plus the verified cells' patched runs."""
+    if spec.mode == "exact" or act in HEAD_STUDY_ACTS:
+        return n_layers * n_cells * n_heads
+    estimate = 3 * spec.steps * n_layers
+    return estimate + (min(spec.verify_top_k, n_layers * n_cells) if spec.mode == "verified" else 0)
+
+
+def estimated_unit(model, plan: _PairPlan, act: str, direction: str, layers, spec: StudySpec):
+    """One unit by integrated gradients, with its largest cells verified exactly in mode
+    'verified' (the result's `exact` marks them)."""
+    view = model.encoder_stream(plan.contrast.tokens)
+    args = (view, plan.clean, plan.corrupt, plan.contrast.metric())
+    result = integrated_gradients(
+        *args,
+        act,
+        direction,
+        layers=layers,
+        cells=plan.cells.cells,
+        steps=spec.steps,
+        progress=False,
+    )
+    if spec.mode == "verified":
+        result = verify_top_cells(
+            *args,
+            result,
+            act=act,
+            top_k=spec.verify_top_k,
+            batch_size=spec.batch_size,
+            progress=False,
+        )
+    return result
 
 
 def run_study(
@@ -154,7 +201,8 @@ def run_study(
     ]
     todo = [u for u in units if u[3] not in store.done]
     n_runs = sum(
-        len(layers[act]) * len(plan.cells.cells) * n_heads.get(act, 1) for plan, _, act, _ in todo
+        unit_runs(spec, act, len(layers[act]), len(plan.cells.cells), n_heads.get(act, 1))
+        for plan, _, act, _ in todo
     )
     if todo:
         start = time.perf_counter()
@@ -165,11 +213,12 @@ def run_study(
         done = (
             f" {len(units) - len(todo)} of {len(units)} units already done." if store.done else ""
         )
+        what = "patched runs" if spec.mode == "exact" else f"forward-equivalents ({spec.mode})"
         out(
             f"Study: {len(plans)} pairs ({len(skipped)} left out) x {len(spec.directions)} "
             f"direction(s) x {len(spec.acts)} activation(s) x "
             f"{max(len(layer_list) for layer_list in layers.values())} layer(s): {n_runs} "
-            f"patched runs + {2 * len(todo)} base runs, at most ~{minutes:.1f} min (one "
+            f"{what} + {2 * len(todo)} base runs, at most ~{minutes:.1f} min (one "
             f"forward {per_forward:.2f} s; runs resume at the patched layer, so less).{done}"
         )
     bar = tqdm(total=n_runs, disable=not progress, desc="study")
@@ -178,7 +227,7 @@ def run_study(
             result = head_unit(
                 model, plan, act, direction, layers[act], plan.reference, spec.batch_size, bar
             )
-        else:
+        elif spec.mode == "exact":
             result = layer_sweep(
                 model.encoder_stream(plan.contrast.tokens),
                 plan.clean,
@@ -192,7 +241,11 @@ def run_study(
                 batch_size=spec.batch_size,
                 progress=bar,
             )
+        else:
+            result = estimated_unit(model, plan, act, direction, layers[act], spec)
+            bar.update(unit_runs(spec, act, len(layers[act]), len(plan.cells.cells), 1))
         seconds = model.encoder_stream(plan.contrast.tokens).cell_seconds(plan.cells.cells)
-        store.add_unit(unit, _rows(plan, unit, act, result, seconds))
+        estimated = spec.mode != "exact" and act not in HEAD_STUDY_ACTS
+        store.add_unit(unit, _rows(plan, unit, act, result, seconds, estimated))
     bar.close()
     return StudyResult.from_rows(store.rows, skipped, spec)

@@ -13,6 +13,12 @@ from hooked_audio.patching.directions import DIRECTIONS, Direction
 #: cell's frames (cross_heads)
 STUDY_ACTS = ("resid_pre", "attn_out", "mlp_out", "encoder_heads", "cross_heads")
 
+#: how a layer act's values are obtained: exact patching (one run per layer and cell);
+#: integrated-gradients estimates (`steps` path points per layer, every cell at once); or the
+#: estimates with each unit's `verify_top_k` largest cells patched exactly
+#: (`hooked_audio.patching.verify_top_cells`). Head acts are always exact.
+STUDY_MODES = ("exact", "attribution", "verified")
+
 
 def parse_granularity(text: str) -> tuple[str, float | None]:
     """`"words"`, `"frames"` or `"windows:<seconds>"` -> `(kind, window seconds or None)`."""
@@ -44,6 +50,9 @@ class StudySpec:
     granularity: str = "words"
     min_gap: float = 1.0
     batch_size: int | None = None
+    mode: str = "exact"
+    steps: int = 8
+    verify_top_k: int = 10
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -55,5 +64,17 @@ class StudySpec:
         if not self.acts or bad:
             raise ValueError(f"acts must be a non-empty subset of {STUDY_ACTS}; got {self.acts}.")
         parse_granularity(self.granularity)
+        if self.mode not in STUDY_MODES:
+            raise ValueError(f"mode must be one of {STUDY_MODES}, got {self.mode!r}.")
+        heads = [act for act in self.acts if act in ("encoder_heads", "cross_heads")]
+        if self.mode != "exact" and heads:
+            raise ValueError(
+                f"mode {self.mode!r} estimates whole-layer acts only; {heads} are patched "
+                "exactly: study them in a separate run with mode 'exact'."
+            )
+        for name in ("steps", "verify_top_k"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
         if not self.min_gap >= 0:
             raise ValueError(f"min_gap must be >= 0, got {self.min_gap}.")
