@@ -30,6 +30,9 @@ class StudyStore:
         current = json.loads(json.dumps(current))  # tuples as lists, as they read back
         if spec_file.exists():
             saved = json.loads(spec_file.read_text())
+            # a field a newer StudySpec added reads as its default in an older folder
+            defaults = json.loads(json.dumps(asdict(StudySpec())))
+            saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
             if saved != current:
                 raise ValueError(
                     f"{self.directory} holds a study with another design ({saved}); this one is "

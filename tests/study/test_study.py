@@ -80,6 +80,14 @@ def test_a_study_resumes_and_refuses_another_design(tiny_en, pairs, tmp_path, mo
         tiny_en, [pairs["car-bike"]], spec, out_dir=tmp_path, progress=False, out=lambda line: None
     )
     assert again.rows.equals(first.rows)
+    # a folder written before StudySpec had mode, steps and verify_top_k still resumes
+    saved = json.loads((tmp_path / "spec.json").read_text())
+    older = {k: v for k, v in saved.items() if k not in ("mode", "steps", "verify_top_k")}
+    (tmp_path / "spec.json").write_text(json.dumps(older))
+    resumed = run_study(
+        tiny_en, [pairs["car-bike"]], spec, out_dir=tmp_path, progress=False, out=lambda line: None
+    )
+    assert resumed.rows.equals(first.rows)
     with pytest.raises(ValueError, match="another design"):
         run_study(
             tiny_en, [pairs["car-bike"]], StudySpec(layers=(1,)), out_dir=tmp_path, progress=False
