@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hooked_audio.patching.checks import check_direction
+from hooked_audio.patching.checks import check_count, check_direction
 from hooked_audio.patching.directions import DIRECTIONS, Direction
 
 #: what a study patches: a whole encoder layer's `blocks.{l}.hook_<act>` (resid_pre, attn_out,
@@ -72,9 +72,7 @@ class StudySpec:
                 f"mode {self.mode!r} estimates whole-layer acts only; {heads} are patched "
                 "exactly: study them in a separate run with mode 'exact'."
             )
-        for name in ("steps", "verify_top_k"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+        check_count(self.steps, "steps")
+        check_count(self.verify_top_k, "verify_top_k")
         if not self.min_gap >= 0:
             raise ValueError(f"min_gap must be >= 0, got {self.min_gap}.")

@@ -9,7 +9,6 @@ clip's log-mel with the words marked.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +18,7 @@ from torch import Tensor
 from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.models.whisper.head_timing import teacher_forced_words
 from hooked_audio.models.whisper.reference_words import TimedClip, WordTimes
+from hooked_audio.patching.time_cells import speech_frames
 
 
 @dataclass
@@ -65,9 +65,8 @@ def cross_attention_map(model, clip: TimedClip, layer: int, head: int) -> CrossA
         raise ValueError(f"head must be 0 to {n_heads - 1} (heads per layer); got {head!r}.")
     tokens, first = teacher_forced_words(model, clip)
     seconds_per_position = model.window_seconds / model.dims.n_audio_ctx
-    n_speech = min(
-        model.dims.n_audio_ctx,
-        math.ceil(len(clip.audio) / SAMPLE_RATE / seconds_per_position),
+    n_speech = len(
+        speech_frames(len(clip.audio) / SAMPLE_RATE, model.dims.n_audio_ctx, seconds_per_position)
     )
     name = f"decoder.blocks.{layer}.cross_attn.hook_pattern"
     mel = model.to_mel(clip.audio)

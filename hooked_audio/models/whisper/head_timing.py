@@ -28,7 +28,6 @@ query of most heads already looks at the next word.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -37,6 +36,7 @@ import torch
 
 from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.models.whisper.reference_words import TimedClip
+from hooked_audio.patching.time_cells import speech_frames
 
 QUERIES = ("predicting", "reading")
 
@@ -78,8 +78,7 @@ def cross_attention_word_starts(model, clip: TimedClip, query: str = "predicting
     queries = [p - 1 for p in first] if query == "predicting" else first
     n_positions = model.dims.n_audio_ctx
     seconds_per_position = model.window_seconds / n_positions
-    seconds = len(clip.audio) / SAMPLE_RATE
-    n_speech = min(n_positions, math.ceil(seconds / seconds_per_position))
+    n_speech = len(speech_frames(len(clip.audio) / SAMPLE_RATE, n_positions, seconds_per_position))
     names = [
         f"decoder.blocks.{layer}.cross_attn.hook_pattern"
         for layer in range(model.dims.n_text_layer)

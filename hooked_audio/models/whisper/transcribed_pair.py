@@ -17,8 +17,6 @@ neighbours cut back to make room; whisper's times stay where nothing stands out.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import whisper
 
@@ -27,6 +25,7 @@ from hooked_audio.models.whisper.inference import transcribe_options
 from hooked_audio.models.whisper.transcript_diff import changed_words, strip_punctuation
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.pairs.difference_span import difference_span, position_difference
+from hooked_audio.patching.time_cells import speech_frames
 
 
 def _timed_words(model, audio, options: dict) -> list[tuple[str, float, float]]:
@@ -51,9 +50,7 @@ def _time_changed_word_by_sound(
     entries ending and later ones starting outside it; unchanged (with the reason) when the
     difference has no clear peak or the neighbours would be left without a position."""
     whisper_times = "openai-whisper's word timestamps (DTW over the alignment heads)"
-    n_positions = min(
-        model.dims.n_audio_ctx, math.ceil(len(clean) / SAMPLE_RATE / SECONDS_PER_POSITION)
-    )
+    n_positions = len(speech_frames(len(clean) / SAMPLE_RATE, model.dims.n_audio_ctx))
     difference = position_difference(model.to_mel(clean)[0], model.to_mel(corrupt)[0], n_positions)
     word, start, end = words[changed]
     span = difference_span(difference, (start, end))
