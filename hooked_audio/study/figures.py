@@ -24,7 +24,7 @@ from hooked_audio.constants import HOP_LENGTH
 from hooked_audio.plots.spectrogram import as_log_mel, plot_log_mel
 from hooked_audio.plots.sweep_figure import MEL_BOUNDARY_STYLE
 from hooked_audio.plots.sweep_heatmap import draw_sweep_heatmap
-from hooked_audio.study.result import site_labels
+from hooked_audio.study.result import ordered_sites, site_labels
 
 DIRECTION_TITLES = {
     "denoise": "denoise: clean frames into the corrupt run (sufficiency)",
@@ -38,11 +38,6 @@ def metric_name(rows: pd.DataFrame) -> str:
     if rows["changed_word"].nunique() == 1:
         return f"logit diff {rows['changed_word'].iloc[0]!r} - {rows['replacement'].iloc[0]!r}"
     return "logit diff clean word - replacement"
-
-
-def _ordered_sites(rows: pd.DataFrame) -> list[str]:
-    sites = rows[["layer", "head"]].drop_duplicates().sort_values(["layer", "head"])
-    return list(site_labels(sites))
 
 
 def pair_map_figure(result, pair, act: str | None = None, mel=None, n_mels: int = 80):
@@ -72,7 +67,7 @@ def pair_map_figure(result, pair, act: str | None = None, mel=None, n_mels: int 
     if not isinstance(pair, str):  # the clip's own mel frames, not the window's padding
         mel = as_log_mel(mel)[:, : int(np.ceil(len(pair.clean_audio) / HOP_LENGTH))]
     directions = [d for d in ("denoise", "noise") if d in set(rows["direction"])]
-    sites = _ordered_sites(rows)
+    sites = ordered_sites(rows)
     cells = rows[["cell", "label", "start_s", "end_s"]].drop_duplicates().sort_values("cell")
     height = max(1.6, 0.3 * len(sites) + 1.0)
     fig, axes = plt.subplots(
@@ -130,7 +125,7 @@ def onset_figure(result, act: str | None = None, bin_s: float = 0.1):
     fig, axes = plt.subplots(
         1, len(directions), sharey=True, figsize=(5.5 * len(directions), 3.8), squeeze=False
     )
-    sites = _ordered_sites(curves)
+    sites = ordered_sites(curves)
     colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, max(len(sites), 1)))
     rows = result.rows[result.rows["act"] == act]
     word_s = float((rows["offset_s"] - rows["onset_s"]).mean())

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from hooked_audio.study.result import site_labels
+from hooked_audio.study.result import ordered_sites, site_labels
 
 #: what each direction's recovery measures, shown as the panel title
 DIRECTION_TITLES = {
@@ -46,14 +46,6 @@ def direction_subplots(directions):
         subplot_titles=[direction_title(d) for d in directions],
         horizontal_spacing=0.04,
     )
-
-
-def ordered_sites(frame: pd.DataFrame) -> list[str]:
-    """The `site` labels of `frame` (whole layers, `"layer 2"`, or heads, `"L2H5"`) from the
-    first layer to the last, heads in order within a layer."""
-    sites = frame[["layer", "head", "site"]].drop_duplicates("site")
-    sites = sites.assign(head_order=sites["head"].fillna(-1)).sort_values(["layer", "head_order"])
-    return list(sites["site"])
 
 
 def site_colours(sites: Sequence[str]) -> dict[str, str]:

@@ -40,6 +40,14 @@ def site_labels(rows: pd.DataFrame) -> pd.Series:
     )
 
 
+def ordered_sites(frame: pd.DataFrame) -> list[str]:
+    """The site labels (`site_labels`) of `frame`'s rows from the first layer to the last, a
+    whole layer before its heads, heads in order within a layer."""
+    sites = frame[SITE_KEYS].drop_duplicates()
+    sites = sites.assign(head_order=sites["head"].fillna(-1)).sort_values(["layer", "head_order"])
+    return list(site_labels(sites))
+
+
 @dataclass
 class StudyResult:
     """`rows`: one row per pair, direction, activation, layer and cell, with the cell's times
