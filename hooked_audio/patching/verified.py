@@ -28,12 +28,6 @@ from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 
-def _ranked(estimate: SweepResult, base_value: float) -> Tensor:
-    """`[layer, rank]`: each layer's cell indices from the largest estimated effect down."""
-    effect = (estimate.values - base_value).abs().nan_to_num(nan=-1.0)
-    return effect.argsort(dim=1, descending=True)
-
-
 def verify_top_cells(
     view: AudioStream,
     clean: StreamInput,
@@ -81,23 +75,23 @@ def verify_top_cells(
         else (estimate.clean_value, estimate.corrupt_value)
     )
     check_same_runs(runs, metric, base_value, source_value)
-    ranked = _ranked(estimate, base_value)
+    effect = (estimate.values - base_value).abs().nan_to_num(nan=-1.0)  # NaN cells last
+    ranked = effect.argsort(dim=1, descending=True).tolist()  # per layer, largest first
     limit = n_cells if max_cells is None else min(max_cells, n_cells)
-    if top_k is not None:  # the top_k largest estimated effects over every layer
-        flat = (estimate.values - base_value).abs().nan_to_num(nan=-1.0).flatten()
-        chosen = flat.argsort(descending=True)[: min(top_k, flat.numel())]
-        plan = {
-            li: [int(i) % n_cells for i in chosen if int(i) // n_cells == li]
-            for li in range(n_layers)
-        }
-        plan = {li: cells[:limit] for li, cells in plan.items()}
+    if top_k is None:
+        orders = [cells[:limit] for cells in ranked]
+    else:  # the top_k largest estimated effects over every layer
+        chosen = set(effect.flatten().argsort(descending=True)[:top_k].tolist())
+        orders = [
+            [c for c in cells if li * n_cells + c in chosen][:limit]
+            for li, cells in enumerate(ranked)
+        ]
     values = estimate.values.clone()
     exact = torch.zeros(n_layers, n_cells, dtype=torch.bool)
     total = source_value - base_value
     bar = tqdm(disable=not progress, desc="verify", total=None)
-    runs_done = 0
     for li, layer in enumerate(estimate.layers):
-        order = plan[li] if top_k is not None else ranked[li, :limit].tolist()
+        order = orders[li]
         explained = 0.0
         for first in range(0, len(order), batch_size):
             chunk = order[first : first + batch_size]
@@ -107,7 +101,6 @@ def verify_top_cells(
             )["m"][0]
             values[li, chunk] = found
             exact[li, chunk] = True
-            runs_done += len(chunk)
             explained += float((found - base_value).sum())
             if share is not None and abs(explained) >= share * abs(total):
                 break
@@ -122,7 +115,7 @@ def verify_top_cells(
         clean_value=estimate.clean_value,
         corrupt_value=estimate.corrupt_value,
         cell_seconds=estimate.cell_seconds,
-        metadata={**estimate.metadata, "exact_runs": runs_done},
+        metadata={**estimate.metadata, "exact_runs": int(exact.sum())},
         exact=exact,
     )
 
