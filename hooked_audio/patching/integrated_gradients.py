@@ -32,11 +32,11 @@ from hooked_audio.patching.cells import as_position_groups, metric_value
 from hooked_audio.patching.checks import (
     check_aligned,
     check_count,
-    check_direction,
     check_layers,
 )
-from hooked_audio.patching.directions import Direction, base_and_source
+from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.layer_sweep import LAYER_ACTS
+from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
@@ -124,7 +124,6 @@ def integrated_gradients(
     if act not in LAYER_ACTS:
         raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
     check_aligned(view, clean, corrupt)
-    check_direction(direction)
     layers = check_layers(layers, view.cfg.n_layers)
     alphas = path_points(steps)
     batch_size = steps if batch_size is None else check_count(batch_size, "batch_size")
@@ -132,11 +131,12 @@ def integrated_gradients(
     if names[0] not in view.hook_dict:
         raise ValueError(f"This stream has no {names[0]!r}; its layer acts are {LAYER_ACTS}.")
     starts = [f"blocks.{layer}.hook_resid_pre" for layer in layers]
-    base_input, source_input = base_and_source(direction, clean, corrupt)
     with torch.no_grad():
-        base_logits, base_cache = view.run_with_cache(base_input, names_filter=names + starts)
-        source_logits, source_cache = view.run_with_cache(source_input, names_filter=names)
-    base_value = metric_value(metric, base_logits, "on the base run")
+        runs = run_base_and_source(
+            view.run_with_cache, clean, corrupt, direction, names + starts, names
+        )
+    base_cache, source_cache = runs.base_cache, runs.source_cache
+    base_value = metric_value(metric, runs.base_logits, "on the base run")
     effects = torch.full((len(layers), base_cache[names[0]].shape[1]), float("nan"))
     bar = tqdm(names, disable=not progress, desc=f"integrated gradients ({act})")
     for li, name in enumerate(bar):
@@ -160,8 +160,8 @@ def integrated_gradients(
         f"{act} (integrated gradients, {steps} steps)",
         direction,
         metric,
-        source_logits,
-        base_logits,
+        runs.source_logits,
+        runs.base_logits,
     )
 
 
