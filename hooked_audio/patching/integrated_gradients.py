@@ -11,11 +11,25 @@ averages the gradient over `steps` points of the straight path
 position attributions `delta_p . mean_alpha grad_p` add up to the effect of patching the whole
 layer as `steps` grows (completeness). A cell's estimate is the sum over its positions.
 
-Cost, per layer: one batched forward of `steps` runs resumed at layer `l` from the cached base
-run and one backward through them, about `3 * steps` forward-equivalents of the layers from
-`l` on (a backward costs about two forwards). The `steps` runs of a layer are one batch; lower
-`batch_size` to bound memory. Every cell of a layer comes from those runs, whatever the number
-of cells, which is where the saving over exact patching (one run per cell) comes from.
+Two paths (`path=`):
+- `"layer"` (the default): each layer has its own path, on which only that layer's activation
+  moves. Cost, per layer: one batched forward of `steps` runs resumed at layer `l` from the
+  cached base run and one backward through them, about `3 * steps` forward-equivalents of the
+  layers from `l` on (a backward costs about two forwards).
+- `"input"` (EAP-IG's choice): one path for all layers, on which the residual stream entering
+  the first of `layers` moves from base to source and every later activation follows it. Each
+  layer's attribution is its `delta` times the mean gradient at its activation along that one
+  path: about `3 * steps` forward-equivalents in all, whatever the number of layers, and equal
+  to the `"layer"` path at the first layer; later layers' estimates are of the same quantity
+  but along a curved path, so they converge to it only as far as the model is linear.
+
+The `steps` runs are one batch; lower `batch_size` to bound memory. Every cell of a layer
+comes from those runs, whatever the number of cells, which is where the saving over exact
+patching (one run per cell) comes from. Completeness is what the estimate guarantees: the
+cells add up to the effect of patching the whole layer, so a cell's estimate is its share of
+the joint patch. Where positions act jointly (the frames of one word are redundant, so
+patching one frame alone does little), that share differs from the effect of patching the
+cell alone; benchmarks/FAITHFUL_MAPS_RESULTS.md measures how much per granularity.
 """
 
 from __future__ import annotations
@@ -39,6 +53,8 @@ from hooked_audio.patching.layer_sweep import LAYER_ACTS
 from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
+
+INTEGRATION_PATHS = ("layer", "input")
 
 
 def path_points(steps: int) -> Float[Tensor, " steps"]:
@@ -94,6 +110,57 @@ def _layer_attributions(
     return (delta * mean_grad).flatten(2).sum(dim=(0, 2)).detach()
 
 
+def _input_path_attributions(
+    view: AudioStream,
+    layers: list[int],
+    names: list[str],
+    base_cache,
+    source_cache,
+    metric: Callable[[Tensor], Tensor],
+    alphas: Tensor,
+    batch_size: int,
+) -> Float[Tensor, "layer pos"]:
+    """`delta_p . mean_alpha grad_p` per layer and position of `names`, all along one path:
+    the residual stream entering `layers[0]` interpolated from the base run's to the source
+    run's, the runs resumed there, the gradient taken at every activation of `names`."""
+    start = f"blocks.{layers[0]}.hook_resid_pre"
+    base, delta = base_cache[start], source_cache[start] - base_cache[start]
+    rows = base.shape[0]
+    grad_sums = {name: torch.zeros_like(base_cache[name]) for name in names}
+    for first in range(0, len(alphas), batch_size):
+        chunk = alphas[first : first + batch_size].to(base.dtype)
+        scale = chunk.repeat_interleave(rows).reshape(-1, *([1] * (base.ndim - 1)))
+        repeat = (len(chunk),) + (1,) * (base.ndim - 1)
+        path = (base.repeat(*repeat) + scale * delta.repeat(*repeat)).detach()
+        path.requires_grad_(True)
+        kept: dict[str, Tensor] = {}
+
+        def keep(activation: Tensor, hook) -> None:
+            kept[hook.name] = activation
+
+        with torch.enable_grad():
+            with view.hooks(fwd_hooks=[(name, keep) for name in names]):
+                logits = view.resume_from(layers[0], path)
+            total = sum(
+                _metric_on_path(metric, logits[k * rows : (k + 1) * rows], layers[0])
+                for k in range(len(chunk))
+            )
+            grads = torch.autograd.grad(total, [kept[name] for name in names], allow_unused=True)
+        for name, grad in zip(names, grads):
+            if grad is not None:  # an activation the metric does not read (e.g. a last MLP)
+                shape = base_cache[name].shape
+                grad_sums[name] += grad.reshape(len(chunk), *shape).sum(dim=0)
+    return torch.stack(
+        [
+            ((source_cache[name] - base_cache[name]) * grad_sums[name] / len(alphas))
+            .flatten(2)
+            .sum(dim=(0, 2))
+            .detach()
+            for name in names
+        ]
+    )
+
+
 def _metric_on_path(metric: Callable[[Tensor], Tensor], logits: Tensor, layer: int) -> Tensor:
     """The metric on one run's logits as a scalar tensor that keeps its graph; a non-scalar or
     NaN metric fails as `metric_value` says."""
@@ -114,15 +181,18 @@ def integrated_gradients(
     steps: int = 8,
     batch_size: int | None = None,
     progress: bool = True,
+    path: str = "layer",
 ) -> SweepResult:
     """Integrated-gradients estimates of `layer_sweep(act=act)` (same cells, same result
     type): `values[l, c]` is the metric of the base run plus the attributions of cell `c`'s
     positions of `blocks.{l}.hook_{act}` along the path to the source run (module docstring).
-    `act` is one of `LAYER_ACTS`. `steps` path points per layer (cost about `3 * steps`
-    forward-equivalents per layer), evaluated `batch_size` at a time (default: all of them in
-    one batch)."""
+    `act` is one of `LAYER_ACTS`. `steps` path points (cost about `3 * steps`
+    forward-equivalents per layer on the `"layer"` path, in all on the `"input"` path: see the
+    module docstring), evaluated `batch_size` at a time (default: all of them in one batch)."""
     if act not in LAYER_ACTS:
         raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
+    if path not in INTEGRATION_PATHS:
+        raise ValueError(f"path must be one of {INTEGRATION_PATHS}, got {path!r}.")
     check_aligned(view, clean, corrupt)
     layers = check_layers(layers, view.cfg.n_layers)
     alphas = path_points(steps)
@@ -133,12 +203,18 @@ def integrated_gradients(
     starts = [f"blocks.{layer}.hook_resid_pre" for layer in layers]
     with torch.no_grad():
         runs = run_base_and_source(
-            view.run_with_cache, clean, corrupt, direction, names + starts, names
+            view.run_with_cache, clean, corrupt, direction, names + starts, names + starts[:1]
         )
     base_cache, source_cache = runs.base_cache, runs.source_cache
     base_value = metric_value(metric, runs.base_logits, "on the base run")
     effects = torch.full((len(layers), base_cache[names[0]].shape[1]), float("nan"))
-    bar = tqdm(names, disable=not progress, desc=f"integrated gradients ({act})")
+    if path == "input":
+        effects[:] = _input_path_attributions(
+            view, layers, names, base_cache, source_cache, metric, alphas, batch_size
+        )
+    bar = tqdm(
+        names if path == "layer" else [], disable=not progress, desc=f"integrated gradients ({act})"
+    )
     for li, name in enumerate(bar):
         effects[li] = _layer_attributions(
             view,
@@ -157,7 +233,7 @@ def integrated_gradients(
         base_value + cell_sums(effects, groups),
         layers,
         groups,
-        f"{act} (integrated gradients, {steps} steps)",
+        f"{act} (integrated gradients, {path} path, {steps} steps)",
         direction,
         metric,
         runs.source_logits,

@@ -146,3 +146,54 @@ def test_the_decoder_stream_and_bad_arguments(model):
         resid_pre_integrated_gradients(view, TOKENS, corrupt_tokens, logit_diff, batch_size=0)
     with pytest.raises(ValueError, match="act must be one of"):
         integrated_gradients(view, TOKENS, corrupt_tokens, logit_diff, act="hook_z")
+
+
+def test_the_input_path(sensitive_model, model):
+    """One path for all layers (EAP-IG's): at the first patched layer it is that layer's own
+    path, so the two agree there; on a small corruption every layer is exact to first order;
+    and it rejects an unknown path."""
+    view = sensitive_model.encoder_stream(TOKENS)
+    clean, corrupt = clips(scale=2.0)
+    for act, layers in (("resid_pre", [0, 1]), ("resid_pre", [1]), ("mlp_out", [1])):
+        per_layer, one_path = (
+            integrated_gradients(
+                view,
+                clean,
+                corrupt,
+                logit_diff,
+                act,
+                layers=layers,
+                steps=4,
+                progress=False,
+                path=path,
+            )
+            for path in ("layer", "input")
+        )
+        if act == "resid_pre":
+            torch.testing.assert_close(one_path.values[0], per_layer.values[0])
+        assert one_path.values.isfinite().all()
+        assert "input path" in one_path.act and "layer path" in per_layer.act
+    # layer 1 on the input path is not its own path's estimate: the path is curved there
+    both = integrated_gradients(
+        view, clean, corrupt, logit_diff, steps=4, progress=False, path="input"
+    )
+    alone = integrated_gradients(view, clean, corrupt, logit_diff, steps=4, progress=False)
+    assert (both.values[1] - alone.values[1]).abs().max() > 1e-4
+
+    small_view = model.encoder_stream(TOKENS)
+    clean, corrupt = clips(scale=1e-3)
+    exact = resid_pre_sweep(small_view, clean, corrupt, logit_diff, progress=False)
+    estimate = resid_pre_integrated_gradients(
+        small_view, clean, corrupt, logit_diff, steps=2, progress=False, path="input"
+    )
+    base = exact.corrupt_value
+    torch.testing.assert_close(estimate.values - base, exact.values - base, atol=3e-4, rtol=0.05)
+    chunked = resid_pre_integrated_gradients(
+        small_view, clean, corrupt, logit_diff, steps=4, batch_size=3, progress=False, path="input"
+    )
+    whole = resid_pre_integrated_gradients(
+        small_view, clean, corrupt, logit_diff, steps=4, progress=False, path="input"
+    )
+    torch.testing.assert_close(chunked.values, whole.values, atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="path must be one of"):
+        integrated_gradients(small_view, clean, corrupt, logit_diff, path="straight")
