@@ -49,124 +49,22 @@ from hooked_audio.patching.checks import (
     check_layers,
 )
 from hooked_audio.patching.directions import Direction
+from hooked_audio.patching.integration_path import (
+    INTEGRATION_PATHS,
+    input_path,
+    layer_path,
+    path_points,
+)
 from hooked_audio.patching.layer_sweep import LAYER_ACTS
 from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
-INTEGRATION_PATHS = ("layer", "input")
 
-
-def path_points(steps: int) -> Float[Tensor, " steps"]:
-    """The alphas of the midpoint rule on [0, 1]: `(j + 0.5) / steps`."""
-    check_count(steps, "steps")
-    return (torch.arange(steps, dtype=torch.float64) + 0.5) / steps
-
-
-def _layer_attributions(
-    view: AudioStream,
-    layer: int,
-    act: str,
-    start: Tensor,
-    base: Tensor,
-    source: Tensor,
-    metric: Callable[[Tensor], Tensor],
-    alphas: Tensor,
-    batch_size: int,
-) -> Float[Tensor, " pos"]:
-    """`delta_p . mean_alpha grad_p` per position of `blocks.{layer}.hook_{act}`, summed over
-    the batch rows of one run and the feature axis. The runs resume at `layer` from `start`
-    (the base run's `resid_pre` there); the path point replaces the activation through a hook,
-    or is the resumed residual stream itself for `resid_pre`."""
-    rows = base.shape[0]
-    delta = source - base
-    grad_sum = torch.zeros_like(base)
-    name = f"blocks.{layer}.hook_{act}"
-    for first in range(0, len(alphas), batch_size):
-        chunk = alphas[first : first + batch_size].to(base.dtype)
-        scale = chunk.repeat_interleave(rows).reshape(-1, *([1] * (base.ndim - 1)))
-        repeat = (len(chunk),) + (1,) * (base.ndim - 1)
-        path = (base.repeat(*repeat) + scale * delta.repeat(*repeat)).detach()
-        path.requires_grad_(True)
-
-        def substitute(activation: Tensor, hook) -> Tensor:
-            if activation.shape != path.shape:
-                raise RuntimeError(f"{name}: {tuple(activation.shape)} != {tuple(path.shape)}")
-            return path
-
-        with torch.enable_grad():
-            if act == "resid_pre":
-                logits = view.resume_from(layer, path)
-            else:
-                with view.hooks(fwd_hooks=[(name, substitute)]):
-                    logits = view.resume_from(layer, start.repeat(len(chunk), 1, 1))
-            total = sum(
-                _metric_on_path(metric, logits[k * rows : (k + 1) * rows], layer)
-                for k in range(len(chunk))
-            )
-            (grad,) = torch.autograd.grad(total, path)
-        grad_sum += grad.reshape(len(chunk), *base.shape).sum(dim=0)
-    mean_grad = grad_sum / len(alphas)
-    return (delta * mean_grad).flatten(2).sum(dim=(0, 2)).detach()
-
-
-def _input_path_attributions(
-    view: AudioStream,
-    layers: list[int],
-    names: list[str],
-    base_cache,
-    source_cache,
-    metric: Callable[[Tensor], Tensor],
-    alphas: Tensor,
-    batch_size: int,
-) -> Float[Tensor, "layer pos"]:
-    """`delta_p . mean_alpha grad_p` per layer and position of `names`, all along one path:
-    the residual stream entering `layers[0]` interpolated from the base run's to the source
-    run's, the runs resumed there, the gradient taken at every activation of `names`."""
-    start = f"blocks.{layers[0]}.hook_resid_pre"
-    base, delta = base_cache[start], source_cache[start] - base_cache[start]
-    rows = base.shape[0]
-    grad_sums = {name: torch.zeros_like(base_cache[name]) for name in names}
-    for first in range(0, len(alphas), batch_size):
-        chunk = alphas[first : first + batch_size].to(base.dtype)
-        scale = chunk.repeat_interleave(rows).reshape(-1, *([1] * (base.ndim - 1)))
-        repeat = (len(chunk),) + (1,) * (base.ndim - 1)
-        path = (base.repeat(*repeat) + scale * delta.repeat(*repeat)).detach()
-        path.requires_grad_(True)
-        kept: dict[str, Tensor] = {}
-
-        def keep(activation: Tensor, hook) -> None:
-            kept[hook.name] = activation
-
-        with torch.enable_grad():
-            with view.hooks(fwd_hooks=[(name, keep) for name in names]):
-                logits = view.resume_from(layers[0], path)
-            total = sum(
-                _metric_on_path(metric, logits[k * rows : (k + 1) * rows], layers[0])
-                for k in range(len(chunk))
-            )
-            grads = torch.autograd.grad(total, [kept[name] for name in names], allow_unused=True)
-        for name, grad in zip(names, grads):
-            if grad is not None:  # an activation the metric does not read (e.g. a last MLP)
-                shape = base_cache[name].shape
-                grad_sums[name] += grad.reshape(len(chunk), *shape).sum(dim=0)
-    return torch.stack(
-        [
-            ((source_cache[name] - base_cache[name]) * grad_sums[name] / len(alphas))
-            .flatten(2)
-            .sum(dim=(0, 2))
-            .detach()
-            for name in names
-        ]
-    )
-
-
-def _metric_on_path(metric: Callable[[Tensor], Tensor], logits: Tensor, layer: int) -> Tensor:
-    """The metric on one run's logits as a scalar tensor that keeps its graph; a non-scalar or
-    NaN metric fails as `metric_value` says."""
-    value = metric(logits)
-    metric_value(lambda _: value, logits, f"on the path at layer {layer}")
-    return value
+def _per_position(attributions: Tensor) -> Float[Tensor, " pos"]:
+    """A layer activation's `[batch, pos, ...]` attributions summed over the batch rows of one
+    run and the feature axes."""
+    return attributions.flatten(2).sum(dim=(0, 2))
 
 
 def integrated_gradients(
@@ -209,24 +107,33 @@ def integrated_gradients(
     base_value = metric_value(metric, runs.base_logits, "on the base run")
     effects = torch.full((len(layers), base_cache[names[0]].shape[1]), float("nan"))
     if path == "input":
-        effects[:] = _input_path_attributions(
-            view, layers, names, base_cache, source_cache, metric, alphas, batch_size
-        )
-    bar = tqdm(
-        names if path == "layer" else [], disable=not progress, desc=f"integrated gradients ({act})"
-    )
-    for li, name in enumerate(bar):
-        effects[li] = _layer_attributions(
+        found = input_path(
             view,
-            layers[li],
-            act,
-            base_cache[starts[li]],
-            base_cache[name],
-            source_cache[name],
+            layers[0],
+            base_cache[starts[0]],
+            source_cache[starts[0]],
+            {name: base_cache[name] for name in names},
+            {name: source_cache[name] for name in names},
             metric,
             alphas,
             batch_size,
         )
+        effects[:] = torch.stack([_per_position(found[name]) for name in names])
+    bar = tqdm(
+        names if path == "layer" else [], disable=not progress, desc=f"integrated gradients ({act})"
+    )
+    for li, name in enumerate(bar):
+        found = layer_path(
+            view,
+            layers[li],
+            {name: base_cache[name]},
+            {name: source_cache[name]},
+            base_cache[starts[li]],
+            metric,
+            alphas,
+            batch_size,
+        )
+        effects[li] = _per_position(found[name])
     groups = as_position_groups(cells, effects.shape[1])
     return estimate_result(
         view,
