@@ -6,6 +6,7 @@ from hooked_audio.patching.adaptive import adaptive_resid_pre_map
 from hooked_audio.patching.attribution import resid_pre_attribution, resid_pre_attribution_graddrop
 from hooked_audio.patching.attribution_qk import resid_pre_attribution_qk
 from hooked_audio.patching.directions import DIRECTIONS, Direction
+from hooked_audio.patching.head_integrated_gradients import head_integrated_gradients
 from hooked_audio.patching.head_sweep import head_sweep
 from hooked_audio.patching.integrated_gradients import (
     integrated_gradients,
@@ -27,6 +28,7 @@ __all__ = [
     "SweepResult",
     "direct_path",
     "direct_path_head_sweep",
+    "head_integrated_gradients",
     "head_sweep",
     "integrated_gradients",
     "layer_sweep",

@@ -80,35 +80,29 @@ class HeadPatch:
         return resid, [hook_for(act) for act in self.acts]
 
 
-def head_sweep(
-    base_view: AudioStream,
-    base_input: StreamInput,
-    source_cache,
-    metric: Callable[[Tensor], Tensor],
-    component: str = "cross_attn",
-    act: str | Sequence[str] = "z",
-    by_pos: bool = False,
-    layers: Sequence[int] | None = None,
-    direction: Direction = "denoise",
-    reference_values: tuple[float, float] = (float("nan"), float("nan")),
-    progress: bool | tqdm = True,
-    batch_size: int | None = None,
-    positions: Cells | None = None,
-    position_labels: Sequence[str] | None = None,
-) -> SweepResult:
-    """Run the base input once per (layer, head[, pos]) with that head's `act` taken from
-    `source_cache` (a cache of the same model's view, keyed by local names); each run
-    resumes at the patched layer from the cached base run.
+@dataclass
+class HeadCells:
+    """What a per-head sweep patches, checked: the acts, the layers, and its cells
+    `(head, positions)` head-major with their labels."""
 
-    Returns a `SweepResult` whose cells are heads, or head x position flattened head-major:
-    every position on its own with `by_pos`, or the groups of positions `positions` (cells as
-    in `layer_sweep`, e.g. a word's frames from `hooked_audio.patching.time_cells`, named by
-    `position_labels`). `act` may be several acts patched together at the same head and
-    positions, e.g. `("k", "v")` for what a cross-attention head reads from some audio
-    frames. `reference_values` = (clean, corrupt) metric values for normalisation (the caller
-    ran those inputs; NaN when unknown). `progress`: show a bar, or a `tqdm` bar to advance.
-    """
-    metrics = as_metrics(metric)
+    acts: tuple[str, ...]
+    layers: list[int]
+    cells: list[tuple[int, list[int] | None]]
+    labels: list[str]
+
+
+def head_cells(
+    base_view: AudioStream,
+    source_cache,
+    component: str,
+    act: str | Sequence[str],
+    by_pos: bool,
+    layers: Sequence[int] | None,
+    direction: Direction,
+    positions: Cells | None,
+    position_labels: Sequence[str] | None,
+) -> HeadCells:
+    """The arguments of `head_sweep` (and of its estimates) checked, as the cells to patch."""
     if component not in COMPONENTS:
         raise ValueError(f"component must be one of {COMPONENTS}, got {component!r}.")
     acts = (act,) if isinstance(act, str) else tuple(act)
@@ -130,7 +124,6 @@ def head_sweep(
             "between runs of one model (cache with `view.run_with_cache`)."
         )
     layers = check_layers(layers, base_view.cfg.n_layers)
-    batch_size = check_batch_size(batch_size, base_view.device)
     names = [f"blocks.{layer}.{component}.hook_{a}" for layer in layers for a in acts]
     if names[0] not in base_view.hook_dict:
         raise ValueError(
@@ -161,6 +154,51 @@ def head_sweep(
         for h in range(n_heads)
         for label in group_labels
     ]
+    return HeadCells(acts, layers, cells, labels)
+
+
+def head_sweep(
+    base_view: AudioStream,
+    base_input: StreamInput,
+    source_cache,
+    metric: Callable[[Tensor], Tensor],
+    component: str = "cross_attn",
+    act: str | Sequence[str] = "z",
+    by_pos: bool = False,
+    layers: Sequence[int] | None = None,
+    direction: Direction = "denoise",
+    reference_values: tuple[float, float] = (float("nan"), float("nan")),
+    progress: bool | tqdm = True,
+    batch_size: int | None = None,
+    positions: Cells | None = None,
+    position_labels: Sequence[str] | None = None,
+) -> SweepResult:
+    """Run the base input once per (layer, head[, pos]) with that head's `act` taken from
+    `source_cache` (a cache of the same model's view, keyed by local names); each run
+    resumes at the patched layer from the cached base run.
+
+    Returns a `SweepResult` whose cells are heads, or head x position flattened head-major:
+    every position on its own with `by_pos`, or the groups of positions `positions` (cells as
+    in `layer_sweep`, e.g. a word's frames from `hooked_audio.patching.time_cells`, named by
+    `position_labels`). `act` may be several acts patched together at the same head and
+    positions, e.g. `("k", "v")` for what a cross-attention head reads from some audio
+    frames. `reference_values` = (clean, corrupt) metric values for normalisation (the caller
+    ran those inputs; NaN when unknown). `progress`: show a bar, or a `tqdm` bar to advance.
+    """
+    metrics = as_metrics(metric)
+    plan = head_cells(
+        base_view,
+        source_cache,
+        component,
+        act,
+        by_pos,
+        layers,
+        direction,
+        positions,
+        position_labels,
+    )
+    acts, layers, cells, labels = plan.acts, plan.layers, plan.cells, plan.labels
+    batch_size = check_batch_size(batch_size, base_view.device)
     with torch.no_grad():
         _, base_cache = base_view.run_with_cache(
             base_input, names_filter=resume_names(layers, base_view.cfg.n_layers)
