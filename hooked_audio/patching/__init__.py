@@ -16,7 +16,7 @@ from hooked_audio.patching.layer_sweep import LAYER_ACTS, layer_sweep, resid_pre
 from hooked_audio.patching.path_patching import Sender, direct_path, direct_path_head_sweep
 from hooked_audio.patching.position_sweep import LM_ACTS, position_sweep
 from hooked_audio.patching.sweep_result import SweepResult
-from hooked_audio.patching.verified import verify_top_cells
+from hooked_audio.patching.verified import verify_top_cells, verify_top_head_cells
 
 __all__ = [
     "adaptive_resid_pre_map",
@@ -40,4 +40,5 @@ __all__ = [
     "resid_pre_sweep",
     "time_cells",
     "verify_top_cells",
+    "verify_top_head_cells",
 ]

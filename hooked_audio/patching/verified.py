@@ -10,18 +10,24 @@ values where it patched, the estimate elsewhere, and `exact` saying which is whi
 Stop rules: `top_k` cells over the whole map (the default, 10), or per layer, cells in rank
 order until their exact effects add up to `share` of the layer-wide effect `source - base`
 (the metric moving from the base run to the source run), at most `max_cells` per layer.
+
+`verify_top_head_cells` does the same for a per-head estimate (`head_integrated_gradients`),
+patching the chosen (head, cell)s as `head_sweep` does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from hooked_audio.patching.cells import Cells, metric_value
 from hooked_audio.patching.checks import check_aligned, check_batch_size, check_count
 from hooked_audio.patching.engine import resume_names, sweep_cells
+from hooked_audio.patching.head_sweep import HeadPatch, head_cells
 from hooked_audio.patching.layer_sweep import LAYER_ACTS, ActivationPatch
 from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
@@ -48,15 +54,7 @@ def verify_top_cells(
     `metadata["exact_runs"]` counts the patched runs."""
     if act not in LAYER_ACTS:
         raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
-    if (top_k is None) == (share is None):
-        raise ValueError("Give one stop rule: top_k=N cells, or share=F (0 < F <= 1) per layer.")
-    n_layers, n_cells = estimate.values.shape
-    if top_k is not None:
-        check_count(top_k, "top_k")
-    if share is not None and not 0.0 < share <= 1.0:
-        raise ValueError(f"share must lie in (0, 1], got {share!r}.")
-    if max_cells is not None:
-        check_count(max_cells, "max_cells")
+    top_k, share, max_cells = _check_stop_rule(top_k, share, max_cells)
     check_aligned(view, clean, corrupt)
     batch_size = check_batch_size(batch_size, view.device)
     names = [f"blocks.{layer}.hook_{act}" for layer in estimate.layers]
@@ -75,19 +73,148 @@ def verify_top_cells(
         else (estimate.clean_value, estimate.corrupt_value)
     )
     check_same_runs(runs, metric, base_value, source_value)
+    return _verify(
+        view,
+        runs.base_cache,
+        estimate,
+        lambda chunk: ActivationPatch(act, [estimate.cells[c] for c in chunk], runs.source_cache),
+        metric,
+        (base_value, source_value),
+        _ranked_cells(estimate, base_value, top_k, share, max_cells),
+        share,
+        batch_size,
+        progress,
+        act,
+    )
+
+
+def verify_top_head_cells(
+    base_view: AudioStream,
+    base_input: StreamInput,
+    source_cache,
+    metric: Callable[[Tensor], Tensor],
+    estimate: SweepResult,
+    component: str = "cross_attn",
+    act: str | Sequence[str] = "z",
+    positions: Cells | None = None,
+    position_labels: Sequence[str] | None = None,
+    by_pos: bool = False,
+    top_k: int | None = 10,
+    share: float | None = None,
+    max_cells: int | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+) -> SweepResult:
+    """`verify_top_cells` for a per-head estimate (`head_integrated_gradients`): its top
+    (head, cell)s patched exactly as `head_sweep` patches them. Give the arguments the
+    estimate was made with (the same `positions`, `by_pos`, component and acts); `share` needs
+    the estimate's clean and corrupt values (its `reference_values`)."""
+    top_k, share, max_cells = _check_stop_rule(top_k, share, max_cells)
+    plan = head_cells(
+        base_view,
+        source_cache,
+        component,
+        act,
+        by_pos,
+        estimate.layers,
+        estimate.direction,
+        positions,
+        position_labels,
+    )
+    if len(plan.cells) != estimate.values.shape[1] or (
+        position_labels is not None and plan.labels != list(estimate.cell_labels)
+    ):
+        raise ValueError(
+            f"The estimate has {estimate.values.shape[1]} cells, these arguments make "
+            f"{len(plan.cells)}: pass the positions, labels and component it was made with."
+        )
+    batch_size = check_batch_size(batch_size, base_view.device)
+    with torch.no_grad():
+        base_logits, base_cache = base_view.run_with_cache(
+            base_input, names_filter=resume_names(estimate.layers, base_view.cfg.n_layers)
+        )
+    base_value = metric_value(metric, base_logits, "on the base run")
+    source_value = (
+        estimate.clean_value if estimate.direction == "denoise" else estimate.corrupt_value
+    )
+    if share is not None and math.isnan(source_value):
+        raise ValueError(
+            "share=F needs the estimate's clean and corrupt values: make it with "
+            "reference_values=(clean, corrupt), or verify top_k cells instead."
+        )
+    expected = estimate.corrupt_value if estimate.direction == "denoise" else estimate.clean_value
+    if not math.isnan(expected) and abs(base_value - expected) > 1e-4 * (1 + abs(expected)):
+        raise ValueError(
+            f"The estimate's base value {expected:.4g} differs from this base run's "
+            f"{base_value:.4g}: verify an estimate made on the same inputs and metric."
+        )
+    return _verify(
+        base_view,
+        base_cache,
+        estimate,
+        lambda chunk: HeadPatch(component, plan.acts, [plan.cells[c] for c in chunk], source_cache),
+        metric,
+        (base_value, source_value),
+        _ranked_cells(estimate, base_value, top_k, share, max_cells),
+        share,
+        batch_size,
+        progress,
+        f"{component}.{'+'.join(plan.acts)}",
+    )
+
+
+def _check_stop_rule(top_k, share, max_cells):
+    if (top_k is None) == (share is None):
+        raise ValueError("Give one stop rule: top_k=N cells, or share=F (0 < F <= 1) per layer.")
+    if top_k is not None:
+        check_count(top_k, "top_k")
+    if share is not None and not 0.0 < share <= 1.0:
+        raise ValueError(f"share must lie in (0, 1], got {share!r}.")
+    if max_cells is not None:
+        check_count(max_cells, "max_cells")
+    return top_k, share, max_cells
+
+
+def _ranked_cells(
+    estimate: SweepResult,
+    base_value: float,
+    top_k: int | None,
+    share: float | None,
+    max_cells: int | None,
+) -> list[list[int]]:
+    """Per layer, the cells to patch in the order to patch them: by `top_k`, those among the
+    `top_k` largest estimated effects over the whole map; by `share`, every cell, largest
+    first (the caller stops once the share is reached); at most `max_cells` per layer."""
+    n_cells = estimate.values.shape[1]
     effect = (estimate.values - base_value).abs().nan_to_num(nan=-1.0)  # NaN cells last
     ranked = effect.argsort(dim=1, descending=True).tolist()  # per layer, largest first
     limit = n_cells if max_cells is None else min(max_cells, n_cells)
     if top_k is None:
-        orders = [cells[:limit] for cells in ranked]
-    else:  # the top_k largest estimated effects over every layer
-        chosen = set(effect.flatten().argsort(descending=True)[:top_k].tolist())
-        orders = [
-            [c for c in cells if li * n_cells + c in chosen][:limit]
-            for li, cells in enumerate(ranked)
-        ]
+        return [cells[:limit] for cells in ranked]
+    chosen = set(effect.flatten().argsort(descending=True)[:top_k].tolist())
+    return [
+        [c for c in cells if li * n_cells + c in chosen][:limit] for li, cells in enumerate(ranked)
+    ]
+
+
+def _verify(
+    view: AudioStream,
+    base_cache,
+    estimate: SweepResult,
+    make_patch: Callable[[list[int]], object],
+    metric: Callable[[Tensor], Tensor],
+    base_and_source_values: tuple[float, float],
+    orders: list[list[int]],
+    share: float | None,
+    batch_size: int,
+    progress: bool,
+    act: str,
+) -> SweepResult:
+    """Patch each layer's `orders` cells exactly, `batch_size` per run, stopping a layer once
+    its patched effects add up to `share` of `source - base`; one result marking them."""
+    base_value, source_value = base_and_source_values
     values = estimate.values.clone()
-    exact = torch.zeros(n_layers, n_cells, dtype=torch.bool)
+    exact = torch.zeros(values.shape, dtype=torch.bool)
     total = source_value - base_value
     bar = tqdm(disable=not progress, desc="verify", total=None)
     for li, layer in enumerate(estimate.layers):
@@ -95,9 +222,15 @@ def verify_top_cells(
         explained = 0.0
         for first in range(0, len(order), batch_size):
             chunk = order[first : first + batch_size]
-            patch = ActivationPatch(act, [estimate.cells[c] for c in chunk], runs.source_cache)
             found = sweep_cells(
-                view, runs.base_cache, patch, [layer], len(chunk), {"m": metric}, batch_size, bar
+                view,
+                base_cache,
+                make_patch(chunk),
+                [layer],
+                len(chunk),
+                {"m": metric},
+                batch_size,
+                bar,
             )["m"][0]
             values[li, chunk] = found
             exact[li, chunk] = True

@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from hooked_audio import HookedWhisper, mel_to_frames
-from hooked_audio.patching import head_integrated_gradients, head_sweep, layer_sweep
+from hooked_audio.patching import (
+    head_integrated_gradients,
+    head_sweep,
+    layer_sweep,
+    verify_top_head_cells,
+)
 from tests.helpers.whisper_models import random_dims, random_reference
 
 DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12)
@@ -104,4 +109,43 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="Layers must lie in"):
         head_integrated_gradients(
             view, corrupt, source_cache, logit_diff, "attn", "z", layers=[DIMS.n_audio_layer]
+        )
+
+
+def test_verified_head_cells_are_head_sweeps_values():
+    """The top head cells of an estimate patched exactly equal head_sweep's values there; the
+    rest keep the estimate; an estimate of other cells is refused."""
+    model = model_with(std=0.3)
+    view, corrupt, source_cache = encoder_setup(model, scale=2.0)
+    kwargs = dict(positions=GROUPS, position_labels=["a", "b", "c"], progress=False)
+    exact = head_sweep(view, corrupt, source_cache, logit_diff, "attn", "z", **kwargs)
+    estimate = head_integrated_gradients(
+        view, corrupt, source_cache, logit_diff, "attn", "z", steps=4, **kwargs
+    )
+    verified = verify_top_head_cells(
+        view, corrupt, source_cache, logit_diff, estimate, "attn", "z", top_k=5, **kwargs
+    )
+    assert int(verified.exact.sum()) == 5 == verified.metadata["exact_runs"]
+    torch.testing.assert_close(
+        verified.values[verified.exact], exact.values[verified.exact], atol=1e-5, rtol=0
+    )
+    torch.testing.assert_close(verified.values[~verified.exact], estimate.values[~verified.exact])
+    with torch.no_grad():
+        base_value = float(logit_diff(view(corrupt)))
+    chosen = (estimate.values - base_value).abs().flatten().argsort(descending=True)[:5]
+    assert set(chosen.tolist()) == set(verified.exact.flatten().nonzero()[:, 0].tolist())
+    with pytest.raises(ValueError, match="pass the positions"):
+        verify_top_head_cells(view, corrupt, source_cache, logit_diff, estimate, "attn", "z")
+    with pytest.raises(ValueError, match="share=F needs"):
+        verify_top_head_cells(
+            view,
+            corrupt,
+            source_cache,
+            logit_diff,
+            estimate,
+            "attn",
+            "z",
+            top_k=None,
+            share=0.5,
+            positions=GROUPS,
         )
