@@ -16,8 +16,10 @@ import torch
 from tqdm.auto import tqdm
 
 from hooked_audio.patching.directions import Direction, base_and_source
+from hooked_audio.patching.head_integrated_gradients import head_integrated_gradients
 from hooked_audio.patching.head_sweep import head_sweep
 from hooked_audio.patching.sweep_result import SweepResult
+from hooked_audio.patching.verified import verify_top_head_cells
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,6 @@ def head_layers(model, act: str) -> int:
     return dims.n_audio_layer if HEAD_STUDY_ACTS[act].stack == "encoder" else dims.n_text_layer
 
 
-@torch.no_grad()
 def head_unit(
     model,
     plan,
@@ -49,39 +50,64 @@ def head_unit(
     direction: Direction,
     layers: list[int],
     reference: tuple[float, float],
-    batch_size: int | None,
+    spec,
     bar: tqdm,
 ) -> SweepResult:
     """One pair's sweep of `act` over every head of `layers` and every cell of `plan.cells`.
     Cells are flattened head-major: cell `h * n_cells + c` is head `h` at cell `c`.
-    `reference`: the pair's (clean, corrupt) metric values."""
+    `reference`: the pair's (clean, corrupt) metric values. By `spec.mode`: exact patching
+    (`head_sweep`), integrated-gradients estimates (`head_integrated_gradients`, `spec.steps`),
+    or those with the `spec.verify_top_k` largest cells patched exactly."""
     where = HEAD_STUDY_ACTS[act]
     tokens = plan.contrast.tokens
     names = [f"blocks.{layer}.{where.component}.hook_{a}" for layer in layers for a in where.acts]
-    if where.stack == "encoder":
-        view = model.encoder_stream(tokens)
-        base, source = base_and_source(direction, plan.clean, plan.corrupt)
-        _, source_cache = view.run_with_cache(source, names_filter=names)
-        base_view, base_input = view, base
-    else:
-        base_audio, source_audio = base_and_source(direction, plan.clean, plan.corrupt)
-        base_view = model.decoder_stream(base_audio)
-        _, source_cache = model.decoder_stream(source_audio).run_with_cache(
-            tokens, names_filter=names
-        )
-        base_input = tokens
-    return head_sweep(
-        base_view,
-        base_input,
-        source_cache,
-        plan.contrast.metric(),
+    with torch.no_grad():
+        if where.stack == "encoder":
+            view = model.encoder_stream(tokens)
+            base, source = base_and_source(direction, plan.clean, plan.corrupt)
+            _, source_cache = view.run_with_cache(source, names_filter=names)
+            base_view, base_input = view, base
+        else:
+            base_audio, source_audio = base_and_source(direction, plan.clean, plan.corrupt)
+            base_view = model.decoder_stream(base_audio)
+            _, source_cache = model.decoder_stream(source_audio).run_with_cache(
+                tokens, names_filter=names
+            )
+            base_input = tokens
+    common = dict(
         component=where.component,
         act=where.acts,
-        layers=layers,
-        direction=direction,
-        reference_values=reference,
-        progress=bar,
-        batch_size=batch_size,
         positions=plan.cells.cells,
         position_labels=plan.cells.labels,
     )
+    args = (base_view, base_input, source_cache, plan.contrast.metric())
+    if spec.mode == "exact":
+        with torch.no_grad():
+            return head_sweep(
+                *args,
+                **common,
+                layers=layers,
+                direction=direction,
+                reference_values=reference,
+                progress=bar,
+                batch_size=spec.batch_size,
+            )
+    result = head_integrated_gradients(
+        *args,
+        **common,
+        layers=layers,
+        direction=direction,
+        reference_values=reference,
+        steps=spec.steps,
+        progress=False,
+    )
+    if spec.mode == "verified":
+        result = verify_top_head_cells(
+            *args,
+            result,
+            **common,
+            top_k=spec.verify_top_k,
+            batch_size=spec.batch_size,
+            progress=False,
+        )
+    return result

@@ -115,10 +115,11 @@ def unit_runs(spec: StudySpec, act: str, n_layers: int, n_cells: int, n_heads: i
     """A unit's cost in runs: patched runs when exact; for estimates, forward-equivalents
     (a forward and a backward over `steps` path points per layer, about 3 forwards each),
     plus the verified cells' patched runs."""
-    if spec.mode == "exact" or act in HEAD_STUDY_ACTS:
+    if spec.mode == "exact":
         return n_layers * n_cells * n_heads
     estimate = 3 * spec.steps * n_layers
-    return estimate + (min(spec.verify_top_k, n_layers * n_cells) if spec.mode == "verified" else 0)
+    verified = min(spec.verify_top_k, n_layers * n_cells * n_heads)
+    return estimate + (verified if spec.mode == "verified" else 0)
 
 
 def estimated_unit(model, plan: _PairPlan, act: str, direction: str, layers, spec: StudySpec):
@@ -224,9 +225,11 @@ def run_study(
     bar = tqdm(total=n_runs, disable=not progress, desc="study")
     for plan, direction, act, unit in todo:
         if act in HEAD_STUDY_ACTS:
-            result = head_unit(
-                model, plan, act, direction, layers[act], plan.reference, spec.batch_size, bar
-            )
+            result = head_unit(model, plan, act, direction, layers[act], plan.reference, spec, bar)
+            if spec.mode != "exact":
+                bar.update(
+                    unit_runs(spec, act, len(layers[act]), len(plan.cells.cells), n_heads[act])
+                )
         elif spec.mode == "exact":
             result = layer_sweep(
                 model.encoder_stream(plan.contrast.tokens),
@@ -245,7 +248,7 @@ def run_study(
             result = estimated_unit(model, plan, act, direction, layers[act], spec)
             bar.update(unit_runs(spec, act, len(layers[act]), len(plan.cells.cells), 1))
         seconds = model.encoder_stream(plan.contrast.tokens).cell_seconds(plan.cells.cells)
-        estimated = spec.mode != "exact" and act not in HEAD_STUDY_ACTS
+        estimated = spec.mode != "exact"
         store.add_unit(unit, _rows(plan, unit, act, result, seconds, estimated))
     bar.close()
     return StudyResult.from_rows(store.rows, skipped, spec)

@@ -16,7 +16,8 @@ STUDY_ACTS = ("resid_pre", "attn_out", "mlp_out", "encoder_heads", "cross_heads"
 #: how a layer act's values are obtained: exact patching (one run per layer and cell);
 #: integrated-gradients estimates (`steps` path points per layer, every cell at once); or the
 #: estimates with each unit's `verify_top_k` largest cells patched exactly
-#: (`hooked_audio.patching.verify_top_cells`). Head acts are always exact.
+#: (`hooked_audio.patching.verify_top_cells`; for head acts `head_integrated_gradients` and
+#: `verify_top_head_cells`).
 STUDY_MODES = ("exact", "attribution", "verified")
 
 
@@ -66,12 +67,6 @@ class StudySpec:
         parse_granularity(self.granularity)
         if self.mode not in STUDY_MODES:
             raise ValueError(f"mode must be one of {STUDY_MODES}, got {self.mode!r}.")
-        heads = [act for act in self.acts if act in ("encoder_heads", "cross_heads")]
-        if self.mode != "exact" and heads:
-            raise ValueError(
-                f"mode {self.mode!r} estimates whole-layer acts only; {heads} are patched "
-                "exactly: study them in a separate run with mode 'exact'."
-            )
         check_count(self.steps, "steps")
         check_count(self.verify_top_k, "verify_top_k")
         if not self.min_gap >= 0:

@@ -1,5 +1,6 @@
 """Study modes: attribution rows are marked estimated, verified rows carry the exact values of
-an exact study on their cells, head acts stay exact, and the report hatches estimates."""
+an exact study on their cells (whole-layer and head acts), and the report hatches
+estimates."""
 
 from __future__ import annotations
 
@@ -47,7 +48,24 @@ def test_verified_cells_are_the_exact_studys_and_the_rest_are_marked(tiny_en, pa
 def test_modes_are_checked():
     with pytest.raises(ValueError, match="mode must be one of"):
         StudySpec(mode="fast")
-    with pytest.raises(ValueError, match="estimates whole-layer acts only"):
-        StudySpec(mode="attribution", acts=("resid_pre", "cross_heads"))
     with pytest.raises(ValueError, match="steps must be an integer >= 1"):
         StudySpec(mode="attribution", steps=0)
+
+
+def test_verified_head_cells_are_the_exact_studys(tiny_en, pair):
+    """Cross-attention heads (decoder layer 3) in mode verified: the verified (head, cell)s
+    carry the exact study's values, the rest the estimate's."""
+    heads = dict(acts=("cross_heads",), granularity="windows:0.5")
+    spec = dict(layers=(3,), directions=("denoise",), **heads)
+    run = lambda **mode: (
+        run_study(  # noqa: E731
+            tiny_en, [pair], StudySpec(**spec, **mode), progress=False, out=lambda line: None
+        ).rows
+    )
+    exact, verified = run(), run(mode="verified", steps=4, verify_top_k=4)
+    assert exact["exact"].all() and verified["exact"].sum() == 4
+    keys = ["head", "cell"]
+    checked = verified[verified["exact"]].set_index(keys)["value"]
+    exact_values = exact.set_index(keys)["value"].loc[checked.index]
+    assert checked.to_numpy() == pytest.approx(exact_values.to_numpy(), abs=1e-4)
+    assert verified["value"].notna().all() and len(verified) == len(exact)
