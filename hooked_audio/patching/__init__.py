@@ -2,7 +2,7 @@
 `hooked_audio.streams`), directions, cells in time, results."""
 
 from hooked_audio.patching import time_cells
-from hooked_audio.patching.adaptive import adaptive_resid_pre_map
+from hooked_audio.patching.adaptive import adaptive_map, adaptive_resid_pre_map
 from hooked_audio.patching.attribution import resid_pre_attribution, resid_pre_attribution_graddrop
 from hooked_audio.patching.attribution_qk import resid_pre_attribution_qk
 from hooked_audio.patching.directions import DIRECTIONS, Direction
@@ -19,6 +19,7 @@ from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.patching.verified import verify_top_cells, verify_top_head_cells
 
 __all__ = [
+    "adaptive_map",
     "adaptive_resid_pre_map",
     "DIRECTIONS",
     "Direction",

@@ -1,11 +1,12 @@
 """Adaptive exact maps: patch coarse windows exactly, and split only the windows that matter.
 
-A full exact map patches every position of every layer, one run each. Most windows of a clip
-do nothing for a given metric; `adaptive_resid_pre_map` patches consecutive windows of
-`window` positions exactly, and splits a window in two whenever its normalised effect
-`|value - base| / |source - base|` reaches `threshold`, down to `min_size` positions. Every
-value it reports is an exact patch of the cell it names (the fast engine, as `layer_sweep`),
-so a reported cell and the same cell in a full map agree.
+A full exact map patches every cell of every layer, one run each. Most windows of a clip do
+nothing for a given metric; `adaptive_map` patches windows of `window` consecutive cells
+exactly (a cell: a position, or a group such as a word's frames), and splits a window in two
+whenever its normalised effect `|value - base| / |source - base|` reaches `threshold`, down to
+`min_size` cells. Every value it reports is an exact patch of the positions it names (the fast
+engine, as `layer_sweep`), so a reported single cell and the same cell in a full map agree; a
+window left whole reports the exact effect of patching its cells together.
 
 What it can miss: a window whose positions' effects cancel (one frame pushes the metric up,
 another down) has a small effect as a whole and is not split, although single frames in it
@@ -21,6 +22,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from hooked_audio.patching.cells import Cells, as_position_groups
 from hooked_audio.patching.checks import (
     check_aligned,
     check_batch_size,
@@ -29,49 +31,48 @@ from hooked_audio.patching.checks import (
 )
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.engine import resume_names, sweep_cells
-from hooked_audio.patching.layer_sweep import ActivationPatch
+from hooked_audio.patching.layer_sweep import LAYER_ACTS, ActivationPatch
 from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 
-def _windows(positions: list[int], size: int) -> list[list[int]]:
-    return [positions[i : i + size] for i in range(0, len(positions), size)]
+def _windows(cells: list[int], size: int) -> list[list[int]]:
+    return [cells[i : i + size] for i in range(0, len(cells), size)]
 
 
-def adaptive_resid_pre_map(
+def adaptive_map(
     view: AudioStream,
     clean: StreamInput,
     corrupt: StreamInput,
     metric: Callable[[Tensor], Tensor],
+    act: str = "resid_pre",
     direction: Direction = "denoise",
     layers: Sequence[int] | None = None,
-    positions: Sequence[int] | None = None,
+    cells: Cells | None = None,
     window: int = 16,
     threshold: float = 0.05,
     min_size: int = 1,
     batch_size: int | None = None,
     progress: bool = True,
 ) -> list[SweepResult]:
-    """One exact `SweepResult` per layer over the cells the refinement ended with (module
-    docstring): windows of `window` of `positions` (default: every position of the input)
-    split in halves while their normalised effect is at least `threshold`, down to `min_size`
-    positions. Each result's `metadata` holds `exact_runs` (its patched runs) and
-    `full_runs` (what the full map at `min_size` would cost)."""
+    """One exact `SweepResult` per layer of `blocks.{l}.hook_{act}` (`act` in `LAYER_ACTS`)
+    over the windows the refinement ended with (module docstring): windows of `window` of
+    `cells` (as in `layer_sweep`: positions, or groups of positions in time order; default
+    every position) split in halves while their normalised effect is at least `threshold`,
+    down to `min_size` cells. A result's cells are the positions each window patched; its
+    `metadata` holds `members` (per result cell, the indices of the `cells` it covers),
+    `exact_runs` (its patched runs) and `full_runs` (the full map at `min_size`)."""
+    if act not in LAYER_ACTS:
+        raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
     window, min_size = check_count(window, "window"), check_count(min_size, "min_size")
     if not 0.0 <= threshold:
         raise ValueError(f"threshold must be >= 0 (a share of the total effect), got {threshold}.")
     check_aligned(view, clean, corrupt)
     layers = check_layers(layers, view.cfg.n_layers)
     batch_size = check_batch_size(batch_size, view.device)
-    n_positions = clean.shape[-1]
-    positions = list(range(n_positions)) if positions is None else sorted(set(positions))
-    outside = [p for p in positions if not (isinstance(p, int) and 0 <= p < n_positions)]
-    if outside or not positions:
-        raise ValueError(
-            f"positions must be integers in [0, {n_positions}), at least one; got {outside[:5]}."
-        )
-    names = [f"blocks.{layer}.hook_resid_pre" for layer in layers]
+    groups = as_position_groups(cells, clean.shape[-1])
+    names = [f"blocks.{layer}.hook_{act}" for layer in layers]
     with torch.no_grad():
         runs = run_base_and_source(
             view.run_with_cache,
@@ -94,41 +95,56 @@ def adaptive_resid_pre_map(
     clean_value, corrupt_value = (
         (source_value, base_value) if direction == "denoise" else (base_value, source_value)
     )
-    full_runs = len(_windows(positions, min_size))
+    indices = list(range(len(groups)))
+    full_runs = len(_windows(indices, min_size))
+    positions_of = lambda members: [p for m in members for p in groups[m]]  # noqa: E731
     bar = tqdm(disable=not progress, desc="adaptive map")
     results = []
     for layer in layers:
         leaves: dict[tuple[int, ...], float] = {}
-        pending = _windows(positions, window)
+        pending = _windows(indices, window)
         runs_done = 0
         while pending:
-            patch = ActivationPatch("resid_pre", pending, runs.source_cache)
+            patch = ActivationPatch(act, [positions_of(w) for w in pending], runs.source_cache)
             found = sweep_cells(
                 view, runs.base_cache, patch, [layer], len(pending), {"m": metric}, batch_size, bar
             )["m"][0]
             runs_done += len(pending)
             split = []
-            for cell, value in zip(pending, found.tolist()):
-                if len(cell) > min_size and abs(value - base_value) >= threshold * total:
-                    half = max(min_size, (len(cell) + 1) // 2)
-                    split += [cell[:half], cell[half:]]
+            for members, value in zip(pending, found.tolist()):
+                if len(members) > min_size and abs(value - base_value) >= threshold * total:
+                    half = max(min_size, (len(members) + 1) // 2)
+                    split += [members[:half], members[half:]]
                 else:
-                    leaves[tuple(cell)] = value
+                    leaves[tuple(members)] = value
             pending = split
-        cells = [list(cell) for cell in sorted(leaves)]
+        members = [list(m) for m in sorted(leaves)]
+        patched = [positions_of(m) for m in members]
         results.append(
             SweepResult(
-                values=torch.tensor([[leaves[tuple(cell)] for cell in cells]]),
+                values=torch.tensor([[leaves[tuple(m)] for m in members]]),
                 layers=[layer],
-                cells=cells,
-                cell_labels=view.cell_labels(cells),
-                act="resid_pre (adaptive, exact)",
+                cells=patched,
+                cell_labels=view.cell_labels(patched),
+                act=f"{act} (adaptive, exact)",
                 direction=direction,
                 clean_value=clean_value,
                 corrupt_value=corrupt_value,
-                cell_seconds=view.cell_seconds(cells),
-                metadata={"exact_runs": runs_done, "full_runs": full_runs},
+                cell_seconds=view.cell_seconds(patched),
+                metadata={"members": members, "exact_runs": runs_done, "full_runs": full_runs},
             )
         )
     bar.close()
     return results
+
+
+def adaptive_resid_pre_map(
+    view: AudioStream,
+    clean: StreamInput,
+    corrupt: StreamInput,
+    metric: Callable[[Tensor], Tensor],
+    direction: Direction = "denoise",
+    **kwargs,
+) -> list[SweepResult]:
+    """`adaptive_map` of `blocks.{l}.hook_resid_pre` (see there for the arguments)."""
+    return adaptive_map(view, clean, corrupt, metric, "resid_pre", direction, **kwargs)

@@ -9,8 +9,8 @@ import torch
 
 from hooked_audio import HookedWhisper, mel_to_frames
 from hooked_audio.pairs import bundled_pairs
-from hooked_audio.patching import resid_pre_sweep
-from hooked_audio.patching.adaptive import adaptive_resid_pre_map
+from hooked_audio.patching import layer_sweep, resid_pre_sweep, time_cells
+from hooked_audio.patching.adaptive import adaptive_map, adaptive_resid_pre_map
 from hooked_audio.study import word_contrast
 from tests.helpers.whisper_models import random_dims, random_reference
 
@@ -27,7 +27,7 @@ def test_on_a_real_pair_the_cells_are_exact_and_refined_on_the_word(tiny_en):
         corrupt,
         contrast.metric(),
         layers=[3],
-        positions=speech,
+        cells=speech,
         window=16,
         threshold=0.05,
         progress=False,
@@ -43,6 +43,47 @@ def test_on_a_real_pair_the_cells_are_exact_and_refined_on_the_word(tiny_en):
     assert single and all(start - 0.1 <= p * 0.02 <= end + 0.1 for p in single)
     assert found.metadata["full_runs"] == len(speech)
     assert found.metadata["exact_runs"] < len(speech) / 2
+    assert [[speech[m] for m in members] for members in found.metadata["members"]] == found.cells
+
+
+def test_groups_of_positions_and_other_acts(tiny_en):
+    """Cells that are words (groups of frames) and `mlp_out`: every reported window is exact
+    (equal to layer_sweep patching the same positions) and the words it reports alone are
+    single members."""
+    pair = next(p for p in bundled_pairs() if p.id == "car-bike")
+    contrast = word_contrast(tiny_en, pair)
+    view = tiny_en.encoder_stream(contrast.tokens)
+    clean, corrupt = tiny_en.to_frames(pair.clean_audio), tiny_en.to_frames(pair.corrupt_audio)
+    words = time_cells.spans(
+        1500, [(start, end) for _, start, end in pair.meta["clean_words"]], seconds_per_frame=0.02
+    ).cells
+    (found,) = adaptive_map(
+        view,
+        clean,
+        corrupt,
+        contrast.metric(),
+        "mlp_out",
+        layers=[1],
+        cells=words,
+        window=4,
+        progress=False,
+    )
+    members = found.metadata["members"]
+    assert sorted(m for group in members for m in group) == list(range(len(words)))
+    assert found.cells == [[p for m in group for p in words[m]] for group in members]
+    exact = layer_sweep(
+        view,
+        clean,
+        corrupt,
+        contrast.metric(),
+        "mlp_out",
+        layers=[1],
+        cells=found.cells,
+        progress=False,
+    )
+    torch.testing.assert_close(found.values, exact.values, atol=1e-5, rtol=1e-5)
+    car = [i for i, (word, _, _) in enumerate(pair.meta["clean_words"]) if word == "car"]
+    assert car in members  # the changed word is refined down to itself
 
 
 def test_threshold_zero_is_the_full_map_and_bad_arguments_are_refused():
@@ -71,7 +112,8 @@ def test_threshold_zero_is_the_full_map_and_bad_arguments_are_refused():
         (dict(window=0), "window must be an integer >= 1"),
         (dict(min_size=1.5), "min_size must be an integer >= 1"),
         (dict(threshold=-0.1), "threshold must be >= 0"),
-        (dict(positions=[7]), r"positions must be integers in \[0, 6\)"),
+        (dict(cells=[7]), r"outside the 6 positions"),
+        (dict(cells=[]), "`cells` is empty"),
     ):
         with pytest.raises(ValueError, match=message):
             adaptive_resid_pre_map(view, clean, corrupt, diff, progress=False, **bad)
