@@ -46,7 +46,8 @@ def add_study_parser(sub) -> None:
         default="exact",
         help="exact patching (default); attribution: integrated-gradients estimates of every "
         "cell at once; verified: the estimates with each unit's --verify-top-k cells patched "
-        "exactly (the report hatches estimated cells)",
+        "exactly (the report hatches estimated cells); adaptive: exact patches of windows of "
+        "--adaptive-window cells, split where they matter (a row may cover several cells)",
     )
     parser.add_argument(
         "--steps", type=positive_int, default=8, help="integrated-gradients path points (8)"
@@ -56,6 +57,19 @@ def add_study_parser(sub) -> None:
         type=positive_int,
         default=10,
         help="cells per unit patched exactly in --mode verified (10)",
+    )
+    parser.add_argument(
+        "--adaptive-window",
+        type=positive_int,
+        default=16,
+        help="cells per starting window in --mode adaptive (16)",
+    )
+    parser.add_argument(
+        "--adaptive-threshold",
+        type=float,
+        default=0.05,
+        help="in --mode adaptive, split a window whose effect reaches this share of the total "
+        "(0.05)",
     )
     parser.add_argument(
         "--granularity",
@@ -122,6 +136,8 @@ def run_study_command(args: argparse.Namespace) -> int:
         mode=args.mode,
         steps=args.steps,
         verify_top_k=args.verify_top_k,
+        adaptive_window=args.adaptive_window,
+        adaptive_threshold=args.adaptive_threshold,
     )
     noises = [parse_noise(text) for text in args.compare_noise]
     from hooked_audio.models.whisper import HookedWhisper

@@ -68,7 +68,7 @@ def pair_map_figure(result, pair, act: str | None = None, mel=None, n_mels: int 
         mel = as_log_mel(mel)[:, : int(np.ceil(len(pair.clean_audio) / HOP_LENGTH))]
     directions = [d for d in ("denoise", "noise") if d in set(rows["direction"])]
     sites = ordered_sites(rows)
-    cells = rows[["cell", "label", "start_s", "end_s"]].drop_duplicates().sort_values("cell")
+    cells, columns_of = _time_columns(rows)
     height = max(1.6, 0.3 * len(sites) + 1.0)
     fig, axes = plt.subplots(
         1 + len(directions),
@@ -87,9 +87,8 @@ def pair_map_figure(result, pair, act: str | None = None, mel=None, n_mels: int 
         part["site"] = site_labels(part)
         values = np.full((len(sites), len(cells)), np.nan)  # a cell not patched stays NaN
         site_index = {site: i for i, site in enumerate(sites)}
-        cell_index = {cell: i for i, cell in enumerate(cells["cell"])}
-        for site, cell, value in zip(part["site"], part["cell"], part["normalised"]):
-            values[site_index[site], cell_index[cell]] = value
+        for site, (_, row) in zip(part["site"], part.iterrows()):
+            values[site_index[site], columns_of(row)] = row["normalised"]
         drawn = draw_sweep_heatmap(
             ax,
             values,
@@ -108,6 +107,37 @@ def pair_map_figure(result, pair, act: str | None = None, mel=None, n_mels: int 
     changed = f"{rows['changed_word'].iloc[0]!r} -> {rows['replacement'].iloc[0]!r}"
     axes[0].set_title(f"{pair_id} ({changed}), {act}: recovery of {metric_name(rows)}")
     return fig
+
+
+def _time_columns(rows: pd.DataFrame):
+    """The heatmap's columns and where each row goes: one column per cell; where rows cover
+    several cells (an adaptive study's unsplit windows, `n_cells` > 1), the columns are the
+    spans between all rows' boundaries, labelled where a single cell has that span, and a
+    window row fills the columns it covers (the picture of its one exact value)."""
+    if "n_cells" not in rows or (rows["n_cells"] == 1).all():
+        cells = rows[["cell", "label", "start_s", "end_s"]].drop_duplicates().sort_values("cell")
+        index = {cell: i for i, cell in enumerate(cells["cell"])}
+        return cells, lambda row: index[row["cell"]]
+    edges = np.unique(np.round(np.concatenate([rows["start_s"], rows["end_s"]]), 6))
+    singles = rows[rows["n_cells"] == 1]
+    label_of = {
+        (round(a, 6), round(b, 6)): label
+        for a, b, label in zip(singles["start_s"], singles["end_s"], singles["label"])
+    }
+    spans = list(zip(edges[:-1], edges[1:]))
+    cells = pd.DataFrame(
+        {
+            "label": [label_of.get((a, b), "") for a, b in spans],
+            "start_s": [a for a, _ in spans],
+            "end_s": [b for _, b in spans],
+        }
+    )
+
+    def columns_of(row) -> list[int]:
+        start, end = round(row["start_s"], 6), round(row["end_s"], 6)
+        return [i for i, (a, b) in enumerate(spans) if a >= start and b <= end]
+
+    return cells, columns_of
 
 
 def onset_figure(result, act: str | None = None, bin_s: float = 0.1):

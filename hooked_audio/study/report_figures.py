@@ -308,6 +308,14 @@ def _cell_bars(cells: pd.DataFrame, name: str) -> go.Bar:
     columns = ["label", "start_s", "end_s", "value", "normalised"]
     exact = cells["exact"] if "exact" in cells else pd.Series(True, index=cells.index)
     kind = exact.map({True: "exact patch", False: "estimate (integrated gradients)"})
+    if "n_cells" in cells:  # an adaptive study's unsplit windows: one exact patch of them all
+        together = cells["n_cells"].fillna(1) > 1
+        kind = kind.where(
+            ~together,
+            "exact patch of "
+            + cells["n_cells"].fillna(1).astype(int).astype(str)
+            + " cells together (adaptive window)",
+        )
     return go.Bar(
         orientation="h",
         name=name,

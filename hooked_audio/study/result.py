@@ -54,7 +54,9 @@ class StudyResult:
     (`start_s`, `end_s`, and relative to the changed word's onset `rel_start_s`,
     `rel_end_s`), the patched head (`head`, NaN where a whole layer's activation is patched),
     its label (the word), the metric `value` and `normalised` recovery (0 =
-    corrupt run, 1 = clean run, in either direction). `skipped`: pairs left out, and why."""
+    corrupt run, 1 = clean run, in either direction), whether the value is an `exact` patch
+    or an estimate, and `n_cells`: how many cells the row patched together (1, except for the
+    windows an adaptive study left whole). `skipped`: pairs left out, and why."""
 
     rows: pd.DataFrame
     skipped: list[dict]
@@ -69,6 +71,8 @@ class StudyResult:
             frame["head"] = frame["head"].astype(float)
         if len(frame) and "exact" not in frame:  # rows written before estimates existed
             frame["exact"] = True
+        if len(frame) and "n_cells" not in frame:  # ... before adaptive maps existed
+            frame["n_cells"] = 1
         return cls(frame, list(skipped), spec)
 
     @property

@@ -12,7 +12,12 @@ import torch
 from tqdm.auto import tqdm
 
 from hooked_audio.pairs import MinimalPair
-from hooked_audio.patching import integrated_gradients, layer_sweep, verify_top_cells
+from hooked_audio.patching import (
+    adaptive_map,
+    integrated_gradients,
+    layer_sweep,
+    verify_top_cells,
+)
 from hooked_audio.patching.checks import check_layers
 from hooked_audio.patching.time_cells import TimeCells
 from hooked_audio.study.contrast import WordContrast, word_contrast
@@ -58,6 +63,28 @@ def _plan(model, pair: MinimalPair, spec: StudySpec) -> tuple[_PairPlan | None, 
     return _PairPlan(pair, contrast, cells, clean, corrupt, (clean_value, corrupt_value)), None
 
 
+def _row(plan: _PairPlan, unit: str, act: str, result, **cell) -> dict:
+    """One row: the pair, the unit, the patched site and cell (`cell`: layer, head, cell,
+    label, start_s, end_s, value, exact, normalised, n_cells) and the unpatched values."""
+    pair, span = plan.pair, plan.pair.spans_s[0]
+    return {
+        "unit": unit,
+        "pair": pair.id,
+        "kind": pair.kind,
+        "direction": result.direction,
+        "act": act,
+        **cell,
+        "onset_s": span[0],
+        "offset_s": span[1],
+        "rel_start_s": cell["start_s"] - span[0],
+        "rel_end_s": cell["end_s"] - span[0],
+        "changed_word": plan.contrast.clean_word,
+        "replacement": plan.contrast.replacement,
+        "clean_value": result.clean_value,
+        "corrupt_value": result.corrupt_value,
+    }
+
+
 def _rows(
     plan: _PairPlan,
     unit: str,
@@ -68,7 +95,6 @@ def _rows(
 ) -> list[dict]:
     """One row per layer and cell of `result`; a head sweep's cells are head-major
     (`h * n_cells + c`), each of the pair's cells once per head."""
-    pair, span = plan.pair, plan.pair.spans_s[0]
     normalised = result.normalised()
     exact = (  # an estimate marks its verified cells; an exact sweep is exact throughout
         result.exact
@@ -83,30 +109,54 @@ def _rows(
             head, cell = divmod(ci, n_cells) if per_head else (None, ci)
             start, end = seconds[cell]
             rows.append(
-                {
-                    "unit": unit,
-                    "pair": pair.id,
-                    "kind": pair.kind,
-                    "direction": result.direction,
-                    "act": act,
-                    "layer": layer,
-                    "head": head,
-                    "cell": cell,
-                    "label": plan.cells.labels[cell],
-                    "start_s": start,
-                    "end_s": end,
-                    "onset_s": span[0],
-                    "offset_s": span[1],
-                    "rel_start_s": start - span[0],
-                    "rel_end_s": end - span[0],
-                    "changed_word": plan.contrast.clean_word,
-                    "replacement": plan.contrast.replacement,
-                    "value": float(result.values[li, ci]),
-                    "exact": bool(exact[li, ci]),
-                    "normalised": float(normalised[li, ci]),
-                    "clean_value": result.clean_value,
-                    "corrupt_value": result.corrupt_value,
-                }
+                _row(
+                    plan,
+                    unit,
+                    act,
+                    result,
+                    layer=layer,
+                    head=head,
+                    cell=cell,
+                    label=plan.cells.labels[cell],
+                    start_s=start,
+                    end_s=end,
+                    value=float(result.values[li, ci]),
+                    exact=bool(exact[li, ci]),
+                    normalised=float(normalised[li, ci]),
+                    n_cells=1,
+                )
+            )
+    return rows
+
+
+def _adaptive_rows(
+    plan: _PairPlan, unit: str, act: str, results, seconds: list[tuple[float, float]]
+) -> list[dict]:
+    """One row per window an adaptive map reports: a single cell as in `_rows`, or the cells
+    it left unsplit together (`n_cells` of them, from its first cell's start to its last's
+    end, labelled `first…last`), with the exact value of patching them together."""
+    labels, rows = plan.cells.labels, []
+    for result in results:
+        normalised = result.normalised()[0]
+        for ci, members in enumerate(result.metadata["members"]):
+            first, last = members[0], members[-1]
+            rows.append(
+                _row(
+                    plan,
+                    unit,
+                    act,
+                    result,
+                    layer=result.layers[0],
+                    head=None,
+                    cell=first,
+                    label=labels[first] if first == last else f"{labels[first]}…{labels[last]}",
+                    start_s=seconds[first][0],
+                    end_s=seconds[last][1],
+                    value=float(result.values[0, ci]),
+                    exact=True,
+                    normalised=float(normalised[ci]),
+                    n_cells=len(members),
+                )
             )
     return rows
 
@@ -115,7 +165,7 @@ def unit_runs(spec: StudySpec, act: str, n_layers: int, n_cells: int, n_heads: i
     """A unit's cost in runs: patched runs when exact; for estimates, forward-equivalents
     (a forward and a backward over `steps` path points per layer, about 3 forwards each),
     plus the verified cells' patched runs."""
-    if spec.mode == "exact":
+    if spec.mode in ("exact", "adaptive"):  # adaptive: at most the exact map's runs
         return n_layers * n_cells * n_heads
     estimate = 3 * spec.steps * n_layers
     verified = min(spec.verify_top_k, n_layers * n_cells * n_heads)
@@ -214,7 +264,10 @@ def run_study(
         done = (
             f" {len(units) - len(todo)} of {len(units)} units already done." if store.done else ""
         )
-        what = "patched runs" if spec.mode == "exact" else f"forward-equivalents ({spec.mode})"
+        what = {
+            "exact": "patched runs",
+            "adaptive": "patched runs at most (adaptive: fewer where windows are left whole)",
+        }.get(spec.mode, f"forward-equivalents ({spec.mode})")
         out(
             f"Study: {len(plans)} pairs ({len(skipped)} left out) x {len(spec.directions)} "
             f"direction(s) x {len(spec.acts)} activation(s) x "
@@ -244,11 +297,30 @@ def run_study(
                 batch_size=spec.batch_size,
                 progress=bar,
             )
+        elif spec.mode == "adaptive":
+            result = adaptive_map(
+                model.encoder_stream(plan.contrast.tokens),
+                plan.clean,
+                plan.corrupt,
+                plan.contrast.metric(),
+                act=act,
+                direction=direction,
+                layers=layers[act],
+                cells=plan.cells.cells,
+                window=spec.adaptive_window,
+                threshold=spec.adaptive_threshold,
+                batch_size=spec.batch_size,
+                progress=False,
+            )
+            bar.update(unit_runs(spec, act, len(layers[act]), len(plan.cells.cells), 1))
         else:
             result = estimated_unit(model, plan, act, direction, layers[act], spec)
             bar.update(unit_runs(spec, act, len(layers[act]), len(plan.cells.cells), 1))
         seconds = model.encoder_stream(plan.contrast.tokens).cell_seconds(plan.cells.cells)
-        estimated = spec.mode != "exact"
-        store.add_unit(unit, _rows(plan, unit, act, result, seconds, estimated))
+        if spec.mode == "adaptive" and act not in HEAD_STUDY_ACTS:
+            rows = _adaptive_rows(plan, unit, act, result, seconds)
+        else:
+            rows = _rows(plan, unit, act, result, seconds, estimated=spec.mode != "exact")
+        store.add_unit(unit, rows)
     bar.close()
     return StudyResult.from_rows(store.rows, skipped, spec)

@@ -17,8 +17,10 @@ STUDY_ACTS = ("resid_pre", "attn_out", "mlp_out", "encoder_heads", "cross_heads"
 #: integrated-gradients estimates (`steps` path points per layer, every cell at once); or the
 #: estimates with each unit's `verify_top_k` largest cells patched exactly
 #: (`hooked_audio.patching.verify_top_cells`; for head acts `head_integrated_gradients` and
-#: `verify_top_head_cells`).
-STUDY_MODES = ("exact", "attribution", "verified")
+#: `verify_top_head_cells`); or adaptive exact maps (`hooked_audio.patching.adaptive_map`:
+#: windows of `adaptive_window` cells patched exactly and split where their effect reaches
+#: `adaptive_threshold` of the total; whole-layer acts only).
+STUDY_MODES = ("exact", "attribution", "verified", "adaptive")
 
 
 def parse_granularity(text: str) -> tuple[str, float | None]:
@@ -54,6 +56,8 @@ class StudySpec:
     mode: str = "exact"
     steps: int = 8
     verify_top_k: int = 10
+    adaptive_window: int = 16
+    adaptive_threshold: float = 0.05
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -67,7 +71,19 @@ class StudySpec:
         parse_granularity(self.granularity)
         if self.mode not in STUDY_MODES:
             raise ValueError(f"mode must be one of {STUDY_MODES}, got {self.mode!r}.")
+        heads = [act for act in self.acts if act in ("encoder_heads", "cross_heads")]
+        if self.mode == "adaptive" and heads:
+            raise ValueError(
+                f"mode 'adaptive' refines whole-layer acts only; study {heads} with mode "
+                "'exact', 'attribution' or 'verified'."
+            )
         check_count(self.steps, "steps")
+        check_count(self.adaptive_window, "adaptive_window")
+        if not self.adaptive_threshold >= 0:
+            raise ValueError(
+                f"adaptive_threshold must be >= 0 (a share of the total effect), got "
+                f"{self.adaptive_threshold}."
+            )
         check_count(self.verify_top_k, "verify_top_k")
         if not self.min_gap >= 0:
             raise ValueError(f"min_gap must be >= 0, got {self.min_gap}.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from hooked_audio.pairs import bundled_pairs
-from hooked_audio.study import StudySpec, run_study
+from hooked_audio.study import StudyResult, StudySpec, run_study
 from hooked_audio.study import report_figures as figures
 
 
@@ -69,3 +69,49 @@ def test_verified_head_cells_are_the_exact_studys(tiny_en, pair):
     exact_values = exact.set_index(keys)["value"].loc[checked.index]
     assert checked.to_numpy() == pytest.approx(exact_values.to_numpy(), abs=1e-4)
     assert verified["value"].notna().all() and len(verified) == len(exact)
+
+
+def test_adaptive_study_rows_are_exact_windows_that_partition_the_cells(tiny_en, pair):
+    """Mode adaptive: every row is an exact patch; a layer's rows partition the pair's cells;
+    single cells equal the exact study's; the changed word is refined to single cells; the
+    figure draws a window across its cells and the report names it."""
+    grain = dict(granularity="windows:0.1")
+    exact = study(tiny_en, pair, **grain)
+    adaptive = study(tiny_en, pair, mode="adaptive", adaptive_window=4, **grain)
+    n_cells = exact["cell"].max() + 1
+    assert adaptive["exact"].all() and len(adaptive) < len(exact)
+    for _, layer in adaptive.groupby("layer"):
+        covered = sorted(
+            c for first, n in zip(layer["cell"], layer["n_cells"]) for c in range(first, first + n)
+        )
+        assert covered == list(range(n_cells))
+    single = adaptive[adaptive["n_cells"] == 1].set_index(["layer", "cell"])["value"]
+    reference = exact.set_index(["layer", "cell"])["value"].loc[single.index]
+    assert single.to_numpy() == pytest.approx(reference.to_numpy(), abs=1e-4)
+    start, end = pair.spans_s[0]
+    in_word = adaptive[(adaptive["start_s"] + adaptive["end_s"]) / 2 > start]
+    in_word = in_word[(in_word["start_s"] + in_word["end_s"]) / 2 < end]
+    assert (in_word["n_cells"] == 1).all() and len(in_word)
+    windows = adaptive[adaptive["n_cells"] > 1]
+    assert len(windows) and windows["label"].str.contains("…").all()
+
+    from hooked_audio.study.figures import _time_columns
+
+    cells, columns_of = _time_columns(adaptive.assign(site="x"))
+    for _, row in windows.iterrows():
+        spans = cells.iloc[columns_of(row)]
+        assert spans["start_s"].min() == pytest.approx(row["start_s"])
+        assert spans["end_s"].max() == pytest.approx(row["end_s"])
+    bars = figures._cell_bars(windows.assign(site="layer 3"), "resid_pre|denoise")
+    assert all("cells together" in kind for kind in bars.customdata[:, 5])
+    spec = StudySpec(layers=(2, 3), directions=("denoise",), mode="adaptive", **grain)
+    fig = StudyResult.from_rows(adaptive.to_dict("records"), [], spec).plot_pair(pair)
+    heatmap = fig.axes[-1] if len(fig.axes) == 2 else fig.axes[2]
+    assert heatmap.collections  # the map is drawn (cells as polygons at their times)
+
+
+def test_adaptive_mode_is_for_whole_layers():
+    with pytest.raises(ValueError, match="mode 'adaptive' refines whole-layer acts only"):
+        StudySpec(mode="adaptive", acts=("resid_pre", "cross_heads"))
+    with pytest.raises(ValueError, match="adaptive_threshold must be >= 0"):
+        StudySpec(mode="adaptive", adaptive_threshold=-1.0)
