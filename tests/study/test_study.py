@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -154,3 +155,36 @@ def test_study_command_line(tmp_path, capsys):
     assert report["pairs"] == ["car-bike", "football-tennis", "paris-berlin"]
     changed = [r for r in report["summary"] if r["cells"] == "changed word"]
     assert changed and changed[0]["mean"] > 0.8
+    for bad, message in (
+        (["--mode", "adaptive", "--acts", "cross_heads"], "refines whole-layer acts only"),
+        (["--mode", "adaptive", "--adaptive-threshold", "-1"], "adaptive_threshold must be >= 0"),
+        (["--adaptive-window", "0"], "--adaptive-window"),
+    ):
+        with pytest.raises(SystemExit):  # checked before the model loads
+            main(["study", "bundled", "--out", str(tmp_path / "bad"), *bad])
+        assert message in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "study",
+                "bundled",
+                "--out",
+                str(tmp_path / "adaptive"),
+                "--layers",
+                "3",
+                "--directions",
+                "denoise",
+                "--mode",
+                "adaptive",
+                "--adaptive-window",
+                "4",
+                "--no-report",
+                "--no-figures",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    rows = pd.read_json(tmp_path / "adaptive" / "results.jsonl", lines=True)
+    assert rows["exact"].all() and set(rows["n_cells"]) >= {1}
+    assert json.loads((tmp_path / "adaptive" / "spec.json").read_text())["mode"] == "adaptive"
