@@ -172,19 +172,40 @@ def unit_runs(spec: StudySpec, act: str, n_layers: int, n_cells: int, n_heads: i
     return estimate + (verified if spec.mode == "verified" else 0)
 
 
-def estimated_unit(model, plan: _PairPlan, act: str, direction: str, layers, spec: StudySpec):
-    """One unit by integrated gradients, with its largest cells verified exactly in mode
-    'verified' (the result's `exact` marks them)."""
+def layer_unit(model, plan: _PairPlan, act: str, direction: str, layers, spec: StudySpec, bar):
+    """One unit of a whole-layer act, as `spec.mode` says: exact patching (`layer_sweep`,
+    advancing `bar` per run), an adaptive exact map (`adaptive_map`), or integrated-gradients
+    estimates (`integrated_gradients`) with, in mode 'verified', the largest cells patched
+    exactly (the result's `exact` marks them)."""
     view = model.encoder_stream(plan.contrast.tokens)
     args = (view, plan.clean, plan.corrupt, plan.contrast.metric())
+    cells = plan.cells.cells
+    if spec.mode == "exact":
+        return layer_sweep(
+            *args,
+            act=act,
+            direction=direction,
+            layers=layers,
+            cells=cells,
+            labels=plan.cells.labels,
+            batch_size=spec.batch_size,
+            progress=bar,
+        )
+    bar.update(unit_runs(spec, act, len(layers), len(cells), 1))
+    if spec.mode == "adaptive":
+        return adaptive_map(
+            *args,
+            act=act,
+            direction=direction,
+            layers=layers,
+            cells=cells,
+            window=spec.adaptive_window,
+            threshold=spec.adaptive_threshold,
+            batch_size=spec.batch_size,
+            progress=False,
+        )
     result = integrated_gradients(
-        *args,
-        act,
-        direction,
-        layers=layers,
-        cells=plan.cells.cells,
-        steps=spec.steps,
-        progress=False,
+        *args, act, direction, layers=layers, cells=cells, steps=spec.steps, progress=False
     )
     if spec.mode == "verified":
         result = verify_top_cells(
@@ -283,39 +304,8 @@ def run_study(
                 bar.update(
                     unit_runs(spec, act, len(layers[act]), len(plan.cells.cells), n_heads[act])
                 )
-        elif spec.mode == "exact":
-            result = layer_sweep(
-                model.encoder_stream(plan.contrast.tokens),
-                plan.clean,
-                plan.corrupt,
-                plan.contrast.metric(),
-                act=act,
-                direction=direction,
-                layers=layers[act],
-                cells=plan.cells.cells,
-                labels=plan.cells.labels,
-                batch_size=spec.batch_size,
-                progress=bar,
-            )
-        elif spec.mode == "adaptive":
-            result = adaptive_map(
-                model.encoder_stream(plan.contrast.tokens),
-                plan.clean,
-                plan.corrupt,
-                plan.contrast.metric(),
-                act=act,
-                direction=direction,
-                layers=layers[act],
-                cells=plan.cells.cells,
-                window=spec.adaptive_window,
-                threshold=spec.adaptive_threshold,
-                batch_size=spec.batch_size,
-                progress=False,
-            )
-            bar.update(unit_runs(spec, act, len(layers[act]), len(plan.cells.cells), 1))
         else:
-            result = estimated_unit(model, plan, act, direction, layers[act], spec)
-            bar.update(unit_runs(spec, act, len(layers[act]), len(plan.cells.cells), 1))
+            result = layer_unit(model, plan, act, direction, layers[act], spec, bar)
         seconds = model.encoder_stream(plan.contrast.tokens).cell_seconds(plan.cells.cells)
         if spec.mode == "adaptive" and act not in HEAD_STUDY_ACTS:
             rows = _adaptive_rows(plan, unit, act, result, seconds)
