@@ -31,6 +31,7 @@ from hooked_audio.patching.checks import (
 )
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.engine import resume_names, sweep_cells
+from hooked_audio.patching.head_sweep import HeadPatch
 from hooked_audio.patching.layer_sweep import LAYER_ACTS, ActivationPatch
 from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
@@ -53,6 +54,7 @@ def adaptive_map(
     window: int = 16,
     threshold: float = 0.05,
     min_size: int = 1,
+    heads: bool = False,
     batch_size: int | None = None,
     progress: bool = True,
 ) -> list[SweepResult]:
@@ -62,9 +64,20 @@ def adaptive_map(
     every position) split in halves while their normalised effect is at least `threshold`,
     down to `min_size` cells. A result's cells are the positions each window patched; its
     `metadata` holds `members` (per result cell, the indices of the `cells` it covers),
-    `exact_runs` (its patched runs) and `full_runs` (the full map at `min_size`)."""
+    `exact_runs` (its patched runs) and `full_runs` (the full map at `min_size`).
+
+    `heads=True` (with `act="attn_out"`, which the heads' outputs make up) goes one step
+    further where it matters: each final window whose effect reaches `threshold` is patched
+    once per attention head (that head's `hook_z` at the window's positions), and
+    `metadata["heads"]` holds those exact values as a `SweepResult` laid out as `head_sweep`'s
+    (cells head-major, labelled `H{h}@{window}`)."""
     if act not in LAYER_ACTS:
         raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
+    if heads and act != "attn_out":
+        raise ValueError(
+            f"heads=True splits a window's attention output among its heads: use "
+            f"act='attn_out' (got {act!r})."
+        )
     window, min_size = check_count(window, "window"), check_count(min_size, "min_size")
     if not 0.0 <= threshold:
         raise ValueError(f"threshold must be >= 0 (a share of the total effect), got {threshold}.")
@@ -73,6 +86,7 @@ def adaptive_map(
     batch_size = check_batch_size(batch_size, view.device)
     groups = as_position_groups(cells, clean.shape[-1])
     names = [f"blocks.{layer}.hook_{act}" for layer in layers]
+    head_names = [f"blocks.{layer}.attn.hook_z" for layer in layers] if heads else []
     with torch.no_grad():
         runs = run_base_and_source(
             view.run_with_cache,
@@ -80,7 +94,7 @@ def adaptive_map(
             corrupt,
             direction,
             resume_names(layers, view.cfg.n_layers) + names,
-            names,
+            names + head_names,
         )
         base_value, source_value = (
             float(metric(runs.base_logits)),
@@ -120,6 +134,17 @@ def adaptive_map(
             pending = split
         members = [list(m) for m in sorted(leaves)]
         patched = [positions_of(m) for m in members]
+        metadata = {"members": members, "full_runs": full_runs}
+        if heads:
+            kept = [
+                p
+                for m, p in zip(members, patched)
+                if abs(leaves[tuple(m)] - base_value) >= threshold * total
+            ]
+            metadata["heads"] = _head_split(
+                view, runs, layer, kept, metric, batch_size, bar, (clean_value, corrupt_value)
+            )
+            runs_done += metadata["heads"].values.shape[1]
         results.append(
             SweepResult(
                 values=torch.tensor([[leaves[tuple(m)] for m in members]]),
@@ -131,11 +156,36 @@ def adaptive_map(
                 clean_value=clean_value,
                 corrupt_value=corrupt_value,
                 cell_seconds=view.cell_seconds(patched),
-                metadata={"members": members, "exact_runs": runs_done, "full_runs": full_runs},
+                metadata={**metadata, "exact_runs": runs_done},
             )
         )
     bar.close()
     return results
+
+
+def _head_split(view, runs, layer, windows, metric, batch_size, bar, reference) -> SweepResult:
+    """Each window of `windows` (lists of positions) patched once per head of `layer`'s
+    attention (`hook_z`), exactly; laid out as `head_sweep`'s result."""
+    n_heads = view.cfg.n_heads
+    cells = [(head, window) for head in range(n_heads) for window in windows]
+    labels = view.cell_labels(windows) if windows else []
+    values = torch.full((1, len(cells)), float("nan"))
+    if cells:
+        patch = HeadPatch("attn", ("z",), cells, runs.source_cache)
+        values = sweep_cells(
+            view, runs.base_cache, patch, [layer], len(cells), {"m": metric}, batch_size, bar
+        )["m"]
+    return SweepResult(
+        values=values,
+        layers=[layer],
+        cells=[[head] for head, _ in cells],
+        cell_labels=[f"H{head}@{label}" for head in range(n_heads) for label in labels],
+        act="attn.z (adaptive, exact)",
+        direction=runs.direction,
+        clean_value=reference[0],
+        corrupt_value=reference[1],
+        metadata={"positions": [window for _, window in cells]},
+    )
 
 
 def adaptive_resid_pre_map(

@@ -9,7 +9,7 @@ import torch
 
 from hooked_audio import HookedWhisper, mel_to_frames
 from hooked_audio.pairs import bundled_pairs
-from hooked_audio.patching import layer_sweep, resid_pre_sweep, time_cells
+from hooked_audio.patching import head_sweep, layer_sweep, resid_pre_sweep, time_cells
 from hooked_audio.patching.adaptive import adaptive_map, adaptive_resid_pre_map
 from hooked_audio.study import word_contrast
 from tests.helpers.whisper_models import random_dims, random_reference
@@ -119,3 +119,60 @@ def test_threshold_zero_is_the_full_map_and_bad_arguments_are_refused():
             adaptive_resid_pre_map(view, clean, corrupt, diff, progress=False, **bad)
     with pytest.raises(ValueError, match="no effect to refine by"):
         adaptive_resid_pre_map(view, clean, clean, diff, progress=False)
+
+
+def test_down_to_heads_equals_head_sweep_on_the_windows_that_matter():
+    dims = random_dims(n_audio_ctx=6, n_text_ctx=12)
+    model = HookedWhisper.from_openai_state_dict(
+        dims, random_reference(dims, seed=8, std=0.3).state_dict()
+    )
+    gen = torch.Generator().manual_seed(9)
+    clean_mel = torch.randn(1, 80, 12, generator=gen)
+    clean = mel_to_frames(clean_mel)
+    corrupt = mel_to_frames(clean_mel + 2.0 * torch.randn(1, 80, 12, generator=gen))
+    view = model.encoder_stream(torch.tensor([[50257, 50362, 11, 12, 13]]))
+
+    def diff(logits):
+        return (logits[:, -1, 7] - logits[:, -1, 8]).mean()
+
+    maps = adaptive_map(
+        view,
+        clean,
+        corrupt,
+        diff,
+        "attn_out",
+        window=2,
+        threshold=0.05,
+        heads=True,
+        progress=False,
+    )
+    _, source_cache = view.run_with_cache(clean)
+    total = abs(maps[0].clean_value - maps[0].corrupt_value)
+    for found in maps:
+        split = found.metadata["heads"]
+        mattered = [
+            cell
+            for cell, value in zip(found.cells, found.values[0].tolist())
+            if abs(value - found.corrupt_value) >= 0.05 * total
+        ]
+        assert split.values.shape == (1, dims.n_audio_head * len(mattered))
+        if not mattered:
+            continue
+        exact = head_sweep(
+            view,
+            corrupt,
+            source_cache,
+            diff,
+            "attn",
+            "z",
+            layers=found.layers,
+            positions=mattered,
+            progress=False,
+        )
+        torch.testing.assert_close(split.values, exact.values, atol=1e-5, rtol=1e-5)
+        assert split.cell_labels[0].startswith("H0@")
+        runs = len(found.cells) + split.values.shape[1]
+        assert found.metadata["exact_runs"] >= runs
+    assert any(r.metadata["heads"].values.shape[1] for r in maps)
+    with pytest.raises(ValueError, match="use act='attn_out'"):
+        adaptive_map(view, clean, corrupt, diff, heads=True, progress=False)
