@@ -176,7 +176,7 @@ def resid_pre_attribution_graddrop(
         groups = groups or as_position_groups(cells, effects.shape[1])
         total = total + cell_sums(effects, groups).abs()
     values = total / (n_layers - 1)
-    return estimate_result(
+    result = estimate_result(
         view,
         values,
         layers,
@@ -187,3 +187,5 @@ def resid_pre_attribution_graddrop(
         source_logits,
         base_logits,
     )
+    result.metadata["magnitude"] = True  # values rank cells; they are not metric values
+    return result

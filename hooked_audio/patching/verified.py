@@ -11,6 +11,10 @@ Stop rules: `top_k` cells over the whole map (the default, 10), or per layer, ce
 order until their exact effects add up to `share` of the layer-wide effect `source - base`
 (the metric moving from the base run to the source run), at most `max_cells` per layer.
 
+An estimate of effect magnitudes (`resid_pre_attribution_graddrop`, whose `metadata` says
+`magnitude`) ranks cells by its values; its unverified cells are NaN in the verified map, since
+a magnitude is not a metric value.
+
 `verify_top_head_cells` does the same for a per-head estimate (`head_integrated_gradients`),
 patching the chosen (head, cell)s as `head_sweep` does.
 """
@@ -186,7 +190,10 @@ def _ranked_cells(
     `top_k` largest estimated effects over the whole map; by `share`, every cell, largest
     first (the caller stops once the share is reached); at most `max_cells` per layer."""
     n_cells = estimate.values.shape[1]
-    effect = (estimate.values - base_value).abs().nan_to_num(nan=-1.0)  # NaN cells last
+    magnitude = (
+        estimate.values if estimate.metadata.get("magnitude") else estimate.values - base_value
+    )
+    effect = magnitude.abs().nan_to_num(nan=-1.0)  # NaN cells last
     ranked = effect.argsort(dim=1, descending=True).tolist()  # per layer, largest first
     limit = n_cells if max_cells is None else min(max_cells, n_cells)
     if top_k is None:
@@ -213,7 +220,11 @@ def _verify(
     """Patch each layer's `orders` cells exactly, `batch_size` per run, stopping a layer once
     its patched effects add up to `share` of `source - base`; one result marking them."""
     base_value, source_value = base_and_source_values
-    values = estimate.values.clone()
+    values = (  # a magnitude is no metric value: only the verified cells get one
+        torch.full_like(estimate.values, float("nan"))
+        if estimate.metadata.get("magnitude")
+        else estimate.values.clone()
+    )
     exact = torch.zeros(values.shape, dtype=torch.bool)
     total = source_value - base_value
     bar = tqdm(disable=not progress, desc="verify", total=None)
@@ -248,7 +259,10 @@ def _verify(
         clean_value=estimate.clean_value,
         corrupt_value=estimate.corrupt_value,
         cell_seconds=estimate.cell_seconds,
-        metadata={**estimate.metadata, "exact_runs": int(exact.sum())},
+        metadata={
+            **{k: v for k, v in estimate.metadata.items() if k != "magnitude"},
+            "exact_runs": int(exact.sum()),
+        },
         exact=exact,
     )
 

@@ -99,3 +99,23 @@ def test_bad_arguments_and_a_foreign_estimate_are_refused(setup):
         verify_top_cells(view, clean, corrupt, logit_diff, estimate, top_k=None, share=1.5)
     with pytest.raises(ValueError, match="verify an estimate made on the same"):
         verify_top_cells(view, corrupt, clean, logit_diff, estimate, progress=False)
+
+
+def test_a_magnitude_estimate_ranks_and_its_unverified_cells_are_nan(setup):
+    """GradDrop's values are magnitudes: they choose the cells (largest first), the verified
+    cells are the fast engine's values, and every other cell is NaN, not a magnitude passed off
+    as a metric value."""
+    from hooked_audio.patching import resid_pre_attribution_graddrop
+
+    view, clean, corrupt = setup
+    exact = resid_pre_sweep(view, clean, corrupt, logit_diff, progress=False)
+    estimate = resid_pre_attribution_graddrop(view, clean, corrupt, logit_diff)
+    assert estimate.metadata["magnitude"]
+    verified = verify_top_cells(view, clean, corrupt, logit_diff, estimate, top_k=4, progress=False)
+    chosen = set(estimate.values.flatten().argsort(descending=True)[:4].tolist())
+    assert set(verified.exact.flatten().nonzero()[:, 0].tolist()) == chosen
+    torch.testing.assert_close(
+        verified.values[verified.exact], exact.values[verified.exact], atol=1e-5, rtol=0
+    )
+    assert verified.values[~verified.exact].isnan().all()
+    assert "magnitude" not in verified.metadata
