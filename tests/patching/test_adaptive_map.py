@@ -14,6 +14,24 @@ from hooked_audio.patching.adaptive import adaptive_map, adaptive_resid_pre_map
 from hooked_audio.study import word_contrast
 from tests.helpers.whisper_models import random_dims, random_reference
 
+DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12)
+
+
+def random_setup():
+    """A random tiny Whisper's encoder view and a large corruption of a random clip."""
+    model = HookedWhisper.from_openai_state_dict(
+        DIMS, random_reference(DIMS, seed=8, std=0.3).state_dict()
+    )
+    gen = torch.Generator().manual_seed(9)
+    clean_mel = torch.randn(1, 80, 12, generator=gen)
+    clean = mel_to_frames(clean_mel)
+    corrupt = mel_to_frames(clean_mel + 2.0 * torch.randn(1, 80, 12, generator=gen))
+    return model.encoder_stream(torch.tensor([[50257, 50362, 11, 12, 13]])), clean, corrupt
+
+
+def diff(logits):
+    return (logits[:, -1, 7] - logits[:, -1, 8]).mean()
+
 
 def test_on_a_real_pair_the_cells_are_exact_and_refined_on_the_word(tiny_en):
     pair = next(p for p in bundled_pairs() if p.id == "paris-berlin")
@@ -87,18 +105,7 @@ def test_groups_of_positions_and_other_acts(tiny_en):
 
 
 def test_threshold_zero_is_the_full_map_and_bad_arguments_are_refused():
-    dims = random_dims(n_audio_ctx=6, n_text_ctx=12)
-    model = HookedWhisper.from_openai_state_dict(
-        dims, random_reference(dims, seed=8, std=0.3).state_dict()
-    )
-    gen = torch.Generator().manual_seed(9)
-    clean_mel = torch.randn(1, 80, 12, generator=gen)
-    clean = mel_to_frames(clean_mel)
-    corrupt = mel_to_frames(clean_mel + 2.0 * torch.randn(1, 80, 12, generator=gen))
-    view = model.encoder_stream(torch.tensor([[50257, 50362, 11, 12, 13]]))
-
-    def diff(logits):
-        return (logits[:, -1, 7] - logits[:, -1, 8]).mean()
+    view, clean, corrupt = random_setup()
 
     for direction in ("denoise", "noise"):
         full = resid_pre_sweep(view, clean, corrupt, diff, direction=direction, progress=False)
@@ -122,18 +129,7 @@ def test_threshold_zero_is_the_full_map_and_bad_arguments_are_refused():
 
 
 def test_down_to_heads_equals_head_sweep_on_the_windows_that_matter():
-    dims = random_dims(n_audio_ctx=6, n_text_ctx=12)
-    model = HookedWhisper.from_openai_state_dict(
-        dims, random_reference(dims, seed=8, std=0.3).state_dict()
-    )
-    gen = torch.Generator().manual_seed(9)
-    clean_mel = torch.randn(1, 80, 12, generator=gen)
-    clean = mel_to_frames(clean_mel)
-    corrupt = mel_to_frames(clean_mel + 2.0 * torch.randn(1, 80, 12, generator=gen))
-    view = model.encoder_stream(torch.tensor([[50257, 50362, 11, 12, 13]]))
-
-    def diff(logits):
-        return (logits[:, -1, 7] - logits[:, -1, 8]).mean()
+    view, clean, corrupt = random_setup()
 
     maps = adaptive_map(
         view,
@@ -155,7 +151,7 @@ def test_down_to_heads_equals_head_sweep_on_the_windows_that_matter():
             for cell, value in zip(found.cells, found.values[0].tolist())
             if abs(value - found.corrupt_value) >= 0.05 * total
         ]
-        assert split.values.shape == (1, dims.n_audio_head * len(mattered))
+        assert split.values.shape == (1, DIMS.n_audio_head * len(mattered))
         if not mattered:
             continue
         exact = head_sweep(
