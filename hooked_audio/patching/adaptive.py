@@ -29,9 +29,9 @@ from hooked_audio.patching.checks import (
     check_count,
     check_layers,
 )
-from hooked_audio.patching.directions import Direction
+from hooked_audio.patching.directions import Direction, base_and_source
 from hooked_audio.patching.engine import resume_names, sweep_cells
-from hooked_audio.patching.head_sweep import HeadPatch
+from hooked_audio.patching.head_sweep import HeadPatch, head_cells
 from hooked_audio.patching.layer_sweep import LAYER_ACTS, ActivationPatch
 from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
@@ -96,19 +96,14 @@ def adaptive_map(
             resume_names(layers, view.cfg.n_layers) + names,
             names + head_names,
         )
-        base_value, source_value = (
-            float(metric(runs.base_logits)),
-            float(metric(runs.source_logits)),
-        )
+    clean_value, corrupt_value = runs.reference_values(metric)
+    base_value, source_value = base_and_source(direction, clean_value, corrupt_value)
     total = abs(source_value - base_value)
     if total < 1e-6:
         raise ValueError(
             f"The metric moves by {total:.2g} between the base and source runs: no effect to "
             "refine by. Check the metric and the clean/corrupt inputs."
         )
-    clean_value, corrupt_value = (
-        (source_value, base_value) if direction == "denoise" else (base_value, source_value)
-    )
     indices = list(range(len(groups)))
     full_runs = len(_windows(indices, min_size))
     positions_of = lambda members: [p for m in members for p in groups[m]]  # noqa: E731
@@ -166,12 +161,21 @@ def adaptive_map(
 def _head_split(view, runs, layer, windows, metric, batch_size, bar, reference) -> SweepResult:
     """Each window of `windows` (lists of positions) patched once per head of `layer`'s
     attention (`hook_z`), exactly; laid out as `head_sweep`'s result."""
-    n_heads = view.cfg.n_heads
-    cells = [(head, window) for head in range(n_heads) for window in windows]
-    labels = view.cell_labels(windows) if windows else []
-    values = torch.full((1, len(cells)), float("nan"))
-    if cells:
-        patch = HeadPatch("attn", ("z",), cells, runs.source_cache)
+    cells, labels, values = [], [], torch.full((1, 0), float("nan"))
+    if windows:  # head_cells lays the cells out as head_sweep does; no window, no cell
+        plan = head_cells(
+            view,
+            runs.source_cache,
+            "attn",
+            "z",
+            False,
+            [layer],
+            runs.direction,
+            windows,
+            view.cell_labels(windows),
+        )
+        cells, labels = plan.cells, plan.labels
+        patch = HeadPatch("attn", plan.acts, cells, runs.source_cache)
         values = sweep_cells(
             view, runs.base_cache, patch, [layer], len(cells), {"m": metric}, batch_size, bar
         )["m"]
@@ -179,7 +183,7 @@ def _head_split(view, runs, layer, windows, metric, batch_size, bar, reference) 
         values=values,
         layers=[layer],
         cells=[[head] for head, _ in cells],
-        cell_labels=[f"H{head}@{label}" for head in range(n_heads) for label in labels],
+        cell_labels=labels,
         act="attn.z (adaptive, exact)",
         direction=runs.direction,
         clean_value=reference[0],

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from hooked_audio.patching.cells import Cells, metric_value
 from hooked_audio.patching.checks import check_aligned, check_batch_size, check_count
+from hooked_audio.patching.directions import base_and_source
 from hooked_audio.patching.engine import resume_names, sweep_cells
 from hooked_audio.patching.head_sweep import HeadPatch, head_cells
 from hooked_audio.patching.layer_sweep import LAYER_ACTS, ActivationPatch
@@ -71,10 +72,8 @@ def verify_top_cells(
             resume_names(estimate.layers, view.cfg.n_layers) + names,
             names,
         )
-    base_value, source_value = (
-        (estimate.corrupt_value, estimate.clean_value)
-        if estimate.direction == "denoise"
-        else (estimate.clean_value, estimate.corrupt_value)
+    base_value, source_value = base_and_source(
+        estimate.direction, estimate.clean_value, estimate.corrupt_value
     )
     check_same_runs(runs, metric, base_value, source_value)
     return _verify(
@@ -138,15 +137,14 @@ def verify_top_head_cells(
             base_input, names_filter=resume_names(estimate.layers, base_view.cfg.n_layers)
         )
     base_value = metric_value(metric, base_logits, "on the base run")
-    source_value = (
-        estimate.clean_value if estimate.direction == "denoise" else estimate.corrupt_value
+    expected, source_value = base_and_source(
+        estimate.direction, estimate.clean_value, estimate.corrupt_value
     )
     if share is not None and math.isnan(source_value):
         raise ValueError(
             "share=F needs the estimate's clean and corrupt values: make it with "
             "reference_values=(clean, corrupt), or verify top_k cells instead."
         )
-    expected = estimate.corrupt_value if estimate.direction == "denoise" else estimate.clean_value
     if not math.isnan(expected) and abs(base_value - expected) > 1e-4 * (1 + abs(expected)):
         raise ValueError(
             f"The estimate's base value {expected:.4g} differs from this base run's "
