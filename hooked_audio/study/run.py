@@ -174,9 +174,9 @@ def unit_runs(spec: StudySpec, act: str, n_layers: int, n_cells: int, n_heads: i
 
 def layer_unit(model, plan: _PairPlan, act: str, direction: str, layers, spec: StudySpec, bar):
     """One unit of a whole-layer act, as `spec.mode` says: exact patching (`layer_sweep`,
-    advancing `bar` per run), an adaptive exact map (`adaptive_map`), or integrated-gradients
-    estimates (`integrated_gradients`) with, in mode 'verified', the largest cells patched
-    exactly (the result's `exact` marks them)."""
+    advancing `bar` per run; the caller advances it for the other modes), an adaptive exact
+    map (`adaptive_map`), or integrated-gradients estimates (`integrated_gradients`) with, in
+    mode 'verified', the largest cells patched exactly (the result's `exact` marks them)."""
     view = model.encoder_stream(plan.contrast.tokens)
     args = (view, plan.clean, plan.corrupt, plan.contrast.metric())
     cells = plan.cells.cells
@@ -191,7 +191,6 @@ def layer_unit(model, plan: _PairPlan, act: str, direction: str, layers, spec: S
             batch_size=spec.batch_size,
             progress=bar,
         )
-    bar.update(unit_runs(spec, act, len(layers), len(cells), 1))
     if spec.mode == "adaptive":
         return adaptive_map(
             *args,
@@ -300,14 +299,14 @@ def run_study(
     for plan, direction, act, unit in todo:
         if act in HEAD_STUDY_ACTS:
             result = head_unit(model, plan, act, direction, layers[act], plan.reference, spec, bar)
-            if spec.mode != "exact":
-                bar.update(
-                    unit_runs(spec, act, len(layers[act]), len(plan.cells.cells), n_heads[act])
-                )
         else:
             result = layer_unit(model, plan, act, direction, layers[act], spec, bar)
+        if spec.mode != "exact":  # exact sweeps advance the bar per run themselves
+            bar.update(
+                unit_runs(spec, act, len(layers[act]), len(plan.cells.cells), n_heads.get(act, 1))
+            )
         seconds = model.encoder_stream(plan.contrast.tokens).cell_seconds(plan.cells.cells)
-        if spec.mode == "adaptive" and act not in HEAD_STUDY_ACTS:
+        if spec.mode == "adaptive":  # whole-layer acts only (StudySpec checks)
             rows = _adaptive_rows(plan, unit, act, result, seconds)
         else:
             rows = _rows(plan, unit, act, result, seconds, estimated=spec.mode != "exact")
