@@ -329,34 +329,41 @@ def met(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+def mean_over_pairs(maps: list[MapBench], order=None):
+    """Per model, stream and estimate (models and streams sorted by `order`): the pairs' maps,
+    the per-layer agreement averaged over them, and the mean cost as a share of the exact
+    map's."""
+    for model, stream in sorted({(m.model, m.stream) for m in maps}, key=order):
+        group = [m for m in maps if (m.model, m.stream) == (model, stream)]
+        for name in group[0].estimates:
+            mean = pd.concat([m.agreement(name) for m in group]).groupby("layer").mean()
+            share = np.mean([m.estimates[name].seconds / m.exact_seconds for m in group])
+            yield model, stream, name, group, mean, share
+
+
 def agreement_table(maps: list[MapBench]) -> list[str]:
     lines = [
         "| model | stream | estimate | Pearson per layer (mean over pairs) | Spearman per layer "
         "| worst-layer Pearson | cost (fwd-eq) | cost / exact map | target |",
         "|---|---|---|---|---|---:|---:|---:|---|",
     ]
-    keys = sorted({(m.model, m.stream) for m in maps}, key=lambda k: (k[0], k[1] != "encoder"))
-    for model, stream in keys:
-        group = [m for m in maps if (m.model, m.stream) == (model, stream)]
-        for name in group[0].estimates:
-            tables = [m.agreement(name) for m in group]
-            mean = pd.concat(tables).groupby("layer").mean()
-            cost = np.mean([m.cost(m.estimates[name].seconds) for m in group])
-            share = np.mean([m.estimates[name].seconds / m.exact_seconds for m in group])
-            worst = mean["pearson"].min()
-            target = (
-                "(ranks only)"
-                if "magnitude" in name
-                else f"{met(worst >= TARGET_PEARSON and share <= TARGET_COST)} "
-                f"(Pearson {worst:.2f} vs {TARGET_PEARSON}, cost {share:.1%} vs {TARGET_COST:.0%})"
-            )
-            lines.append(
-                f"| {model} | {stream} | {name} | "
-                + ", ".join(f"{v:.2f}" for v in mean["pearson"])
-                + " | "
-                + ", ".join(f"{v:.2f}" for v in mean["spearman"])
-                + f" | {worst:.2f} | {cost:.0f} | {share:.1%} | {target} |"
-            )
+    encoder_first = lambda key: (key[0], key[1] != "encoder")  # noqa: E731
+    for model, stream, name, group, mean, share in mean_over_pairs(maps, encoder_first):
+        cost = np.mean([m.cost(m.estimates[name].seconds) for m in group])
+        worst = mean["pearson"].min()
+        target = (
+            "(ranks only)"
+            if "magnitude" in name
+            else f"{met(worst >= TARGET_PEARSON and share <= TARGET_COST)} "
+            f"(Pearson {worst:.2f} vs {TARGET_PEARSON}, cost {share:.1%} vs {TARGET_COST:.0%})"
+        )
+        lines.append(
+            f"| {model} | {stream} | {name} | "
+            + ", ".join(f"{v:.2f}" for v in mean["pearson"])
+            + " | "
+            + ", ".join(f"{v:.2f}" for v in mean["spearman"])
+            + f" | {worst:.2f} | {cost:.0f} | {share:.1%} | {target} |"
+        )
     return lines
 
 
@@ -415,15 +422,11 @@ def coarse_table(maps: list[MapBench]) -> list[str]:
         "| model | cells | estimate | Pearson per layer (mean over pairs) | cost / exact map |",
         "|---|---|---|---|---:|",
     ]
-    for model, stream in sorted({(m.model, m.stream) for m in maps}):
-        group = [m for m in maps if (m.model, m.stream) == (model, stream)]
-        for name in group[0].estimates:
-            mean = pd.concat([m.agreement(name) for m in group]).groupby("layer").mean()
-            share = np.mean([m.estimates[name].seconds / m.exact_seconds for m in group])
-            lines.append(
-                f"| {model} | {stream} (~{np.mean([m.cells for m in group]):.0f} per layer) | "
-                f"{name} | " + ", ".join(f"{v:.2f}" for v in mean["pearson"]) + f" | {share:.0%} |"
-            )
+    for model, stream, name, group, mean, share in mean_over_pairs(maps):
+        lines.append(
+            f"| {model} | {stream} (~{np.mean([m.cells for m in group]):.0f} per layer) | "
+            f"{name} | " + ", ".join(f"{v:.2f}" for v in mean["pearson"]) + f" | {share:.0%} |"
+        )
     return lines
 
 
