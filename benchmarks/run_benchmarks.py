@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -131,8 +132,25 @@ def main() -> None:
         "path; the `cache without scores/patterns` row measures it.",
         "",
     ]
+    lines += other_targets(args.out.parent, args.out.name)
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
+
+
+def other_targets(folder: Path, own: str) -> list[str]:
+    """Every target row of the other benchmarks' tables (`*_RESULTS.md` beside this one), as
+    they measured it: one line per row with a met / MISSED verdict, so this page lists every
+    target in one place."""
+    out = ["## Targets measured by the other benchmarks (copied from their tables)", ""]
+    for path in sorted(folder.glob("*RESULTS.md")):
+        if path.name == own:
+            continue
+        for row in path.read_text().splitlines():
+            cells = [c.strip() for c in row.strip().strip("|").split("|")]
+            verdicts = [c for c in cells if re.search(r"\b(met|MISSED)\b", c)]
+            if row.startswith("|") and verdicts:
+                out.append(f"- {path.name}: {' | '.join(cells[:3])}: {verdicts[0]}")
+    return out + [""]
 
 
 if __name__ == "__main__":
