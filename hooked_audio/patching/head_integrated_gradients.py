@@ -95,7 +95,7 @@ def head_integrated_gradients(
             metric,
             alphas,
             batch_size,
-        )
+        ).attributions
         # [batch, pos, head, d_head] -> [pos, head], summed over the acts patched together
         per_head = sum(found[name].sum(dim=(0, 3)) for name in names[layer])
         for ci, (head, group) in enumerate(plan.cells):

@@ -23,6 +23,13 @@ Two paths (`path=`):
   to the `"layer"` path at the first layer; later layers' estimates are of the same quantity
   but along a curved path, so they converge to it only as far as the model is linear.
 
+With `qk_fix=True` (`resid_pre` on the layer path), the estimate combines with AtP*'s QK fix
+(`attribution_qk`): on the path, layer `l`'s attention scores are held at the base run's, so
+the integral covers every route from `resid_pre` except that layer's queries and keys; for
+those, each cell's new attention pattern is computed exactly (its query row and key column
+changed, every row renormalised) and taken through the pattern gradient averaged over the same
+path. Same runs, a little more memory (the base run's scores and pattern of each layer).
+
 The `steps` runs are one batch; lower `batch_size` to bound memory. Every cell of a layer
 comes from those runs, whatever the number of cells, which is where the saving over exact
 patching (one run per cell) comes from. Completeness is what the estimate guarantees: the
@@ -42,6 +49,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from hooked_audio.patching.attribution import cell_sums, estimate_result
+from hooked_audio.patching.attribution_qk import qk_pattern_effect
 from hooked_audio.patching.cells import as_position_groups, metric_value
 from hooked_audio.patching.checks import (
     check_aligned,
@@ -51,6 +59,7 @@ from hooked_audio.patching.checks import (
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.integration_path import (
     INTEGRATION_PATHS,
+    PathIntegral,
     input_path,
     layer_path,
     path_points,
@@ -67,6 +76,26 @@ def _per_position(attributions: Tensor) -> Float[Tensor, " pos"]:
     return attributions.flatten(2).sum(dim=(0, 2))
 
 
+def _pattern_effects(
+    view: AudioStream, layer: int, base_cache, source_cache, found: PathIntegral
+) -> Float[Tensor, " pos"]:
+    """The QK fix's term per position: the exact change of layer `layer`'s attention pattern
+    when that position of its `resid_pre` is patched alone, through the pattern gradient
+    averaged over the path (zero where the metric does not read the pattern)."""
+    pattern = f"blocks.{layer}.attn.hook_pattern"
+    resid_pre = f"blocks.{layer}.hook_resid_pre"
+    gradient = found.mean_gradients.get(pattern)
+    if gradient is None:
+        return torch.zeros(base_cache[resid_pre].shape[1])
+    with torch.no_grad():
+        q, k = view.query_key(layer, base_cache[resid_pre])
+        q_new, k_new = view.query_key(layer, source_cache[resid_pre])
+        effect = qk_pattern_effect(
+            base_cache[pattern], gradient, q, k, q_new, k_new, causal=view.causal
+        )
+    return effect.to(torch.float32)
+
+
 def integrated_gradients(
     view: AudioStream,
     clean: StreamInput,
@@ -80,17 +109,27 @@ def integrated_gradients(
     batch_size: int | None = None,
     progress: bool = True,
     path: str = "layer",
+    qk_fix: bool = False,
 ) -> SweepResult:
     """Integrated-gradients estimates of `layer_sweep(act=act)` (same cells, same result
     type): `values[l, c]` is the metric of the base run plus the attributions of cell `c`'s
     positions of `blocks.{l}.hook_{act}` along the path to the source run (module docstring).
     `act` is one of `LAYER_ACTS`. `steps` path points (cost about `3 * steps`
     forward-equivalents per layer on the `"layer"` path, in all on the `"input"` path: see the
-    module docstring), evaluated `batch_size` at a time (default: all of them in one batch)."""
+    module docstring), evaluated `batch_size` at a time (default: all of them in one batch).
+    `qk_fix=True` adds AtP*'s QK fix (module docstring; `resid_pre` on the layer path only)."""
     if act not in LAYER_ACTS:
         raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
     if path not in INTEGRATION_PATHS:
         raise ValueError(f"path must be one of {INTEGRATION_PATHS}, got {path!r}.")
+    if not isinstance(qk_fix, bool):
+        raise TypeError(f"qk_fix must be True or False, got {qk_fix!r}.")
+    if qk_fix and (act, path) != ("resid_pre", "layer"):
+        raise ValueError(
+            "qk_fix=True recomputes the attention pattern of the layer whose residual stream is "
+            f"patched, so it needs act='resid_pre' and path='layer' (got act={act!r}, "
+            f"path={path!r})."
+        )
     check_aligned(view, clean, corrupt)
     layers = check_layers(layers, view.cfg.n_layers)
     alphas = path_points(steps)
@@ -99,9 +138,19 @@ def integrated_gradients(
     if names[0] not in view.hook_dict:
         raise ValueError(f"This stream has no {names[0]!r}; its layer acts are {LAYER_ACTS}.")
     starts = [f"blocks.{layer}.hook_resid_pre" for layer in layers]
+    attention = [
+        f"blocks.{layer}.attn.hook_{kind}"
+        for layer in layers
+        for kind in ("attn_scores", "pattern")
+    ]
     with torch.no_grad():
         runs = run_base_and_source(
-            view.run_with_cache, clean, corrupt, direction, names + starts, names + starts[:1]
+            view.run_with_cache,
+            clean,
+            corrupt,
+            direction,
+            names + starts + (attention if qk_fix else []),
+            names + starts[:1],
         )
     base_cache, source_cache = runs.base_cache, runs.source_cache
     base_value = metric_value(metric, runs.base_logits, "on the base run")
@@ -123,6 +172,7 @@ def integrated_gradients(
         names if path == "layer" else [], disable=not progress, desc=f"integrated gradients ({act})"
     )
     for li, name in enumerate(bar):
+        scores, pattern = (f"blocks.{layers[li]}.attn.hook_{k}" for k in ("attn_scores", "pattern"))
         found = layer_path(
             view,
             layers[li],
@@ -132,15 +182,19 @@ def integrated_gradients(
             metric,
             alphas,
             batch_size,
+            held={scores: base_cache[scores]} if qk_fix else None,
+            watched=[pattern] if qk_fix else (),
         )
-        effects[li] = _per_position(found[name])
+        effects[li] = _per_position(found.attributions[name])
+        if qk_fix:
+            effects[li] += _pattern_effects(view, layers[li], base_cache, source_cache, found)
     groups = as_position_groups(cells, effects.shape[1])
     return estimate_result(
         view,
         base_value + cell_sums(effects, groups),
         layers,
         groups,
-        f"{act} (integrated gradients, {path} path, {steps} steps)",
+        f"{act} (integrated gradients, {path} path, {steps} steps{', QK fix' if qk_fix else ''})",
         direction,
         metric,
         runs.source_logits,

@@ -1,6 +1,6 @@
 """The path integral behind integrated-gradients patching, for any activations of a stream.
 
-Both functions return, per activation name, `delta * mean_alpha grad` with the activation's
+Both functions give, per activation name, `delta * mean_alpha grad` with the activation's
 own shape (`delta` = source - base activation, the gradient of the metric averaged over the
 path points `alpha`), for the caller to sum over whatever makes a cell: positions and
 features for a layer activation (`integrated_gradients`), positions and `d_head` per head
@@ -11,6 +11,7 @@ from the cached base run (`view.resume_from`), so any stream view works.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
 import torch
 from jaxtyping import Float
@@ -21,6 +22,14 @@ from hooked_audio.patching.checks import check_count
 from hooked_audio.streams.protocol import AudioStream
 
 INTEGRATION_PATHS = ("layer", "input")
+
+
+class PathIntegral(NamedTuple):
+    """What `layer_path` integrates: per moving activation `delta * mean gradient`; per
+    watched activation the mean gradient of the metric at it along the path."""
+
+    attributions: dict[str, Tensor]
+    mean_gradients: dict[str, Tensor]
 
 
 def path_points(steps: int) -> Float[Tensor, " steps"]:
@@ -36,6 +45,12 @@ def _points(base: Tensor, delta: Tensor, chunk: Tensor) -> Tensor:
     scale = chunk.to(base.dtype).repeat_interleave(rows).reshape(-1, *([1] * (base.ndim - 1)))
     repeat = (len(chunk),) + (1,) * (base.ndim - 1)
     return (base.repeat(*repeat) + scale * delta.repeat(*repeat)).detach().requires_grad_(True)
+
+
+def _repeated(value: Tensor, n_points: int) -> Tensor:
+    """One run's activation repeated for `n_points` path points along the batch axis, as a
+    leaf that records gradients (so what is computed from it has a gradient too)."""
+    return value.repeat(n_points, *([1] * (value.ndim - 1))).detach().requires_grad_(True)
 
 
 def _summed_metric(metric, logits: Tensor, n_points: int, layer: int) -> Tensor:
@@ -65,38 +80,64 @@ def layer_path(
     metric: Callable[[Tensor], Tensor],
     alphas: Tensor,
     batch_size: int,
-) -> dict[str, Tensor]:
+    held: Mapping[str, Tensor] | None = None,
+    watched: Sequence[str] = (),
+) -> PathIntegral:
     """The activations `bases` (names of layer `layer`) move together from base to source;
     nothing else moves. The runs resume at `layer` from `start` (the base run's residual
     stream entering it) with each activation replaced by its path point through a hook; a
-    layer's own `hook_resid_pre` is the resumed stream itself."""
+    layer's own `hook_resid_pre` is the resumed stream itself.
+
+    `held`: activations replaced by these fixed values (one run's worth) at every path point,
+    so that what they would have computed from the moving activations is cut out of the path
+    (the QK fix holds a layer's attention scores at the base run's). `watched`: activations
+    whose mean gradient along the path is returned as well (e.g. the pattern computed from
+    held scores)."""
+    held = dict(held or {})
     resid_pre = f"blocks.{layer}.hook_resid_pre"
     deltas = {name: sources[name] - bases[name] for name in bases}
     grad_sums = {name: torch.zeros_like(base) for name, base in bases.items()}
+    watched_sums: dict[str, Tensor] = {}
     for first in range(0, len(alphas), batch_size):
         chunk = alphas[first : first + batch_size]
         points = {name: _points(bases[name], deltas[name], chunk) for name in bases}
+        fixed = {name: _repeated(value, len(chunk)) for name, value in held.items()}
+        seen: dict[str, Tensor] = {}
 
         def substitute(activation: Tensor, hook) -> Tensor:
-            point = points[hook.name]
+            point = points.get(hook.name, fixed.get(hook.name))
             if activation.shape != point.shape:
                 raise RuntimeError(
                     f"{hook.name}: {tuple(activation.shape)} != {tuple(point.shape)}"
                 )
             return point
 
-        hooks = [(name, substitute) for name in points if name != resid_pre]
+        def watch(activation: Tensor, hook) -> None:
+            seen[hook.name] = activation
+
+        hooks = [(name, substitute) for name in [*points, *fixed] if name != resid_pre]
+        hooks += [(name, watch) for name in watched]
         resumed = points.get(resid_pre)
         if resumed is None:
-            resumed = start.repeat(len(chunk), *([1] * (start.ndim - 1)))
+            resumed = _repeated(start, len(chunk)).detach()
         with torch.enable_grad(), view.hooks(fwd_hooks=hooks):
             logits = view.resume_from(layer, resumed)
             total = _summed_metric(metric, logits, len(chunk), layer)
-            grads = torch.autograd.grad(total, list(points.values()), allow_unused=True)
-        for name, grad in zip(points, grads):
-            if grad is not None:
-                grad_sums[name] += grad.reshape(len(chunk), *bases[name].shape).sum(dim=0)
-    return _attributions(deltas, grad_sums, len(alphas))
+            grads = torch.autograd.grad(
+                total, [*points.values(), *(seen[name] for name in watched)], allow_unused=True
+            )
+        for name, grad in zip([*points, *watched], grads):
+            if grad is None:
+                continue
+            one_run = grad.reshape(len(chunk), -1, *grad.shape[1:]).sum(dim=0)
+            if name in grad_sums:
+                grad_sums[name] += one_run
+            else:
+                watched_sums[name] = watched_sums.get(name, 0.0) + one_run
+    return PathIntegral(
+        _attributions(deltas, grad_sums, len(alphas)),
+        {name: (total / len(alphas)).detach() for name, total in watched_sums.items()},
+    )
 
 
 def input_path(
