@@ -44,8 +44,10 @@ def parse_granularity(text: str) -> tuple[str, float | None]:
 @dataclass(frozen=True)
 class StudySpec:
     """A study's design. `layers=None`: every layer (of the encoder; of the decoder for
-    `cross_heads`). `min_gap`: pairs whose clean and
-    corrupt metric differ by less are reported as unusable, not averaged."""
+    `cross_heads`). `min_gap`: pairs whose clean and corrupt metric differ by less are
+    reported as unusable, not averaged. `layer_chunk`: how many layers one unit of work
+    covers (None: all of an act's layers), the grain at which a study is resumed and shared
+    out between workers; it does not change the numbers."""
 
     directions: tuple[Direction, ...] = DIRECTIONS
     acts: tuple[str, ...] = ("resid_pre",)
@@ -58,6 +60,7 @@ class StudySpec:
     verify_top_k: int = 10
     adaptive_window: int = 16
     adaptive_threshold: float = 0.05
+    layer_chunk: int | None = None
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -85,5 +88,13 @@ class StudySpec:
                 f"{self.adaptive_threshold}."
             )
         check_count(self.verify_top_k, "verify_top_k")
+        if self.layer_chunk is not None:
+            check_count(self.layer_chunk, "layer_chunk")
+            if self.mode == "verified":
+                raise ValueError(
+                    "mode 'verified' patches a unit's verify_top_k largest cells over all its "
+                    "layers, so chunking the layers would change which cells are verified; "
+                    "leave layer_chunk=None in this mode."
+                )
         if not self.min_gap >= 0:
             raise ValueError(f"min_gap must be >= 0, got {self.min_gap}.")

@@ -76,7 +76,7 @@ def test_a_study_resumes_and_refuses_another_design(tiny_en, pairs, tmp_path, mo
     def no_sweeps(*args, **kwargs):
         raise AssertionError("a finished unit was run again")
 
-    monkeypatch.setattr("hooked_audio.study.run.layer_sweep", no_sweeps)
+    monkeypatch.setattr("hooked_audio.study.units.layer_sweep", no_sweeps)
     again = run_study(
         tiny_en, [pairs["car-bike"]], spec, out_dir=tmp_path, progress=False, out=lambda line: None
     )

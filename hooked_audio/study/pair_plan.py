@@ -1,0 +1,48 @@
+"""A pair made ready for a study: its metric, cells and model inputs, or why it is left out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from hooked_audio.pairs import MinimalPair
+from hooked_audio.patching.time_cells import TimeCells
+from hooked_audio.study.contrast import WordContrast, word_contrast
+from hooked_audio.study.pair_cells import pair_cells
+from hooked_audio.study.spec import StudySpec
+
+
+@dataclass
+class PairPlan:
+    pair: MinimalPair
+    contrast: WordContrast
+    cells: TimeCells
+    clean: torch.Tensor
+    corrupt: torch.Tensor
+    reference: tuple[float, float]  # the metric on the clean and the corrupt clip
+
+
+def plan_pair(model, pair: MinimalPair, spec: StudySpec) -> tuple[PairPlan | None, dict | None]:
+    """`(plan, None)` for a pair ready to sweep, or `(None, why)` for one left out."""
+    try:
+        contrast = word_contrast(model, pair)
+    except ValueError as error:
+        return None, {"pair": pair.id, "reason": str(error)}
+    clean, corrupt = model.to_frames(pair.clean_audio), model.to_frames(pair.corrupt_audio)
+    metric = contrast.metric()
+    with torch.no_grad():
+        clean_value = float(metric(model(clean, contrast.tokens)))
+        corrupt_value = float(metric(model(corrupt, contrast.tokens)))
+    gap = clean_value - corrupt_value
+    if not abs(gap) >= spec.min_gap:
+        return None, {
+            "pair": pair.id,
+            "reason": f"clean-corrupt gap {gap:.3g} is below min_gap {spec.min_gap:g}: the "
+            "corruption barely moves the metric, so recovery would be noise",
+            "clean_value": clean_value,
+            "corrupt_value": corrupt_value,
+        }
+    step = model.window_seconds / model.dims.n_audio_ctx
+    cells = pair_cells(pair, spec.granularity, model.dims.n_audio_ctx, step)
+    return PairPlan(pair, contrast, cells, clean, corrupt, (clean_value, corrupt_value)), None
