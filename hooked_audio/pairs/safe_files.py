@@ -20,19 +20,21 @@ MAX_ID_LENGTH = 200  # the longest file name is "{id}_corrupt.flac", within 255 
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
+def check_file_stem(value: object, what: str, example: str) -> str:
+    """Return ``value`` if it is a safe file stem (it names files), else raise ``ValueError``
+    naming ``what`` it is and an ``example`` of a good one."""
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value) or len(value) > MAX_ID_LENGTH:
+        raise ValueError(
+            f"{what} must be a non-empty string of at most {MAX_ID_LENGTH} letters, digits, "
+            f"'_', '.', '-', starting with a letter or digit (it names files), got {value!r}; "
+            f"e.g. {example}."
+        )
+    return value
+
+
 def check_pair_id(pair_id: object) -> str:
     """Return ``pair_id`` if it is a safe file stem, else raise ``ValueError``."""
-    if (
-        not isinstance(pair_id, str)
-        or not _ID_RE.fullmatch(pair_id)
-        or len(pair_id) > MAX_ID_LENGTH
-    ):
-        raise ValueError(
-            "MinimalPair id must be a non-empty string of at most "
-            f"{MAX_ID_LENGTH} letters, digits, '_', '.', '-', starting with a letter or digit "
-            f"(it names the audio files), got {pair_id!r}; e.g. id='paris-berlin'."
-        )
-    return pair_id
+    return check_file_stem(pair_id, "MinimalPair id", "id='paris-berlin'")
 
 
 def path_inside(directory: Path, relative: object, where: str) -> Path:

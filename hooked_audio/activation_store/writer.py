@@ -1,0 +1,197 @@
+"""`write_activations`: chosen hook activations of many clips to disk, streaming.
+
+Clips of any length are cut into consecutive windows of the model's length (30 s for
+Whisper); a row's `time_s` is the start of its 20 ms position in seconds from the clip's
+start, whatever window it fell in. Windows of several clips run in one batch. What is in
+memory at once is one batch of windows and its activations: each batch is appended to its
+clips' Arrow files as it comes, and a clip's files are renamed into place, and the clip
+listed in clips.jsonl, only once all its windows are written, so a stopped store resumes
+where it stopped (clips listed are not run again, others are written afresh).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from tqdm.auto import tqdm
+
+from hooked_audio.activation_store.clips import StoreClip
+from hooked_audio.activation_store.layout import (
+    CLIPS,
+    FORMAT,
+    MANIFEST,
+    check_hook_name,
+    schema,
+    shard_path,
+)
+from hooked_audio.patching.checks import check_count
+
+
+@dataclass
+class _Window:
+    clip: StoreClip
+    index: int  # of the window within its clip
+    start: int  # first sample
+    samples: np.ndarray
+
+
+@dataclass
+class _OpenClip:
+    clip: StoreClip
+    n_windows: int
+    written: int = 0
+    rows: int = 0
+    writers: dict = field(default_factory=dict)  # hook -> (tmp path, pa.ipc writer)
+
+
+def windows_of(clip: StoreClip, window_samples: int) -> list[_Window]:
+    """Consecutive windows covering the clip (the last one shorter)."""
+    audio = np.asarray(clip.audio, dtype=np.float32)
+    n = max(1, math.ceil(len(audio) / window_samples))
+    return [
+        _Window(clip, i, i * window_samples, audio[i * window_samples : (i + 1) * window_samples])
+        for i in range(n)
+    ]
+
+
+def _word_at(words, time_s: float) -> str | None:
+    for word, start, end in words:
+        if start <= time_s < end:
+            return word
+    return None
+
+
+def _manifest(root: Path, source, hooks: list[str], padding: bool) -> dict:
+    wanted = {
+        "format": FORMAT,
+        "source": source.name,
+        "hooks": hooks,
+        "seconds_per_position": source.samples_per_position / 16000,
+        "window_seconds": source.window_samples / 16000,
+        "padding": padding,
+    }
+    path = root / MANIFEST
+    if path.exists():
+        saved = json.loads(path.read_text())
+        same = {k: saved.get(k) for k in wanted}
+        if same != wanted:
+            raise ValueError(
+                f"{root} holds a store written with {same}; this one would be {wanted}. "
+                "Resume with the same source, hooks and padding, or write to a new folder."
+            )
+        return saved
+    return wanted
+
+
+def write_activations(
+    source,
+    clips: Iterable[StoreClip],
+    hooks: list[str],
+    out_dir: str | Path,
+    batch_size: int = 8,
+    padding: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Write `hooks`' activations of every clip to `out_dir` (see the module docstring and
+    `hooked_audio.activation_store.layout`); returns the folder. `source`: e.g.
+    `WhisperEncoderSource(model, "tiny.en")`. `padding=False` keeps only the positions that
+    hold the clip's audio (a 2 s clip has 100 of the window's 1500), True keeps the whole
+    window. Reopen the folder with `ActivationStore`."""
+    hooks = [check_hook_name(h) for h in hooks]
+    if len(set(hooks)) != len(hooks):
+        raise ValueError(f"hooks repeat a name: {hooks}.")
+    source.check_hooks(hooks)
+    batch_size = check_count(batch_size, "batch_size")
+    clips = list(clips)
+    ids = [c.id for c in clips]
+    if len(set(ids)) != len(ids):
+        raise ValueError(
+            f"Clip ids must be unique; repeated: {sorted({i for i in ids if ids.count(i) > 1})}."
+        )
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    manifest = _manifest(root, source, hooks, padding)
+    done_path = root / CLIPS
+    done = set()
+    if done_path.exists():
+        done = {json.loads(line)["id"] for line in done_path.read_text().splitlines() if line}
+    todo = [c for c in clips if c.id not in done]
+    queue = [w for c in todo for w in windows_of(c, source.window_samples)]
+    open_clips: dict[str, _OpenClip] = {}
+    step = source.samples_per_position
+    features = dict(manifest.get("features", {}))
+    bar = tqdm(total=len(queue), disable=not progress, desc="activations (windows)")
+    for first in range(0, len(queue), batch_size):
+        batch = queue[first : first + batch_size]
+        acts = source.activations([w.samples for w in batch], hooks)
+        for b, window in enumerate(batch):
+            clip = window.clip
+            state = open_clips.setdefault(
+                clip.id, _OpenClip(clip, len(windows_of(clip, source.window_samples)))
+            )
+            n_positions = acts[hooks[0]].shape[1]
+            keep = (
+                n_positions if padding else min(n_positions, math.ceil(len(window.samples) / step))
+            )
+            positions = np.arange(keep, dtype=np.int32)
+            times = (window.start + positions.astype(np.float64) * step) / 16000
+            words = [_word_at(clip.words, t) for t in times]
+            for hook in hooks:
+                values = acts[hook][b, :keep].numpy()
+                d = values.shape[1]
+                if features.setdefault(hook, d) != d:
+                    raise ValueError(f"{hook}: {d} features, the store holds {features[hook]}.")
+                if hook not in state.writers:
+                    target = shard_path(root, hook, clip.id)
+                    target.parent.mkdir(exist_ok=True)
+                    tmp = target.with_name(f".{target.name}.tmp")
+                    state.writers[hook] = (tmp, pa.ipc.new_file(str(tmp), schema(d)))
+                table = pa.table(
+                    {
+                        "clip": [clip.id] * keep,
+                        "window": np.full(keep, window.index, dtype=np.int32),
+                        "position": positions,
+                        "time_s": times,
+                        "word": words,
+                        "activation": pa.FixedSizeListArray.from_arrays(
+                            pa.array(values.reshape(-1), pa.float32()), d
+                        ),
+                    },
+                    schema=schema(d),
+                )
+                state.writers[hook][1].write_table(table)
+            state.written += 1
+            state.rows += keep
+            if state.written == state.n_windows:
+                _finish(root, state, manifest, features)
+                del open_clips[clip.id]
+        bar.update(len(batch))
+    bar.close()
+    _write_manifest(root, manifest, features)
+    return root
+
+
+def _write_manifest(root: Path, manifest: dict, features: dict) -> None:
+    (root / MANIFEST).write_text(json.dumps({**manifest, "features": features}, indent=1))
+
+
+def _finish(root: Path, state: _OpenClip, manifest: dict, features: dict) -> None:
+    for hook, (tmp, writer) in state.writers.items():
+        writer.close()
+        os.replace(tmp, shard_path(root, hook, state.clip.id))
+    _write_manifest(root, manifest, features)
+    line = {
+        "id": state.clip.id,
+        "seconds": state.clip.seconds,
+        "windows": state.n_windows,
+        "rows": state.rows,
+    }
+    with open(root / CLIPS, "a") as f:
+        f.write(json.dumps(line) + "\n")

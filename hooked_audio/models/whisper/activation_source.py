@@ -1,0 +1,53 @@
+"""Whisper's encoder as a source of per-position activations for the activation store
+(`hooked_audio.activation_store`): batches of 30 s windows in, chosen encoder hooks out, one
+row per 20 ms position."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from hooked_audio.constants import SAMPLES_PER_POSITION
+
+
+class WhisperEncoderSource:
+    """`model`'s encoder hooks (`encoder.blocks.{l}.hook_resid_post`, `...attn.hook_z`, ...:
+    any encoder hook whose second axis is the position). `name` is recorded in the store."""
+
+    samples_per_position = SAMPLES_PER_POSITION
+
+    def __init__(self, model, name: str = ""):
+        self.model, self.name = model, name
+        self.window_samples = model.window_samples
+
+    def check_hooks(self, names: list[str]) -> None:
+        """Unknown hooks and hooks without a position axis are refused before any work."""
+        if not names:
+            raise ValueError("Name at least one hook, e.g. 'encoder.blocks.2.hook_resid_post'.")
+        known = self.model.hook_dict
+        for name in names:
+            if name not in known or not name.startswith("encoder."):
+                close = sorted(n for n in known if n.startswith("encoder.") and "resid" in n)[:4]
+                raise ValueError(
+                    f"{name!r} is not an encoder hook of this model; the store reads encoder "
+                    f"hooks with a position axis, e.g. {close}."
+                )
+            if name.endswith(("hook_pattern", "hook_attn_scores")):
+                raise ValueError(
+                    f"{name!r} is indexed by query and key positions, not one row per "
+                    "position; store hook_z or hook_result for per-head outputs instead."
+                )
+
+    def activations(self, windows: list[np.ndarray], names: list[str]) -> dict[str, Tensor]:
+        """`{name: [window, position, features]}` (float32, on the CPU) for a batch of
+        waveforms of at most one window each (16 kHz)."""
+        kept: dict[str, Tensor] = {}
+
+        def keep(activation: Tensor, hook) -> None:
+            kept[hook.name] = activation.detach().flatten(2).float().cpu()
+
+        mel = self.model.to_mel([torch.as_tensor(w) for w in windows], sample_rate=16000)
+        with torch.no_grad(), self.model.hooks(fwd_hooks=[(n, keep) for n in names]):
+            self.model.embed_audio(mel)
+        return kept
