@@ -17,6 +17,7 @@ from typing import Union
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from hooked_audio.patching.batch_memory import auto_batch_size
 from hooked_audio.patching.cells import Cells, as_position_groups
 from hooked_audio.patching.checks import check_aligned, check_batch_size, check_labels, check_layers
 from hooked_audio.patching.directions import Direction
@@ -106,7 +107,6 @@ def layer_sweep(
         raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
     check_aligned(view, clean, corrupt)
     layers = check_layers(layers, view.cfg.n_layers)
-    batch_size = check_batch_size(batch_size, view.device)
     names = [f"blocks.{layer}.hook_{act}" for layer in layers]
     if names[0] not in view.hook_dict:
         raise ValueError(
@@ -115,6 +115,11 @@ def layer_sweep(
         )
     groups = as_position_groups(cells, clean.shape[-1])
     labels = check_labels(labels, len(groups))
+    batch_size = (
+        auto_batch_size(view, clean, len(groups))
+        if batch_size is None
+        else check_batch_size(batch_size, view.device)
+    )
     runs = run_base_and_source(
         view.run_with_cache,
         clean,

@@ -10,7 +10,7 @@ import pandas as pd
 
 from hooked_audio.commands.arguments import add_model_argument, non_negative_int, positive_int
 from hooked_audio.patching.directions import DIRECTIONS
-from hooked_audio.study.spec import STUDY_ACTS, STUDY_MODES, StudySpec
+from hooked_audio.study.spec import STUDY_ACTS, STUDY_DTYPES, STUDY_MODES, StudySpec
 
 
 def add_study_parser(sub) -> None:
@@ -112,6 +112,19 @@ def add_study_parser(sub) -> None:
         "units resume and share out more finely",
     )
     parser.add_argument(
+        "--dtype",
+        choices=STUDY_DTYPES,
+        default="float32",
+        help="the model's precision (float32, the default; half precision is faster on a GPU "
+        "and less exact: benchmarks/SCALE_RESULTS.md)",
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="where the units run, e.g. cuda (default: cpu); with --ray, each worker takes "
+        "one GPU when this is cuda",
+    )
+    parser.add_argument(
         "--ray",
         nargs="?",
         const="local",
@@ -161,9 +174,10 @@ def run_study_command(args: argparse.Namespace) -> int:
         adaptive_window=args.adaptive_window,
         adaptive_threshold=args.adaptive_threshold,
         layer_chunk=args.layer_chunk,
+        dtype=args.dtype,
     )
     if args.workers is not None and args.ray is None:
-        raise SystemExit("--workers sets the number of Ray workers: use it with --ray.")
+        raise ValueError("--workers sets the number of Ray workers: use it with --ray.")
     noises = [parse_noise(text) for text in args.compare_noise]
     from hooked_audio.models.whisper import HookedWhisper
     from hooked_audio.study.pair_source import load_pairs
@@ -173,7 +187,12 @@ def run_study_command(args: argparse.Namespace) -> int:
     if args.ray is not None:
         from hooked_audio.study.ray_executor import RayExecutor
 
-        executor = RayExecutor(args.ray, workers=args.workers)
+        gpus = 1 if args.device is not None and args.device.startswith("cuda") else 0
+        executor = RayExecutor(args.ray, workers=args.workers, num_gpus=gpus)
+    elif args.device is not None:
+        from hooked_audio.study.local_executor import LocalExecutor
+
+        executor = LocalExecutor(args.device)
     pairs = load_pairs(args.pairs)
     model = HookedWhisper.from_pretrained(args.model)
     result = run_study(

@@ -61,14 +61,15 @@ def head_unit(
     where = HEAD_STUDY_ACTS[act]
     tokens = plan.contrast.tokens
     names = [f"blocks.{layer}.{where.component}.hook_{a}" for layer in layers for a in where.acts]
+    clean, corrupt = plan.frames(model)
     with torch.no_grad():
         if where.stack == "encoder":
             view = model.encoder_stream(tokens)
-            base, source = base_and_source(direction, plan.clean, plan.corrupt)
+            base, source = base_and_source(direction, clean, corrupt)
             _, source_cache = view.run_with_cache(source, names_filter=names)
             base_view, base_input = view, base
         else:
-            base_audio, source_audio = base_and_source(direction, plan.clean, plan.corrupt)
+            base_audio, source_audio = base_and_source(direction, clean, corrupt)
             base_view = model.decoder_stream(base_audio)
             _, source_cache = model.decoder_stream(source_audio).run_with_cache(
                 tokens, names_filter=names

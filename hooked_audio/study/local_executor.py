@@ -17,11 +17,14 @@ from hooked_audio.study.units import StudyUnit, StudyWorker
 
 
 class LocalExecutor:
-    def __init__(self) -> None:
+    """`device`: where the units run (default: where the model is), e.g. `"cuda"`."""
+
+    def __init__(self, device: str | None = None) -> None:
+        self.device = device
         self._worker: StudyWorker | None = None
 
     def start(self, model, spec: StudySpec) -> None:
-        self._worker = StudyWorker(model, spec)
+        self._worker = StudyWorker(model, spec, self.device)
 
     def plan(self, pairs: list) -> list[tuple[PairPlan | None, dict | None]]:
         return [self._worker.plan(pair) for pair in pairs]

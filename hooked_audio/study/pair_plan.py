@@ -15,12 +15,18 @@ from hooked_audio.study.spec import StudySpec
 
 @dataclass
 class PairPlan:
+    """What a unit needs of its pair. It holds no model input: the framed log-mels are made
+    again by each unit (`frames`, a few ms), so a study of many pairs keeps only their audio
+    and its rows in memory, not two windows of log-mel per pair."""
+
     pair: MinimalPair
     contrast: WordContrast
     cells: TimeCells
-    clean: torch.Tensor
-    corrupt: torch.Tensor
     reference: tuple[float, float]  # the metric on the clean and the corrupt clip
+
+    def frames(self, model) -> tuple[torch.Tensor, torch.Tensor]:
+        """The clean and corrupt clips as `model`'s framed log-mel (on its device)."""
+        return model.to_frames(self.pair.clean_audio), model.to_frames(self.pair.corrupt_audio)
 
 
 def plan_pair(model, pair: MinimalPair, spec: StudySpec) -> tuple[PairPlan | None, dict | None]:
@@ -45,4 +51,4 @@ def plan_pair(model, pair: MinimalPair, spec: StudySpec) -> tuple[PairPlan | Non
         }
     step = model.window_seconds / model.dims.n_audio_ctx
     cells = pair_cells(pair, spec.granularity, model.dims.n_audio_ctx, step)
-    return PairPlan(pair, contrast, cells, clean, corrupt, (clean_value, corrupt_value)), None
+    return PairPlan(pair, contrast, cells, (clean_value, corrupt_value)), None

@@ -45,14 +45,24 @@ class RayExecutor:
     """`address`: `"local"` starts a local cluster of `workers` CPUs (default: every CPU of
     this machine) and shuts it down at the end; any other address (`"auto"`, `"ray://host:
     10001"`, `"host:6379"`) joins that cluster and leaves it running. `workers`: how many
-    actors (default: as many as the cluster's CPUs allow at `num_cpus` each)."""
+    actors (default: as many as the cluster's CPUs allow at `num_cpus` each). `num_gpus`:
+    GPUs per actor (e.g. 1: each worker runs its units on its own GPU; fractions share one)."""
 
-    def __init__(self, address: str = LOCAL, workers: int | None = None, num_cpus: int = 1):
+    def __init__(
+        self,
+        address: str = LOCAL,
+        workers: int | None = None,
+        num_cpus: int = 1,
+        num_gpus: float = 0,
+    ):
         if not isinstance(address, str) or not address:
             raise ValueError(f"address must be 'local' or a Ray cluster address, got {address!r}.")
         self.address = address
         self.workers = None if workers is None else check_count(workers, "workers")
         self.num_cpus = check_count(num_cpus, "num_cpus")
+        if isinstance(num_gpus, bool) or not isinstance(num_gpus, (int, float)) or num_gpus < 0:
+            raise ValueError(f"num_gpus must be a number >= 0 (GPUs per worker), got {num_gpus!r}.")
+        self.num_gpus = num_gpus
         self._started_cluster = False
         self._pool = None
         self._actors: list = []
@@ -81,9 +91,10 @@ class RayExecutor:
                 f"workers={n} x num_cpus={self.num_cpus} needs {n * self.num_cpus} CPUs; the "
                 f"Ray cluster has {available * self.num_cpus}."
             )
-        actor = ray.remote(num_cpus=self.num_cpus)(StudyWorker)
+        actor = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus)(StudyWorker)
         model_ref = ray.put(model)  # one copy in the object store, deserialised once per actor
-        self._actors = [actor.remote(model_ref, spec) for _ in range(n)]
+        device = "cuda" if self.num_gpus else "cpu"  # Ray shows each actor its own GPUs
+        self._actors = [actor.remote(model_ref, spec, device, True) for _ in range(n)]
         self._pool = ActorPool(self._actors)
 
     def plan(self, pairs: list) -> list[tuple[PairPlan | None, dict | None]]:

@@ -94,7 +94,7 @@ def _cost_line(model, spec, todo, n_units, n_plans, n_skipped, layers, store) ->
     first = todo[0][0]
     start = time.perf_counter()
     with torch.no_grad():
-        model(first.clean, first.contrast.tokens)
+        model(first.frames(model)[0], first.contrast.tokens)
     per_forward = time.perf_counter() - start
     minutes = per_forward * (n_runs + 2 * len(todo)) / 60
     done = f" {n_units - len(todo)} of {n_units} units already done." if store.done else ""

@@ -22,6 +22,11 @@ STUDY_ACTS = ("resid_pre", "attn_out", "mlp_out", "encoder_heads", "cross_heads"
 #: `adaptive_threshold` of the total; whole-layer acts only).
 STUDY_MODES = ("exact", "attribution", "verified", "adaptive")
 
+#: the model's precision in a study: half precision is faster on a GPU and costs accuracy
+#: (benchmarks/SCALE_RESULTS.md measures how much against float32); the metric is taken in
+#: float32 whatever the model's precision
+STUDY_DTYPES = ("float32", "float16", "bfloat16")
+
 
 def parse_granularity(text: str) -> tuple[str, float | None]:
     """`"words"`, `"frames"` or `"windows:<seconds>"` -> `(kind, window seconds or None)`."""
@@ -61,6 +66,7 @@ class StudySpec:
     adaptive_window: int = 16
     adaptive_threshold: float = 0.05
     layer_chunk: int | None = None
+    dtype: str = "float32"
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -88,6 +94,8 @@ class StudySpec:
                 f"{self.adaptive_threshold}."
             )
         check_count(self.verify_top_k, "verify_top_k")
+        if self.dtype not in STUDY_DTYPES:
+            raise ValueError(f"dtype must be one of {STUDY_DTYPES}, got {self.dtype!r}.")
         if self.layer_chunk is not None:
             check_count(self.layer_chunk, "layer_chunk")
             if self.mode == "verified":

@@ -8,8 +8,10 @@ executor holds one, and on Ray every actor holds one, so the model is loaded onc
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
+import torch
 from tqdm.auto import tqdm
 
 from hooked_audio.patching import (
@@ -73,7 +75,7 @@ def layer_unit(model, plan: PairPlan, unit: StudyUnit, spec: StudySpec, progress
     integrated-gradients estimates (`integrated_gradients`) with, in mode 'verified', the
     largest cells patched exactly (the result's `exact` marks them)."""
     view = model.encoder_stream(plan.contrast.tokens)
-    args = (view, plan.clean, plan.corrupt, plan.contrast.metric())
+    args = (view, *plan.frames(model), plan.contrast.metric())
     common = dict(act=unit.act, direction=unit.direction, layers=list(unit.layers))
     cells = plan.cells.cells
     if spec.mode == "exact":
@@ -108,10 +110,29 @@ def layer_unit(model, plan: PairPlan, unit: StudyUnit, spec: StudySpec, progress
     return result
 
 
-class StudyWorker:
-    """Plans pairs and runs units of one study on one model."""
+def _device(name) -> torch.device:
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {name!r} is not a torch device; e.g. 'cpu' or 'cuda'.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {name!r}: this machine has no CUDA device; leave the device out to run "
+            "on the CPU."
+        )
+    return device
 
-    def __init__(self, model, spec: StudySpec):
+
+class StudyWorker:
+    """Plans pairs and runs units of one study on one model, on `device` (default: where the
+    model is) in `spec.dtype`. A model on another device or in another precision is copied
+    first unless `own_model` (a Ray actor's model is its own copy already)."""
+
+    def __init__(self, model, spec: StudySpec, device=None, own_model: bool = False):
+        dtype = getattr(torch, spec.dtype)
+        device = _device(device) if device is not None else model.W_E.device
+        if model.W_E.dtype != dtype or model.W_E.device != device:
+            model = (model if own_model else copy.deepcopy(model)).to(device=device, dtype=dtype)
         self.model, self.spec = model, spec
 
     def plan(self, pair) -> tuple[PairPlan | None, dict | None]:

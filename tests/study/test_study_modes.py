@@ -5,6 +5,7 @@ estimates."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 from hooked_audio.pairs import bundled_pairs
 from hooked_audio.study import StudyResult, StudySpec, run_study
@@ -115,3 +116,18 @@ def test_adaptive_mode_is_for_whole_layers():
         StudySpec(mode="adaptive", acts=("resid_pre", "cross_heads"))
     with pytest.raises(ValueError, match="adaptive_threshold must be >= 0"):
         StudySpec(mode="adaptive", adaptive_threshold=-1.0)
+
+
+def test_a_worker_runs_its_own_copy_in_the_studys_precision(tiny_en):
+    from hooked_audio.study.units import StudyWorker
+
+    worker = StudyWorker(tiny_en, StudySpec(dtype="bfloat16"))
+    assert worker.model.W_E.dtype == torch.bfloat16 and tiny_en.W_E.dtype == torch.float32
+    assert StudyWorker(tiny_en, StudySpec()).model is tiny_en  # nothing to convert: no copy
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        StudySpec(dtype="float64")
+    with pytest.raises(ValueError, match="not a torch device"):
+        StudyWorker(tiny_en, StudySpec(), device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            StudyWorker(tiny_en, StudySpec(), device="cuda")
