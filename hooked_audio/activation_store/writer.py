@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +34,9 @@ from hooked_audio.activation_store.layout import (
 )
 from hooked_audio.patching.checks import check_count
 
+if TYPE_CHECKING:
+    from hooked_audio.activation_store.ray_writers import RayStoreWriters
+
 
 @dataclass
 class _Window:
@@ -48,7 +52,7 @@ class _OpenClip:
     n_windows: int
     written: int = 0
     rows: int = 0
-    writers: dict = field(default_factory=dict)  # hook -> (tmp path, pa.ipc writer)
+    writers: dict = field(default_factory=dict)  # hook -> (tmp path, pa.ipc writer, features)
 
 
 def windows_of(clip: StoreClip, window_samples: int) -> list[_Window]:
@@ -98,12 +102,15 @@ def write_activations(
     batch_size: int = 8,
     padding: bool = False,
     progress: bool = True,
+    ray: RayStoreWriters | None = None,
 ) -> Path:
     """Write `hooks`' activations of every clip to `out_dir` (see the module docstring and
     `hooked_audio.activation_store.layout`); returns the folder. `source`: e.g.
     `WhisperEncoderSource(model, "tiny.en")`. `padding=False` keeps only the positions that
     hold the clip's audio (a 2 s clip has 100 of the window's 1500), True keeps the whole
-    window. Reopen the folder with `ActivationStore`."""
+    window. `ray`: a `RayStoreWriters` shares the clips out over a Ray cluster's workers (each
+    writes its clips' files into `out_dir`, which they must all see; this process lists each
+    finished clip). Reopen the folder with `ActivationStore`."""
     hooks = [check_hook_name(h) for h in hooks]
     if len(set(hooks)) != len(hooks):
         raise ValueError(f"hooks repeat a name: {hooks}.")
@@ -123,11 +130,43 @@ def write_activations(
     if done_path.exists():
         done = {json.loads(line)["id"] for line in done_path.read_text().splitlines() if line}
     todo = [c for c in clips if c.id not in done]
-    queue = [w for c in todo for w in windows_of(c, source.window_samples)]
+    features = dict(manifest.get("features", {}))
+    n_windows = sum(len(windows_of(c, source.window_samples)) for c in todo)
+    bar = tqdm(total=n_windows, disable=not progress, desc="activations (windows)")
+
+    def finished(line: dict) -> None:
+        for hook, d in line.pop("features").items():
+            if features.setdefault(hook, d) != d:
+                raise ValueError(f"{hook}: {d} features, the store holds {features[hook]}.")
+        _write_manifest(root, manifest, features)
+        with open(done_path, "a") as f:
+            f.write(json.dumps(line) + "\n")
+        bar.update(line["windows"])
+
+    if ray is None:
+        write_clips(source, todo, hooks, root, batch_size, padding, finished)
+    else:
+        ray.write(source, todo, hooks, root, batch_size, padding, finished)
+    bar.close()
+    _write_manifest(root, manifest, features)
+    return root
+
+
+def write_clips(
+    source,
+    clips: list[StoreClip],
+    hooks: list[str],
+    root: Path,
+    batch_size: int,
+    padding: bool,
+    finished: Callable[[dict], None],
+) -> None:
+    """Write the clips' files (their windows `batch_size` at a time) and call `finished` with
+    each clip's line for clips.jsonl (plus its `features` per hook) once its files are in
+    place. What a Ray worker runs too."""
+    queue = [w for c in clips for w in windows_of(c, source.window_samples)]
     open_clips: dict[str, _OpenClip] = {}
     step = source.samples_per_position
-    features = dict(manifest.get("features", {}))
-    bar = tqdm(total=len(queue), disable=not progress, desc="activations (windows)")
     for first in range(0, len(queue), batch_size):
         batch = queue[first : first + batch_size]
         acts = source.activations([w.samples for w in batch], hooks)
@@ -145,53 +184,53 @@ def write_activations(
             words = [_word_at(clip.words, t) for t in times]
             for hook in hooks:
                 values = acts[hook][b, :keep].numpy()
-                d = values.shape[1]
-                if features.setdefault(hook, d) != d:
-                    raise ValueError(f"{hook}: {d} features, the store holds {features[hook]}.")
-                if hook not in state.writers:
-                    target = shard_path(root, hook, clip.id)
-                    target.parent.mkdir(exist_ok=True)
-                    tmp = target.with_name(f".{target.name}.tmp")
-                    state.writers[hook] = (tmp, pa.ipc.new_file(str(tmp), schema(d)))
-                table = pa.table(
-                    {
-                        "clip": [clip.id] * keep,
-                        "window": np.full(keep, window.index, dtype=np.int32),
-                        "position": positions,
-                        "time_s": times,
-                        "word": words,
-                        "activation": pa.FixedSizeListArray.from_arrays(
-                            pa.array(values.reshape(-1), pa.float32()), d
-                        ),
-                    },
-                    schema=schema(d),
-                )
-                state.writers[hook][1].write_table(table)
+                _append(root, state, hook, values, clip.id, window.index, positions, times, words)
             state.written += 1
             state.rows += keep
             if state.written == state.n_windows:
-                _finish(root, state, manifest, features)
+                finished(_finish(root, state))
                 del open_clips[clip.id]
-        bar.update(len(batch))
-    bar.close()
-    _write_manifest(root, manifest, features)
-    return root
+
+
+def _append(root, state, hook, values, clip_id, window, positions, times, words) -> None:
+    d = values.shape[1]
+    if hook not in state.writers:
+        target = shard_path(root, hook, clip_id)
+        target.parent.mkdir(exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        state.writers[hook] = (tmp, pa.ipc.new_file(str(tmp), schema(d)), d)
+    keep = len(positions)
+    table = pa.table(
+        {
+            "clip": [clip_id] * keep,
+            "window": np.full(keep, window, dtype=np.int32),
+            "position": positions,
+            "time_s": times,
+            "word": words,
+            "activation": pa.FixedSizeListArray.from_arrays(
+                pa.array(values.reshape(-1), pa.float32()), d
+            ),
+        },
+        schema=schema(d),
+    )
+    state.writers[hook][1].write_table(table)
 
 
 def _write_manifest(root: Path, manifest: dict, features: dict) -> None:
     (root / MANIFEST).write_text(json.dumps({**manifest, "features": features}, indent=1))
 
 
-def _finish(root: Path, state: _OpenClip, manifest: dict, features: dict) -> None:
-    for hook, (tmp, writer) in state.writers.items():
+def _finish(root: Path, state: _OpenClip) -> dict:
+    """Close the clip's files and rename them into place; its line for clips.jsonl."""
+    features = {}
+    for hook, (tmp, writer, d) in state.writers.items():
+        features[hook] = d
         writer.close()
         os.replace(tmp, shard_path(root, hook, state.clip.id))
-    _write_manifest(root, manifest, features)
-    line = {
+    return {
         "id": state.clip.id,
         "seconds": state.clip.seconds,
         "windows": state.n_windows,
         "rows": state.rows,
+        "features": features,
     }
-    with open(root / CLIPS, "a") as f:
-        f.write(json.dumps(line) + "\n")
