@@ -15,8 +15,11 @@ what half precision costs in accuracy; one script, one results table.
   (`ru_maxrss`), so the second number shows whether memory grows with the pairs.
 - Precision: one pair's word map on tiny.en in float16 and bfloat16 against float32 (largest
   difference, raw and normalised).
-- CUDA: measured only where `torch.cuda.is_available()`; the table says "not measured"
-  otherwise.
+- CUDA, only where `torch.cuda.is_available()` (the table says "not measured" otherwise):
+  tiny.en's encoder `resid_pre` sweep over every layer x the speech frames of a bundled pair
+  on the GPU, the fast engine with `batch_size=None` (cells per forward from the free memory)
+  against TransformerLens's `generic_activation_patch` in the same process, same cells
+  (target >= 10x).
 """
 
 from __future__ import annotations
@@ -142,9 +145,99 @@ def precision(model) -> list[dict]:
     return rows
 
 
+def cuda_sweep(device: str = "cuda", max_positions: int | None = None) -> dict | None:
+    """The fast engine against TransformerLens's loop on the GPU, or None without one.
+    (`device="cpu"` and a few positions run the same code here, to check it.)"""
+    if device == "cuda" and not torch.cuda.is_available():
+        return None
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    import pandas as pd
+    from transformer_lens.patching import generic_activation_patch, layer_pos_patch_setter
+
+    from hooked_audio.patching.batch_memory import auto_batch_size
+    from hooked_audio.patching.time_cells import speech_frames
+
+    model = HookedWhisper.from_pretrained("tiny.en", device=device)
+    pair = next(p for p in bundled_pairs() if p.id == "paris-berlin")
+    contrast = word_contrast(model, pair)
+    metric = contrast.metric()
+    view = model.encoder_stream(contrast.tokens)
+    clean, corrupt = model.to_frames(pair.clean_audio), model.to_frames(pair.corrupt_audio)
+    positions = speech_frames(len(pair.clean_audio) / 16000, model.dims.n_audio_ctx)
+    positions = positions[:max_positions]
+    layers = range(model.dims.n_audio_layer)
+    index_df = pd.DataFrame([(l, p) for l in layers for p in positions], columns=["layer", "pos"])
+    with torch.no_grad():
+        _, clean_cache = view.run_with_cache(clean, names_filter=lambda n: n.endswith("resid_pre"))
+
+    def timed(fn):
+        sync()
+        start = time.perf_counter()
+        with torch.no_grad():
+            out = fn()
+        sync()
+        return out, time.perf_counter() - start
+
+    stock, stock_s = timed(
+        lambda: generic_activation_patch(
+            view,
+            corrupt,
+            clean_cache,
+            metric,
+            layer_pos_patch_setter,
+            "resid_pre",
+            index_df=index_df,
+        )
+    )
+    fast, fast_s = timed(
+        lambda: layer_sweep(view, clean, corrupt, metric, cells=positions, progress=False)
+    )
+    return {
+        "cells": len(index_df),
+        "batch": auto_batch_size(view, clean, len(positions)),
+        "stock_s": stock_s,
+        "fast_s": fast_s,
+        "max_diff": float((fast.values.flatten().cpu() - stock.cpu()).abs().max()),
+        "device": torch.cuda.get_device_name() if device == "cuda" else device,
+    }
+
+
 def table(header: list[str], rows: list[list]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+
+
+def cuda_lines(found: dict | None) -> list[str]:
+    if found is None:
+        return [
+            "not measured: no GPU on this machine (the batched-cells path is tested on the CPU "
+            "with batch > 1, tests/patching/test_batch_memory.py)."
+        ]
+    ratio = found["stock_s"] / found["fast_s"]
+    return table(
+        [
+            "GPU",
+            "cells",
+            "cells / forward",
+            "TransformerLens (s)",
+            "fast (s)",
+            "ratio",
+            "max diff",
+            "target",
+        ],
+        [
+            [
+                found["device"],
+                found["cells"],
+                found["batch"],
+                f"{found['stock_s']:.2f}",
+                f"{found['fast_s']:.2f}",
+                f"{ratio:.1f}x",
+                f"{found['max_diff']:.1e}",
+                "met" if ratio >= 10 else f"MISSED ({ratio:.1f}x vs 10x)",
+            ]
+        ],
+    )
 
 
 def main() -> None:
@@ -235,12 +328,7 @@ def main() -> None:
         "",
         "## CUDA",
         "",
-        (
-            "not measured: no GPU on this machine (the batched-cells path is tested on the CPU "
-            "with batch > 1, tests/patching/test_batch_memory.py)."
-            if not torch.cuda.is_available()
-            else "a GPU is present; this script does not time it yet."
-        ),
+        *cuda_lines(cuda_sweep()),
         "",
     ]
     args.out.write_text("\n".join(lines))
