@@ -36,15 +36,28 @@ class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):
         self.ln_final = LayerNorm(cfg.d_model)
         self.hook_embed = AudioHookPoint()  # [batch, pos, d_model]
         self.hook_pos_embed = AudioHookPoint()  # [batch, pos, d_model]
+        # Set by `untie_unembed_` (weight processing changes the two differently).
+        self.register_parameter("untied_W_U", None)
+        self.register_parameter("untied_b_U", None)
 
     @property
     def W_U(self) -> Float[Tensor, "d_model d_vocab"]:
-        """Whisper ties the unembedding to the token embedding."""
-        return self.W_E.T
+        """Whisper ties the unembedding to the token embedding (until `untie_unembed_`)."""
+        return self.W_E.T if self.untied_W_U is None else self.untied_W_U
 
     @property
     def b_U(self) -> Float[Tensor, " d_vocab"]:
+        if self.untied_b_U is not None:
+            return self.untied_b_U
         return torch.zeros(self.cfg.d_vocab, dtype=self.W_E.dtype, device=self.W_E.device)
+
+    def untie_unembed_(self) -> None:
+        """Give the unembedding its own weights (a copy of the embedding's) and a bias, so
+        that folding `ln_final` into it, or centring the embedding, changes one and not the
+        other. Logits are unchanged."""
+        if self.untied_W_U is None:
+            self.untied_W_U = nn.Parameter(self.W_E.detach().T.clone())
+            self.untied_b_U = nn.Parameter(self.W_E.new_zeros(self.cfg.d_vocab))
 
     def check_tokens(self, tokens: Tensor, offset: int) -> None:
         check_token_tensor(tokens)
@@ -90,4 +103,7 @@ class WhisperDecoder(StackedCrossWeightsMixin, nn.Module):
         for block in self.blocks[layer:]:
             x = block(x, audio_features, kv_cache=kv_cache)
         x = self.ln_final(x)
-        return (x @ self.W_U.to(x.dtype)).float()
+        logits = x @ self.W_U.to(x.dtype)
+        if self.untied_b_U is not None:
+            logits = logits + self.untied_b_U.to(x.dtype)
+        return logits.float()

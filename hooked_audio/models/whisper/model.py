@@ -106,18 +106,50 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
         name_or_path: str,
         device: str | torch.device | None = None,
         dtype: torch.dtype = torch.float32,
+        fold_ln: bool = False,
+        center_writing_weights: bool = False,
+        center_unembed: bool = False,
+        fold_value_biases: bool = False,
         **kwargs: Any,
     ) -> HookedWhisper:
         """Load real weights. `name_or_path` may be an openai-whisper name ("tiny.en", "base",
         "large-v3", ...), a local openai-whisper `.pt`, a HF transformers Whisper directory,
-        or a CTranslate2 / faster-whisper directory (`model.bin`). See `resolve_checkpoint`."""
+        or a CTranslate2 / faster-whisper directory (`model.bin`). See `resolve_checkpoint`.
+
+        `fold_ln`, `center_writing_weights`, `center_unembed`, `fold_value_biases`:
+        TransformerLens's weight processing (`process_weights_`), off by default so that the
+        weights are the checkpoint's; done in float32 before the cast to `dtype`."""
         from hooked_audio.models.whisper.pretrained import resolve_checkpoint
 
         ckpt = resolve_checkpoint(name_or_path)
         model = cls.from_openai_state_dict(
             ckpt.dims, ckpt.state_dict, ckpt.alignment_heads, **kwargs
         )
+        model.process_weights_(fold_ln, center_writing_weights, center_unembed, fold_value_biases)
         return model.to(device=device or "cpu", dtype=dtype)
+
+    def process_weights_(
+        self,
+        fold_ln: bool = True,
+        center_writing_weights: bool = True,
+        center_unembed: bool = True,
+        fold_value_biases: bool = True,
+    ) -> HookedWhisper:
+        """TransformerLens's weight processing, in place (see
+        `hooked_audio.models.whisper.weight_processing`); returns the model."""
+        from hooked_audio.models.whisper.weight_processing import process_weights_
+
+        for name, value in (
+            ("fold_ln", fold_ln),
+            ("center_writing_weights", center_writing_weights),
+            ("center_unembed", center_unembed),
+            ("fold_value_biases", fold_value_biases),
+        ):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be True or False, got {value!r}.")
+        return process_weights_(
+            self, fold_ln, center_writing_weights, center_unembed, fold_value_biases
+        )
 
     @classmethod
     def from_hf(cls, hf_model: nn.Module, **kwargs: Any) -> HookedWhisper:

@@ -64,7 +64,9 @@ def decoder_lens(
     with torch.no_grad():
         _, cache = stream.run_with_cache(tokens, names_filter=names)
         normalised = cache.accumulated_resid(apply_ln=True)[:, 0, first:-1]
-        logits = (normalised @ model.W_U.to(normalised.dtype)).float()
+        logits = (
+            normalised @ model.W_U.to(normalised.dtype) + model.b_U.to(normalised.dtype)
+        ).float()
     targets = tokens[0, first + 1 :]
     index = targets[None, :, None].expand(logits.shape[0], -1, 1)
     target_logits = logits.gather(-1, index)
