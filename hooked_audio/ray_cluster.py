@@ -95,3 +95,18 @@ class RayActorPool:
         if self._started_cluster:
             ray.shutdown()
             self._started_cluster = False
+
+
+class OnRay:
+    """Base of what runs its work on a `RayActorPool` (the study's `RayExecutor`, the
+    activation store's `RayStoreWriters`): the pool's options, checked before any cluster
+    starts."""
+
+    def __init__(
+        self,
+        address: str = LOCAL,
+        workers: int | None = None,
+        num_cpus: int = 1,
+        num_gpus: float = 0,
+    ):
+        self.cluster = RayActorPool(address, workers, num_cpus, num_gpus)

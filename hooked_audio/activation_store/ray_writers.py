@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from hooked_audio.ray_cluster import LOCAL, RayActorPool
+from hooked_audio.ray_cluster import OnRay
 
 
 class _StoreWorker:
@@ -24,19 +24,10 @@ class _StoreWorker:
         return lines
 
 
-class RayStoreWriters:
+class RayStoreWriters(OnRay):
     """`address`, `workers`, `num_cpus`, `num_gpus`: as for `hooked_audio.ray_cluster.
     RayActorPool`. Each task is `batch_size` clips, so a worker batches their windows as the
     local writer does."""
-
-    def __init__(
-        self,
-        address: str = LOCAL,
-        workers: int | None = None,
-        num_cpus: int = 1,
-        num_gpus: float = 0,
-    ):
-        self.cluster = RayActorPool(address, workers, num_cpus, num_gpus)
 
     def write(
         self,

@@ -22,25 +22,16 @@ from collections.abc import Iterable, Iterator
 
 from tqdm.auto import tqdm
 
-from hooked_audio.ray_cluster import LOCAL, RayActorPool
+from hooked_audio.ray_cluster import OnRay
 from hooked_audio.study.pair_plan import PairPlan
 from hooked_audio.study.spec import StudySpec
 from hooked_audio.study.units import StudyUnit, StudyWorker
 
 
-class RayExecutor:
+class RayExecutor(OnRay):
     """`address`, `workers`, `num_cpus`, `num_gpus`: where and how many workers
     (`hooked_audio.ray_cluster.RayActorPool`); with `num_gpus`, each worker runs its units on
     its GPU. Checked here, before any cluster starts."""
-
-    def __init__(
-        self,
-        address: str = LOCAL,
-        workers: int | None = None,
-        num_cpus: int = 1,
-        num_gpus: float = 0,
-    ):
-        self.cluster = RayActorPool(address, workers, num_cpus, num_gpus)
 
     def start(self, model, spec: StudySpec) -> None:
         cluster = self.cluster
