@@ -55,6 +55,19 @@ def add_heads_parser(sub) -> None:
         "(default, as openai-whisper's alignment) or that token itself",
     )
     parser.add_argument("--top", type=positive_int, default=10, help="heads to print (default: 10)")
+    parser.add_argument(
+        "--find",
+        action="store_true",
+        help="also choose a set of alignment heads: rank on every other clip, keep the top-k "
+        "that time the remaining clips best with openai-whisper's DTW, and print it (with "
+        "openai-whisper's base85 dump and HF's alignment_heads) against the model's heads",
+    )
+    parser.add_argument(
+        "--max-heads",
+        type=positive_int,
+        default=10,
+        help="with --find, the largest set tried (default: 10)",
+    )
     parser.add_argument("--json", action="store_true", help="print every head's scores as JSON")
     parser.add_argument(
         "--plot",
@@ -152,8 +165,11 @@ def run_heads_command(args: argparse.Namespace) -> int:
     from hooked_audio.models.whisper import HookedWhisper
     from hooked_audio.models.whisper.head_timing import rank_cross_attention_heads
 
+    if args.find and len(clips) < 2:
+        raise ValueError("--find needs at least 2 clips: it ranks on some and holds others out.")
     model = HookedWhisper.from_pretrained(args.model)
     table = rank_cross_attention_heads(model, clips, query=args.query)
+    search = _find(model, clips, args.max_heads) if args.find else None
     if args.plot is not None:
         _plot_best_head(model, clips[0], table, args.plot)
     if args.json:
@@ -164,6 +180,7 @@ def run_heads_command(args: argparse.Namespace) -> int:
                     "query": args.query,
                     "clips": [clip.name for clip in clips],
                     "heads": table.reset_index().to_dict(orient="records"),
+                    "found": None if search is None else _found_json(model, search),
                 }
             )
         )
@@ -171,7 +188,39 @@ def run_heads_command(args: argparse.Namespace) -> int:
     _print_table(table, args.top, args.model, clips, args.query)
     if args.plot is not None:
         print(f"The best head's cross-attention on {clips[0].name}: {args.plot}")
+    if search is not None:
+        _print_found(model, search)
     return 0
+
+
+def _find(model, clips: list[TimedClip], max_heads: int):
+    """Rank on clips 0, 2, 4, ...; choose the set size on clips 1, 3, 5, ..."""
+    from hooked_audio.models.whisper.alignment_heads import find_alignment_heads
+
+    return find_alignment_heads(model, clips[::2], clips[1::2], max_heads=max_heads)
+
+
+def _found_json(model, search) -> dict:
+    return {
+        "heads": search.hf_alignment_heads(),
+        "openai_dump": search.openai_dump(model).decode(),
+        "held_out": search.held_out,
+        "current": search.current,
+        "sizes": search.sizes.to_dict(orient="records"),
+    }
+
+
+def _print_found(model, search) -> None:
+    found, current = search.held_out, search.current
+    print(
+        f"\nAlignment heads chosen (ranked on every other clip, the set size chosen by "
+        f"openai-whisper's DTW on the other {found['n_words']} words): {search.heads}\n"
+        f"  held-out word-start error: {found['mean_error_ms']:.0f} ms "
+        f"({100 * found['within_100ms']:.0f}% within 100 ms); the model's current heads: "
+        f"{current['mean_error_ms']:.0f} ms ({100 * current['within_100ms']:.0f}%)\n"
+        f"  openai-whisper: model.set_alignment_heads({search.openai_dump(model)!r})\n"
+        f"  HF: generation_config.alignment_heads = {search.hf_alignment_heads()}"
+    )
 
 
 def _plot_best_head(model, clip: TimedClip, table: pd.DataFrame, path: Path) -> None:

@@ -133,3 +133,20 @@ def test_heads_takes_word_times_from_a_csv(cli, model_loads, tmp_path, clips):
 )
 def test_bad_input_is_refused_before_the_model_loads(cli, no_model, argv, message):
     assert message in one_line_error(cli("heads", *argv), "heads")
+
+
+def test_heads_find_chooses_a_set_and_prints_its_exports(capsys, tmp_path):
+    from hooked_audio.cli import main
+
+    assert main(["heads", "bundled", "--find", "--max-heads", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    found = report["found"]
+    assert 1 <= len(found["heads"]) <= 2 and [s["n_heads"] for s in found["sizes"]] == [1, 2]
+    assert found["held_out"]["mean_error_ms"] == min(s["mean_error_ms"] for s in found["sizes"])
+    assert found["current"]["n_words"] == found["held_out"]["n_words"] > 0
+    words = tmp_path / "jfk.csv"
+    words.write_text("word,start,end\nAnd,0.3,0.5\n")
+    jfk = str(files("hooked_audio") / "data" / "jfk.flac")
+    with pytest.raises(SystemExit):
+        main(["heads", jfk, "--words", str(words), "--find"])
+    assert "--find needs at least 2 clips" in capsys.readouterr().err
