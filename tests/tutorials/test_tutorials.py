@@ -70,3 +70,12 @@ def test_04_encoder_lens():
     assert layers[-1][1] == "1.00"  # the last layer is the model itself
     assert "whisper.decode:     'And so my fellow Americans" in out
     assert "Checks passed: accuracy rises to 1 at the last layer" in out
+
+
+def test_05_alignment_heads_slow():
+    out = run_tutorial("05_alignment_heads.py", timeout_s=420)
+    rows = re.findall(r"^(tiny\.en|base)\s+\[.*\]\s+(\d+)\s+(\d+\.\d)\s+(\d+\.\d)$", out, re.M)
+    assert [row[0] for row in rows] == ["tiny.en", "base"]
+    assert all(int(words) > 0 for _, words, _, _ in rows)
+    assert float(rows[0][3]) < float(rows[0][2])  # tiny.en: chosen beats official
+    assert "tiny.en: the chosen heads time the test sentences better" in out
