@@ -8,9 +8,8 @@ what half precision costs in accuracy; one script, one results table.
   under new ids), words, every encoder layer, denoising; once with the local executor and
   once on a local Ray cluster of `--workers` CPUs (cluster start-up and model loading
   included, as a user pays them). Cells per second, pairs per minute, and the ratio.
-- A projection to N workers from the measured numbers: the Ray run's fixed start-up cost plus
-  the local per-cell time divided over N workers, each worker scaled by the efficiency the
-  2-worker run showed.
+- A projection to N workers from the measured numbers: each Ray worker's measured rate (cells
+  per second), times N.
 - Peak memory: the same study at `--memory-pairs` sizes (one layer), each in a fresh process
   (`ru_maxrss`), so the second number shows whether memory grows with the pairs.
 - Precision: one pair's word map on tiny.en in float16 and bfloat16 against float32 (largest
@@ -258,8 +257,8 @@ def main() -> None:
     memory = peak_memory(args.memory_pairs)
     precisions = precision(model)
     local, on_ray = speeds
-    per_cell = local["seconds"] / local["cells"]
-    efficiency = (local["seconds"] / on_ray["seconds"]) / args.workers
+    per_worker = on_ray["cells_per_s"] / args.workers
+    cells_per_pair = on_ray["cells"] / args.pairs
     command = (
         f"python benchmarks/scale_benchmark.py --pairs {args.pairs} --workers {args.workers} "
         f"--memory-pairs {' '.join(map(str, args.memory_pairs))}"
@@ -290,14 +289,16 @@ def main() -> None:
             ],
         ),
         "",
-        f"Ray / one process wall time: {on_ray['seconds'] / local['seconds']:.2f}x on this "
-        f"{args.workers}-core machine (each Ray worker has one thread, the one process has "
-        f"{torch.get_num_threads()}), i.e. a parallel efficiency of {efficiency:.0%} per worker.",
+        f"Ray / one process wall time: {on_ray['seconds'] / local['seconds']:.2f}x. Both ran on "
+        f"the same {args.workers} CPUs: {args.workers} one-thread Ray workers against one "
+        f"process with {torch.get_num_threads()} threads, so this ratio is what running on "
+        "Ray costs here, start-up and model loading included.",
         "",
-        "Projection to N workers (each one CPU like these, or one GPU once its per-cell time is "
-        f"measured): wall(N) = cells x {per_cell * 1000:.0f} ms / (N x {efficiency:.2f}), "
-        "from this run's per-cell time in one process and its per-worker efficiency; it holds "
-        "while units outnumber workers and ignores start-up (seconds).",
+        f"Projection to N workers: each Ray worker here did {per_worker:.2f} cells/s "
+        f"({on_ray['cells_per_s']:.2f} cells/s over {args.workers} workers), so N such "
+        f"workers give about N x {per_worker:.2f} cells/s, i.e. "
+        f"{60 * per_worker / cells_per_pair:.2f} pairs/min per worker at this design, while units outnumber workers. A GPU worker "
+        "replaces the per-worker rate with its own (see CUDA below).",
         "",
         "## Peak memory as pairs grow",
         "",
