@@ -297,8 +297,9 @@ def main() -> None:
         f"Projection to N workers: each Ray worker here did {per_worker:.2f} cells/s "
         f"({on_ray['cells_per_s']:.2f} cells/s over {args.workers} workers), so N such "
         f"workers give about N x {per_worker:.2f} cells/s, i.e. "
-        f"{60 * per_worker / cells_per_pair:.2f} pairs/min per worker at this design, while units outnumber workers. A GPU worker "
-        "replaces the per-worker rate with its own (see CUDA below).",
+        f"{60 * per_worker / cells_per_pair:.2f} pairs/min per worker at this design, while "
+        "units outnumber workers. A GPU worker replaces the per-worker rate with its own "
+        "(see CUDA below).",
         "",
         "## Peak memory as pairs grow",
         "",
