@@ -104,6 +104,34 @@ class HookedAudioLM(
         param = next(hf_model.parameters())
         return model.to(device=param.device, dtype=param.dtype)
 
+    def process_weights_(
+        self,
+        fold_ln: bool = True,
+        center_writing_weights: bool = False,
+        center_unembed: bool = True,
+        fold_value_biases: bool = True,
+    ) -> HookedAudioLM:
+        """TransformerLens's weight processing of the language model, in place, as for its
+        RMSNorm models (`hooked_audio.models.audio_lm.weight_processing`); returns the model.
+        `center_writing_weights` is refused: RMSNorm does not remove the mean."""
+        from hooked_audio.models.audio_lm.weight_processing import process_weights_
+
+        for name, value in (
+            ("fold_ln", fold_ln),
+            ("center_writing_weights", center_writing_weights),
+            ("center_unembed", center_unembed),
+            ("fold_value_biases", fold_value_biases),
+        ):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be True or False, got {value!r}.")
+        if center_writing_weights:
+            raise ValueError(
+                "center_writing_weights needs LayerNorm, which removes the mean of the stream; "
+                "this language model normalises with RMSNorm, which does not, so centring "
+                "would change its outputs (TransformerLens skips it for RMS models too)."
+            )
+        return process_weights_(self, fold_ln, center_unembed, fold_value_biases)
+
     @classmethod
     def from_pretrained(
         cls,
