@@ -66,6 +66,14 @@ def check_count(value: Any, name: str) -> int:
     return value
 
 
+def check_flags(**flags: Any) -> None:
+    """Each keyword must be True or False (not 1, "yes" or None, which would read as a
+    choice); a TypeError names the first that is not."""
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False, got {value!r}.")
+
+
 def check_batch_size(batch_size: Any, device: torch.device) -> int:
     """A positive int; None = 1 on a CPU (one forward already keeps the cores busy), 32 else."""
     if batch_size is None:

@@ -54,6 +54,7 @@ from hooked_audio.patching.cells import as_position_groups, metric_value
 from hooked_audio.patching.checks import (
     check_aligned,
     check_count,
+    check_flags,
     check_layers,
 )
 from hooked_audio.patching.directions import Direction
@@ -122,8 +123,7 @@ def integrated_gradients(
         raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
     if path not in INTEGRATION_PATHS:
         raise ValueError(f"path must be one of {INTEGRATION_PATHS}, got {path!r}.")
-    if not isinstance(qk_fix, bool):
-        raise TypeError(f"qk_fix must be True or False, got {qk_fix!r}.")
+    check_flags(qk_fix=qk_fix)
     if qk_fix and (act, path) != ("resid_pre", "layer"):
         raise ValueError(
             "qk_fix=True recomputes the attention pattern of the layer whose residual stream is "

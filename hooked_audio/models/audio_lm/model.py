@@ -115,15 +115,14 @@ class HookedAudioLM(
         RMSNorm models (`hooked_audio.models.audio_lm.weight_processing`); returns the model.
         `center_writing_weights` is refused: RMSNorm does not remove the mean."""
         from hooked_audio.models.audio_lm.weight_processing import process_weights_
+        from hooked_audio.patching.checks import check_flags
 
-        for name, value in (
-            ("fold_ln", fold_ln),
-            ("center_writing_weights", center_writing_weights),
-            ("center_unembed", center_unembed),
-            ("fold_value_biases", fold_value_biases),
-        ):
-            if not isinstance(value, bool):
-                raise TypeError(f"{name} must be True or False, got {value!r}.")
+        check_flags(
+            fold_ln=fold_ln,
+            center_writing_weights=center_writing_weights,
+            center_unembed=center_unembed,
+            fold_value_biases=fold_value_biases,
+        )
         if center_writing_weights:
             raise ValueError(
                 "center_writing_weights needs LayerNorm, which removes the mean of the stream; "

@@ -138,15 +138,14 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
         """TransformerLens's weight processing, in place (see
         `hooked_audio.models.whisper.weight_processing`); returns the model."""
         from hooked_audio.models.whisper.weight_processing import process_weights_
+        from hooked_audio.patching.checks import check_flags
 
-        for name, value in (
-            ("fold_ln", fold_ln),
-            ("center_writing_weights", center_writing_weights),
-            ("center_unembed", center_unembed),
-            ("fold_value_biases", fold_value_biases),
-        ):
-            if not isinstance(value, bool):
-                raise TypeError(f"{name} must be True or False, got {value!r}.")
+        check_flags(
+            fold_ln=fold_ln,
+            center_writing_weights=center_writing_weights,
+            center_unembed=center_unembed,
+            fold_value_biases=fold_value_biases,
+        )
         return process_weights_(
             self, fold_ln, center_writing_weights, center_unembed, fold_value_biases
         )
