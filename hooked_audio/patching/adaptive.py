@@ -22,10 +22,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from hooked_audio.patching.batch_memory import resolve_batch_size
 from hooked_audio.patching.cells import Cells, as_position_groups
 from hooked_audio.patching.checks import (
     check_aligned,
-    check_batch_size,
     check_count,
     check_layers,
 )
@@ -83,8 +83,8 @@ def adaptive_map(
         raise ValueError(f"threshold must be >= 0 (a share of the total effect), got {threshold}.")
     check_aligned(view, clean, corrupt)
     layers = check_layers(layers, view.cfg.n_layers)
-    batch_size = check_batch_size(batch_size, view.device)
     groups = as_position_groups(cells, clean.shape[-1])
+    batch_size = resolve_batch_size(batch_size, view, clean, len(groups))
     names = [f"blocks.{layer}.hook_{act}" for layer in layers]
     head_names = [f"blocks.{layer}.attn.hook_z" for layer in layers] if heads else []
     with torch.no_grad():

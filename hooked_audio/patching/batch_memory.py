@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from hooked_audio.cache_memory import available_memory, cache_bytes
+from hooked_audio.patching.checks import check_batch_size
 
 #: the share of the free device memory a batch of patched runs may take
 MEMORY_SHARE = 0.5
@@ -46,3 +47,10 @@ def auto_batch_size(view, x: Tensor, n_cells: int) -> int:
     per_cell = rows * run_bytes(view, x)
     free = available_memory(device) if device.type == "cuda" else None
     return cells_per_forward(free, per_cell, n_cells)
+
+
+def resolve_batch_size(batch_size, view, x: Tensor, n_cells: int) -> int:
+    """A checked `batch_size`, or for None `auto_batch_size(view, x, n_cells)`."""
+    if batch_size is None:
+        return auto_batch_size(view, x, n_cells)
+    return check_batch_size(batch_size, view.device)

@@ -18,9 +18,9 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from hooked_audio.patching.batch_memory import resolve_batch_size
 from hooked_audio.patching.cells import Cells, as_position_groups
 from hooked_audio.patching.checks import (
-    check_batch_size,
     check_direction,
     check_labels,
     check_layers,
@@ -198,7 +198,7 @@ def head_sweep(
         position_labels,
     )
     acts, layers, cells, labels = plan.acts, plan.layers, plan.cells, plan.labels
-    batch_size = check_batch_size(batch_size, base_view.device)
+    batch_size = resolve_batch_size(batch_size, base_view, base_input, len(cells))
     with torch.no_grad():
         _, base_cache = base_view.run_with_cache(
             base_input, names_filter=resume_names(layers, base_view.cfg.n_layers)

@@ -17,9 +17,9 @@ from typing import Union
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from hooked_audio.patching.batch_memory import auto_batch_size
+from hooked_audio.patching.batch_memory import resolve_batch_size
 from hooked_audio.patching.cells import Cells, as_position_groups
-from hooked_audio.patching.checks import check_aligned, check_batch_size, check_labels, check_layers
+from hooked_audio.patching.checks import check_aligned, check_labels, check_layers
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.engine import (
     HookSpec,
@@ -115,11 +115,7 @@ def layer_sweep(
         )
     groups = as_position_groups(cells, clean.shape[-1])
     labels = check_labels(labels, len(groups))
-    batch_size = (
-        auto_batch_size(view, clean, len(groups))
-        if batch_size is None
-        else check_batch_size(batch_size, view.device)
-    )
+    batch_size = resolve_batch_size(batch_size, view, clean, len(groups))
     runs = run_base_and_source(
         view.run_with_cache,
         clean,

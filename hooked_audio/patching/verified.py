@@ -28,8 +28,9 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from hooked_audio.patching.batch_memory import resolve_batch_size
 from hooked_audio.patching.cells import Cells, metric_value
-from hooked_audio.patching.checks import check_aligned, check_batch_size, check_count
+from hooked_audio.patching.checks import check_aligned, check_count
 from hooked_audio.patching.directions import base_and_source
 from hooked_audio.patching.engine import resume_names, sweep_cells
 from hooked_audio.patching.head_sweep import HeadPatch, head_cells
@@ -61,7 +62,7 @@ def verify_top_cells(
         raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
     top_k, share, max_cells = _check_stop_rule(top_k, share, max_cells)
     check_aligned(view, clean, corrupt)
-    batch_size = check_batch_size(batch_size, view.device)
+    batch_size = resolve_batch_size(batch_size, view, clean, estimate.values.numel())
     names = [f"blocks.{layer}.hook_{act}" for layer in estimate.layers]
     with torch.no_grad():
         runs = run_base_and_source(
@@ -131,7 +132,7 @@ def verify_top_head_cells(
             f"The estimate has {estimate.values.shape[1]} cells, these arguments make "
             f"{len(plan.cells)}: pass the positions, labels and component it was made with."
         )
-    batch_size = check_batch_size(batch_size, base_view.device)
+    batch_size = resolve_batch_size(batch_size, base_view, base_input, estimate.values.numel())
     with torch.no_grad():
         base_logits, base_cache = base_view.run_with_cache(
             base_input, names_filter=resume_names(estimate.layers, base_view.cfg.n_layers)

@@ -53,3 +53,18 @@ def test_batched_cells_equal_one_cell_per_forward():
     one = layer_sweep(view, clean, corrupt, metric, batch_size=1, progress=False)
     many = layer_sweep(view, clean, corrupt, metric, batch_size=4, progress=False)
     torch.testing.assert_close(many.values, one.values, atol=1e-5, rtol=1e-5)
+
+
+def test_none_resolves_from_memory_on_an_accelerator(monkeypatch):
+    """`batch_size=None` on a (pretend) CUDA view: half the free memory over one run's bytes;
+    an explicit size is only checked."""
+    import hooked_audio.patching.batch_memory as batch_memory
+
+    model = HookedWhisper.from_openai_state_dict(DIMS, random_reference(DIMS, seed=1).state_dict())
+    view = model.encoder_stream(TOKENS)
+    frames = mel_to_frames(torch.randn(1, 80, 12))
+    per_cell = run_bytes(view, frames)
+    monkeypatch.setattr(type(view), "device", property(lambda self: torch.device("cuda")))
+    monkeypatch.setattr(batch_memory, "available_memory", lambda device: 10 * per_cell)
+    assert batch_memory.resolve_batch_size(None, view, frames, 100) == 5
+    assert batch_memory.resolve_batch_size(3, view, frames, 100) == 3
