@@ -7,6 +7,7 @@ view of the file; several clips' are concatenated)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from hooked_audio.activation_store.layout import CLIPS, FORMAT, MANIFEST, shard_path
+from hooked_audio.patching.checks import check_count
 
 
 class ActivationStore:
@@ -84,6 +86,39 @@ class ActivationStore:
         values = [chunk.flatten().to_numpy(zero_copy_only=False) for chunk in column.chunks]
         flat = values[0] if len(values) == 1 else np.concatenate(values)
         return flat.reshape(-1, d)
+
+    def batches(
+        self,
+        hook: str,
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        clips=None,
+        clips_in_memory: int = 16,
+    ) -> Iterator[np.ndarray]:
+        """`[batch_size, features]` float32 batches of `hook`'s rows, every row once (the last
+        batch shorter), for training probes or SAEs. Shuffled: the clips in a random order,
+        `clips_in_memory` at a time, their rows shuffled together, so memory holds that many
+        clips' rows however large the store (a bounded shuffle, as streaming trainers do;
+        raise `clips_in_memory` to mix more). `shuffle=False` keeps the stored order."""
+        hook = self._hook(hook)
+        check_count(batch_size, "batch_size")
+        check_count(clips_in_memory, "clips_in_memory")
+        order = self._clips(clips)
+        rng = np.random.default_rng(seed)
+        if shuffle:
+            order = [order[i] for i in rng.permutation(len(order))]
+        carry = np.zeros((0, self.manifest["features"][hook]), np.float32)
+        for first in range(0, len(order), clips_in_memory):
+            rows = np.concatenate([carry, self.array(hook, order[first : first + clips_in_memory])])
+            if shuffle:
+                rows = rows[rng.permutation(len(rows))]
+            whole = len(rows) - len(rows) % batch_size
+            for start in range(0, whole, batch_size):
+                yield rows[start : start + batch_size]
+            carry = rows[whole:]
+        if len(carry):
+            yield carry
 
     def __repr__(self) -> str:
         return (

@@ -152,3 +152,24 @@ def test_bad_input_is_refused_before_any_work(tiny_en, jfk_audio, tmp_path):
         store.array("encoder.blocks.1.hook_resid_post")
     with pytest.raises(KeyError, match="No finished clip"):
         store.frame(RESID, "other")
+
+
+def test_batches_give_every_row_once_shuffled_within_a_bounded_window(tiny_en, tmp_path):
+    clips = clips_from_pairs(bundled_pairs()[:3])
+    store = ActivationStore(
+        write_activations(WhisperEncoderSource(tiny_en), clips, [RESID], tmp_path, progress=False)
+    )
+    every = store.array(RESID)
+    in_order = list(store.batches(RESID, 64, shuffle=False))
+    np.testing.assert_array_equal(np.concatenate(in_order), every)
+    assert all(len(b) == 64 for b in in_order[:-1]) and 0 < len(in_order[-1]) <= 64
+    shuffled = np.concatenate(list(store.batches(RESID, 64, seed=1, clips_in_memory=2)))
+    assert not np.array_equal(shuffled, every)
+    by_row = lambda a: a[np.lexsort(a.T[::-1])]  # noqa: E731
+    np.testing.assert_array_equal(by_row(shuffled), by_row(every))  # each row exactly once
+    again = np.concatenate(list(store.batches(RESID, 64, seed=1, clips_in_memory=2)))
+    np.testing.assert_array_equal(again, shuffled)  # a seed gives one order
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        next(store.batches(RESID, 0))
+    with pytest.raises(KeyError, match="This store holds"):
+        next(store.batches("encoder.blocks.0.hook_resid_pre", 8))
