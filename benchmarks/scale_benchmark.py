@@ -292,7 +292,7 @@ def main() -> None:
         f"Ray / one process wall time: {on_ray['seconds'] / local['seconds']:.2f}x. Both ran on "
         f"the same {args.workers} CPUs: {args.workers} one-thread Ray workers against one "
         f"process with {torch.get_num_threads()} threads, so this ratio is what running on "
-        "Ray costs here, start-up and model loading included.",
+        "Ray costs or saves here, start-up and model loading included.",
         "",
         f"Projection to N workers: each Ray worker here did {per_worker:.2f} cells/s "
         f"({on_ray['cells_per_s']:.2f} cells/s over {args.workers} workers), so N such "
@@ -315,7 +315,13 @@ def main() -> None:
         "paris-berlin, every tiny.en layer x word, the model loaded in each precision (CPU).",
         "",
         *table(
-            ["dtype", "max |value - float32|", "max |normalised - float32|", "metric gap", "s"],
+            [
+                "dtype",
+                "max abs(value - float32)",
+                "max abs(normalised - float32)",
+                "metric gap",
+                "s",
+            ],
             [
                 [
                     p["dtype"],
