@@ -4,12 +4,15 @@ time), and optionally the words spoken, with their times, for the store's `word`
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from hooked_audio.audio import Audio, AudioLike, load_audio
-from hooked_audio.models.whisper.reference_words import WordTimes, read_word_times
+from hooked_audio.models.whisper.reference_words import (
+    WordTimes,
+    check_word_times,
+    read_word_times,
+)
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.pairs.safe_files import check_file_stem
 
@@ -30,23 +33,8 @@ class StoreClip:
         check_file_stem(id, "A clip id", "'interview-03'")
         object.__setattr__(self, "id", id)
         object.__setattr__(self, "audio", load_audio(audio, sample_rate))
-        seconds = len(self.audio) / self.audio.sample_rate
-        checked = []
-        for entry in words:
-            word, start, end = entry
-            start, end = float(start), float(end)
-            if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
-                raise ValueError(
-                    f"Clip {id!r}: word {word!r} needs finite times 0 <= start < end, got "
-                    f"{start}-{end}."
-                )
-            if start >= seconds:
-                raise ValueError(
-                    f"Clip {id!r}: word {word!r} starts at {start:g} s, after the clip ends "
-                    f"({seconds:.2f} s)."
-                )
-            checked.append((str(word), start, end))
-        object.__setattr__(self, "words", tuple(checked))
+        words = check_word_times(id, words, self.seconds)
+        object.__setattr__(self, "words", words)
 
     @property
     def seconds(self) -> float:

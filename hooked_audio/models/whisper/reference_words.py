@@ -40,19 +40,30 @@ class TimedClip:
                 f"Clip {self.name!r} is {seconds:.1f} s long, over Whisper's {WINDOW_SECONDS} s "
                 "window; cut it into clips of one window."
             )
-        for word, start, end in self.words:
-            if not word.strip():
-                raise ValueError(f"Clip {self.name!r}: a reference word is empty.")
-            if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
-                raise ValueError(
-                    f"Clip {self.name!r}: word {word!r} needs finite times 0 <= start < end, "
-                    f"got {start}-{end}."
-                )
-            if start >= seconds:
-                raise ValueError(
-                    f"Clip {self.name!r}: word {word!r} starts at {start:g} s, after the clip "
-                    f"ends ({seconds:.2f} s)."
-                )
+        check_word_times(self.name, self.words, seconds)
+
+
+def check_word_times(name: str, words, seconds: float) -> WordTimes:
+    """`words` as `WordTimes` (`(str, float, float)` each) if every word is non-empty, has
+    finite times `0 <= start < end` and starts inside a clip of `seconds`; else a ValueError
+    naming the clip `name` and the word."""
+    checked = []
+    for word, start, end in words:
+        word, start, end = str(word), float(start), float(end)
+        if not word.strip():
+            raise ValueError(f"Clip {name!r}: a reference word is empty.")
+        if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
+            raise ValueError(
+                f"Clip {name!r}: word {word!r} needs finite times 0 <= start < end, "
+                f"got {start}-{end}."
+            )
+        if start >= seconds:
+            raise ValueError(
+                f"Clip {name!r}: word {word!r} starts at {start:g} s, after the clip "
+                f"ends ({seconds:.2f} s)."
+            )
+        checked.append((word, start, end))
+    return tuple(checked)
 
 
 def read_word_times(path: str | Path) -> WordTimes:
