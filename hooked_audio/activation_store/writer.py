@@ -32,6 +32,7 @@ from hooked_audio.activation_store.layout import (
     schema,
     shard_path,
 )
+from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.patching.checks import check_count
 
 if TYPE_CHECKING:
@@ -77,8 +78,8 @@ def _manifest(root: Path, source, hooks: list[str], padding: bool) -> dict:
         "format": FORMAT,
         "source": source.name,
         "hooks": hooks,
-        "seconds_per_position": source.samples_per_position / 16000,
-        "window_seconds": source.window_samples / 16000,
+        "seconds_per_position": source.samples_per_position / SAMPLE_RATE,
+        "window_seconds": source.window_samples / SAMPLE_RATE,
         "padding": padding,
     }
     path = root / MANIFEST
@@ -164,7 +165,8 @@ def write_clips(
     """Write the clips' files (their windows `batch_size` at a time) and call `finished` with
     each clip's line for clips.jsonl (plus its `features` per hook) once its files are in
     place. What a Ray worker runs too."""
-    queue = [w for c in clips for w in windows_of(c, source.window_samples)]
+    windows = {c.id: windows_of(c, source.window_samples) for c in clips}
+    queue = [w for c in clips for w in windows[c.id]]
     open_clips: dict[str, _OpenClip] = {}
     step = source.samples_per_position
     for first in range(0, len(queue), batch_size):
@@ -172,15 +174,15 @@ def write_clips(
         acts = source.activations([w.samples for w in batch], hooks)
         for b, window in enumerate(batch):
             clip = window.clip
-            state = open_clips.setdefault(
-                clip.id, _OpenClip(clip, len(windows_of(clip, source.window_samples)))
-            )
+            if clip.id not in open_clips:
+                open_clips[clip.id] = _OpenClip(clip, len(windows[clip.id]))
+            state = open_clips[clip.id]
             n_positions = acts[hooks[0]].shape[1]
             keep = (
                 n_positions if padding else min(n_positions, math.ceil(len(window.samples) / step))
             )
             positions = np.arange(keep, dtype=np.int32)
-            times = (window.start + positions.astype(np.float64) * step) / 16000
+            times = (window.start + positions.astype(np.float64) * step) / SAMPLE_RATE
             words = [_word_at(clip.words, t) for t in times]
             for hook in hooks:
                 values = acts[hook][b, :keep].numpy()

@@ -49,7 +49,8 @@ class RayExecutor(OnRay):
         runs = {unit.key: unit.runs for _, unit in work}
         plan_refs = {}  # each plan crosses to the object store once, however many units
         for plan, _ in work:
-            plan_refs.setdefault(plan.pair.id, self.cluster.put(plan))
+            if plan.pair.id not in plan_refs:
+                plan_refs[plan.pair.id] = self.cluster.put(plan)
 
         def submit(actor, item):
             plan, unit = item

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hooked_audio.constants import SAMPLES_PER_POSITION
+from hooked_audio.constants import SAMPLE_RATE, SAMPLES_PER_POSITION
 
 
 class WhisperEncoderSource:
@@ -41,13 +41,13 @@ class WhisperEncoderSource:
 
     def activations(self, windows: list[np.ndarray], names: list[str]) -> dict[str, Tensor]:
         """`{name: [window, position, features]}` (float32, on the CPU) for a batch of
-        waveforms of at most one window each (16 kHz)."""
+        waveforms of at most one window each (at `SAMPLE_RATE`, 16 kHz)."""
         kept: dict[str, Tensor] = {}
 
         def keep(activation: Tensor, hook) -> None:
             kept[hook.name] = activation.detach().flatten(2).float().cpu()
 
-        mel = self.model.to_mel([torch.as_tensor(w) for w in windows], sample_rate=16000)
+        mel = self.model.to_mel([torch.as_tensor(w) for w in windows], sample_rate=SAMPLE_RATE)
         with torch.no_grad(), self.model.hooks(fwd_hooks=[(n, keep) for n in names]):
             self.model.embed_audio(mel)
         return kept
