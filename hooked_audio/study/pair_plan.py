@@ -23,6 +23,9 @@ class PairPlan:
     contrast: WordContrast
     cells: TimeCells
     reference: tuple[float, float]  # the metric on the clean and the corrupt clip
+    # each cell's (start, end) on the encoder's 20 ms grid, as the sweeps report them (word
+    # cells' own times in `cells.seconds` are the TTS's, not quantised to positions)
+    cell_seconds: list[tuple[float, float]]
 
     def frames(self, model) -> tuple[torch.Tensor, torch.Tensor]:
         """The clean and corrupt clips as `model`'s framed log-mel (on its device)."""
@@ -51,4 +54,5 @@ def plan_pair(model, pair: MinimalPair, spec: StudySpec) -> tuple[PairPlan | Non
         }
     step = model.window_seconds / model.dims.n_audio_ctx
     cells = pair_cells(pair, spec.granularity, model.dims.n_audio_ctx, step)
-    return PairPlan(pair, contrast, cells, (clean_value, corrupt_value)), None
+    cell_seconds = model.encoder_stream(contrast.tokens).cell_seconds(cells.cells)
+    return PairPlan(pair, contrast, cells, (clean_value, corrupt_value), cell_seconds), None

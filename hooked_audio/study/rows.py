@@ -35,7 +35,6 @@ def sweep_rows(
     unit: str,
     act: str,
     result,
-    seconds: list[tuple[float, float]],
     estimated: bool = False,
 ) -> list[dict]:
     """One row per layer and cell of `result`; a head sweep's cells are head-major
@@ -52,7 +51,7 @@ def sweep_rows(
     for li, layer in enumerate(result.layers):
         for ci in range(result.values.shape[1]):
             head, cell = divmod(ci, n_cells) if per_head else (None, ci)
-            start, end = seconds[cell]
+            start, end = plan.cell_seconds[cell]
             rows.append(
                 _row(
                     plan,
@@ -74,13 +73,11 @@ def sweep_rows(
     return rows
 
 
-def adaptive_rows(
-    plan: PairPlan, unit: str, act: str, results, seconds: list[tuple[float, float]]
-) -> list[dict]:
+def adaptive_rows(plan: PairPlan, unit: str, act: str, results) -> list[dict]:
     """One row per window an adaptive map reports: a single cell as in `sweep_rows`, or the
     cells it left unsplit together (`n_cells` of them, from its first cell's start to its
     last's end, labelled `first…last`), with the exact value of patching them together."""
-    labels, rows = plan.cells.labels, []
+    labels, seconds, rows = plan.cells.labels, plan.cell_seconds, []
     for result in results:
         normalised = result.normalised()[0]
         for ci, members in enumerate(result.metadata["members"]):

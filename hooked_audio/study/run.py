@@ -78,7 +78,11 @@ def run_study(
         todo = [(plan_of[unit.pair], unit) for unit in units if unit.key not in store.done]
         n_runs = sum(unit.runs for _, unit in todo)
         if todo:
-            out(_cost_line(model, spec, todo, len(units), len(plans), len(skipped), layers, store))
+            out(
+                _cost_line(
+                    model, spec, todo, n_runs, len(units), len(plans), len(skipped), layers, store
+                )
+            )
         bar = tqdm(total=n_runs, disable=not progress, desc="study")
         for key, rows in executor.run(todo, bar):
             store.add_unit(key, rows)
@@ -88,9 +92,9 @@ def run_study(
     return StudyResult.from_rows(store.rows, skipped, spec)
 
 
-def _cost_line(model, spec, todo, n_units, n_plans, n_skipped, layers, store) -> str:
-    """What the study will cost, from one forward measured here."""
-    n_runs = sum(unit.runs for _, unit in todo)
+def _cost_line(model, spec, todo, n_runs, n_units, n_plans, n_skipped, layers, store) -> str:
+    """What the study will cost (`n_runs` of its `todo` units), from one forward measured
+    here."""
     first = todo[0][0]
     start = time.perf_counter()
     with torch.no_grad():

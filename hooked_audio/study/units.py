@@ -158,10 +158,9 @@ class StudyWorker:
             result = layer_unit(model, plan, unit, spec, progress)
         if spec.mode != "exact" and bar is not None:  # exact sweeps advance it per run
             bar.update(unit.runs)
-        seconds = model.encoder_stream(plan.contrast.tokens).cell_seconds(plan.cells.cells)
         if spec.mode == "adaptive":  # whole-layer acts only (StudySpec checks)
-            return adaptive_rows(plan, unit.key, unit.act, result, seconds)
-        return sweep_rows(plan, unit.key, unit.act, result, seconds, spec.mode != "exact")
+            return adaptive_rows(plan, unit.key, unit.act, result)
+        return sweep_rows(plan, unit.key, unit.act, result, spec.mode != "exact")
 
     def run_remote(self, plan: PairPlan, unit: StudyUnit) -> tuple[str, list[dict]]:
         """`run` without a bar, returning the unit's key with its rows (what an executor
