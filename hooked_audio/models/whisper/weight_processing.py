@@ -72,6 +72,11 @@ def _fold_mlp_(block) -> None:
     block.mlp.W_in.data *= w[:, None]
 
 
+def _attentions(block) -> list:
+    """A block's attentions: self-attention, and cross-attention in a decoder block."""
+    return [block.attn] + ([block.cross_attn] if hasattr(block, "cross_attn") else [])
+
+
 def _center_(param: nn.Parameter | torch.Tensor) -> None:
     param.data -= param.data.mean(-1, keepdim=True)
 
@@ -82,8 +87,7 @@ def center_writing_weights_(model) -> None:
     for stack in (model.encoder, decoder):
         _center_(stack.W_pos)
         for block in stack.blocks:
-            attentions = [block.attn] + ([block.cross_attn] if hasattr(block, "cross_attn") else [])
-            for attn in attentions:
+            for attn in _attentions(block):
                 _center_(attn.W_O)
                 attn.b_O.data -= attn.b_O.data.mean()
             _center_(block.mlp.W_out)
@@ -101,8 +105,7 @@ def center_unembed_(model) -> None:
 def fold_value_biases_(model) -> None:
     for stack in (model.encoder, model.decoder):
         for block in stack.blocks:
-            attentions = [block.attn] + ([block.cross_attn] if hasattr(block, "cross_attn") else [])
-            for attn in attentions:
+            for attn in _attentions(block):
                 attn.b_O.data += torch.einsum("he,hem->m", attn.b_V.data, attn.W_O.data)
                 attn.b_V.data.zero_()
 
