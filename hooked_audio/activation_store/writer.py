@@ -33,7 +33,7 @@ from hooked_audio.activation_store.layout import (
     shard_path,
 )
 from hooked_audio.constants import SAMPLE_RATE
-from hooked_audio.patching.checks import check_count
+from hooked_audio.patching.checks import check_count, check_unique
 
 if TYPE_CHECKING:
     from hooked_audio.activation_store.ray_writers import RayStoreWriters
@@ -118,11 +118,7 @@ def write_activations(
     source.check_hooks(hooks)
     batch_size = check_count(batch_size, "batch_size")
     clips = list(clips)
-    ids = [c.id for c in clips]
-    if len(set(ids)) != len(ids):
-        raise ValueError(
-            f"Clip ids must be unique; repeated: {sorted({i for i in ids if ids.count(i) > 1})}."
-        )
+    check_unique([c.id for c in clips], "Clip ids")
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     manifest = _manifest(root, source, hooks, padding)

@@ -66,6 +66,13 @@ def check_count(value: Any, name: str) -> int:
     return value
 
 
+def check_unique(ids: Sequence, what: str) -> None:
+    """A ValueError naming the repeated ones when `ids` (e.g. "Pair ids in a study") repeat."""
+    if len(set(ids)) != len(ids):
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        raise ValueError(f"{what} must be unique; repeated: {repeated}.")
+
+
 def check_flags(**flags: Any) -> None:
     """Each keyword must be True or False (not 1, "yes" or None, which would read as a
     choice); a TypeError names the first that is not."""

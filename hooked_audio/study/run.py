@@ -13,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from hooked_audio.pairs import MinimalPair
-from hooked_audio.patching.checks import check_layers
+from hooked_audio.patching.checks import check_layers, check_unique
 from hooked_audio.study.head_units import HEAD_STUDY_ACTS, head_layers
 from hooked_audio.study.local_executor import LocalExecutor
 from hooked_audio.study.result import StudyResult
@@ -48,12 +48,7 @@ def run_study(
     """
     spec = spec or StudySpec()
     pairs = list(pairs)
-    ids = [p.id for p in pairs]
-    if len(set(ids)) != len(ids):
-        raise ValueError(
-            f"Pair ids must be unique in a study; repeated: "
-            f"{sorted({i for i in ids if ids.count(i) > 1})}."
-        )
+    check_unique([p.id for p in pairs], "Pair ids in a study")
     store = StudyStore(out_dir, spec, model_name)
     layers = {
         act: check_layers(
