@@ -4,6 +4,7 @@ time), and optionally the words spoken, with their times, for the store's `word`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,3 +70,71 @@ def clips_from_pairs(pairs: list[MinimalPair]) -> list[StoreClip]:
             words = pair.meta.get(f"{side}_words") or ()
             clips.append(StoreClip(f"{pair.id}.{side}", getattr(pair, f"{side}_audio"), words))
     return clips
+
+
+class DatasetClips(Sequence):
+    """The clips of a Hugging Face `datasets.Dataset` audio column, read one at a time (so a
+    large dataset streams). Items are decoded here with soundfile from the column's `bytes` or
+    `path` (the column is cast to `Audio(decode=False)`, so `datasets` needs no audio backend),
+    or taken as they are when already decoded (`{"array", "sampling_rate"}`). The clip id is the
+    `id_column`'s value, or `<prefix>-<row>`."""
+
+    def __init__(
+        self,
+        dataset,
+        audio_column: str = "audio",
+        id_column: str | None = None,
+        prefix: str = "row",
+    ):
+        columns = list(getattr(dataset, "column_names", []))
+        if audio_column not in columns:
+            raise KeyError(f"The dataset has no column {audio_column!r}; its columns: {columns}.")
+        if id_column is not None and id_column not in columns:
+            raise KeyError(f"The dataset has no column {id_column!r}; its columns: {columns}.")
+        feature = dataset.features[audio_column]
+        if type(feature).__name__ == "Audio" and getattr(feature, "decode", False):
+            from datasets import Audio as AudioFeature
+
+            dataset = dataset.cast_column(audio_column, AudioFeature(decode=False))
+        self.dataset, self.audio_column, self.id_column, self.prefix = (
+            dataset,
+            audio_column,
+            id_column,
+            prefix,
+        )
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        row = self.dataset[int(index)]
+        clip_id = str(row[self.id_column]) if self.id_column else f"{self.prefix}-{index}"
+        return StoreClip(clip_id, *_decoded(row[self.audio_column], clip_id))
+
+
+def clips_from_dataset(
+    dataset, audio_column: str = "audio", id_column: str | None = None
+) -> DatasetClips:
+    """The clips of a Hugging Face `datasets` audio column (see `DatasetClips`)."""
+    return DatasetClips(dataset, audio_column, id_column)
+
+
+def _decoded(item, clip_id: str) -> tuple:
+    """`(audio, sample_rate)` of one audio-column item."""
+    import io
+
+    import numpy as np
+    import soundfile
+
+    if isinstance(item, dict) and item.get("array") is not None:
+        return np.asarray(item["array"], dtype=np.float32), int(item["sampling_rate"])
+    if isinstance(item, dict) and item.get("bytes"):
+        data, rate = soundfile.read(io.BytesIO(item["bytes"]), dtype="float32")
+        return data, rate
+    if isinstance(item, dict) and item.get("path"):
+        return item["path"], None
+    raise ValueError(
+        f"Row {clip_id!r} of the audio column holds no audio (no array, bytes or path): {item!r}."
+    )

@@ -55,6 +55,10 @@ class ActivationStore:
             raise KeyError(f"This store holds {self.hooks}, not {hook!r}.")
         return hook
 
+    def features(self, hook: str) -> int:
+        """How many features each of `hook`'s rows has (a per-head hook's are flattened)."""
+        return int(self.manifest["features"][self._hook(hook)])
+
     def _clips(self, clips) -> list[str]:
         if clips is None:
             return self.clips

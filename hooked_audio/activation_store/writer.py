@@ -12,7 +12,6 @@ where it stopped (clips listed are not run again, others are written afresh).
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,19 +31,12 @@ from hooked_audio.activation_store.layout import (
     schema,
     shard_path,
 )
+from hooked_audio.activation_store.window_rows import window_rows, windows_of
 from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.patching.checks import check_count, check_unique
 
 if TYPE_CHECKING:
     from hooked_audio.activation_store.ray_writers import RayStoreWriters
-
-
-@dataclass
-class _Window:
-    clip: StoreClip
-    index: int  # of the window within its clip
-    start: int  # first sample
-    samples: np.ndarray
 
 
 @dataclass
@@ -54,23 +46,6 @@ class _OpenClip:
     written: int = 0
     rows: int = 0
     writers: dict = field(default_factory=dict)  # hook -> (tmp path, pa.ipc writer, features)
-
-
-def windows_of(clip: StoreClip, window_samples: int) -> list[_Window]:
-    """Consecutive windows covering the clip (the last one shorter)."""
-    audio = np.asarray(clip.audio, dtype=np.float32)
-    n = max(1, math.ceil(len(audio) / window_samples))
-    return [
-        _Window(clip, i, i * window_samples, audio[i * window_samples : (i + 1) * window_samples])
-        for i in range(n)
-    ]
-
-
-def _word_at(words, time_s: float) -> str | None:
-    for word, start, end in words:
-        if start <= time_s < end:
-            return word
-    return None
 
 
 def _manifest(root: Path, source, hooks: list[str], padding: bool) -> dict:
@@ -161,33 +136,29 @@ def write_clips(
     """Write the clips' files (their windows `batch_size` at a time) and call `finished` with
     each clip's line for clips.jsonl (plus its `features` per hook) once its files are in
     place. What a Ray worker runs too."""
-    windows = {c.id: windows_of(c, source.window_samples) for c in clips}
-    queue = [w for c in clips for w in windows[c.id]]
     open_clips: dict[str, _OpenClip] = {}
-    step = source.samples_per_position
-    for first in range(0, len(queue), batch_size):
-        batch = queue[first : first + batch_size]
-        acts = source.activations([w.samples for w in batch], hooks)
-        for b, window in enumerate(batch):
-            clip = window.clip
-            if clip.id not in open_clips:
-                open_clips[clip.id] = _OpenClip(clip, len(windows[clip.id]))
-            state = open_clips[clip.id]
-            n_positions = acts[hooks[0]].shape[1]
-            keep = (
-                n_positions if padding else min(n_positions, math.ceil(len(window.samples) / step))
+    for rows in window_rows(source, clips, hooks, batch_size, padding):
+        window, clip = rows.window, rows.window.clip
+        if clip.id not in open_clips:
+            open_clips[clip.id] = _OpenClip(clip, rows.n_windows)
+        state = open_clips[clip.id]
+        for hook in hooks:
+            _append(
+                root,
+                state,
+                hook,
+                rows.values[hook],
+                clip.id,
+                window.index,
+                rows.positions,
+                rows.times,
+                rows.words,
             )
-            positions = np.arange(keep, dtype=np.int32)
-            times = (window.start + positions.astype(np.float64) * step) / SAMPLE_RATE
-            words = [_word_at(clip.words, t) for t in times]
-            for hook in hooks:
-                values = acts[hook][b, :keep].numpy()
-                _append(root, state, hook, values, clip.id, window.index, positions, times, words)
-            state.written += 1
-            state.rows += keep
-            if state.written == state.n_windows:
-                finished(_finish(root, state))
-                del open_clips[clip.id]
+        state.written += 1
+        state.rows += len(rows.positions)
+        if state.written == state.n_windows:
+            finished(_finish(root, state))
+            del open_clips[clip.id]
 
 
 def _append(root, state, hook, values, clip_id, window, positions, times, words) -> None:
