@@ -2,13 +2,21 @@
 position out, with clip, time and word columns, written streaming and resumable, read back
 memory-mapped for analysis and for training probes or SAEs."""
 
-from hooked_audio.activation_store.clips import StoreClip, clips_from_folder, clips_from_pairs
+from hooked_audio.activation_store.clips import (
+    StoreClip,
+    bundled_clips,
+    clips_from_dataset,
+    clips_from_folder,
+    clips_from_pairs,
+)
 from hooked_audio.activation_store.store import ActivationStore
 from hooked_audio.activation_store.writer import write_activations
 
 __all__ = [
     "ActivationStore",
     "StoreClip",
+    "bundled_clips",
+    "clips_from_dataset",
     "clips_from_folder",
     "clips_from_pairs",
     "write_activations",

@@ -138,3 +138,14 @@ def _decoded(item, clip_id: str) -> tuple:
     raise ValueError(
         f"Row {clip_id!r} of the audio column holds no audio (no array, bytes or path): {item!r}."
     )
+
+
+def bundled_clips() -> list[StoreClip]:
+    """The clips that ship with the package: both clips of every bundled minimal pair (with
+    their word times) and the JFK clip (`jfk`, 11 s, no word times)."""
+    from importlib.resources import files
+
+    from hooked_audio.pairs import bundled_pairs
+
+    jfk = StoreClip("jfk", files("hooked_audio") / "data" / "jfk.flac")
+    return clips_from_pairs(bundled_pairs()) + [jfk]

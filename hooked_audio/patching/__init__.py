@@ -6,6 +6,7 @@ from hooked_audio.patching.adaptive import adaptive_map, adaptive_resid_pre_map
 from hooked_audio.patching.attribution import resid_pre_attribution, resid_pre_attribution_graddrop
 from hooked_audio.patching.attribution_qk import resid_pre_attribution_qk
 from hooked_audio.patching.directions import DIRECTIONS, Direction
+from hooked_audio.patching.feature_sweep import feature_sweep, top_changed_features
 from hooked_audio.patching.head_integrated_gradients import head_integrated_gradients
 from hooked_audio.patching.head_sweep import head_sweep
 from hooked_audio.patching.integrated_gradients import (
@@ -29,6 +30,7 @@ __all__ = [
     "SweepResult",
     "direct_path",
     "direct_path_head_sweep",
+    "feature_sweep",
     "head_integrated_gradients",
     "head_sweep",
     "integrated_gradients",
@@ -40,6 +42,7 @@ __all__ = [
     "resid_pre_integrated_gradients",
     "resid_pre_sweep",
     "time_cells",
+    "top_changed_features",
     "verify_top_cells",
     "verify_top_head_cells",
 ]

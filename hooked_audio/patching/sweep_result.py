@@ -21,7 +21,8 @@ class SweepResult:
     encoder frames (None on the decoder side). `clean_value` / `corrupt_value` are the
     metric on the unpatched runs, for normalisation. `exact[layer_index, cell_index]`, where
     given, says which values are exact patches and which estimates (`verify_top_cells`); None
-    means all are of the kind `act` names.
+    means all are of the kind `act` names. `row_name` says what `layers` hold: layers, or SAE
+    feature ids in a feature sweep (`hooked_audio.patching.feature_sweep`).
     """
 
     values: Float[Tensor, "layer cell"]
@@ -35,6 +36,8 @@ class SweepResult:
     cell_seconds: list[tuple[float, float]] | None = None
     metadata: dict = field(default_factory=dict)
     exact: Bool[Tensor, "layer cell"] | None = None
+    #: what a row is: "layer", or "feature" for an SAE feature sweep (rows = feature ids)
+    row_name: str = "layer"
 
     def __post_init__(self) -> None:
         shape = (len(self.layers), len(self.cells))
@@ -76,14 +79,15 @@ class SweepResult:
         return float(self.values.reshape(()))
 
     def to_dataframe(self):
-        """Long format: one row per (layer, cell) with labels and times, for pandas users."""
+        """Long format: one row per (layer, cell) with labels and times, for pandas users (the
+        first column is named by `row_name`: "layer", or "feature")."""
         import pandas as pd
 
         rows = []
         for li, layer in enumerate(self.layers):
             for ci, label in enumerate(self.cell_labels):
                 row = {
-                    "layer": layer,
+                    self.row_name: layer,
                     "cell": ci,
                     "label": label,
                     "value": float(self.values[li, ci]),

@@ -41,6 +41,7 @@ def plot_sweep(
             normalised,
             value_label,
             time_span,
+            row_name=result.row_name,
         )
         ax.set_title(title)
         return drawn.ax
@@ -83,6 +84,7 @@ def plot_sweep(
         normalised,
         value_label,
         time_span,
+        row_name=result.row_name,
     )
     mel_ax.set_xlim(heat_ax.get_xlim())
     mel_ax.set_xlabel("")

@@ -63,6 +63,7 @@ def draw_sweep_heatmap(
     value_label: str | None = None,
     time_span: tuple[float, float] | None = None,
     colorbar: bool = True,
+    row_name: str = "layer",
 ) -> SweepHeatmap:
     """Draw `values[layer_index, cell_index]` on `ax` (module docstring for the layout).
 
@@ -114,7 +115,7 @@ def draw_sweep_heatmap(
     ax.add_collection(mesh)
     ax.set_ylim(n_layers - 0.5, -0.5)
     ax.set_yticks(range(n_layers), [str(layer) for layer in layers])
-    ax.set_ylabel("layer")
+    ax.set_ylabel(row_name)
     for li in range(n_layers - 1):
         ax.axhline(li + 0.5, **LAYER_SEPARATOR)
     label_axis, boundaries = None, []

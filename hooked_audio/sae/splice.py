@@ -64,27 +64,24 @@ class SAESplice(AudioHookPoint):
                 f"{x.shape[-1]} ({tuple(x.shape)}): it was trained on another hook or model."
             )
         sae_in = self.hook_sae_input(x)
-        acts = self.sae.encode(sae_in)
+        acts = acts_clean = self.sae.encode(sae_in)
         recons_clean = self.sae.decode(acts).to(x.dtype)
-        edited = self.hook_sae_acts_post.has_listeners()
-        if edited:
-            # A hook may edit the features in place: decode the unedited ones first.
+        if self.hook_sae_acts_post.has_listeners():
+            # A hook may edit the features in place: it gets a copy, and an edit is decoded.
             acts = self.hook_sae_acts_post(acts.clone())
-            recons = self.sae.decode(acts).to(x.dtype)
+            edited = not torch.equal(acts, acts_clean)
         else:
-            acts = self.hook_sae_acts_post(acts)
-            recons = recons_clean
+            acts, edited = self.hook_sae_acts_post(acts), False
+        recons = self.sae.decode(acts).to(x.dtype) if edited else recons_clean
         if not self.use_error_term:
             return self.hook_sae_output(self.hook_sae_recons(recons))
-        if not (
-            edited or self.hook_sae_recons.has_listeners() or self.hook_sae_error.has_listeners()
-        ):
-            # Nothing edited: recons + (input - recons) is the input; return it exactly rather
-            # than with the sum's rounding (the hooks still see their values).
-            self.hook_sae_recons(recons)
-            self.hook_sae_error(sae_in - recons_clean)
-            return self.hook_sae_output(sae_in)
-        out = self.hook_sae_recons(recons) + self.hook_sae_error(sae_in - recons_clean)
+        error = sae_in - recons_clean
+        seen_recons = self.hook_sae_recons(_copy_if_hooked(recons, self.hook_sae_recons))
+        seen_error = self.hook_sae_error(_copy_if_hooked(error, self.hook_sae_error))
+        # recons + error, written as the input plus what the hooks changed: where nothing was
+        # edited (no hook, or only hooks that read) the input passes on exactly, not with the
+        # sum's rounding, and so does every position an edit did not touch.
+        out = sae_in + (seen_recons - recons_clean) + (seen_error - error)
         return self.hook_sae_output(out)
 
     def extra_repr(self) -> str:
@@ -93,6 +90,11 @@ class SAESplice(AudioHookPoint):
             f"{type(sae).__name__}(d_in={sae.cfg.d_in}, d_sae={sae.cfg.d_sae}), "
             f"use_error_term={self.use_error_term}"
         )
+
+
+def _copy_if_hooked(x: Tensor, point: AudioHookPoint) -> Tensor:
+    """A copy for a hook that might edit it in place (the original is still needed)."""
+    return x.clone() if point.has_listeners() else x
 
 
 def sae_hook_name(sae: Any, hook_name: str | None = None) -> str:
@@ -148,6 +150,7 @@ def add_sae(
         )
     device = next(model.parameters()).device
     splice = SAESplice(sae.to(device), point, use_error_term)
+    splice.train(point.training)  # a new module starts in training mode; the model is not
     parent, attr = _parent(model, name)
     setattr(parent, attr, splice)
     model.setup()

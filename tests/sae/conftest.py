@@ -1,0 +1,81 @@
+"""SAE tests need SAELens, which needs transformer-lens<4: they run in the environment of the
+sae extra (`pip install -e ".[sae]"`, the second step of the README's test command) and skip in
+the base one. Shared here: a store of tiny.en encoder activations over the bundled clips and a
+few synthesised sentences, and a small SAE trained on it with SAELens in seconds."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip(
+    "sae_lens", reason="SAE tests need SAELens: pip install -e '.[sae]' (README's test command)"
+)
+
+import torch  # noqa: E402
+
+from hooked_audio.activation_store import (  # noqa: E402
+    ActivationStore,
+    StoreClip,
+    bundled_clips,
+    write_activations,
+)
+from hooked_audio.models.whisper.activation_source import WhisperEncoderSource  # noqa: E402
+from hooked_audio.pairs.tts import speak  # noqa: E402
+from hooked_audio.sae import ActivationBatches, train_sae  # noqa: E402
+
+HOOK = "encoder.blocks.2.hook_resid_post"
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "She sells sea shells by the sea shore.",
+    "Please call Stella and ask her to bring these things with her from the store.",
+    "A large red boat sailed slowly across the calm blue water.",
+    "Seven doctors arrived at the hospital before midnight.",
+    "We need six spoons of fresh snow peas and five thick slabs of blue cheese.",
+]
+
+
+@pytest.fixture(scope="session")
+def training_clips() -> list[StoreClip]:
+    """The bundled clips (pairs and JFK) and six sentences synthesised in two voices."""
+    synthesised = []
+    for i, text in enumerate(SENTENCES):
+        speech = speak(text, rate=150 + 10 * i, pitch=35 + 8 * i, lead_s=0.3)
+        synthesised.append(StoreClip(f"tts-{i}", speech.audio, speech.words))
+    return bundled_clips() + synthesised
+
+
+@pytest.fixture(scope="session")
+def encoder_store(tmp_path_factory, tiny_en, training_clips) -> ActivationStore:
+    folder = tmp_path_factory.mktemp("sae-store")
+    write_activations(
+        WhisperEncoderSource(tiny_en, "tiny.en"), training_clips, [HOOK], folder, progress=False
+    )
+    return ActivationStore(folder)
+
+
+@pytest.fixture(scope="session")
+def trained_sae_folder(tmp_path_factory, encoder_store):
+    """A TopK SAE (512 features, k=32) trained with SAELens on the store, saved in SAELens's
+    format; what CI trains (about 15 s on 2 cores)."""
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("sae")
+    batches = ActivationBatches.from_store(encoder_store, HOOK, batch_size=256)
+    train_sae(
+        batches,
+        HOOK,
+        d_sae=512,
+        training_samples=50_000,
+        architecture="topk",
+        k=32,
+        lr=2e-3,
+        model_name="tiny.en",
+        out_dir=folder,
+    )
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained_sae(trained_sae_folder):
+    from hooked_audio.sae import load_sae
+
+    return load_sae(trained_sae_folder)
