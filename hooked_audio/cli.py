@@ -3,7 +3,8 @@
 `hooked-audio demo` runs the main job offline on the packaged tiny.en weights
 (`hooked_audio.demo`); the other subcommands are the study, its pair sets, the Whisper lens,
 `transcribe` (with encoder frames zeroed or patched), `patch` (one minimal pair of the user's
-own recordings) and `heads` (cross-attention heads ranked by how well they time words). Each
+own recordings), `heads` (cross-attention heads ranked by how well they time words) and `sae`
+(train sparse autoencoders on encoder hooks, feature dashboards). Each
 subcommand checks its arguments before a model loads; errors a user can fix are printed as
 one line naming the problem, with exit status 2, never as a stack trace.
 """
@@ -18,6 +19,7 @@ from hooked_audio import __version__
 from hooked_audio.commands.demo import add_demo_parser
 from hooked_audio.commands.heads import add_heads_parser, run_heads_command
 from hooked_audio.commands.patch import add_patch_parser, run_patch_command
+from hooked_audio.commands.sae import add_sae_parser, run_sae_command
 from hooked_audio.commands.transcribe import add_transcribe_parser, run_transcribe_command
 from hooked_audio.demo import demo
 from hooked_audio.models.whisper.lens.command import add_lens_parser, run_lens_command
@@ -48,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_transcribe_parser(sub)
     add_patch_parser(sub)
     add_heads_parser(sub)
+    add_sae_parser(sub)
     return parser
 
 
@@ -62,11 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "transcribe": run_transcribe_command,
         "patch": run_patch_command,
         "heads": run_heads_command,
+        "sae": run_sae_command,
     }[args.command]
     try:
         return run(args)
-    except (ValueError, OSError) as error:
-        # The library's argument checks raise these with a message that names the fix.
+    except (ValueError, OSError, ImportError) as error:
+        # The library's argument checks raise these with a message that names the fix (an
+        # ImportError: an optional extra, such as sae for SAELens, is not installed).
         parser.exit(2, f"hooked-audio {args.command}: error: {error}\n")
 
 

@@ -51,20 +51,24 @@ def wait_for(browser, script: str, timeout_s: float = 30.0):
     return value
 
 
-#: true once every plotly figure on the page has drawn its SVG
-PLOTS_DRAWN = """const plots = [...document.querySelectorAll('.js-plotly-plot')];
-return plots.length && plots.every(p => p.querySelectorAll('svg').length > 0);"""
+#: true once the page's plotly figures (if any) have drawn and its images (if any) have loaded
+PAGE_DRAWN = """const plots = [...document.querySelectorAll('.js-plotly-plot')];
+const images = [...document.images];
+return (plots.length + images.length) > 0
+  && plots.every(p => p.querySelectorAll('svg').length > 0)
+  && images.every(i => i.complete && i.naturalWidth > 0);"""
 
 
 def screenshot_page(
     html: str | Path, png: str | Path, width: int = 1300, height: int | None = None
 ) -> Path:
-    """Open `html` in headless Chromium, wait for its plotly figures to draw, and save a
+    """Open `html` in headless Chromium, wait for its plotly figures to draw and its images to
+    load, and save a
     `width`-pixel-wide screenshot of its top `height` pixels (None: the whole page)."""
     browser = headless_chromium(width)
     try:
         browser.get(Path(html).resolve().as_uri())
-        if not wait_for(browser, PLOTS_DRAWN):
+        if not wait_for(browser, PAGE_DRAWN):
             raise RuntimeError(f"{html}: the page's figures did not draw within 30 s.")
         full = browser.execute_script("return document.body.scrollHeight")
         browser.set_window_size(width, full + 200)  # the window's own bars take some height

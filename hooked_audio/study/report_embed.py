@@ -26,12 +26,12 @@ def audio_data_uri(audio: np.ndarray, sample_rate: int) -> str:
     return "data:audio/flac;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _plain(value):
+def plain_json(value):
     """JSON-ready: numpy scalars as Python numbers, NaN and infinities as null."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain_json(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -40,7 +40,7 @@ def _plain(value):
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
-    return [_plain(record) for record in frame.to_dict(orient="records")]
+    return [plain_json(record) for record in frame.to_dict(orient="records")]
 
 
 def study_json(
@@ -50,8 +50,8 @@ def study_json(
     (`result.word_summary()`, `result.onset_curves(...)`)."""
     return {
         "model": model_name,
-        "spec": _plain(asdict(result.spec)),
-        "skipped": _plain(result.skipped),
+        "spec": plain_json(asdict(result.spec)),
+        "skipped": plain_json(result.skipped),
         "rows": records(result.rows),
         "word_summary": records(word_summary),
         "onset_curves": records(onset_curves),

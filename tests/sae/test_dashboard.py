@@ -35,6 +35,9 @@ from hooked_audio.sae.dashboard import (
 
 matplotlib.use("Agg")
 
+pytestmark = pytest.mark.sae
+
+
 HOOK = "encoder.blocks.1.hook_resid_post"
 STEP = 0.02
 #: f0: the top 15% of rows on a direction; f1: the top 3% (fewer rows than k); f2: dead;
@@ -298,7 +301,7 @@ def test_dashboard_page_holds_the_snippets_figures_and_numbers(
     np.testing.assert_allclose(numbers["density"], examples.density)
     assert [r["feature"] for r in numbers["features"]] == shown
     by_id = {c.id: c for c in clips}
-    wavs = _data_uris(html, "audio/wav")
+    wavs = _data_uris(html, "audio/flac")
     listed = [e for record in numbers["features"] for e in record["examples"]]
     assert len(wavs) == len(listed) == sum(min(3, len(examples.examples(f))) for f in shown)
     for record in numbers["features"]:

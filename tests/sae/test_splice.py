@@ -11,6 +11,8 @@ from sae_lens import StandardSAE, StandardSAEConfig
 from hooked_audio.patching import feature_sweep, time_cells
 from hooked_audio.sae import SAE_HOOKS, add_sae, remove_saes
 
+pytestmark = pytest.mark.sae
+
 HOOK = "encoder.blocks.1.hook_resid_post"
 
 

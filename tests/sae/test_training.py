@@ -24,6 +24,8 @@ from hooked_audio.sae import (
 
 from .conftest import HOOK
 
+pytestmark = pytest.mark.sae
+
 
 def test_trained_sae_reconstructs_sparsely_and_costs_little_loss(
     tiny_en, encoder_store, trained_sae, training_clips

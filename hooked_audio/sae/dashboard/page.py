@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from hooked_audio.activation_store.clips import StoreClip
@@ -41,7 +40,7 @@ from hooked_audio.sae.dashboard.figures import (
     example_figure,
     snippet_span,
 )
-from hooked_audio.study.report_embed import _plain, json_data_uri
+from hooked_audio.study.report_embed import audio_data_uri, json_data_uri, plain_json
 from hooked_audio.study.report_html import CSS, facts_html
 
 DASHBOARD_FILE = "dashboard.html"
@@ -77,16 +76,6 @@ ENCODER_NOTE = (
     "output), so there is no direct read-out through the unembedding. Measure its effect by "
     "ablating or steering it with the SAE spliced in (hooked_audio.sae.add_sae)."
 )
-
-
-def wav_data_uri(audio: np.ndarray, sample_rate: int) -> str:
-    """A mono waveform in [-1, 1] as a 16-bit WAV `data:audio/wav;base64,...` URI."""
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim != 1 or audio.size == 0:
-        raise ValueError(f"Embedding needs a non-empty 1-D waveform, got shape {audio.shape}.")
-    buffer = io.BytesIO()
-    sf.write(buffer, np.clip(audio, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
-    return "data:audio/wav;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def png_data_uri(fig) -> str:
@@ -288,7 +277,7 @@ def write_dashboard(
             rate = clip.audio.sample_rate
             audio = np.asarray(clip.audio)[round(span[0] * rate) : round(span[1] * rate)]
             fig = example_figure(sae, store, example, clip, hook, context_s, mels)
-            audio_uri, png_uri = wav_data_uri(audio, rate), png_data_uri(fig)
+            audio_uri, png_uri = audio_data_uri(audio, rate), png_data_uri(fig)
             cards.append(_example_html(example, clip, audio_uri, png_uri, span))
             examples.append({**vars(example), "snippet_s": list(span)})
         effect = effects.get(f)
@@ -321,7 +310,7 @@ def write_dashboard(
         "density": ex.density.tolist(),
         "features": records,
     }
-    data = _plain(data)
+    data = plain_json(data)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, allow_nan=False, indent=1)
