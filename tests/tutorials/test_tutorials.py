@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 TUTORIALS = Path(__file__).resolve().parents[2] / "tutorials"
 NUMBER = r"(-?\d+\.\d\d)"
 
@@ -79,3 +81,20 @@ def test_05_alignment_heads_slow():
     assert all(int(words) > 0 for _, words, _, _ in rows)
     assert float(rows[0][3]) < float(rows[0][2])  # tiny.en: chosen beats official
     assert "tiny.en: the chosen heads time the test sentences better" in out
+
+
+@pytest.mark.sae
+def test_06_sae_features_slow():
+    pytest.importorskip("sae_lens", reason="tutorial 6 needs the sae extra (SAELens)")
+    out = run_tutorial("06_sae_features.py", timeout_s=300)
+    variance = re.search(rf"explained variance {NUMBER}, L0 (\d+), dead (\d+)%", out)
+    assert variance and float(variance.group(1)) > 0.5 and int(variance.group(2)) == 32
+    assert re.search(rf"layer zeroed {NUMBER} -> recovered {NUMBER}", out)
+    rows = re.findall(r"^\s+(\d+)\s+(\d\.\d{3})\s+'(.+)' \((\d+)/10\)$", out, re.M)
+    assert len(rows) == 8 and all(int(share) >= 1 for *_, share in rows)
+    base = float(re.search(rf"' Berlin': {NUMBER} unedited", out).group(1))
+    on_word = float(re.search(rf"zeroed on 'Paris' \(\d+ frames\):\s+{NUMBER}", out).group(1))
+    off_word = float(
+        re.search(rf"zeroed on 'next summer' \(\d+ frames\):\s+{NUMBER}", out).group(1)
+    )
+    assert base - on_word > base - off_word
