@@ -1,27 +1,23 @@
 """SAE tests need SAELens, which needs transformer-lens<4: they run in the environment of the
-sae extra (`pip install -e ".[sae]"`, the second step of the README's test command) and skip in
-the base one. Shared here: a store of tiny.en encoder activations over the bundled clips and a
-few synthesised sentences, and a small SAE trained on it with SAELens in seconds."""
+sae extra (`pip install -e ".[sae]"`, the second step of the README's test command; `pytest -m
+sae`) and each test module skips itself in the base one. Shared here: a store of tiny.en encoder
+activations over the bundled clips and a few synthesised sentences, and a small SAE trained on
+it with SAELens in seconds."""
 
 from __future__ import annotations
 
 import pytest
+import torch
 
-pytest.importorskip(
-    "sae_lens", reason="SAE tests need SAELens: pip install -e '.[sae]' (README's test command)"
-)
-
-import torch  # noqa: E402
-
-from hooked_audio.activation_store import (  # noqa: E402
+from hooked_audio.activation_store import (
     ActivationStore,
     StoreClip,
     bundled_clips,
     write_activations,
 )
-from hooked_audio.models.whisper.activation_source import WhisperEncoderSource  # noqa: E402
-from hooked_audio.pairs.tts import speak  # noqa: E402
-from hooked_audio.sae import ActivationBatches, train_sae  # noqa: E402
+from hooked_audio.models.whisper.activation_source import WhisperEncoderSource
+from hooked_audio.pairs.tts import speak
+from hooked_audio.sae import ActivationBatches, train_sae
 
 HOOK = "encoder.blocks.2.hook_resid_post"
 SENTENCES = [

@@ -15,6 +15,9 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pytest
+
+pytest.importorskip("sae_lens", reason="SAE tests need SAELens: pip install -e '.[sae]'")
+
 import soundfile as sf
 import torch
 from sae_lens import StandardSAE, StandardSAEConfig

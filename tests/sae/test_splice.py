@@ -5,6 +5,9 @@ any other (cache, hooks, gradients), and a feature sweep equals patching by hand
 from __future__ import annotations
 
 import pytest
+
+pytest.importorskip("sae_lens", reason="SAE tests need SAELens: pip install -e '.[sae]'")
+
 import torch
 from sae_lens import StandardSAE, StandardSAEConfig
 

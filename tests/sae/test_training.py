@@ -9,6 +9,9 @@ import json
 
 import numpy as np
 import pytest
+
+pytest.importorskip("sae_lens", reason="SAE tests need SAELens: pip install -e '.[sae]'")
+
 import torch
 
 from hooked_audio.models.whisper.activation_source import WhisperEncoderSource
