@@ -10,7 +10,6 @@ import pytest
 import torch
 import whisper.audio
 from transformer_lens.config import TransformerLensConfig
-from transformer_lens.model_protocol import TransformerLensModel
 from whisper.model import ModelDimensions, Whisper
 
 from hooked_audio import constants
@@ -198,7 +197,8 @@ def test_hooked_whisper_cfg_is_the_decoders_transformer_lens_config():
     assert model.cfg is model.config.decoder
     assert model.config.encoder is model.encoder.cfg and model.cfg is model.decoder.cfg
     assert model.stack_configs == (model.config.encoder, model.config.decoder)
-    assert isinstance(model, TransformerLensModel)
+    protocol = pytest.importorskip("transformer_lens.model_protocol")  # transformer-lens 4.x
+    assert isinstance(model, protocol.TransformerLensModel)
     model.to(dtype=torch.float16)
     assert model.cfg.dtype == model.config.dtype == model.config.encoder.dtype == torch.float16
 
