@@ -111,7 +111,8 @@ class DatasetClips(Sequence):
             return [self[i] for i in range(*index.indices(len(self)))]
         row = self.dataset[int(index)]
         clip_id = str(row[self.id_column]) if self.id_column else f"{self.prefix}-{index}"
-        return StoreClip(clip_id, *_decoded(row[self.audio_column], clip_id))
+        audio, rate = _decoded(row[self.audio_column], clip_id)
+        return StoreClip(clip_id, audio, sample_rate=rate)
 
 
 def clips_from_dataset(
