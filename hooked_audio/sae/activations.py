@@ -2,13 +2,16 @@
 memory, in the form SAELens's `SAETrainer` takes as its data provider (an iterator of
 `[batch, d_in]` tensors).
 
-Two sources, one row per position (a 20 ms frame on Whisper's encoder):
+Two sources, one row per position:
 
-- `ActivationBatches.from_store(store, hook, ...)`: a folder `write_activations` wrote. Cheap
-  epochs: the store is read memory-mapped, `clips_in_memory` clips at a time.
+- `ActivationBatches.from_store(store, hook, ...)`: a folder `write_activations` wrote (a 20 ms
+  encoder frame per row). Cheap epochs: the store is read memory-mapped, `clips_in_memory`
+  clips at a time.
 - `ActivationBatches.from_clips(source, clips, hook, ...)`: run the model on the clips as
-  training goes (`source`: e.g. `WhisperEncoderSource(model)`). Nothing is written; each epoch
-  runs the model again. `clips` may be a list, a folder's clips, `clips_from_dataset(...)`
+  training goes. Nothing is written; each epoch runs the model again. `source` says which
+  positions are rows: `WhisperEncoderSource(model)` (20 ms frames), `WhisperDecoderSource(model)`
+  (the tokens of each clip's own transcript), `AudioLMSource(model, prompt)` (an audio LM's
+  audio or text positions). `clips` may be a list, a folder's clips, `clips_from_dataset(...)`
   over a Hugging Face `datasets` audio column, or a callable returning a fresh iterable per
   epoch.
 
@@ -31,7 +34,6 @@ import torch
 from torch import Tensor
 
 from hooked_audio.activation_store.store import ActivationStore
-from hooked_audio.activation_store.window_rows import window_rows
 from hooked_audio.patching.checks import check_count
 
 
@@ -104,16 +106,17 @@ class ActivationBatches:
         batch_size: int = 4096,
         seed: int = 0,
         buffer_rows: int = 65536,
-        windows_per_forward: int = 8,
+        per_forward: int = 8,
         padding: bool = False,
     ) -> ActivationBatches:
         """Batches of `hook`'s rows computed from `clips` as they are needed. Rows go into a
         buffer of `buffer_rows`; when it is full it is shuffled and half of it is handed out,
         so rows of about `buffer_rows / rows per clip` clips are mixed (raise it to mix
-        more). `windows_per_forward` windows share one forward of `source`."""
+        more). `per_forward` windows (or clips) share one forward of `source`; `padding` keeps
+        the positions that hold none of the clip (the source says which)."""
         source.check_hooks([hook])
         check_count(buffer_rows, "buffer_rows")
-        check_count(windows_per_forward, "windows_per_forward")
+        check_count(per_forward, "per_forward")
         if buffer_rows < 2 * check_count(batch_size, "batch_size"):
             raise ValueError(
                 f"buffer_rows={buffer_rows} must hold at least two batches "
@@ -130,7 +133,7 @@ class ActivationBatches:
             buffer: list[np.ndarray] = []
             held = 0
             this_epoch = clips() if callable(clips) else clips
-            for rows in window_rows(source, this_epoch, [hook], windows_per_forward, padding):
+            for rows in source.rows(this_epoch, [hook], per_forward, padding):
                 buffer.append(rows.values[hook])
                 held += len(rows.values[hook])
                 if held >= buffer_rows:
@@ -143,11 +146,4 @@ class ActivationBatches:
                 rest = np.concatenate(buffer)
                 yield rest[rng.permutation(len(rest))]
 
-        d_in = _features(source, hook)
-        return cls(epoch, batch_size, d_in)
-
-
-def _features(source: Any, hook: str) -> int:
-    """The feature count of `hook`'s rows, from one short window of silence."""
-    silence = np.zeros(source.samples_per_position, np.float32)
-    return int(source.activations([silence], [hook])[hook].shape[-1])
+        return cls(epoch, batch_size, source.features(hook))

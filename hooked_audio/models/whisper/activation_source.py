@@ -1,6 +1,10 @@
-"""Whisper's encoder as a source of per-position activations for the activation store
-(`hooked_audio.activation_store`): batches of 30 s windows in, chosen encoder hooks out, one
-row per 20 ms position."""
+"""Whisper as a source of per-position activations: the encoder (one row per 20 ms frame; for
+the activation store and SAE training) and the decoder (one row per token of each clip's own
+transcript; for SAE training).
+
+A source has `check_hooks(names)`, `features(hook)` (the feature count of a hook's rows) and
+`rows(clips, hooks, batch_size, padding)`, an iterator of objects whose `values[hook]` is a
+`[rows, features]` float32 array: what `hooked_audio.sae.ActivationBatches.from_clips` reads."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from hooked_audio.activation_store.window_rows import window_rows
 from hooked_audio.constants import SAMPLE_RATE, SAMPLES_PER_POSITION
 
 
@@ -51,3 +56,13 @@ class WhisperEncoderSource:
         with torch.no_grad(), self.model.hooks(fwd_hooks=[(n, keep) for n in names]):
             self.model.embed_audio(mel)
         return kept
+
+    def rows(self, clips, hooks: list[str], batch_size: int, padding: bool):
+        """Each window's audio positions (`padding=True`: all 1500), `batch_size` windows per
+        forward (`hooked_audio.activation_store.window_rows`)."""
+        return window_rows(self, clips, hooks, batch_size, padding)
+
+    def features(self, hook: str) -> int:
+        """The feature count of `hook`'s rows, from one short window of silence."""
+        silence = np.zeros(self.samples_per_position, np.float32)
+        return int(self.activations([silence], [hook])[hook].shape[-1])

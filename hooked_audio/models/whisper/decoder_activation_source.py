@@ -1,0 +1,94 @@
+"""Whisper's decoder as a source of per-token activations, for SAEs on decoder hooks.
+
+Each window of each clip (30 s at most; longer clips are cut as the store cuts them) is decoded
+greedily by the unedited model, then its own transcript is teacher-forced and the chosen
+decoder hooks are read. The rows are the positions that predict the transcript: from the last
+token of the start-of-transcript prefix (which predicts the first word) to the last text token
+(which predicts the end of text), one per token, as `TranscriptLoss` scores them.
+`padding=True` keeps every position, the whole prefix and the end-of-text token too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from hooked_audio.activation_store.clips import StoreClip
+from hooked_audio.activation_store.window_rows import Window, windows_of
+from hooked_audio.constants import SAMPLE_RATE
+from hooked_audio.models.whisper.inference import greedy_options
+
+
+@dataclass
+class TokenRows:
+    """One window's rows: `values[hook]` `[rows, features]` float32, one row per token
+    position; `tokens` the input token at each row (as text)."""
+
+    window: Window
+    tokens: list[str]
+    values: dict[str, np.ndarray]
+
+
+class WhisperDecoderSource:
+    """`model`'s decoder hooks (`decoder.blocks.{l}.hook_resid_post`, `...mlp.hook_post`, ...:
+    any decoder hook whose second axis is the token position)."""
+
+    def __init__(self, model, name: str = ""):
+        self.model, self.name = model, name
+        self.window_samples = model.window_samples
+
+    def check_hooks(self, names: list[str]) -> None:
+        if not names:
+            raise ValueError("Name at least one hook, e.g. 'decoder.blocks.2.hook_resid_post'.")
+        for name in names:
+            if name not in self.model.hook_dict or not name.startswith("decoder."):
+                close = sorted(n for n in self.model.hook_dict if n.startswith("decoder."))[:4]
+                raise ValueError(f"{name!r} is not a decoder hook of this model; e.g. {close}.")
+            if name.endswith(("hook_pattern", "hook_attn_scores")):
+                raise ValueError(
+                    f"{name!r} is indexed by query and key positions, not one row per token."
+                )
+
+    def features(self, hook: str) -> int:
+        mel = self.model.to_mel(np.zeros(SAMPLE_RATE // 10, np.float32), sample_rate=SAMPLE_RATE)
+        _, cache = self.model.run_with_cache(mel, self.model.to_tokens(""), names_filter=[hook])
+        return int(cache[hook].flatten(2).shape[-1])
+
+    @torch.no_grad()
+    def rows(
+        self, clips: Iterable[StoreClip], hooks: list[str], batch_size: int, padding: bool
+    ) -> Iterator[TokenRows]:
+        """Every window of every clip, `batch_size` windows decoded and teacher-forced at a
+        time (module docstring for which positions are rows)."""
+        queue: list[Window] = []
+        for clip in clips:
+            for window in windows_of(clip, self.window_samples):
+                queue.append(window)
+                if len(queue) == batch_size:
+                    yield from self._run(queue, hooks, padding)
+                    queue = []
+        if queue:
+            yield from self._run(queue, hooks, padding)
+
+    def _run(self, windows: list[Window], hooks: list[str], padding: bool) -> Iterator[TokenRows]:
+        model = self.model
+        mel = model.to_mel([torch.as_tensor(w.samples) for w in windows], sample_rate=SAMPLE_RATE)
+        results = model.decode(mel, greedy_options(model))
+        start, eot = model.start_tokens(), model.tokenizer.eot
+        sequences = [start + list(r.tokens) + [eot] for r in results]
+        width = max(len(s) for s in sequences)
+        tokens = torch.full((len(sequences), width), eot, dtype=torch.long)
+        for i, sequence in enumerate(sequences):
+            tokens[i, : len(sequence)] = torch.tensor(sequence)
+        _, cache = model.run_with_cache(mel, tokens.to(model.device), names_filter=hooks)
+        for i, (window, sequence) in enumerate(zip(windows, sequences)):
+            first, end = (0, len(sequence)) if padding else (len(start) - 1, len(sequence) - 1)
+            kept = sequence[first:end]
+            yield TokenRows(
+                window,
+                [model.tokenizer.decode([t]) for t in kept],
+                {h: cache[h][i, first:end].flatten(1).float().cpu().numpy() for h in hooks},
+            )
