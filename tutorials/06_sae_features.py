@@ -25,14 +25,13 @@ import torch
 from hooked_audio import HookedWhisper
 from hooked_audio.activation_store import (
     ActivationStore,
-    StoreClip,
     bundled_clips,
+    synthesised_clips,
     write_activations,
 )
 from hooked_audio.models.whisper.activation_source import WhisperEncoderSource
 from hooked_audio.models.whisper.transcript_loss import TranscriptLoss
 from hooked_audio.pairs import bundled_pairs
-from hooked_audio.pairs.tts import speak
 from hooked_audio.sae import ActivationBatches, reconstruction_stats, spliced_loss, train_sae
 from hooked_audio.sae.dashboard import feature_examples
 
@@ -47,10 +46,7 @@ SENTENCES = [
     "Seven doctors arrived at the hospital before midnight.",
     "We need six spoons of fresh snow peas and five thick slabs of blue cheese.",
 ]
-clips = bundled_clips()
-for i, text in enumerate(SENTENCES):
-    speech = speak(text, rate=150 + 10 * i, pitch=35 + 8 * i, lead_s=0.3)
-    clips.append(StoreClip(f"tts-{i}", speech.audio, speech.words))
+clips = bundled_clips() + synthesised_clips(SENTENCES)  # espeak-ng, a rate and pitch each
 folder = Path(tempfile.mkdtemp()) / "acts"
 source = WhisperEncoderSource(model, "tiny.en")
 store = ActivationStore(write_activations(source, clips, [HOOK], folder, progress=False))

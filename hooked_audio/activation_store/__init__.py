@@ -8,6 +8,7 @@ from hooked_audio.activation_store.clips import (
     clips_from_dataset,
     clips_from_folder,
     clips_from_pairs,
+    synthesised_clips,
 )
 from hooked_audio.activation_store.store import ActivationStore
 from hooked_audio.activation_store.writer import write_activations
@@ -19,5 +20,6 @@ __all__ = [
     "clips_from_dataset",
     "clips_from_folder",
     "clips_from_pairs",
+    "synthesised_clips",
     "write_activations",
 ]

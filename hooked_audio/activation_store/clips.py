@@ -150,3 +150,18 @@ def bundled_clips() -> list[StoreClip]:
 
     jfk = StoreClip("jfk", files("hooked_audio") / "data" / "jfk.flac")
     return clips_from_pairs(bundled_pairs()) + [jfk]
+
+
+def synthesised_clips(
+    texts: list[str], prefix: str = "tts", lead_s: float = 0.3
+) -> list[StoreClip]:
+    """Each text spoken by espeak-ng (`hooked_audio.pairs.tts.speak`), with its words' times:
+    clip `<prefix>-<i>`, each at its own rate (150 to 440 words a minute) and pitch (35 to 91),
+    so a set of them is not one voice at one speed, after `lead_s` seconds of silence."""
+    from hooked_audio.pairs.tts import speak
+
+    clips = []
+    for i, text in enumerate(texts):
+        speech = speak(text, rate=150 + 10 * (i % 30), pitch=35 + 8 * (i % 8), lead_s=lead_s)
+        clips.append(StoreClip(f"{prefix}-{i}", speech.audio, speech.words))
+    return clips

@@ -126,8 +126,8 @@ def test_bad_input_is_refused_before_any_work(tiny_en, jfk_audio, tmp_path):
     clip = StoreClip("jfk", jfk_audio)
     for hooks, message in (
         ([], "at least one hook"),
-        (["encoder.blocks.9.hook_resid_post"], "not an encoder hook"),
-        (["decoder.blocks.0.hook_resid_post"], "not an encoder hook"),
+        (["encoder.blocks.9.hook_resid_post"], "not a hook of this model.s encoder"),
+        (["decoder.blocks.0.hook_resid_post"], "not a hook of this model.s encoder"),
         (["encoder.blocks.0.attn.hook_pattern"], "query and key positions"),
         ([RESID, RESID], "repeat"),
         (["../x"], "not a hook name"),

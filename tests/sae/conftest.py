@@ -13,10 +13,10 @@ from hooked_audio.activation_store import (
     ActivationStore,
     StoreClip,
     bundled_clips,
+    synthesised_clips,
     write_activations,
 )
 from hooked_audio.models.whisper.activation_source import WhisperEncoderSource
-from hooked_audio.pairs.tts import speak
 from hooked_audio.sae import ActivationBatches, train_sae
 
 HOOK = "encoder.blocks.2.hook_resid_post"
@@ -33,11 +33,7 @@ SENTENCES = [
 @pytest.fixture(scope="session")
 def training_clips() -> list[StoreClip]:
     """The bundled clips (pairs and JFK) and six sentences synthesised in two voices."""
-    synthesised = []
-    for i, text in enumerate(SENTENCES):
-        speech = speak(text, rate=150 + 10 * i, pitch=35 + 8 * i, lead_s=0.3)
-        synthesised.append(StoreClip(f"tts-{i}", speech.audio, speech.words))
-    return bundled_clips() + synthesised
+    return bundled_clips() + synthesised_clips(SENTENCES)
 
 
 @pytest.fixture(scope="session")

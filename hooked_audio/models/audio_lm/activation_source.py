@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from hooked_audio.activation_store.clips import StoreClip
+from hooked_audio.activation_store.row_hooks import check_row_hooks
 from hooked_audio.constants import SAMPLE_RATE
 
 POSITIONS = ("audio", "text", "all")
@@ -67,19 +68,7 @@ class AudioLMSource:
         self.processor, self.name = processor, name
 
     def check_hooks(self, names: list[str]) -> None:
-        if not names:
-            raise ValueError("Name at least one hook, e.g. 'blocks.2.hook_resid_post'.")
-        for name in names:
-            if name not in self.model.hook_dict or not name.startswith("blocks."):
-                close = sorted(n for n in self.model.hook_dict if "resid_post" in n)[:4]
-                raise ValueError(
-                    f"{name!r} is not a hook of this model's language model (blocks.*: one row "
-                    f"per prompt position); e.g. {close}."
-                )
-            if name.endswith(("hook_pattern", "hook_attn_scores")):
-                raise ValueError(
-                    f"{name!r} is indexed by query and key positions, not one row per position."
-                )
+        check_row_hooks(names, self.model.hook_dict, "blocks.", "language model")
 
     def _inputs(self, clips: list[StoreClip]) -> dict:
         audio = [np.asarray(c.audio, np.float32) for c in clips]

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from hooked_audio.activation_store.row_hooks import check_row_hooks
 from hooked_audio.activation_store.window_rows import window_rows
 from hooked_audio.constants import SAMPLE_RATE, SAMPLES_PER_POSITION
 
@@ -28,21 +29,7 @@ class WhisperEncoderSource:
 
     def check_hooks(self, names: list[str]) -> None:
         """Unknown hooks and hooks without a position axis are refused before any work."""
-        if not names:
-            raise ValueError("Name at least one hook, e.g. 'encoder.blocks.2.hook_resid_post'.")
-        known = self.model.hook_dict
-        for name in names:
-            if name not in known or not name.startswith("encoder."):
-                close = sorted(n for n in known if n.startswith("encoder.") and "resid" in n)[:4]
-                raise ValueError(
-                    f"{name!r} is not an encoder hook of this model; the store reads encoder "
-                    f"hooks with a position axis, e.g. {close}."
-                )
-            if name.endswith(("hook_pattern", "hook_attn_scores")):
-                raise ValueError(
-                    f"{name!r} is indexed by query and key positions, not one row per "
-                    "position; store hook_z or hook_result for per-head outputs instead."
-                )
+        check_row_hooks(names, self.model.hook_dict, "encoder.", "encoder")
 
     def activations(self, windows: list[np.ndarray], names: list[str]) -> dict[str, Tensor]:
         """`{name: [window, position, features]}` (float32, on the CPU) for a batch of

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from hooked_audio.activation_store.clips import StoreClip
+from hooked_audio.activation_store.row_hooks import check_row_hooks
 from hooked_audio.activation_store.window_rows import Window, windows_of
 from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.models.whisper.inference import greedy_options
@@ -41,16 +42,7 @@ class WhisperDecoderSource:
         self.window_samples = model.window_samples
 
     def check_hooks(self, names: list[str]) -> None:
-        if not names:
-            raise ValueError("Name at least one hook, e.g. 'decoder.blocks.2.hook_resid_post'.")
-        for name in names:
-            if name not in self.model.hook_dict or not name.startswith("decoder."):
-                close = sorted(n for n in self.model.hook_dict if n.startswith("decoder."))[:4]
-                raise ValueError(f"{name!r} is not a decoder hook of this model; e.g. {close}.")
-            if name.endswith(("hook_pattern", "hook_attn_scores")):
-                raise ValueError(
-                    f"{name!r} is indexed by query and key positions, not one row per token."
-                )
+        check_row_hooks(names, self.model.hook_dict, "decoder.", "decoder")
 
     def features(self, hook: str) -> int:
         mel = self.model.to_mel(np.zeros(SAMPLE_RATE // 10, np.float32), sample_rate=SAMPLE_RATE)

@@ -68,7 +68,7 @@ def test_streamed_decoder_batches(tiny_en, clips):
 
 def test_encoder_and_pattern_hooks_are_refused(tiny_en):
     source = WhisperDecoderSource(tiny_en)
-    with pytest.raises(ValueError, match="not a decoder hook"):
+    with pytest.raises(ValueError, match="not a hook of this model.s decoder"):
         source.check_hooks(["encoder.blocks.0.hook_resid_post"])
     with pytest.raises(ValueError, match="query and key positions"):
         source.check_hooks(["decoder.blocks.0.attn.hook_pattern"])
