@@ -39,7 +39,9 @@ from hooked_audio.patching.checks import check_count
 
 class ActivationBatches:
     """An endless iterator of `[batch_size, d_in]` float32 tensors (module docstring).
-    `d_in` is the hook's feature count; `epoch` counts finished passes over the data."""
+    `d_in` is the hook's feature count; `epoch` counts finished passes over the data. Built by
+    `from_store` / `from_clips`, or directly from `epochs(k)`, a function yielding arrays of
+    rows (`[n, d_in]` float32, in the order to train on) for pass `k` over any other data."""
 
     def __init__(self, epochs: Callable[[int], Iterator[np.ndarray]], batch_size: int, d_in: int):
         self._epochs = epochs
