@@ -18,7 +18,7 @@ HOOK = "decoder.blocks.2.hook_resid_post"
 
 @pytest.fixture(scope="module")
 def clips():
-    return bundled_clips()[:3]
+    return bundled_clips()[:2]
 
 
 def reference(model, clip):
@@ -39,7 +39,7 @@ def references(tiny_en, clips):
 
 def test_rows_predict_the_transcript_whatever_the_batch(tiny_en, clips, references):
     source = WhisperDecoderSource(tiny_en)
-    for batch_size in (1, 3):
+    for batch_size in (1, 2):
         rows = list(source.rows(clips, [HOOK], batch_size, padding=False))
         assert [r.window.clip.id for r in rows] == [c.id for c in clips]
         for r, (values, _, n_start, text) in zip(rows, references):
