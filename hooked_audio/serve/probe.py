@@ -1,0 +1,139 @@
+"""`ClipProbe`: everything the probing page shows about one clip, computed from one teacher-forced
+run of the model on its own transcript and kept, so that switching views costs nothing.
+
+All times are seconds from the clip's start: encoder position p covers `[p, p + 1) * 0.02` s
+(`SECONDS_PER_POSITION`), mel column c `[c, c + 1) * 0.01` s. Only the positions that hold the
+clip's audio are kept (a 3 s clip: 150 of the window's 1500).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import whisper
+
+from hooked_audio.audio import Audio, load_audio
+from hooked_audio.constants import SAMPLE_RATE, SECONDS_PER_POSITION
+from hooked_audio.models.whisper.inference import transcribe_options
+from hooked_audio.models.whisper.lens import decoder_lens, encoder_lens
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float
+    end: float
+
+
+@dataclass
+class ClipProbe:
+    """One clip (at most one 30 s window) and the model's view of it (module docstring)."""
+
+    model: object
+    audio: Audio
+    mel: np.ndarray = field(init=False)  # [n_mels, mel columns of the clip]
+    text: str = field(init=False)
+    words: list[Word] = field(init=False)
+    tokens: list[int] = field(init=False)  # start prefix + transcript + end of text
+    token_strings: list[str] = field(init=False)
+    n_positions: int = field(init=False)
+
+    def __post_init__(self):
+        model = self.model
+        self.audio = load_audio(self.audio)
+        seconds = len(self.audio) / SAMPLE_RATE
+        if seconds > model.window_samples / SAMPLE_RATE:
+            window = model.window_samples // SAMPLE_RATE
+            raise ValueError(
+                f"The clip is {seconds:.1f} s; the page probes one {window} s window. Cut the "
+                "part you want to look at."
+            )
+        self.n_positions = max(1, math.ceil(seconds / SECONDS_PER_POSITION))
+        mel = model.to_mel(self.audio)
+        self._mel_input = mel
+        self.mel = mel[0, :, : 2 * self.n_positions].numpy()
+        with torch.no_grad():
+            result = whisper.transcribe(
+                model,
+                np.asarray(self.audio),
+                word_timestamps=True,
+                verbose=None,
+                **transcribe_options(model),
+            )
+        self.text = result["text"].strip()
+        self.words = [
+            Word(w["word"].strip(), float(w["start"]), float(w["end"]))
+            for segment in result["segments"]
+            for w in segment.get("words", [])
+        ]
+        own = model.tokenizer.encode(" " + self.text) if self.text else []
+        self.tokens = model.start_tokens() + own + [model.tokenizer.eot]
+        self.token_strings = [model.tokenizer.decode([t]) for t in self.tokens]
+        names = lambda name: name.endswith(("hook_pattern", "hook_resid_post"))
+        with torch.no_grad():
+            self._logits, self._cache = model.run_with_cache(
+                mel, torch.tensor([self.tokens]), names_filter=names
+            )
+        self._lens = self._decoder_lens = None
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+    @property
+    def n_layers(self) -> int:
+        return self.model.dims.n_audio_layer
+
+    @property
+    def n_heads(self) -> int:
+        return self.model.dims.n_audio_head
+
+    def position_seconds(self) -> np.ndarray:
+        """The start of each kept encoder position, in seconds."""
+        return np.arange(self.n_positions) * SECONDS_PER_POSITION
+
+    def encoder_attention(self, layer: int, head: int) -> np.ndarray:
+        """Encoder self-attention `[query position, key position]` over the clip's positions."""
+        pattern = self._cache[f"encoder.blocks.{layer}.attn.hook_pattern"]
+        return pattern[0, head, : self.n_positions, : self.n_positions].numpy()
+
+    def cross_attention(self, layer: int, head: int) -> np.ndarray:
+        """Decoder cross-attention `[token, encoder position]`: what each of the transcript's
+        tokens (as input) reads from the clip."""
+        pattern = self._cache[f"decoder.blocks.{layer}.cross_attn.hook_pattern"]
+        return pattern[0, head, :, : self.n_positions].numpy()
+
+    def activation_norms(self) -> np.ndarray:
+        """The encoder's residual stream norm after each block, `[layer, position]`."""
+        return np.stack(
+            [
+                self._cache[f"encoder.blocks.{layer}.hook_resid_post"][0, : self.n_positions]
+                .norm(dim=-1)
+                .numpy()
+                for layer in range(self.n_layers)
+            ]
+        )
+
+    def decoder_lens(self):
+        """The decoder logit lens on the transcript (`hooked_audio.models.whisper.lens`'s
+        `decoder_lens`: per layer and token, the top token and the target's probability)."""
+        if self._decoder_lens is None:
+            self._decoder_lens = decoder_lens(self.model, self._mel_input, tokens=self.tokens)
+        return self._decoder_lens
+
+    def encoder_lens(self):
+        """The encoder lens (`hooked_audio.models.whisper.lens.encoder_lens`), computed once."""
+        if self._lens is None:
+            self._lens = encoder_lens(self.model, self.audio)
+        return self._lens
+
+    def snippet(self, start_s: float, end_s: float) -> Audio:
+        """The clip's audio over `[start_s, end_s)` (clipped to the clip)."""
+        start = max(0, int(round(start_s * SAMPLE_RATE)))
+        end = min(len(self.audio), int(round(end_s * SAMPLE_RATE)))
+        if end <= start:
+            raise ValueError(f"The span {start_s:.2f}-{end_s:.2f} s holds none of the clip.")
+        return Audio(np.asarray(self.audio[start:end]), SAMPLE_RATE)
