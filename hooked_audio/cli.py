@@ -3,9 +3,9 @@
 `hooked-audio demo` runs the main job offline on the packaged tiny.en weights
 (`hooked_audio.demo`); the other subcommands are the study, its pair sets, the Whisper lens,
 `transcribe` (with encoder frames zeroed or patched), `patch` (one minimal pair of the user's
-own recordings), `heads` (cross-attention heads ranked by how well they time words) and `sae`
-(train sparse autoencoders on encoder hooks, feature dashboards). Each
-subcommand checks its arguments before a model loads; errors a user can fix are printed as
+own recordings), `heads` (cross-attention heads ranked by how well they time words), `sae`
+(train sparse autoencoders on encoder hooks, feature dashboards) and `serve` (a local page
+for probing the model). Each subcommand checks its arguments before a model loads; errors a user can fix are printed as
 one line naming the problem, with exit status 2, never as a stack trace.
 """
 
@@ -20,6 +20,7 @@ from hooked_audio.commands.demo import add_demo_parser
 from hooked_audio.commands.heads import add_heads_parser, run_heads_command
 from hooked_audio.commands.patch import add_patch_parser, run_patch_command
 from hooked_audio.commands.sae import add_sae_parser, run_sae_command
+from hooked_audio.commands.serve import add_serve_parser, run_serve_command
 from hooked_audio.commands.transcribe import add_transcribe_parser, run_transcribe_command
 from hooked_audio.demo import demo
 from hooked_audio.models.whisper.lens.command import add_lens_parser, run_lens_command
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_patch_parser(sub)
     add_heads_parser(sub)
     add_sae_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 
@@ -66,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "patch": run_patch_command,
         "heads": run_heads_command,
         "sae": run_sae_command,
+        "serve": run_serve_command,
     }[args.command]
     try:
         return run(args)

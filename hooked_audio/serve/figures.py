@@ -172,11 +172,12 @@ def sweep_figure(result: SweepResult, seconds: float) -> go.Figure:
     values = result.normalised().numpy()
     starts = np.array([s for s, _ in result.cell_seconds])
     ends = np.array([e for _, e in result.cell_seconds])
-    custom = np.broadcast_to(np.stack([starts, ends], -1), (len(result.layers), len(starts), 2))
+    # plain lists: the page reads the cells' spans back from the figure and from click events
+    custom = [[[float(s), float(e)] for s, e in zip(starts, ends)] for _ in result.layers]
     fig = go.Figure(
         go.Heatmap(
-            z=values,
-            x=(starts + ends) / 2,
+            z=values.tolist(),
+            x=((starts + ends) / 2).tolist(),
             y=[f"layer {layer}" for layer in result.layers],
             customdata=custom,
             zmin=-1,

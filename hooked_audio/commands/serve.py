@@ -1,0 +1,51 @@
+"""`hooked-audio serve`: the probing page (`hooked_audio.serve`) on a local address.
+
+The page is a Dash app; it is served here by Werkzeug's threaded server (Flask's own), on
+127.0.0.1 unless `--host` says otherwise (the page runs the model for whoever reaches it).
+`--port 0` takes a free port. The address is printed once the server listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from hooked_audio.commands.arguments import add_model_argument, non_negative_int
+
+
+def add_serve_parser(sub) -> None:
+    parser = sub.add_parser("serve", help="a local page for looking inside the model")
+    add_model_argument(parser)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=non_negative_int, default=8050, help="0: any free port")
+
+
+def make_server(model, host: str, port: int):
+    """The page's app served by Werkzeug (not started: call `serve_forever`)."""
+    from werkzeug.serving import make_server as werkzeug_server
+
+    from hooked_audio.serve.app import create_app
+
+    return werkzeug_server(host, port, create_app(model).server, threaded=True)
+
+
+def run_serve_command(args: argparse.Namespace) -> int:
+    try:
+        import dash  # noqa: F401
+    except ImportError as error:
+        raise ImportError(
+            f'The page needs Dash ({error}): pip install -e ".[serve]" (or hooked-audio[serve]).'
+        ) from error
+    from hooked_audio import HookedWhisper
+
+    model = HookedWhisper.from_pretrained(args.model)
+    server = make_server(model, args.host, args.port)
+    print(
+        f"hooked-audio serve: http://{args.host}:{server.server_port}/ (Ctrl+C stops)", flush=True
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

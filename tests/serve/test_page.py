@@ -1,0 +1,162 @@
+"""The probing page end to end in headless Chromium (Debian's chromium; skipped with a message
+where there is none): `hooked-audio serve`'s server on a free local port, the page loads with no
+console errors, a bundled clip's transcript and spectrogram appear, a typed selection plays, a
+small sweep runs with its progress and its heatmap renders with the recovery where the noise
+was, a click on a cell plays its frames, zeroing the selection re-transcribes, a bad upload is
+refused on the page, and the server stops cleanly."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import pytest
+import soundfile
+
+pytest.importorskip("dash", reason="the page needs the serve extra: pip install -e '.[serve]'")
+
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+from hooked_audio.commands.serve import make_server  # noqa: E402
+from hooked_audio.headless_browser import NoBrowserError, headless_chromium, wait_for  # noqa: E402
+
+CLIP = "paris-berlin.clean"
+
+
+@pytest.fixture(scope="module")
+def server(tiny_en):
+    server = make_server(tiny_en, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "the server did not stop"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        browser = headless_chromium(1300)
+    except NoBrowserError as error:
+        pytest.skip(str(error))
+    yield browser
+    browser.quit()
+
+
+def text_of(browser, element_id: str) -> str:
+    return browser.execute_script(f"return document.getElementById('{element_id}').innerText")
+
+
+def graph_data(browser, element_id: str):
+    return browser.execute_script(
+        f"const g = document.querySelector('#{element_id} .js-plotly-plot');"
+        "return g && g.data ? g.data.map(t => ({type: t.type, x: t.x, customdata: t.customdata,"
+        " z: t.z})) : null;"
+    )
+
+
+def severe_logs(browser) -> list:
+    return [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def type_into(browser, element_id: str, value: str) -> None:
+    field = browser.find_element(By.ID, element_id)
+    field.clear()
+    field.send_keys(value, Keys.TAB)
+
+
+def test_the_page_end_to_end_slow(server, browser):
+    browser.get(f"http://127.0.0.1:{server.server_port}/")
+    assert wait_for(browser, "return document.getElementById('clip') !== null", 30)
+    assert not severe_logs(browser)
+
+    # a bundled clip: its transcript, words and spectrogram
+    browser.find_element(By.ID, "clip").click()
+    option = next(
+        o for o in browser.find_elements(By.CSS_SELECTOR, "[role=option]") if o.text == CLIP
+    )
+    option.click()
+    assert wait_for(browser, "return document.getElementById('transcript').innerText", 60)
+    assert text_of(browser, "transcript") == "We will meet in Paris next summer."
+    assert "Paris" in text_of(browser, "words")
+    assert wait_for(
+        browser,
+        "const g = document.querySelector('#spectrogram .js-plotly-plot');"
+        "return g && g.data && g.data.length",
+        30,
+    )
+    assert graph_data(browser, "spectrogram")[0]["type"] == "heatmap"
+
+    # a typed selection over "Paris" plays
+    type_into(browser, "sel-start", "0.9")
+    type_into(browser, "sel-end", "1.3")
+    assert wait_for(
+        browser,
+        "return document.getElementById('selection-text').innerText.includes('0.90-1.30')",
+        30,
+    )
+    assert wait_for(
+        browser, "return document.getElementById('player').src.startsWith('data:audio/flac')", 30
+    )
+    duration = wait_for(
+        browser,
+        "const a = document.getElementById('player');return a.readyState >= 1 && a.duration",
+        30,
+    )
+    assert duration == pytest.approx(0.4, abs=0.01)
+
+    # noise at -10 dB over the selection, a sweep of 0.4 s cells: recovery where the noise was
+    type_into(browser, "snr", "-10")
+    type_into(browser, "window", "0.4")
+    browser.find_element(By.ID, "run-sweep").click()
+    assert wait_for(
+        browser,
+        "const g = document.querySelector('#sweep .js-plotly-plot');"
+        "return g && g.data && g.data.length",
+        240,
+    )
+    assert float(browser.find_element(By.ID, "progress").get_attribute("value")) == 1.0
+    (trace,) = graph_data(browser, "sweep")
+    spans = [tuple(cell) for cell in trace["customdata"][0]]
+    last_layer = trace["z"][-1]
+    best = spans[max(range(len(spans)), key=lambda i: last_layer[i])]
+    assert best[0] < 1.3 and best[1] > 0.9, (best, last_layer)
+    assert not text_of(browser, "status")
+
+    # a click on the heatmap plays the frames of the cell under the pointer
+    plot = browser.find_element(By.CSS_SELECTOR, "#sweep .nsewdrag")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", plot)
+    actions = ActionChains(browser).move_to_element(plot).pause(0.5).move_by_offset(2, 0)
+    actions.pause(0.5).click().perform()
+    assert wait_for(
+        browser,
+        "return document.getElementById('cell-player').src.startsWith('data:audio/flac')",
+        30,
+    )
+
+    # zero the selection at layer 0 and re-transcribe
+    browser.find_element(By.ID, "zero").click()
+    assert wait_for(browser, "return document.getElementById('edited-transcript').innerText", 60)
+    assert text_of(browser, "edited-transcript").startswith("With the selection zeroed at layer 0")
+    assert not severe_logs(browser)
+
+
+def test_a_file_that_is_not_audio_is_refused_on_the_page(server, browser, tmp_path):
+    browser.get(f"http://127.0.0.1:{server.server_port}/")
+    assert wait_for(browser, "return document.getElementById('upload') !== null", 30)
+    notes = tmp_path / "notes.wav"
+    notes.write_text("not audio at all")
+    browser.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(notes))
+    assert wait_for(browser, "return document.getElementById('status').innerText", 30)
+    assert "not an audio file" in text_of(browser, "status")
+    buffer = io.BytesIO()
+    soundfile.write(buffer, [0.0] * (31 * 16000), 16000, format="WAV")
+    long = tmp_path / "long.wav"
+    long.write_bytes(buffer.getvalue())
+    browser.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(long))
+    assert wait_for(
+        browser, "return document.getElementById('status').innerText.includes('30 s window')", 30
+    )

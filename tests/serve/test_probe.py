@@ -1,0 +1,114 @@
+"""The probing page's computations without a browser: the probe's views are the model's own
+activations over the clip's positions, the figures put them at their true times with the
+transcription's words, uploads are decoded or refused with a message, and the experiments
+corrupt what was selected."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+pytest.importorskip("dash", reason="the page needs the serve extra: pip install -e '.[serve]'")
+
+from hooked_audio.activation_store import bundled_clips  # noqa: E402
+from hooked_audio.serve import figures  # noqa: E402
+from hooked_audio.serve.experiments import (  # noqa: E402
+    check_selection,
+    corrupt_audio,
+    transcript_log_prob,
+)
+from hooked_audio.serve.probe import ClipProbe  # noqa: E402
+from hooked_audio.serve.uploads import decode_upload  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def probe(tiny_en):
+    clip = next(c for c in bundled_clips() if c.id == "paris-berlin.clean")
+    return ClipProbe(tiny_en, clip.audio)
+
+
+def test_probe_holds_the_models_own_activations(tiny_en, probe):
+    assert probe.text == "We will meet in Paris next summer."
+    assert " ".join(w.text for w in probe.words) == probe.text
+    assert probe.n_positions == int(np.ceil(probe.seconds / 0.02))
+    mel = tiny_en.to_mel(probe.audio)
+    names = ["encoder.blocks.1.attn.hook_pattern", "decoder.blocks.2.cross_attn.hook_pattern"]
+    names += ["encoder.blocks.3.hook_resid_post"]
+    with torch.no_grad():
+        _, cache = tiny_en.run_with_cache(mel, torch.tensor([probe.tokens]), names_filter=names)
+    n = probe.n_positions
+    np.testing.assert_allclose(
+        probe.encoder_attention(1, 2), cache[names[0]][0, 2, :n, :n], atol=1e-5
+    )
+    np.testing.assert_allclose(probe.cross_attention(2, 3), cache[names[1]][0, 3, :, :n], atol=1e-5)
+    np.testing.assert_allclose(
+        probe.activation_norms()[3], cache[names[2]][0, :n].norm(dim=-1), rtol=1e-4
+    )
+    assert probe.token_strings[2:5] == [" We", " will", " meet"]
+
+
+def test_figures_sit_on_the_clips_time_axis(probe):
+    spectrogram = figures.spectrogram_figure(probe)
+    x = np.asarray(spectrogram.data[0].x)
+    assert x[0] == pytest.approx(0.005) and x[1] - x[0] == pytest.approx(0.01)
+    labels = {a.text: a.x for a in spectrogram.layout.annotations}
+    for word in probe.words:
+        assert labels[word.text] == pytest.approx((word.start + word.end) / 2)
+    norms = figures.norms_figure(probe)
+    assert np.asarray(norms.data[0].x)[[0, -1]] == pytest.approx(
+        [0.01, (probe.n_positions - 0.5) * 0.02]
+    )
+    cross = figures.cross_attention_figure(probe, 0, 0)
+    assert list(cross.data[0].y)[2] == "2: ' We'"
+    lens = figures.decoder_lens_figure(probe)
+    assert list(lens.data[0].y) == probe.decoder_lens().labels
+
+
+def test_uploads_are_decoded_or_refused(probe):
+    buffer = io.BytesIO()
+    stereo = np.stack([np.asarray(probe.audio), np.asarray(probe.audio)], 1)
+    soundfile.write(buffer, stereo, 16000, format="WAV")
+    uri = "data:audio/wav;base64," + base64.b64encode(buffer.getvalue()).decode()
+    np.testing.assert_allclose(decode_upload(uri, "a.wav"), probe.audio, atol=1e-4)
+    text = "data:text/plain;base64," + base64.b64encode(b"not audio at all").decode()
+    with pytest.raises(ValueError, match="not an audio file"):
+        decode_upload(text, "notes.txt")
+    with pytest.raises(ValueError, match="over 20 MB"):
+        decode_upload("data:audio/wav;base64," + "A" * (28 * 1024 * 1024), "big.wav")
+    long = io.BytesIO()
+    soundfile.write(long, np.zeros(31 * 16000, np.float32), 16000, format="WAV")
+    audio = decode_upload("data:audio/wav;base64," + base64.b64encode(long.getvalue()).decode())
+    with pytest.raises(ValueError, match="probes one 30 s window"):
+        ClipProbe(probe.model, audio)
+
+
+def test_corruptions_touch_only_the_selection(probe):
+    clean, corrupt = corrupt_audio(probe, "silence", (0.9, 1.3))
+    changed = np.flatnonzero(np.asarray(clean) != np.asarray(corrupt))
+    assert changed.min() >= round(0.9 * 16000) and changed.max() < round(1.3 * 16000)
+    _, noisy = corrupt_audio(probe, "noise", (0.9, 1.3), snr_db=0)
+    changed = np.flatnonzero(np.asarray(clean) != np.asarray(noisy))
+    assert changed.min() >= round(0.9 * 16000) and changed.max() < round(1.3 * 16000)
+    with pytest.raises(ValueError, match="Select a stretch"):
+        corrupt_audio(probe, "noise", None)
+    with pytest.raises(ValueError, match="shorter than one 20 ms frame"):
+        check_selection((1.0, 1.01), probe.seconds)
+    with pytest.raises(ValueError, match="not in the transcript"):
+        corrupt_audio(probe, "pair", edit=("London", "Rome"))
+
+
+def test_the_sweep_metric_is_the_transcripts_log_prob(tiny_en, probe):
+    metric = transcript_log_prob(probe.tokens, len(tiny_en.start_tokens()))
+    with torch.no_grad():
+        logits = tiny_en(tiny_en.to_mel(probe.audio), torch.tensor([probe.tokens]))
+    log_probs = logits[0].log_softmax(-1)
+    n = len(tiny_en.start_tokens())
+    expected = np.mean(
+        [float(log_probs[i - 1, probe.tokens[i]]) for i in range(n, len(probe.tokens))]
+    )
+    assert float(metric(logits)) == pytest.approx(expected, abs=1e-5)
