@@ -5,8 +5,9 @@
 `transcribe` (with encoder frames zeroed or patched), `patch` (one minimal pair of the user's
 own recordings), `heads` (cross-attention heads ranked by how well they time words), `sae`
 (train sparse autoencoders on encoder hooks, feature dashboards) and `serve` (a local page
-for probing the model). Each subcommand checks its arguments before a model loads; errors a user can fix are printed as
-one line naming the problem, with exit status 2, never as a stack trace.
+for probing the model). Each subcommand checks its arguments before a model loads; errors a
+user can fix are printed as one line naming the problem, with exit status 2, never as a stack
+trace.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ The page is a Dash app; it is served here by Werkzeug's threaded server (Flask's
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from hooked_audio.commands.arguments import add_model_argument, non_negative_int
 
@@ -17,15 +18,18 @@ def add_serve_parser(sub) -> None:
     add_model_argument(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=non_negative_int, default=8050, help="0: any free port")
+    parser.add_argument(
+        "--sae", type=Path, default=None, help="an encoder SAE in SAELens's format (sae extra)"
+    )
 
 
-def make_server(model, host: str, port: int):
+def make_server(model, host: str, port: int, sae=None):
     """The page's app served by Werkzeug (not started: call `serve_forever`)."""
     from werkzeug.serving import make_server as werkzeug_server
 
     from hooked_audio.serve.app import create_app
 
-    return werkzeug_server(host, port, create_app(model).server, threaded=True)
+    return werkzeug_server(host, port, create_app(model, sae).server, threaded=True)
 
 
 def run_serve_command(args: argparse.Namespace) -> int:
@@ -37,8 +41,15 @@ def run_serve_command(args: argparse.Namespace) -> int:
         ) from error
     from hooked_audio import HookedWhisper
 
+    if args.sae is not None and not args.sae.is_dir():
+        raise ValueError(f"--sae {str(args.sae)!r} is not a folder (an SAE in SAELens's format).")
     model = HookedWhisper.from_pretrained(args.model)
-    server = make_server(model, args.host, args.port)
+    sae = None
+    if args.sae is not None:
+        from hooked_audio.sae import load_sae
+
+        sae = load_sae(args.sae, model)
+    server = make_server(model, args.host, args.port, sae)
     print(
         f"hooked-audio serve: http://{args.host}:{server.server_port}/ (Ctrl+C stops)", flush=True
     )

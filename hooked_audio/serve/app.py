@@ -32,6 +32,7 @@ VIEWS = {
     "encoder-lens": "Encoder lens",
     "decoder-lens": "Decoder logit lens",
     "norms": "Activation norms",
+    "sae": "SAE features (with --sae)",
 }
 CSS = {"fontFamily": "system-ui, sans-serif", "maxWidth": "1200px", "margin": "0 auto"}
 
@@ -57,6 +58,7 @@ class ProbeState:
         self.probes: dict[str, ClipProbe] = {}
         self.corrupt: dict[str, Any] = {}
         self.runner = SweepRunner()
+        self.sae: Any = None
 
     def probe(self, key: str) -> ClipProbe:
         if key not in self.probes:
@@ -223,9 +225,11 @@ def layout(state: ProbeState) -> html.Div:
     )
 
 
-def create_app(model: Any) -> Dash:
-    """The page over `model` (a `HookedWhisper`); serve it with `app.run(...)`."""
+def create_app(model: Any, sae: Any = None) -> Dash:
+    """The page over `model` (a `HookedWhisper`), with `sae` (an encoder SAE, optional) for
+    the SAE features view; serve it with `app.run(...)` or `hooked-audio serve`."""
     state = ProbeState(model)
+    state.sae = sae
     app = Dash(__name__, title="hooked-audio probe")
     app.layout = layout(state)
     app.state = state  # for tests and embedding
@@ -315,6 +319,13 @@ def create_app(model: Any) -> Dash:
             return dcc.Graph(figure=figures.decoder_lens_figure(probe))
         if view == "norms":
             return dcc.Graph(figure=figures.norms_figure(probe))
+        if view == "sae":
+            if state.sae is None:
+                return html.P("No SAE is loaded: start the page with --sae FOLDER.")
+            try:
+                return dcc.Graph(figure=figures.sae_features_figure(probe, state.sae))
+            except ValueError as error:
+                return html.P(str(error))
         lens = probe.encoder_lens()
         rows = [html.Tr([html.Th("layer"), html.Th("accuracy"), html.Th("transcript")])]
         rows += [

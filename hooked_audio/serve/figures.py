@@ -195,3 +195,20 @@ def sweep_figure(result: SweepResult, seconds: float) -> go.Figure:
         yaxis={"title": "", "autorange": "reversed", "type": "category"},
     )
     return fig
+
+
+def sae_features_figure(probe: ClipProbe, sae, n: int = 16) -> go.Figure:
+    """The SAE features most active over the clip (rows), their activation over time."""
+    features, acts = probe.sae_features(sae, n)
+    if not features:
+        raise ValueError("No feature of this SAE fires on this clip.")
+    fig = time_heatmap(
+        acts,
+        [f"feature {f}" for f in features],
+        f"SAE features at {sae.cfg.metadata.hook_name} (most active on this clip first)",
+        "",
+        probe.seconds,
+        colorscale="Viridis",
+    )
+    _word_marks(fig, probe.words)
+    return fig

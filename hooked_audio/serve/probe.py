@@ -130,6 +130,24 @@ class ClipProbe:
             self._lens = encoder_lens(self.model, self.audio)
         return self._lens
 
+    def sae_features(self, sae, n: int = 16) -> tuple[list[int], np.ndarray]:
+        """The `n` features of `sae` (spliced at the hook it was trained on, an encoder hook)
+        most active over this clip, and their activations `[feature, position]`."""
+        from hooked_audio.sae.splice import sae_hook_name
+
+        hook = sae_hook_name(sae)
+        if not hook.startswith("encoder."):
+            raise ValueError(f"The page draws encoder SAEs over time; this one reads {hook!r}.")
+        name = f"{hook}.hook_sae_acts_post"
+        with torch.no_grad(), self.model.saes([sae], use_error_term=True):
+            _, cache = self.model.run_with_cache(
+                self._mel_input, torch.tensor([self.tokens[:1]]), names_filter=[name]
+            )
+        acts = cache[name][0, : self.n_positions].float()  # [position, d_sae]
+        top = acts.sum(0).argsort(descending=True)[: min(n, acts.shape[1])]
+        top = [int(f) for f in top if acts[:, f].sum() > 0]
+        return top, acts[:, top].T.numpy()
+
     def snippet(self, start_s: float, end_s: float) -> Audio:
         """The clip's audio over `[start_s, end_s)` (clipped to the clip)."""
         start = max(0, int(round(start_s * SAMPLE_RATE)))
