@@ -18,10 +18,11 @@ class NoBrowserError(RuntimeError):
     """No Chromium, ChromeDriver or Selenium on this machine."""
 
 
-def headless_chromium(width: int = 1300, height: int = 1000):
+def headless_chromium(width: int = 1300, height: int = 1000, flags: tuple[str, ...] = ()):
     """A Selenium `webdriver.Chrome` on the system Chromium, headless, with the browser's
-    console log recorded (`driver.get_log("browser")`). Raises `NoBrowserError` naming what is
-    missing and how to install it."""
+    console log recorded (`driver.get_log("browser")`); `flags` are further Chromium switches
+    (e.g. a fake microphone for page tests). Raises `NoBrowserError` naming what is missing and
+    how to install it."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if not chromium or not driver:
@@ -36,7 +37,7 @@ def headless_chromium(width: int = 1300, height: int = 1000):
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     size = f"--window-size={width},{height}"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", size):
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", size, *flags):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=webdriver.ChromeService(driver), options=options)

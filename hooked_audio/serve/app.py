@@ -94,8 +94,11 @@ def layout(state: ProbeState) -> html.Div:
                         id="upload",
                         style={"display": "inline-block", "marginLeft": "1em"},
                     ),
+                    html.Button("Record", id="record", style={"marginLeft": "1em"}),
+                    html.Span(id="record-status", style={"marginLeft": "0.5em"}),
                 ]
             ),
+            dcc.Store(id="recording"),
             html.Div(id="status", role="status", style={"color": "#a00", "margin": "0.5em 0"}),
             dcc.Store(id="clip-key"),
             dcc.Store(id="selection"),
@@ -128,6 +131,9 @@ def layout(state: ProbeState) -> html.Div:
                 ]
             ),
             html.Audio(id="player", controls=True),
+            # a sweep's heatmap sits under the spectrogram, on its time axis
+            dcc.Graph(id="sweep", config={"displaylogo": False}, style={"display": "none"}),
+            html.Audio(id="cell-player", controls=True),
             html.H3("Views"),
             html.Div(
                 [
@@ -208,8 +214,6 @@ def layout(state: ProbeState) -> html.Div:
                     dcc.Interval(id="poll", interval=500, disabled=True),
                 ]
             ),
-            dcc.Graph(id="sweep", config={"displaylogo": False}, style={"display": "none"}),
-            html.Audio(id="cell-player", controls=True),
             html.Div(
                 [
                     html.Button("Zero the selection and transcribe", id="zero"),
@@ -239,15 +243,18 @@ def create_app(model: Any, sae: Any = None) -> Dash:
         Output("status", "children", allow_duplicate=True),
         Input("clip", "value"),
         Input("upload", "contents"),
+        Input("recording", "data"),
         State("upload", "filename"),
         prevent_initial_call=True,
     )
-    def choose(clip, contents, filename):
+    def choose(clip, contents, recording, filename):
         from dash import ctx
 
         try:
             if ctx.triggered_id == "upload" and contents:
                 return state.add_upload(decode_upload(contents, filename)), ""
+            if ctx.triggered_id == "recording" and recording:
+                return state.add_upload(decode_upload(recording, "the recording")), ""
             if clip:
                 state.probe(clip)
                 return clip, ""

@@ -160,3 +160,40 @@ def test_a_file_that_is_not_audio_is_refused_on_the_page(server, browser, tmp_pa
     assert wait_for(
         browser, "return document.getElementById('status').innerText.includes('30 s window')", 30
     )
+
+
+def test_a_microphone_recording_becomes_the_clip(server):
+    """Chromium's fake microphone (a tone) recorded for about two seconds: the recording is
+    decoded on the server like an upload and probed (spectrogram over its length)."""
+    flags = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
+    try:
+        browser = headless_chromium(1300, flags=flags)
+    except NoBrowserError as error:
+        pytest.skip(str(error))
+    try:
+        browser.get(f"http://127.0.0.1:{server.server_port}/")
+        assert wait_for(browser, "return document.getElementById('record') !== null", 30)
+        browser.find_element(By.ID, "record").click()
+        assert wait_for(browser, "return document.getElementById('record').innerText == 'Stop'", 10)
+        browser.execute_script("return new Promise(r => setTimeout(r, 2000))")
+        browser.find_element(By.ID, "record").click()
+        assert wait_for(
+            browser,
+            "return document.getElementById('record-status').innerText.startsWith('Recorded')",
+            30,
+        ), text_of(browser, "record-status")
+        assert wait_for(
+            browser,
+            "const g = document.querySelector('#spectrogram .js-plotly-plot');"
+            "return g && g.data && g.data.length",
+            60,
+        ), text_of(browser, "status")
+        span = browser.execute_script(
+            "const g = document.querySelector('#spectrogram .js-plotly-plot');"
+            "return g.layout.xaxis.range[1];"
+        )
+        recorded = float(text_of(browser, "record-status").split()[1])
+        assert span == pytest.approx(recorded, abs=0.05)
+        assert not severe_logs(browser)
+    finally:
+        browser.quit()

@@ -112,3 +112,10 @@ def test_the_sweep_metric_is_the_transcripts_log_prob(tiny_en, probe):
         [float(log_probs[i - 1, probe.tokens[i]]) for i in range(n, len(probe.tokens))]
     )
     assert float(metric(logits)) == pytest.approx(expected, abs=1e-5)
+
+
+def test_an_edited_transcript_becomes_a_synthesised_minimal_pair(tiny_en, probe):
+    clean, corrupt = corrupt_audio(probe, "pair", edit=("Paris", "Berlin"))
+    assert len(clean) == len(corrupt) and clean is not probe.audio
+    heard = [ClipProbe(tiny_en, audio).text for audio in (clean, corrupt)]
+    assert "Paris" in heard[0] and "Berlin" in heard[1]
