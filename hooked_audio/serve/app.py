@@ -10,6 +10,7 @@ in the page's status line, never as a stack trace.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
@@ -49,13 +50,18 @@ def _selection_of(selected: Any) -> tuple[float, float] | None:
     return (min(start, end), max(start, end))
 
 
+#: clips whose probes the server keeps (the oldest are dropped; a bundled one is recomputed)
+KEPT_PROBES = 8
+
+
 class ProbeState:
-    """The server's state: probes by clip key, corrupt clips by key, the sweep runner."""
+    """The server's state: the latest probes by clip key (at most `KEPT_PROBES`, as a 30 s
+    clip's attention patterns take a few hundred MB), corrupt clips by key, the sweeps."""
 
     def __init__(self, model: Any):
         self.model = model
         self.bundled = {clip.id: clip for clip in bundled_clips()}
-        self.probes: dict[str, ClipProbe] = {}
+        self.probes: OrderedDict[str, ClipProbe] = OrderedDict()
         self.corrupt: dict[str, Any] = {}
         self.runner = SweepRunner()
         self.sae: Any = None
@@ -63,14 +69,24 @@ class ProbeState:
     def probe(self, key: str) -> ClipProbe:
         if key not in self.probes:
             if not key.startswith("bundled:") or key[8:] not in self.bundled:
-                raise ValueError(f"Unknown clip {key!r}: choose a clip or upload one again.")
-            self.probes[key] = ClipProbe(self.model, self.bundled[key[8:]].audio)
+                raise ValueError(
+                    f"Unknown clip {key!r} (the server keeps the last {KEPT_PROBES} clips): "
+                    "choose a clip or upload it again."
+                )
+            self._keep(key, ClipProbe(self.model, self.bundled[key[8:]].audio))
+        self.probes.move_to_end(key)
         return self.probes[key]
 
     def add_upload(self, audio: Any) -> str:
         key = f"upload:{uuid.uuid4().hex[:8]}"
-        self.probes[key] = ClipProbe(self.model, audio)
+        self._keep(key, ClipProbe(self.model, audio))
         return key
+
+    def _keep(self, key: str, probe: ClipProbe) -> None:
+        self.probes[key] = probe
+        while len(self.probes) > KEPT_PROBES:
+            dropped, _ = self.probes.popitem(last=False)
+            self.corrupt.pop(dropped, None)
 
 
 def layout(state: ProbeState) -> html.Div:

@@ -72,12 +72,36 @@ class ClipProbe:
         own = model.tokenizer.encode(" " + self.text) if self.text else []
         self.tokens = model.start_tokens() + own + [model.tokenizer.eot]
         self.token_strings = [model.tokenizer.decode([t]) for t in self.tokens]
-        names = lambda name: name.endswith(("hook_pattern", "hook_resid_post"))
-        with torch.no_grad():
-            self._logits, self._cache = model.run_with_cache(
-                mel, torch.tensor([self.tokens]), names_filter=names
-            )
+        self._kept = self._keep_views(mel)
         self._lens = self._decoder_lens = None
+
+    def _keep_views(self, mel) -> dict[str, torch.Tensor]:
+        """One teacher-forced run; each hook the views read is cropped to the clip's positions
+        as it is computed, so no full 30 s window of attention patterns is ever held."""
+        n, kept = self.n_positions, {}
+
+        def encoder_pattern(x, hook):
+            kept[hook.name] = x[0, :, :n, :n].clone()
+
+        def cross_pattern(x, hook):
+            kept[hook.name] = x[0, :, :, :n].clone()
+
+        def norm(x, hook):
+            kept[hook.name] = x[0, :n].norm(dim=-1)
+
+        dims = self.model.dims
+        hooks = [
+            (f"encoder.blocks.{l}.attn.hook_pattern", encoder_pattern)
+            for l in range(dims.n_audio_layer)
+        ]
+        hooks += [(f"encoder.blocks.{l}.hook_resid_post", norm) for l in range(dims.n_audio_layer)]
+        hooks += [
+            (f"decoder.blocks.{l}.cross_attn.hook_pattern", cross_pattern)
+            for l in range(dims.n_text_layer)
+        ]
+        with torch.no_grad(), self.model.hooks(fwd_hooks=hooks):
+            self.model(mel, torch.tensor([self.tokens]))
+        return kept
 
     @property
     def seconds(self) -> float:
@@ -97,22 +121,18 @@ class ClipProbe:
 
     def encoder_attention(self, layer: int, head: int) -> np.ndarray:
         """Encoder self-attention `[query position, key position]` over the clip's positions."""
-        pattern = self._cache[f"encoder.blocks.{layer}.attn.hook_pattern"]
-        return pattern[0, head, : self.n_positions, : self.n_positions].numpy()
+        return self._kept[f"encoder.blocks.{layer}.attn.hook_pattern"][head].numpy()
 
     def cross_attention(self, layer: int, head: int) -> np.ndarray:
         """Decoder cross-attention `[token, encoder position]`: what each of the transcript's
         tokens (as input) reads from the clip."""
-        pattern = self._cache[f"decoder.blocks.{layer}.cross_attn.hook_pattern"]
-        return pattern[0, head, :, : self.n_positions].numpy()
+        return self._kept[f"decoder.blocks.{layer}.cross_attn.hook_pattern"][head].numpy()
 
     def activation_norms(self) -> np.ndarray:
         """The encoder's residual stream norm after each block, `[layer, position]`."""
         return np.stack(
             [
-                self._cache[f"encoder.blocks.{layer}.hook_resid_post"][0, : self.n_positions]
-                .norm(dim=-1)
-                .numpy()
+                self._kept[f"encoder.blocks.{layer}.hook_resid_post"].numpy()
                 for layer in range(self.n_layers)
             ]
         )

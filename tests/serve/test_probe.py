@@ -119,3 +119,16 @@ def test_an_edited_transcript_becomes_a_synthesised_minimal_pair(tiny_en, probe)
     assert len(clean) == len(corrupt) and clean is not probe.audio
     heard = [ClipProbe(tiny_en, audio).text for audio in (clean, corrupt)]
     assert "Paris" in heard[0] and "Berlin" in heard[1]
+
+
+def test_the_server_keeps_only_the_latest_clips(monkeypatch, tiny_en):
+    from hooked_audio.serve import app
+
+    monkeypatch.setattr(app, "ClipProbe", lambda model, audio: ("probe of", audio))
+    state = app.ProbeState(tiny_en)
+    keys = [state.add_upload(i) for i in range(app.KEPT_PROBES + 2)]
+    assert list(state.probes) == keys[2:]
+    with pytest.raises(ValueError, match="keeps the last 8 clips"):
+        state.probe(keys[0])
+    state.probe(keys[2])  # used again: now the newest
+    assert list(state.probes)[-1] == keys[2]
