@@ -201,9 +201,19 @@ def layout(state: ProbeState) -> html.Div:
                     html.Label(
                         [
                             " change ",
-                            dcc.Input(id="edit-word", type="text", placeholder="word"),
+                            dcc.Input(
+                                id="edit-word",
+                                type="text",
+                                placeholder="word",
+                                style={"width": "10em"},
+                            ),
                             " to ",
-                            dcc.Input(id="edit-replacement", type="text", placeholder="other word"),
+                            dcc.Input(
+                                id="edit-replacement",
+                                type="text",
+                                placeholder="other word",
+                                style={"width": "10em"},
+                            ),
                         ]
                     ),
                     html.Label(

@@ -15,14 +15,18 @@ from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.serve.probe import ClipProbe, Word
 
 SECONDS_PER_MEL = SECONDS_PER_POSITION / 2
-MARGIN = {"l": 60, "r": 20, "t": 40, "b": 40}
+MARGIN = {"l": 60, "r": 20, "t": 50, "b": 40}
+#: every time axis spans the same share of the page's width (colour bars sit to its right), so
+#: the spectrogram, the sweep and the other views line up second for second
+TIME_DOMAIN = [0.0, 0.92]
+COLORBAR = {"x": 0.94, "len": 0.9}
 
 
 def _centres(n: int, step: float) -> np.ndarray:
     return (np.arange(n) + 0.5) * step
 
 
-def _word_marks(fig: go.Figure, words: Sequence[Word], row_y: float = 1.02) -> None:
+def _word_marks(fig: go.Figure, words: Sequence[Word], row_y: float = 1.0) -> None:
     """Each word's label above the plot at its centre, a faint line at its start."""
     for word in words:
         fig.add_vline(x=word.start, line={"color": "rgba(255,255,255,0.35)", "width": 1})
@@ -31,6 +35,7 @@ def _word_marks(fig: go.Figure, words: Sequence[Word], row_y: float = 1.02) -> N
             y=row_y,
             yref="paper",
             text=word.text,
+            yanchor="bottom",
             showarrow=False,
             font={"size": 11},
         )
@@ -54,7 +59,7 @@ def spectrogram_figure(probe: ClipProbe) -> go.Figure:
         margin=MARGIN,
         dragmode="select",
         selectdirection="h",
-        xaxis={"title": "time (s)", "range": [0, probe.seconds]},
+        xaxis={"title": "time (s)", "range": [0, probe.seconds], "domain": TIME_DOMAIN},
         yaxis={"title": "mel bin", "fixedrange": True},
     )
     return fig
@@ -75,6 +80,7 @@ def time_heatmap(
             x=_centres(values.shape[1], SECONDS_PER_POSITION),
             y=list(rows),
             colorscale=colorscale,
+            colorbar=COLORBAR,
             hovertemplate="%{x:.2f} s, %{y}: %{z:.3g}<extra></extra>",
         )
     )
@@ -82,7 +88,7 @@ def time_heatmap(
         title=title,
         height=max(220, 60 + 22 * len(rows)),
         margin=MARGIN,
-        xaxis={"title": "time (s)", "range": [0, seconds]},
+        xaxis={"title": "time (s)", "range": [0, seconds], "domain": TIME_DOMAIN},
         yaxis={"title": row_title, "autorange": "reversed", "type": "category"},
     )
     return fig
@@ -128,9 +134,13 @@ def cross_attention_figure(probe: ClipProbe, layer: int, head: int) -> go.Figure
 
 def norms_figure(probe: ClipProbe) -> go.Figure:
     """The encoder's residual stream norm after each block, over time."""
-    rows = [f"block {layer}" for layer in range(probe.n_layers)]
+    rows = [str(layer) for layer in range(probe.n_layers)]
     fig = time_heatmap(
-        probe.activation_norms(), rows, "Residual stream norm", "after", probe.seconds
+        probe.activation_norms(),
+        rows,
+        "Residual stream norm after each block",
+        "block",
+        probe.seconds,
     )
     _word_marks(fig, probe.words)
     return fig
@@ -178,12 +188,13 @@ def sweep_figure(result: SweepResult, seconds: float) -> go.Figure:
         go.Heatmap(
             z=values.tolist(),
             x=((starts + ends) / 2).tolist(),
-            y=[f"layer {layer}" for layer in result.layers],
+            y=[str(layer) for layer in result.layers],  # short ticks keep the axes aligned
             customdata=custom,
             zmin=-1,
             zmax=1,
             colorscale="RdBu",
-            hovertemplate="%{customdata[0]:.2f}-%{customdata[1]:.2f} s, %{y}: recovery "
+            colorbar=COLORBAR,
+            hovertemplate="%{customdata[0]:.2f}-%{customdata[1]:.2f} s, layer %{y}: recovery "
             "%{z:.2f}<extra></extra>",
         )
     )
@@ -191,8 +202,8 @@ def sweep_figure(result: SweepResult, seconds: float) -> go.Figure:
         title="Recovery when the clean frames are patched in (resid_pre); click a cell to hear it",
         height=max(240, 60 + 40 * len(result.layers)),
         margin=MARGIN,
-        xaxis={"title": "time (s)", "range": [0, seconds]},
-        yaxis={"title": "", "autorange": "reversed", "type": "category"},
+        xaxis={"title": "time (s)", "range": [0, seconds], "domain": TIME_DOMAIN},
+        yaxis={"title": "layer", "autorange": "reversed", "type": "category"},
     )
     return fig
 
