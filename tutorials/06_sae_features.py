@@ -24,6 +24,7 @@ import torch
 
 from hooked_audio import HookedWhisper
 from hooked_audio.activation_store import (
+    SPEECH_SENTENCES,
     ActivationStore,
     bundled_clips,
     synthesised_clips,
@@ -38,15 +39,7 @@ from hooked_audio.sae.dashboard import feature_examples
 torch.manual_seed(0)
 model = HookedWhisper.from_pretrained("tiny.en")
 HOOK = "encoder.blocks.2.hook_resid_post"
-SENTENCES = [
-    "The quick brown fox jumps over the lazy dog.",
-    "She sells sea shells by the sea shore.",
-    "Please call Stella and ask her to bring these things with her from the store.",
-    "A large red boat sailed slowly across the calm blue water.",
-    "Seven doctors arrived at the hospital before midnight.",
-    "We need six spoons of fresh snow peas and five thick slabs of blue cheese.",
-]
-clips = bundled_clips() + synthesised_clips(SENTENCES)  # espeak-ng, a rate and pitch each
+clips = bundled_clips() + synthesised_clips(SPEECH_SENTENCES)  # espeak-ng, a rate and pitch each
 folder = Path(tempfile.mkdtemp()) / "acts"
 source = WhisperEncoderSource(model, "tiny.en")
 store = ActivationStore(write_activations(source, clips, [HOOK], folder, progress=False))

@@ -3,6 +3,7 @@ position out, with clip, time and word columns, written streaming and resumable,
 memory-mapped for analysis and for training probes or SAEs."""
 
 from hooked_audio.activation_store.clips import (
+    SPEECH_SENTENCES,
     StoreClip,
     bundled_clips,
     clips_from_dataset,
@@ -14,6 +15,7 @@ from hooked_audio.activation_store.store import ActivationStore
 from hooked_audio.activation_store.writer import write_activations
 
 __all__ = [
+    "SPEECH_SENTENCES",
     "ActivationStore",
     "StoreClip",
     "bundled_clips",

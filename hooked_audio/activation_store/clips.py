@@ -152,6 +152,18 @@ def bundled_clips() -> list[StoreClip]:
     return clips_from_pairs(bundled_pairs()) + [jfk]
 
 
+#: six sentences of varied sounds, synthesised (`synthesised_clips`) beside the bundled clips
+#: when a test or tutorial needs a little more speech (the CI-trained SAE, tutorial 6)
+SPEECH_SENTENCES = (
+    "The quick brown fox jumps over the lazy dog.",
+    "She sells sea shells by the sea shore.",
+    "Please call Stella and ask her to bring these things with her from the store.",
+    "A large red boat sailed slowly across the calm blue water.",
+    "Seven doctors arrived at the hospital before midnight.",
+    "We need six spoons of fresh snow peas and five thick slabs of blue cheese.",
+)
+
+
 def synthesised_clips(
     texts: list[str], prefix: str = "tts", lead_s: float = 0.3
 ) -> list[StoreClip]:

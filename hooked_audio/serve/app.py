@@ -42,6 +42,17 @@ def _options(n: int, what: str) -> list[dict]:
     return [{"label": f"{what} {i}", "value": i} for i in range(n)]
 
 
+def _choice(element_id: str, options: list[dict], value: Any, width: str) -> dcc.Dropdown:
+    """A dropdown that always holds one of `options`."""
+    return dcc.Dropdown(
+        options,
+        value=value,
+        id=element_id,
+        clearable=False,
+        style={"width": width, "display": "inline-block"},
+    )
+
+
 def _selection_of(selected: Any) -> tuple[float, float] | None:
     """The x range of a plotly box selection, or None."""
     if not selected or "range" not in selected or "x" not in selected["range"]:
@@ -153,27 +164,14 @@ def layout(state: ProbeState) -> html.Div:
             html.H3("Views"),
             html.Div(
                 [
-                    dcc.Dropdown(
+                    _choice(
+                        "view",
                         [{"label": v, "value": k} for k, v in VIEWS.items()],
-                        value="encoder-attention",
-                        id="view",
-                        clearable=False,
-                        style={"width": "300px", "display": "inline-block"},
+                        "encoder-attention",
+                        "300px",
                     ),
-                    dcc.Dropdown(
-                        _options(n_layers, "layer"),
-                        value=0,
-                        id="layer",
-                        clearable=False,
-                        style={"width": "140px", "display": "inline-block"},
-                    ),
-                    dcc.Dropdown(
-                        _options(n_heads, "head"),
-                        value=0,
-                        id="head",
-                        clearable=False,
-                        style={"width": "140px", "display": "inline-block"},
-                    ),
+                    _choice("layer", _options(n_layers, "layer"), 0, "140px"),
+                    _choice("head", _options(n_heads, "head"), 0, "140px"),
                 ]
             ),
             html.Div(id="view-panel"),

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from hooked_audio.activation_store import (
+    SPEECH_SENTENCES,
     ActivationStore,
     StoreClip,
     bundled_clips,
@@ -20,20 +21,12 @@ from hooked_audio.models.whisper.activation_source import WhisperEncoderSource
 from hooked_audio.sae import ActivationBatches, train_sae
 
 HOOK = "encoder.blocks.2.hook_resid_post"
-SENTENCES = [
-    "The quick brown fox jumps over the lazy dog.",
-    "She sells sea shells by the sea shore.",
-    "Please call Stella and ask her to bring these things with her from the store.",
-    "A large red boat sailed slowly across the calm blue water.",
-    "Seven doctors arrived at the hospital before midnight.",
-    "We need six spoons of fresh snow peas and five thick slabs of blue cheese.",
-]
 
 
 @pytest.fixture(scope="session")
 def training_clips() -> list[StoreClip]:
-    """The bundled clips (pairs and JFK) and six sentences synthesised in two voices."""
-    return bundled_clips() + synthesised_clips(SENTENCES)
+    """The bundled clips (pairs and JFK) and six sentences synthesised by espeak-ng."""
+    return bundled_clips() + synthesised_clips(SPEECH_SENTENCES)
 
 
 @pytest.fixture(scope="session")
