@@ -7,11 +7,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from hooked_audio.activation_store.clips import StoreClip
 from hooked_audio.constants import SAMPLE_RATE
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -46,6 +49,19 @@ def windows_of(clip: StoreClip, window_samples: int) -> list[Window]:
     ]
 
 
+def in_batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last shorter), read lazily: how every source runs its
+    windows or clips a batch per forward. (`itertools.batched` is Python 3.12+.)"""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def word_at(words, time_s: float) -> str | None:
     for word, start, end in words:
         if start <= time_s < end:
@@ -61,7 +77,6 @@ def window_rows(
     window has 100 of Whisper's 1500); True keeps them all. Clips are read lazily, so an
     endless or very long iterable streams in bounded memory."""
     step = source.samples_per_position
-    queue: list[tuple[Window, int]] = []
 
     def run(batch: list[tuple[Window, int]]) -> Iterator[WindowRows]:
         acts = source.activations([w.samples for w, _ in batch], hooks)
@@ -81,12 +96,10 @@ def window_rows(
                 {hook: acts[hook][b, :keep].numpy() for hook in hooks},
             )
 
-    for clip in clips:
-        windows = windows_of(clip, source.window_samples)
-        for window in windows:
-            queue.append((window, len(windows)))
-            if len(queue) == batch_size:
-                yield from run(queue)
-                queue = []
-    if queue:
-        yield from run(queue)
+    def counted_windows() -> Iterator[tuple[Window, int]]:
+        for clip in clips:
+            windows = windows_of(clip, source.window_samples)
+            yield from ((window, len(windows)) for window in windows)
+
+    for batch in in_batches(counted_windows(), batch_size):
+        yield from run(batch)

@@ -20,6 +20,7 @@ import torch
 
 from hooked_audio.activation_store.clips import StoreClip
 from hooked_audio.activation_store.row_hooks import check_row_hooks
+from hooked_audio.activation_store.window_rows import in_batches
 from hooked_audio.constants import SAMPLE_RATE
 
 POSITIONS = ("audio", "text", "all")
@@ -111,14 +112,8 @@ class AudioLMSource:
                 "An audio LM's prompt has no padding positions to keep (a batch's left padding "
                 "is never a row); choose positions='audio', 'text' or 'all' instead."
             )
-        queue: list[StoreClip] = []
-        for clip in clips:
-            queue.append(clip)
-            if len(queue) == batch_size:
-                yield from self._run(queue, hooks)
-                queue = []
-        if queue:
-            yield from self._run(queue, hooks)
+        for batch in in_batches(clips, batch_size):
+            yield from self._run(batch, hooks)
 
     def _run(self, clips: list[StoreClip], hooks: list[str]) -> Iterator[PromptRows]:
         inputs = self._inputs(clips)

@@ -18,9 +18,9 @@ import torch
 
 from hooked_audio.activation_store.clips import StoreClip
 from hooked_audio.activation_store.row_hooks import check_row_hooks
-from hooked_audio.activation_store.window_rows import Window, windows_of
+from hooked_audio.activation_store.window_rows import Window, in_batches, windows_of
 from hooked_audio.constants import SAMPLE_RATE
-from hooked_audio.models.whisper.inference import greedy_options
+from hooked_audio.models.whisper.transcript_loss import own_transcripts
 
 
 @dataclass
@@ -55,29 +55,18 @@ class WhisperDecoderSource:
     ) -> Iterator[TokenRows]:
         """Every window of every clip, `batch_size` windows decoded and teacher-forced at a
         time (module docstring for which positions are rows)."""
-        queue: list[Window] = []
-        for clip in clips:
-            for window in windows_of(clip, self.window_samples):
-                queue.append(window)
-                if len(queue) == batch_size:
-                    yield from self._run(queue, hooks, padding)
-                    queue = []
-        if queue:
-            yield from self._run(queue, hooks, padding)
+        windows = (w for clip in clips for w in windows_of(clip, self.window_samples))
+        for batch in in_batches(windows, batch_size):
+            yield from self._run(batch, hooks, padding)
 
     def _run(self, windows: list[Window], hooks: list[str], padding: bool) -> Iterator[TokenRows]:
         model = self.model
         mel = model.to_mel([torch.as_tensor(w.samples) for w in windows], sample_rate=SAMPLE_RATE)
-        results = model.decode(mel, greedy_options(model))
-        start, eot = model.start_tokens(), model.tokenizer.eot
-        sequences = [start + list(r.tokens) + [eot] for r in results]
-        width = max(len(s) for s in sequences)
-        tokens = torch.full((len(sequences), width), eot, dtype=torch.long)
-        for i, sequence in enumerate(sequences):
-            tokens[i, : len(sequence)] = torch.tensor(sequence)
+        sequences, tokens, _ = own_transcripts(model, mel)
+        n_start = len(model.start_tokens())
         _, cache = model.run_with_cache(mel, tokens.to(model.device), names_filter=hooks)
         for i, (window, sequence) in enumerate(zip(windows, sequences)):
-            first, end = (0, len(sequence)) if padding else (len(start) - 1, len(sequence) - 1)
+            first, end = (0, len(sequence)) if padding else (n_start - 1, len(sequence) - 1)
             kept = sequence[first:end]
             yield TokenRows(
                 window,

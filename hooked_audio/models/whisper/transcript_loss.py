@@ -13,6 +13,20 @@ from hooked_audio.audio import AudioLike, load_audio
 from hooked_audio.models.whisper.inference import greedy_options
 
 
+def own_transcripts(model, mel: torch.Tensor) -> tuple[list[list[int]], torch.Tensor, list[str]]:
+    """The unedited `model`'s greedy transcripts of a batch of windows (`mel`
+    `[batch, n_mels, frames]`), each as the start-of-transcript prefix, its tokens and the end of
+    text: those sequences, the same as a tensor right-padded with end of text, and the texts."""
+    with torch.no_grad():
+        results = model.decode(mel, greedy_options(model))
+    eot = model.tokenizer.eot
+    sequences = [model.start_tokens() + list(r.tokens) + [eot] for r in results]
+    tokens = torch.full((len(sequences), max(len(s) for s in sequences)), eot, dtype=torch.long)
+    for i, sequence in enumerate(sequences):
+        tokens[i, : len(sequence)] = torch.tensor(sequence)
+    return sequences, tokens, [r.text for r in results]
+
+
 class TranscriptLoss:
     """The decoder's mean cross-entropy (nats per token) of each clip's greedy transcript, as
     the unedited `model` decodes it (fixed at construction), teacher-forced: the predicted
@@ -26,18 +40,11 @@ class TranscriptLoss:
         audio = [getattr(c, "audio", c) for c in clips]  # StoreClip or audio
         waves = [load_audio(a) for a in audio]
         self.mel = model.to_mel(waves)
-        with torch.no_grad():
-            results = model.decode(self.mel, greedy_options(model))
-        start, eot = model.start_tokens(), model.tokenizer.eot
-        rows = [start + list(r.tokens) + [eot] for r in results]
-        width = max(len(r) for r in rows)
-        tokens = torch.full((len(rows), width), eot, dtype=torch.long)
-        targets = torch.full((len(rows), width), -100, dtype=torch.long)  # -100: not scored
+        rows, self.tokens, self.texts = own_transcripts(model, self.mel)
+        n_start = len(model.start_tokens())
+        self.targets = torch.full_like(self.tokens, -100)  # -100: not scored
         for i, row in enumerate(rows):
-            tokens[i, : len(row)] = torch.tensor(row)
-            targets[i, len(start) - 1 : len(row) - 1] = torch.tensor(row[len(start) :])
-        self.tokens, self.targets = tokens, targets
-        self.texts = [r.text for r in results]
+            self.targets[i, n_start - 1 : len(row) - 1] = torch.tensor(row[n_start:])
 
     @torch.no_grad()
     def __call__(self, model) -> float:
