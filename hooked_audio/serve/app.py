@@ -53,6 +53,19 @@ def _choice(element_id: str, options: list[dict], value: Any, width: str) -> dcc
     )
 
 
+def _seconds_input(element_id: str, placeholder: str) -> dcc.Input:
+    """A time in seconds, typed (sent when the field loses focus or Enter is pressed)."""
+    return dcc.Input(
+        id=element_id,
+        type="number",
+        min=0,
+        step=0.01,
+        placeholder=placeholder,
+        debounce=True,
+        style={"width": "6em"},
+    )
+
+
 def _selection_of(selected: Any) -> tuple[float, float] | None:
     """The x range of a plotly box selection, or None."""
     if not selected or "range" not in selected or "x" not in selected["range"]:
@@ -136,24 +149,8 @@ def layout(state: ProbeState) -> html.Div:
             html.Div(
                 [
                     html.Span("Selection (drag across the spectrogram, or type): "),
-                    dcc.Input(
-                        id="sel-start",
-                        type="number",
-                        min=0,
-                        step=0.01,
-                        placeholder="from s",
-                        debounce=True,
-                        style={"width": "6em"},
-                    ),
-                    dcc.Input(
-                        id="sel-end",
-                        type="number",
-                        min=0,
-                        step=0.01,
-                        placeholder="to s",
-                        debounce=True,
-                        style={"width": "6em"},
-                    ),
+                    _seconds_input("sel-start", "from s"),
+                    _seconds_input("sel-end", "to s"),
                     html.Span(id="selection-text", children="none", style={"marginLeft": "1em"}),
                 ]
             ),

@@ -24,6 +24,7 @@ from hooked_audio.audio import Audio
 from hooked_audio.constants import SAMPLE_RATE, SECONDS_PER_POSITION
 from hooked_audio.corruptions import silence, white_noise
 from hooked_audio.models.whisper.inference import transcribe_options
+from hooked_audio.models.whisper.lens.decoder_lens import own_transcript_tokens
 from hooked_audio.patching import layer_sweep, time_cells
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.serve.probe import ClipProbe
@@ -113,21 +114,15 @@ def plan_sweep(probe: ClipProbe, clean: Audio, corrupt: Audio, window_s: float):
         )
     clean_frames, corrupt_frames = model.to_frames(clean), model.to_frames(corrupt)
     n_positions = int(np.ceil(len(clean) / SAMPLE_RATE / SECONDS_PER_POSITION))
-    tokens = probe.tokens if clean is probe.audio else own_tokens(model, clean)
+    tokens = (
+        probe.tokens if clean is probe.audio else own_transcript_tokens(model, model.to_mel(clean))
+    )
     cells = time_cells.windows(
         clean_frames.shape[-1], window_s=window_s, end_s=n_positions * SECONDS_PER_POSITION
     )
     view = model.encoder_stream(torch.tensor([tokens]))
     metric = transcript_log_prob(tokens, len(model.start_tokens()))
     return view, clean_frames, corrupt_frames, metric, cells
-
-
-def own_tokens(model, audio: Audio) -> list[int]:
-    with torch.no_grad():
-        text = whisper.transcribe(
-            model, np.asarray(audio), verbose=None, **transcribe_options(model)
-        )
-    return model.start_tokens() + model.tokenizer.encode(text["text"]) + [model.tokenizer.eot]
 
 
 class SweepRunner:
@@ -180,32 +175,22 @@ def transcribe_with_frames(
 ) -> str:
     """The clip re-transcribed with the selection's encoder frames at `layer`'s `resid_pre`
     zeroed (`mode="zero"`), or patched from `source` (`mode="patch"`, e.g. the corrupt clip)."""
-    from hooked_audio.models.whisper.frame_interventions import (
-        FrameSpan,
-        copy_positions_hook,
-        span_positions,
-        zero_positions_hook,
-    )
+    from hooked_audio.models.whisper.frame_interventions import FrameSpan, intervention_hooks
 
     model = probe.model
     start, end = check_selection(selection, probe.seconds)
     if not 0 <= layer < probe.n_layers:
         raise ValueError(f"layer must be in 0..{probe.n_layers - 1}, got {layer}.")
-    name = f"encoder.blocks.{layer}.hook_resid_pre"
-    positions = span_positions(model, FrameSpan(name, start, end))
+    span = FrameSpan(f"encoder.blocks.{layer}.hook_resid_pre", start, end)
     if mode == "zero":
-        hook = zero_positions_hook(positions)
+        hooks = intervention_hooks(model, ablate=[span])
     elif mode == "patch":
         if source is None:
             raise ValueError("Patching needs a source clip: run a corruption first.")
-        with torch.no_grad():
-            _, cache = model.run_with_cache(
-                model.to_mel(source), torch.tensor([probe.tokens]), names_filter=[name]
-            )
-        hook = copy_positions_hook(cache[name], positions)
+        hooks = intervention_hooks(model, patch=[span], source=source)
     else:
         raise ValueError(f"mode must be 'zero' or 'patch', got {mode!r}.")
-    with torch.no_grad(), model.hooks(fwd_hooks=[(name, hook)]):
+    with torch.no_grad(), model.hooks(fwd_hooks=hooks):
         result = whisper.transcribe(
             model,
             np.asarray(probe.audio),
