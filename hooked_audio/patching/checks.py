@@ -73,6 +73,19 @@ def check_unique(ids: Sequence, what: str) -> None:
         raise ValueError(f"{what} must be unique; repeated: {repeated}.")
 
 
+def check_indices(values: Sequence[Any], size: int, what: str) -> list[int]:
+    """`values` as distinct ints in `[0, size)` (bools, floats and repeats refused): the check
+    for a list of features, heads or other indices, naming `what` they are."""
+    chosen = [as_index(v, f"An entry of `{what}`") for v in values]
+    if not chosen:
+        raise ValueError(f"`{what}` is empty: give at least one.")
+    bad = [i for i in chosen if not 0 <= i < size]
+    if bad:
+        raise ValueError(f"`{what}` must lie in [0, {size}); got {bad}.")
+    check_unique(chosen, f"`{what}`")
+    return chosen
+
+
 def check_flags(**flags: Any) -> None:
     """Each keyword must be True or False (not 1, "yes" or None, which would read as a
     choice); a TypeError names the first that is not."""

@@ -23,7 +23,12 @@ from tqdm.auto import tqdm
 
 from hooked_audio.patching.batch_memory import resolve_batch_size
 from hooked_audio.patching.cells import Cells, as_position_groups
-from hooked_audio.patching.checks import check_aligned, check_count, check_labels
+from hooked_audio.patching.checks import (
+    check_aligned,
+    check_count,
+    check_indices,
+    check_labels,
+)
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.engine import (
     HookSpec,
@@ -124,14 +129,7 @@ def feature_sweep(
     name, layer = features_hook(view, hook)
     if isinstance(features, int):
         features = top_changed_features(view, clean, corrupt, hook, features)
-    features = [int(f) for f in features]
-    d_sae = view.hook_dict[hook].sae.cfg.d_sae
-    bad = [f for f in features if not 0 <= f < d_sae]
-    if not features or bad or len(set(features)) != len(features):
-        raise ValueError(
-            f"features must be distinct ids in 0..{d_sae - 1}; got {features} "
-            f"(out of range: {bad})."
-        )
+    features = check_indices(list(features), view.hook_dict[hook].sae.cfg.d_sae, "features")
     groups = as_position_groups(cells, clean.shape[-1])
     labels = check_labels(labels, len(groups))
     batch_size = resolve_batch_size(batch_size, view, clean, len(groups))

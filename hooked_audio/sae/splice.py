@@ -112,11 +112,9 @@ def sae_hook_name(sae: Any, hook_name: str | None = None) -> str:
 
 
 def _parent(model: nn.Module, name: str) -> tuple[nn.Module, str]:
-    *path, last = name.split(".")
-    parent = model
-    for part in path:
-        parent = parent[int(part)] if part.isdigit() else getattr(parent, part)
-    return parent, last
+    """The module holding the hook point `name`, and the point's attribute name there."""
+    path, _, last = name.rpartition(".")
+    return model.get_submodule(path), last
 
 
 def _check_sae(sae: Any) -> None:

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from hooked_audio.activation_store.store import ActivationStore
-from hooked_audio.patching.checks import as_index, check_count
+from hooked_audio.patching.checks import as_index, check_count, check_indices
 from hooked_audio.sae.splice import sae_hook_name
 
 #: what `FeatureExamples.top_features` can rank live features by
@@ -142,22 +142,13 @@ class FeatureExamples:
 
 
 def check_features(features: Any, d_sae: int) -> np.ndarray:
+    """`features` (one id, a list of ids, or None for all) as distinct ids of an SAE of
+    `d_sae` features."""
     if features is None:
         return np.arange(d_sae)
     if isinstance(features, (int, np.integer)) and not isinstance(features, bool):
         features = [features]
-    chosen = [as_index(f, "A feature") for f in features]
-    if not chosen:
-        raise ValueError("`features` is empty: give at least one feature, or None for all.")
-    bad = [f for f in chosen if not 0 <= f < d_sae]
-    if bad:
-        raise ValueError(
-            f"Features must lie in [0, {d_sae}) for this SAE of {d_sae} features; got {bad}."
-        )
-    if len(set(chosen)) != len(chosen):
-        repeated = sorted({f for f in chosen if chosen.count(f) > 1})
-        raise ValueError(f"`features` must be unique; repeated: {repeated}.")
-    return np.asarray(chosen, dtype=np.int64)
+    return np.asarray(check_indices(list(features), d_sae, "features"), dtype=np.int64)
 
 
 def store_hook(sae: Any, store: ActivationStore, hook: str | None) -> str:
