@@ -97,6 +97,12 @@ def add_patch_parser(sub) -> None:
         default=None,
         help=f"folder for {RESULTS} and one recovery_<direction>.png map per direction",
     )
+    parser.add_argument(
+        "--no-time-axis",
+        action="store_true",
+        help="with word cells, skip the time-axis check (0.06 s windows over the changed word "
+        "and the word before it, which shows whether the word cells hold the effect)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -141,6 +147,33 @@ def _check_inputs(args: argparse.Namespace):
     return clean, aligned.warped, aligned.score, words, origin
 
 
+def _warp_changed_hearing(model, args: argparse.Namespace, error: ValueError) -> str:
+    """The refusal of an aligned pair, saying whether the time warp changed what the model
+    hears and, when CORRUPT as recorded differs from CLEAN in one word, the `--change` that
+    patches it anyway."""
+    import whisper
+
+    from hooked_audio.models.whisper.inference import transcribe_options
+    from hooked_audio.models.whisper.transcript_diff import changed_words, strip_punctuation
+
+    options = {**transcribe_options(model), "verbose": None}
+    texts = [
+        whisper.transcribe(model, load_audio(path), **options)["text"].strip()
+        for path in (args.clean, args.corrupt)
+    ]
+    changes = changed_words(*texts)
+    if len(changes) != 1 or len(changes[0].before) != 1 or len(changes[0].after) != 1:
+        return str(error)
+    word, replacement = (strip_punctuation(w) for w in (*changes[0].before, *changes[0].after))
+    return (
+        f"{error}\nAs recorded, {args.corrupt} is heard as {texts[1]!r}, one word from "
+        f"{texts[0]!r}: the time warp of --align changed what the model hears. To patch the pair "
+        f"anyway, name the change: --change {word} {replacement} (the warped clip keeps the "
+        "recording's sounds on the clean clip's timeline; the metric is read at the changed "
+        "word as usual)."
+    )
+
+
 def _in_changed_word(seconds: list[tuple[float, float]], span: tuple[float, float]) -> list[bool]:
     """Whether each cell's centre lies in the changed word's span."""
     return [span[0] <= (start + end) / 2 <= span[1] for start, end in seconds]
@@ -181,6 +214,43 @@ def _write(out: Path, results: dict, rows: pd.DataFrame, clean_frames, metric: s
         plt.close(axes[0].figure)
         files.append(str(path))
     return files
+
+
+def _write_time_axis(out: Path, results: dict, clean_frames, metric: str) -> list[str]:
+    """One `time_axis_<direction>.png` per direction: the time-axis sweep under the log-mel."""
+    import matplotlib.pyplot as plt
+
+    files = []
+    for direction, result in results.items():
+        axes = result.plot(spectrogram=clean_frames, metric_name=metric)
+        path = out / f"time_axis_{direction}.png"
+        axes[0].figure.savefig(path, dpi=120)
+        plt.close(axes[0].figure)
+        files.append(str(path))
+    return files
+
+
+def _print_time_axis(results: dict, checks: dict, word: str) -> None:
+    """The time-axis tables and what they say of the word cells."""
+    for direction, result in results.items():
+        print(
+            f"\n{direction} on a time axis (0.06 s windows, columns: window start in s; "
+            "normalised recovery):"
+        )
+        table = pd.DataFrame(
+            result.normalised().numpy(),
+            index=pd.Index(result.layers, name="layer"),
+            columns=[f"{start:.2f}" for start, _ in result.cell_seconds],
+        )
+        with pd.option_context("display.width", 250, "display.max_columns", 100):
+            print(table.round(2).to_string())
+        print(checks[direction].sentence(word))
+    if any(check.suspect for check in checks.values()):
+        print(
+            f"Warning: the word cells may be wrong: the effect is not concentrated in {word!r}'s "
+            "cell. The word times come from the model and can be off by 100 ms on recordings; "
+            "read the time axis, or pass reference times with --words (a TextGrid, CTM or CSV)."
+        )
 
 
 def _contrast(model, pair, clean_frames, corrupt_frames, min_gap: float):
@@ -240,29 +310,16 @@ def _print_results(report: dict, results: dict, changed: list[bool]) -> None:
         print(f"Wrote {path}")
 
 
-def run_patch_command(args: argparse.Namespace) -> int:
-    clean, corrupt, score, words, origin = _check_inputs(args)
-    from hooked_audio.models.whisper import HookedWhisper
-    from hooked_audio.models.whisper.transcribed_pair import transcribed_pair
+def _sweeps(view, clean_frames, corrupt_frames, metric, cells, args) -> dict:
+    """One `resid_pre_sweep` per direction asked for, over `cells` (`TimeCells`)."""
     from hooked_audio.patching import resid_pre_sweep
-    from hooked_audio.study.pair_cells import pair_cells
 
-    model = HookedWhisper.from_pretrained(args.model)
-    change = None if args.change is None else tuple(args.change)
-    pair = transcribed_pair(model, clean, corrupt, clean_words=words, change=change)
-    clean_frames, corrupt_frames = model.to_frames(clean), model.to_frames(corrupt)
-    contrast, clean_value, corrupt_value = _contrast(
-        model, pair, clean_frames, corrupt_frames, args.min_gap
-    )
-    step = model.window_seconds / model.dims.n_audio_ctx
-    cells = pair_cells(pair, args.granularity, model.dims.n_audio_ctx, step)
-    view = model.encoder_stream(contrast.tokens)
-    results = {
+    return {
         direction: resid_pre_sweep(
             view,
             clean_frames,
             corrupt_frames,
-            contrast.metric(),
+            metric,
             direction=direction,
             layers=args.layers,
             cells=cells.cells,
@@ -271,12 +328,59 @@ def run_patch_command(args: argparse.Namespace) -> int:
         )
         for direction in (DIRECTIONS if args.direction == "both" else (args.direction,))
     }
+
+
+def _time_axis(model, pair, cells, view, clean_frames, corrupt_frames, metric, args):
+    """The time-axis sweeps around the changed word and their `CellCheck`s (see
+    `hooked_audio.study.time_axis_check`), or `({}, {})` when not asked for."""
+    from hooked_audio.study.time_axis_check import cell_check, time_axis_cells
+
+    kind, _ = parse_granularity(args.granularity)
+    if kind != "words" or args.no_time_axis:
+        return {}, {}
+    words = pair.meta["clean_words"]
+    entry = [i for i, (word, _, _) in enumerate(words) for _ in word.split()][
+        pair.meta["changed_index"]
+    ]
+    step = model.window_seconds / model.dims.n_audio_ctx
+    axis = time_axis_cells(words, entry, model.dims.n_audio_ctx, step)
+    results = _sweeps(view, clean_frames, corrupt_frames, metric, axis, args)
+    checks = {d: cell_check(r, axis.seconds, cells.seconds[entry]) for d, r in results.items()}
+    return results, checks
+
+
+def run_patch_command(args: argparse.Namespace) -> int:
+    clean, corrupt, score, words, origin = _check_inputs(args)
+    from hooked_audio.models.whisper import HookedWhisper
+    from hooked_audio.models.whisper.transcribed_pair import transcribed_pair
+    from hooked_audio.study.pair_cells import pair_cells
+
+    model = HookedWhisper.from_pretrained(args.model)
+    change = None if args.change is None else tuple(args.change)
+    try:
+        pair = transcribed_pair(model, clean, corrupt, clean_words=words, change=change)
+    except ValueError as error:
+        if not args.align or change is not None:
+            raise
+        raise ValueError(_warp_changed_hearing(model, args, error)) from None
+    clean_frames, corrupt_frames = model.to_frames(clean), model.to_frames(corrupt)
+    contrast, clean_value, corrupt_value = _contrast(
+        model, pair, clean_frames, corrupt_frames, args.min_gap
+    )
+    step = model.window_seconds / model.dims.n_audio_ctx
+    cells = pair_cells(pair, args.granularity, model.dims.n_audio_ctx, step)
+    view = model.encoder_stream(contrast.tokens)
+    results = _sweeps(view, clean_frames, corrupt_frames, contrast.metric(), cells, args)
+    axis_results, checks = _time_axis(
+        model, pair, cells, view, clean_frames, corrupt_frames, contrast.metric(), args
+    )
     changed = _in_changed_word(cells.seconds, pair.spans_s[0])
     files = []
     if args.out is not None:
         rows = pd.concat([_rows(result, changed, pair, args) for result in results.values()])
         metric = f"logit diff {contrast.clean_word!r} - {contrast.replacement!r}"
         files = _write(args.out, results, rows, clean_frames, metric)
+        files += _write_time_axis(args.out, axis_results, clean_frames, metric)
     report = {
         "clean": str(args.clean),
         "corrupt": str(args.corrupt),
@@ -296,10 +400,23 @@ def run_patch_command(args: argparse.Namespace) -> int:
             direction: {"layers": result.layers, "normalised": result.normalised().tolist()}
             for direction, result in results.items()
         },
+        "time_axis": {
+            direction: {
+                "layers": result.layers,
+                "cell_seconds": result.cell_seconds,
+                "normalised": result.normalised().tolist(),
+                "inside_share": checks[direction].inside_share,
+                "peak_s": checks[direction].peak_s,
+                "layer": checks[direction].layer,
+                "suspect": checks[direction].suspect,
+            }
+            for direction, result in axis_results.items()
+        },
         "files": files,
     }
     if args.json:
         print(json.dumps(report))
     else:
         _print_results(report, results, changed)
+        _print_time_axis(axis_results, checks, contrast.clean_word)
     return 0

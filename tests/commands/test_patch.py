@@ -61,12 +61,15 @@ def test_patch_localises_the_changed_word(cli, model_loads, wav_pair, pair, tmp_
 def test_without_word_times_the_changed_word_is_timed_by_where_the_clips_differ(
     cli, model_loads, wav_pair, pair
 ):
-    """Without reference times the cells are openai-whisper's word timestamps (which lag on
-    tiny.en: "Paris" at 1.14-1.38 s), except the changed word, timed by the sound: its cell
-    alone then holds the recovery."""
+    """Without reference times the cells are openai-whisper's word timestamps over the heads
+    found on recorded speech (off on tiny.en: "Paris" at 1.06-1.24 s), except the changed word,
+    timed by the sound: its cell alone then holds the recovery."""
     clean, corrupt, _ = wav_pair
     report = patch_json(cli, clean, corrupt)
-    assert report["word_times"].startswith("openai-whisper's word timestamps, 'Paris' moved")
+    assert report["word_times"].startswith(
+        "openai-whisper's word timestamps (DTW over the 10 cross-attention heads found on "
+        "recorded speech for tiny.en), 'Paris' moved"
+    )
     changed = report["cells"].index("Paris")
     start, end = report["cell_seconds"][changed]
     assert start == pytest.approx(pair.spans_s[0][0], abs=0.04)

@@ -56,16 +56,24 @@ def dtw_word_starts(model, clip: TimedClip, heads: Heads | None = None) -> np.nd
         timings = find_alignment(model, tokenizer, text, mel, len(clip.audio) // HOP_LENGTH)
     finally:
         model.set_alignment_heads(saved)
-    # a reference "word" may hold several ("in the"): its start is its first word's
-    counts = [len(word.split()) for word, _, _ in clip.words]
-    if len(timings) != sum(counts):
-        raise ValueError(
-            f"Clip {clip.name!r}: openai-whisper split its reference words into "
-            f"{len(timings)} words, not {sum(counts)}; give words as the tokenizer splits "
-            "them (punctuation on the word before it)."
-        )
-    firsts = np.cumsum([0, *counts[:-1]])
-    return np.array([float(timings[i].start) for i in firsts])
+    return _entry_starts([word for word, _, _ in clip.words], timings)
+
+
+def _entry_starts(entries: list[str], timings) -> np.ndarray:
+    """The start of each reference entry: that of the timed word holding the entry's first
+    character. openai-whisper splits words its own way ("[adif]" -> "[", "adif]"; an entry
+    may hold several words, "in the"), but the timed words spell the same text, so character
+    offsets map one onto the other."""
+    ends = np.cumsum([len(t.word) for t in timings])  # each timed word's end offset
+    starts, offset = [], 0
+    for entry in entries:
+        text = " " + entry.strip()
+        first = offset + 1  # the entry's first character, after its space
+        starts.append(float(timings[int(np.searchsorted(ends, first, side="right"))].start))
+        offset += len(text)
+    if offset != ends[-1]:
+        raise ValueError("openai-whisper's timed words do not spell the reference words.")
+    return np.array(starts)
 
 
 def alignment_error(model, clips: Sequence[TimedClip], heads: Heads | None = None) -> dict:

@@ -6,9 +6,10 @@ clips they are read off openai-whisper's `transcribe` on the model: the clean cl
 with word timestamps (or reference times the caller knows better), the corrupt clip's text,
 and the one word in which the two differ.
 
-openai-whisper's word timestamps come from DTW over the model's alignment heads, and on small
-models they can lag the speech: on the bundled pairs' clean clips tiny.en places "Paris"
-1.14-1.38 s where it is spoken 0.93-1.31 s, and word cells inherit that error. So without
+openai-whisper's word timestamps come from DTW over cross-attention heads
+(`hooked_audio.models.whisper.word_timing`: for tiny.en and base, heads found on recorded
+speech), and on small models they can be off: on the bundled pairs' clean clips tiny.en places
+"Paris" 1.06-1.24 s where it is spoken 0.93-1.31 s, and word cells inherit that error. So without
 `clean_words`, the changed word's span is then read from the sound: where the two clips'
 log-mels differ most near whisper's time for it (`hooked_audio.pairs.difference_span`), its
 neighbours cut back to make room; whisper's times stay where nothing stands out. Pass
@@ -23,33 +24,19 @@ import whisper
 from hooked_audio.constants import SAMPLE_RATE, SECONDS_PER_POSITION
 from hooked_audio.models.whisper.inference import transcribe_options
 from hooked_audio.models.whisper.transcript_diff import changed_words, strip_punctuation
+from hooked_audio.models.whisper.word_timing import timed_words
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.pairs.difference_span import difference_span, position_difference
 from hooked_audio.patching.time_cells import speech_frames
 
 
-def _timed_words(model, audio, options: dict) -> list[tuple[str, float, float]]:
-    """`(word, start_s, end_s)` of `audio`'s transcript (openai-whisper's word timestamps),
-    each at least one 20 ms position long and inside the clip."""
-    with torch.no_grad():
-        result = whisper.transcribe(model, audio, word_timestamps=True, **options)
-    seconds = len(audio) / SAMPLE_RATE
-    words = []
-    for segment in result["segments"]:
-        for word in segment["words"]:
-            start = min(float(word["start"]), seconds - SECONDS_PER_POSITION)
-            end = min(max(float(word["end"]), start + SECONDS_PER_POSITION), seconds)
-            words.append((word["word"].strip(), start, end))
-    return words
-
-
 def _time_changed_word_by_sound(
-    model, clean, corrupt, words: list[tuple[str, float, float]], changed: int
+    model, clean, corrupt, words: list[tuple[str, float, float]], changed: int, origin: str
 ) -> tuple[list[tuple[str, float, float]], str]:
     """`words` with entry `changed` moved to where the clips differ most near it, earlier
     entries ending and later ones starting outside it; unchanged (with the reason) when the
     difference has no clear peak or the neighbours would be left without a position."""
-    whisper_times = "openai-whisper's word timestamps (DTW over the alignment heads)"
+    whisper_times = origin
     n_positions = len(speech_frames(len(clean) / SAMPLE_RATE, model.dims.n_audio_ctx))
     difference = position_difference(model.to_mel(clean)[0], model.to_mel(corrupt)[0], n_positions)
     word, start, end = words[changed]
@@ -68,7 +55,7 @@ def _time_changed_word_by_sound(
     if any(e - s < SECONDS_PER_POSITION - 1e-9 for _, s, e in moved):
         return words, whisper_times + "; the sound's span of the word overlaps its neighbours"
     return moved, (
-        f"openai-whisper's word timestamps, {word!r} moved to where the clips differ "
+        f"{origin}, {word!r} moved to where the clips differ "
         f"({new_start:.2f}-{new_end:.2f} s; whisper: {start:.2f}-{end:.2f} s)"
     )
 
@@ -112,7 +99,10 @@ def transcribed_pair(
     transcript (for when the model mishears it, e.g. tiny.en hears "dog along the" spoken as
     "cat along the" as "cataloging"): `word` must occur once among the clean words."""
     options = {**transcribe_options(model), "verbose": None}
-    words = list(clean_words) if clean_words is not None else _timed_words(model, clean, options)
+    if clean_words is not None:
+        words, origin = list(clean_words), "given"
+    else:
+        words, _, origin = timed_words(model, clean, **options)
     clean_text = " ".join(word.strip() for word, _, _ in words)
     if change is None:
         with torch.no_grad():
@@ -131,10 +121,9 @@ def transcribed_pair(
         )
     change = changes[0]
     entry_of_word = [i for i, (word, _, _) in enumerate(words) for _ in word.split()]
-    origin = "given"
     if clean_words is None:
         words, origin = _time_changed_word_by_sound(
-            model, clean, corrupt, words, entry_of_word[change.index]
+            model, clean, corrupt, words, entry_of_word[change.index], origin
         )
     _, start, end = words[entry_of_word[change.index]]
     return MinimalPair(
