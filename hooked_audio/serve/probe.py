@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import whisper
 
 from hooked_audio.audio import Audio, load_audio
 from hooked_audio.constants import SAMPLE_RATE, SECONDS_PER_POSITION
 from hooked_audio.models.whisper.inference import transcribe_options
 from hooked_audio.models.whisper.lens import decoder_lens, encoder_lens
+from hooked_audio.models.whisper.word_timing import timed_words
 
 
 @dataclass(frozen=True)
@@ -55,20 +55,10 @@ class ClipProbe:
         mel = model.to_mel(self.audio)
         self._mel_input = mel
         self.mel = mel[0, :, : 2 * self.n_positions].numpy()
-        with torch.no_grad():
-            result = whisper.transcribe(
-                model,
-                np.asarray(self.audio),
-                word_timestamps=True,
-                verbose=None,
-                **transcribe_options(model),
-            )
-        self.text = result["text"].strip()
-        self.words = [
-            Word(w["word"].strip(), float(w["start"]), float(w["end"]))
-            for segment in result["segments"]
-            for w in segment.get("words", [])
-        ]
+        words, self.text, _ = timed_words(
+            model, np.asarray(self.audio), verbose=None, **transcribe_options(model)
+        )
+        self.words = [Word(word, start, end) for word, start, end in words]
         own = model.tokenizer.encode(" " + self.text) if self.text else []
         self.tokens = model.start_tokens() + own + [model.tokenizer.eot]
         self.token_strings = [model.tokenizer.decode([t]) for t in self.tokens]
