@@ -18,7 +18,9 @@ from hooked_audio.pairs import MinimalPair
 from hooked_audio.pairs.safe_files import check_file_stem
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
-WORDS_SUFFIX = ".words.csv"
+#: word-times files beside an audio file, first found wins: `<stem>.words.csv`, a TextGrid or
+#: a CTM of the same stem (`hooked_audio.word_times.read_word_times`)
+WORDS_SUFFIXES = (".words.csv", ".TextGrid", ".ctm")
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,8 @@ class StoreClip:
 
 def clips_from_folder(folder: str | Path) -> list[StoreClip]:
     """Every audio file of `folder` (wav, flac, ogg, mp3; not its subfolders), by name; the
-    file's stem is the clip id. A `<stem>.words.csv` beside a file (`word,start,end` rows)
-    gives its words."""
+    file's stem is the clip id. A `<stem>.words.csv` (`word,start,end` rows), `<stem>.TextGrid`
+    (its words tier) or `<stem>.ctm` beside a file gives its words."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{str(folder)!r} is not a folder of audio files.")
@@ -54,8 +56,9 @@ def clips_from_folder(folder: str | Path) -> list[StoreClip]:
         raise ValueError(f"{str(folder)!r} holds no audio file ({', '.join(AUDIO_SUFFIXES)}).")
     clips = []
     for path in files:
-        words_file = path.with_name(path.stem + WORDS_SUFFIX)
-        words = read_word_times(words_file) if words_file.is_file() else ()
+        beside = [path.with_name(path.stem + suffix) for suffix in WORDS_SUFFIXES]
+        words_file = next((file for file in beside if file.is_file()), None)
+        words = read_word_times(words_file) if words_file is not None else ()
         clips.append(StoreClip(path.stem, path, words))
     return clips
 

@@ -42,9 +42,9 @@ def add_heads_parser(sub) -> None:
         type=Path,
         nargs="+",
         default=None,
-        metavar="CSV",
-        help="reference word times, one CSV (word,start,end in seconds) per AUDIO file, in "
-        "the same order",
+        metavar="FILE",
+        help="reference word times, one file per AUDIO file, in the same order: a TextGrid "
+        "(its 'words' tier), a CTM, or a CSV of word,start,end in seconds",
     )
     add_model_argument(parser)
     parser.add_argument(

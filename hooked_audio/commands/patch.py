@@ -66,10 +66,10 @@ def add_patch_parser(sub) -> None:
         "--words",
         type=Path,
         default=None,
-        metavar="CSV",
-        help="the clean clip's word times (word,start,end in seconds) for the word cells "
-        "(default: the pair set's manifest when CLEAN is a pair-set clip, else "
-        "openai-whisper's word timestamps)",
+        metavar="FILE",
+        help="the clean clip's word times for the word cells: a TextGrid (its 'words' tier), "
+        "a CTM, or a CSV of word,start,end in seconds (default: the pair set's manifest when "
+        "CLEAN is a pair-set clip, else openai-whisper's word timestamps)",
     )
     parser.add_argument(
         "--change",

