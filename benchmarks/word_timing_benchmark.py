@@ -30,8 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-import whisper
 
 from hooked_audio import HookedWhisper
 from hooked_audio.models.whisper.alignment_heads import (
@@ -40,7 +38,11 @@ from hooked_audio.models.whisper.alignment_heads import (
     find_alignment_heads,
 )
 from hooked_audio.models.whisper.inference import transcribe_options
-from hooked_audio.models.whisper.word_timing import RECORDED_SPEECH_HEADS, weights_fingerprint
+from hooked_audio.models.whisper.word_timing import (
+    RECORDED_SPEECH_HEADS,
+    timed_words,
+    weights_fingerprint,
+)
 from hooked_audio.recordings import aligned_clips
 from hooked_audio.word_times import TOLERANCES_S, start_errors
 from hooked_audio.word_times.matching import split_words
@@ -51,21 +53,10 @@ GROUPS = {"held out": HELD_OUT, "search clips": (RANK_ON, CHOOSE_ON)}
 
 
 def free_words(model, clip, heads):
-    """The model's transcript of `clip` with its word timestamps over `heads`."""
-    saved = current_heads(model)
-    model.set_alignment_heads(heads)
-    try:
-        with torch.no_grad():
-            result = whisper.transcribe(
-                model, clip.audio, word_timestamps=True, verbose=None, **transcribe_options(model)
-            )
-    finally:
-        model.set_alignment_heads(saved)
-    return tuple(
-        (w["word"].strip(), float(w["start"]), float(w["end"]))
-        for segment in result["segments"]
-        for w in segment["words"]
-    )
+    """The model's transcript of `clip` with its word timestamps over `heads`, as the library
+    times words (`timed_words`)."""
+    words, _, _ = timed_words(model, clip.audio, heads, verbose=None, **transcribe_options(model))
+    return tuple(words)
 
 
 def forced_words(model, clip, heads):

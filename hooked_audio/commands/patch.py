@@ -202,28 +202,19 @@ def _rows(result, changed: list[bool], pair, args: argparse.Namespace) -> pd.Dat
 def _write(out: Path, results: dict, rows: pd.DataFrame, clean_frames, metric: str) -> list[str]:
     """`results.jsonl` (the rows of every direction) and one map per direction, the clean
     clip's log-mel above the layer x cell recovery."""
-    import matplotlib.pyplot as plt
-
     out.mkdir(parents=True, exist_ok=True)
     rows.to_json(out / RESULTS, orient="records", lines=True)
-    files = [str(out / RESULTS)]
-    for direction, result in results.items():
-        axes = result.plot(spectrogram=clean_frames, metric_name=metric)
-        path = out / f"recovery_{direction}.png"
-        axes[0].figure.savefig(path, dpi=120)
-        plt.close(axes[0].figure)
-        files.append(str(path))
-    return files
+    return [str(out / RESULTS), *_save_maps(out, "recovery", results, clean_frames, metric)]
 
 
-def _write_time_axis(out: Path, results: dict, clean_frames, metric: str) -> list[str]:
-    """One `time_axis_<direction>.png` per direction: the time-axis sweep under the log-mel."""
+def _save_maps(out: Path, prefix: str, results: dict, clean_frames, metric: str) -> list[str]:
+    """One `<prefix>_<direction>.png` per direction: the sweep under the clean clip's log-mel."""
     import matplotlib.pyplot as plt
 
     files = []
     for direction, result in results.items():
         axes = result.plot(spectrogram=clean_frames, metric_name=metric)
-        path = out / f"time_axis_{direction}.png"
+        path = out / f"{prefix}_{direction}.png"
         axes[0].figure.savefig(path, dpi=120)
         plt.close(axes[0].figure)
         files.append(str(path))
@@ -330,22 +321,20 @@ def _sweeps(view, clean_frames, corrupt_frames, metric, cells, args) -> dict:
     }
 
 
-def _time_axis(model, pair, cells, view, clean_frames, corrupt_frames, metric, args):
+def _time_axis(model, pair, cells, step, view, clean_frames, corrupt_frames, metric, args):
     """The time-axis sweeps around the changed word and their `CellCheck`s (see
     `hooked_audio.study.time_axis_check`), or `({}, {})` when not asked for."""
     from hooked_audio.study.time_axis_check import cell_check, time_axis_cells
+    from hooked_audio.word_times.matching import split_words
 
     kind, _ = parse_granularity(args.granularity)
     if kind != "words" or args.no_time_axis:
         return {}, {}
     words = pair.meta["clean_words"]
-    entry = [i for i, (word, _, _) in enumerate(words) for _ in word.split()][
-        pair.meta["changed_index"]
-    ]
-    step = model.window_seconds / model.dims.n_audio_ctx
+    entry = split_words([word for word, _, _ in words])[1][pair.meta["changed_index"]]
     axis = time_axis_cells(words, entry, model.dims.n_audio_ctx, step)
     results = _sweeps(view, clean_frames, corrupt_frames, metric, axis, args)
-    checks = {d: cell_check(r, axis.seconds, cells.seconds[entry]) for d, r in results.items()}
+    checks = {d: cell_check(r, cells.seconds[entry]) for d, r in results.items()}
     return results, checks
 
 
@@ -372,7 +361,7 @@ def run_patch_command(args: argparse.Namespace) -> int:
     view = model.encoder_stream(contrast.tokens)
     results = _sweeps(view, clean_frames, corrupt_frames, contrast.metric(), cells, args)
     axis_results, checks = _time_axis(
-        model, pair, cells, view, clean_frames, corrupt_frames, contrast.metric(), args
+        model, pair, cells, step, view, clean_frames, corrupt_frames, contrast.metric(), args
     )
     changed = _in_changed_word(cells.seconds, pair.spans_s[0])
     files = []
@@ -380,7 +369,7 @@ def run_patch_command(args: argparse.Namespace) -> int:
         rows = pd.concat([_rows(result, changed, pair, args) for result in results.values()])
         metric = f"logit diff {contrast.clean_word!r} - {contrast.replacement!r}"
         files = _write(args.out, results, rows, clean_frames, metric)
-        files += _write_time_axis(args.out, axis_results, clean_frames, metric)
+        files += _save_maps(args.out, "time_axis", axis_results, clean_frames, metric)
     report = {
         "clean": str(args.clean),
         "corrupt": str(args.corrupt),

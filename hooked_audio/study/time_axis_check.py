@@ -74,14 +74,14 @@ class CellCheck:
         )
 
 
-def cell_check(result, window_seconds, cell_s: tuple[float, float]) -> CellCheck:
-    """`CellCheck` of a time-axis `SweepResult` (cells `window_seconds`) against the changed
-    word's cell `cell_s`."""
+def cell_check(result, cell_s: tuple[float, float]) -> CellCheck:
+    """`CellCheck` of a time-axis `SweepResult` (windows in `result.cell_seconds`) against the
+    changed word's cell `cell_s`."""
     recovery = result.normalised().numpy()
     effect = recovery if result.direction == "denoise" else 1.0 - recovery
     effect = np.clip(np.nan_to_num(effect, nan=0.0), 0.0, None)
     row = int(effect.sum(1).argmax())
-    middles = np.array([(a + b) / 2 for a, b in window_seconds])
+    middles = np.array([(a + b) / 2 for a, b in result.cell_seconds])
     inside = (middles >= cell_s[0]) & (middles <= cell_s[1])
     total = effect[row].sum()
     share = float(effect[row][inside].sum() / total) if total > 0 else float("nan")

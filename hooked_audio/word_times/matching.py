@@ -10,9 +10,14 @@ import re
 from collections.abc import Sequence
 
 
+def strip_punctuation(word: str) -> str:
+    """`"Americans,"` -> `"Americans"`: the punctuation at the edges stripped."""
+    return re.sub(r"^\W+|\W+$", "", word)
+
+
 def bare_word(word: str) -> str:
     """`"Americans,"` -> `"americans"`: what two words are compared by."""
-    return re.sub(r"^\W+|\W+$", "", word).lower()
+    return strip_punctuation(word).lower()
 
 
 def split_words(words: Sequence[str]) -> tuple[list[str], list[int]]:

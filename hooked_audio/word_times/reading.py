@@ -22,7 +22,6 @@ from hooked_audio.word_times.checks import WordTimes, check_word_times
 WORD_COLUMNS = ("word", "start", "end")
 #: interval labels that mark silence, not a word
 SILENCE_LABELS = frozenset({"", "sil", "sp", "<eps>", "<sil>", "sil0"})
-SUFFIXES = (".textgrid", ".ctm", ".csv")
 
 
 def read_word_times(
@@ -65,7 +64,8 @@ def _word_tier(textgrid, path: Path, tier: str | None):
         return textgrid.getTier((named or intervals)[0])
     raise ValueError(
         f"{str(path)!r}: which tier holds the words? Its interval tiers are {intervals} and none "
-        "is named 'words'; pass the tier's name (tier=..., or --words-tier)."
+        "is named 'words'; pass the tier's name to read_word_times (tier=...), or name the "
+        "word tier 'words'."
     )
 
 

@@ -21,8 +21,8 @@ TOLERANCES_S = (0.02, 0.05, 0.1)
 
 
 def _starts(words: WordTimes) -> tuple[list[str], list[float]]:
-    """Single words and their starts: a multi-word entry's words all start where it starts
-    (only its first is scored against a start; the rest share it)."""
+    """Single words and their starts: the words of a multi-word entry (`"in the"`) each take
+    the entry's start, so each is scored against it."""
     single, entry = split_words([w for w, _, _ in words])
     starts = [words[i][1] for i in entry]
     return single, starts

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import gzip
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,19 +44,27 @@ def current_heads(model) -> Heads:
     return [tuple(int(i) for i in pair) for pair in model.alignment_heads.indices().T.tolist()]
 
 
-def dtw_word_starts(model, clip: TimedClip, heads: Heads | None = None) -> np.ndarray:
-    """openai-whisper's DTW word starts (seconds) of `clip`'s reference words, teacher-forced,
-    over `heads` (default: the model's own); one per reference word."""
+@contextmanager
+def using_heads(model, heads: Heads | None):
+    """The model's alignment heads set to `heads` inside the block (None: left as they are),
+    restored after: what openai-whisper's word timing reads, changed for one alignment."""
     saved = current_heads(model)
     if heads is not None:
         model.set_alignment_heads(heads)
     try:
-        tokenizer = model.tokenizer
-        text = [t for word, _, _ in clip.words for t in tokenizer.encode(" " + word.strip())]
-        mel = model.to_mel(clip.audio)[0]
-        timings = find_alignment(model, tokenizer, text, mel, len(clip.audio) // HOP_LENGTH)
+        yield
     finally:
         model.set_alignment_heads(saved)
+
+
+def dtw_word_starts(model, clip: TimedClip, heads: Heads | None = None) -> np.ndarray:
+    """openai-whisper's DTW word starts (seconds) of `clip`'s reference words, teacher-forced,
+    over `heads` (default: the model's own); one per reference word."""
+    tokenizer = model.tokenizer
+    text = [t for word, _, _ in clip.words for t in tokenizer.encode(" " + word.strip())]
+    mel = model.to_mel(clip.audio)[0]
+    with using_heads(model, heads):
+        timings = find_alignment(model, tokenizer, text, mel, len(clip.audio) // HOP_LENGTH)
     return _entry_starts([word for word, _, _ in clip.words], timings)
 
 
@@ -155,4 +164,5 @@ __all__ = [
     "current_heads",
     "dtw_word_starts",
     "find_alignment_heads",
+    "using_heads",
 ]

@@ -28,6 +28,7 @@ from hooked_audio.models.whisper.word_timing import timed_words
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.pairs.difference_span import difference_span, position_difference
 from hooked_audio.patching.time_cells import speech_frames
+from hooked_audio.word_times.matching import split_words
 
 
 def _time_changed_word_by_sound(
@@ -120,7 +121,7 @@ def transcribed_pair(
             "or `hooked-audio patch --change WORD REPLACEMENT`."
         )
     change = changes[0]
-    entry_of_word = [i for i, (word, _, _) in enumerate(words) for _ in word.split()]
+    _, entry_of_word = split_words([word for word, _, _ in words])
     if clean_words is None:
         words, origin = _time_changed_word_by_sound(
             model, clean, corrupt, words, entry_of_word[change.index], origin

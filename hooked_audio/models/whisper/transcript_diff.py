@@ -5,8 +5,11 @@ is not a change of word)."""
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass
+
+from hooked_audio.word_times.matching import bare_word, strip_punctuation
+
+__all__ = ["WordChange", "bare_word", "changed_words", "strip_punctuation"]
 
 
 @dataclass(frozen=True)
@@ -17,16 +20,6 @@ class WordChange:
     index: int
     before: tuple[str, ...]
     after: tuple[str, ...]
-
-
-def strip_punctuation(word: str) -> str:
-    """`"Americans,"` -> `"Americans"`: the punctuation at the edges stripped."""
-    return re.sub(r"^\W+|\W+$", "", word)
-
-
-def bare_word(word: str) -> str:
-    """`"Americans,"` -> `"americans"`: what two words are compared by."""
-    return strip_punctuation(word).lower()
 
 
 def changed_words(before: str, after: str) -> list[WordChange]:

@@ -18,14 +18,13 @@ any other model keeps its own heads.
 from __future__ import annotations
 
 import hashlib
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 import whisper
 
 from hooked_audio.constants import SAMPLE_RATE, SECONDS_PER_POSITION
-from hooked_audio.models.whisper.alignment_heads import Heads, current_heads
+from hooked_audio.models.whisper.alignment_heads import Heads, current_heads, using_heads
 
 #: weights fingerprint -> (model, heads found on recorded speech)
 RECORDED_SPEECH_HEADS: dict[str, tuple[str, Heads]] = {
@@ -59,22 +58,17 @@ def timing_heads(model) -> tuple[Heads, str]:
     ), f"the {len(heads)} cross-attention heads found on recorded speech for {name}"
 
 
-@contextmanager
-def heads_for_timing(model):
-    """The model's alignment heads set to `timing_heads` inside the block, restored after."""
-    saved = current_heads(model)
-    model.set_alignment_heads(timing_heads(model)[0])
-    try:
-        yield
-    finally:
-        model.set_alignment_heads(saved)
-
-
-def timed_words(model, audio, **transcribe_options) -> tuple[WordList, str, str]:
+def timed_words(
+    model, audio, heads: Heads | None = None, **transcribe_options
+) -> tuple[WordList, str, str]:
     """`(words, text, origin)`: openai-whisper's transcript of `audio` and its word timestamps
-    over `timing_heads`, each word at least one 20 ms position long and inside the clip, and a
-    sentence saying where the times come from."""
-    with heads_for_timing(model), torch.no_grad():
+    over `heads` (default: `timing_heads`), each word at least one 20 ms position long and inside
+    the clip, and a sentence saying where the times come from."""
+    if heads is None:
+        heads, which = timing_heads(model)
+    else:
+        which = f"the heads {heads}"
+    with using_heads(model, heads), torch.no_grad():
         result = whisper.transcribe(model, audio, word_timestamps=True, **transcribe_options)
     seconds = len(audio) / SAMPLE_RATE
     words = []
@@ -83,5 +77,5 @@ def timed_words(model, audio, **transcribe_options) -> tuple[WordList, str, str]
             start = min(float(word["start"]), seconds - SECONDS_PER_POSITION)
             end = min(max(float(word["end"]), start + SECONDS_PER_POSITION), seconds)
             words.append((word["word"].strip(), start, end))
-    origin = f"openai-whisper's word timestamps (DTW over {timing_heads(model)[1]})"
+    origin = f"openai-whisper's word timestamps (DTW over {which})"
     return words, result["text"].strip(), origin

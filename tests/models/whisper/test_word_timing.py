@@ -5,7 +5,6 @@ leaves the model's own alignment heads alone."""
 from __future__ import annotations
 
 import torch
-import whisper
 
 from hooked_audio.models.whisper import HookedWhisper
 from hooked_audio.models.whisper.alignment_heads import current_heads, find_alignment_heads
@@ -44,12 +43,7 @@ def test_found_heads_time_held_out_recordings_better_and_leave_the_model_alone(t
         found, _, origin = timed_words(tiny_en, clip.audio, fp16=False, language="en")
         assert current_heads(tiny_en) == official
         assert "found on recorded speech for tiny.en" in origin
-        result = whisper.transcribe(tiny_en, clip.audio, fp16=False, word_timestamps=True)
-        theirs = [
-            (w["word"].strip(), w["start"], w["end"])
-            for s in result["segments"]
-            for w in s["words"]
-        ]
+        theirs, _, _ = timed_words(tiny_en, clip.audio, official, fp16=False, language="en")
         for label, words in (("found", found), ("official", theirs)):
             scores = score_word_starts(clip.words, tuple(words))
             # F1 = 2 hits / (reference words + estimated words)
