@@ -37,13 +37,12 @@ def _time_changed_word_by_sound(
     """`words` with entry `changed` moved to where the clips differ most near it, earlier
     entries ending and later ones starting outside it; unchanged (with the reason) when the
     difference has no clear peak or the neighbours would be left without a position."""
-    whisper_times = origin
     n_positions = len(speech_frames(len(clean) / SAMPLE_RATE, model.dims.n_audio_ctx))
     difference = position_difference(model.to_mel(clean)[0], model.to_mel(corrupt)[0], n_positions)
     word, start, end = words[changed]
     span = difference_span(difference, (start, end))
     if span is None:
-        return words, whisper_times + "; the clips differ nowhere in particular near the word"
+        return words, origin + "; the clips differ nowhere in particular near the word"
     new_start, new_end = span
     moved = list(words)
     moved[changed] = (word, new_start, new_end)
@@ -54,7 +53,7 @@ def _time_changed_word_by_sound(
         other, other_start, other_end = moved[i]
         moved[i] = (other, max(other_start, new_end), other_end)
     if any(e - s < SECONDS_PER_POSITION - 1e-9 for _, s, e in moved):
-        return words, whisper_times + "; the sound's span of the word overlaps its neighbours"
+        return words, origin + "; the sound's span of the word overlaps its neighbours"
     return moved, (
         f"{origin}, {word!r} moved to where the clips differ "
         f"({new_start:.2f}-{new_end:.2f} s; whisper: {start:.2f}-{end:.2f} s)"
