@@ -130,12 +130,14 @@ def logit_effects(
     sae: Any, model: Any, features: Sequence[int], n: int = N_LOGIT_TOKENS
 ) -> dict[int, dict[str, list[dict]]]:
     """For each feature, the `n` tokens `W_dec[f] @ model.W_U` raises most (`boosted`) and
-    lowers most (`suppressed`), each `{"token", "id", "value"}`."""
+    lowers most (`suppressed`), each `{"token", "id", "value"}`. Each feature's row is its own
+    vector-matrix product, so its values do not depend on which other features are asked for
+    (a matrix product of several rows may round differently from one row's)."""
     W_U = model.W_U.detach()
-    directions = sae.W_dec.detach()[list(features)].to(W_U.device, W_U.dtype)
-    logits = (directions @ W_U).float().cpu()
     out = {}
-    for f, row in zip(features, logits):
+    for f in features:
+        direction = sae.W_dec.detach()[int(f)].to(W_U.device, W_U.dtype)
+        row = (direction @ W_U).float().cpu()
         ups, downs = torch.topk(row, n), torch.topk(-row, n)
         out[int(f)] = {
             "boosted": [
