@@ -18,6 +18,8 @@ any other model keeps its own heads.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -39,6 +41,33 @@ RECORDED_SPEECH_HEADS: dict[str, tuple[str, Heads]] = {
 }
 
 WordList = list[tuple[str, float, float]]
+
+
+@contextmanager
+def reusing_audio_features(model) -> Iterator[None]:
+    """Inside the block, the encoder runs once per distinct log-mel: a call on a log-mel equal to
+    the last one returns the last output.
+
+    openai-whisper's word timing (`find_alignment`) runs the whole model on the window it has
+    just decoded, so without this every window is encoded twice. The repeated call returns the
+    very tensor the first produced (nothing is approximated), and its hooks do not fire a second
+    time; the block is for transcription, not for hooked runs."""
+    encoder = model.encoder
+    last: dict[str, torch.Tensor] = {}
+
+    def forward(mel: torch.Tensor) -> torch.Tensor:
+        seen = last.get("mel")
+        if seen is not None and seen.shape == mel.shape and torch.equal(seen, mel):
+            return last["features"]
+        features = type(encoder).forward(encoder, mel)
+        last.update(mel=mel.detach().clone(), features=features)
+        return features
+
+    encoder.forward = forward  # an instance attribute shadows the class's forward
+    try:
+        yield
+    finally:
+        del encoder.forward
 
 
 def weights_fingerprint(model) -> str:
@@ -68,7 +97,7 @@ def timed_words(
         heads, which = timing_heads(model)
     else:
         which = f"the heads {heads}"
-    with using_heads(model, heads), torch.no_grad():
+    with using_heads(model, heads), reusing_audio_features(model), torch.no_grad():
         result = whisper.transcribe(model, audio, word_timestamps=True, **transcribe_options)
     seconds = len(audio) / SAMPLE_RATE
     words = []

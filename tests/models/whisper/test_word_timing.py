@@ -5,9 +5,14 @@ leaves the model's own alignment heads alone."""
 from __future__ import annotations
 
 import torch
+import whisper
 
 from hooked_audio.models.whisper import HookedWhisper
-from hooked_audio.models.whisper.alignment_heads import current_heads, find_alignment_heads
+from hooked_audio.models.whisper.alignment_heads import (
+    current_heads,
+    find_alignment_heads,
+    using_heads,
+)
 from hooked_audio.models.whisper.word_timing import (
     RECORDED_SPEECH_HEADS,
     timed_words,
@@ -51,3 +56,32 @@ def test_found_heads_time_held_out_recordings_better_and_leave_the_model_alone(t
                 scores["f1@50ms"] * (scores["n_reference"] + scores["n_estimate"]) / 2
             )
     assert hits["found"] > 1.5 * hits["official"], hits
+
+
+def test_timing_encodes_each_window_once_and_times_words_as_openai_whisper_does(tiny_en):
+    """`timed_words` reuses the encoder output of the window it has just decoded (the word-timing
+    cost target): its words and times are exactly openai-whisper's own `transcribe`, and the
+    encoder runs once per decoded window, not twice."""
+    clip = aligned_clips(["cold_corpus3"])[0]
+    heads, _ = timing_heads(tiny_en)
+    calls = []
+    handle = tiny_en.encoder.conv1.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        words, text, _ = timed_words(tiny_en, clip.audio, fp16=False, language="en")
+        timed_calls = len(calls)
+        calls.clear()
+        with using_heads(tiny_en, heads), torch.no_grad():
+            result = whisper.transcribe(
+                tiny_en, clip.audio, word_timestamps=True, fp16=False, language="en"
+            )
+        plain_calls = len(calls)
+    finally:
+        handle.remove()
+    theirs = [w for segment in result["segments"] for w in segment["words"]]
+    assert text == result["text"].strip()
+    # timed_words makes each word at least one 20 ms position long
+    assert words == [
+        (w["word"].strip(), w["start"], max(w["end"], w["start"] + 0.02)) for w in theirs
+    ]
+    windows = len({segment["seek"] for segment in result["segments"]})
+    assert plain_calls == 2 * windows and timed_calls == windows, (plain_calls, timed_calls)
