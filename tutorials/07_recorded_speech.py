@@ -13,8 +13,10 @@ times, so that "which words" is read off reference times, not off the model's ow
 3. The encoder lens (tutorial 4): teacher-forced accuracy of each layer's residual stream read
    through `ln_post`, per recording.
 
-Expected, as on JFK: the transcript survives +-75 frames (+-1.5 s) of attention and is lost at
-+-10; the erased second's words go and the rest stay; accuracy rises to 1 at the last layer.
+Expected, as on JFK: the transcript is lost at +-10 frames of attention; the erased second's
+words go and the rest stay; accuracy rises to 1 at the last layer. Not as on JFK: +-75 frames
+(+-1.5 s) do not keep the whole transcript of a recording (JFK: WER 0.00); a tenth to a quarter
+of its words change. The script asserts "mostly kept" (WER <= 0.3) and prints the numbers.
 
 Run: `python tutorials/07_recorded_speech.py` (about 2 minutes on 2 CPU cores).
 """
@@ -150,9 +152,9 @@ summary = erasure.groupby("recording")[["words inside", "kept inside", "kept out
 )
 summary.insert(0, "seconds erased", erasure.groupby("recording").size())
 print(summary.round(2).to_string())
-lost_inside = 1 - (erasure["kept inside"] * erasure["words inside"]).sum() / erasure[
-    "words inside"
-].sum()
+lost_inside = (
+    1 - (erasure["kept inside"] * erasure["words inside"]).sum() / erasure["words inside"].sum()
+)
 kept_outside = erasure["kept outside"].mean()
 print(f"All recordings: {lost_inside:.0%} of the erased seconds' words vanish, ", end="")
 print(f"{kept_outside:.0%} of the other words stay (mean over erased seconds).")
@@ -171,13 +173,13 @@ print(lens.round(2).to_string())
 # %% The direction of each effect, as on the JFK clip.
 for name in RECORDINGS:
     assert locality.loc[1500, name] == 0.0, f"{name}: masking nothing must change nothing"
-    assert locality.loc[75, name] <= 0.1, f"{name}: +-1.5 s should keep the transcript"
+    assert locality.loc[75, name] <= 0.3, f"{name}: +-1.5 s should keep most of the transcript"
     assert locality.loc[10, name] >= 0.5, f"{name}: +-0.2 s should lose the transcript"
     assert lens.loc["3", name] == 1.0 and lens.iloc[0][name] < 0.2, lens
 assert lost_inside > 0.6, f"most erased words should vanish, {lost_inside:.0%} did"
 assert kept_outside > 0.9, f"the other words should stay, {kept_outside:.0%} did"
 print(
-    "\nChecks passed: on recorded speech too the transcript survives +-75 frames of attention "
-    "and dies at +-10, an erased second takes its words with it, and the transcript forms in "
-    "the last layer."
+    "\nChecks passed: on recorded speech the transcript mostly survives +-75 frames of attention "
+    "(less fully than on JFK) and dies at +-10, an erased second takes its words with it, and "
+    "the transcript forms in the last layer."
 )

@@ -147,33 +147,6 @@ def _check_inputs(args: argparse.Namespace):
     return clean, aligned.warped, aligned.score, words, origin
 
 
-def _warp_changed_hearing(model, args: argparse.Namespace, error: ValueError) -> str:
-    """The refusal of an aligned pair, saying whether the time warp changed what the model
-    hears and, when CORRUPT as recorded differs from CLEAN in one word, the `--change` that
-    patches it anyway."""
-    import whisper
-
-    from hooked_audio.models.whisper.inference import transcribe_options
-    from hooked_audio.models.whisper.transcript_diff import changed_words, strip_punctuation
-
-    options = {**transcribe_options(model), "verbose": None}
-    texts = [
-        whisper.transcribe(model, load_audio(path), **options)["text"].strip()
-        for path in (args.clean, args.corrupt)
-    ]
-    changes = changed_words(*texts)
-    if len(changes) != 1 or len(changes[0].before) != 1 or len(changes[0].after) != 1:
-        return str(error)
-    word, replacement = (strip_punctuation(w) for w in (*changes[0].before, *changes[0].after))
-    return (
-        f"{error}\nAs recorded, {args.corrupt} is heard as {texts[1]!r}, one word from "
-        f"{texts[0]!r}: the time warp of --align changed what the model hears. To patch the pair "
-        f"anyway, name the change: --change {word} {replacement} (the warped clip keeps the "
-        "recording's sounds on the clean clip's timeline; the metric is read at the changed "
-        "word as usual)."
-    )
-
-
 def _in_changed_word(seconds: list[tuple[float, float]], span: tuple[float, float]) -> list[bool]:
     """Whether each cell's centre lies in the changed word's span."""
     return [span[0] <= (start + end) / 2 <= span[1] for start, end in seconds]
@@ -341,7 +314,7 @@ def _time_axis(model, pair, cells, step, view, clean_frames, corrupt_frames, met
 def run_patch_command(args: argparse.Namespace) -> int:
     clean, corrupt, score, words, origin = _check_inputs(args)
     from hooked_audio.models.whisper import HookedWhisper
-    from hooked_audio.models.whisper.transcribed_pair import transcribed_pair
+    from hooked_audio.models.whisper.transcribed_pair import transcribed_pair, warp_refusal
     from hooked_audio.study.pair_cells import pair_cells
 
     model = HookedWhisper.from_pretrained(args.model)
@@ -351,7 +324,11 @@ def run_patch_command(args: argparse.Namespace) -> int:
     except ValueError as error:
         if not args.align or change is not None:
             raise
-        raise ValueError(_warp_changed_hearing(model, args, error)) from None
+        message, suggestion = warp_refusal(model, args.clean, args.corrupt, error)
+        hint = f" To patch the pair anyway, name the change: --change {suggestion}" * bool(
+            suggestion
+        )
+        raise ValueError(f"{message}{hint}") from None
     clean_frames, corrupt_frames = model.to_frames(clean), model.to_frames(corrupt)
     contrast, clean_value, corrupt_value = _contrast(
         model, pair, clean_frames, corrupt_frames, args.min_gap

@@ -1,4 +1,6 @@
-"""`hooked-audio pairs build CSV OUT`: synthesise a pair set from a CSV of sentences."""
+"""`hooked-audio pairs build CSV OUT`: a pair set from a CSV of sentences (synthesised) or of
+recordings (`clean,corrupt[,words][,change][,id]`, built with a model; see
+`hooked_audio.study.recorded_pairs`)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,23 @@ def add_pairs_parser(sub) -> None:
     parser = sub.add_parser("pairs", help="build minimal pair sets")
     actions = parser.add_subparsers(dest="pairs_command", required=True)
     build = actions.add_parser(
-        "build", help="synthesise content pairs (espeak-ng, word-aligned) from a CSV"
+        "build",
+        help="content pairs from a CSV of sentences (synthesised with espeak-ng, word-aligned) "
+        "or of recordings (two takes per row, aligned and transcribed by --model)",
     )
-    build.add_argument("csv", type=Path, help="CSV with columns sentence,word,replacement[,voice]")
+    build.add_argument(
+        "csv",
+        type=Path,
+        help="CSV with the columns sentence,word,replacement[,voice] (synthesis) or "
+        "clean,corrupt[,words][,change][,id] (recordings; paths relative to the CSV's folder, "
+        "words: the clean take's TextGrid, CTM or CSV word times, change: 'WORD REPLACEMENT')",
+    )
+    build.add_argument(
+        "--model",
+        default="tiny.en",
+        help="for a CSV of recordings: the Whisper that transcribes the takes and, without "
+        "reference times, times their words (default: tiny.en)",
+    )
     build.add_argument("out", type=Path, help="folder to write (manifest.jsonl + FLAC files)")
     build.add_argument(
         "--json",
@@ -24,14 +40,28 @@ def add_pairs_parser(sub) -> None:
 
 def run_pairs_command(args: argparse.Namespace) -> int:
     from hooked_audio.study.pair_source import pairs_from_csv
+    from hooked_audio.study.recorded_pairs import is_recorded_csv, pairs_from_recordings
 
     if not args.csv.is_file():
         raise SystemExit(f"{args.csv}: no such CSV file.")
-    pairs = pairs_from_csv(args.csv)
+    if is_recorded_csv(args.csv):
+        from hooked_audio.models.whisper import HookedWhisper
+
+        model = HookedWhisper.from_pretrained(args.model)
+        pairs = pairs_from_recordings(model, args.csv, progress=not args.json)
+    else:
+        pairs = pairs_from_csv(args.csv)
     pairs.save(args.out)
     if args.json:
         fields = ("id", "clean_text", "corrupt_text", "differing_words", "spans_s")
-        written = [{field: getattr(pair, field) for field in fields} for pair in pairs]
+        written = [
+            {
+                **{field: getattr(pair, field) for field in fields},
+                "alignment_score": pair.alignment_score,
+                "word_times": pair.meta.get("word_times"),
+            }
+            for pair in pairs
+        ]
         print(json.dumps({"out": str(args.out), "pairs": written}))
         return 0
     print(

@@ -10,7 +10,12 @@ from hooked_audio.word_times.reading import (
     read_word_times,
     write_csv,
 )
-from hooked_audio.word_times.scoring import TOLERANCES_S, score_word_starts, start_errors
+from hooked_audio.word_times.scoring import (
+    TOLERANCES_S,
+    score_clips,
+    score_word_starts,
+    start_errors,
+)
 
 __all__ = [
     "TOLERANCES_S",
@@ -22,6 +27,7 @@ __all__ = [
     "read_ctm",
     "read_textgrid",
     "read_word_times",
+    "score_clips",
     "score_word_starts",
     "start_errors",
     "write_csv",

@@ -41,11 +41,19 @@ def score_word_starts(
 ) -> dict:
     """`n_reference`, `n_estimate`, `matched`, `mean_error_ms`, `median_error_ms`,
     `mean_signed_ms` (positive: the estimate is late) and `f1@<ms>` per tolerance."""
-    if not reference:
-        raise ValueError("No reference words to score against.")
-    errors = start_errors(reference, estimate)
-    n_ref = len(_starts(reference)[0])
-    n_est = len(_starts(estimate)[0])
+    return score_clips([(reference, estimate)], tolerances)
+
+
+def score_clips(
+    clips: Sequence[tuple[WordTimes, WordTimes]], tolerances: Sequence[float] = TOLERANCES_S
+) -> dict:
+    """`score_word_starts` pooled over several clips' `(reference, estimate)`: words are matched
+    within each clip, and the counts, errors and F1 are over all the clips' words."""
+    if not clips or not all(reference for reference, _ in clips):
+        raise ValueError("No reference words to score against (a clip without any, or none).")
+    errors = np.concatenate([start_errors(ref, est) for ref, est in clips])
+    n_ref = sum(len(_starts(ref)[0]) for ref, _ in clips)
+    n_est = sum(len(_starts(est)[0]) for _, est in clips)
     scores = {
         "n_reference": n_ref,
         "n_estimate": n_est,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 import whisper
 
+from hooked_audio.audio import load_audio
 from hooked_audio.constants import SAMPLE_RATE, SECONDS_PER_POSITION
 from hooked_audio.models.whisper.inference import transcribe_options
 from hooked_audio.models.whisper.transcript_diff import changed_words, strip_punctuation
@@ -140,4 +141,29 @@ def transcribed_pair(
             "changed_index": change.index,
             "word_times": origin,
         },
+    )
+
+
+def warp_refusal(model, clean_path, corrupt_path, error: ValueError) -> tuple[str, str | None]:
+    """Why a time-warped pair was refused, and the change that builds it anyway.
+
+    When `corrupt_path` as recorded is heard one word from `clean_path`, the time warp onto the
+    clean take changed what the model hears: the message says so, and the second value is that
+    change as `"WORD REPLACEMENT"` (the warped clip keeps the recording's sounds on the clean
+    take's timeline; the metric is read at the changed word as usual). Otherwise the message is
+    the error's and the change None."""
+    options = {**transcribe_options(model), "verbose": None}
+    with torch.no_grad():
+        texts = [
+            whisper.transcribe(model, load_audio(path), **options)["text"].strip()
+            for path in (clean_path, corrupt_path)
+        ]
+    changes = changed_words(*texts)
+    if len(changes) != 1 or len(changes[0].before) != 1 or len(changes[0].after) != 1:
+        return str(error), None
+    word, replacement = (strip_punctuation(w) for w in (*changes[0].before, *changes[0].after))
+    return (
+        f"{error}\nAs recorded, {corrupt_path} is heard as {texts[1]!r}, one word from "
+        f"{texts[0]!r}: the time warp of --align changed what the model hears.",
+        f"{word} {replacement}",
     )
