@@ -24,7 +24,7 @@ from hooked_audio.serve.experiments import (
     transcribe_with_frames,
 )
 from hooked_audio.serve.probe import ClipProbe
-from hooked_audio.serve.uploads import decode_upload
+from hooked_audio.serve.uploads import decode_upload, decode_word_times
 from hooked_audio.study.report_embed import audio_data_uri
 
 VIEWS = {
@@ -74,6 +74,19 @@ def _selection_of(selected: Any) -> tuple[float, float] | None:
     return (min(start, end), max(start, end))
 
 
+def recorded_store_clips(model: Any) -> list:
+    """The shipped recordings with reference word times that fit one window of `model`, as
+    clips named `recorded-<name>`."""
+    from hooked_audio.activation_store import StoreClip
+    from hooked_audio.recordings import recorded_clips
+
+    return [
+        StoreClip(f"recorded-{clip.name}", clip.audio, clip.words)
+        for clip in recorded_clips()
+        if clip.words is not None and len(clip.audio) <= model.window_samples
+    ]
+
+
 #: clips whose probes the server keeps (the oldest are dropped; a bundled one is recomputed)
 KEPT_PROBES = 8
 
@@ -84,7 +97,7 @@ class ProbeState:
 
     def __init__(self, model: Any):
         self.model = model
-        self.bundled = {clip.id: clip for clip in bundled_clips()}
+        self.bundled = {clip.id: clip for clip in bundled_clips() + recorded_store_clips(model)}
         self.probes: OrderedDict[str, ClipProbe] = OrderedDict()
         self.corrupt: dict[str, Any] = {}
         self.runner = SweepRunner()
@@ -97,7 +110,9 @@ class ProbeState:
                     f"Unknown clip {key!r} (the server keeps the last {KEPT_PROBES} clips): "
                     "choose a clip or upload it again."
                 )
-            self._keep(key, ClipProbe(self.model, self.bundled[key[8:]].audio))
+            clip = self.bundled[key[8:]]
+            source = f"the word times shipped with {clip.id}"
+            self._keep(key, ClipProbe(self.model, clip.audio, clip.words or None, source))
         self.probes.move_to_end(key)
         return self.probes[key]
 
@@ -105,6 +120,13 @@ class ProbeState:
         key = f"upload:{uuid.uuid4().hex[:8]}"
         self._keep(key, ClipProbe(self.model, audio))
         return key
+
+    def add_word_times(self, key: str, words: Any, source: str) -> str:
+        """A new clip key: the clip of `key` with the reference word times `words`."""
+        key_with_words = f"upload:{uuid.uuid4().hex[:8]}"
+        probe = ClipProbe(self.model, self.probe(key).audio, words, source)
+        self._keep(key_with_words, probe)
+        return key_with_words
 
     def _keep(self, key: str, probe: ClipProbe) -> None:
         self.probes[key] = probe
@@ -136,6 +158,11 @@ def layout(state: ProbeState) -> html.Div:
                     ),
                     html.Button("Record", id="record", style={"marginLeft": "1em"}),
                     html.Span(id="record-status", style={"marginLeft": "0.5em"}),
+                    dcc.Upload(
+                        html.Button("Upload word times"),
+                        id="upload-words",
+                        style={"display": "inline-block", "marginLeft": "1em"},
+                    ),
                 ]
             ),
             dcc.Store(id="recording"),
@@ -265,13 +292,21 @@ def create_app(model: Any, sae: Any = None) -> Dash:
         Input("clip", "value"),
         Input("upload", "contents"),
         Input("recording", "data"),
+        Input("upload-words", "contents"),
         State("upload", "filename"),
+        State("upload-words", "filename"),
+        State("clip-key", "data"),
         prevent_initial_call=True,
     )
-    def choose(clip, contents, recording, filename):
+    def choose(clip, contents, recording, words, filename, words_filename, key):
         from dash import ctx
 
         try:
+            if ctx.triggered_id == "upload-words" and words:
+                if key is None:
+                    return no_update, "Choose or upload a clip first, then its word times."
+                times = decode_word_times(words, words_filename)
+                return state.add_word_times(key, times, words_filename or "the upload"), ""
             if ctx.triggered_id == "upload" and contents:
                 return state.add_upload(decode_upload(contents, filename)), ""
             if ctx.triggered_id == "recording" and recording:
@@ -293,6 +328,7 @@ def create_app(model: Any, sae: Any = None) -> Dash:
     def show_clip(key):
         probe = state.probe(key)
         words = ", ".join(f"{w.text} {w.start:.2f}-{w.end:.2f}s" for w in probe.words)
+        words = f"Word times ({probe.words_origin}): {words}"
         return probe.text, words, figures.spectrogram_figure(probe)
 
     @app.callback(

