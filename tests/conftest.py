@@ -1,5 +1,9 @@
 """Shared fixtures: the real packaged tiny.en, its openai-whisper twin, the bundled clip.
-Helpers that tests import live in `tests/helpers/` (`whisper_models`, ...)."""
+Helpers that tests import live in `tests/helpers/` (`whisper_models`, ...).
+
+Two rules of the suite live here too (`tests/helpers/skip_policy.py`): a test whose name ends in
+`_slow` is marked `slow` (the fast lane is `pytest -m "not slow and not sae"`), and under
+`CI=true` a skipped test fails the run unless `tests/QUARANTINES.md` lists it with a reason."""
 
 from __future__ import annotations
 
@@ -13,6 +17,9 @@ from whisper.model import Whisper
 
 from hooked_audio.audio import load_audio
 from hooked_audio.models.whisper import HookedWhisper
+
+#: the suite's rules on slow tests and skips, as a plugin (its hooks)
+pytest_plugins = ["tests.helpers.skip_policy"]
 
 
 @pytest.fixture(scope="session")

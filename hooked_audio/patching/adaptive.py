@@ -93,7 +93,7 @@ def adaptive_map(
             clean,
             corrupt,
             direction,
-            resume_names(layers, view.cfg.n_layers) + names,
+            resume_names(view, layers) + names,
             names + head_names,
         )
     clean_value, corrupt_value = runs.reference_values(metric)

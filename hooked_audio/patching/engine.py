@@ -46,19 +46,21 @@ class Patch(Protocol):
     ) -> tuple[Tensor, list[HookSpec]]: ...
 
 
-def resume_name(layer: int, n_layers: int) -> str:
-    """The hook holding the residual stream a run resumes from at `layer` (the last block's
-    output for `layer == n_layers`)."""
-    return (
-        f"blocks.{layer}.hook_resid_pre"
-        if layer < n_layers
-        else f"blocks.{n_layers - 1}.hook_resid_post"
-    )
+def resume_name(view: AudioStream, layer: int) -> str:
+    """The hook holding the residual stream a run of `view` resumes from at `layer`: block
+    `layer`'s input, or for `layer == n_layers` the last block's output. That is its
+    `hook_resid_post` on a pre-LN block, and its `hook_normalized_resid_post` on a post-LN one
+    (wav2vec2 / HuBERT base), whose `hook_resid_post` is the sum before its final LayerNorm."""
+    n_layers = view.cfg.n_layers
+    if layer < n_layers:
+        return f"blocks.{layer}.hook_resid_pre"
+    normalized = f"blocks.{n_layers - 1}.hook_normalized_resid_post"
+    return normalized if normalized in view.hook_dict else f"blocks.{n_layers - 1}.hook_resid_post"
 
 
-def resume_names(resume_layers: Sequence[int], n_layers: int) -> list[str]:
+def resume_names(view: AudioStream, resume_layers: Sequence[int]) -> list[str]:
     """The base-run hooks that runs resuming at `resume_layers` start from (cache these)."""
-    return sorted({resume_name(layer, n_layers) for layer in resume_layers})
+    return sorted({resume_name(view, layer) for layer in resume_layers})
 
 
 @torch.no_grad()
@@ -77,14 +79,13 @@ def sweep_cells(
     """`values[metric][layer_index, cell]` for every layer and cell, `batch_size` cells per
     forward; `base_cache` holds the base run's residual streams the runs resume from."""
     values = {name: torch.full((len(layers), n_cells), float("nan")) for name in metrics}
-    n_layers = view.cfg.n_layers
     own_bar = not isinstance(progress, tqdm)  # a caller's bar spans several sweeps
     bar = (
         tqdm(total=len(layers) * n_cells, disable=not progress, desc=desc) if own_bar else progress
     )
     for li, layer in enumerate(layers):
         start = patch.resume_layer(layer)
-        start_resid = base_cache[resume_name(start, n_layers)]
+        start_resid = base_cache[resume_name(view, start)]
         rows = start_resid.shape[0]
         for first in range(0, n_cells, batch_size):
             chunk = list(range(first, min(first + batch_size, n_cells)))

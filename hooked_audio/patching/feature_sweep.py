@@ -138,7 +138,7 @@ def feature_sweep(
         clean,
         corrupt,
         direction,
-        resume_names([layer], view.cfg.n_layers),
+        resume_names(view, [layer]),
         [name],
     )
     patch = FeaturePatch(name, layer, groups, runs.source_cache[name])

@@ -201,7 +201,7 @@ def head_sweep(
     batch_size = resolve_batch_size(batch_size, base_view, base_input, len(cells))
     with torch.no_grad():
         _, base_cache = base_view.run_with_cache(
-            base_input, names_filter=resume_names(layers, base_view.cfg.n_layers)
+            base_input, names_filter=resume_names(base_view, layers)
         )
     values = sweep_cells(
         base_view,

@@ -121,7 +121,7 @@ def layer_sweep(
         clean,
         corrupt,
         direction,
-        resume_names(layers, view.cfg.n_layers) + names,
+        resume_names(view, layers) + names,
         names,
     )
     patch = ActivationPatch(act, groups, runs.source_cache)

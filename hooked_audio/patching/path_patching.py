@@ -150,7 +150,7 @@ def _path_sweep(
         clean,
         corrupt,
         direction,
-        names + [resume_name(receiver_layer, n_layers)],
+        names + [resume_name(view, receiver_layer)],
         names,
     )
     if mask is not None:

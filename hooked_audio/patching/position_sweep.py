@@ -142,7 +142,7 @@ def position_sweep(
         dict(clean),
         dict(corrupt),
         direction,
-        resume_names(layers, view.cfg.n_layers) + names,
+        resume_names(view, layers) + names,
         names,
     )
     values = sweep_cells(

@@ -70,7 +70,7 @@ def verify_top_cells(
             clean,
             corrupt,
             estimate.direction,
-            resume_names(estimate.layers, view.cfg.n_layers) + names,
+            resume_names(view, estimate.layers) + names,
             names,
         )
     base_value, source_value = base_and_source(
@@ -135,7 +135,7 @@ def verify_top_head_cells(
     batch_size = resolve_batch_size(batch_size, base_view, base_input, estimate.values.numel())
     with torch.no_grad():
         base_logits, base_cache = base_view.run_with_cache(
-            base_input, names_filter=resume_names(estimate.layers, base_view.cfg.n_layers)
+            base_input, names_filter=resume_names(base_view, estimate.layers)
         )
     base_value = metric_value(metric, base_logits, "on the base run")
     expected, source_value = base_and_source(

@@ -232,10 +232,18 @@ def test_batch_errors(jfk_raw):
 
 @pytest.mark.parametrize("n_mels", [80, 128])
 def test_log_mel_matches_whisper(jfk, n_mels):
+    """Bit for bit openai-whisper's front end (what `log_mel` calls), and within 1e-6 of HF
+    transformers' `WhisperFeatureExtractor`, an implementation of its own (numpy STFT, its own
+    mel filters): a reference the wrapper does not call."""
+    from transformers import WhisperFeatureExtractor
+
     mel = log_mel([jfk], n_mels)
     assert mel.shape == (1, n_mels, 3000) and mel.dtype == torch.float32
     expected = wa.log_mel_spectrogram(wa.pad_or_trim(jfk), n_mels)
     torch.testing.assert_close(mel[0], expected, rtol=0, atol=0)
+    extractor = WhisperFeatureExtractor(feature_size=n_mels)
+    theirs = extractor(np.asarray(jfk), sampling_rate=16000, return_tensors="np").input_features
+    np.testing.assert_allclose(mel[0].numpy(), theirs[0], rtol=0, atol=1e-6)
 
 
 def test_log_mel_batch_items_independent(jfk):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
-import whisper.audio
 from transformer_lens.config import TransformerLensConfig
 from whisper.model import ModelDimensions, Whisper
 
@@ -212,19 +212,38 @@ def test_every_model_has_a_transformer_lens_cfg_and_its_own_config():
 
 
 # ----------------------------------------------------------------- constants
-def test_constants_are_openai_whispers():
-    assert constants.SAMPLE_RATE == whisper.audio.SAMPLE_RATE == 16000
-    assert constants.HOP_LENGTH == whisper.audio.HOP_LENGTH == 160
-    assert constants.N_FFT == whisper.audio.N_FFT == 400
-    assert constants.MEL_FRAMES_PER_SECOND == whisper.audio.FRAMES_PER_SECOND
-    assert constants.WINDOW_SECONDS == whisper.audio.CHUNK_LENGTH == 30
-    assert constants.WINDOW_SAMPLES == whisper.audio.N_SAMPLES
-    assert constants.WINDOW_MEL_FRAMES == whisper.audio.N_FRAMES == 3000
-    assert constants.SAMPLES_PER_POSITION == whisper.audio.N_SAMPLES_PER_TOKEN
-    assert constants.SECONDS_PER_POSITION == pytest.approx(1 / whisper.audio.TOKENS_PER_SECOND)
-    assert constants.SECONDS_PER_POSITION == 0.02
-    assert constants.WINDOW_POSITIONS == 1500 == constants.WINDOW_MEL_FRAMES // 2
-    assert constants.MEL_FRAMES_PER_POSITION == 2
+def test_constants_are_what_the_model_and_hf_transformers_do(tiny_en):
+    """The constants against an implementation that does not define them (HF transformers'
+    `WhisperFeatureExtractor` defaults) and against what the model does with a window."""
+    from transformers import WhisperFeatureExtractor
+
+    hf = WhisperFeatureExtractor()
+    assert (
+        constants.SAMPLE_RATE,
+        constants.HOP_LENGTH,
+        constants.N_FFT,
+        constants.WINDOW_SECONDS,
+        constants.WINDOW_SAMPLES,
+        constants.WINDOW_MEL_FRAMES,
+    ) == (
+        hf.sampling_rate,
+        hf.hop_length,
+        hf.n_fft,
+        hf.chunk_length,
+        hf.n_samples,
+        hf.nb_max_frames,
+    )
+    second = np.zeros(constants.SAMPLE_RATE, np.float32)
+    mel = tiny_en.to_mel(second, sample_rate=constants.SAMPLE_RATE)  # padded to a window
+    assert mel.shape[-1] == constants.WINDOW_MEL_FRAMES
+    with torch.no_grad():
+        assert tiny_en.encoder(mel).shape[1] == constants.WINDOW_POSITIONS
+    frames = tiny_en.to_frames(second, sample_rate=constants.SAMPLE_RATE)
+    assert frames.shape[1:] == (constants.MEL_FRAMES_PER_POSITION, 80, constants.WINDOW_POSITIONS)
+    assert constants.WINDOW_POSITIONS * constants.SECONDS_PER_POSITION == constants.WINDOW_SECONDS
+    per_position = constants.HOP_LENGTH * constants.MEL_FRAMES_PER_POSITION
+    assert constants.SAMPLES_PER_POSITION == per_position
+    assert constants.MEL_FRAMES_PER_SECOND * constants.HOP_LENGTH == constants.SAMPLE_RATE
 
 
 @pytest.mark.parametrize("n_vocab", [51864, 51865, 51866])

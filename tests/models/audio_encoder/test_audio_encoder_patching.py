@@ -9,6 +9,7 @@ import transformer_lens.patching as tlp
 
 from hooked_audio.models.audio_encoder import HookedAudioEncoder
 from hooked_audio.patching import (
+    Sender,
     direct_path_head_sweep,
     head_sweep,
     layer_sweep,
@@ -149,17 +150,62 @@ def test_head_patching_runs_on_the_view(setup):
             torch.testing.assert_close(same, clean_value.expand(shape), atol=1e-4, rtol=0)
 
 
-def test_the_other_engines_run_on_the_view(setup):
-    _, model, clean, corrupt, metric = setup
+def test_the_head_sweep_on_the_view_is_the_clean_run_for_clean_sources(setup):
+    _, model, clean, _, metric = setup
     view = model.encoder_stream()
-    clean_frames, corrupt_frames = model.to_frames(clean), model.to_frames(corrupt)
+    clean_frames = model.to_frames(clean)
     with torch.no_grad():
         clean_value = float(metric(view(clean_frames)))
         _, clean_cache = view.run_with_cache(clean_frames)
     heads = head_sweep(view, clean_frames, clean_cache, metric, component="attn", progress=False)
     torch.testing.assert_close(heads.values, torch.full((2, 4), clean_value), atol=1e-5, rtol=0)
+
+
+def test_attribution_on_the_view_is_the_first_order_change_of_exact_patching(setup):
+    """For a corrupt input a small step from the clean one, patching a position changes the
+    metric by its first-order term, which attribution patching estimates: the exact sweep
+    (`layer_sweep`) and both estimates agree to a few percent of the largest effect, and the
+    estimates differ from the corrupt value where the exact sweep does."""
+    _, model, clean, corrupt, metric = setup
+    view = model.encoder_stream()
+    clean_frames = model.to_frames(clean)
+    near = clean_frames + 1e-2 * (model.to_frames(corrupt) - clean_frames)
+    exact = layer_sweep(view, clean_frames, near, metric, progress=False)
+    moved = exact.values - exact.corrupt_value
+    assert moved.abs().max() > 1e-4, "the step should move the metric"
     for estimate in (resid_pre_attribution, resid_pre_attribution_qk):
-        result = estimate(view, clean_frames, corrupt_frames, metric)
-        assert result.values.shape == (2, N_POS) and torch.isfinite(result.values).all()
+        result = estimate(view, clean_frames, near, metric)
+        assert result.corrupt_value == pytest.approx(exact.corrupt_value, abs=1e-6)
+        estimated = result.values - result.corrupt_value
+        error = (estimated - moved).abs().max() / moved.abs().max()
+        assert error < 0.05, f"{estimate.__name__}: {error:.3f} of the largest effect"
+
+
+def test_direct_paths_on_the_view_equal_adding_each_heads_difference(setup):
+    """`direct_path_head_sweep` against the run it stands for: the corrupt run with one head's
+    clean-minus-corrupt output added to the receiver's residual input (receiver 2 of this
+    2-layer encoder: the stack's output, which is the last block's `hook_resid_post` on a
+    pre-LN block and its LayerNorm's output `hook_normalized_resid_post` on a post-LN one); and
+    the heads of a layer add up to the layer's attention output."""
+    _, model, clean, corrupt, metric = setup
+    view = model.encoder_stream()
+    clean_frames, corrupt_frames = model.to_frames(clean), model.to_frames(corrupt)
     paths = direct_path_head_sweep(view, clean_frames, corrupt_frames, metric, receiver_layer=2)
     assert paths.values.shape == (2, 4)
+    post_ln = not model.config.do_stable_layer_norm
+    output = "hook_normalized_resid_post" if post_ln else "hook_resid_post"
+    with torch.no_grad():
+        _, base = view.run_with_cache(corrupt_frames)
+        _, source = view.run_with_cache(clean_frames)
+        for layer, head in ((0, 1), (1, 3)):
+            sender = Sender(layer, "attn", head)
+            delta = sender.output(view, source) - sender.output(view, base)
+            add = [(f"blocks.1.{output}", lambda x, hook, delta=delta: x + delta)]
+            expected = metric(view.run_with_hooks(corrupt_frames, fwd_hooks=add))
+            assert float(paths.values[layer, head]) == pytest.approx(float(expected), abs=1e-4)
+        heads = sum(
+            Sender(1, "attn", h).output(view, source) - Sender(1, "attn", h).output(view, base)
+            for h in range(4)
+        )
+        whole = source["blocks.1.hook_attn_out"] - base["blocks.1.hook_attn_out"]
+    torch.testing.assert_close(heads, whole, atol=1e-5, rtol=1e-5)

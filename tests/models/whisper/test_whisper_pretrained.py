@@ -33,8 +33,14 @@ def test_tiny_en_logits_and_residuals_match_openai_whisper(tiny_en, tiny_en_refe
 
 
 def test_to_mel_equals_whisper_front_end(jfk_mel, jfk_audio):
+    """openai-whisper's front end bit for bit, and HF's `WhisperFeatureExtractor` (its own
+    implementation) within 1e-6."""
+    from transformers import WhisperFeatureExtractor
+
     expected = whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(jfk_audio)))
     torch.testing.assert_close(jfk_mel[0], expected, atol=0, rtol=0)
+    hf = WhisperFeatureExtractor()(jfk_audio, sampling_rate=16000, return_tensors="pt")
+    torch.testing.assert_close(jfk_mel[0], hf.input_features[0], atol=1e-6, rtol=0)
 
 
 def test_transcribe_with_word_timestamps_matches_openai_whisper(
