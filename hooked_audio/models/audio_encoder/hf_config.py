@@ -10,6 +10,98 @@ from hooked_audio.models.audio_encoder.config import (
     FEAT_EXTRACT_NORMS,
     HookedAudioEncoderConfig,
 )
+from hooked_audio.models.config_options import (
+    HF_GENERIC,
+    TRAINING,
+    ConfigOptions,
+)
+from hooked_audio.models.config_options import (
+    check_hf_config as refuse_unknown_options,
+)
+
+_NOT_LOADED = (
+    "a head or objective this model does not load (pre-training, classification, x-vector)"
+)
+
+#: What the wav2vec2 / HuBERT conversion does with each option; any other option that differs
+#: from the config class's defaults is refused (`config_options`).
+HF_ENCODER_OPTIONS = ConfigOptions(
+    family="HookedAudioEncoder",
+    handled=frozenset(
+        {
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "layer_norm_eps",
+            "conv_dim",
+            "conv_kernel",
+            "conv_stride",
+            "conv_bias",
+            "num_feat_extract_layers",
+            "feat_extract_norm",
+            "feat_extract_activation",
+            "hidden_act",
+            "feat_proj_layer_norm",
+            "num_conv_pos_embeddings",
+            "num_conv_pos_embedding_groups",
+            "do_stable_layer_norm",
+            # the CTC head's size is read from its weights
+            "vocab_size",
+            # refused below when set
+            "add_adapter",
+            "adapter_attn_dim",
+            "conv_pos_batch_norm",
+        }
+    ),
+    ignored={
+        **HF_GENERIC,
+        **dict.fromkeys(
+            (
+                "hidden_dropout",
+                "activation_dropout",
+                "attention_dropout",
+                "feat_proj_dropout",
+                "feat_quantizer_dropout",
+                "final_dropout",
+                "layerdrop",
+                "initializer_range",
+                "apply_spec_augment",
+                "mask_time_prob",
+                "mask_time_length",
+                "mask_time_min_masks",
+                "mask_feature_prob",
+                "mask_feature_length",
+                "mask_feature_min_masks",
+            ),
+            TRAINING,
+        ),
+        **dict.fromkeys(
+            (
+                "num_codevectors_per_group",
+                "num_codevector_groups",
+                "contrastive_logits_temperature",
+                "num_negatives",
+                "codevector_dim",
+                "proj_codevector_dim",
+                "diversity_loss_weight",
+                "ctc_loss_reduction",
+                "ctc_zero_infinity",
+                "use_weighted_layer_sum",
+                "classifier_proj_size",
+                "tdnn_dim",
+                "tdnn_kernel",
+                "tdnn_dilation",
+                "xvector_output_dim",
+            ),
+            _NOT_LOADED,
+        ),
+        **dict.fromkeys(
+            ("adapter_kernel_size", "adapter_stride", "num_adapter_layers", "output_hidden_size"),
+            "the conv adapter's sizes; the adapter itself (add_adapter) is refused",
+        ),
+    },
+)
 
 
 def _refuse(option: str, value: Any, why: str) -> None:
@@ -17,7 +109,8 @@ def _refuse(option: str, value: Any, why: str) -> None:
 
 
 def check_hf_config(config: Any) -> None:
-    """Raise a `ValueError` naming the first option outside what `HookedAudioEncoder` runs."""
+    """Raise a `ValueError` naming the options outside what `HookedAudioEncoder` runs: any
+    option neither implemented nor known to be irrelevant, then the values of those it reads."""
     if config.model_type not in ARCHITECTURES:
         _refuse(
             "model_type",
@@ -25,6 +118,7 @@ def check_hf_config(config: Any) -> None:
             f"HookedAudioEncoder implements {ARCHITECTURES} only (not Conformer, WavLM, "
             "Data2Vec or other relatives, whose blocks differ).",
         )
+    refuse_unknown_options(config, HF_ENCODER_OPTIONS)
     if config.feat_extract_norm not in FEAT_EXTRACT_NORMS:
         _refuse(
             "feat_extract_norm",

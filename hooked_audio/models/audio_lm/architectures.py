@@ -13,7 +13,7 @@ A new architecture is one `AudioLMArchitecture` passed to `register_architecture
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hooked_audio.models.audio_lm.qwen2_audio_prompting import check_qwen2_audio_processor
@@ -33,8 +33,10 @@ class AudioLMArchitecture:
     window into several windows (otherwise such a clip is refused). `chat_template_inputs`: the
     processor builds inputs only through its chat template (no text with placeholders).
     `hf_config_fields(hf_config)`: the `HookedAudioLMConfig` fields this architecture sets
-    beyond `audio_pool` / `projector`. `check_processor(cfg, processor)`: raise a `ValueError`
-    naming the mismatch when a processor of the right class does not fit the model.
+    beyond `audio_pool` / `projector`; `hf_options`: the HF config options (dotted names) those
+    fields read, beyond what every architecture reads (`config.AUDIO_LM_OPTIONS`): any other
+    option that differs from its default is refused. `check_processor(cfg, processor)`: raise a
+    `ValueError` naming the mismatch when a processor of the right class does not fit the model.
     """
 
     model_type: str
@@ -48,6 +50,7 @@ class AudioLMArchitecture:
     chat_template_inputs: bool
     hf_config_fields: Callable[[Any], dict[str, Any]]
     check_processor: Callable[[Any, Any], None]
+    hf_options: frozenset[str] = field(default_factory=frozenset)
 
     def config_fields(self, hf_config: Any) -> dict[str, Any]:
         """The architecture's `HookedAudioLMConfig` fields for a HF config."""
@@ -90,6 +93,12 @@ def _voxtral_fields(hf_config: Any) -> dict[str, Any]:
             "Voxtral's projector stacks intermediate_size / hidden_size audio "
             "frames; that ratio must be a whole number."
         )
+    if hf_config.hidden_size != text.hidden_size:
+        raise ValueError(
+            f"Voxtral's config.hidden_size ({hf_config.hidden_size}) differs from its language "
+            f"model's text_config.hidden_size ({text.hidden_size}); the projector maps audio "
+            "to the language model's width, so they must agree."
+        )
     return dict(
         projector_stack=stack,
         projector_act=hf_config.projector_hidden_act,
@@ -127,5 +136,14 @@ VOXTRAL = register_architecture(
         chat_template_inputs=True,
         hf_config_fields=_voxtral_fields,
         check_processor=check_voxtral_processor,
+        hf_options=frozenset(
+            {
+                "hidden_size",
+                "projector_hidden_act",
+                "audio_config.intermediate_size",
+                "text_config.attention_bias",
+                "text_config.mlp_bias",
+            }
+        ),
     )
 )

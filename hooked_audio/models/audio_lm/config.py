@@ -19,6 +19,74 @@ from hooked_audio.models.audio_lm.architectures import (
     AudioLMArchitecture,
     get_architecture,
 )
+from hooked_audio.models.config_options import (
+    HF_GENERIC,
+    TRAINING,
+    ConfigOptions,
+    flat_options,
+)
+
+#: The HF options every audio-LM architecture reads (`from_hf_config`); an architecture adds
+#: its own (`AudioLMArchitecture.hf_options`). Any other option that differs from the config
+#: class's defaults is refused: e.g. a RoPE scaling type (`rope_parameters.rope_type` linear,
+#: yarn, llama3) would otherwise load as plain RoPE and change every activation.
+AUDIO_LM_OPTIONS = ConfigOptions(
+    family="HookedAudioLM",
+    handled=frozenset(
+        {
+            "audio_token_id",
+            "audio_token_index",
+            # the audio tower (Qwen2-Audio's names, then Voxtral's)
+            "audio_config.num_mel_bins",
+            "audio_config.max_source_positions",
+            "audio_config.d_model",
+            "audio_config.encoder_layers",
+            "audio_config.encoder_attention_heads",
+            "audio_config.encoder_ffn_dim",
+            "audio_config.hidden_size",
+            "audio_config.num_hidden_layers",
+            "audio_config.num_attention_heads",
+            # the language model
+            "text_config.vocab_size",
+            "text_config.hidden_size",
+            "text_config.intermediate_size",
+            "text_config.num_hidden_layers",
+            "text_config.num_attention_heads",
+            "text_config.num_key_value_heads",
+            "text_config.head_dim",
+            "text_config.hidden_act",
+            "text_config.max_position_embeddings",
+            "text_config.rms_norm_eps",
+            "text_config.tie_word_embeddings",
+            "text_config.pad_token_id",
+            "text_config.rope_theta",
+            "text_config.rope_parameters.rope_theta",
+            # checked: every layer must be full attention
+            "text_config.layer_types",
+        }
+    ),
+    ignored={
+        **HF_GENERIC,
+        **dict.fromkeys(
+            (
+                "dropout",
+                "attention_dropout",
+                "activation_dropout",
+                "encoder_layerdrop",
+                "layerdrop",
+                "initializer_range",
+                "init_std",
+            ),
+            TRAINING,
+        ),
+        **dict.fromkeys(
+            ("use_sliding_window", "sliding_window", "max_window_layers"),
+            "read through text_config.layer_types, which must be all full attention",
+        ),
+        "pretraining_tp": "splits the same matrix products across devices in pre-training",
+        "audio_config.vocab_size": "the audio tower has no token vocabulary",
+    },
+)
 
 
 @dataclass
@@ -136,6 +204,16 @@ class HookedAudioLMConfig:
                 f"HF model type {model_type!r} is not supported; HookedAudioLM "
                 f"loads {', '.join(ARCHITECTURES)}."
             )
+        options = ConfigOptions(
+            AUDIO_LM_OPTIONS.family,
+            AUDIO_LM_OPTIONS.handled | arch.hf_options,
+            AUDIO_LM_OPTIONS.ignored,
+        )
+        options.check(
+            flat_options(config),
+            flat_options(type(config)()),
+            f"{arch.display_name} config {getattr(config, '_name_or_path', '') or ''}".strip(),
+        )
         audio, text = config.audio_config, config.text_config
         layer_types = getattr(text, "layer_types", None) or []
         if any(t != "full_attention" for t in layer_types):

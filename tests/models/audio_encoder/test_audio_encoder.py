@@ -166,6 +166,21 @@ def test_unsupported_configs_are_refused_by_name(option, value):
         config_from_hf(config)
 
 
+@pytest.mark.parametrize("family", ["wav2vec2", "hubert"])
+def test_options_are_whitelisted(family):
+    """Any option neither implemented nor known to be irrelevant is refused by name when it
+    differs from the config class's default (a Conformer's rotary positions, a new norm);
+    training-time options change nothing and load."""
+    config = hf_config(family)
+    config.hidden_dropout, config.mask_time_prob = 0.3, 0.5
+    assert config_from_hf(config) == config_from_hf(hf_config(family))
+    for option, value in [("position_embeddings_type", "rotary"), ("layer_norm_first", True)]:
+        config = hf_config(family)
+        setattr(config, option, value)
+        with pytest.raises(ValueError, match=f"does not implement.*{option}={value!r}"):
+            config_from_hf(config)
+
+
 def test_weight_norm_kernel_is_read_once_as_its_effective_value():
     hf = random_hf("wav2vec2", False, False, "group", seed=9)
     conv = base_of(hf).encoder.pos_conv_embed.conv

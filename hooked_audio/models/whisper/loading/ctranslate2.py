@@ -250,18 +250,43 @@ def _block(m: _Mapper, src: str, dst: str, cross: bool) -> None:
     m.layer_norm(f"{src}/ffn/layer_norm", f"{dst}.mlp_ln")
 
 
+#: The scalar settings of a CTranslate2 WhisperSpec that openai-whisper's architecture fixes,
+#: with the value it needs.
+_REQUIRED_SCALARS = {
+    "decoder/activation": _GELU,
+    "decoder/pre_norm": 1,
+    "decoder/alibi": 0,
+    "decoder/scale_embeddings": 0,
+    "decoder/start_from_zero_embedding": 0,
+}
+#: Scalars that do not change the forward pass, and why.
+_IGNORED_SCALARS = {
+    "decoder/alignment_heads": "CTranslate2's own word-timing head count",
+    "decoder/alignment_layer": "CTranslate2's own word-timing layer",
+    "decoder/alibi_use_positive_positions": "applies only with decoder/alibi, which must be 0",
+    "decoder/scale_alibi": "applies only with decoder/alibi, which must be 0",
+}
+
+
 def _check_architecture(m: _Mapper) -> tuple[int, int]:
-    """Refuse variants openai-whisper cannot run; return (encoder, decoder) head counts."""
-    expected = {
-        "decoder/activation": _GELU,
-        "decoder/pre_norm": 1,
-        "decoder/alibi": 0,
-        "decoder/scale_embeddings": 0,
-    }
-    for name, value in expected.items():
+    """Refuse variants openai-whisper cannot run; return (encoder, decoder) head counts.
+
+    Whitelisted: every scalar setting must be one openai-whisper fixes (with its value), a head
+    count, or one known not to change the forward pass; any other is refused by name (a newer
+    CTranslate2 option would otherwise be silently dropped)."""
+    for name, value in _REQUIRED_SCALARS.items():
         found = m.scalar(name)
         if found is not None and found != value:
             raise ValueError(f"{m.source}: {name} = {found}, but Whisper needs {value}.")
+    known = {*_REQUIRED_SCALARS, *_IGNORED_SCALARS, "encoder/num_heads", "decoder/num_heads"}
+    unknown = sorted(n for n, v in m.vars.items() if v.ndim == 0 and n not in known)
+    if unknown:
+        raise ValueError(
+            f"{m.source}: CTranslate2 settings this loader does not implement: "
+            + ", ".join(f"{n} = {m.vars[n].item()}" for n in unknown)
+            + ". Loading without them would run a different model than the checkpoint's; "
+            "convert the model from openai-whisper or HF Whisper weights."
+        )
     heads = []
     for stack in ("encoder", "decoder"):
         n = m.scalar(f"{stack}/num_heads")

@@ -15,6 +15,12 @@ from typing import Any
 import torch
 from whisper.model import ModelDimensions
 
+from hooked_audio.models.config_options import (
+    HF_GENERIC,
+    TRAINING,
+    ConfigOptions,
+    check_hf_config,
+)
 from hooked_audio.models.whisper.loading.checkpoint import (
     WhisperCheckpoint,
     as_float32,
@@ -61,8 +67,66 @@ def _openai_name(hf_name: str) -> str:
     raise ValueError(f"HF parameter {hf_name} has no openai-whisper counterpart.")
 
 
+#: What the HF -> openai-whisper conversion does with each `WhisperConfig` option; any other
+#: option that differs from WhisperConfig's defaults is refused (`config_options`).
+HF_WHISPER_OPTIONS = ConfigOptions(
+    family="HookedWhisper",
+    handled=frozenset(
+        {
+            "vocab_size",
+            "num_mel_bins",
+            "d_model",
+            "encoder_layers",
+            "encoder_attention_heads",
+            "decoder_layers",
+            "decoder_attention_heads",
+            "max_source_positions",
+            "max_target_positions",
+            # checked below: widths 4 x d_model, exact GELU, no embedding scale
+            "encoder_ffn_dim",
+            "decoder_ffn_dim",
+            "activation_function",
+            "scale_embedding",
+            # checked on the weights: proj_out must equal the token embedding
+            "tie_word_embeddings",
+        }
+    ),
+    ignored={
+        **HF_GENERIC,
+        **dict.fromkeys(
+            (
+                "dropout",
+                "attention_dropout",
+                "activation_dropout",
+                "encoder_layerdrop",
+                "decoder_layerdrop",
+                "init_std",
+                "apply_spec_augment",
+                "mask_time_prob",
+                "mask_time_length",
+                "mask_time_min_masks",
+                "mask_feature_prob",
+                "mask_feature_length",
+                "mask_feature_min_masks",
+            ),
+            TRAINING,
+        ),
+        **dict.fromkeys(
+            ("suppress_tokens", "begin_suppress_tokens", "forced_decoder_ids", "max_length"),
+            "a decoding setting; openai-whisper's decoding takes its own from the tokenizer",
+        ),
+        "median_filter_width": "HF's word-timestamp smoothing; openai-whisper's timing has its own",
+        "num_hidden_layers": "HF's copy of encoder_layers in older configs",
+        "use_weighted_layer_sum": "WhisperForAudioClassification's head, not loaded here",
+        "classifier_proj_size": "WhisperForAudioClassification's head, not loaded here",
+    },
+)
+
+
 def _check_config(config: Any) -> None:
-    """Refuse HF variants openai-whisper's architecture cannot express."""
+    """Refuse HF variants openai-whisper's architecture cannot express: options it does not
+    implement by name, then the values of those it reads."""
+    check_hf_config(config, HF_WHISPER_OPTIONS)
     if config.activation_function != "gelu":
         raise ValueError(
             f"activation_function is {config.activation_function!r}; openai-whisper "

@@ -7,6 +7,7 @@ By name we go through whisper's own `_MODELS` table and `_download` (SHA-256 che
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gzip
 import os
 import urllib.error
@@ -39,6 +40,26 @@ def decode_alignment_heads(
     return [(int(layer), int(head)) for layer, head in zip(layers, heads)]
 
 
+def _dims(saved: object, path: Path) -> ModelDimensions:
+    """openai-whisper's `ModelDimensions` from a checkpoint's `dims`, refusing unknown or
+    missing fields (an unknown one is an architecture option this model does not implement)."""
+    expected = [f.name for f in dataclasses.fields(ModelDimensions)]
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path}: 'dims' is a {type(saved).__name__}, not a dict of {expected}.")
+    unknown = sorted(set(saved) - set(expected))
+    missing = [name for name in expected if name not in saved]
+    if unknown or missing:
+        raise ValueError(
+            f"{path}: 'dims' does not match openai-whisper's ModelDimensions "
+            f"(unknown: {unknown or 'none'}; missing: {missing or 'none'}). A field this model "
+            "does not know is an architecture option it does not implement."
+        )
+    bad = {name: saved[name] for name in expected if type(saved[name]) is not int}
+    if bad or any(saved[name] <= 0 for name in expected):
+        raise ValueError(f"{path}: 'dims' must hold positive whole numbers; found {saved}.")
+    return ModelDimensions(**saved)
+
+
 def load_openai_checkpoint(
     path: str | os.PathLike[str],
     alignment_heads: list[tuple[int, int]] | None = None,
@@ -61,7 +82,7 @@ def load_openai_checkpoint(
             f"{path} is not an openai-whisper checkpoint: expected the keys 'dims' "
             f"and 'model_state_dict', found {found}."
         )
-    dims = ModelDimensions(**ckpt["dims"])
+    dims = _dims(ckpt["dims"], path)
     if alignment_heads is not None:
         alignment_heads = check_alignment_heads(
             alignment_heads, dims.n_text_layer, dims.n_text_head, str(path)
