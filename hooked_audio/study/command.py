@@ -153,7 +153,7 @@ def parse_noise(text: str):
         seed = int(parts[3]) if len(parts) == 4 else 0
         return NoiseCorruption(parts[0], float(parts[1]), parts[2], seed)
     except ValueError as error:
-        raise SystemExit(
+        raise ValueError(
             f"--compare-noise {text!r}: {error}. Write KIND:SNR:SCOPE[:SEED], "
             "e.g. white:0:clip or pink:10:word:1 (kind white|pink, scope "
             "clip|word)."

@@ -1,6 +1,7 @@
 """The default metric of a content minimal pair, derived from its text.
 
-A content pair changes one word (`pair.differing_words = [clean_word, replacement]`). The
+A content pair changes one word (`pair.differing_words = [clean_word, replacement]`, or read
+from the two texts when they differ in exactly one word: `changed_word`). The
 contrast the study measures is the decoder's choice at that word: teacher-force the clean
 transcript up to the word, and take the logit difference between the first token of the
 clean word and the first token of the replacement at the position that predicts it. Unlike
@@ -19,6 +20,7 @@ from jaxtyping import Int
 from torch import Tensor
 
 from hooked_audio.metrics import LogitDiff
+from hooked_audio.models.whisper.transcript_diff import bare_word, changed_words
 from hooked_audio.pairs import MinimalPair
 
 
@@ -56,28 +58,63 @@ def _bare(word: str) -> str:
     return re.sub(r"^\W+|\W+$", "", word)
 
 
+def changed_word(pair: MinimalPair) -> tuple[str, str, int]:
+    """`(clean_word, replacement, index)` of a content pair: the changed word, what replaces it
+    and its index among the clean text's words.
+
+    Read from the two texts when they differ in exactly one word (a `differing_words` of
+    `[clean]` or `[]` is then completed from them, and one of `[clean, replacement]` must agree
+    with them); `differing_words = [clean, replacement]` alone when the texts do not tell (equal
+    texts, or several changes of which this one is studied). Raises ValueError, showing both
+    texts, otherwise."""
+    given = [_bare(w) for w in pair.differing_words]
+    changes = changed_words(pair.clean_text, pair.corrupt_text)
+    one_word = len(changes) == 1 and len(changes[0].before) == len(changes[0].after) == 1
+    texts = f"clean {pair.clean_text!r}, corrupt {pair.corrupt_text!r}"
+    if one_word:
+        change = changes[0]
+        clean_word, replacement = _bare(change.before[0]), _bare(change.after[0])
+        expected = [clean_word, replacement][: len(given)]
+        if [bare_word(w) for w in given] != [bare_word(w) for w in expected]:
+            raise ValueError(
+                f"Pair {pair.id!r}: differing_words {pair.differing_words} disagrees with its "
+                f"texts ({texts}), which change {clean_word!r} to {replacement!r}. Fix "
+                "differing_words or the texts."
+            )
+        return clean_word, replacement, change.index
+    if len(given) == 2:
+        clean_word, replacement = given
+        words = text_words(pair.clean_text)
+        matches = [i for i, w in enumerate(words) if _bare(w).lower() == clean_word.lower()]
+        if not matches:
+            raise ValueError(
+                f"Pair {pair.id!r}: the changed word {clean_word!r} is not a word of the clean "
+                f"text {pair.clean_text!r}."
+            )
+        return clean_word, replacement, matches[0]
+    found = (
+        "have the same words"
+        if not changes
+        else "differ by "
+        + "; ".join(f"{' '.join(c.before) or '-'} -> {' '.join(c.after) or '-'}" for c in changes)
+    )
+    raise ValueError(
+        f"Pair {pair.id!r} ({pair.kind}): the default metric needs one changed word, and its "
+        f"texts ({texts}) {found} (differing_words {pair.differing_words or 'empty'}). "
+        "Give a pair whose texts differ in one word, or pass a metric for this pair instead "
+        "(e.g. KLDivergence to the clean logits)."
+    )
+
+
 def word_contrast(model, pair: MinimalPair) -> WordContrast:
     """The contrast of a content pair on `model` (a `HookedWhisper`; see the module docstring).
 
     Raises ValueError for pairs that change no word or several (speaker and prosody pairs:
-    give those a metric of your own, e.g. `KLDivergence` to the clean logits), when the clean
-    word cannot be found in the clean text, and when both words start with the same token
-    (no contrast at their first token)."""
-    if len(pair.differing_words) != 2:
-        raise ValueError(
-            f"Pair {pair.id!r} ({pair.kind}) changes {pair.differing_words or 'no word'}; "
-            "the default metric needs one changed word (differing_words = [clean, "
-            "replacement]). Pass a metric for this pair instead."
-        )
-    clean_word, replacement = pair.differing_words
+    give those a metric of your own, e.g. `KLDivergence` to the clean logits; see
+    `changed_word`), and when both words start with the same token (no contrast at their
+    first token)."""
+    clean_word, replacement, index = changed_word(pair)
     words = text_words(pair.clean_text)
-    matches = [i for i, w in enumerate(words) if _bare(w).lower() == clean_word.lower()]
-    if not matches:
-        raise ValueError(
-            f"Pair {pair.id!r}: the changed word {clean_word!r} is not a word of the clean text "
-            f"{pair.clean_text!r}."
-        )
-    index = matches[0]
     before = " ".join(words[:index])
     prefix = model.start_tokens() + (model.tokenizer.encode(" " + before) if before else [])
     correct = model.tokenizer.encode(" " + _bare(words[index]))[0]

@@ -43,7 +43,7 @@ def run_pairs_command(args: argparse.Namespace) -> int:
     from hooked_audio.study.recorded_pairs import is_recorded_csv, pairs_from_recordings
 
     if not args.csv.is_file():
-        raise SystemExit(f"{args.csv}: no such CSV file.")
+        raise FileNotFoundError(f"{args.csv}: no such CSV file.")
     if is_recorded_csv(args.csv):
         from hooked_audio.models.whisper import HookedWhisper
 

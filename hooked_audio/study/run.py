@@ -68,6 +68,8 @@ def run_study(
             else:
                 plans.append(plan)
         store.write_skipped(skipped)
+        if not plans:
+            raise ValueError(_none_studied(pairs, skipped))
         units = study_units(plans, spec, layers, n_heads)
         plan_of = {plan.pair.id: plan for plan in plans}
         todo = [(plan_of[unit.pair], unit) for unit in units if unit.key not in store.done]
@@ -85,6 +87,17 @@ def run_study(
     finally:
         executor.stop()
     return StudyResult.from_rows(store.rows, skipped, spec)
+
+
+def _none_studied(pairs: list[MinimalPair], skipped: list[dict]) -> str:
+    """Why a study has nothing to run: every pair was left out (or there were none)."""
+    if not pairs:
+        return "The study has no pairs: the pair set is empty."
+    reasons = "\n".join(f"  {skip['pair']}: {skip['reason']}" for skip in skipped)
+    return (
+        f"No pair could be studied: all {len(pairs)} were left out (listed in skipped.json when "
+        f"the study has a folder):\n{reasons}"
+    )
 
 
 def _cost_line(model, spec, todo, n_runs, n_units, n_plans, n_skipped, layers, store) -> str:

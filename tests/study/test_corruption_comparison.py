@@ -48,7 +48,7 @@ def test_minimal_pairs_and_noise_compared(tiny_en):
 def test_noise_specs_are_checked():
     assert parse_noise("pink:10:word:3") == NoiseCorruption("pink", 10.0, "word", 3)
     for bad in ("white:0", "brown:0:clip", "white:x:clip", "white:0:span"):
-        with pytest.raises(SystemExit, match="compare-noise"):
+        with pytest.raises(ValueError, match="compare-noise"):
             parse_noise(bad)
 
 
@@ -68,8 +68,9 @@ def test_version_and_pairs_build(tmp_path, capsys):
     # the JSON describes what was written (espeak-ng's timing varies by a few samples per run)
     (again,) = PairSet.load(tmp_path / "again")
     assert written["spans_s"] == [list(span) for span in again.spans_s]
-    with pytest.raises(SystemExit, match="no such CSV"):
+    with pytest.raises(SystemExit) as stop:
         main(["pairs", "build", str(tmp_path / "missing.csv"), str(tmp_path / "x")])
+    assert stop.value.code == 2 and "no such CSV" in capsys.readouterr().err
 
 
 def test_study_command_compares_noise_slow(tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from hooked_audio.cli import main
 from hooked_audio.pairs import bundled_pairs
 from hooked_audio.study import StudySpec, parse_granularity, run_study, word_contrast
+from hooked_audio.study.contrast import changed_word
 from hooked_audio.study.pair_source import load_pairs, pairs_from_csv
 from hooked_audio.study.result import bootstrap_interval
 
@@ -32,8 +34,47 @@ def test_word_contrast_is_the_changed_word_where_it_is_predicted(tiny_en, pairs)
         clean = metric(tiny_en(tiny_en.to_frames(pair.clean_audio), contrast.tokens))
         corrupt = metric(tiny_en(tiny_en.to_frames(pair.corrupt_audio), contrast.tokens))
     assert clean > 5 and corrupt < -5
-    with pytest.raises(ValueError, match="changes no word"):
+    with pytest.raises(ValueError, match="have the same words"):
         word_contrast(tiny_en, pairs["country-voice"])
+
+
+def test_the_changed_word_is_read_from_the_texts(tiny_en, pairs):
+    """`differing_words` of only the clean word (or none) is completed from the two texts when
+    they differ in one word; texts that do not say which word changed are refused, showing
+    them; a `differing_words` the texts contradict is refused."""
+    pair = pairs["paris-berlin"]
+    full = word_contrast(tiny_en, pair)
+    for given in (["Paris"], []):
+        inferred = word_contrast(tiny_en, dataclasses.replace(pair, differing_words=given))
+        assert (inferred.correct, inferred.incorrect, inferred.word_index) == (
+            full.correct,
+            full.incorrect,
+            full.word_index,
+        )
+        assert torch.equal(inferred.tokens, full.tokens)
+    assert changed_word(pair) == ("Paris", "Berlin", 4)
+    two = dataclasses.replace(
+        pair, corrupt_text="We will dine in Berlin next summer.", differing_words=["Paris"]
+    )
+    with pytest.raises(
+        ValueError, match=r"clean 'We will meet.*differ by meet -> dine; Paris -> Berlin"
+    ):
+        changed_word(two)
+    with pytest.raises(ValueError, match="disagrees with its texts"):
+        changed_word(dataclasses.replace(pair, differing_words=["Berlin"]))
+
+
+def test_a_study_with_no_studiable_pair_says_why(tiny_en, pairs, tmp_path):
+    """When every pair is left out the study stops with each pair's reason (and writes them to
+    skipped.json) instead of summarising nothing."""
+    pair = pairs["country-voice"]
+    with pytest.raises(ValueError, match=r"(?s)No pair could be studied: all 1 .*country-voice: "):
+        run_study(tiny_en, [pair], StudySpec(layers=(0,)), out_dir=tmp_path, progress=False)
+    assert [s["pair"] for s in json.loads((tmp_path / "skipped.json").read_text())] == [
+        "country-voice"
+    ]
+    with pytest.raises(ValueError, match="the pair set is empty"):
+        run_study(tiny_en, [], StudySpec(layers=(0,)), progress=False)
 
 
 def test_a_study_localises_the_changed_word(tiny_en, pairs, tmp_path):

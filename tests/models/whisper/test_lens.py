@@ -110,11 +110,15 @@ def test_lens_command_prints_json(tiny_en, monkeypatch, capsys):
         (lambda tmp: ["lens", str(CLIP), "--max-tokens", "0"], "--max-tokens"),
     ],
 )
-def test_lens_command_checks_inputs_before_loading(tmp_path, monkeypatch, make_args, message):
+def test_lens_command_checks_inputs_before_loading(
+    tmp_path, monkeypatch, capsys, make_args, message
+):
     def refuse(*args, **kwargs):
         raise AssertionError("the model was loaded")
 
     monkeypatch.setattr(HookedWhisper, "from_pretrained", refuse)
     sf.write(tmp_path / "long.wav", np.zeros(31 * 16000, dtype=np.float32), 16000)
-    with pytest.raises(SystemExit, match=message):
+    with pytest.raises(SystemExit) as stop:
         main(make_args(tmp_path))
+    # a user error: one line naming it, exit status 2 (docs/cli.md)
+    assert stop.value.code == 2 and message in capsys.readouterr().err

@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from hooked_audio.audio import AudioInputError, load_audio
+from hooked_audio.audio import load_audio
 from hooked_audio.commands.arguments import add_model_argument
 from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
 
@@ -43,17 +43,12 @@ def add_lens_parser(sub) -> None:
 def _check_and_load(args: argparse.Namespace):
     """Everything that needs no model: the audio file, its length, the options."""
     if args.max_tokens is not None and args.max_tokens < 1:
-        raise SystemExit(
-            f"hooked-audio lens: --max-tokens must be at least 1, got {args.max_tokens}."
-        )
-    try:
-        audio = load_audio(args.audio)
-    except AudioInputError as err:
-        raise SystemExit(f"hooked-audio lens: {err}") from err
+        raise ValueError(f"--max-tokens must be at least 1, got {args.max_tokens}.")
+    audio = load_audio(args.audio)  # an AudioInputError (a ValueError) names the problem
     seconds = len(audio) / SAMPLE_RATE
     if seconds > WINDOW_SECONDS and not args.chunk:
-        raise SystemExit(
-            f"hooked-audio lens: {args.audio} is {seconds:.1f} s long, over Whisper's "
+        raise ValueError(
+            f"{args.audio} is {seconds:.1f} s long, over Whisper's "
             f"{WINDOW_SECONDS} s window. Pass --chunk to lens each {WINDOW_SECONDS} s window "
             "on its own, or cut the clip."
         )
