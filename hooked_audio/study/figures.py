@@ -177,6 +177,7 @@ def onset_figure(result, act: str | None = None, bin_s: float = 0.1):
         f"{act}: recovery of {metric_name(rows)} around the changed word, mean over "
         f"{n_pairs} pair(s) with 95% interval ({bin_s:g} s bins)",
         fontsize=10,
+        wrap=True,  # one panel is narrower than the title
     )
     fig.set_layout_engine("constrained")
     return fig

@@ -16,6 +16,8 @@ from matplotlib import pyplot as plt  # noqa: E402
 from hooked_audio.pairs import bundled_pairs  # noqa: E402
 from hooked_audio.study import StudySpec, run_study  # noqa: E402
 from hooked_audio.study.figures import corruption_figure  # noqa: E402
+from hooked_audio.study.result import StudyResult  # noqa: E402
+from tests.helpers.figure_text import cut_off_text  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +59,7 @@ def test_pair_map_draws_each_cell_at_its_time_with_its_recovery(study):
         labels = [t.get_text() for t in ax.child_axes[0].get_xticklabels()]
         assert labels == [w for w, _, _ in pair.meta["clean_words"]]
     assert mel_ax.get_xlim() == pytest.approx((0.0, len(pair.clean_audio) / 16000), abs=0.011)
+    assert cut_off_text(figure) == []
 
 
 def test_onset_curves_plot_the_means_over_pairs(study):
@@ -72,6 +75,10 @@ def test_onset_curves_plot_the_means_over_pairs(study):
             np.testing.assert_allclose(line.get_xdata(), expected["bin_s"] + 0.05)
             np.testing.assert_allclose(line.get_ydata(), expected["mean"])
     assert "mean over 2 pair(s)" in figure._suptitle.get_text()
+    assert cut_off_text(figure) == []
+    # one direction: a panel narrower than the title, which wraps instead of being cut off
+    denoising = StudyResult(result.rows[result.rows["direction"] == "denoise"], [], result.spec)
+    assert cut_off_text(denoising.plot_onsets(bin_s=0.1)) == []
 
 
 def test_corruption_bars_are_the_table(study):
@@ -94,6 +101,10 @@ def test_corruption_bars_are_the_table(study):
     assert widths["sharpness layer 0"] == [0.95, 0.6]
     assert widths["peak layer 3"][0] == 0.9 and np.isnan(widths["peak layer 3"][1])
     assert [t.get_text() for t in peak_ax.get_yticklabels()] == ["minimal pair", "white noise"]
+    assert cut_off_text(figure) == []
+    # the names compare_corruptions gives (kind, SNR, scope) fit too
+    long_names = table.replace({"white noise": "white noise 0 dB (clip, seed 0)"})
+    assert cut_off_text(corruption_figure(long_names)) == []
 
 
 def test_bad_requests_name_the_fix(study):
