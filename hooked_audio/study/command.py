@@ -10,6 +10,7 @@ import pandas as pd
 
 from hooked_audio.commands.arguments import add_model_argument, non_negative_int, positive_int
 from hooked_audio.patching.directions import DIRECTIONS
+from hooked_audio.safe_files import inside, write_text
 from hooked_audio.study.spec import STUDY_ACTS, STUDY_DTYPES, STUDY_MODES, StudySpec
 
 
@@ -212,8 +213,11 @@ def run_study_command(args: argparse.Namespace) -> int:
         comparison = compare_corruptions(
             model, pairs, noises, layers=spec.layers, min_gap=spec.min_gap, progress=not args.json
         )
-        comparison.to_json(args.out / "corruptions.jsonl", orient="records", lines=True)
+        write_text(args.out, "corruptions.jsonl", comparison.to_json(orient="records", lines=True))
         table = corruption_table(comparison)
+    else:  # a rerun without the comparison: the folder must not keep an earlier one's files
+        for stale in ("corruptions.jsonl", "figures/corruptions.png"):
+            inside(args.out, stale).unlink(missing_ok=True)
     report = None
     if args.report:
         from hooked_audio.study.report import write_report

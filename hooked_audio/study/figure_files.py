@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from hooked_audio.safe_files import write_bytes_via
+
 FIGURES_DIR = "figures"
 DPI = 120
 
@@ -22,8 +24,6 @@ def write_figures(
 
     from hooked_audio.study.figures import corruption_figure, onset_figure, pair_map_figure
 
-    folder = Path(out_dir) / FIGURES_DIR
-    folder.mkdir(parents=True, exist_ok=True)
     studied = set(result.pairs)
     jobs = []
     for act in result.spec.acts:
@@ -41,7 +41,10 @@ def write_figures(
     written = []
     for name, draw in jobs:
         figure = draw()
-        figure.savefig(folder / name, dpi=DPI)
+        # renamed into place inside the folder: a symlink planted there is replaced
+        path = write_bytes_via(
+            out_dir, f"{FIGURES_DIR}/{name}", lambda tmp: figure.savefig(tmp, dpi=DPI, format="png")
+        )
         plt.close(figure)
-        written.append(folder / name)
+        written.append(path)
     return written

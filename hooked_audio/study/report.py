@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from hooked_audio.pairs import MinimalPair
+from hooked_audio.safe_files import write_text
 from hooked_audio.study import report_figures as figures
 from hooked_audio.study.report_embed import audio_data_uri, json_data_uri, records, study_json
 from hooked_audio.study.report_html import Clip, page, pair_section
@@ -172,6 +173,5 @@ def write_report(
         aggregate,
         sections,
     )
-    path = out_dir / REPORT_FILE
-    path.write_text(html, encoding="utf-8")
-    return path
+    # inside the folder, replacing (never following) a symlink planted at report.html
+    return write_text(out_dir, REPORT_FILE, html)

@@ -58,6 +58,7 @@ def run_study(
         for act in spec.acts
     }
     n_heads = {"encoder_heads": model.dims.n_audio_head, "cross_heads": model.dims.n_text_head}
+    store.open()  # every argument checked: only now is anything written
     executor = executor or LocalExecutor()
     executor.start(model, spec)
     try:

@@ -1,0 +1,136 @@
+"""Reading and writing the files of an output folder without leaving it.
+
+Every folder the library writes (a study, an activation store, a pair set, a command's `--out`)
+describes itself; a symlink planted inside it must not make a write land, or a read come from,
+somewhere else. The helpers here:
+
+- `inside(folder, name)`: the path of `name` in `folder`, refused when it is a symlink or
+  resolves outside the folder (for reads, and before any write);
+- `write_text(folder, name, text)`: written to a temporary file in the folder, then renamed
+  over the target, so a symlink there is replaced, never followed, and a crash mid-write
+  leaves the old file whole;
+- `append_lines(folder, name, lines)`: appended without following a symlink;
+- `read_jsonl(path)`: one JSON value per line, naming the file and line of a bad one; a last
+  line cut off mid-write (a crash while appending) is dropped with a warning, not fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def inside(
+    folder: str | os.PathLike[str], name: str | os.PathLike[str], replacing: bool = False
+) -> Path:
+    """`folder / name`, refusing a symlink at it (or at a folder between) and a path that
+    resolves outside `folder`. The file need not exist. `replacing`: the caller renames a new
+    file over the target, so a symlink at the target itself is allowed (it gets replaced)."""
+    folder = Path(folder)
+    path = folder / name
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise ValueError(f"{str(name)!r} is not a path inside {folder}.")
+    current = folder
+    for depth, part in enumerate(relative.parts, start=1):
+        current = current / part
+        if replacing and depth == len(relative.parts):
+            return path
+        if current.is_symlink():
+            raise ValueError(
+                f"{current} is a symlink (to {os.readlink(current)!r}); the library reads and "
+                f"writes only real files inside {folder}. Remove the link."
+            )
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise ValueError(f"{path} resolves to {path.resolve()}, outside {folder}.")
+    return path
+
+
+def write_text(folder: str | os.PathLike[str], name: str, text: str) -> Path:
+    """Write `text` to `folder / name` atomically (temporary file + rename): a symlink at the
+    target is replaced, not followed. Returns the path."""
+    target = inside(folder, name, replacing=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_bytes_via(folder: str | os.PathLike[str], name: str, write) -> Path:
+    """Call `write(temporary_path)` to make the file, then rename it over `folder / name` (for
+    writers that take a path: Arrow, PNG). Returns the path."""
+    target = inside(folder, name, replacing=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def append_lines(folder: str | os.PathLike[str], name: str, lines: Iterable[str]) -> None:
+    """Append `lines` (each without its newline) to `folder / name`, never through a
+    symlink."""
+    target = inside(folder, name)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(target, flags, 0o644), "a", encoding="utf-8") as f:
+        f.writelines(line + "\n" for line in lines)
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[tuple[str, object]]:
+    """`(line text, value)` for each non-blank line of a JSON-lines file. A bad line raises a
+    `ValueError` naming the file and line, except an unterminated last line (a write cut off by
+    a crash), which is dropped with a warning so the work can resume."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not UTF-8 text ({error}); it is not a file we wrote."
+        ) from None
+    lines = text.split("\n")
+    entries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entries.append((line, json.loads(line)))
+        except json.JSONDecodeError as error:
+            if number == len(lines):  # no newline after it: cut off mid-write
+                warnings.warn(
+                    f"{path}: dropped its last line, cut off mid-write ({error}); the work it "
+                    "recorded will be redone.",
+                    stacklevel=2,
+                )
+                continue
+            raise ValueError(
+                f"{path}, line {number}: not JSON ({error}). The file was edited or damaged; "
+                "restore it, or delete the folder and start again."
+            ) from None
+    return entries
+
+
+def read_json(path: str | os.PathLike[str], what: str) -> object:
+    """One JSON document, with an error naming `what` and the file when it is not JSON."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"{path} ({what}) is not valid JSON ({error}). It was edited or damaged; restore "
+            "it, or start a new folder."
+        ) from None
