@@ -11,17 +11,22 @@ somewhere else. The helpers here:
   leaves the old file whole;
 - `append_lines(folder, name, lines)`: appended without following a symlink;
 - `read_jsonl(path)`: one JSON value per line, naming the file and line of a bad one; a last
-  line cut off mid-write (a crash while appending) is dropped with a warning, not fatal.
+  line cut off mid-write (a crash while appending) is dropped with a warning, not fatal;
+- `check_file_stem` / `check_pair_id`: ids that name files use safe characters only;
+  `path_inside` / `write_inside`: a pair set's manifest paths and files (`PairSet.save/load`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import tempfile
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 
 def inside(
@@ -134,3 +139,76 @@ def read_json(path: str | os.PathLike[str], what: str) -> object:
             f"{path} ({what}) is not valid JSON ({error}). It was edited or damaged; restore "
             "it, or start a new folder."
         ) from None
+
+
+# --------------------------------------------------------------- names and pair-set files
+MAX_ID_LENGTH = 200  # the longest file name is "{id}_corrupt.flac", within 255 bytes
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_file_stem(value: object, what: str, example: str) -> str:
+    """Return ``value`` if it is a safe file stem (it names files), else raise ``ValueError``
+    naming ``what`` it is and an ``example`` of a good one."""
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value) or len(value) > MAX_ID_LENGTH:
+        raise ValueError(
+            f"{what} must be a non-empty string of at most {MAX_ID_LENGTH} letters, digits, "
+            f"'_', '.', '-', starting with a letter or digit (it names files), got {value!r}; "
+            f"e.g. {example}."
+        )
+    return value
+
+
+def check_pair_id(pair_id: object) -> str:
+    """Return ``pair_id`` if it is a safe file stem, else raise ``ValueError``."""
+    return check_file_stem(pair_id, "MinimalPair id", "id='paris-berlin'")
+
+
+def path_inside(directory: Path, relative: object, where: str) -> Path:
+    """The resolved path of ``relative`` if it lies inside ``directory``, else raise.
+
+    ``where`` names the manifest line for the message.
+    """
+    if not isinstance(relative, str) or not relative:
+        raise ValueError(
+            f"PairSet.load: {where} gives the audio file as {relative!r}; it must be a "
+            "non-empty path relative to the pair directory, e.g. 'p0_clean.flac'."
+        )
+    root = directory.resolve()
+    target = (directory / relative).resolve()
+    if Path(relative).is_absolute() or not target.is_relative_to(root):
+        raise ValueError(
+            f"PairSet.load: {where} names audio file {relative!r}, which lies outside the "
+            f"pair directory {str(root)!r} (absolute path, '..' or a symlink leading out); "
+            "manifest paths must stay inside it. Copy the audio into the directory and "
+            "name it relative to it, e.g. 'p0_clean.flac'."
+        )
+    return target
+
+
+def write_inside(directory: Path, name: str, write: Callable[[BinaryIO], None]) -> Path:
+    """Write the file ``directory / name`` with ``write(file)``, without following links.
+
+    ``name`` must be a plain file name. The data go to a new temporary file in
+    ``directory`` (created exclusively) that then replaces the target by rename.
+    """
+    if Path(name).name != name or name in (".", ".."):
+        raise ValueError(
+            f"PairSet.save: {name!r} is not a plain file name; pair ids may only use "
+            "letters, digits, '_', '.', '-'."
+        )
+    target = directory / name
+    if target.is_dir() and not target.is_symlink():
+        raise IsADirectoryError(
+            f"PairSet.save: {str(target)!r} is a directory; remove it or save elsewhere."
+        )
+    tmp = directory / f".{name}.{secrets.token_hex(8)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target

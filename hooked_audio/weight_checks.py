@@ -45,3 +45,20 @@ def check_finite_weights(
         "it was saved in float16 from values beyond float16's range (65504), which overflow to "
         "infinity; save it again in float32 or bfloat16."
     )
+
+
+def weights_fingerprint(module: torch.nn.Module) -> str:
+    """A short SHA-256 of a model's parameters (names, shapes, dtypes and values), to tell two
+    models apart when they go by the same name (an activation store resumed with another
+    checkpoint). Every value is hashed: about a second per GB of weights."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with torch.no_grad():
+        for name, tensor in module.state_dict().items():
+            digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
+            data = tensor.detach().to("cpu").contiguous()
+            if data.dtype == torch.bfloat16:  # numpy has no bfloat16: hash its bits
+                data = data.view(torch.int16)
+            digest.update(data.numpy().tobytes())
+    return digest.hexdigest()[:16]

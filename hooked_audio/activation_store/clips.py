@@ -15,7 +15,7 @@ from hooked_audio.models.whisper.reference_words import (
     read_word_times,
 )
 from hooked_audio.pairs import MinimalPair
-from hooked_audio.pairs.safe_files import check_file_stem
+from hooked_audio.safe_files import check_file_stem
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 #: word-times files beside an audio file, first found wins: `<stem>.words.csv`, a TextGrid or

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from hooked_audio.pairs.safe_files import check_file_stem
+from hooked_audio.safe_files import check_file_stem
 
 FORMAT = 1
 MANIFEST = "store.json"

@@ -6,7 +6,6 @@ view of the file; several clips' are concatenated)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,32 +13,37 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from hooked_audio.activation_store.layout import CLIPS, FORMAT, MANIFEST, shard_path
+from hooked_audio.activation_store.layout import (
+    CLIPS,
+    FORMAT,
+    MANIFEST,
+    check_hook_name,
+    schema,
+    shard_path,
+)
 from hooked_audio.patching.checks import check_count
+from hooked_audio.safe_files import inside, read_json, read_jsonl
 
 
 class ActivationStore:
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
-        manifest = self.directory / MANIFEST
+        manifest = inside(self.directory, MANIFEST)  # a link planted there is refused
         if not manifest.is_file():
             raise FileNotFoundError(
                 f"{str(self.directory)!r} holds no {MANIFEST}: not an activation store "
                 "(write one with hooked_audio.activation_store.write_activations)."
             )
-        self.manifest = json.loads(manifest.read_text())
-        if self.manifest.get("format") != FORMAT:
-            raise ValueError(
-                f"{manifest} is format {self.manifest.get('format')!r}; this version reads "
-                f"format {FORMAT}."
-            )
-        self.hooks: list[str] = list(self.manifest["hooks"])
-        done = self.directory / CLIPS
-        lines = done.read_text().splitlines() if done.exists() else []
-        self.clip_info = pd.DataFrame(
-            [json.loads(line) for line in lines if line],
-            columns=["id", "seconds", "windows", "rows"],
-        )
+        self.manifest = read_json(manifest, "the activation store's manifest")
+        if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
+            found = self.manifest.get("format") if isinstance(self.manifest, dict) else None
+            raise ValueError(f"{manifest} is format {found!r}; this version reads format {FORMAT}.")
+        self.hooks: list[str] = [check_hook_name(h) for h in self.manifest.get("hooks", [])]
+        done = inside(self.directory, CLIPS)
+        entries = [entry for _, entry in read_jsonl(done)] if done.exists() else []
+        if not all(isinstance(e, dict) and {"id", "rows"} <= e.keys() for e in entries):
+            raise ValueError(f"{done}: a line is not a finished clip (id, seconds, rows).")
+        self.clip_info = pd.DataFrame(entries, columns=["id", "seconds", "windows", "rows"])
 
     @property
     def clips(self) -> list[str]:
@@ -71,13 +75,47 @@ class ActivationStore:
     def table(self, hook: str, clips=None) -> pa.Table:
         """The rows of `hook` for `clips` (default: every finished clip), memory-mapped."""
         hook = self._hook(hook)
-        tables = [
-            pa.ipc.open_file(pa.memory_map(str(shard_path(self.directory, hook, c)))).read_all()
-            for c in self._clips(clips)
-        ]
+        tables = [self._clip_table(hook, c) for c in self._clips(clips)]
         if not tables:
             raise ValueError(f"{str(self.directory)!r} has no finished clip yet.")
         return pa.concat_tables(tables)
+
+    def _clip_table(self, hook: str, clip: str) -> pa.Table:
+        """One clip's rows of `hook`, checked against clips.jsonl: the file must be a real
+        Arrow file inside the store, hold that many rows, all of that clip, with the store's
+        feature size (a damaged or swapped file is an error, never another clip's rows)."""
+        path = inside(
+            self.directory, shard_path(self.directory, hook, clip).relative_to(self.directory)
+        )
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} is missing, but clips.jsonl lists clip {clip!r} as finished: the store "
+                "is incomplete. Delete that clip's line from clips.jsonl to write it again."
+            )
+        try:
+            table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+        except (pa.ArrowInvalid, OSError) as error:
+            raise ValueError(
+                f"{path} is not a readable Arrow file ({error}): damaged or truncated. Delete it "
+                f"and clip {clip!r}'s line in clips.jsonl to write it again."
+            ) from None
+        expected = int(self.clip_info.loc[self.clip_info["id"] == clip, "rows"].iloc[0])
+        d = self.features(hook)
+        wrong = []
+        if table.schema != schema(d):
+            wrong.append(f"its columns are {table.schema.names} / not {d} features per row")
+        elif table.num_rows != expected:
+            wrong.append(f"it has {table.num_rows} rows, clips.jsonl says {expected}")
+        elif table.num_rows and set(table.column("clip").unique().to_pylist()) != {clip}:
+            others = sorted(set(table.column("clip").unique().to_pylist()) - {clip})
+            wrong.append(f"it holds rows of clip(s) {others}")
+        if wrong:
+            raise ValueError(
+                f"{path} does not hold clip {clip!r}'s {hook} rows: {wrong[0]}. The file was "
+                "replaced or damaged; delete it and the clip's line in clips.jsonl to write it "
+                "again."
+            )
+        return table
 
     def frame(self, hook: str, clips=None) -> pd.DataFrame:
         """The rows' clip, window, position, time_s and word (no activations)."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import torch
 from tqdm.auto import tqdm
 
 from hooked_audio.activation_store.clips import StoreClip
@@ -34,6 +35,8 @@ from hooked_audio.activation_store.layout import (
 from hooked_audio.activation_store.window_rows import window_rows, windows_of
 from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.patching.checks import check_count, check_unique
+from hooked_audio.safe_files import append_lines, inside, read_json, read_jsonl, write_text
+from hooked_audio.weight_checks import weights_fingerprint
 
 if TYPE_CHECKING:
     from hooked_audio.activation_store.ray_writers import RayStoreWriters
@@ -57,10 +60,24 @@ def _manifest(root: Path, source, hooks: list[str], padding: bool) -> dict:
         "window_seconds": source.window_samples / SAMPLE_RATE,
         "padding": padding,
     }
-    path = root / MANIFEST
+    model = getattr(source, "model", None)
+    if isinstance(model, torch.nn.Module):
+        wanted["weights"] = weights_fingerprint(model)
+    path = inside(root, MANIFEST)
     if path.exists():
-        saved = json.loads(path.read_text())
+        saved = read_json(path, "the activation store's manifest")
+        if not isinstance(saved, dict):
+            raise ValueError(f"{path} does not hold an activation store's manifest.")
+        if "weights" not in saved:  # a store from before fingerprints: not compared
+            wanted.pop("weights", None)
         same = {k: saved.get(k) for k in wanted}
+        if same.get("weights") != wanted.get("weights") and same.get("source") == wanted["source"]:
+            raise ValueError(
+                f"{root} holds activations of a model named {wanted['source']!r} with other "
+                f"weights (fingerprint {same.get('weights')}, this model's {wanted['weights']}); "
+                "resuming would mix two models' activations. Give this model another name, or "
+                "write to a new folder."
+            )
         if same != wanted:
             raise ValueError(
                 f"{root} holds a store written with {same}; this one would be {wanted}. "
@@ -97,10 +114,10 @@ def write_activations(
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     manifest = _manifest(root, source, hooks, padding)
-    done_path = root / CLIPS
+    done_path = inside(root, CLIPS)
     done = set()
     if done_path.exists():
-        done = {json.loads(line)["id"] for line in done_path.read_text().splitlines() if line}
+        done = {entry["id"] for _, entry in read_jsonl(done_path)}
     todo = [c for c in clips if c.id not in done]
     features = dict(manifest.get("features", {}))
     n_windows = sum(len(windows_of(c, source.window_samples)) for c in todo)
@@ -111,8 +128,7 @@ def write_activations(
             if features.setdefault(hook, d) != d:
                 raise ValueError(f"{hook}: {d} features, the store holds {features[hook]}.")
         _write_manifest(root, manifest, features)
-        with open(done_path, "a") as f:
-            f.write(json.dumps(line) + "\n")
+        append_lines(root, CLIPS, [json.dumps(line)])
         bar.update(line["windows"])
 
     if ray is None:
@@ -165,6 +181,8 @@ def _append(root, state, hook, values, clip_id, window, positions, times, words)
     d = values.shape[1]
     if hook not in state.writers:
         target = shard_path(root, hook, clip_id)
+        # the hook's folder must be a real folder inside the store (a planted link is refused)
+        inside(root, target.relative_to(root), replacing=True)
         target.parent.mkdir(exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
         state.writers[hook] = (tmp, pa.ipc.new_file(str(tmp), schema(d)), d)
@@ -186,7 +204,7 @@ def _append(root, state, hook, values, clip_id, window, positions, times, words)
 
 
 def _write_manifest(root: Path, manifest: dict, features: dict) -> None:
-    (root / MANIFEST).write_text(json.dumps({**manifest, "features": features}, indent=1))
+    write_text(root, MANIFEST, json.dumps({**manifest, "features": features}, indent=1))
 
 
 def _finish(root: Path, state: _OpenClip) -> dict:

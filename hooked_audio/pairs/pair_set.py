@@ -38,7 +38,7 @@ import numpy as np
 from hooked_audio.audio.errors import AudioInputError
 from hooked_audio.audio.waveform import Audio
 from hooked_audio.corruptions._checks import SAMPLE_RATE, as_audio, check_audio
-from hooked_audio.pairs.safe_files import check_pair_id, path_inside, write_inside
+from hooked_audio.safe_files import check_pair_id, path_inside, write_inside
 
 PAIR_KINDS = ("speaker", "content", "prosody", "noise", "custom")
 MANIFEST = "manifest.jsonl"

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from hooked_audio.audio import load_audio
 from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
 from hooked_audio.pairs import PairSet
-from hooked_audio.pairs.safe_files import check_pair_id
+from hooked_audio.safe_files import check_pair_id
 from hooked_audio.word_times import read_word_times
 from hooked_audio.word_times.timed_clip import TimedClip
 
