@@ -212,3 +212,37 @@ def write_inside(directory: Path, name: str, write: Callable[[BinaryIO], None]) 
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+# --------------------------------------------------------------- command output folders
+#: the file that says which command wrote a folder
+OWNER_FILE = ".hooked-audio.json"
+
+
+def check_output_folder(folder: str | os.PathLike[str], command: str, overwrite: bool) -> Path:
+    """Refuse `folder` as a command's `--out` when it is a file, or a non-empty folder another
+    command (or nobody) wrote, unless `overwrite`: a command must not silently replace another's
+    `results.jsonl`. Call before any work; `claim_output_folder` once there is output."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {folder} is a file, not a folder: give a folder.")
+    if overwrite or not folder.exists() or not any(folder.iterdir()):
+        return folder
+    owner_path = inside(folder, OWNER_FILE)
+    owner = read_json(owner_path, "who wrote the folder") if owner_path.is_file() else None
+    if isinstance(owner, dict) and owner.get("command") == command:
+        return folder
+    wrote = f"`hooked-audio {owner['command']}`" if isinstance(owner, dict) else "something else"
+    shown = ", ".join(sorted(p.name for p in folder.iterdir())[:5])
+    raise ValueError(
+        f"--out {folder} is not empty ({shown}) and was written by {wrote}, not `hooked-audio "
+        f"{command}`: its files would be replaced. Choose a new folder, or pass --overwrite."
+    )
+
+
+def claim_output_folder(folder: str | os.PathLike[str], command: str) -> Path:
+    """Create `folder` and record that `command` writes it (see `check_output_folder`)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text(folder, OWNER_FILE, json.dumps({"command": command}) + "\n")
+    return folder

@@ -31,6 +31,14 @@ def positive_int(text: str) -> int:
     return _integer_at_least(1, text)
 
 
+def port_number(text: str) -> int:
+    """A TCP port: 0 (any free port) to 65535."""
+    value = _integer_at_least(0, text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535 (0: any free port), got {value}")
+    return value
+
+
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
     """`--model`: a Whisper name or checkpoint path, loaded only after the other arguments
     are checked (`HookedWhisper.from_pretrained`)."""

@@ -30,6 +30,12 @@ from hooked_audio.models.whisper.reference_words import (
     read_word_times,
 )
 from hooked_audio.patching.directions import DIRECTIONS
+from hooked_audio.safe_files import (
+    check_output_folder,
+    claim_output_folder,
+    write_bytes_via,
+    write_text,
+)
 from hooked_audio.study.spec import parse_granularity
 
 RESULTS = "results.jsonl"
@@ -95,7 +101,13 @@ def add_patch_parser(sub) -> None:
         "--out",
         type=Path,
         default=None,
-        help=f"folder for {RESULTS} and one recovery_<direction>.png map per direction",
+        help=f"folder for {RESULTS} and one recovery_<direction>.png map per direction "
+        "(a non-empty folder another command wrote is refused; see --overwrite)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into --out even when it holds files another command wrote",
     )
     parser.add_argument(
         "--no-time-axis",
@@ -124,6 +136,8 @@ def _check_inputs(args: argparse.Namespace):
     parse_granularity(args.granularity)
     if not args.min_gap >= 0:
         raise ValueError(f"--min-gap must be a number >= 0, got {args.min_gap}.")
+    if args.out is not None:
+        check_output_folder(args.out, "patch", args.overwrite)
     clean, corrupt = load_audio(args.clean), load_audio(args.corrupt)
     for path, audio in ((args.clean, clean), (args.corrupt, corrupt)):
         if len(audio) > WINDOW_SECONDS * SAMPLE_RATE:
@@ -175,9 +189,9 @@ def _rows(result, changed: list[bool], pair, args: argparse.Namespace) -> pd.Dat
 def _write(out: Path, results: dict, rows: pd.DataFrame, clean_frames, metric: str) -> list[str]:
     """`results.jsonl` (the rows of every direction) and one map per direction, the clean
     clip's log-mel above the layer x cell recovery."""
-    out.mkdir(parents=True, exist_ok=True)
-    rows.to_json(out / RESULTS, orient="records", lines=True)
-    return [str(out / RESULTS), *_save_maps(out, "recovery", results, clean_frames, metric)]
+    claim_output_folder(out, "patch")
+    path = write_text(out, RESULTS, rows.to_json(orient="records", lines=True))
+    return [str(path), *_save_maps(out, "recovery", results, clean_frames, metric)]
 
 
 def _save_maps(out: Path, prefix: str, results: dict, clean_frames, metric: str) -> list[str]:
@@ -187,9 +201,11 @@ def _save_maps(out: Path, prefix: str, results: dict, clean_frames, metric: str)
     files = []
     for direction, result in results.items():
         axes = result.plot(spectrogram=clean_frames, metric_name=metric)
-        path = out / f"{prefix}_{direction}.png"
-        axes[0].figure.savefig(path, dpi=120)
-        plt.close(axes[0].figure)
+        figure = axes[0].figure
+        path = write_bytes_via(
+            out, f"{prefix}_{direction}.png", lambda tmp: figure.savefig(tmp, dpi=120, format="png")
+        )
+        plt.close(figure)
         files.append(str(path))
     return files
 

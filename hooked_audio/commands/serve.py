@@ -10,14 +10,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hooked_audio.commands.arguments import add_model_argument, non_negative_int
+from hooked_audio.commands.arguments import add_model_argument, port_number
 
 
 def add_serve_parser(sub) -> None:
     parser = sub.add_parser("serve", help="a local page for looking inside the model")
     add_model_argument(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    parser.add_argument("--port", type=non_negative_int, default=8050, help="0: any free port")
+    parser.add_argument("--port", type=port_number, default=8050, help="0: any free port")
     parser.add_argument(
         "--sae", type=Path, default=None, help="an encoder SAE in SAELens's format (sae extra)"
     )

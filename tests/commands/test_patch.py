@@ -138,3 +138,36 @@ def test_bad_word_times_are_refused_before_the_model_loads(cli, no_model, wav_pa
     ):
         error = one_line_error(cli("patch", clean, corrupt, "--words", words), "patch")
         assert message in error
+
+
+def test_out_never_replaces_another_commands_files(cli, no_model, wav_pair, tmp_path):
+    """`--out` that is a file, or a non-empty folder another command wrote, is refused before
+    the model loads (a study's results.jsonl is not replaced); --overwrite lets it through."""
+    clean, corrupt, words = wav_pair
+    study = tmp_path / "a-study"
+    study.mkdir()
+    (study / "results.jsonl").write_text('{"pair": "p"}\n')
+    error = one_line_error(cli("patch", clean, corrupt, "--out", study), "patch")
+    assert "is not empty (results.jsonl) and was written by something else" in error
+    assert "--overwrite" in error
+    assert (study / "results.jsonl").read_text() == '{"pair": "p"}\n'
+    (tmp_path / "file").write_text("")
+    error = one_line_error(cli("patch", clean, corrupt, "--out", tmp_path / "file"), "patch")
+    assert "is a file, not a folder" in error
+
+
+def test_out_is_rewritten_by_patch_itself(cli, model_loads, wav_pair, tmp_path):
+    clean, corrupt, words = wav_pair
+    out = tmp_path / "out"
+    for _ in range(2):  # the second run replaces the first's files: patch wrote them
+        run = cli("patch", clean, corrupt, "--words", words, "--layers", "0", "--out", out)
+        assert run.code == 0, run.err
+    (out / ".hooked-audio.json").write_text('{"command": "study"}')  # now another's folder
+    error = one_line_error(
+        cli("patch", clean, corrupt, "--words", words, "--layers", "0", "--out", out), "patch"
+    )
+    assert "written by `hooked-audio study`" in error
+    run = cli(
+        "patch", clean, corrupt, "--words", words, "--layers", "0", "--out", out, "--overwrite"
+    )
+    assert run.code == 0, run.err
