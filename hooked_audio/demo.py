@@ -28,6 +28,7 @@ from hooked_audio.models.whisper.frame_interventions import (
 )
 from hooked_audio.models.whisper.inference import transcribe_options
 from hooked_audio.pairs import bundled_pairs
+from hooked_audio.patching.checks import check_layers
 from hooked_audio.study import StudyResult, StudySpec, run_study
 
 BUNDLED_CLIP = Path(str(files("hooked_audio") / "data" / "jfk.flac"))
@@ -160,9 +161,19 @@ def demo(
     layers: Sequence[int] | None = None,
     out: Print = print,
 ) -> Path:
-    """Run the whole demo; returns the path of the study's `report.html`."""
+    """Run the whole demo; returns the path of the study's `report.html`. Every argument is
+    checked against the model before any work (a bad layer or output folder is refused before
+    the clip is transcribed)."""
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise ValueError(f"--out {out_dir} is a file, not a folder: give a folder.")
     out(f"Loading {model_name} ...")
     model = HookedWhisper.from_pretrained(model_name)
+    try:
+        check_layers([ablate_layer], model.dims.n_audio_layer)
+    except ValueError as error:
+        raise ValueError(f"--ablate-layer: {error}") from None
+    if layers is not None:
+        check_layers(layers, model.dims.n_audio_layer)
     out(
         f"  {model.dims.n_audio_layer} encoder + {model.dims.n_text_layer} decoder layers, "
         f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters, "

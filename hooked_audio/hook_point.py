@@ -93,6 +93,12 @@ class AudioHookPoint(HookPoint):
     and whose hooks must return None or a tensor like the one they received."""
 
     def add_hook(self, hook: Callable, dir: str = "fwd", *args: Any, **kwargs: Any) -> LensHandle:
+        if not callable(hook):
+            raise TypeError(
+                f"The {dir} hook given for {self.name!r} is a {type(hook).__name__}, not a "
+                "function: pass a function (activation, hook) -> None or a tensor like the "
+                "activation, e.g. (name, lambda x, hook: x * 0)."
+            )
         handle = super().add_hook(CheckedHook(hook, dir), dir, *args, **kwargs)
         if handle is not None:
             handle.user_hook = hook

@@ -17,28 +17,73 @@ def _pair_id(row: int, word: str, replacement: str) -> str:
     return f"{row:03d}-{slug or 'pair'}"
 
 
-def pairs_from_csv(path: str | Path) -> PairSet:
+def _stripped(row: dict) -> dict:
+    """A row with its names and values stripped (extra fields stay a list under None)."""
+    return {
+        (k.strip() if isinstance(k, str) else k): (v.strip() if isinstance(v, str) else v)
+        for k, v in row.items()
+    }
+
+
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    """The CSV's rows, stripped; a file that is not UTF-8 or not parseable CSV is named."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f, strict=True)
+            header = [name.strip() for name in reader.fieldnames or []]
+            missing = [c for c in CSV_COLUMNS if c not in header]
+            if missing:
+                raise ValueError(
+                    f"{path}: the CSV needs the columns {', '.join(CSV_COLUMNS)}[, voice]; "
+                    f"it lacks {', '.join(missing)} (header: {header})."
+                )
+            return [_stripped(row) for row in reader]
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not UTF-8 text ({error}); save the CSV as UTF-8 (e.g. from a "
+            "spreadsheet: CSV UTF-8)."
+        ) from None
+    except csv.Error as error:
+        raise ValueError(
+            f"{path}: not a well-formed CSV ({error}); check the quoting of that line (a field "
+            'holding a comma or a quote must be quoted, with quotes doubled: "say ""hi""").'
+        ) from None
+
+
+def _row_problem(row: dict) -> str | None:
+    """Why a CSV row cannot become a content pair (checked for every row before any work)."""
+    if None in row or any(isinstance(v, list) for v in row.values()):
+        return "it has more fields than the header (an unquoted comma?)"
+    empty = [c for c in CSV_COLUMNS if not row.get(c)]
+    if empty:
+        return f"{', '.join(empty)} is empty"
+    word, replacement = row["word"], row["replacement"]
+    found = len(re.findall(rf"\b{re.escape(word)}\b", row["sentence"]))
+    if found != 1:
+        return f"{word!r} must occur exactly once in the sentence as a whole word (found {found})"
+    if word == replacement:
+        return f"word and replacement are both {word!r}"
+    return None
+
+
+def pairs_from_csv(path: str | Path, progress: bool = False) -> PairSet:
     """Content pairs synthesised (espeak-ng, word-aligned) from a CSV with the columns
     `sentence, word, replacement[, voice]`: `word` appears in `sentence` and is replaced by
-    `replacement` in the corrupt clip."""
+    `replacement` in the corrupt clip. Every row is checked before any is synthesised (a bad
+    row anywhere is refused at once, with its number); `progress` shows a bar."""
+    from tqdm.auto import tqdm
+
     path = Path(path)
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        header = [name.strip() for name in reader.fieldnames or []]
-        missing = [c for c in CSV_COLUMNS if c not in header]
-        if missing:
-            raise ValueError(
-                f"{path}: the CSV needs the columns {', '.join(CSV_COLUMNS)}[, voice]; "
-                f"it lacks {', '.join(missing)} (header: {header})."
-            )
-        rows = [{k.strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    rows = _read_rows(path)
     if not rows:
         raise ValueError(f"{path}: the CSV has a header but no pairs.")
+    problems = [(i, p) for i, row in enumerate(rows, start=1) if (p := _row_problem(row))]
+    if problems:
+        shown = "; ".join(f"row {i}: {p}" for i, p in problems[:5])
+        more = f" (and {len(problems) - 5} more rows)" if len(problems) > 5 else ""
+        raise ValueError(f"{path}: {len(problems)} row(s) cannot be pairs: {shown}{more}.")
     pairs = PairSet()
-    for i, row in enumerate(rows, start=1):
-        empty = [c for c in CSV_COLUMNS if not row[c]]
-        if empty:
-            raise ValueError(f"{path}, row {i}: {', '.join(empty)} is empty.")
+    for i, row in enumerate(tqdm(rows, desc="pairs", disable=not progress), start=1):
         pairs.append(
             content_pair(
                 _pair_id(i, row["word"], row["replacement"]),

@@ -50,7 +50,7 @@ def run_pairs_command(args: argparse.Namespace) -> int:
         model = HookedWhisper.from_pretrained(args.model)
         pairs = pairs_from_recordings(model, args.csv, progress=not args.json)
     else:
-        pairs = pairs_from_csv(args.csv)
+        pairs = pairs_from_csv(args.csv, progress=not args.json)
     pairs.save(args.out)
     if args.json:
         fields = ("id", "clean_text", "corrupt_text", "differing_words", "spans_s")

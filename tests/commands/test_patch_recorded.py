@@ -36,7 +36,9 @@ def changed_cell_holds_the_effect(report, word):
     return report["cell_seconds"][changed]
 
 
-def test_a_held_out_pair_of_takes_is_localised_without_change_or_words(cli, model_loads, tmp_path):
+def test_a_held_out_pair_of_takes_is_localised_without_change_or_words_slow(
+    cli, model_loads, tmp_path
+):
     puddy, _ = recorded_pair()
     report = aligned_patch(cli, puddy, held_out(tmp_path, "mfa_poofy"))
     assert (report["clean_text"], report["corrupt_text"]) == (

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hooked_audio import cli
+from hooked_audio import demo as demo_module
 from hooked_audio.demo import DEFAULT_OUT, demo_study, strongest_words
 from hooked_audio.headless_browser import NoBrowserError, screenshot_page
 from hooked_audio.pairs import bundled_pairs
@@ -21,7 +22,7 @@ def demo_run(tiny_en, tmp_path_factory):
     return result, report, "\n".join(lines)
 
 
-def test_demo_study_finds_each_changed_word(demo_run):
+def test_demo_study_finds_each_changed_word_slow(demo_run):
     result, report, printed = demo_run
     content = [pair for pair in bundled_pairs() if pair.kind == "content"]
     assert result.pairs == sorted(pair.id for pair in content) and not result.skipped
@@ -75,3 +76,32 @@ def test_report_screenshot_is_cropped_and_not_blank(demo_run, tmp_path):
         assert image.size == (900, 700)
         pixels = np.asarray(image.convert("RGB")) / 255.0
     assert (pixels.min(axis=-1) < 0.9).mean() > 0.02  # text and figures, not a blank page
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--ablate-layer", "9"], "--ablate-layer: Layers must lie in [0, 4)"),
+        (["--layers", "2", "7"], "Layers must lie in [0, 4)"),
+    ],
+)
+def test_demo_checks_layers_against_the_model_before_any_work(
+    monkeypatch, capsys, tiny_en, argv, message
+):
+    monkeypatch.setattr(demo_module.HookedWhisper, "from_pretrained", lambda name: tiny_en)
+    monkeypatch.setattr(
+        demo_module, "transcribe_and_ablate", lambda *a: pytest.fail("work began before the check")
+    )
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["demo", *argv])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_demo_refuses_an_out_that_is_a_file(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(
+        demo_module.HookedWhisper, "from_pretrained", lambda name: pytest.fail("model loaded")
+    )
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["demo", "--out", str(tmp_path / "file")])
+    assert stop.value.code == 2 and "is a file, not a folder" in capsys.readouterr().err

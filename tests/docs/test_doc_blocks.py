@@ -298,11 +298,21 @@ def doc_environment(tmp_path, monkeypatch):
 NEEDS = {"sae.md": ("sae_lens", pytest.mark.sae)}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(name, marks=NEEDS[name][1]) if name in NEEDS else name for name in DOCUMENTS],
-)
+#: documents whose blocks take over ~20 s on 2 cores (measured with --durations)
+SLOW_DOCUMENTS = ("study.md", "patching.md")
+
+
+def _cases(names):
+    return [pytest.param(name, marks=NEEDS[name][1]) if name in NEEDS else name for name in names]
+
+
+@pytest.mark.parametrize("name", _cases([d for d in DOCUMENTS if d not in SLOW_DOCUMENTS]))
 def test_doc_blocks(name, doc_environment):
     if name in NEEDS:
         pytest.importorskip(NEEDS[name][0], reason=f"{name} needs the extra that installs it")
+    check_document(name)
+
+
+@pytest.mark.parametrize("name", _cases([d for d in DOCUMENTS if d in SLOW_DOCUMENTS]))
+def test_doc_blocks_slow(name, doc_environment):
     check_document(name)

@@ -102,7 +102,7 @@ def test_decoder_resid_pre_patching_equals_brute_force(setup):
     torch.testing.assert_close(result, expected, atol=1e-4, rtol=0)
 
 
-def test_every_stock_patching_function_runs_on_both_streams(setup):
+def test_every_stock_patching_function_runs_on_both_streams_slow(setup):
     _, model, clean_mel, corrupt_mel, tokens = setup
     corrupt_tokens = tokens.clone()
     corrupt_tokens[0, 3] = 99

@@ -114,7 +114,7 @@ def test_the_sweep_metric_is_the_transcripts_log_prob(tiny_en, probe):
     assert float(metric(logits)) == pytest.approx(expected, abs=1e-5)
 
 
-def test_an_edited_transcript_becomes_a_synthesised_minimal_pair(tiny_en, probe):
+def test_an_edited_transcript_becomes_a_synthesised_minimal_pair_slow(tiny_en, probe):
     clean, corrupt = corrupt_audio(probe, "pair", edit=("Paris", "Berlin"))
     assert len(clean) == len(corrupt) and clean is not probe.audio
     heard = [ClipProbe(tiny_en, audio).text for audio in (clean, corrupt)]
@@ -138,7 +138,7 @@ def data_uri(text: str) -> str:
     return "data:text/plain;base64," + base64.b64encode(text.encode()).decode()
 
 
-def test_the_page_says_where_word_times_come_from_and_takes_reference_times(tiny_en):
+def test_the_page_says_where_word_times_come_from_and_takes_reference_times_slow(tiny_en):
     """A clip of the page's list holds the recording's forced alignment; an upload of word
     times replaces the model's estimate; times that are not the clip's are refused by name."""
     from hooked_audio.recordings import aligned_clips

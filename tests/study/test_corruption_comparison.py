@@ -28,7 +28,7 @@ def test_map_scores_by_hand():
     assert np.isnan(map_scores(np.zeros(5), centres, (0.2, 0.3), 0.1)[1])
 
 
-def test_minimal_pairs_and_noise_compared(tiny_en):
+def test_minimal_pairs_and_noise_compared_slow(tiny_en):
     pair = next(p for p in bundled_pairs() if p.id == "car-bike")
     noises = [NoiseCorruption("white", 0.0, "clip"), NoiseCorruption("pink", 40.0, "word")]
     rows = compare_corruptions(

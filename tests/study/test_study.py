@@ -152,6 +152,26 @@ def test_specs_and_sources_are_checked(tmp_path):
     csv.write_text("sentence,word,replacement\nHe drove his car.,,bike\n")
     with pytest.raises(ValueError, match="row 1: word is empty"):
         pairs_from_csv(csv)
+    # every row is checked before any is synthesised: a bad last row fails at once
+    good = "She sent a letter to her sister.,sister,brother\n" * 3
+    for last, message in [
+        ("He drove his car.,bus,bike\n", "row 4: 'bus' must occur exactly once"),
+        ("He drove, slowly, his car.,car,bike\n", "row 4: it has more fields than the header"),
+        ("He drove his car.,car,car\n", "row 4: word and replacement are both 'car'"),
+    ]:
+        csv.write_text("sentence,word,replacement\n" + good + last)
+        with pytest.raises(ValueError, match=f"1 row\\(s\\) cannot be pairs: {message}"):
+            pairs_from_csv(csv)
+    csv.write_bytes(
+        "sentence,word,replacement\nGr\u00fc\u00dfe aus K\u00f6ln.,K\u00f6ln,Bonn\n".encode(
+            "latin-1"
+        )
+    )
+    with pytest.raises(ValueError, match="is not UTF-8 text.*save the CSV as UTF-8"):
+        pairs_from_csv(csv)
+    csv.write_text('sentence,word,replacement\n"He drove his "car" today.,car,bike\n')
+    with pytest.raises(ValueError, match="not a well-formed CSV.*quot"):
+        pairs_from_csv(csv)
     with pytest.raises(ValueError, match="not a pair set"):
         load_pairs(tmp_path / "nothing.txt")
 
@@ -172,7 +192,7 @@ def test_bootstrap_interval():
     assert all(np.isnan(bootstrap_interval(np.array([1.0]))))
 
 
-def test_study_command_line(tmp_path, capsys):
+def test_study_command_line_slow(tmp_path, capsys):
     with pytest.raises(SystemExit):  # checked before the model loads, printed as one line
         main(["study", "bundled", "--out", str(tmp_path), "--granularity", "syllables"])
     assert "granularity" in capsys.readouterr().err

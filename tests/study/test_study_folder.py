@@ -25,7 +25,7 @@ def _study(model, pair, folder, spec=SPEC):
     return run_study(model, [pair], spec, out_dir=folder, progress=False, out=lambda line: None)
 
 
-def test_links_planted_in_the_folder_are_replaced_not_followed(tiny_en, pair, tmp_path):
+def test_links_planted_in_the_folder_are_replaced_not_followed_slow(tiny_en, pair, tmp_path):
     folder, outside = tmp_path / "study", tmp_path / "outside"
     folder.mkdir()
     outside.mkdir()
@@ -58,7 +58,7 @@ def test_linked_results_are_refused_on_resume(tiny_en, pair, tmp_path):
     assert outside.read_text() == ""
 
 
-def test_edited_rows_are_recomputed_and_a_cut_off_line_is_dropped(
+def test_edited_rows_are_recomputed_and_a_cut_off_line_is_dropped_slow(
     tiny_en, pair, tmp_path, monkeypatch
 ):
     folder = tmp_path / "study"

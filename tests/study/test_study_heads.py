@@ -55,7 +55,7 @@ def _frames(row) -> list[int]:
         ("encoder_heads", ["encoder.blocks.3.attn.hook_z"], 5, "Paris"),
     ],
 )
-def test_head_rows_equal_a_full_forward_with_that_head_patched(
+def test_head_rows_equal_a_full_forward_with_that_head_patched_slow(
     tiny_en, pair, study, act, names, head, label
 ):
     row = _row(study.rows, act, head, label)

@@ -22,7 +22,7 @@ def study(tiny_en, pair, **spec):
     return run_study(tiny_en, [pair], spec, progress=False, out=lambda line: None).rows
 
 
-def test_verified_cells_are_the_exact_studys_and_the_rest_are_marked(tiny_en, pair):
+def test_verified_cells_are_the_exact_studys_and_the_rest_are_marked_slow(tiny_en, pair):
     exact = study(tiny_en, pair)
     estimated = study(tiny_en, pair, mode="attribution", steps=4)
     verified = study(tiny_en, pair, mode="verified", steps=4, verify_top_k=3)
@@ -53,7 +53,7 @@ def test_modes_are_checked():
         StudySpec(mode="attribution", steps=0)
 
 
-def test_verified_head_cells_are_the_exact_studys(tiny_en, pair):
+def test_verified_head_cells_are_the_exact_studys_slow(tiny_en, pair):
     """Cross-attention heads (decoder layer 3) in mode verified: the verified (head, cell)s
     carry the exact study's values, the rest the estimate's."""
     heads = dict(acts=("cross_heads",), granularity="windows:0.5")
@@ -72,7 +72,7 @@ def test_verified_head_cells_are_the_exact_studys(tiny_en, pair):
     assert verified["value"].notna().all() and len(verified) == len(exact)
 
 
-def test_adaptive_study_rows_are_exact_windows_that_partition_the_cells(tiny_en, pair):
+def test_adaptive_study_rows_are_exact_windows_that_partition_the_cells_slow(tiny_en, pair):
     """Mode adaptive: every row is an exact patch; a layer's rows partition the pair's cells;
     single cells equal the exact study's; the changed word is refined to single cells; the
     figure draws a window across its cells and the report names it."""

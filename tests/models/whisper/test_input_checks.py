@@ -69,6 +69,17 @@ def test_a_hook_cannot_change_shape_dtype_or_device(model, mel, hook, message):
     assert not model.hook_dict[RESID].fwd_hooks
 
 
+@pytest.mark.parametrize("hook", [None, "zero", 3.0])
+def test_a_hook_that_is_not_a_function_is_refused_when_added(model, mel, hook):
+    for add in (
+        lambda: model.run_with_hooks(mel, TOKENS, fwd_hooks=[(RESID, hook)]),
+        lambda: model.add_hook(RESID, hook),
+    ):
+        with pytest.raises(TypeError, match=f"hook given for '{RESID}' is a .*not a function"):
+            add()
+    assert not model.hook_dict[RESID].fwd_hooks
+
+
 def test_hooks_that_keep_the_activation_change_nothing(model, mel):
     clean = model(mel, TOKENS)
 

