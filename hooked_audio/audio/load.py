@@ -134,6 +134,11 @@ def _array_rate(audio: np.ndarray | torch.Tensor, sample_rate: int | None) -> in
 
 def _read_file(path: str | os.PathLike, sample_rate: int | None) -> tuple[np.ndarray, int]:
     """Read a file with soundfile as float32 ``(n, channels)`` plus its rate."""
+    if str(path).startswith(("http://", "https://", "ftp://")):
+        raise AudioInputError(
+            f"{str(path)!r} is a URL; the library reads local files. Download it first, e.g. "
+            f"`curl -L -o clip.wav '{path}'`, and pass the file."
+        )
     p = Path(path)
     if not p.is_file():
         what = "is a directory, not a file" if p.is_dir() else "does not exist"
@@ -146,12 +151,45 @@ def _read_file(path: str | os.PathLike, sample_rate: int | None) -> tuple[np.nda
             "Convert other formats (mp4, m4a, aac, webm, ...) with ffmpeg, e.g. "
             "`ffmpeg -i input.m4a -ac 1 -ar 16000 output.wav`."
         ) from e
+    _check_wav_length(p, len(samples), samples.shape[1], rate)
     if sample_rate is not None and check_rate(sample_rate, "sample_rate") != rate:
         raise AudioInputError(
             f"sample_rate={sample_rate} conflicts with the {rate} Hz stored in {str(p)!r}; "
             "omit sample_rate for files (use target_rate= to choose the output rate)."
         )
     return samples, int(rate)
+
+
+#: bytes per sample of the uncompressed WAV subtypes
+_PCM_BYTES = {
+    "PCM_U8": 1,
+    "PCM_S8": 1,
+    "PCM_16": 2,
+    "PCM_24": 3,
+    "PCM_32": 4,
+    "FLOAT": 4,
+    "DOUBLE": 8,
+}
+
+
+def _check_wav_length(path: Path, frames: int, channels: int, rate: int) -> None:
+    """Refuse an uncompressed WAV whose header declares much less audio than the file holds
+    (a recorder cut off before it finalised the header): read as the header says, the clip
+    would be a fraction of itself, with no error."""
+    info = sf.info(path)
+    width = _PCM_BYTES.get(info.subtype)
+    if info.format != "WAV" or width is None:
+        return
+    declared = frames * channels * width
+    extra = path.stat().st_size - declared - 44  # 44: the smallest WAV header
+    if extra > max(65536, 0.1 * declared):
+        held = (path.stat().st_size - 44) / (channels * width * rate)
+        raise AudioInputError(
+            f"the WAV header of {str(path)!r} declares {frames / rate:.2f} s of audio, but the "
+            f"file holds about {held:.2f} s of data: the header is wrong (a recording cut off "
+            "before its header was written). Rewrite it, e.g. `sox --ignore-length in.wav "
+            "out.wav`, and load the new file."
+        )
 
 
 def _to_numpy(audio: np.ndarray | torch.Tensor) -> np.ndarray:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hooked_audio.sae.requirement import sae_lens
+from hooked_audio.weight_checks import check_finite_weights
 
 CONFIG, WEIGHTS = "cfg.json", "sae_weights.safetensors"
 
@@ -33,7 +34,21 @@ def load_sae(
         config = json.loads((folder / CONFIG).read_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"{folder / CONFIG} is not JSON: {error}.") from error
-    sae = sae_lens().SAE.load_from_disk(folder, device=device)
+    if not isinstance(config, dict):
+        raise ValueError(f"{folder / CONFIG} does not hold an SAE config (a JSON object).")
+    try:
+        sae = sae_lens().SAE.load_from_disk(folder, device=device)
+    except ImportError:
+        raise
+    except Exception as error:  # SAELens, torch and safetensors raise many types for this
+        raise ValueError(
+            f"SAELens could not load the SAE in {str(folder)!r} (architecture "
+            f"{config.get('architecture', 'not recorded')!r}): {type(error).__name__}: "
+            f"{str(error)[:300]}. The weights may be truncated or not match {CONFIG} (d_in, "
+            "d_sae), or the architecture may be one this SAELens does not know; save the SAE "
+            "again with SAELens."
+        ) from None
+    check_finite_weights(sae.state_dict(), f"The SAE in {str(folder)!r}")
     if hook_name is not None:
         sae.cfg.metadata.hook_name = hook_name
     name = sae.cfg.metadata.hook_name

@@ -122,6 +122,30 @@ def test_missing_file(tmp_path):
         load_audio(path)
 
 
+def test_a_url_is_named(tmp_path):
+    with pytest.raises(AudioInputError, match=r"is a URL.*Download it first"):
+        load_audio("https://example.org/clip.wav")
+
+
+def test_a_wav_header_declaring_a_tenth_of_its_data_is_refused(jfk, tmp_path):
+    """A recorder cut off before it finalised the header leaves a data size far below the
+    data that follows; read as declared, the clip would silently be a tenth of itself."""
+    path = tmp_path / "cut.wav"
+    sf.write(path, jfk, 16000, subtype="PCM_16")
+    assert len(load_audio(path)) == len(jfk)  # as written, it loads whole
+    raw = bytearray(path.read_bytes())
+    at = raw.index(b"data") + 4
+    raw[at : at + 4] = (len(jfk) * 2 // 10).to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    assert sf.info(path).frames == len(jfk) // 10  # what soundfile alone would read
+    with pytest.raises(
+        AudioInputError,
+        match=r"declares 1\.10 s of audio, but the file holds "
+        r"about 11\.0\d s.*sox --ignore-length",
+    ):
+        load_audio(path)
+
+
 def test_directory(tmp_path):
     with pytest.raises(AudioInputError, match="is a directory"):
         load_audio(tmp_path)
