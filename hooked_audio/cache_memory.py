@@ -117,11 +117,27 @@ def _cgroup_headroom() -> int | None:
     return None
 
 
+def _address_space_headroom() -> int | None:
+    """Soft `RLIMIT_AS` (the address-space limit `ulimit -v` sets) minus this process's
+    virtual size, when a limit is set: allocations past it fail however much memory is free."""
+    try:
+        import resource
+
+        limit, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if limit == resource.RLIM_INFINITY:
+            return None
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+    except (ImportError, OSError, ValueError, IndexError):
+        return None
+    return max(limit - pages * os.sysconf("SC_PAGE_SIZE"), 0)
+
+
 def available_memory(device: str | torch.device) -> int | None:
     """Bytes a new allocation on `device` can take, on the low side; None when unknown.
 
     CPU: the system's available memory (psutil if installed, else /proc/meminfo's
-    MemAvailable), capped by the container's memory cgroup. CUDA: free device memory plus
+    MemAvailable), capped by the container's memory cgroup and the process's address-space
+    limit (`ulimit -v`). CUDA: free device memory plus
     what PyTorch has reserved but not allocated.
     """
     device = torch.device(device)
@@ -136,8 +152,10 @@ def available_memory(device: str | torch.device) -> int | None:
         system = int(psutil.virtual_memory().available)
     except ImportError:
         system = _meminfo_available()
-    headroom = _cgroup_headroom() if os.name == "posix" else None
-    known = [m for m in (system, headroom) if m is not None]
+    posix = os.name == "posix"
+    headroom = _cgroup_headroom() if posix else None
+    address_space = _address_space_headroom() if posix else None
+    known = [m for m in (system, headroom, address_space) if m is not None]
     return min(known) if known else None
 
 

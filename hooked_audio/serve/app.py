@@ -24,7 +24,7 @@ from hooked_audio.serve.experiments import (
     transcribe_with_frames,
 )
 from hooked_audio.serve.probe import ClipProbe
-from hooked_audio.serve.uploads import decode_upload, decode_word_times
+from hooked_audio.serve.uploads import decode_word_times, read_upload
 from hooked_audio.study.report_embed import audio_data_uri
 
 VIEWS = {
@@ -308,9 +308,11 @@ def create_app(model: Any, sae: Any = None) -> Dash:
                 times = decode_word_times(words, words_filename)
                 return state.add_word_times(key, times, words_filename or "the upload"), ""
             if ctx.triggered_id == "upload" and contents:
-                return state.add_upload(decode_upload(contents, filename)), ""
+                audio, notes = read_upload(contents, filename)
+                return state.add_upload(audio), " ".join(notes)
             if ctx.triggered_id == "recording" and recording:
-                return state.add_upload(decode_upload(recording, "the recording")), ""
+                audio, notes = read_upload(recording, "the recording")
+                return state.add_upload(audio), " ".join(notes)
             if clip:
                 state.probe(clip)
                 return clip, ""

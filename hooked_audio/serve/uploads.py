@@ -8,6 +8,7 @@ import base64
 import binascii
 import io
 import tempfile
+import warnings
 from pathlib import Path
 
 import soundfile
@@ -44,6 +45,17 @@ def decode_upload(contents: str, filename: str | None = None) -> Audio:
     if samples.shape[0] == 0:
         raise ValueError(f"{name} holds no samples.")
     return load_audio(samples.mean(axis=1), sample_rate=rate)
+
+
+def read_upload(contents: str, filename: str | None = None) -> tuple[Audio, list[str]]:
+    """`decode_upload`, with what the loader warned about (e.g. samples far above 1.0: int16
+    values stored as float, which Whisper hears as noise) as notes for the page to show: a
+    warning only in the server's log is one the researcher never sees."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        audio = decode_upload(contents, filename)
+    notes = [f"{filename or 'The upload'}: {w.message}" for w in caught]
+    return audio, list(dict.fromkeys(notes))
 
 
 def _payload(header: str, encoded: str, name: str) -> bytes:

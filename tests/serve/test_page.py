@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import threading
 
+import numpy as np
 import pytest
 import soundfile
 
@@ -160,6 +161,14 @@ def test_a_file_that_is_not_audio_is_refused_on_the_page(server, browser, tmp_pa
     assert wait_for(
         browser, "return document.getElementById('status').innerText.includes('30 s window')", 30
     )
+    # int16 values stored as float (peak ~2600): loaded, and the warning is on the page
+    loud = tmp_path / "loud.wav"
+    soundfile.write(loud, np.sin(np.arange(16000) / 10.0) * 2600.0, 16000, subtype="FLOAT")
+    browser.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(loud))
+    assert wait_for(
+        browser, "return document.getElementById('status').innerText.includes('loud.wav')", 60
+    ), text_of(browser, "status")
+    assert "peak amplitude is 2600 > 1.0" in text_of(browser, "status")
 
 
 def test_a_microphone_recording_becomes_the_clip(server):

@@ -23,7 +23,7 @@ from hooked_audio.serve.experiments import (  # noqa: E402
     transcript_log_prob,
 )
 from hooked_audio.serve.probe import ClipProbe  # noqa: E402
-from hooked_audio.serve.uploads import decode_upload  # noqa: E402
+from hooked_audio.serve.uploads import decode_upload, read_upload  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +85,13 @@ def test_uploads_are_decoded_or_refused(probe):
     audio = decode_upload("data:audio/wav;base64," + base64.b64encode(long.getvalue()).decode())
     with pytest.raises(ValueError, match="probes one 30 s window"):
         ClipProbe(probe.model, audio)
+    # what the loader warns about comes back as a note for the page to show
+    loud = io.BytesIO()
+    soundfile.write(loud, np.full(1600, 2600.0), 16000, format="WAV", subtype="FLOAT")
+    loud_uri = "data:audio/wav;base64," + base64.b64encode(loud.getvalue()).decode()
+    _, notes = read_upload(loud_uri, "loud.wav")
+    assert len(notes) == 1 and notes[0].startswith("loud.wav: audio peak amplitude is 2600")
+    assert read_upload(uri, "a.wav")[1] == []  # a normal clip: nothing to say
 
 
 def test_corruptions_touch_only_the_selection(probe):

@@ -419,3 +419,20 @@ def test_available_memory_is_known_on_this_machine(monkeypatch):
     from_meminfo = cache_memory.available_memory("cpu")
     assert with_psutil > 0 and from_meminfo > 0
     assert cache_memory.available_memory("meta") is None
+
+
+def test_available_memory_respects_an_address_space_limit():
+    """Under `ulimit -v` allocations fail past the limit however much memory is free, so the
+    cache-size check counts it (in a subprocess: the limit is the process's)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, resource\n"
+        "from hooked_audio.cache_memory import available_memory\n"
+        "vsz = int(open('/proc/self/statm').read().split()[0]) * os.sysconf('SC_PAGE_SIZE')\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (vsz + 300 * 2**20, resource.RLIM_INFINITY))\n"
+        "print(available_memory('cpu'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert 0 < int(out.stdout) <= 300 * 2**20
