@@ -62,3 +62,22 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
                 data = data.view(torch.int16)
             digest.update(data.numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def warn_low_precision_processing(model: torch.nn.Module) -> None:
+    """Warn before weights are processed (folded, centred) in place in a 16-bit dtype: every
+    processed weight is rounded again to 8 (bfloat16) or 11 (float16) significant bits, which
+    adds to the model's own rounding error. Processing in float32 and casting after does not."""
+    import warnings
+
+    dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    low = sorted(
+        str(d).removeprefix("torch.") for d in dtypes if d in (torch.bfloat16, torch.float16)
+    )
+    if low:
+        warnings.warn(
+            f"Processing weights in place in {', '.join(low)}: each folded or centred weight is "
+            "rounded again to 16 bits, which adds error to every activation. Load the model in "
+            "float32, process its weights, then cast it (model.to(torch.bfloat16)).",
+            stacklevel=3,
+        )

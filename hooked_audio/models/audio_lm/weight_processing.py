@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import torch
 
+from hooked_audio.weight_checks import warn_low_precision_processing
+
 
 def fold_layer_norm_(model) -> None:
     for block in model.blocks:
@@ -50,7 +52,9 @@ def fold_value_biases_(model) -> None:
 def process_weights_(
     model, fold_ln: bool = True, center_unembed: bool = True, fold_value_biases: bool = True
 ):
-    """The chosen steps, in TransformerLens's order; returns the model."""
+    """The chosen steps, in TransformerLens's order; returns the model. Warns when the model
+    is in a 16-bit dtype (process in float32, then cast)."""
+    warn_low_precision_processing(model)
     with torch.no_grad():
         if fold_ln:
             fold_layer_norm_(model)

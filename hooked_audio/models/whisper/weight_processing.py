@@ -28,6 +28,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hooked_audio.weight_checks import warn_low_precision_processing
+
 
 def _identity_(ln) -> None:
     ln.w.data.fill_(1.0)
@@ -117,7 +119,9 @@ def process_weights_(
     center_unembed: bool = True,
     fold_value_biases: bool = True,
 ):
-    """The chosen steps, in TransformerLens's order; returns the model."""
+    """The chosen steps, in TransformerLens's order; returns the model. Warns when the model
+    is in a 16-bit dtype (process in float32, then cast)."""
+    warn_low_precision_processing(model)
     with torch.no_grad():
         if fold_ln:
             fold_layer_norm_(model)

@@ -106,3 +106,12 @@ def test_after_folding_cache_helpers_read_logits_off_the_residual_stream(tiny_en
 def test_options_are_checked(tiny_en):
     with pytest.raises(TypeError, match="fold_ln must be True or False"):
         copy.deepcopy(tiny_en).process_weights_(fold_ln="yes")
+
+
+def test_processing_in_16_bits_warns_and_float32_does_not(recwarn):
+    model = HookedWhisper(random_dims())
+    model.process_weights_()
+    assert not [w for w in recwarn if "Processing weights" in str(w.message)]
+    for dtype in (torch.bfloat16, torch.float16):
+        with pytest.warns(UserWarning, match=f"in place in {str(dtype)[6:]}.*Load the model in"):
+            HookedWhisper(random_dims()).to(dtype).process_weights_()
