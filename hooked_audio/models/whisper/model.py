@@ -253,11 +253,18 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
 
     @property
     def is_multilingual(self) -> bool:
+        """openai-whisper's name (its decoding reads it first; this library's code reads
+        `config.is_multilingual`). Refuses a model whose dtype openai-whisper's decoding cannot
+        run, so `whisper.decode(model, ...)` / `whisper.transcribe(model, ...)` on a bfloat16
+        model fail here with the fix instead of deep inside openai-whisper."""
+        from hooked_audio.models.whisper.inference import check_decoding_dtype
+
+        check_decoding_dtype(self.W_E.dtype)
         return self.config.is_multilingual
 
     @property
     def num_languages(self) -> int:
-        return self.dims.n_vocab - NON_LANGUAGE_VOCAB_SIZE - int(self.is_multilingual)
+        return self.dims.n_vocab - NON_LANGUAGE_VOCAB_SIZE - int(self.config.is_multilingual)
 
     @property
     def W_E(self) -> Float[Tensor, "d_vocab d_model"]:

@@ -436,3 +436,17 @@ def test_available_memory_respects_an_address_space_limit():
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert 0 < int(out.stdout) <= 300 * 2**20
+
+
+def test_openai_whisper_decoding_of_a_bfloat16_model_names_the_fix(model, mel):
+    """openai-whisper's own decode returns (not raises) a TypeError on bfloat16 features and
+    then fails on it; the model stops it first, naming the fix."""
+    import whisper
+
+    low = copy.deepcopy(model).to(torch.bfloat16)
+    for run in (
+        lambda: whisper.decode(low, mel[0].to(torch.bfloat16), whisper.DecodingOptions(fp16=False)),
+        lambda: low.decode(mel[0]),
+    ):
+        with pytest.raises(ValueError, match=r"runs in float32 or float16.*model.float\(\)"):
+            run()
