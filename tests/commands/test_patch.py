@@ -156,7 +156,7 @@ def test_out_never_replaces_another_commands_files(cli, no_model, wav_pair, tmp_
     assert "is a file, not a folder" in error
 
 
-def test_out_is_rewritten_by_patch_itself(cli, model_loads, wav_pair, tmp_path):
+def test_out_is_rewritten_by_patch_itself_slow(cli, model_loads, wav_pair, tmp_path):
     clean, corrupt, words = wav_pair
     out = tmp_path / "out"
     for _ in range(2):  # the second run replaces the first's files: patch wrote them

@@ -52,7 +52,7 @@ def test_a_held_out_pair_of_takes_is_localised_without_change_or_words_slow(
         assert start <= check["peak_s"] <= end
 
 
-def test_the_shipped_pair_puts_the_effect_at_the_consonant_it_changes(cli, model_loads):
+def test_the_shipped_pair_puts_the_effect_at_the_consonant_it_changes_slow(cli, model_loads):
     """puddy/buddy differ in the first consonant: the time axis finds the effect at its burst
     (1.8-1.92 s on the log-mel), whatever the word cells say."""
     report = aligned_patch(cli, *recorded_pair())

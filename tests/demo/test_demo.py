@@ -39,7 +39,7 @@ def test_demo_study_finds_each_changed_word_slow(demo_run):
     assert "3 pairs (0 left out) x 2 direction(s) x 1 activation(s) x 2 layer(s)" in printed
 
 
-def test_strongest_words_reads_the_requested_direction(demo_run):
+def test_strongest_words_reads_the_requested_direction_slow(demo_run):
     result, *_ = demo_run
     noise = strongest_words(result, "noise")
     # noising any word other than the changed one leaves the clean answer (recovery ~1)
@@ -64,7 +64,7 @@ def test_demo_refuses_bad_layers_before_loading(monkeypatch, capsys):
     assert "--layers" in capsys.readouterr().err
 
 
-def test_report_screenshot_is_cropped_and_not_blank(demo_run, tmp_path):
+def test_report_screenshot_is_cropped_and_not_blank_slow(demo_run, tmp_path):
     _, report, _ = demo_run
     try:
         shot = screenshot_page(report, tmp_path / "top.png", width=900, height=700)

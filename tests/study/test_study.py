@@ -105,7 +105,7 @@ def test_a_study_localises_the_changed_word(tiny_en, pairs, tmp_path):
     assert json.loads((tmp_path / "skipped.json").read_text())[0]["pair"] == "window-pitch"
 
 
-def test_a_study_resumes_and_refuses_another_design(tiny_en, pairs, tmp_path, monkeypatch):
+def test_a_study_resumes_and_refuses_another_design_slow(tiny_en, pairs, tmp_path, monkeypatch):
     spec = StudySpec(directions=("denoise",), layers=(0,), granularity="windows:0.4")
     first = run_study(
         tiny_en, [pairs["car-bike"]], spec, out_dir=tmp_path, progress=False, out=lambda line: None
