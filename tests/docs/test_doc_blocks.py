@@ -21,7 +21,8 @@ to a parametrized `test_doc_blocks_slow`).
 - ```bash blocks are not run (they install packages); every command in them must exist: `pip
   install` of the project's extras (setup.cfg) or of its requirements, a console script of
   setup.cfg with a subcommand it accepts, `python -m` of an importable module, `python
-  tutorials/NAME.py` of a tutorial script (tests/tutorials runs each).
+  tutorials/NAME.py` of a tutorial script (tests/tutorials runs each), an executable
+  `scripts/NAME`.
 - ```text blocks are directory trees (README's layout): every path they name exists.
 - A fence of any other kind, or none, fails: no block goes unchecked.
 - Repository paths named anywhere in a document (`tests/...`, `hooked_audio/...`, `docs/...`,
@@ -34,6 +35,7 @@ import configparser
 import contextlib
 import importlib.util
 import io
+import os
 import re
 import shlex
 from collections.abc import Callable
@@ -239,6 +241,9 @@ def check_bash(path: Path, block: Block) -> None:
                 assert importlib.util.find_spec(argv[2]), f"`{command}`: no module {argv[2]}"
             elif argv[0] == "python" and len(argv) == 2 and argv[1].startswith("tutorials/"):
                 assert (ROOT / argv[1]).is_file(), f"`{command}`: no tutorial {argv[1]}"
+            elif argv[0].startswith("scripts/"):
+                script = ROOT / argv[0]
+                assert script.is_file() and os.access(script, os.X_OK), f"`{command}`: not run"
             else:
                 pytest.fail(f"{path.name}:{block.line}: no check for `{command}`; add one here")
 
