@@ -84,6 +84,12 @@ def add_study_parser(sub) -> None:
         help="leave out pairs whose clean-corrupt metric gap is smaller",
     )
     parser.add_argument(
+        "--keep-misheard",
+        action="store_true",
+        help="study pairs whose clean clip the model transcribes without the changed word "
+        "(left out by default: their recovery measures a word the model does not hear)",
+    )
+    parser.add_argument(
         "--compare-noise",
         nargs="+",
         default=[],
@@ -169,6 +175,7 @@ def run_study_command(args: argparse.Namespace) -> int:
         layers=None if args.layers is None else tuple(args.layers),
         granularity=args.granularity,
         min_gap=args.min_gap,
+        require_heard=not args.keep_misheard,
         mode=args.mode,
         steps=args.steps,
         verify_top_k=args.verify_top_k,

@@ -32,6 +32,26 @@ class PairPlan:
         return model.to_frames(self.pair.clean_audio), model.to_frames(self.pair.corrupt_audio)
 
 
+def _misheard(model, pair: MinimalPair, word: str) -> str | None:
+    """Why the pair is left out when the model's greedy transcript of the clean clip lacks the
+    changed word; None when it hears it."""
+    import whisper
+
+    from hooked_audio.models.whisper.inference import greedy_options
+    from hooked_audio.models.whisper.transcript_diff import bare_word
+
+    with torch.no_grad():
+        heard = whisper.decode(model, model.to_mel(pair.clean_audio)[0], greedy_options(model))
+    text = heard.text.strip()
+    if bare_word(word) in {bare_word(w) for w in text.split()}:
+        return None
+    return (
+        f"the model hears {text!r} for the clean clip ({pair.clean_text!r}), without the changed "
+        f"word {word!r}: its recovery would measure a word the model does not hear "
+        "(StudySpec(require_heard=False) / --keep-misheard studies it anyway)"
+    )
+
+
 def plan_pair(model, pair: MinimalPair, spec: StudySpec) -> tuple[PairPlan | None, dict | None]:
     """`(plan, None)` for a pair ready to sweep, or `(None, why)` for one left out."""
     try:
@@ -52,6 +72,10 @@ def plan_pair(model, pair: MinimalPair, spec: StudySpec) -> tuple[PairPlan | Non
             "clean_value": clean_value,
             "corrupt_value": corrupt_value,
         }
+    if spec.require_heard:
+        misheard = _misheard(model, pair, contrast.clean_word)
+        if misheard is not None:
+            return None, {"pair": pair.id, "reason": misheard}
     step = model.window_seconds / model.dims.n_audio_ctx
     cells = pair_cells(pair, spec.granularity, model.dims.n_audio_ctx, step)
     cell_seconds = model.encoder_stream(contrast.tokens).cell_seconds(cells.cells)

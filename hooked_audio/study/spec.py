@@ -50,7 +50,9 @@ def parse_granularity(text: str) -> tuple[str, float | None]:
 class StudySpec:
     """A study's design. `layers=None`: every layer (of the encoder; of the decoder for
     `cross_heads`). `min_gap`: pairs whose clean and corrupt metric differ by less are
-    reported as unusable, not averaged. `layer_chunk`: how many layers one unit of work
+    reported as unusable, not averaged. `require_heard`: a pair is left out when the model's
+    greedy transcript of the clean clip lacks the changed word (its recovery would measure a
+    word the model does not hear). `layer_chunk`: how many layers one unit of work
     covers (None: all of an act's layers), the grain at which a study is resumed and shared
     out between workers; it does not change the numbers."""
 
@@ -67,6 +69,7 @@ class StudySpec:
     adaptive_threshold: float = 0.05
     layer_chunk: int | None = None
     dtype: str = "float32"
+    require_heard: bool = True
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -94,6 +97,8 @@ class StudySpec:
                 f"{self.adaptive_threshold}."
             )
         check_count(self.verify_top_k, "verify_top_k")
+        if not isinstance(self.require_heard, bool):
+            raise TypeError(f"require_heard must be True or False, got {self.require_heard!r}.")
         if self.dtype not in STUDY_DTYPES:
             raise ValueError(f"dtype must be one of {STUDY_DTYPES}, got {self.dtype!r}.")
         if self.layer_chunk is not None:

@@ -251,3 +251,30 @@ def test_study_command_line_slow(tmp_path, capsys):
     rows = pd.read_json(tmp_path / "adaptive" / "results.jsonl", lines=True)
     assert rows["exact"].all() and set(rows["n_cells"]) >= {1}
     assert json.loads((tmp_path / "adaptive" / "spec.json").read_text())["mode"] == "adaptive"
+
+
+def test_a_pair_the_model_mishears_is_left_out_by_a_stated_rule(tiny_en, pairs):
+    """The clean clip says 'He drove his car...' while the pair's text says 'Paris': the model
+    does not hear the changed word, so the pair is left out with what it hears, unless the
+    study is told to keep such pairs."""
+    heard_elsewhere = dataclasses.replace(
+        pairs["paris-berlin"],
+        clean_audio=pairs["car-bike"].clean_audio,
+        corrupt_audio=pairs["car-bike"].corrupt_audio,
+        id="misheard",
+    )
+    spec = StudySpec(directions=("denoise",), layers=(0,), granularity="windows:0.5", min_gap=0.0)
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)misheard: the model hears 'He drove his car.*"
+        r"without the changed word 'Paris'",
+    ):
+        run_study(tiny_en, [heard_elsewhere], spec, progress=False, out=lambda line: None)
+    kept = run_study(
+        tiny_en,
+        [heard_elsewhere, pairs["paris-berlin"]],
+        dataclasses.replace(spec, require_heard=False),
+        progress=False,
+        out=lambda line: None,
+    )
+    assert kept.pairs == ["misheard", "paris-berlin"] and not kept.skipped
