@@ -41,11 +41,11 @@ def load_sae(
     except ImportError:
         raise
     except Exception as error:  # SAELens, torch and safetensors raise many types for this
+        said = " ".join(str(error).split())[:300].rstrip(".")
         raise ValueError(
             f"SAELens could not load the SAE in {str(folder)!r} (architecture "
             f"{config.get('architecture', 'not recorded')!r}): {type(error).__name__}: "
-            f"{str(error)[:300]}. The weights may be truncated or not match {CONFIG} (d_in, "
-            "d_sae), or the architecture may be one this SAELens does not know; save the SAE "
+            f"{said}. The weights may be truncated or not match {CONFIG} (d_in, d_sae), or the architecture may be one this SAELens does not know; save the SAE "
             "again with SAELens."
         ) from None
     check_finite_weights(sae.state_dict(), f"The SAE in {str(folder)!r}")

@@ -43,7 +43,10 @@ def test_nan_weights_are_refused(sae_copy):
 
 def test_weights_that_do_not_match_the_config_are_refused(sae_copy):
     _edit_weights(sae_copy, lambda w: w.__setitem__("W_dec", torch.zeros(256, w["W_dec"].shape[1])))
-    with pytest.raises(ValueError, match="SAELens could not load the SAE.*not match cfg.json"):
+    with pytest.raises(
+        ValueError,
+        match="SAELens could not load the SAE.*size mismatch for W_dec.*not match cfg.json",
+    ):
         load_sae(sae_copy)
 
 
