@@ -45,8 +45,9 @@ def load_sae(
         raise ValueError(
             f"SAELens could not load the SAE in {str(folder)!r} (architecture "
             f"{config.get('architecture', 'not recorded')!r}): {type(error).__name__}: "
-            f"{said}. The weights may be truncated or not match {CONFIG} (d_in, d_sae), or the architecture may be one this SAELens does not know; save the SAE "
-            "again with SAELens."
+            f"{said}. The weights may be truncated or not match {CONFIG} (d_in, d_sae), or "
+            "the architecture may be one this SAELens does not know; save the SAE again with "
+            "SAELens."
         ) from None
     check_finite_weights(sae.state_dict(), f"The SAE in {str(folder)!r}")
     if hook_name is not None:
