@@ -63,9 +63,9 @@ def _present(wanted: Iterable[str], column: pd.Series) -> list[str]:
 
 #: what each study activation patches, in the report's header
 ACT_DESCRIPTIONS = {
-    "resid_pre": "encoder blocks.{l}.hook_resid_pre",
-    "attn_out": "encoder blocks.{l}.hook_attn_out",
-    "mlp_out": "encoder blocks.{l}.hook_mlp_out",
+    "resid_pre": "the encoder's residual stream before each layer (resid_pre)",
+    "attn_out": "each encoder layer's attention output (attn_out)",
+    "mlp_out": "each encoder layer's MLP output (mlp_out)",
     "encoder_heads": "each encoder head's output (attn.hook_z)",
     "cross_heads": "each decoder cross-attention head's keys and values (cross_attn.hook_k, "
     "hook_v) at the cell's frames",

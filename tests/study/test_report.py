@@ -152,12 +152,13 @@ def test_report_is_one_self_contained_file(study, pair):
         "tiny.en",
         "1 studied, none left out",
         "denoise, noise",
-        "encoder blocks.{l}.hook_resid_pre",
+        "the encoder&#x27;s residual stream before each layer (resid_pre)",
     ]
     texts = [pair.clean_text, pair.corrupt_text, "the model hears: We will meet in Paris"]
     for text in header + texts:
         assert text in html, text
     assert re.search(r"<dd>\d{4}-\d\d-\d\d \d\d:\d\d</dd>", html)  # the date
+    assert "blocks.{l}" not in html  # no hook-name template in the header
 
 
 def test_report_needs_the_studied_pairs_audio(study, tmp_path):
