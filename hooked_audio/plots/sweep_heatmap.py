@@ -5,7 +5,8 @@ With `cell_seconds` the x axis is time in seconds and every cell is a rectangle 
 (the axes' grey background, never a colour of the scale), and overlapping cells share the
 overlap in strips (`hooked_audio.plots.cell_layout`) instead of hiding each other. Cells with
 labels of their own (words, not the automatic "0.40-0.62s") get them on a tick row above the
-heatmap at their centres, and their edges as thin vertical lines. A NaN value is black.
+heatmap at their centres, and their edges as thin vertical lines (edges a frame apart as one
+line). A NaN value is black.
 
 Without seconds (token positions, heads) the cells are equal columns in order, ticked with
 `tick_labels` (e.g. token strings) or the cells' labels.
@@ -153,10 +154,27 @@ def label_time_spans(ax, spans, labels) -> tuple[object | None, list[float]]:
     rotation = 0 if len(own) <= 12 else 90
     row.set_xticks(centres, [labels[i] for i in own], rotation=rotation)
     row.tick_params(length=0)
-    boundaries = sorted({edge for i in own for edge in spans[i]})
+    boundaries = merged_edges(sorted({edge for i in own for edge in spans[i]}))
     for x in boundaries:
         ax.axvline(x, **BOUNDARY_STYLE)
     return row, boundaries
+
+
+#: edges closer than this (one 20 ms frame, with rounding) are drawn as one line
+MERGE_EDGES_S = 0.025
+
+
+def merged_edges(edges: list[float]) -> list[float]:
+    """Sorted cell edges with each run of edges closer than `MERGE_EDGES_S` drawn once, at the
+    run's middle: two words a frame apart get one line between them, not two lines around a
+    sliver (the sliver itself stays the background colour: no cell covers it)."""
+    merged: list[list[float]] = []
+    for edge in edges:
+        if merged and edge - merged[-1][-1] < MERGE_EDGES_S:
+            merged[-1].append(edge)
+        else:
+            merged.append([edge])
+    return [(run[0] + run[-1]) / 2 for run in merged]
 
 
 def _extend(data: np.ndarray, norm) -> str:

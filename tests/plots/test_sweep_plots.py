@@ -273,3 +273,16 @@ def test_time_span_limits_the_axis_and_bad_spans_are_refused():
     result.cell_seconds = [(0.4, 0.4), *SECONDS[1:]]
     with pytest.raises(ValueError, match="a finite start before its end"):
         result.plot()
+
+
+def test_words_a_frame_apart_get_one_boundary_between_them():
+    """Two lines around a one-frame sliver between words read as a doubled edge: the edges are
+    drawn once, at the sliver's middle; edges further apart stay where they are."""
+    from hooked_audio.plots.sweep_heatmap import merged_edges
+
+    assert merged_edges([0.2, 0.34, 0.36, 0.66, 0.9]) == pytest.approx([0.2, 0.35, 0.66, 0.9])
+    assert merged_edges([0.1, 0.14, 0.18]) == [0.1, 0.14, 0.18]
+    fig, ax = plt.subplots()
+    spans = [(0.20, 0.34), (0.36, 0.66), (0.70, 0.90)]
+    draw_sweep_heatmap(ax, torch.zeros(1, 3), [0], ["He", "drove", "his"], spans)
+    assert boundaries(ax) == pytest.approx([0.20, 0.35, 0.66, 0.70, 0.90])
