@@ -272,7 +272,14 @@ class PairSet(MutableSequence):
                 "outside the pair directory; copy the manifest into the directory instead."
             )
         out = cls()
-        for lineno, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            text = manifest.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(
+                f"PairSet.load: {manifest} is not UTF-8 text ({err}); PairSet.save writes "
+                "UTF-8. Save the set again, or re-encode the manifest as UTF-8."
+            ) from None
+        for lineno, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -281,6 +288,11 @@ class PairSet(MutableSequence):
                 raise ValueError(
                     f"PairSet.load: {manifest}:{lineno} is not valid JSON ({err})."
                 ) from err
+            if not isinstance(e, dict):
+                raise ValueError(
+                    f"PairSet.load: {manifest}:{lineno} is a {type(e).__name__}, not a pair "
+                    "(a JSON object with id, kind, clean_audio, corrupt_audio)."
+                )
             missing = [k for k in ("id", "kind", "clean_audio", "corrupt_audio") if k not in e]
             if missing:
                 raise ValueError(f"PairSet.load: {manifest}:{lineno} lacks keys {missing}.")
@@ -292,7 +304,14 @@ class PairSet(MutableSequence):
                         f"PairSet.load: pair {e['id']!r} ({manifest}:{lineno}) names audio file "
                         f"{str(path)!r}, which does not exist."
                     )
-                data, rate = sf.read(str(path), dtype="float32", always_2d=False)
+                try:
+                    data, rate = sf.read(str(path), dtype="float32", always_2d=False)
+                except (sf.LibsndfileError, RuntimeError) as err:
+                    raise AudioInputError(
+                        f"PairSet.load: pair {e['id']!r} ({manifest}:{lineno}) names "
+                        f"{str(path)!r}, which is not audio soundfile can read ({err}). "
+                        "Replace it with the pair's audio, or save the set again."
+                    ) from None
                 if rate != SAMPLE_RATE or data.ndim != 1:
                     raise AudioInputError(
                         f"PairSet.load: {str(path)!r} is {rate} Hz with shape {data.shape}; "

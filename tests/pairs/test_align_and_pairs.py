@@ -138,6 +138,17 @@ def test_pairset_load_errors(tmp_path, clip):
     (tmp_path / "p0_corrupt.flac").unlink()
     with pytest.raises(FileNotFoundError, match="p0_corrupt.flac"):
         PairSet.load(tmp_path)
+    (tmp_path / "p0_corrupt.flac").write_text("not audio")
+    with pytest.raises(AudioInputError, match=r"p0_corrupt.flac', which is not audio"):
+        PairSet.load(tmp_path)
+    manifest = tmp_path / "manifest.jsonl"
+    for line, message in [("42", "is a int, not a pair"), ("[1, 2]", "is a list, not a pair")]:
+        manifest.write_text(line + "\n")
+        with pytest.raises(ValueError, match=rf"manifest.jsonl:1 {message}"):
+            PairSet.load(tmp_path)
+    manifest.write_bytes('{"id": "caf\u00e9"}\n'.encode("latin-1"))
+    with pytest.raises(ValueError, match="is not UTF-8 text"):
+        PairSet.load(tmp_path)
 
 
 def test_pairset_mismatched_lengths(tmp_path, clip):

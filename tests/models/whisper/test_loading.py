@@ -236,6 +236,28 @@ def test_hf_refuses_unsupported_configs(overrides: dict, message: str) -> None:
         hf_to_checkpoint(_tiny_hf_model(**overrides))
 
 
+def test_hf_folders_that_cannot_be_whisper_name_the_problem(tmp_path: Path) -> None:
+    hf = _tiny_hf_model()
+    folder = tmp_path / "hf"
+    hf.config.save_pretrained(folder)
+    with pytest.raises(FileNotFoundError, match="holds config.json but no weights"):
+        load_hf_directory(folder)
+    hf.save_pretrained(folder)
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(folder / "model.safetensors")
+    weights["model.encoder.layers.0.fc1.weight"] = torch.zeros(128, 64)
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ValueError, match="could not load the Whisper model.*mixes two models"):
+        load_hf_directory(folder)
+    (folder / "config.json").write_text('{"model_type": "bert"}')
+    with pytest.raises(ValueError, match="describes a 'bert' model, not 'whisper'"):
+        load_hf_directory(folder)
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"config.json is not valid JSON"):
+        load_hf_directory(folder)
+
+
 def test_hf_options_are_whitelisted() -> None:
     """An option the conversion neither implements nor knows to be irrelevant is refused by name
     when it differs from WhisperConfig's default; training and decoding settings load as they

@@ -7,6 +7,7 @@ transformers is optional (`pip install hooked-audio[hf]`): `hf_to_checkpoint` on
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -197,5 +198,47 @@ def load_hf_directory(path: str | os.PathLike[str]) -> WhisperCheckpoint:
         raise ImportError(
             "Loading HF transformers models needs transformers: `pip install hooked-audio[hf]`."
         ) from err
-    hf_model = WhisperForConditionalGeneration.from_pretrained(path).eval()
+    _check_hf_directory(path)
+    try:
+        hf_model = WhisperForConditionalGeneration.from_pretrained(path).eval()
+    except (RuntimeError, OSError, ValueError) as err:
+        said = " ".join(str(err).split())[:300]
+        raise ValueError(
+            f"transformers could not load the Whisper model in {path}: {said}. A weight whose "
+            "shape differs from config.json means the folder mixes two models: save it again "
+            "with save_pretrained."
+        ) from None
     return hf_to_checkpoint(hf_model)
+
+
+#: the weight files `save_pretrained` writes (one file, or an index of shards)
+HF_WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+
+
+def _check_hf_directory(path: Path) -> None:
+    """A HF folder's config is JSON of a Whisper model and its weights are there (checked
+    here so the errors name the file, not transformers' internals)."""
+    config_path = path / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{path} has no config.json: not a saved HF transformers model.")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{config_path} is not valid JSON ({err}).") from None
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if model_type != "whisper":
+        raise ValueError(
+            f"{config_path} describes a {model_type!r} model, not 'whisper'; HookedWhisper "
+            "loads Whisper checkpoints (HookedAudioEncoder: wav2vec2/HuBERT, HookedAudioLM: "
+            "Qwen2-Audio/Voxtral)."
+        )
+    if not any((path / name).is_file() for name in HF_WEIGHT_FILES):
+        raise FileNotFoundError(
+            f"{path} holds config.json but no weights ({', '.join(HF_WEIGHT_FILES)}): copy "
+            "the weights beside it, or save the model again with save_pretrained."
+        )
