@@ -44,6 +44,12 @@ def windows(
 ) -> TimeCells:
     """Windows of `window_s` seconds every `stride_s` (default: no overlap) over `[start, end)`."""
     stride_s = window_s if stride_s is None else stride_s
+    given = {"window_s": window_s, "stride_s": stride_s, "start_s": start_s}
+    if end_s is not None:
+        given["end_s"] = end_s
+    bad = {name: value for name, value in given.items() if not math.isfinite(float(value))}
+    if bad:
+        raise ValueError(f"Window arguments must be finite numbers of seconds; got {bad}.")
     if window_s < seconds_per_frame or stride_s <= 0:
         raise ValueError(
             f"window_s must be at least one frame ({seconds_per_frame} s) and "

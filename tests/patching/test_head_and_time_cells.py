@@ -102,6 +102,9 @@ def test_windows_spans_and_speech_frames():
     assert time_cells.speech_frames(5.0, 1500) == list(range(250))
     with pytest.raises(ValueError, match="empty"):
         time_cells.spans(1500, [(2.0, 1.0)])
+    for bad in (dict(window_s=float("nan")), dict(stride_s=float("inf")), dict(end_s=float("nan"))):
+        with pytest.raises(ValueError, match="must be finite numbers of seconds"):
+            time_cells.windows(1500, **bad)
 
 
 def test_word_cells_on_tiny_en(tiny_en, jfk_mel):

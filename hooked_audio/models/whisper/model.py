@@ -201,6 +201,11 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
         )
 
     def check_finite(self, mel: Tensor) -> None:
+        if mel.is_meta:
+            raise ValueError(
+                "The audio input is on the meta device: it has a shape but no values to run. "
+                "Build it on a real device (model.to_mel(audio), then .to(model.device))."
+            )
         if not torch.isfinite(mel).all():
             raise ValueError(
                 f"The audio input holds {int((~torch.isfinite(mel)).sum())} NaN or "

@@ -450,3 +450,8 @@ def test_openai_whisper_decoding_of_a_bfloat16_model_names_the_fix(model, mel):
     ):
         with pytest.raises(ValueError, match=r"runs in float32 or float16.*model.float\(\)"):
             run()
+
+
+def test_an_input_on_the_meta_device_is_named(model, mel):
+    with pytest.raises(ValueError, match="on the meta device: it has a shape but no values"):
+        model(mel.to("meta"), TOKENS)
