@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -140,8 +141,21 @@ class StreamView:
         return out
 
     def _rename_for(self, fn: Callable) -> Callable:
+        # TransformerLens's patching binds the activation it patches in as
+        # `partial(..., clean_activation=cache[name])`: one of another shape (a cache of
+        # another model, or of another batch, which indexing would broadcast) is refused.
+        bound = fn.keywords.get("clean_activation") if isinstance(fn, partial) else None
+
         def hook(tensor: Tensor, hook: HookPoint):
-            return fn(tensor, hook=LocalHookName(hook, self.local_name(hook.name)))
+            local = self.local_name(hook.name)
+            if isinstance(bound, Tensor) and bound.shape != tensor.shape:
+                raise ValueError(
+                    f"The activation patched in at {local!r} is {tuple(bound.shape)}, but this "
+                    f"stream's is {tuple(tensor.shape)}: the cache comes from another model or "
+                    "another input. Cache the clean input with this view's run_with_cache "
+                    "(same model, same batch) and patch from that."
+                )
+            return fn(tensor, hook=LocalHookName(hook, local))
 
         return hook
 

@@ -236,3 +236,27 @@ def test_head_and_full_decompositions_on_the_decoder_stream():
         atol=1e-4,
         rtol=1e-4,
     )
+
+
+def test_transformer_lens_patching_refuses_a_cache_that_is_not_this_streams(setup):
+    """TransformerLens indexes the clean activation by position, so a cache of another batch
+    broadcasts and one of a model with more positions slices without an error; the view
+    refuses any clean activation whose shape is not the one it patches."""
+    _, model, clean_mel, corrupt_mel, tokens = setup
+    view = model.encoder_stream(tokens)
+    corrupt = mel_to_frames(corrupt_mel)
+    with torch.no_grad():
+        _, cache = view.run_with_cache(mel_to_frames(clean_mel))
+        tlp.get_act_patch_resid_pre(view, corrupt, cache, logit_diff)  # its own cache: fine
+        with pytest.raises(
+            ValueError,
+            match=r"patched in at 'blocks.0.hook_resid_pre' is "
+            rf"\(1, {N_POS}, 64\), but this stream's is \(2, {N_POS}, 64\)",
+        ):
+            tlp.get_act_patch_resid_pre(view, corrupt.repeat(2, 1, 1, 1), cache, logit_diff)
+        longer = HookedWhisper(random_dims(n_audio_ctx=2 * N_POS))  # more positions
+        _, other = longer.encoder_stream(tokens).run_with_cache(
+            torch.zeros(1, 2, DIMS.n_mels, 2 * N_POS)
+        )
+        with pytest.raises(ValueError, match="the cache comes from another model"):
+            tlp.get_act_patch_resid_pre(view, corrupt, other, logit_diff)
