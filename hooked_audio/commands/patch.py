@@ -29,6 +29,7 @@ from hooked_audio.models.whisper.reference_words import (
     pair_set_words,
     read_word_times,
 )
+from hooked_audio.patching.checks import check_layers
 from hooked_audio.patching.directions import DIRECTIONS
 from hooked_audio.safe_files import (
     check_output_folder,
@@ -334,6 +335,7 @@ def run_patch_command(args: argparse.Namespace) -> int:
     from hooked_audio.study.pair_cells import pair_cells
 
     model = HookedWhisper.from_pretrained(args.model)
+    check_layers(args.layers, model.dims.n_audio_layer)  # before any transcription or sweep
     change = None if args.change is None else tuple(args.change)
     try:
         pair = transcribed_pair(model, clean, corrupt, clean_words=words, change=change)

@@ -171,3 +171,15 @@ def test_out_is_rewritten_by_patch_itself_slow(cli, model_loads, wav_pair, tmp_p
         "patch", clean, corrupt, "--words", words, "--layers", "0", "--out", out, "--overwrite"
     )
     assert run.code == 0, run.err
+
+
+def test_layers_beyond_the_model_are_refused_before_any_work(
+    cli, model_loads, monkeypatch, wav_pair
+):
+    monkeypatch.setattr(
+        "hooked_audio.models.whisper.transcribed_pair.transcribed_pair",
+        lambda *a, **k: pytest.fail("the clips were transcribed before the layers were checked"),
+    )
+    clean, corrupt, words = wav_pair
+    error = one_line_error(cli("patch", clean, corrupt, "--layers", "9"), "patch")
+    assert "Layers must lie in [0, 4)" in error
