@@ -177,6 +177,22 @@ class MinimalPair:
         }
 
 
+def write_pair_files(directory: Path, pair: MinimalPair) -> str:
+    """Write `pair`'s two FLAC files into `directory` (links replaced, never followed) and
+    return its manifest line (JSON, no newline)."""
+    import soundfile as sf
+
+    entry = pair._manifest_entry()
+    for key, audio in (("clean_audio", pair.clean_audio), ("corrupt_audio", pair.corrupt_audio)):
+        samples = np.clip(np.asarray(audio), -1.0, 1.0)
+        write_inside(
+            directory,
+            entry[key],
+            lambda f, x=samples: sf.write(f, x, SAMPLE_RATE, format="FLAC", subtype="PCM_24"),
+        )
+    return json.dumps(entry, ensure_ascii=False)
+
+
 class PairSet(MutableSequence):
     """A list of :class:`MinimalPair` with unique ids, saved as manifest + FLAC files."""
 
@@ -227,8 +243,6 @@ class PairSet(MutableSequence):
         ``directory`` (created if needed; an existing manifest and same-named files are
         replaced, symlinks included: nothing is written outside ``directory``). Returns the
         manifest path."""
-        import soundfile as sf
-
         ids = [check_pair_id(p.id) for p in self._pairs]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
@@ -237,17 +251,7 @@ class PairSet(MutableSequence):
         d.mkdir(parents=True, exist_ok=True)
         lines = []
         for p in self._pairs:
-            entry = p._manifest_entry()
-            for key, audio in (("clean_audio", p.clean_audio), ("corrupt_audio", p.corrupt_audio)):
-                samples = np.clip(np.asarray(audio), -1.0, 1.0)
-                write_inside(
-                    d,
-                    entry[key],
-                    lambda f, x=samples: sf.write(
-                        f, x, SAMPLE_RATE, format="FLAC", subtype="PCM_24"
-                    ),
-                )
-            lines.append(json.dumps(entry, ensure_ascii=False))
+            lines.append(write_pair_files(d, p))
         text = "".join(line + "\n" for line in lines).encode("utf-8")
         return write_inside(d, MANIFEST, lambda f: f.write(text))
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
-from hooked_audio.pairs import PairSet, bundled_pairs, content_pair
+from hooked_audio.pairs import MinimalPair, PairSet, bundled_pairs, content_pair
 
 CSV_COLUMNS = ("sentence", "word", "replacement")
 
@@ -66,13 +67,8 @@ def _row_problem(row: dict) -> str | None:
     return None
 
 
-def pairs_from_csv(path: str | Path, progress: bool = False) -> PairSet:
-    """Content pairs synthesised (espeak-ng, word-aligned) from a CSV with the columns
-    `sentence, word, replacement[, voice]`: `word` appears in `sentence` and is replaced by
-    `replacement` in the corrupt clip. Every row is checked before any is synthesised (a bad
-    row anywhere is refused at once, with its number); `progress` shows a bar."""
-    from tqdm.auto import tqdm
-
+def check_csv(path: str | Path) -> list[dict[str, str]]:
+    """The CSV's rows once every one can become a pair; else a ValueError naming the rows."""
     path = Path(path)
     rows = _read_rows(path)
     if not rows:
@@ -82,18 +78,38 @@ def pairs_from_csv(path: str | Path, progress: bool = False) -> PairSet:
         shown = "; ".join(f"row {i}: {p}" for i, p in problems[:5])
         more = f" (and {len(problems) - 5} more rows)" if len(problems) > 5 else ""
         raise ValueError(f"{path}: {len(problems)} row(s) cannot be pairs: {shown}{more}.")
-    pairs = PairSet()
-    for i, row in enumerate(tqdm(rows, desc="pairs", disable=not progress), start=1):
-        pairs.append(
-            content_pair(
-                _pair_id(i, row["word"], row["replacement"]),
-                row["sentence"],
-                row["word"],
-                row["replacement"],
-                voice=row.get("voice") or "en-us",
-            )
+    return rows
+
+
+def iter_pairs_from_csv(
+    path: str | Path, skip: Collection[str] = (), progress: bool = False
+) -> Iterator[MinimalPair]:
+    """The content pairs of a CSV with the columns `sentence, word, replacement[, voice]`,
+    synthesised (espeak-ng, word-aligned) one at a time: `word` appears in `sentence` and is
+    replaced by `replacement` in the corrupt clip. Every row is checked before any is
+    synthesised (a bad row anywhere is refused at once, with its number). Pairs whose ids are
+    in `skip` (a resumed build's) are not made again; `progress` shows a bar."""
+    from tqdm.auto import tqdm
+
+    rows = check_csv(path)
+    todo = [
+        (pair_id, row)
+        for i, row in enumerate(rows, start=1)
+        if (pair_id := _pair_id(i, row["word"], row["replacement"])) not in skip
+    ]
+    for pair_id, row in tqdm(todo, desc="pairs", disable=not progress):
+        yield content_pair(
+            pair_id,
+            row["sentence"],
+            row["word"],
+            row["replacement"],
+            voice=row.get("voice") or "en-us",
         )
-    return pairs
+
+
+def pairs_from_csv(path: str | Path, progress: bool = False) -> PairSet:
+    """`iter_pairs_from_csv`'s pairs as one `PairSet`."""
+    return PairSet(iter_pairs_from_csv(path, progress=progress))
 
 
 def load_pairs(source: str | Path) -> PairSet:

@@ -39,19 +39,37 @@ def add_pairs_parser(sub) -> None:
 
 
 def run_pairs_command(args: argparse.Namespace) -> int:
-    from hooked_audio.study.pair_source import pairs_from_csv
-    from hooked_audio.study.recorded_pairs import is_recorded_csv, pairs_from_recordings
+    from hooked_audio.pairs import PairSet
+    from hooked_audio.pairs.growing_set import GrowingPairSet
+    from hooked_audio.study.pair_source import check_csv, iter_pairs_from_csv
+    from hooked_audio.study.recorded_pairs import (
+        checked_rows,
+        is_recorded_csv,
+        iter_pairs_from_recordings,
+    )
 
     if not args.csv.is_file():
         raise FileNotFoundError(f"{args.csv}: no such CSV file.")
-    if is_recorded_csv(args.csv):
+    recorded = is_recorded_csv(args.csv)
+    # every row is checked before anything is built or written (a bad last row fails now)
+    if recorded:
+        checked_rows(args.csv)
+    else:
+        check_csv(args.csv)
+    # each pair is written as soon as it is built; a stopped build resumes where it stopped
+    out = GrowingPairSet(args.out, args.csv)
+    if out.done and not args.json:
+        print(f"Resuming: {len(out.done)} pairs already built in {args.out}.")
+    if recorded:
         from hooked_audio.models.whisper import HookedWhisper
 
         model = HookedWhisper.from_pretrained(args.model)
-        pairs = pairs_from_recordings(model, args.csv, progress=not args.json)
+        built = iter_pairs_from_recordings(model, args.csv, out.done, progress=not args.json)
     else:
-        pairs = pairs_from_csv(args.csv, progress=not args.json)
-    pairs.save(args.out)
+        built = iter_pairs_from_csv(args.csv, out.done, progress=not args.json)
+    for pair in built:
+        out.add(pair)
+    pairs = PairSet.load(args.out)
     if args.json:
         fields = ("id", "clean_text", "corrupt_text", "differing_words", "spans_s")
         written = [

@@ -16,13 +16,14 @@ set (`PairSet.save`) then runs through `hooked-audio study` with word cells on r
 from __future__ import annotations
 
 import csv
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from tqdm import tqdm
 
 from hooked_audio.audio import load_audio
 from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
-from hooked_audio.pairs import PairSet
+from hooked_audio.pairs import MinimalPair, PairSet
 from hooked_audio.safe_files import check_pair_id
 from hooked_audio.word_times import read_word_times
 from hooked_audio.word_times.timed_clip import TimedClip
@@ -82,23 +83,43 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def pairs_from_recordings(model, path: str | Path, progress: bool = True) -> PairSet:
-    """The `PairSet` of the CSV's rows (see the module docstring), built with `model` (a
-    `HookedWhisper`: it transcribes the takes and, without reference times, times the words).
-    A row that cannot be made a pair raises a ValueError naming the row and the fix."""
-    from hooked_audio.corruptions import align_pair
-    from hooked_audio.models.whisper.transcribed_pair import transcribed_pair, warp_refusal
-
+def checked_rows(path: str | Path) -> list[tuple[str, str, dict[str, str]]]:
+    """`(pair id, where, row)` for every row, after the checks that need no model (empty
+    columns, files inside the CSV's folder, the change column, unique ids): a bad row anywhere
+    is refused before any take is transcribed."""
     path = Path(path)
     folder = path.parent.resolve()
-    pairs = PairSet()
-    rows = _read_rows(path)
-    for number, row in enumerate(tqdm(rows, desc="pairs", disable=not progress), start=1):
+    checked, seen = [], {}
+    for number, row in enumerate(_read_rows(path), start=1):
         where = f"{path}, row {number}"
         empty = [c for c in RECORDED_COLUMNS if not row[c]]
         if empty:
             raise ValueError(f"{where}: {', '.join(empty)} is empty.")
         pair_id = check_pair_id(row.get("id") or f"{number:03d}-{Path(row['clean']).stem}")
+        if pair_id in seen:
+            raise ValueError(f"{where}: id {pair_id!r} is also row {seen[pair_id]}'s.")
+        seen[pair_id] = number
+        for column in (*RECORDED_COLUMNS, *(("words",) if row.get("words") else ())):
+            _inside(folder, row[column], where)
+        _change(row.get("change", ""), where)
+        checked.append((pair_id, where, row))
+    return checked
+
+
+def iter_pairs_from_recordings(
+    model, path: str | Path, skip: Collection[str] = (), progress: bool = True
+) -> Iterator[MinimalPair]:
+    """The pairs of the CSV's rows (see the module docstring), built one at a time with
+    `model` (a `HookedWhisper`: it transcribes the takes and, without reference times, times
+    the words). Every row is checked first (`checked_rows`); a row that cannot be made a
+    pair raises a ValueError naming the row and the fix. Ids in `skip` are not built again."""
+    from hooked_audio.corruptions import align_pair
+    from hooked_audio.models.whisper.transcribed_pair import transcribed_pair, warp_refusal
+
+    path = Path(path)
+    folder = path.parent.resolve()
+    todo = [entry for entry in checked_rows(path) if entry[0] not in skip]
+    for pair_id, where, row in tqdm(todo, desc="pairs", disable=not progress):
         clean_path, corrupt_path = (_inside(folder, row[c], where) for c in RECORDED_COLUMNS)
         clean, corrupt = load_audio(clean_path), load_audio(corrupt_path)
         for name, audio in ((row["clean"], clean), (row["corrupt"], corrupt)):
@@ -134,5 +155,9 @@ def pairs_from_recordings(model, path: str | Path, progress: bool = True) -> Pai
         if origin is not None:
             pair.meta["word_times"] = origin
         pair.meta["recordings"] = {"clean": row["clean"], "corrupt": row["corrupt"]}
-        pairs.append(pair)
-    return pairs
+        yield pair
+
+
+def pairs_from_recordings(model, path: str | Path, progress: bool = True) -> PairSet:
+    """`iter_pairs_from_recordings`'s pairs as one `PairSet`."""
+    return PairSet(iter_pairs_from_recordings(model, path, progress=progress))

@@ -105,3 +105,47 @@ def test_study_command_compares_noise_slow(tmp_path, capsys):
     for path in report["figures"]:
         with open(path, "rb") as png:
             assert png.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pairs_build_writes_as_it_goes_and_resumes(tmp_path, capsys, monkeypatch):
+    """A build stopped part-way keeps the pairs it made; run again, it makes only the rest;
+    a CSV with a bad row writes nothing; resuming from another CSV is refused."""
+    from hooked_audio.study import pair_source
+
+    csv = tmp_path / "pairs.csv"
+    csv.write_text(
+        "sentence,word,replacement\n"
+        "She sent a letter to her sister.,sister,brother\n"
+        "He drove his car to the station.,car,bike\n"
+        "We will meet in Paris next summer.,Paris,Berlin\n"
+    )
+    out = tmp_path / "set"
+    real, made = pair_source.content_pair, []
+
+    def crashing(pair_id, *args, **kwargs):
+        if len(made) == 2:
+            raise KeyboardInterrupt  # the machine goes down during the third pair
+        made.append(pair_id)
+        return real(pair_id, *args, **kwargs)
+
+    monkeypatch.setattr(pair_source, "content_pair", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        main(["pairs", "build", str(csv), str(out)])
+    assert [p.id for p in PairSet.load(out)] == made
+    monkeypatch.setattr(
+        pair_source, "content_pair", lambda *a, **k: made.append(a[0]) or real(*a, **k)
+    )
+    capsys.readouterr()
+    assert main(["pairs", "build", str(csv), str(out)]) == 0
+    assert "Resuming: 2 pairs already built" in capsys.readouterr().out
+    assert len(made) == 3  # only the third was made again
+    assert [p.differing_words[0] for p in PairSet.load(out)] == ["sister", "car", "Paris"]
+    csv.write_text(csv.read_text() + "They sat under the old tree.,tree,bench\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["pairs", "build", str(csv), str(out)])
+    assert stop.value.code == 2 and "was built from another file" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text(csv.read_text() + "He drove his car.,bus,bike\n")
+    with pytest.raises(SystemExit):
+        main(["pairs", "build", str(bad), str(tmp_path / "never")])
+    assert "row 5" in capsys.readouterr().err and not (tmp_path / "never").exists()
