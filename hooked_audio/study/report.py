@@ -104,13 +104,32 @@ def _clips(pair: MinimalPair, model) -> list[Clip]:
     return clips
 
 
-def _subtitle(pair: MinimalPair, rows: pd.DataFrame) -> str:
+def _subtitle(pair: MinimalPair, rows: pd.DataFrame, time_axis: list[dict]) -> str:
     first = rows.iloc[0]
     return (
         f"{pair.kind} pair: {first['changed_word']!r} -> {first['replacement']!r} at "
         f"{first['onset_s']:.2f}-{first['offset_s']:.2f} s (outlined); metric "
         f"{first['clean_value']:.2f} on the clean clip, {first['corrupt_value']:.2f} on the "
         "corrupt one. Colour: recovery (0 = corrupt run, 1 = clean run)."
+        + _times_note(pair, [row for row in time_axis if row["pair"] == pair.id])
+    )
+
+
+def _times_note(pair: MinimalPair, checks: list[dict]) -> str:
+    """Where the word times come from and, when they are the model's estimate, what the
+    time-axis check found."""
+    origin = pair.meta.get("word_times")
+    if not checks:
+        return f" Word times: {origin}." if origin else ""
+    found = " ".join(row["sentence"] for row in checks)
+    verdict = (
+        "The word cells may misplace the effect: read the time axis, not the cells."
+        if any(row["suspect"] for row in checks)
+        else "The word cells hold the effect."
+    )
+    return (
+        f" Word times: {origin}, the model's estimate (50-100 ms off on recordings). Time-axis "
+        f"check (0.06 s windows): {found} {verdict}"
     )
 
 
@@ -158,7 +177,8 @@ def write_report(
             fig = figures.pair_figure(
                 pair_rows, directions, acts, f"{pid}: {_map_name(pair_rows)}", duration
             )
-            section = pair_section(pid, _subtitle(pair, pair_rows), _clips(pair, model), fig)
+            subtitle = _subtitle(pair, pair_rows, result.time_axis)
+            section = pair_section(pid, subtitle, _clips(pair, model), fig)
             sections.append((pid, section))
     data = study_json(result, summary, curves, name)
     if comparison is not None and len(comparison):

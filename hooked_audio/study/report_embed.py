@@ -46,8 +46,8 @@ def records(frame: pd.DataFrame) -> list[dict]:
 def study_json(
     result: StudyResult, word_summary: pd.DataFrame, onset_curves: pd.DataFrame, model_name: str
 ) -> dict:
-    """The numbers behind the report: the spec, pairs left out, every row, and the summaries
-    (`result.word_summary()`, `result.onset_curves(...)`)."""
+    """The numbers behind the report: the spec, pairs left out, every row, the summaries
+    (`result.word_summary()`, `result.onset_curves(...)`) and the time-axis checks."""
     return {
         "model": model_name,
         "spec": plain_json(asdict(result.spec)),
@@ -55,6 +55,7 @@ def study_json(
         "rows": records(result.rows),
         "word_summary": records(word_summary),
         "onset_curves": records(onset_curves),
+        "time_axis": plain_json(result.time_axis),
     }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -56,14 +56,23 @@ class StudyResult:
     its label (the word), the metric `value` and `normalised` recovery (0 =
     corrupt run, 1 = clean run, in either direction), whether the value is an `exact` patch
     or an estimate, and `n_cells`: how many cells the row patched together (1, except for the
-    windows an adaptive study left whole). `skipped`: pairs left out, and why."""
+    windows an adaptive study left whole). `skipped`: pairs left out, and why. `time_axis`:
+    the time-axis check of each pair whose word times are the model's estimate
+    (`hooked_audio.study.time_axis_study`), one row per pair and direction."""
 
     rows: pd.DataFrame
     skipped: list[dict]
     spec: StudySpec
+    time_axis: list[dict] = field(default_factory=list)
 
     @classmethod
-    def from_rows(cls, rows: list[dict], skipped: list[dict], spec: StudySpec) -> StudyResult:
+    def from_rows(
+        cls,
+        rows: list[dict],
+        skipped: list[dict],
+        spec: StudySpec,
+        time_axis: list[dict] | None = None,
+    ) -> StudyResult:
         frame = pd.DataFrame(rows)
         if len(frame) and "head" not in frame:  # rows of a study without head acts
             frame["head"] = float("nan")
@@ -73,7 +82,7 @@ class StudyResult:
             frame["exact"] = True
         if len(frame) and "n_cells" not in frame:  # ... before adaptive maps existed
             frame["n_cells"] = 1
-        return cls(frame, list(skipped), spec)
+        return cls(frame, list(skipped), spec, list(time_axis or []))
 
     @property
     def pairs(self) -> list[str]:

@@ -87,7 +87,24 @@ def run_study(
         bar.close()
     finally:
         executor.stop()
-    return StudyResult.from_rows(store.rows, skipped, spec)
+    time_axis = _time_axis(model, plans, spec, out)
+    store.write_time_axis(time_axis)
+    return StudyResult.from_rows(store.rows, skipped, spec, time_axis)
+
+
+def _time_axis(model, plans, spec: StudySpec, out: Callable[[str], None]) -> list[dict]:
+    """The time-axis check of the pairs whose word times are the model's estimate, run here
+    (a few short sweeps per pair), with one line per suspect pair."""
+    from hooked_audio.study.time_axis_study import time_axis_rows
+
+    rows = [row for plan in plans for row in time_axis_rows(model, plan, spec)]
+    for row in rows:
+        if row["suspect"]:
+            out(
+                f"Check {row['pair']}: its word times are the model's estimate and the word "
+                f"cells may misplace the effect. {row['sentence']}"
+            )
+    return rows
 
 
 def _none_studied(pairs: list[MinimalPair], skipped: list[dict]) -> str:

@@ -3,7 +3,8 @@ units that finished, the pairs left out, and the spec, so a stopped study resume
 
 Files: `spec.json`, `results.jsonl` (one row per pair, direction, activation, layer, cell),
 `done.jsonl` (one line per finished unit: its key and the SHA-256 of its rows' lines),
-`skipped.json` (pairs not studied, with why). A unit's rows are appended before its `done`
+`skipped.json` (pairs not studied, with why), `time_axis.json` (the time-axis check of pairs
+whose word times are the model's estimate). A unit's rows are appended before its `done`
 line, so rows of a unit that did not finish are dropped when the folder is opened again; a
 unit whose rows no longer match their checksum (edited by hand, damaged) is redone, with a
 warning, rather than read back. Every file is read and written only inside the folder
@@ -121,6 +122,11 @@ class StudyStore:
         append_lines(
             self.directory, "done.jsonl", [json.dumps({"unit": unit, "sha256": _checksum(lines)})]
         )
+
+    def write_time_axis(self, rows: list[dict]) -> None:
+        """`time_axis.json`: the time-axis checks of pairs with estimated word times."""
+        if self.directory is not None:
+            write_text(self.directory, "time_axis.json", json.dumps(rows, indent=1))
 
     def write_skipped(self, skipped: list[dict]) -> None:
         if self.directory is not None:

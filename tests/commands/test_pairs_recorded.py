@@ -14,6 +14,7 @@ from hooked_audio.pairs import PairSet
 from hooked_audio.recordings import held_out_take, recorded_pair
 from hooked_audio.study import StudySpec, run_study
 from hooked_audio.study.recorded_pairs import pairs_from_recordings
+from hooked_audio.study.report import write_report
 from hooked_audio.word_times import write_csv
 
 #: reference times for the "puddy" take, written for the test (not the model's): the changed
@@ -113,3 +114,44 @@ def test_words_that_are_not_the_clean_takes_are_refused(tiny_en, takes):
     csv = write_rows(takes, "mfa_puddy.flac,mfa_buddy.flac,long.csv,,p")
     with pytest.raises(ValueError, match=r"row 1: 'mfa_puddy.flac', word 2 .* ends after the clip"):
         pairs_from_recordings(tiny_en, csv, progress=False)
+
+
+def test_pairs_with_estimated_word_times_get_a_time_axis_check(tiny_en, takes, tmp_path):
+    """Without reference times the word cells come from the model's estimate, so the study also
+    sweeps 0.06 s windows around the changed word and says how much of the effect its cell
+    holds (summary line, report, time_axis.json); reference-timed pairs need no check."""
+    estimated = write_rows(takes, "mfa_puddy.flac,mfa_buddy.flac,,,estimated")
+    referenced = takes / "referenced.csv"
+    referenced.write_text(
+        "clean,corrupt,words,change,id\nmfa_puddy.flac,mfa_buddy.flac,puddy_words.csv,,ref\n"
+    )
+    pairs = pairs_from_recordings(tiny_en, estimated, progress=False)
+    assert pairs[0].meta["word_times"].startswith("openai-whisper's word timestamps")
+    result = run_study(
+        tiny_en,
+        pairs,
+        StudySpec(layers=(0,)),
+        out_dir=tmp_path,
+        progress=False,
+        out=lambda line: None,
+    )
+    assert [row["direction"] for row in result.time_axis] == ["denoise", "noise"]
+    changed = result.rows[result.in_changed_word() & (result.rows["direction"] == "denoise")]
+    for row in result.time_axis:
+        assert row["pair"] == "estimated" and row["layer"] == 0
+        assert 0.0 <= row["inside_share"] <= 1.0
+        assert row["suspect"] == (
+            row["inside_share"] < 0.6 or not row["cell_s"][0] <= row["peak_s"] <= row["cell_s"][1]
+        )
+        assert (
+            row["cell_s"][0] <= changed["end_s"].item()
+            and row["cell_s"][1] >= changed["start_s"].item()
+        )
+    assert json.loads((tmp_path / "time_axis.json").read_text()) == result.time_axis
+    report = write_report(result, pairs, tmp_path, model=tiny_en, model_name="tiny.en")
+    assert "Time-axis check (0.06 s windows): denoise: " in report.read_text()
+    ref_pairs = pairs_from_recordings(tiny_en, referenced, progress=False)
+    ref_result = run_study(
+        tiny_en, ref_pairs, StudySpec(layers=(0,)), progress=False, out=lambda line: None
+    )
+    assert ref_result.time_axis == []

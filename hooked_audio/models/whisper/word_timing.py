@@ -70,6 +70,11 @@ def reusing_audio_features(model) -> Iterator[None]:
         del encoder.forward
 
 
+#: how `timed_words` names its times (`meta["word_times"]` of a pair it timed starts with it):
+#: the model's estimate, 50-100 ms off on recordings (docs/word_times.md)
+ESTIMATED_ORIGIN = "openai-whisper's word timestamps"
+
+
 def weights_fingerprint(model) -> str:
     """16 hex digits from the signs of the first 16 x 64 token embedding weights."""
     corner = model.W_E[:16, :64].detach().float().cpu().numpy() > 0
@@ -106,5 +111,5 @@ def timed_words(
             start = min(float(word["start"]), seconds - SECONDS_PER_POSITION)
             end = min(max(float(word["end"]), start + SECONDS_PER_POSITION), seconds)
             words.append((word["word"].strip(), start, end))
-    origin = f"openai-whisper's word timestamps (DTW over {which})"
+    origin = f"{ESTIMATED_ORIGIN} (DTW over {which})"
     return words, result["text"].strip(), origin
