@@ -23,6 +23,7 @@ import pandas as pd
 from hooked_audio.audio import load_audio
 from hooked_audio.commands.arguments import add_model_argument, non_negative_int
 from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
+from hooked_audio.models.whisper.inference import TRANSCRIBE_DECODING
 from hooked_audio.models.whisper.reference_words import (
     TimedClip,
     WordTimes,
@@ -270,6 +271,7 @@ def _print_results(report: dict, results: dict, changed: list[bool]) -> None:
         )
     named = " (the change named with --change, not transcribed)" if report["named_change"] else ""
     print(f"Clean:   {report['clean_text']}\nCorrupt: {report['corrupt_text']}{named}")
+    print(f"Transcripts: {report['decoding']}")
     print(f"Word times: {report['word_times']}")
     print(
         f"Metric: logit[{report['changed_word']!r}] - logit[{report['replacement']!r}] where "
@@ -372,6 +374,7 @@ def run_patch_command(args: argparse.Namespace) -> int:
         "word_times": origin if words is not None else pair.meta["word_times"],
         "clean_text": pair.clean_text,
         "corrupt_text": pair.corrupt_text,
+        "decoding": TRANSCRIBE_DECODING,
         "named_change": change is not None,
         "changed_word": contrast.clean_word,
         "replacement": contrast.replacement,

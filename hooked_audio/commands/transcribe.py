@@ -26,6 +26,7 @@ from hooked_audio.models.whisper.frame_interventions import (
     parse_frame_span,
     span_positions,
 )
+from hooked_audio.models.whisper.inference import TRANSCRIBE_DECODING
 from hooked_audio.models.whisper.transcript_diff import changed_words
 
 
@@ -147,7 +148,7 @@ def _describe(model, kind: str, span: FrameSpan, source: Path | None) -> dict:
 
 def _print_report(report: dict) -> None:
     print(f"{report['audio']}: {report['seconds']:.2f} s, model {report['model']}")
-    print(f"Transcript:{report['transcript']}")
+    print(f"Transcript ({report['decoding']}):{report['transcript']}")
     if not report["interventions"]:
         return
     for item in report["interventions"]:
@@ -188,6 +189,7 @@ def run_transcribe_command(args: argparse.Namespace) -> int:
         "seconds": seconds,
         "interventions": [_describe(model, "ablate", span, None) for span in args.ablate]
         + [_describe(model, "patch", span, args.source) for span in args.patch],
+        "decoding": TRANSCRIBE_DECODING,
         "transcript": plain,
         "intervened_transcript": intervened,
         "changes": []

@@ -16,6 +16,7 @@ from typing import Any
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from hooked_audio.activation_store import bundled_clips
+from hooked_audio.models.whisper.inference import TRANSCRIBE_DECODING
 from hooked_audio.serve import figures
 from hooked_audio.serve.experiments import (
     SweepRunner,
@@ -138,6 +139,8 @@ class ProbeState:
 def layout(state: ProbeState) -> html.Div:
     n_layers, n_heads = state.model.dims.n_audio_layer, state.model.dims.n_audio_head
     clips = [{"label": cid, "value": f"bundled:{cid}"} for cid in state.bundled]
+    # the page opens on the first clip, so its first view shows a clip, not an empty plot
+    first = clips[0]["value"] if clips else None
     return html.Div(
         style=CSS,
         children=[
@@ -146,7 +149,7 @@ def layout(state: ProbeState) -> html.Div:
                 [
                     dcc.Dropdown(
                         clips,
-                        value=None,
+                        value=first,
                         id="clip",
                         placeholder="a bundled clip",
                         style={"width": "340px", "display": "inline-block"},
@@ -167,7 +170,7 @@ def layout(state: ProbeState) -> html.Div:
             ),
             dcc.Store(id="recording"),
             html.Div(id="status", role="status", style={"color": "#a00", "margin": "0.5em 0"}),
-            dcc.Store(id="clip-key"),
+            dcc.Store(id="clip-key", data=first),
             dcc.Store(id="selection"),
             dcc.Store(id="job"),
             html.Div(id="transcript", style={"fontSize": "1.2em", "margin": "0.5em 0"}),
@@ -325,13 +328,15 @@ def create_app(model: Any, sae: Any = None) -> Dash:
         Output("words", "children"),
         Output("spectrogram", "figure"),
         Input("clip-key", "data"),
-        prevent_initial_call=True,
     )
     def show_clip(key):
+        if key is None:
+            return no_update, no_update, no_update
         probe = state.probe(key)
         words = ", ".join(f"{w.text} {w.start:.2f}-{w.end:.2f}s" for w in probe.words)
         words = f"Word times ({probe.words_origin}): {words}"
-        return probe.text, words, figures.spectrogram_figure(probe)
+        transcript = f"{probe.text} (decoded by {TRANSCRIBE_DECODING})"
+        return transcript, words, figures.spectrogram_figure(probe)
 
     @app.callback(
         Output("sel-start", "value"),

@@ -10,6 +10,8 @@ from html import escape
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from hooked_audio.models.whisper.inference import GREEDY_DECODING
+
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1200px; padding: 1em 2em;
   color: #222; }
@@ -76,7 +78,10 @@ def clips_html(clips: list[Clip]) -> str:
     for clip in clips:
         heard = ""
         if clip.heard is not None:
-            heard = f'<br><span class="heard">the model hears: {escape(clip.heard)}</span>'
+            heard = (
+                f'<br><span class="heard">the model hears ({escape(GREEDY_DECODING)}): '
+                f"{escape(clip.heard)}</span>"
+            )
         rows.append(
             f"<tr><th>{escape(clip.name)}</th><td>{escape(clip.text)}{heard}</td>"
             f'<td><audio controls preload="auto" src="{clip.audio_uri}" '

@@ -2,7 +2,8 @@
 
 - Praat TextGrid (`.TextGrid`; Montreal Forced Aligner, WebMAUS, Gentle's exports), read with
   `praatio`: the interval tier named `words` (any case), the only interval tier, or the one named
-  by `tier`; empty and silence intervals (`""`, `sil`, `sp`, `<eps>`) are left out.
+  by `tier`; empty and silence intervals (`""`, `sil`, `sp`, `<eps>`) and non-speech markers
+  (`spn`, and any label in angle brackets: MFA's `<vocnoise>`, `<noise>`, `<unk>`) are left out.
 - NIST CTM (`.ctm`; Kaldi, `sclite`): `utterance channel start duration word [confidence]` per
   line; a file of several utterances needs `utterance`.
 - CSV (`.csv`): a `word,start,end` header and one row per word, in seconds.
@@ -21,7 +22,15 @@ from hooked_audio.word_times.checks import WordTimes, check_word_times
 
 WORD_COLUMNS = ("word", "start", "end")
 #: interval labels that mark silence, not a word
-SILENCE_LABELS = frozenset({"", "sil", "sp", "<eps>", "<sil>", "sil0"})
+SILENCE_LABELS = frozenset({"", "sil", "sp", "<eps>", "<sil>", "sil0", "spn"})
+
+
+def is_word(label: str) -> bool:
+    """Whether an aligner's interval label is a word: not silence (`SILENCE_LABELS`) and not a
+    non-speech marker in angle brackets (`<vocnoise>`, `<noise>`, `<unk>`: the model does not
+    transcribe them, so counting them would misalign the words)."""
+    label = label.strip().lower()
+    return label not in SILENCE_LABELS and not (label.startswith("<") and label.endswith(">"))
 
 
 def read_word_times(
@@ -82,7 +91,7 @@ def read_textgrid(path: str | Path, tier: str | None = None) -> WordTimes:
     words = [
         (entry.label.strip(), entry.start, entry.end)
         for entry in word_tier.entries
-        if entry.label.strip().lower() not in SILENCE_LABELS
+        if is_word(entry.label)
     ]
     if not words:
         raise ValueError(
@@ -109,7 +118,7 @@ def read_ctm(path: str | Path, utterance: str | None = None) -> WordTimes:
                 f"{path}:{number}: a CTM line is 'utterance channel start duration word "
                 f"[confidence]', got {line.strip()!r}."
             ) from None
-        if fields[4].lower() not in SILENCE_LABELS:
+        if is_word(fields[4]):
             rows.setdefault(fields[0], []).append((fields[4], start, start + duration))
     if not rows:
         raise ValueError(f"{str(path)!r} holds no CTM word line.")

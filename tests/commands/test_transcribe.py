@@ -73,7 +73,10 @@ def test_patching_the_changed_word_from_the_corrupt_clip_hears_the_replacement(c
 def test_printed_report_names_the_changed_words(cli, model_loads):
     run = cli("transcribe", JFK, "--ablate", f"{RESID_0}@1.76-2.26")
     lines = run.out.splitlines()
-    assert run.code == 0 and lines[1].startswith("Transcript: And so my fellow Americans")
+    assert run.code == 0 and lines[1].startswith(
+        "Transcript (whisper.transcribe at temperature 0, without the previous window's text): "
+        "And so my fellow Americans"
+    )
     assert lines[2] == f"Zeroing: {RESID_0} over 1.76-2.26 s (positions 88-112)"
     assert lines[3].startswith("With the intervention:")
     assert lines[4].startswith("Changed words: 'Americans")

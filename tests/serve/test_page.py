@@ -73,6 +73,14 @@ def test_the_page_end_to_end_slow(server, browser):
     browser.get(f"http://127.0.0.1:{server.server_port}/")
     assert wait_for(browser, "return document.getElementById('clip') !== null", 30)
     assert not severe_logs(browser)
+    # the first view already shows a clip: its spectrogram and transcript, not an empty plot
+    assert wait_for(
+        browser,
+        "const g = document.querySelector('#spectrogram .js-plotly-plot');"
+        "return g && g.data && g.data.length",
+        60,
+    )
+    assert text_of(browser, "transcript")
 
     # a bundled clip: its transcript, words and spectrogram
     browser.find_element(By.ID, "clip").click()
@@ -81,7 +89,10 @@ def test_the_page_end_to_end_slow(server, browser):
     )
     option.click()
     assert wait_for(browser, "return document.getElementById('transcript').innerText", 60)
-    assert text_of(browser, "transcript") == "We will meet in Paris next summer."
+    assert text_of(browser, "transcript") == (
+        "We will meet in Paris next summer. (decoded by whisper.transcribe at temperature 0, "
+        "without the previous window's text)"
+    )
     assert "Paris" in text_of(browser, "words")
     assert wait_for(
         browser,

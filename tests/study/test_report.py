@@ -154,7 +154,11 @@ def test_report_is_one_self_contained_file(study, pair):
         "denoise, noise",
         "the encoder&#x27;s residual stream before each layer (resid_pre)",
     ]
-    texts = [pair.clean_text, pair.corrupt_text, "the model hears: We will meet in Paris"]
+    texts = [
+        pair.clean_text,
+        pair.corrupt_text,
+        "the model hears (greedy, no timestamps (whisper.decode)): We will meet in Paris",
+    ]
     for text in header + texts:
         assert text in html, text
     assert re.search(r"<dd>\d{4}-\d\d-\d\d \d\d:\d\d</dd>", html)  # the date

