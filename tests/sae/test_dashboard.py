@@ -299,6 +299,11 @@ def test_dashboard_page_holds_the_snippets_figures_and_numbers(
     for text in (HOOK, "tiny.en", "<dd>384</dd>", "<dd>5</dd>", "20.0% (1 of 5 features"):
         assert text in html, text
     assert "cross-attention" in html and "no direct read-out" in html  # an encoder hook
+    # 1 of 5 dead: no warning; the warning is for SAEs most of whose features never fire
+    assert ("most of this SAE's features never fire" in html) == (examples.dead_fraction > 0.5)
+    for f in shown:
+        flagged = "position artefact" in html.split(f'id="feature-{f}"')[1].split("</section>")[0]
+        assert flagged == examples.position_artefact(f)
     numbers = json.loads((dashboard.parent / "features.json").read_text())
     assert numbers["rows"] == examples.rows and numbers["d_sae"] == 5
     np.testing.assert_allclose(numbers["density"], examples.density)
@@ -425,3 +430,34 @@ def test_a_decoder_hook_shows_the_direct_logit_effect(sae, store, clips, tiny_en
     assert direct == numbers["features"][0]["logit_effect"]["boosted"][0]
     without = write_dashboard(decoder_sae, folder, clips, tmp_path / "bare", [4], k=1)
     assert "Pass model= to show" in without.read_text(encoding="utf-8")
+
+
+def test_position_artefacts_are_flagged_and_listed_last():
+    """A feature whose top examples all sit in a window's first 40 ms marks where windows
+    start, not a sound: flagged, and ranked after every other live feature however dense."""
+    from hooked_audio.sae.dashboard.examples import FeatureExamples
+
+    nan = float("nan")
+    ex = FeatureExamples(
+        hook="encoder.blocks.2.hook_resid_post",
+        model_name="tiny.en",
+        d_in=4,
+        d_sae=3,
+        k=2,
+        rows=100,
+        clips=["a"],
+        features=np.array([0, 1, 2]),
+        values=np.array([[5.0, 4.0], [3.0, 2.0], [nan, nan]]),
+        clip=np.array([["a", "a"], ["a", "a"], ["", ""]], dtype=object),
+        window=np.zeros((3, 2), dtype=int),
+        position=np.array([[0, 1], [40, 1], [0, 0]]),
+        time_s=np.array([[0.0, 0.02], [0.8, 0.02], [nan, nan]]),
+        word=np.array([[None, None], ["so", None], [None, None]], dtype=object),
+        active_rows=np.array([60, 10, 0]),
+        density=np.array([0.6, 0.1, 0.0]),
+        mean_active=np.array([4.5, 2.5, nan]),
+    )
+    assert ex.position_artefact(0) and not ex.position_artefact(1)
+    assert not ex.position_artefact(2)  # dead, not an artefact
+    assert ex.top_features(3, "density") == [1, 0]
+    assert ex.top_features(3, "max") == [1, 0]

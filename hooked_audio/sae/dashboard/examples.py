@@ -24,6 +24,10 @@ from hooked_audio.sae.splice import sae_hook_name
 
 #: what `FeatureExamples.top_features` can rank live features by
 RANKINGS = ("density", "max")
+#: a feature whose top examples all sit in a window's first positions (20 ms each) fires on
+#: where the window starts, not on a sound: Whisper's first encoder positions behave unlike
+#: the rest, in leading silence too
+ARTEFACT_POSITIONS = 2
 
 
 @dataclass(frozen=True)
@@ -111,15 +115,24 @@ class FeatureExamples:
             if not np.isnan(self.values[i, rank])
         ]
 
+    def position_artefact(self, feature: int) -> bool:
+        """Whether every top example of a live `feature` sits in a window's first
+        `ARTEFACT_POSITIONS` positions (it marks where windows start, not a sound)."""
+        i = self.index_of(feature)
+        active = ~np.isnan(self.values[i])
+        return bool(active.any() and (self.position[i][active] < ARTEFACT_POSITIONS).all())
+
     def top_features(self, n: int, by: str = "density") -> list[int]:
         """Up to `n` live features (dead ones skipped), the densest first (`by="density"`) or
-        those with the largest activation first (`by="max"`); ties keep feature order."""
+        those with the largest activation first (`by="max"`); ties keep feature order.
+        Position artefacts (`position_artefact`) come after every other live feature."""
         check_count(n, "n")
         if by not in RANKINGS:
             raise ValueError(f"by must be one of {RANKINGS}, got {by!r}.")
         live = np.flatnonzero(self.active_rows > 0)
         score = self.density[live] if by == "density" else self.values[live, 0]
-        order = live[np.argsort(-score, kind="stable")]
+        artefact = np.array([self.position_artefact(int(self.features[i])) for i in live])
+        order = live[np.lexsort((-score, artefact))] if len(live) else live
         return [int(f) for f in self.features[order[:n]]]
 
     def summary(self) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from hooked_audio.activation_store.clips import StoreClip
 from hooked_audio.activation_store.store import ActivationStore
 from hooked_audio.patching.checks import check_count
 from hooked_audio.sae.dashboard.examples import (
+    ARTEFACT_POSITIONS,
     RANKINGS,
     FeatureExample,
     FeatureExamples,
@@ -210,11 +211,27 @@ def _example_html(
 def _feature_facts(ex: FeatureExamples, i: int) -> dict[str, str]:
     if ex.active_rows[i] == 0:
         return {"density": f"0 (never > 0 on the {ex.rows:,} rows read: a dead feature)"}
-    return {
+    facts = {
         "density": f"{ex.density[i]:.3%} ({ex.active_rows[i]:,} of {ex.rows:,} rows)",
         "mean activation when active": f"{ex.mean_active[i]:.3g}",
         "largest activation": f"{ex.values[i, 0]:.3g}",
     }
+    if ex.position_artefact(int(ex.features[i])):
+        facts["position artefact"] = (
+            f"every top example sits in a window's first {ARTEFACT_POSITIONS * 20} ms: it marks "
+            "where the window starts (leading silence included), not a sound"
+        )
+    return facts
+
+
+def _dead_fact(ex: FeatureExamples) -> str:
+    said = f"{ex.dead_fraction:.1%} ({len(ex.dead)} of {ex.d_sae} features never > 0)"
+    if ex.dead_fraction > 0.5:
+        said += (
+            ": most of this SAE's features never fire on these clips (a short run or little "
+            "data for its width; docs/sae.md)"
+        )
+    return said
 
 
 def _choice(features, n_features: int, by: str) -> str:
@@ -297,7 +314,7 @@ def write_dashboard(
         "d_in": str(ex.d_in),
         "d_sae": str(ex.d_sae),
         "rows read": f"{ex.rows:,} (20 ms positions of {len(ex.clips)} clips)",
-        "dead": f"{ex.dead_fraction:.1%} ({len(ex.dead)} of {ex.d_sae} features never > 0)",
+        "dead": _dead_fact(ex),
         "features shown": _choice(chosen, n_features, by),
         "examples": f"the top {k} activating rows of each, {context_s:g} s of audio either side",
     }
