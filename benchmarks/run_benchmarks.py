@@ -147,7 +147,7 @@ def other_targets(folder: Path, own: str) -> list[str]:
             continue
         for row in path.read_text().splitlines():
             cells = [c.strip() for c in row.strip().strip("|").split("|")]
-            verdicts = [c for c in cells if re.search(r"\b(met|MISSED)\b", c)]
+            verdicts = [c for c in cells if re.search(r"\b(met|MISSED|NOT MEASURED)\b", c)]
             if row.startswith("|") and verdicts:
                 out.append(f"- {path.name}: {' | '.join(cells[:3])}: {verdicts[0]}")
     return out + [""]

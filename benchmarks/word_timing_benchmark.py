@@ -89,9 +89,18 @@ def timing_cost(model, clip) -> float:
     mel, tokens = model.to_mel(clip.audio), torch.tensor([tokens])
     with torch.no_grad():
         forward = median_seconds(lambda: model(mel, tokens))
-        plain = median_seconds(lambda: whisper.transcribe(model, clip.audio, **options))
-    timed = median_seconds(lambda: timed_words(model, clip.audio, **options))
-    return (timed - plain) / forward
+    # plain and timed alternate within each round, so drift in the machine's load hits both
+    plain_times, timed_times = [], []
+    for _ in range(REPEATS):
+        for run, times in (
+            (lambda: whisper.transcribe(model, clip.audio, **options), plain_times),
+            (lambda: timed_words(model, clip.audio, **options), timed_times),
+        ):
+            started = time.perf_counter()
+            with torch.no_grad():
+                run()
+            times.append(time.perf_counter() - started)
+    return (float(np.median(timed_times)) - float(np.median(plain_times))) / forward
 
 
 def targets(name: str, table: pd.DataFrame, cost: float) -> list[dict]:
@@ -116,7 +125,12 @@ def targets(name: str, table: pd.DataFrame, cost: float) -> list[dict]:
             "model": name,
             "target": "word timing <= 1 forward per clip",
             "measured": f"{cost:.2f} forwards",
-            "verdict": "met" if cost <= 1.0 else "MISSED",
+            # a negative cost means the timings were noise (timing cannot make it faster)
+            "verdict": "NOT MEASURED (noise: rerun on a quiet machine)"
+            if cost < 0
+            else "met"
+            if cost <= 1.0
+            else "MISSED",
         }
     )
     return rows
