@@ -23,6 +23,16 @@ from typing import Any
 
 #: why training-time options may be ignored
 TRAINING = "a training-time setting (dropout, initialisation, SpecAugment); inference ignores it"
+#: HF's SpecAugment options (training-time masking of the input features), in every audio config
+SPEC_AUGMENT = (
+    "apply_spec_augment",
+    "mask_time_prob",
+    "mask_time_length",
+    "mask_time_min_masks",
+    "mask_feature_prob",
+    "mask_feature_length",
+    "mask_feature_min_masks",
+)
 #: why decoding-time options may be ignored
 GENERATION = "a generation setting (special token ids, lengths); the forward pass does not read it"
 

@@ -12,6 +12,7 @@ from hooked_audio.models.audio_encoder.config import (
 )
 from hooked_audio.models.config_options import (
     HF_GENERIC,
+    SPEC_AUGMENT,
     TRAINING,
     ConfigOptions,
 )
@@ -66,13 +67,7 @@ HF_ENCODER_OPTIONS = ConfigOptions(
                 "final_dropout",
                 "layerdrop",
                 "initializer_range",
-                "apply_spec_augment",
-                "mask_time_prob",
-                "mask_time_length",
-                "mask_time_min_masks",
-                "mask_feature_prob",
-                "mask_feature_length",
-                "mask_feature_min_masks",
+                *SPEC_AUGMENT,
             ),
             TRAINING,
         ),

@@ -18,6 +18,7 @@ from whisper.model import ModelDimensions
 
 from hooked_audio.models.config_options import (
     HF_GENERIC,
+    SPEC_AUGMENT,
     TRAINING,
     ConfigOptions,
     check_hf_config,
@@ -102,13 +103,7 @@ HF_WHISPER_OPTIONS = ConfigOptions(
                 "encoder_layerdrop",
                 "decoder_layerdrop",
                 "init_std",
-                "apply_spec_augment",
-                "mask_time_prob",
-                "mask_time_length",
-                "mask_time_min_masks",
-                "mask_feature_prob",
-                "mask_feature_length",
-                "mask_feature_min_masks",
+                *SPEC_AUGMENT,
             ),
             TRAINING,
         ),
