@@ -59,6 +59,14 @@ def graph_data(browser, element_id: str):
     )
 
 
+def open_page(browser, server) -> None:
+    """Load the page and wait until it shows its first clip, so what a test does next is not
+    raced by that first clip's callbacks."""
+    browser.get(f"http://127.0.0.1:{server.server_port}/")
+    assert wait_for(browser, "return document.getElementById('transcript') !== null", 30)
+    assert wait_for(browser, "return document.getElementById('transcript').innerText", 120)
+
+
 def severe_logs(browser) -> list:
     return [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
 
@@ -157,8 +165,7 @@ def test_the_page_end_to_end_slow(server, browser):
 
 
 def test_a_file_that_is_not_audio_is_refused_on_the_page(server, browser, tmp_path):
-    browser.get(f"http://127.0.0.1:{server.server_port}/")
-    assert wait_for(browser, "return document.getElementById('upload') !== null", 30)
+    open_page(browser, server)
     notes = tmp_path / "notes.wav"
     notes.write_text("not audio at all")
     browser.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(notes))
@@ -191,8 +198,7 @@ def test_a_microphone_recording_becomes_the_clip(server):
     except NoBrowserError as error:
         pytest.skip(str(error))
     try:
-        browser.get(f"http://127.0.0.1:{server.server_port}/")
-        assert wait_for(browser, "return document.getElementById('record') !== null", 30)
+        open_page(browser, server)
         browser.find_element(By.ID, "record").click()
         assert wait_for(browser, "return document.getElementById('record').innerText == 'Stop'", 10)
         browser.execute_script("return new Promise(r => setTimeout(r, 2000))")
@@ -227,8 +233,7 @@ def test_word_times_uploaded_on_the_page_replace_the_models(server, browser, tmp
     soundfile.write(audio, clip.audio, 16000)
     write_csv(clip.words, tmp_path / "michael.csv")
     (tmp_path / "other.csv").write_text("word,start,end\nhello,0.1,0.5\nworld,0.5,0.9\n")
-    browser.get(f"http://127.0.0.1:{server.server_port}/")
-    assert wait_for(browser, "return document.getElementById('upload') !== null", 30)
+    open_page(browser, server)
     browser.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(audio))
     assert wait_for(
         browser, "return document.getElementById('words').innerText.includes('estimated')", 60
