@@ -26,19 +26,15 @@ def _stripped(row: dict) -> dict:
     }
 
 
-def _read_rows(path: Path) -> list[dict[str, str]]:
-    """The CSV's rows, stripped; a file that is not UTF-8 or not parseable CSV is named."""
+def read_csv(path: str | Path) -> tuple[list[str], list[dict]]:
+    """A CSV's stripped header and rows; a file that is not UTF-8 or not well-formed CSV is
+    named with the fix (both kinds of pairs CSV read through here)."""
+    path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f, strict=True)
             header = [name.strip() for name in reader.fieldnames or []]
-            missing = [c for c in CSV_COLUMNS if c not in header]
-            if missing:
-                raise ValueError(
-                    f"{path}: the CSV needs the columns {', '.join(CSV_COLUMNS)}[, voice]; "
-                    f"it lacks {', '.join(missing)} (header: {header})."
-                )
-            return [_stripped(row) for row in reader]
+            return header, [_stripped(row) for row in reader]
     except UnicodeDecodeError as error:
         raise ValueError(
             f"{path} is not UTF-8 text ({error}); save the CSV as UTF-8 (e.g. from a "
@@ -49,6 +45,18 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
             f"{path}: not a well-formed CSV ({error}); check the quoting of that line (a field "
             'holding a comma or a quote must be quoted, with quotes doubled: "say ""hi""").'
         ) from None
+
+
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV of sentences, once its header has the columns."""
+    header, rows = read_csv(path)
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise ValueError(
+            f"{path}: the CSV needs the columns {', '.join(CSV_COLUMNS)}[, voice]; "
+            f"it lacks {', '.join(missing)} (header: {header})."
+        )
+    return rows
 
 
 def _row_problem(row: dict) -> str | None:

@@ -15,7 +15,6 @@ set (`PairSet.save`) then runs through `hooked-audio study` with word cells on r
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from hooked_audio.audio import load_audio
 from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
 from hooked_audio.pairs import MinimalPair, PairSet
 from hooked_audio.safe_files import check_pair_id
+from hooked_audio.study.pair_source import read_csv
 from hooked_audio.word_times import read_word_times
 from hooked_audio.word_times.timed_clip import TimedClip
 
@@ -33,8 +33,7 @@ OPTIONAL_COLUMNS = ("words", "change", "id")
 
 
 def csv_header(path: Path) -> list[str]:
-    with open(path, newline="") as f:
-        return [name.strip() for name in next(csv.reader(f), [])]
+    return read_csv(path)[0]
 
 
 def is_recorded_csv(path: str | Path) -> bool:
@@ -68,19 +67,21 @@ def _change(text: str, where: str) -> tuple[str, str] | None:
 
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        header = [name.strip() for name in reader.fieldnames or []]
-        unknown = [c for c in header if c not in RECORDED_COLUMNS + OPTIONAL_COLUMNS]
-        if unknown or not set(RECORDED_COLUMNS) <= set(header):
-            raise ValueError(
-                f"{path}: a CSV of recorded pairs has the columns clean,corrupt and optionally "
-                f"words, change, id; its header is {header}."
-            )
-        rows = [{k.strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    header, rows = read_csv(path)
+    unknown = [c for c in header if c not in RECORDED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown or not set(RECORDED_COLUMNS) <= set(header):
+        raise ValueError(
+            f"{path}: a CSV of recorded pairs has the columns clean,corrupt and optionally "
+            f"words, change, id; its header is {header}."
+        )
     if not rows:
         raise ValueError(f"{path}: the CSV has a header but no pairs.")
-    return rows
+    extra = [n for n, row in enumerate(rows, 1) if None in row]
+    if extra:
+        raise ValueError(
+            f"{path}, row {extra[0]}: more fields than the header (an unquoted comma?)."
+        )
+    return [{k: v or "" for k, v in row.items()} for row in rows]
 
 
 def checked_rows(path: str | Path) -> list[tuple[str, str, dict[str, str]]]:

@@ -155,3 +155,14 @@ def test_pairs_with_estimated_word_times_get_a_time_axis_check(tiny_en, takes, t
         tiny_en, ref_pairs, StudySpec(layers=(0,)), progress=False, out=lambda line: None
     )
     assert ref_result.time_axis == []
+
+
+def test_a_recordings_csv_that_is_not_utf8_or_well_quoted_is_named(tmp_path):
+    latin = tmp_path / "takes.csv"
+    latin.write_bytes("clean,corrupt\nk\u00f6ln.flac,bonn.flac\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="is not UTF-8 text.*save the CSV as UTF-8"):
+        pairs_from_recordings(None, latin, progress=False)
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('clean,corrupt\n"a "b" c.flac,d.flac\n')
+    with pytest.raises(ValueError, match="not a well-formed CSV"):
+        pairs_from_recordings(None, quoted, progress=False)
