@@ -31,3 +31,9 @@ __all__ = [
     "load_audio",
     "mel_to_frames",
 ]
+
+# TransformerLens's own loader (`TransformerBridge.boot_transformers`) finds the Whisper
+# adapter once hooked_audio is imported (hooked_audio.models.whisper.bridge.registration).
+from hooked_audio.models.whisper.bridge import register as _register_whisper_bridge_adapter
+
+_register_whisper_bridge_adapter()

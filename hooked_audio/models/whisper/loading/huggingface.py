@@ -69,6 +69,12 @@ def _openai_name(hf_name: str) -> str:
     raise ValueError(f"HF parameter {hf_name} has no openai-whisper counterpart.")
 
 
+def hf_parameter_name(hf_name: str) -> str:
+    """The openai-whisper name of HF Whisper parameter `hf_name` (`_openai_name`, public for
+    the export in `huggingface_export`)."""
+    return _openai_name(hf_name)
+
+
 #: What the HF -> openai-whisper conversion does with each `WhisperConfig` option; any other
 #: option that differs from WhisperConfig's defaults is refused (`config_options`).
 HF_WHISPER_OPTIONS = ConfigOptions(
