@@ -4,8 +4,9 @@
 (`hooked_audio.demo`); the other subcommands are the study, its pair sets, the Whisper lens,
 `transcribe` (with encoder frames zeroed or patched), `patch` (one minimal pair of the user's
 own recordings), `heads` (cross-attention heads ranked by how well they time words), `sae`
-(train sparse autoencoders on encoder hooks, feature dashboards) and `serve` (a local page
-for probing the model). Each subcommand checks its arguments before a model loads; errors a
+(train sparse autoencoders on encoder hooks, feature dashboards), `serve` (a local page
+for probing the model) and `export-hf` (a checkpoint as a HF folder, for TransformerLens's
+TransformerBridge). Each subcommand checks its arguments before a model loads; errors a
 user can fix are printed as one line naming the problem, with exit status 2, never as a stack
 trace.
 """
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 
 from hooked_audio import __version__
 from hooked_audio.commands.demo import add_demo_parser
+from hooked_audio.commands.export_hf import add_export_hf_parser, run_export_hf_command
 from hooked_audio.commands.heads import add_heads_parser, run_heads_command
 from hooked_audio.commands.patch import add_patch_parser, run_patch_command
 from hooked_audio.commands.sae import add_sae_parser, run_sae_command
@@ -54,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_heads_parser(sub)
     add_sae_parser(sub)
     add_serve_parser(sub)
+    add_export_hf_parser(sub)
     return parser
 
 
@@ -70,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "heads": run_heads_command,
         "sae": run_sae_command,
         "serve": run_serve_command,
+        "export-hf": run_export_hf_command,
     }[args.command]
     try:
         return run(args)

