@@ -1,7 +1,9 @@
 """Which TransformerBridge hook holds what a HookedWhisper hook holds.
 
 `bridge_hook_name("encoder.blocks.2.hook_resid_post")` -> `"encoder_blocks.2.hook_resid_post"`.
-Every HookedWhisper hook has a counterpart. HookedWhisper's (and TransformerLens's)
+Every HookedWhisper hook has a counterpart but `attn.hook_result` (per-head outputs):
+TransformerBridge 4.3 turns those on with `set_use_attn_result`, which looks for attention
+only in a `blocks` stack, and an encoder-decoder bridge has none. HookedWhisper's (and TransformerLens's)
 `ln.hook_normalized` is the norm's output after its weight and bias: the Bridge's `ln.hook_out`
 (its `hook_normalized` is taken before the affine). Two hold the same activation in another
 layout (`BRIDGE_LAYOUTS`): the convolutions' outputs, which the Bridge sees before Whisper's
@@ -83,6 +85,12 @@ def bridge_hook_name(hooked_whisper_name: str) -> str:
         stack, layer, rest = match.groups()
         if rest in _IN_BLOCK[stack]:
             return f"{_STACK[stack]}.{layer}.{_IN_BLOCK[stack][rest]}"
+    if hooked_whisper_name.endswith("hook_result"):
+        raise KeyError(
+            f"{hooked_whisper_name}: TransformerBridge 4.3 cannot turn per-head results on for "
+            "an encoder-decoder model (set_use_attn_result needs a `blocks` stack); use "
+            "HookedWhisper, or hook_z and the output weights (W_O)."
+        )
     raise KeyError(f"TransformerBridge's Whisper adapter has no hook for {hooked_whisper_name}.")
 
 
