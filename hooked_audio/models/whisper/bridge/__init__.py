@@ -1,24 +1,31 @@
-"""Whisper on TransformerLens 4's `TransformerBridge`: the architecture adapter hooked_audio
-registers with TransformerLens, so `TransformerBridge.boot_transformers(hf_whisper_folder)`
-returns a hooked Whisper. See docs/transformer_lens_bridge.md."""
+"""Whisper on TransformerLens 4's `TransformerBridge`.
 
-from hooked_audio.models.whisper.bridge.adapter import (
+`transformer_lens_whisper`: the architecture adapter as TransformerLens would merge it (the
+upstream contribution in upstream/transformer_lens/ links to it). `plugin`: that adapter on an
+unmodified TransformerLens 4.3.0, registered through TransformerLens's entry point and, for
+4.3.0's static lookup, when hooked_audio is imported (`registration`). `hook_names`: which
+Bridge hook holds each HookedWhisper hook. See docs/transformer_lens_bridge.md.
+"""
+
+from hooked_audio.models.whisper.bridge.plugin import (
     WHISPER_BRIDGE_OPTIONS,
-    WhisperArchitectureAdapter,
+    WhisperPluginAdapter,
     check_whisper_config,
 )
-from hooked_audio.models.whisper.bridge.attention import (
-    ATTENTION_IMPLEMENTATION,
+from hooked_audio.models.whisper.bridge.registration import register
+from hooked_audio.models.whisper.bridge.transformer_lens_whisper import (
+    HOOKED_ATTENTION,
+    WhisperArchitectureAdapter,
     WhisperAttentionBridge,
     hooked_eager_attention,
 )
-from hooked_audio.models.whisper.bridge.registration import register
 
 __all__ = [
-    "ATTENTION_IMPLEMENTATION",
+    "HOOKED_ATTENTION",
     "WHISPER_BRIDGE_OPTIONS",
     "WhisperArchitectureAdapter",
     "WhisperAttentionBridge",
+    "WhisperPluginAdapter",
     "check_whisper_config",
     "hooked_eager_attention",
     "register",

@@ -2,14 +2,14 @@
 
 `bridge_hook_name("encoder.blocks.2.hook_resid_post")` -> `"encoder_blocks.2.hook_resid_post"`.
 Every HookedWhisper hook has a counterpart but `attn.hook_result` (per-head outputs):
-TransformerBridge 4.3 turns those on with `set_use_attn_result`, which looks for attention
-only in a `blocks` stack, and an encoder-decoder bridge has none. HookedWhisper's (and TransformerLens's)
-`ln.hook_normalized` is the norm's output after its weight and bias: the Bridge's `ln.hook_out`
-(its `hook_normalized` is taken before the affine). Two hold the same activation in another
-layout (`BRIDGE_LAYOUTS`): the convolutions' outputs, which the Bridge sees before Whisper's
-inline GELU and channels-first, and the encoder positions, which HF adds without a batch axis.
-Masked attention scores are -inf in HookedWhisper and the most negative float in HF's additive
-mask.
+TransformerBridge 4.3 turns those on with `set_use_attn_result`, which looks for attention only
+in a `blocks` stack, and an encoder-decoder bridge has none. HookedWhisper's (and
+TransformerLens's) `ln.hook_normalized` is the norm's output after its weight and bias: the
+Bridge's `ln.hook_out` (its `hook_normalized` is taken before the affine). Two hold the same
+activation in another layout (`BRIDGE_LAYOUTS`): the convolutions' outputs, which the Bridge
+sees before Whisper's inline GELU and channels-first, and the encoder positions, which HF adds
+without a batch axis. Masked attention scores are -inf in HookedWhisper and the most negative
+float in HF's additive mask.
 """
 
 from __future__ import annotations

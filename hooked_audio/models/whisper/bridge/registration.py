@@ -5,7 +5,7 @@ hooked_audio declares the adapter under TransformerLens's external-adapter entry
 enough: `boot_transformers` looks the architecture up in the static `SUPPORTED_ARCHITECTURES`
 table before it discovers entry points, and classifies models by fixed sets. `register()` closes
 both gaps from here (each is listed, with the upstream change that would make it unnecessary,
-in docs/transformer_lens_bridge.md), and registers the hooked attention with transformers.
+in docs/transformer_lens_bridge.md).
 It runs when `hooked_audio` is imported and is idempotent.
 """
 
@@ -15,31 +15,21 @@ ARCHITECTURE = "WhisperForConditionalGeneration"
 
 
 def register() -> None:
-    """Register the Whisper adapter with TransformerLens and its attention with transformers."""
+    """Register the Whisper adapter with TransformerLens 4.3.0 (idempotent)."""
     from transformer_lens.factories import architecture_adapter_factory as factory
     from transformer_lens.utilities import architectures
-    from transformers import AttentionInterface
-    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, eager_mask
 
-    from hooked_audio.models.whisper.bridge.adapter import WhisperArchitectureAdapter
-    from hooked_audio.models.whisper.bridge.attention import (
-        ATTENTION_IMPLEMENTATION,
-        hooked_eager_attention,
-    )
+    from hooked_audio.models.whisper.bridge.plugin import WhisperPluginAdapter
 
-    AttentionInterface.register(ATTENTION_IMPLEMENTATION, hooked_eager_attention)
-    ALL_MASK_ATTENTION_FUNCTIONS.register(ATTENTION_IMPLEMENTATION, eager_mask)
     # A Whisper adapter shipped by TransformerLens itself would win: leave it in place.
     native = factory.SUPPORTED_ARCHITECTURES.get(ARCHITECTURE)
-    if native is not None and native is not WhisperArchitectureAdapter:
+    if native is not None and native is not WhisperPluginAdapter:
         return
     if not _declared_as_entry_point():
         # Installed packages are found through the entry point; a source checkout is not.
-        factory.ArchitectureAdapterFactory.register_adapter(
-            ARCHITECTURE, WhisperArchitectureAdapter
-        )
+        factory.ArchitectureAdapterFactory.register_adapter(ARCHITECTURE, WhisperPluginAdapter)
     # Gap 1: `determine_architecture_from_hf_config` reads only this static table.
-    factory.SUPPORTED_ARCHITECTURES[ARCHITECTURE] = WhisperArchitectureAdapter
+    factory.SUPPORTED_ARCHITECTURES[ARCHITECTURE] = WhisperPluginAdapter
     # Gap 2: encoder-decoder models are recognised (and built with a seq2seq auto class, and
     # given decoder inputs) only when listed here.
     architectures.SEQ2SEQ_ARCHITECTURES.add(ARCHITECTURE)

@@ -11,7 +11,7 @@ from transformer_lens.model_bridge import TransformerBridge
 
 import hooked_audio  # noqa: F401  (registers the adapter)
 from hooked_audio import HookedWhisper
-from hooked_audio.models.whisper.bridge import ATTENTION_IMPLEMENTATION, WhisperArchitectureAdapter
+from hooked_audio.models.whisper.bridge import HOOKED_ATTENTION, WhisperPluginAdapter
 from tests.models.whisper.bridge.parity import worst_hook_differences
 from tests.models.whisper.bridge.tiny_whisper import save_tiny_folder, tiny_inputs
 
@@ -44,9 +44,9 @@ def hooked(hf) -> HookedWhisper:
 
 class TestWhisperBridgeCreation:
     def test_transformer_lens_loader_finds_the_adapter(self, bridge):
-        assert type(bridge.adapter) is WhisperArchitectureAdapter
+        assert type(bridge.adapter) is WhisperPluginAdapter
         assert isinstance(bridge.original_model, transformers.WhisperForConditionalGeneration)
-        assert bridge.original_model.config._attn_implementation == ATTENTION_IMPLEMENTATION
+        assert bridge.original_model.config._attn_implementation == HOOKED_ATTENTION
         assert len(bridge.encoder_blocks) == 2 and len(bridge.decoder_blocks) == 2
 
     def test_components_sit_in_the_live_hf_model(self, bridge):
@@ -176,7 +176,7 @@ class TestWhisperBridgeBadInput:
             folder, attn_implementation="sdpa"
         ).eval()
         bridge = _boot(folder, hf_model=sdpa)
-        assert sdpa.config._attn_implementation == ATTENTION_IMPLEMENTATION
+        assert sdpa.config._attn_implementation == HOOKED_ATTENTION
         mel, tokens = tiny_inputs()
         with torch.no_grad():
             torch.testing.assert_close(
