@@ -21,6 +21,7 @@ stay HF's own code.
 from typing import Any
 
 import torch
+
 from transformer_lens.model_bridge.generalized_components import (
     AttentionBridge,
     EmbeddingBridge,
@@ -58,7 +59,9 @@ def hooked_eager_attention(
     bridge = kwargs.get(_BRIDGE_KWARG)
     if scaling is None:
         scaling = query.size(-1) ** -0.5
-    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+    scores = torch.matmul(query, key.transpose(2, 3))
+    if scaling != 1.0:  # Whisper passes 1.0 (its queries are scaled): x * 1.0 is x
+        scores = scores * scaling
     if attention_mask is not None:
         scores = scores + attention_mask
     if bridge is not None:
@@ -115,6 +118,7 @@ class WhisperArchitectureAdapter(BartFamilyArchitectureAdapter):
     force_scale_embedding = False
     has_layernorm_embedding = False
     has_final_stack_norm = True
+    audio_input_name = "input_features"  # the log-mel, not a waveform
 
     def __init__(self, cfg: Any) -> None:
         super().__init__(cfg)

@@ -157,6 +157,12 @@ def hf_to_checkpoint(hf_model: Any) -> WhisperCheckpoint:
     _check_config(config)
     state_dict: dict[str, torch.Tensor] = {}
     hf_state = hf_model.state_dict()
+    if any("._original_component." in name for name in hf_state):
+        raise ValueError(
+            "This HF Whisper is wrapped by a TransformerLens TransformerBridge (its modules are "
+            "bridge components now); load HookedWhisper from the folder the bridge was booted "
+            "from instead: HookedWhisper.from_pretrained(folder)."
+        )
     for hf_name, tensor in hf_state.items():
         if hf_name == "proj_out.weight":
             # openai-whisper computes logits with the token embedding itself.

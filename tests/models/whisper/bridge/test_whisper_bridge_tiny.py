@@ -131,6 +131,10 @@ def test_edits_act_as_in_hooked_whisper(bridge, hooked, hooked_name):
 
 
 class TestWhisperBridgeBadInput:
+    def test_hooked_whisper_refuses_a_bridged_hf_model_with_the_fix(self, bridge):
+        with pytest.raises(ValueError, match=r"HookedWhisper.from_pretrained\(folder\)"):
+            HookedWhisper.from_hf(bridge.original_model)
+
     @pytest.mark.parametrize(
         "call, message",
         [

@@ -1,0 +1,1 @@
+../../../../../hooked_audio/models/whisper/bridge/transformer_lens_whisper.py
