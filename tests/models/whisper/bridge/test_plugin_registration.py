@@ -34,7 +34,11 @@ def test_entry_point_names_the_plugin_adapter():
 
 
 def test_transformer_lens_discovers_it_without_a_warning(monkeypatch):
+    # as in a fresh process: nothing discovered yet
     monkeypatch.setattr(ArchitectureAdapterFactory, "_entry_points_discovered", False)
+    fresh = dict(ArchitectureAdapterFactory._adapters)
+    fresh.pop("WhisperForConditionalGeneration", None)
+    monkeypatch.setattr(ArchitectureAdapterFactory, "_adapters", fresh)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ArchitectureAdapterFactory.discover_entry_points()
