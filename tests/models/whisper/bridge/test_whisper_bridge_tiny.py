@@ -16,6 +16,15 @@ from tests.models.whisper.bridge.parity import worst_hook_differences
 from tests.models.whisper.bridge.tiny_whisper import save_tiny_folder, tiny_inputs
 
 
+def assert_logits_equal(bridge: TransformerBridge, hf) -> None:
+    mel, tokens = tiny_inputs()
+    with torch.no_grad():
+        expected = hf(input_features=mel, decoder_input_ids=tokens).logits
+        torch.testing.assert_close(
+            bridge(mel, decoder_input_ids=tokens), expected, atol=1e-5, rtol=0
+        )
+
+
 def _boot(folder, **kwargs) -> TransformerBridge:
     return TransformerBridge.boot_transformers(str(folder), device="cpu", **kwargs)
 
@@ -85,14 +94,7 @@ class TestWhisperBridgeForwardEquivalence:
         hf = transformers.WhisperForConditionalGeneration.from_pretrained(
             folder, attn_implementation="eager"
         ).eval()
-        mel, tokens = tiny_inputs()
-        with torch.no_grad():
-            torch.testing.assert_close(
-                bridge(mel, decoder_input_ids=tokens),
-                hf(input_features=mel, decoder_input_ids=tokens).logits,
-                atol=1e-5,
-                rtol=0,
-            )
+        assert_logits_equal(bridge, hf)
         assert (len(bridge.encoder_blocks), len(bridge.decoder_blocks)) == (3, 1)
 
 
@@ -181,11 +183,4 @@ class TestWhisperBridgeBadInput:
         ).eval()
         bridge = _boot(folder, hf_model=sdpa)
         assert sdpa.config._attn_implementation == HOOKED_ATTENTION
-        mel, tokens = tiny_inputs()
-        with torch.no_grad():
-            torch.testing.assert_close(
-                bridge(mel, decoder_input_ids=tokens),
-                hf(input_features=mel, decoder_input_ids=tokens).logits,
-                atol=1e-5,
-                rtol=0,
-            )
+        assert_logits_equal(bridge, hf)
