@@ -12,7 +12,6 @@ import pytest
 import transformers
 from transformer_lens.config import TransformerBridgeConfig
 from transformer_lens.factories.architecture_adapter_factory import ArchitectureAdapterFactory
-from transformer_lens.model_bridge.sources._hf_format import determine_architecture_from_hf_config
 
 import hooked_audio
 from hooked_audio.models.whisper.bridge import (
@@ -58,6 +57,12 @@ def test_transformer_lens_discovers_it_without_a_warning(monkeypatch):
 
 
 def test_registration_is_idempotent_and_makes_whisper_configs_resolvable():
+    # imported here: the SAE tests collect this module under transformer-lens 3.9, which
+    # lays its loader out differently
+    from transformer_lens.model_bridge.sources._hf_format import (
+        determine_architecture_from_hf_config,
+    )
+
     hooked_audio.models.whisper.bridge.register()
     hooked_audio.models.whisper.bridge.register()
     config = transformers.WhisperConfig(architectures=["WhisperForConditionalGeneration"])
