@@ -38,23 +38,10 @@ from transformer_lens.model_bridge import TransformerBridge
 
 import hooked_audio  # noqa: F401  (registers the Whisper adapter with TransformerLens)
 from hooked_audio import HookedWhisper, load_audio
-from hooked_audio.models.whisper.bridge.hook_names import as_hooked_whisper, bridge_hook_name
+from hooked_audio.models.whisper.bridge.hook_names import relative_differences
 from hooked_audio.models.whisper.loading.huggingface_export import export_hf_directory
 
 TARGET = 1.2  # Bridge forward / HF forward
-
-
-def hook_agreement(hooked_cache, bridge_cache) -> tuple[str, float]:
-    """The HookedWhisper hook whose Bridge counterpart differs most, relative to its scale."""
-    worst, name = 0.0, ""
-    for hook, expected in hooked_cache.items():
-        got = as_hooked_whisper(hook, bridge_cache[bridge_hook_name(hook)]).expand_as(expected)
-        finite = torch.isfinite(expected)
-        scale = expected[finite].abs().max().clamp_min(1e-6)
-        difference = ((got[finite] - expected[finite]).abs().max() / scale).item()
-        if difference > worst:
-            worst, name = difference, hook
-    return name, worst
 
 
 def measure(model_name: str, folder: Path, repeats: int) -> tuple[list[dict], dict]:
@@ -74,14 +61,15 @@ def measure(model_name: str, folder: Path, repeats: int) -> tuple[list[dict], di
     logits, bridge_cache = bridge.run_with_cache(mel, decoder_input_ids=tokens)
     _, hooked_cache = hooked.run_with_cache(mel, tokens)
     hf_logits = eager(input_features=mel, decoder_input_ids=tokens).logits
-    worst_hook, worst = hook_agreement(hooked_cache, bridge_cache)
+    differences = relative_differences(hooked_cache, bridge_cache)
+    worst_hook = max(differences, key=differences.get)
     bridge_cache_names = list(bridge_cache)
     agreement = {
         "model": model_name,
         "logits vs HF": (logits - hf_logits).abs().max().item(),
         "hooks": len(hooked_cache),
         "worst hook": worst_hook,
-        "worst relative difference": worst,
+        "worst relative difference": differences[worst_hook],
     }
     del bridge_cache, hooked_cache
 

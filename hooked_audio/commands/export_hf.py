@@ -28,16 +28,12 @@ def add_export_hf_parser(sub) -> None:
 
 
 def run_export_hf_command(args: argparse.Namespace) -> int:
-    from hooked_audio.models.whisper.loading.huggingface_export import (
-        export_hf_directory,
-        source_tokenizer_json,
-    )
+    from hooked_audio.models.whisper.loading.huggingface_export import export_hf_directory
 
     check_output_folder(args.out, "export-hf", args.overwrite)
-    export_hf_directory(args.model, claim_output_folder(args.out, "export-hf"))
-    tokenizer = source_tokenizer_json(args.model)
-    print(f"wrote {args.model} as a HF Whisper folder: {args.out}")
-    if tokenizer is None:
+    folder = export_hf_directory(args.model, claim_output_folder(args.out, "export-hf"))
+    print(f"wrote {args.model} as a HF Whisper folder: {folder}")
+    if not (folder / "tokenizer.json").is_file():
         print("no tokenizer.json travels with this checkpoint: the folder has none (the")
         print("TransformerBridge does not need one; decode tokens with openai-whisper's)")
     return 0

@@ -39,19 +39,12 @@ ARCHITECTURE = "Qwen2AudioForConditionalGeneration"
 class Qwen2AudioTowerAdapter(Qwen2AudioArchitectureAdapter):
     """TransformerLens's Qwen2-Audio adapter with the audio tower's layers hooked."""
 
-    def prepare_loading(self, model_name: str, model_kwargs: dict) -> None:
-        """Map the tower from the checkpoint's audio config (its width and heads differ from
-        the text model's); run its attention through the hooked eager attention."""
-        super().prepare_loading(model_name, model_kwargs)
-        register_hooked_attention()
-        config = model_kwargs.get("config")
-        if config is not None:
-            self.components["audio_encoder"] = self._tower(config.audio_config)
-
     def prepare_model(self, hf_model: Any) -> None:
+        """Map the tower from the checkpoint's audio config (its width and heads differ from
+        the text model's) and run its attention through the hooked eager attention. The
+        mapping is read when the bridge is built, after this."""
         super().prepare_model(hf_model)
-        if not isinstance(self.components["audio_encoder"].submodules.get("layers"), BlockBridge):
-            self.components["audio_encoder"] = self._tower(hf_model.config.audio_config)
+        self.components["audio_encoder"] = self._tower(hf_model.config.audio_config)
         register_hooked_attention()
         hf_model.model.audio_tower.set_attn_implementation(HOOKED_ATTENTION)
 

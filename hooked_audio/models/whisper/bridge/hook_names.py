@@ -110,3 +110,29 @@ def as_hooked_whisper(hooked_whisper_name: str, bridge_value: torch.Tensor) -> t
     """The Bridge's activation for `hooked_whisper_name` in HookedWhisper's layout."""
     convert = BRIDGE_LAYOUTS.get(hooked_whisper_name)
     return bridge_value if convert is None else convert(bridge_value)
+
+
+def relative_differences(hooked_cache, bridge_cache) -> dict[str, float]:
+    """{HookedWhisper hook: max |difference| / max |activation|} for every hook in
+    `hooked_cache` (a HookedWhisper cache) against its counterpart in `bridge_cache` (a Whisper
+    TransformerBridge cache of the same input). Masked attention scores (-inf in HookedWhisper)
+    are compared where HookedWhisper's are finite; a non-finite Bridge value there counts as an
+    infinite difference. A `KeyError` names a hook the Bridge lacks, a `ValueError` one whose
+    shapes disagree."""
+    differences = {}
+    for name, expected in hooked_cache.items():
+        got = as_hooked_whisper(name, bridge_cache[bridge_hook_name(name)])
+        if name.endswith("hook_pos_embed"):
+            got = got.expand_as(expected)  # the same positions for every clip of the batch
+        if got.shape != expected.shape:
+            raise ValueError(
+                f"{name}: the Bridge's {tuple(got.shape)} and HookedWhisper's "
+                f"{tuple(expected.shape)} differ; are the caches of the same input?"
+            )
+        finite = torch.isfinite(expected)
+        if not torch.isfinite(got[finite]).all():
+            differences[name] = float("inf")
+            continue
+        scale = expected[finite].abs().max().clamp_min(1e-6)
+        differences[name] = ((got[finite] - expected[finite]).abs().max() / scale).item()
+    return differences

@@ -11,12 +11,13 @@ build Whisper, and every checkpoint option is checked against a whitelist.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any
 
 import torch
 
-from hooked_audio.models.config_options import ConfigOptions, check_hf_config
+from hooked_audio.models.config_options import check_hf_config
 from hooked_audio.models.whisper.bridge.inputs import checked_forward
 from hooked_audio.models.whisper.bridge.transformer_lens_whisper import (
     WhisperArchitectureAdapter,
@@ -26,10 +27,8 @@ from hooked_audio.models.whisper.loading.huggingface import HF_WHISPER_OPTIONS
 #: What the Bridge does with each `WhisperConfig` option: HF's own modules compute every
 #: layer, so the architecture options HookedWhisper checks by value (activation, MLP widths)
 #: are all represented here; anything else that differs from WhisperConfig's defaults is refused.
-WHISPER_BRIDGE_OPTIONS = ConfigOptions(
-    family="the TransformerBridge Whisper adapter",
-    handled=HF_WHISPER_OPTIONS.handled,
-    ignored=HF_WHISPER_OPTIONS.ignored,
+WHISPER_BRIDGE_OPTIONS = dataclasses.replace(
+    HF_WHISPER_OPTIONS, family="the TransformerBridge Whisper adapter"
 )
 
 

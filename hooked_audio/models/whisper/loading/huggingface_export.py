@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
 import whisper
 
 from hooked_audio.models.whisper.loading.checkpoint import WhisperCheckpoint
@@ -65,20 +64,22 @@ def checkpoint_to_hf(checkpoint: WhisperCheckpoint) -> Any:
 
     config = hf_whisper_config(checkpoint)
     model = transformers.WhisperForConditionalGeneration(config).eval()
-    hf_state = model.state_dict()
-    filled: dict[str, torch.Tensor] = {}
-    for hf_name in hf_state:
-        if hf_name == "proj_out.weight":
-            continue  # tied to model.decoder.embed_tokens.weight
-        source = hf_parameter_name(hf_name)
-        if source not in checkpoint.state_dict:
-            raise ValueError(f"{checkpoint.source} has no {source} for HF's {hf_name}.")
-        filled[hf_name] = checkpoint.state_dict[source]
-    unused = set(checkpoint.state_dict) - {hf_parameter_name(n) for n in filled}
+    # every HF parameter but the output projection, tied to model.decoder.embed_tokens.weight
+    sources = {
+        hf_name: hf_parameter_name(hf_name)
+        for hf_name in model.state_dict()
+        if hf_name != "proj_out.weight"
+    }
+    missing = {h: s for h, s in sources.items() if s not in checkpoint.state_dict}
+    if missing:
+        hf_name, source = next(iter(missing.items()))
+        raise ValueError(f"{checkpoint.source} has no {source} for HF's {hf_name}.")
+    unused = set(checkpoint.state_dict) - set(sources.values())
     if unused:
         raise ValueError(
             f"{checkpoint.source} has weights HF Whisper has no place for: {sorted(unused)[:5]}"
         )
+    filled = {hf_name: checkpoint.state_dict[source] for hf_name, source in sources.items()}
     model.load_state_dict(filled, strict=False)
     if checkpoint.alignment_heads is not None:
         model.generation_config.alignment_heads = [list(h) for h in checkpoint.alignment_heads]

@@ -11,9 +11,8 @@ from transformer_lens.model_bridge import TransformerBridge
 
 import hooked_audio  # noqa: F401  (registers the adapter)
 from hooked_audio import HookedWhisper
-from hooked_audio.models.whisper.bridge.hook_names import bridge_hook_name
+from hooked_audio.models.whisper.bridge.hook_names import bridge_hook_name, relative_differences
 from hooked_audio.models.whisper.loading.huggingface_export import export_hf_directory
-from tests.models.whisper.bridge.parity import worst_hook_differences
 
 
 @pytest.mark.parametrize("name", ["tiny.en", "base"])
@@ -35,7 +34,7 @@ def test_real_weights_bridge_equals_hf_and_hooked_whisper_slow(name, tmp_path, j
         hooked_logits, hooked_cache = hooked.run_with_cache(mel, tokens)
     torch.testing.assert_close(logits, hf_logits, atol=1e-4, rtol=0)
     torch.testing.assert_close(logits, hooked_logits, atol=1e-4, rtol=0)
-    differences = worst_hook_differences(hooked_cache, bridge_cache)
+    differences = relative_differences(hooked_cache, bridge_cache)
     worst = max(differences, key=differences.get)
     assert differences[worst] < 1e-4, (worst, differences[worst])
     # the model hears the clip: its next token after "And so my fellow" is " Americans"
@@ -53,3 +52,14 @@ def test_hook_names_refuse_what_the_bridge_lacks():
         bridge_hook_name("encoder.blocks.0.attn.hook_result")
     with pytest.raises(KeyError, match="no hook for encoder.blocks.0.hook_nothing"):
         bridge_hook_name("encoder.blocks.0.hook_nothing")
+
+
+def test_cache_comparison_names_what_cannot_be_compared():
+    name, bridge_name = "encoder.blocks.0.hook_resid_pre", "encoder_blocks.0.hook_resid_pre"
+    expected = torch.ones(2, 3, 4)
+    assert relative_differences({name: expected}, {bridge_name: expected * 1.5}) == {name: 0.5}
+    with pytest.raises(ValueError, match="are the caches of the same input"):
+        relative_differences({name: expected}, {bridge_name: expected[:1]})
+    broken = expected.clone()
+    broken[0, 1, 2] = float("nan")
+    assert relative_differences({name: expected}, {bridge_name: broken}) == {name: float("inf")}

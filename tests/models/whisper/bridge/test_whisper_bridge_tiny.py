@@ -12,7 +12,7 @@ from transformer_lens.model_bridge import TransformerBridge
 import hooked_audio  # noqa: F401  (registers the adapter)
 from hooked_audio import HookedWhisper
 from hooked_audio.models.whisper.bridge import HOOKED_ATTENTION, WhisperPluginAdapter
-from tests.models.whisper.bridge.parity import worst_hook_differences
+from hooked_audio.models.whisper.bridge.hook_names import bridge_hook_name, relative_differences
 from tests.models.whisper.bridge.tiny_whisper import save_tiny_folder, tiny_inputs
 
 
@@ -82,7 +82,7 @@ class TestWhisperBridgeForwardEquivalence:
         with torch.no_grad():
             _, bridge_cache = bridge.run_with_cache(mel, decoder_input_ids=tokens)
             _, hooked_cache = hooked.run_with_cache(mel, tokens)
-        differences = worst_hook_differences(hooked_cache, bridge_cache)
+        differences = relative_differences(hooked_cache, bridge_cache)
         # every hook HookedWhisper fires by default (all but the opt-in per-head results)
         assert len(differences) == len(hooked.hook_dict) - 3 * 2
         worst = max(differences, key=differences.get)
@@ -117,8 +117,6 @@ def _zero_head_0(value, hook):
 def test_edits_act_as_in_hooked_whisper(bridge, hooked, hooked_name):
     """Score and pattern hooks are live on the Bridge (TransformerBridge 4.3 fires them after
     HF has used the tensor): the same edit gives the same logits as in HookedWhisper."""
-    from hooked_audio.models.whisper.bridge.hook_names import bridge_hook_name
-
     mel, tokens = tiny_inputs()
     with torch.no_grad():
         clean = bridge(mel, decoder_input_ids=tokens)
