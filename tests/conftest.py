@@ -22,6 +22,29 @@ from hooked_audio.models.whisper import HookedWhisper
 pytest_plugins = ["tests.helpers.skip_policy"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def no_installs_by_transformer_lens():
+    """TransformerLens 4.3's loader pip-installs torchvision when a multimodal checkpoint's
+    processor does not load (`_ensure_torchvision`), and that install replaces the CPU torch
+    with a CUDA build in the middle of the run. A test that triggers it fails instead."""
+    try:
+        from transformer_lens.model_bridge.sources.transformers import helpers
+    except ImportError:  # transformer-lens 3.9 (the SAE step) installs inline; it boots none
+        yield
+        return
+
+    def refuse() -> bool:
+        raise AssertionError(
+            "TransformerLens tried to pip-install torchvision: the checkpoint's processor did "
+            "not load; save one beside the model (see tests/helpers/audio_lm_processor.py)."
+        )
+
+    original = helpers._ensure_torchvision
+    helpers._ensure_torchvision = refuse
+    yield
+    helpers._ensure_torchvision = original
+
+
 @pytest.fixture(scope="session")
 def jfk_audio() -> np.ndarray:
     return load_audio(files("hooked_audio") / "data" / "jfk.flac")

@@ -15,6 +15,7 @@ from hooked_audio.models.audio_lm.bridge import (
     register_qwen2_audio_tower_hooks,
 )
 from tests.helpers.audio_lm_models import qwen2_audio_hf, qwen2_audio_inputs
+from tests.helpers.audio_lm_processor import tiny_processor
 
 
 def bridge_name(hooked_name: str) -> str:
@@ -44,6 +45,7 @@ def hf():
 def bridge(tmp_path_factory, hf):
     folder = tmp_path_factory.mktemp("qwen2_audio")
     hf.save_pretrained(folder)
+    tiny_processor().save_pretrained(folder)  # else TransformerLens pip-installs torchvision
     previous = ArchitectureAdapterFactory._adapters["Qwen2AudioForConditionalGeneration"]
     register_qwen2_audio_tower_hooks()
     try:
