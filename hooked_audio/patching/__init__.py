@@ -13,9 +13,9 @@ from hooked_audio.patching.integrated_gradients import (
     integrated_gradients,
     resid_pre_integrated_gradients,
 )
-from hooked_audio.patching.layer_sweep import LAYER_ACTS, layer_sweep, resid_pre_sweep
+from hooked_audio.patching.layer_sweep import layer_sweep, resid_pre_sweep
 from hooked_audio.patching.path_patching import Sender, direct_path, direct_path_head_sweep
-from hooked_audio.patching.position_sweep import LM_ACTS, position_sweep
+from hooked_audio.patching.position_sweep import position_sweep
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.patching.verified import verify_top_cells, verify_top_head_cells
 
@@ -24,8 +24,6 @@ __all__ = [
     "adaptive_resid_pre_map",
     "DIRECTIONS",
     "Direction",
-    "LAYER_ACTS",
-    "LM_ACTS",
     "Sender",
     "SweepResult",
     "direct_path",

@@ -24,16 +24,12 @@ from tqdm.auto import tqdm
 
 from hooked_audio.patching.batch_memory import resolve_batch_size
 from hooked_audio.patching.cells import Cells, as_position_groups
-from hooked_audio.patching.checks import (
-    check_aligned,
-    check_count,
-    check_layers,
-)
+from hooked_audio.patching.checks import check_count, check_layer_act, check_layers
 from hooked_audio.patching.directions import Direction, base_and_source
-from hooked_audio.patching.engine import resume_names, sweep_cells
+from hooked_audio.patching.engine import cached_runs, sweep_cells
 from hooked_audio.patching.head_sweep import HeadPatch, head_cells
-from hooked_audio.patching.layer_sweep import LAYER_ACTS, ActivationPatch
-from hooked_audio.patching.runs import run_base_and_source
+from hooked_audio.patching.layer_sweep import ActivationPatch
+from hooked_audio.patching.runs import view_runs
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
@@ -58,7 +54,7 @@ def adaptive_map(
     batch_size: int | None = None,
     progress: bool = True,
 ) -> list[SweepResult]:
-    """One exact `SweepResult` per layer of `blocks.{l}.hook_{act}` (`act` in `LAYER_ACTS`)
+    """One exact `SweepResult` per layer of `blocks.{l}.hook_{act}` (`act` in `view.layer_acts`)
     over the windows the refinement ended with (module docstring): windows of `window` of
     `cells` (as in `layer_sweep`: positions, or groups of positions in time order; default
     every position) split in halves while their normalised effect is at least `threshold`,
@@ -71,8 +67,7 @@ def adaptive_map(
     once per attention head (that head's `hook_z` at the window's positions), and
     `metadata["heads"]` holds those exact values as a `SweepResult` laid out as `head_sweep`'s
     (cells head-major, labelled `H{h}@{window}`)."""
-    if act not in LAYER_ACTS:
-        raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
+    act = check_layer_act(view, act)
     if heads and act != "attn_out":
         raise ValueError(
             f"heads=True splits a window's attention output among its heads: use "
@@ -81,21 +76,11 @@ def adaptive_map(
     window, min_size = check_count(window, "window"), check_count(min_size, "min_size")
     if not 0.0 <= threshold:
         raise ValueError(f"threshold must be >= 0 (a share of the total effect), got {threshold}.")
-    check_aligned(view, clean, corrupt)
     layers = check_layers(layers, view.cfg.n_layers)
     groups = as_position_groups(cells, clean.shape[-1])
     batch_size = resolve_batch_size(batch_size, view, clean, len(groups))
-    names = [f"blocks.{layer}.hook_{act}" for layer in layers]
-    head_names = [f"blocks.{layer}.attn.hook_z" for layer in layers] if heads else []
-    with torch.no_grad():
-        runs = run_base_and_source(
-            view.run_with_cache,
-            clean,
-            corrupt,
-            direction,
-            resume_names(view, layers) + names,
-            names + head_names,
-        )
+    patches = [ActivationPatch(act, groups)] + ([HeadPatch("attn", ("z",), [])] if heads else [])
+    runs = cached_runs(view, view_runs(view, clean, corrupt, direction), patches, layers)
     clean_value, corrupt_value = runs.reference_values(metric)
     base_value, source_value = base_and_source(direction, clean_value, corrupt_value)
     total = abs(source_value - base_value)
@@ -114,9 +99,9 @@ def adaptive_map(
         pending = _windows(indices, window)
         runs_done = 0
         while pending:
-            patch = ActivationPatch(act, [positions_of(w) for w in pending], runs.source_cache)
+            patch = ActivationPatch(act, [positions_of(w) for w in pending])
             found = sweep_cells(
-                view, runs.base_cache, patch, [layer], len(pending), {"m": metric}, batch_size, bar
+                view, runs, patch, [layer], len(pending), {"m": metric}, batch_size, bar
             )["m"][0]
             runs_done += len(pending)
             split = []
@@ -175,9 +160,9 @@ def _head_split(view, runs, layer, windows, metric, batch_size, bar, reference) 
             view.cell_labels(windows),
         )
         cells, labels = plan.cells, plan.labels
-        patch = HeadPatch("attn", plan.acts, cells, runs.source_cache)
+        patch = HeadPatch("attn", plan.acts, cells)
         values = sweep_cells(
-            view, runs.base_cache, patch, [layer], len(cells), {"m": metric}, batch_size, bar
+            view, runs, patch, [layer], len(cells), {"m": metric}, batch_size, bar
         )["m"]
     return SweepResult(
         values=values,

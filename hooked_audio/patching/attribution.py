@@ -30,8 +30,9 @@ def _position_effects(
 ) -> tuple[Tensor, float, Tensor]:
     """First-order effect of patching each position of each `names` activation:
     `(effects [n_names, pos], metric(base), base logits)`. With `drop_layer`, the gradient
-    through that block's writes to the residual stream (its attention, cross-attention and
-    MLP outputs) is dropped (AtP*'s GradDrop); the forward values are unchanged."""
+    through that block's writes to the residual stream (the outputs of the view's
+    `block_writers`: its attentions and MLP) is dropped (AtP*'s GradDrop); the forward values
+    are unchanged."""
     base_acts: dict[str, Tensor] = {}
 
     def keep(activation: Tensor, hook) -> None:
@@ -39,12 +40,7 @@ def _position_effects(
 
     hooks = [(n, keep) for n in names]
     if drop_layer is not None:
-        writes = [
-            n
-            for n in view.hook_dict
-            if n.startswith(f"blocks.{drop_layer}.")
-            and n.endswith(("hook_attn_out", "hook_cross_attn_out", "hook_mlp_out"))
-        ]
+        writes = [f"blocks.{drop_layer}.hook_{part}_out" for part in view.block_writers]
         hooks += [(n, lambda x, hook: x.detach()) for n in writes]
     if torch.is_floating_point(base_input):
         base_input = base_input.detach().requires_grad_(True)  # a graph even with frozen weights

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hooked_audio.patching.checks import as_index
+from hooked_audio.patching.checks import as_index, check_labels
 
 Cells = Sequence[int | Sequence[int] | slice | Tensor]
 
@@ -35,6 +35,15 @@ def as_position_groups(cells: Cells | None, n_pos: int) -> list[list[int]]:
     if not groups:
         raise ValueError("`cells` is empty: give at least one cell, or None for every position.")
     return groups
+
+
+def labelled_position_groups(
+    view: Any, cells: Cells | None, labels: Sequence[str] | None, n_pos: int
+) -> tuple[list[list[int]], list[str]]:
+    """`as_position_groups(cells, n_pos)` and one label per group: `labels` (checked), or the
+    view's (times on an audio stream)."""
+    groups = as_position_groups(cells, n_pos)
+    return groups, check_labels(labels, len(groups)) or view.cell_labels(groups)
 
 
 def _group(cell: Any, n_pos: int) -> list[int]:

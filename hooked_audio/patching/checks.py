@@ -155,3 +155,29 @@ def check_labels(labels: Sequence[Any] | None, n_cells: int) -> list[str] | None
     if len(labels) != n_cells:
         raise ValueError(f"{n_cells} cells but {len(labels)} labels: give one label per cell.")
     return labels
+
+
+def check_layer_act(view: Any, act: Any) -> str:
+    """`act` if `blocks.{l}.hook_{act}` is one of the view's layer activations (`layer_acts`)."""
+    acts = view.layer_acts
+    if act not in acts:
+        raise ValueError(
+            f"act must be one of this stream's layer acts {acts}, got {act!r}: the stream has "
+            f"no {f'blocks.0.hook_{act}'!r}."
+        )
+    return act
+
+
+def check_component(view: Any, component: Any, writers: bool = False) -> str:
+    """`component` if it is one of the view's attentions (with `writers`, any part of a block
+    that writes to the residual stream, "mlp" included); None for its last attention (the
+    one that reads another stack, where there is one)."""
+    names = view.block_writers if writers else view.attention_names
+    if component is None and not writers:
+        return names[-1]
+    if component not in names:
+        raise ValueError(
+            f"component must be one of this stream's {'block parts' if writers else 'attentions'} "
+            f"{names}, got {component!r}."
+        )
+    return component

@@ -1,6 +1,7 @@
 """The one loop behind every exact sweep: for each layer, each chunk of cells, one patched run.
 
-A *patch* says what one kind of patching changes (`Patch`); the engine does the rest once:
+A *patch* says what one kind of patching changes and which activations it reads (`Patch`);
+`run_sweep` does the rest once: the base and source runs, cached once for every patched run,
 resuming each patched run at the right layer from the cached base run (the layers before it
 are the same in every patched run), stacking a chunk of cells into one batched forward,
 evaluating every metric on each cell's rows, the progress bar, and a result that starts as
@@ -13,7 +14,7 @@ forward computes from `blocks.{layer}.hook_resid_pre`, and hooks on later points
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Union
 
 import torch
 from jaxtyping import Float
@@ -21,29 +22,41 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from hooked_audio.patching.cells import metric_value
-from hooked_audio.patching.runs import BaseAndSource
+from hooked_audio.patching.runs import BaseAndSource, SweepRuns
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream
 
 HookSpec = tuple[str, Callable]
+Metric = Union[Callable[[Tensor], Tensor], Mapping[str, Callable[[Tensor], Tensor]]]
 
 
-class Patch(Protocol):
-    """One kind of patch, e.g. a layer's activation at some positions, or one head.
+class Patch:
+    """One kind of patch, e.g. a layer's activation at some positions, or one head; a sweep's
+    rows are usually layers (a feature sweep's are feature ids), its cells what one patched
+    run changes within a row.
 
-    `resume_layer(layer)`: where the patched runs of sweep row `layer` start (the block whose
-    input the patch changes first, or that layer itself); the engine reads the base run's
-    residual stream there from `resume_name(...)` in the base cache.
-    `apply(layer, cells, resid, rows)`: for the cells `cells` (indices into the sweep's cells)
-    stacked in `resid` (`rows` rows each, cell k at rows `k * rows : (k + 1) * rows`), return
+    `source_names(layers)` / `base_names(layers)`: the hooks (local names) whose activations
+    it reads from the source / base run at those rows; the engine caches them once.
+    `resume_layer(layer)`: where the patched runs of row `layer` start (the block whose input
+    the patch changes first); the engine reads the base run's residual stream there.
+    `apply(layer, cells, resid, rows, runs)`: for the cells `cells` (indices into the sweep's
+    cells) stacked in `resid` (`rows` rows each, cell k at rows `k * rows : (k + 1) * rows`),
     the residual stream to resume from and the forward hooks (local names) that patch the
-    rest."""
+    rest; `runs` holds the cached base and source activations."""
 
-    def resume_layer(self, layer: int) -> int: ...
+    def source_names(self, layers: Sequence[int]) -> list[str]:
+        raise NotImplementedError
+
+    def base_names(self, layers: Sequence[int]) -> list[str]:
+        return []
+
+    def resume_layer(self, layer: int) -> int:
+        return layer
 
     def apply(
-        self, layer: int, cells: list[int], resid: Tensor, rows: int
-    ) -> tuple[Tensor, list[HookSpec]]: ...
+        self, layer: int, cells: list[int], resid: Tensor, rows: int, runs: BaseAndSource
+    ) -> tuple[Tensor, list[HookSpec]]:
+        raise NotImplementedError
 
 
 def resume_name(view: AudioStream, layer: int) -> str:
@@ -64,9 +77,23 @@ def resume_names(view: AudioStream, resume_layers: Sequence[int]) -> list[str]:
 
 
 @torch.no_grad()
+def cached_runs(
+    view: AudioStream, runs: SweepRuns, patches: Sequence[Patch], layers: Sequence[int]
+) -> BaseAndSource:
+    """Run the base and source inputs once, caching all that `patches` read at `layers`: the
+    residual streams they resume from, and their base and source activations."""
+    base, source = set(), set()
+    for patch in patches:
+        base.update(resume_names(view, [patch.resume_layer(layer) for layer in layers]))
+        base.update(patch.base_names(layers))
+        source.update(patch.source_names(layers))
+    return runs(sorted(base), sorted(source))
+
+
+@torch.no_grad()
 def sweep_cells(
     view: AudioStream,
-    base_cache: Any,
+    runs: BaseAndSource,
     patch: Patch,
     layers: Sequence[int],
     n_cells: int,
@@ -77,7 +104,7 @@ def sweep_cells(
     cell_names: Sequence[str] | None = None,
 ) -> dict[str, Float[Tensor, "layer cell"]]:
     """`values[metric][layer_index, cell]` for every layer and cell, `batch_size` cells per
-    forward; `base_cache` holds the base run's residual streams the runs resume from."""
+    forward; `runs` holds what `cached_runs` cached for `patch`."""
     values = {name: torch.full((len(layers), n_cells), float("nan")) for name in metrics}
     own_bar = not isinstance(progress, tqdm)  # a caller's bar spans several sweeps
     bar = (
@@ -85,11 +112,13 @@ def sweep_cells(
     )
     for li, layer in enumerate(layers):
         start = patch.resume_layer(layer)
-        start_resid = base_cache[resume_name(view, start)]
+        start_resid = runs.base_cache[resume_name(view, start)]
         rows = start_resid.shape[0]
         for first in range(0, n_cells, batch_size):
             chunk = list(range(first, min(first + batch_size, n_cells)))
-            resid, hooks = patch.apply(layer, chunk, start_resid.repeat(len(chunk), 1, 1), rows)
+            resid, hooks = patch.apply(
+                layer, chunk, start_resid.repeat(len(chunk), 1, 1), rows, runs
+            )
             with view.hooks(fwd_hooks=hooks):
                 logits = view.resume_from(start, resid)
             for k, cell in enumerate(chunk):
@@ -102,6 +131,52 @@ def sweep_cells(
     if own_bar:
         bar.close()
     return values
+
+
+@torch.no_grad()
+def run_sweep(
+    view: AudioStream,
+    runs: SweepRuns,
+    patch: Patch,
+    layers: Sequence[int],
+    cells: Sequence[Sequence[int]],
+    labels: Sequence[str],
+    metric: Metric,
+    batch_size: int,
+    progress: bool | tqdm = True,
+    desc: str = "sweep",
+    reference: tuple[float, float] | None = None,
+    **fields,
+) -> SweepResult | dict[str, SweepResult]:
+    """Every exact sweep in one call: `patch` at each of `cells` of each of `layers` (rows),
+    `batch_size` cells per forward, on the base run that `runs` makes (`runs.view_runs` for two
+    inputs of `view`, `runs.given_source` for a source cache the caller has).
+
+    The base and source runs cache once all the patch reads (`cached_runs`); every metric is
+    evaluated on each patched run. Returns one `SweepResult` per metric (a dict when `metric` is
+    a mapping) holding `cells` (what each cell patched) named by `labels`, the direction of
+    `runs`, the metric on the unpatched clean and corrupt runs (`reference` where the caller
+    ran them) and `fields` (`act`, `cell_seconds`, ...). Each public sweep checks its own
+    arguments, then specialises this, as TransformerLens's `get_act_patch_*` specialise
+    `generic_activation_patch`."""
+    metrics = as_metrics(metric)
+    layers = list(layers)
+    done = cached_runs(view, runs, [patch], layers)
+    values = sweep_cells(
+        view, done, patch, layers, len(cells), metrics, batch_size, progress, desc, labels
+    )
+    return collect_results(
+        metric,
+        metrics,
+        values,
+        done if reference is None else None,
+        reference,
+        layers=layers,
+        cells=[list(cell) for cell in cells],
+        cell_labels=list(labels),
+        direction=done.direction,
+        **fields,
+    )
 
 
 def as_metrics(metric: Callable | Mapping[str, Callable]) -> dict[str, Callable]:

@@ -22,23 +22,11 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from hooked_audio.patching.batch_memory import resolve_batch_size
-from hooked_audio.patching.cells import Cells, as_position_groups
-from hooked_audio.patching.checks import (
-    check_aligned,
-    check_count,
-    check_indices,
-    check_labels,
-)
+from hooked_audio.patching.cells import Cells, labelled_position_groups
+from hooked_audio.patching.checks import check_count, check_indices
 from hooked_audio.patching.directions import Direction
-from hooked_audio.patching.engine import (
-    HookSpec,
-    as_metrics,
-    collect_results,
-    resume_names,
-    sweep_cells,
-)
-from hooked_audio.patching.layer_sweep import Metric
-from hooked_audio.patching.runs import run_base_and_source
+from hooked_audio.patching.engine import HookSpec, Metric, Patch, run_sweep
+from hooked_audio.patching.runs import BaseAndSource, view_runs
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
@@ -46,26 +34,29 @@ FEATURES = "hook_sae_acts_post"
 
 
 @dataclass
-class FeaturePatch:
-    """One SAE feature at a group of positions, from the source run's feature activations."""
+class FeaturePatch(Patch):
+    """One SAE feature at a group of positions, from the source run's feature activations.
+    Sweep rows are feature ids."""
 
     name: str  # local name of the features hook
     layer: int  # the block holding the spliced hook
     groups: list[list[int]]
-    source: Tensor  # [batch, pos, d_sae]
+
+    def source_names(self, features: Sequence[int]) -> list[str]:
+        return [self.name]
 
     def resume_layer(self, feature: int) -> int:
         return self.layer
 
     def apply(
-        self, feature: int, cells: list[int], resid: Tensor, rows: int
+        self, feature: int, cells: list[int], resid: Tensor, rows: int, runs: BaseAndSource
     ) -> tuple[Tensor, list[HookSpec]]:
-        groups = [self.groups[c] for c in cells]
+        groups, source = [self.groups[c] for c in cells], runs.source_cache[self.name]
 
         def patch(acts: Tensor, hook) -> Tensor:
             acts = acts.clone()
             for k, group in enumerate(groups):
-                acts[k * rows : (k + 1) * rows, group, feature] = self.source[:, group, feature]
+                acts[k * rows : (k + 1) * rows, group, feature] = source[:, group, feature]
             return acts
 
         return resid, [(self.name, patch)]
@@ -124,47 +115,24 @@ def feature_sweep(
     `blocks.2.hook_resid_post`) at each cell; `features`: feature ids, or a number n for the n
     features that differ most between the runs (`top_changed_features`). Other arguments as
     `layer_sweep`. Values `[feature, cell]`; `result.layers` holds the feature ids."""
-    metrics = as_metrics(metric)
-    check_aligned(view, clean, corrupt)
+    runs = view_runs(view, clean, corrupt, direction)
     name, layer = features_hook(view, hook)
     if isinstance(features, int):
         features = top_changed_features(view, clean, corrupt, hook, features)
     features = check_indices(list(features), view.hook_dict[hook].sae.cfg.d_sae, "features")
-    groups = as_position_groups(cells, clean.shape[-1])
-    labels = check_labels(labels, len(groups))
-    batch_size = resolve_batch_size(batch_size, view, clean, len(groups))
-    runs = run_base_and_source(
-        view.run_with_cache,
-        clean,
-        corrupt,
-        direction,
-        resume_names(view, [layer]),
-        [name],
-    )
-    patch = FeaturePatch(name, layer, groups, runs.source_cache[name])
-    labels = labels or view.cell_labels(groups)
-    values = sweep_cells(
+    groups, labels = labelled_position_groups(view, cells, labels, clean.shape[-1])
+    return run_sweep(
         view,
-        runs.base_cache,
-        patch,
+        runs,
+        FeaturePatch(name, layer, groups),
         features,
-        len(groups),
-        metrics,
-        batch_size,
+        groups,
+        labels,
+        metric,
+        resolve_batch_size(batch_size, view, clean, len(groups)),
         progress,
         "feature sweep",
-        labels,
-    )
-    return collect_results(
-        metric,
-        metrics,
-        values,
-        runs,
-        layers=features,
-        cells=groups,
-        cell_labels=labels,
         cell_seconds=view.cell_seconds(groups),
         act=hook + "." + FEATURES,
-        direction=direction,
         row_name="feature",
     )

@@ -38,7 +38,7 @@ def head_integrated_gradients(
     base_input: StreamInput,
     source_cache,
     metric: Callable[[Tensor], Tensor],
-    component: str = "cross_attn",
+    component: str | None = None,
     act: str | Sequence[str] = "z",
     layers: Sequence[int] | None = None,
     direction: Direction = "denoise",
@@ -52,7 +52,8 @@ def head_integrated_gradients(
 ) -> SweepResult:
     """Estimates of `head_sweep` with the same arguments (same cells, labels and layout:
     head-major, `values[l, h * n_groups + g]`), by integrated gradients with `steps` path
-    points per layer evaluated `batch_size` at a time (default: all in one batch). `act` is
+    points per layer evaluated `batch_size` at a time (default: all in one batch); `component`
+    None is the view's last attention, as in `head_sweep`. `act` is
     one or more of z / q / k / v / result (a pattern's query axis is not the axis the others
     share: estimate `z` instead)."""
     acts = (act,) if isinstance(act, str) else tuple(act)
@@ -75,7 +76,8 @@ def head_integrated_gradients(
     alphas = path_points(steps)
     batch_size = steps if batch_size is None else check_count(batch_size, "batch_size")
     names = {
-        layer: [f"blocks.{layer}.{component}.hook_{a}" for a in plan.acts] for layer in plan.layers
+        layer: [f"blocks.{layer}.{plan.component}.hook_{a}" for a in plan.acts]
+        for layer in plan.layers
     }
     starts = [f"blocks.{layer}.hook_resid_pre" for layer in plan.layers]
     with torch.no_grad():
@@ -84,7 +86,7 @@ def head_integrated_gradients(
         )
     base_value = metric_value(metric, base_logits, "on the base run")
     values = torch.full((len(plan.layers), len(plan.cells)), float("nan"))
-    desc = f"integrated gradients ({component} {'+'.join(plan.acts)} heads)"
+    desc = f"integrated gradients ({plan.component} {'+'.join(plan.acts)} heads)"
     for li, layer in enumerate(tqdm(plan.layers, disable=not progress, desc=desc)):
         found = layer_path(
             base_view,
@@ -110,6 +112,6 @@ def head_integrated_gradients(
         layers=plan.layers,
         cells=[[h] for h, _ in plan.cells],
         cell_labels=plan.labels,
-        act=f"{component}.{'+'.join(plan.acts)} (integrated gradients, {steps} steps)",
+        act=f"{plan.component}.{'+'.join(plan.acts)} (integrated gradients, {steps} steps)",
         direction=direction,
     )

@@ -1,12 +1,13 @@
 """Per-head patching at any attention hook of a stream, cross-attention included.
 
 `transformer_lens.utilities.get_act_name` builds `blocks.{l}.attn.hook_z` and cannot name a
-decoder block's `cross_attn`, so TransformerLens's head functions cannot reach the heads
-that read the audio. This sweep patches one head at a time at `blocks.{l}.{component}.hook_{act}`
-(`component` "attn" or "cross_attn", `act` in z / q / k / v / pattern / result, or several
-of them patched together such as a cross-attention head's keys and values), over all
-positions, position by position, or over groups of positions (the frames of a word), on the
-one sweep engine.
+decoder block's second attention (the one that reads the audio), so TransformerLens's head
+functions cannot reach those heads. This sweep patches one head at a time at
+`blocks.{l}.{component}.hook_{act}` (`component` one of the view's `attention_names`, by
+default its last: the one that reads another stack where there is one; `act` in z / q / k /
+v / pattern / result, or several of them patched together such as a cross-attention head's
+keys and values), over all positions, position by position, or over groups of positions (the
+frames of a word), on the one sweep engine.
 """
 
 from __future__ import annotations
@@ -14,64 +15,60 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from hooked_audio.patching.batch_memory import resolve_batch_size
 from hooked_audio.patching.cells import Cells, as_position_groups
 from hooked_audio.patching.checks import (
+    check_component,
     check_direction,
     check_labels,
     check_layers,
 )
 from hooked_audio.patching.directions import Direction
-from hooked_audio.patching.engine import (
-    HookSpec,
-    as_metrics,
-    collect_results,
-    resume_names,
-    sweep_cells,
-)
+from hooked_audio.patching.engine import HookSpec, Patch, run_sweep
+from hooked_audio.patching.runs import BaseAndSource, given_source
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 HEAD_ACTS = ("z", "q", "k", "v", "pattern", "result")
-COMPONENTS = ("attn", "cross_attn")
+
+
+def head_index(act: str, heads: int | list[int], positions: list[int] | None) -> tuple:
+    """Where `heads` at `positions` (None: every position) sit in a head act: the query axis
+    of a pattern `[batch, head, query, key]`, else `[batch, pos, head, d_head]`."""
+    where = slice(None) if positions is None else positions
+    if act == "pattern":
+        return (slice(None), heads, where)
+    return (slice(None), where, heads)
 
 
 @dataclass
-class HeadPatch:
+class HeadPatch(Patch):
     """One head of `blocks.{l}.{component}.hook_{act}` for each act in `acts`, at some
-    positions (or all), from the source cache. Cells are `(head, positions)` pairs,
-    `positions` None for every position, else a list of positions of the act's position axis
-    (the query axis of a pattern; for cross-attention keys and values, audio frames)."""
+    positions (or all), from the source run. Cells are `(head, positions)` pairs, `positions`
+    None for every position, else a list of positions of the act's position axis (the query
+    axis of a pattern; for a cross-attention's keys and values, the other stack's)."""
 
     component: str
     acts: tuple[str, ...]
     cells: list[tuple[int, list[int] | None]]
-    source_cache: object
 
-    def resume_layer(self, layer: int) -> int:
-        return layer
-
-    def index(self, act: str, head: int, positions: list[int] | None) -> tuple:
-        where = slice(None) if positions is None else positions
-        if act == "pattern":  # [batch, head, query, key]
-            return (slice(None), head, where)
-        return (slice(None), where, head)  # [batch, pos, head, d_head]
+    def source_names(self, layers: Sequence[int]) -> list[str]:
+        return [f"blocks.{layer}.{self.component}.hook_{a}" for layer in layers for a in self.acts]
 
     def apply(
-        self, layer: int, cells: list[int], resid: Tensor, rows: int
+        self, layer: int, cells: list[int], resid: Tensor, rows: int, runs: BaseAndSource
     ) -> tuple[Tensor, list[HookSpec]]:
         def hook_for(act: str):
             name = f"blocks.{layer}.{self.component}.hook_{act}"
-            source = self.source_cache[name]
+            source = runs.source_cache[name]
 
             def patch(activation: Tensor, hook) -> Tensor:
                 activation = activation.clone()
                 for k, cell in enumerate(cells):
-                    index = self.index(act, *self.cells[cell])
+                    index = head_index(act, *self.cells[cell])
                     activation[k * rows : (k + 1) * rows][index] = source[index]
                 return activation
 
@@ -82,9 +79,10 @@ class HeadPatch:
 
 @dataclass
 class HeadCells:
-    """What a per-head sweep patches, checked: the acts, the layers, and its cells
-    `(head, positions)` head-major with their labels."""
+    """What a per-head sweep patches, checked: the attention, the acts, the layers, and its
+    cells `(head, positions)` head-major with their labels."""
 
+    component: str
     acts: tuple[str, ...]
     layers: list[int]
     cells: list[tuple[int, list[int] | None]]
@@ -94,7 +92,7 @@ class HeadCells:
 def head_cells(
     base_view: AudioStream,
     source_cache,
-    component: str,
+    component: str | None,
     act: str | Sequence[str],
     by_pos: bool,
     layers: Sequence[int] | None,
@@ -102,9 +100,9 @@ def head_cells(
     positions: Cells | None,
     position_labels: Sequence[str] | None,
 ) -> HeadCells:
-    """The arguments of `head_sweep` (and of its estimates) checked, as the cells to patch."""
-    if component not in COMPONENTS:
-        raise ValueError(f"component must be one of {COMPONENTS}, got {component!r}.")
+    """The arguments of `head_sweep` (and of its estimates) checked, as the cells to patch;
+    `component` None is the view's last attention."""
+    component = check_component(base_view, component)
     acts = (act,) if isinstance(act, str) else tuple(act)
     bad = [a for a in acts if a not in HEAD_ACTS]
     if not acts or bad:
@@ -126,9 +124,10 @@ def head_cells(
     layers = check_layers(layers, base_view.cfg.n_layers)
     names = [f"blocks.{layer}.{component}.hook_{a}" for layer in layers for a in acts]
     if names[0] not in base_view.hook_dict:
+        inside = f"blocks.0.{component}.hook_"
         raise ValueError(
-            f"This stream has no {names[0]!r}: `component` must be an attention "
-            "of this stack (cross_attn exists on Whisper's decoder only)."
+            f"This stream has no {names[0]!r}: {component!r} has the head acts "
+            f"{[n[len(inside) :] for n in base_view.hook_dict if n.startswith(inside)]}."
         )
     missing = [name for name in names if name not in source_cache.cache_dict]
     if missing:
@@ -154,7 +153,7 @@ def head_cells(
         for h in range(n_heads)
         for label in group_labels
     ]
-    return HeadCells(acts, layers, cells, labels)
+    return HeadCells(component, acts, layers, cells, labels)
 
 
 def head_sweep(
@@ -162,7 +161,7 @@ def head_sweep(
     base_input: StreamInput,
     source_cache,
     metric: Callable[[Tensor], Tensor],
-    component: str = "cross_attn",
+    component: str | None = None,
     act: str | Sequence[str] = "z",
     by_pos: bool = False,
     layers: Sequence[int] | None = None,
@@ -177,6 +176,8 @@ def head_sweep(
     `source_cache` (a cache of the same model's view, keyed by local names); each run
     resumes at the patched layer from the cached base run.
 
+    `component`: one of the view's `attention_names`; None for its last (a decoder's
+    cross-attention, else its self-attention "attn").
     Returns a `SweepResult` whose cells are heads, or head x position flattened head-major:
     every position on its own with `by_pos`, or the groups of positions `positions` (cells as
     in `layer_sweep`, e.g. a word's frames from `hooked_audio.patching.time_cells`, named by
@@ -185,7 +186,6 @@ def head_sweep(
     frames. `reference_values` = (clean, corrupt) metric values for normalisation (the caller
     ran those inputs; NaN when unknown). `progress`: show a bar, or a `tqdm` bar to advance.
     """
-    metrics = as_metrics(metric)
     plan = head_cells(
         base_view,
         source_cache,
@@ -197,33 +197,18 @@ def head_sweep(
         positions,
         position_labels,
     )
-    acts, layers, cells, labels = plan.acts, plan.layers, plan.cells, plan.labels
-    batch_size = resolve_batch_size(batch_size, base_view, base_input, len(cells))
-    with torch.no_grad():
-        _, base_cache = base_view.run_with_cache(
-            base_input, names_filter=resume_names(base_view, layers)
-        )
-    values = sweep_cells(
+    acts = "+".join(plan.acts)
+    return run_sweep(
         base_view,
-        base_cache,
-        HeadPatch(component, acts, cells, source_cache),
-        layers,
-        len(cells),
-        metrics,
-        batch_size,
-        progress,
-        f"{component} {'+'.join(acts)} heads",
-        labels,
-    )
-    return collect_results(
+        given_source(base_view, base_input, source_cache, direction),
+        HeadPatch(plan.component, plan.acts, plan.cells),
+        plan.layers,
+        [[h] for h, _ in plan.cells],
+        plan.labels,
         metric,
-        metrics,
-        values,
-        None,
-        reference_values,
-        layers=layers,
-        cells=[[h] for h, _ in cells],
-        cell_labels=labels,
-        act=f"{component}.{'+'.join(acts)}",
-        direction=direction,
+        resolve_batch_size(batch_size, base_view, base_input, len(plan.cells)),
+        progress,
+        f"{plan.component} {acts} heads",
+        reference=reference_values,
+        act=f"{plan.component}.{acts}",
     )

@@ -1,5 +1,5 @@
 """Integrated-gradients patching: attribution along the path from the base run's activation to
-the source run's, instead of at the base run only; for any layer activation (`LAYER_ACTS`).
+the source run's, instead of at the base run only; for any layer activation (a view's `layer_acts`).
 
 Attribution patching (`resid_pre_attribution`) takes the gradient of the metric at the base
 run's `blocks.{l}.hook_resid_pre` and multiplies it by the patch `delta = a_source - a_base`.
@@ -55,6 +55,7 @@ from hooked_audio.patching.checks import (
     check_aligned,
     check_count,
     check_flags,
+    check_layer_act,
     check_layers,
 )
 from hooked_audio.patching.directions import Direction
@@ -65,7 +66,6 @@ from hooked_audio.patching.integration_path import (
     layer_path,
     path_points,
 )
-from hooked_audio.patching.layer_sweep import LAYER_ACTS
 from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
@@ -115,12 +115,11 @@ def integrated_gradients(
     """Integrated-gradients estimates of `layer_sweep(act=act)` (same cells, same result
     type): `values[l, c]` is the metric of the base run plus the attributions of cell `c`'s
     positions of `blocks.{l}.hook_{act}` along the path to the source run (module docstring).
-    `act` is one of `LAYER_ACTS`. `steps` path points (cost about `3 * steps`
+    `act` is one of the view's `layer_acts`. `steps` path points (cost about `3 * steps`
     forward-equivalents per layer on the `"layer"` path, in all on the `"input"` path: see the
     module docstring), evaluated `batch_size` at a time (default: all of them in one batch).
     `qk_fix=True` adds AtP*'s QK fix (module docstring; `resid_pre` on the layer path only)."""
-    if act not in LAYER_ACTS:
-        raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
+    act = check_layer_act(view, act)
     if path not in INTEGRATION_PATHS:
         raise ValueError(f"path must be one of {INTEGRATION_PATHS}, got {path!r}.")
     check_flags(qk_fix=qk_fix)
@@ -135,8 +134,6 @@ def integrated_gradients(
     alphas = path_points(steps)
     batch_size = steps if batch_size is None else check_count(batch_size, "batch_size")
     names = [f"blocks.{layer}.hook_{act}" for layer in layers]
-    if names[0] not in view.hook_dict:
-        raise ValueError(f"This stream has no {names[0]!r}; its layer acts are {LAYER_ACTS}.")
     starts = [f"blocks.{layer}.hook_resid_pre" for layer in layers]
     attention = [
         f"blocks.{layer}.attn.hook_{kind}"

@@ -10,40 +10,20 @@ on a 2-core CPU a batch-1 forward already keeps the cores busy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Union
 
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from hooked_audio.patching.batch_memory import resolve_batch_size
-from hooked_audio.patching.cells import Cells, as_position_groups
-from hooked_audio.patching.checks import check_aligned, check_labels, check_layers
+from hooked_audio.patching.cells import Cells, labelled_position_groups
+from hooked_audio.patching.checks import check_layer_act, check_layers
 from hooked_audio.patching.directions import Direction
-from hooked_audio.patching.engine import (
-    HookSpec,
-    as_metrics,
-    collect_results,
-    resume_names,
-    sweep_cells,
-)
-from hooked_audio.patching.runs import run_base_and_source
+from hooked_audio.patching.engine import HookSpec, Metric, Patch, run_sweep
+from hooked_audio.patching.runs import BaseAndSource, view_runs
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
-
-#: Activations the engine patches, each `[batch, pos, ...]` at `blocks.{l}.hook_<name>`.
-LAYER_ACTS = (
-    "resid_pre",
-    "attn_out",
-    "resid_mid",
-    "cross_attn_out",
-    "resid_mid_cross",
-    "mlp_out",
-    "resid_post",
-)
-
-Metric = Union[Callable[[Tensor], Tensor], Mapping[str, Callable[[Tensor], Tensor]]]
 
 
 def copy_positions(target: Tensor, source: Tensor, groups: list[list[int]], rows: int) -> Tensor:
@@ -55,21 +35,20 @@ def copy_positions(target: Tensor, source: Tensor, groups: list[list[int]], rows
 
 
 @dataclass
-class ActivationPatch:
+class ActivationPatch(Patch):
     """`blocks.{l}.hook_{act}` at a group of positions, from the source run."""
 
     act: str
     groups: list[list[int]]
-    source_cache: object
 
-    def resume_layer(self, layer: int) -> int:
-        return layer
+    def source_names(self, layers: Sequence[int]) -> list[str]:
+        return [f"blocks.{layer}.hook_{self.act}" for layer in layers]
 
     def apply(
-        self, layer: int, cells: list[int], resid: Tensor, rows: int
+        self, layer: int, cells: list[int], resid: Tensor, rows: int, runs: BaseAndSource
     ) -> tuple[Tensor, list[HookSpec]]:
         name = f"blocks.{layer}.hook_{self.act}"
-        source, groups = self.source_cache[name], [self.groups[c] for c in cells]
+        source, groups = runs.source_cache[name], [self.groups[c] for c in cells]
         if self.act == "resid_pre":
             return copy_positions(resid, source, groups, rows), []
         return resid, [(name, lambda x, hook: copy_positions(x.clone(), source, groups, rows))]
@@ -93,8 +72,9 @@ def layer_sweep(
     `view` is a stream view (`model.encoder_stream(tokens)` with framed audio inputs,
     `model.decoder_stream(audio)` with token inputs, ...); `clean` / `corrupt` are its inputs.
     `direction="denoise"` runs the corrupt input with clean activations patched in;
-    `"noise"` the reverse. `act` is one of `LAYER_ACTS` (`cross_attn_out` and
-    `resid_mid_cross` on Whisper's decoder). Equal to TransformerLens's loop (tested to 1e-4).
+    `"noise"` the reverse. `act` is one of the view's `layer_acts` (a decoder that reads
+    another stack also has its cross-attention's). Equal to TransformerLens's loop (tested to
+    1e-4).
 
     `progress`: show a bar, or a `tqdm` bar to advance (one bar over several sweeps).
     `cells`: None (every position), or positions / lists of positions / slices, e.g. from
@@ -102,53 +82,22 @@ def layer_sweep(
     times on an audio stream). `metric` may be a mapping of names to metrics: all are
     evaluated on every patched run, and a dict of `SweepResult`s comes back.
     """
-    metrics = as_metrics(metric)
-    if act not in LAYER_ACTS:
-        raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
-    check_aligned(view, clean, corrupt)
+    act = check_layer_act(view, act)
     layers = check_layers(layers, view.cfg.n_layers)
-    names = [f"blocks.{layer}.hook_{act}" for layer in layers]
-    if names[0] not in view.hook_dict:
-        raise ValueError(
-            f"This stream has no {names[0]!r} (cross-attention lives on the "
-            "decoder of an encoder-decoder model)."
-        )
-    groups = as_position_groups(cells, clean.shape[-1])
-    labels = check_labels(labels, len(groups))
-    batch_size = resolve_batch_size(batch_size, view, clean, len(groups))
-    runs = run_base_and_source(
-        view.run_with_cache,
-        clean,
-        corrupt,
-        direction,
-        resume_names(view, layers) + names,
-        names,
-    )
-    patch = ActivationPatch(act, groups, runs.source_cache)
-    labels = labels or view.cell_labels(groups)
-    values = sweep_cells(
+    groups, labels = labelled_position_groups(view, cells, labels, clean.shape[-1])
+    return run_sweep(
         view,
-        runs.base_cache,
-        patch,
+        view_runs(view, clean, corrupt, direction),
+        ActivationPatch(act, groups),
         layers,
-        len(groups),
-        metrics,
-        batch_size,
+        groups,
+        labels,
+        metric,
+        resolve_batch_size(batch_size, view, clean, len(groups)),
         progress,
         f"{act} sweep",
-        labels,
-    )
-    return collect_results(
-        metric,
-        metrics,
-        values,
-        runs,
-        layers=layers,
-        cells=groups,
-        cell_labels=labels,
         cell_seconds=view.cell_seconds(groups),
         act=act,
-        direction=direction,
     )
 
 

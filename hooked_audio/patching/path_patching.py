@@ -1,13 +1,14 @@
 """Path patching: the effect of a sender that reaches a receiver along one path only.
 
-Exact (no linearisation). `direct_path`: a sender (a head, or a block's attention /
-cross-attention / MLP output) reaches the residual stream input of a later layer
+Exact (no linearisation). `direct_path`: a sender (a head, or what one part of a block writes:
+any of its attentions, or its MLP) reaches the residual stream input of a later layer
 `receiver_layer` directly, i.e. not through the blocks in between. The receiver's input is
 the base run's residual stream plus (source - base) of the sender's output; the stack then
 runs on from there. `receiver_layer = n_layers` means the stack's output (ln_final: the
 logits on a text stack).
 
-Across the two stacks of Whisper, `hooked_audio.models.whisper.audio_to_cross_heads`.
+From one stack into another (audio into a decoder through chosen heads' keys and values),
+`head_sets.HeadSetPatch`.
 """
 
 from __future__ import annotations
@@ -18,39 +19,29 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from hooked_audio.patching.batch_memory import resolve_batch_size
 from hooked_audio.patching.cells import as_position_groups
-from hooked_audio.patching.checks import as_index, check_aligned, check_layers
+from hooked_audio.patching.checks import as_index, check_component, check_layers
 from hooked_audio.patching.directions import Direction
-from hooked_audio.patching.engine import (
-    HookSpec,
-    as_metrics,
-    collect_results,
-    resume_name,
-    sweep_cells,
-)
-from hooked_audio.patching.runs import run_base_and_source
+from hooked_audio.patching.engine import HookSpec, Patch, run_sweep
+from hooked_audio.patching.runs import BaseAndSource, view_runs
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
-
-COMPONENTS = ("attn", "cross_attn", "mlp")
-_OUTPUT_HOOKS = {
-    "attn": "hook_attn_out",
-    "cross_attn": "hook_cross_attn_out",
-    "mlp": "hook_mlp_out",
-}
 
 
 @dataclass(frozen=True)
 class Sender:
-    """`component` of block `layer` ("attn", "cross_attn" or "mlp"); `head` for one head only."""
+    """What part `component` of block `layer` writes to the residual stream: one of the
+    view's `block_writers` (its attentions, "attn" first, or "mlp"); `head` for one head of an
+    attention only. The view checks `component` (`check`)."""
 
     layer: int
     component: str = "attn"
     head: int | None = None
 
     def __post_init__(self) -> None:
-        if self.component not in COMPONENTS:
-            raise ValueError(f"component must be one of {COMPONENTS}, got {self.component!r}.")
+        if not isinstance(self.component, str) or not self.component:
+            raise TypeError(f"component must be a block part's name, got {self.component!r}.")
         object.__setattr__(self, "layer", as_index(self.layer, "Sender layer"))
         if self.head is not None:
             if self.component == "mlp":
@@ -60,10 +51,11 @@ class Sender:
     def hooks(self) -> list[str]:
         if self.head is not None:
             return [f"blocks.{self.layer}.{self.component}.hook_z"]
-        return [f"blocks.{self.layer}.{_OUTPUT_HOOKS[self.component]}"]
+        return [f"blocks.{self.layer}.hook_{self.component}_out"]
 
     def check(self, view: AudioStream) -> None:
         """Refuse a sender the view's stack does not have."""
+        check_component(view, self.component, writers=True)
         n_layers, n_heads = view.cfg.n_layers, view.cfg.n_heads
         if not 0 <= self.layer < n_layers:
             raise ValueError(f"Sender layer {self.layer} is outside the {n_layers} layers.")
@@ -71,8 +63,8 @@ class Sender:
             raise ValueError(f"Sender head {self.head} is outside the {n_heads} heads.")
         if self.hooks()[0] not in view.hook_dict:
             raise ValueError(
-                f"This stream has no {self.hooks()[0]!r}: is {self.component!r} "
-                "an attention of this stack?"
+                f"This stream has no {self.hooks()[0]!r}: cache the heads' outputs "
+                "(hook_z) of this attention, or send its whole output (head=None)."
             )
 
     def output(self, view: AudioStream, cache) -> Tensor:
@@ -86,7 +78,7 @@ class Sender:
 
 
 @dataclass
-class DirectPathPatch:
+class DirectPathPatch(Patch):
     """Adds (source - base) of a sender's output to the receiver's input. Sweep rows are the
     senders' layers, cells index `senders[layer]`."""
 
@@ -94,22 +86,26 @@ class DirectPathPatch:
     senders: dict[int, list[Sender]]
     receiver_layer: int
     position_mask: Tensor | None
-    base_cache: object
-    source_cache: object
+
+    def source_names(self, layers: Sequence[int]) -> list[str]:
+        return sorted({s.hooks()[0] for layer in layers for s in self.senders[layer]})
+
+    def base_names(self, layers: Sequence[int]) -> list[str]:
+        return self.source_names(layers)
 
     def resume_layer(self, layer: int) -> int:
         return self.receiver_layer
 
     def apply(
-        self, layer: int, cells: list[int], resid: Tensor, rows: int
+        self, layer: int, cells: list[int], resid: Tensor, rows: int, runs: BaseAndSource
     ) -> tuple[Tensor, list[HookSpec]]:
         for k, cell in enumerate(cells):
             sender = self.senders[layer][cell]
-            delta = sender.output(self.view, self.source_cache) - sender.output(
-                self.view, self.base_cache
+            delta = sender.output(self.view, runs.source_cache) - sender.output(
+                self.view, runs.base_cache
             )
             if self.position_mask is not None:
-                delta = delta * self.position_mask[None, :, None]
+                delta = delta * self.position_mask.to(delta.device)[None, :, None]
             resid[k * rows : (k + 1) * rows] += delta
         return resid, []
 
@@ -125,9 +121,8 @@ def _path_sweep(
     direction: Direction,
     positions: Sequence[int] | None,
     act: str,
+    batch_size: int | None = 1,
 ) -> SweepResult:
-    metrics = as_metrics(metric)
-    check_aligned(view, clean, corrupt)
     n_layers = view.cfg.n_layers
     receiver_layer = check_layers([receiver_layer], n_layers, allow_end=True)[0]
     for row in senders.values():
@@ -144,41 +139,18 @@ def _path_sweep(
         n_pos = clean.shape[-1]
         mask = torch.zeros(n_pos, dtype=torch.bool)
         mask[as_position_groups([positions], n_pos)[0]] = True
-    names = sorted({s.hooks()[0] for row in senders.values() for s in row})
-    runs = run_base_and_source(
-        view.run_with_cache,
-        clean,
-        corrupt,
-        direction,
-        names + [resume_name(view, receiver_layer)],
-        names,
-    )
-    if mask is not None:
-        mask = mask.to(runs.base_logits.device)
-    patch = DirectPathPatch(view, senders, receiver_layer, mask, runs.base_cache, runs.source_cache)
-    layers = sorted(senders)
-    values = sweep_cells(
+    return run_sweep(
         view,
-        runs.base_cache,
-        patch,
-        layers,
-        len(labels),
-        metrics,
-        batch_size=1,
+        view_runs(view, clean, corrupt, direction),
+        DirectPathPatch(view, senders, receiver_layer, mask),
+        sorted(senders),
+        [[i] for i in range(len(labels))],
+        labels,
+        metric,
+        resolve_batch_size(batch_size, view, clean, len(labels)),
         progress=False,
         desc="direct paths",
-        cell_names=labels,
-    )
-    return collect_results(
-        metric,
-        metrics,
-        values,
-        runs,
-        layers=layers,
-        cells=[[i] for i in range(len(labels))],
-        cell_labels=labels,
         act=act,
-        direction=direction,
     )
 
 
@@ -218,9 +190,11 @@ def direct_path_head_sweep(
     receiver_layer: int,
     component: str = "attn",
     direction: Direction = "denoise",
+    batch_size: int | None = None,
 ) -> SweepResult:
     """`direct_path` for every head of every layer before `receiver_layer`: `[layer, head]`.
-    The base and source runs are cached once for all heads."""
+    The base and source runs are cached once for all heads; `batch_size` heads share a
+    forward (None: 1 on a CPU, as many as the free memory holds on CUDA)."""
     receiver_layer = check_layers([receiver_layer], view.cfg.n_layers, allow_end=True)[0]
     n_heads = view.cfg.n_heads
     senders = {
@@ -240,4 +214,5 @@ def direct_path_head_sweep(
         direction,
         None,
         f"{component} heads -> blocks.{receiver_layer} (direct path)",
+        batch_size,
     )

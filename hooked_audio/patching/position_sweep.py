@@ -15,8 +15,9 @@ resumes at layer `l` from the cached base run, on the one sweep engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, Union
 
 import torch
@@ -24,21 +25,17 @@ from jaxtyping import Bool
 from torch import Tensor
 
 from hooked_audio.patching.cells import as_position_groups
-from hooked_audio.patching.checks import check_batch_size, check_labels, check_layers
-from hooked_audio.patching.directions import Direction, base_and_source
-from hooked_audio.patching.engine import (
-    HookSpec,
-    as_metrics,
-    collect_results,
-    resume_names,
-    sweep_cells,
+from hooked_audio.patching.checks import (
+    check_batch_size,
+    check_labels,
+    check_layer_act,
+    check_layers,
 )
-from hooked_audio.patching.runs import run_base_and_source
+from hooked_audio.patching.directions import Direction, base_and_source
+from hooked_audio.patching.engine import HookSpec, Metric, Patch, run_sweep
+from hooked_audio.patching.runs import BaseAndSource, run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream
-
-#: Activations the sweep patches, each `[batch, pos, d_model]`.
-LM_ACTS = ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post")
 
 Inputs = Mapping[str, Tensor | None]
 Cell = Union[Bool[Tensor, "batch pos"], Bool[Tensor, " pos"], Sequence[int]]
@@ -55,22 +52,21 @@ class WholeInputModel(Protocol):
 
 
 @dataclass
-class MaskPatch:
+class MaskPatch(Patch):
     """`blocks.{l}.hook_{act}` where a `[batch, pos]` mask is True, from the source run."""
 
     act: str
     masks: list[Tensor]
-    source_cache: object
 
-    def resume_layer(self, layer: int) -> int:
-        return layer
+    def source_names(self, layers: Sequence[int]) -> list[str]:
+        return [f"blocks.{layer}.hook_{self.act}" for layer in layers]
 
     def apply(
-        self, layer: int, cells: list[int], resid: Tensor, rows: int
+        self, layer: int, cells: list[int], resid: Tensor, rows: int, runs: BaseAndSource
     ) -> tuple[Tensor, list[HookSpec]]:
         name = f"blocks.{layer}.hook_{self.act}"
         mask = torch.cat([self.masks[c] for c in cells]).to(resid.device)[..., None]
-        source = self.source_cache[name].repeat(len(cells), 1, 1)
+        source = runs.source_cache[name].repeat(len(cells), 1, 1)
         if self.act == "resid_pre":
             return torch.where(mask, source, resid), []
         return resid, [(name, lambda x, hook: torch.where(mask, source, x))]
@@ -105,7 +101,7 @@ def position_sweep(
     model: WholeInputModel,
     clean: Inputs,
     corrupt: Inputs,
-    metric: Callable[[Tensor], Tensor] | Mapping[str, Callable[[Tensor], Tensor]],
+    metric: Metric,
     cells: Sequence[Cell],
     labels: Sequence[str],
     act: str = "resid_pre",
@@ -124,49 +120,32 @@ def position_sweep(
     names to metrics (a dict of results comes back). `batch_size`: cells per forward (default
     all cells of a layer in one forward).
     """
-    metrics = as_metrics(metric)
-    if act not in LM_ACTS:
-        raise ValueError(f"act must be one of {LM_ACTS}, got {act!r}.")
     labels = check_labels(labels, len(cells))
     if cell_seconds is not None and len(cell_seconds) != len(cells):
         raise ValueError(f"{len(cells)} cells but {len(cell_seconds)} cell_seconds.")
     model.check_aligned_inputs(clean, corrupt)
-    shape = clean["input_ids"].shape
-    masks = _as_masks(cells, shape)
+    masks = _as_masks(cells, clean["input_ids"].shape)
     view = model.input_stream(base_and_source(direction, clean, corrupt)[0])
+    act = check_layer_act(view, act)
     layers = check_layers(layers, view.cfg.n_layers)
-    batch_size = check_batch_size(len(masks) if batch_size is None else batch_size, view.device)
-    names = [f"blocks.{layer}.hook_{act}" for layer in layers]
-    runs = run_base_and_source(
+    whole_runs = partial(
+        run_base_and_source,
         lambda inputs, names_filter: model.run_with_cache(**inputs, names_filter=names_filter),
         dict(clean),
         dict(corrupt),
         direction,
-        resume_names(view, layers) + names,
-        names,
     )
-    values = sweep_cells(
+    return run_sweep(
         view,
-        runs.base_cache,
-        MaskPatch(act, masks, runs.source_cache),
+        whole_runs,
+        MaskPatch(act, masks),
         layers,
-        len(masks),
-        metrics,
-        batch_size,
+        [sorted(set(torch.nonzero(m)[:, 1].tolist())) for m in masks],
+        labels,
+        metric,
+        check_batch_size(len(masks) if batch_size is None else batch_size, view.device),
         progress,
         f"{act} sweep",
-        labels,
-    )
-    groups = [sorted(set(torch.nonzero(m)[:, 1].tolist())) for m in masks]
-    return collect_results(
-        metric,
-        metrics,
-        values,
-        runs,
-        layers=layers,
-        cells=groups,
-        cell_labels=labels,
         act=act,
-        direction=direction,
         cell_seconds=cell_seconds,
     )

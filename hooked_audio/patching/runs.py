@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from torch import Tensor
 
 from hooked_audio.patching.cells import metric_value
-from hooked_audio.patching.checks import check_direction
+from hooked_audio.patching.checks import check_aligned, check_direction
 from hooked_audio.patching.directions import Direction, base_and_source
 
 
@@ -22,7 +23,7 @@ class BaseAndSource:
     direction: Direction
     base_logits: Tensor
     base_cache: Any
-    source_logits: Tensor
+    source_logits: Tensor | None
     source_cache: Any
 
     @property
@@ -58,3 +59,30 @@ def run_base_and_source(
     base_logits, base_cache = run_with_cache(base_input, names_filter=list(base_names))
     source_logits, source_cache = run_with_cache(source_input, names_filter=list(source_names))
     return BaseAndSource(direction, base_logits, base_cache, source_logits, source_cache)
+
+
+#: what a sweep runs: `runs(base_names, source_names)` makes its base and source runs, caching
+#: those hooks (local names) of each
+SweepRuns = Callable[[Sequence[str], Sequence[str]], BaseAndSource]
+
+
+def view_runs(view: Any, clean: Tensor, corrupt: Tensor, direction: Direction) -> SweepRuns:
+    """The runs of a sweep between two inputs of one stream view (checked aligned)."""
+    check_direction(direction)
+    check_aligned(view, clean, corrupt)
+    return partial(run_base_and_source, view.run_with_cache, clean, corrupt, direction)
+
+
+def given_source(
+    view: Any, base_input: Tensor, source_cache: Any, direction: Direction
+) -> SweepRuns:
+    """The runs of a sweep whose source activations the caller cached already (e.g. from
+    another view of the same model): only `base_input` runs; the source logits are unknown
+    (None), so the caller gives the clean and corrupt metric values."""
+    check_direction(direction)
+
+    def runs(base_names: Sequence[str], source_names: Sequence[str]) -> BaseAndSource:
+        base_logits, base_cache = view.run_with_cache(base_input, names_filter=list(base_names))
+        return BaseAndSource(direction, base_logits, base_cache, None, source_cache)
+
+    return runs

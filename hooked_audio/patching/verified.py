@@ -30,12 +30,12 @@ from tqdm.auto import tqdm
 
 from hooked_audio.patching.batch_memory import resolve_batch_size
 from hooked_audio.patching.cells import Cells, metric_value
-from hooked_audio.patching.checks import check_aligned, check_count
+from hooked_audio.patching.checks import check_count, check_layer_act
 from hooked_audio.patching.directions import base_and_source
-from hooked_audio.patching.engine import resume_names, sweep_cells
+from hooked_audio.patching.engine import Patch, cached_runs, sweep_cells
 from hooked_audio.patching.head_sweep import HeadPatch, head_cells
-from hooked_audio.patching.layer_sweep import LAYER_ACTS, ActivationPatch
-from hooked_audio.patching.runs import run_base_and_source
+from hooked_audio.patching.layer_sweep import ActivationPatch
+from hooked_audio.patching.runs import BaseAndSource, given_source, view_runs
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
@@ -58,30 +58,24 @@ def verify_top_cells(
     whole map) or `share` (0-1, per layer; then `top_k=None`), optionally `max_cells` per
     layer. The result's `exact[l, c]` is True where `values[l, c]` is an exact patch;
     `metadata["exact_runs"]` counts the patched runs."""
-    if act not in LAYER_ACTS:
-        raise ValueError(f"act must be one of {LAYER_ACTS}, got {act!r}.")
+    act = check_layer_act(view, act)
     top_k, share, max_cells = _check_stop_rule(top_k, share, max_cells)
-    check_aligned(view, clean, corrupt)
     batch_size = resolve_batch_size(batch_size, view, clean, estimate.values.numel())
-    names = [f"blocks.{layer}.hook_{act}" for layer in estimate.layers]
-    with torch.no_grad():
-        runs = run_base_and_source(
-            view.run_with_cache,
-            clean,
-            corrupt,
-            estimate.direction,
-            resume_names(view, estimate.layers) + names,
-            names,
-        )
+    runs = cached_runs(
+        view,
+        view_runs(view, clean, corrupt, estimate.direction),
+        [ActivationPatch(act, [])],
+        estimate.layers,
+    )
     base_value, source_value = base_and_source(
         estimate.direction, estimate.clean_value, estimate.corrupt_value
     )
     check_same_runs(runs, metric, base_value, source_value)
     return _verify(
         view,
-        runs.base_cache,
+        runs,
         estimate,
-        lambda chunk: ActivationPatch(act, [estimate.cells[c] for c in chunk], runs.source_cache),
+        lambda chunk: ActivationPatch(act, [estimate.cells[c] for c in chunk]),
         metric,
         (base_value, source_value),
         _ranked_cells(estimate, base_value, top_k, share, max_cells),
@@ -98,7 +92,7 @@ def verify_top_head_cells(
     source_cache,
     metric: Callable[[Tensor], Tensor],
     estimate: SweepResult,
-    component: str = "cross_attn",
+    component: str | None = None,
     act: str | Sequence[str] = "z",
     positions: Cells | None = None,
     position_labels: Sequence[str] | None = None,
@@ -111,8 +105,9 @@ def verify_top_head_cells(
 ) -> SweepResult:
     """`verify_top_cells` for a per-head estimate (`head_integrated_gradients`): its top
     (head, cell)s patched exactly as `head_sweep` patches them. Give the arguments the
-    estimate was made with (the same `positions`, `by_pos`, component and acts); `share` needs
-    the estimate's clean and corrupt values (its `reference_values`)."""
+    estimate was made with (the same `positions`, `by_pos`, component and acts; `component`
+    None is the view's last attention, as in `head_sweep`); `share` needs the estimate's clean
+    and corrupt values (its `reference_values`)."""
     top_k, share, max_cells = _check_stop_rule(top_k, share, max_cells)
     plan = head_cells(
         base_view,
@@ -133,11 +128,13 @@ def verify_top_head_cells(
             f"{len(plan.cells)}: pass the positions, labels and component it was made with."
         )
     batch_size = resolve_batch_size(batch_size, base_view, base_input, estimate.values.numel())
-    with torch.no_grad():
-        base_logits, base_cache = base_view.run_with_cache(
-            base_input, names_filter=resume_names(base_view, estimate.layers)
-        )
-    base_value = metric_value(metric, base_logits, "on the base run")
+    runs = cached_runs(
+        base_view,
+        given_source(base_view, base_input, source_cache, estimate.direction),
+        [HeadPatch(plan.component, plan.acts, [])],
+        estimate.layers,
+    )
+    base_value = metric_value(metric, runs.base_logits, "on the base run")
     expected, source_value = base_and_source(
         estimate.direction, estimate.clean_value, estimate.corrupt_value
     )
@@ -153,16 +150,16 @@ def verify_top_head_cells(
         )
     return _verify(
         base_view,
-        base_cache,
+        runs,
         estimate,
-        lambda chunk: HeadPatch(component, plan.acts, [plan.cells[c] for c in chunk], source_cache),
+        lambda chunk: HeadPatch(plan.component, plan.acts, [plan.cells[c] for c in chunk]),
         metric,
         (base_value, source_value),
         _ranked_cells(estimate, base_value, top_k, share, max_cells),
         share,
         batch_size,
         progress,
-        f"{component}.{'+'.join(plan.acts)}",
+        f"{plan.component}.{'+'.join(plan.acts)}",
     )
 
 
@@ -205,9 +202,9 @@ def _ranked_cells(
 
 def _verify(
     view: AudioStream,
-    base_cache,
+    runs: BaseAndSource,
     estimate: SweepResult,
-    make_patch: Callable[[list[int]], object],
+    make_patch: Callable[[list[int]], Patch],
     metric: Callable[[Tensor], Tensor],
     base_and_source_values: tuple[float, float],
     orders: list[list[int]],
@@ -234,7 +231,7 @@ def _verify(
             chunk = order[first : first + batch_size]
             found = sweep_cells(
                 view,
-                base_cache,
+                runs,
                 make_patch(chunk),
                 [layer],
                 len(chunk),

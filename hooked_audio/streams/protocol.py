@@ -31,6 +31,9 @@ STREAM_MEMBERS = (
     "device",
     "causal",
     "qk_hook_names",
+    "attention_names",
+    "block_writers",
+    "layer_acts",
     "run_with_cache",
     "run_with_hooks",
     "hooks",
@@ -69,11 +72,24 @@ class AudioStream(Protocol):
         and keys the pattern is computed from; `query_key(layer, resid_pre)` recomputes them
         `[batch, pos, head, d_head]`; `key_heads(layer, k)` repeats grouped keys per query
         head; `causal`: whether the stack's self-attention is causal.
+
+    What a block holds (the engines take activation names from these, never from a model):
+        `attention_names`: the block's attentions (`("attn",)`, or `("attn", "cross_attn")`
+        on a decoder that reads another stack); `block_writers`: those and "mlp", part `p`
+        writing `blocks.{l}.hook_{p}_out`; `layer_acts`: the `act`s of the
+        `blocks.{l}.hook_{act}` `[batch, pos, d_model]` activations a layer sweep patches.
     """
 
     model: Any
     causal: bool
     qk_hook_names: tuple[str, str]
+    attention_names: tuple[str, ...]
+
+    @property
+    def block_writers(self) -> tuple[str, ...]: ...
+
+    @property
+    def layer_acts(self) -> tuple[str, ...]: ...
 
     @property
     def cfg(self) -> TransformerLensConfig: ...

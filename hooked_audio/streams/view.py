@@ -186,6 +186,23 @@ class StreamView:
     #: the attentions of a block that write to the residual stream
     attention_names: tuple[str, ...] = ("attn",)
 
+    @property
+    def block_writers(self) -> tuple[str, ...]:
+        """The parts of a block that write to the residual stream: its attentions, then "mlp".
+        Part `p` of block `l` writes `blocks.{l}.hook_{p}_out`."""
+        return (*self.attention_names, "mlp")
+
+    @property
+    def layer_acts(self) -> tuple[str, ...]:
+        """The activations `act` of a block, `blocks.{l}.hook_{act}` `[batch, pos, d_model]`,
+        that a layer sweep can patch: every hook of block 0 that is not inside one of its
+        parts (its residual streams, and what each of `block_writers` writes)."""
+        return tuple(
+            name[len("blocks.0.hook_") :]
+            for name in self.hook_dict
+            if name.startswith("blocks.0.hook_") and name.count(".") == 2
+        )
+
     def accumulated_bias(
         self, layer: int, mlp_input: bool = False, include_mlp_biases: bool = True
     ) -> Float[Tensor, " d_model"]:

@@ -187,7 +187,7 @@ def test_senders_and_heads_are_checked(setup):
     with pytest.raises(ValueError, match="head 9 is outside the 4 heads"):
         direct_path(view, tokens, corrupt_tokens, logit_diff, Sender(0, "attn", 9), 1)
     with pytest.raises(ValueError, match="component must be one of"):
-        Sender(0, "ffn")
+        direct_path(view, tokens, corrupt_tokens, logit_diff, Sender(0, "ffn"), 1)
     with pytest.raises(TypeError, match="integer"):
         Sender(0, "attn", 1.0)
     _, cache = view.run_with_cache(corrupt_tokens)
