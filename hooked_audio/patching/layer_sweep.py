@@ -35,23 +35,38 @@ def copy_positions(target: Tensor, source: Tensor, groups: list[list[int]], rows
 
 
 @dataclass
-class ActivationPatch(Patch):
-    """`blocks.{l}.hook_{act}` at a group of positions, from the source run."""
+class LayerActPatch(Patch):
+    """`blocks.{l}.hook_{act}` with the cells' positions from the source run; subclasses say
+    which positions (`replace`). `resid_pre` changes the residual stream the run resumes
+    from, any other act is replaced by its hook."""
 
     act: str
-    groups: list[list[int]]
 
     def source_names(self, layers: Sequence[int]) -> list[str]:
         return [f"blocks.{layer}.hook_{self.act}" for layer in layers]
+
+    def replace(self, x: Tensor, source: Tensor, cells: list[int], rows: int) -> Tensor:
+        """`x` (the cells stacked, `rows` rows each) with each cell's positions from `source`."""
+        raise NotImplementedError
 
     def apply(
         self, layer: int, cells: list[int], resid: Tensor, rows: int, runs: BaseAndSource
     ) -> tuple[Tensor, list[HookSpec]]:
         name = f"blocks.{layer}.hook_{self.act}"
-        source, groups = runs.source_cache[name], [self.groups[c] for c in cells]
+        source = runs.source_cache[name]
         if self.act == "resid_pre":
-            return copy_positions(resid, source, groups, rows), []
-        return resid, [(name, lambda x, hook: copy_positions(x.clone(), source, groups, rows))]
+            return self.replace(resid, source, cells, rows), []
+        return resid, [(name, lambda x, hook: self.replace(x, source, cells, rows))]
+
+
+@dataclass
+class ActivationPatch(LayerActPatch):
+    """`blocks.{l}.hook_{act}` at a group of positions per cell, from the source run."""
+
+    groups: list[list[int]]
+
+    def replace(self, x: Tensor, source: Tensor, cells: list[int], rows: int) -> Tensor:
+        return copy_positions(x.clone(), source, [self.groups[c] for c in cells], rows)
 
 
 def layer_sweep(

@@ -32,8 +32,9 @@ from hooked_audio.patching.checks import (
     check_layers,
 )
 from hooked_audio.patching.directions import Direction, base_and_source
-from hooked_audio.patching.engine import HookSpec, Metric, Patch, run_sweep
-from hooked_audio.patching.runs import BaseAndSource, run_base_and_source
+from hooked_audio.patching.engine import Metric, run_sweep
+from hooked_audio.patching.layer_sweep import LayerActPatch
+from hooked_audio.patching.runs import run_base_and_source
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream
 
@@ -52,24 +53,15 @@ class WholeInputModel(Protocol):
 
 
 @dataclass
-class MaskPatch(Patch):
-    """`blocks.{l}.hook_{act}` where a `[batch, pos]` mask is True, from the source run."""
+class MaskPatch(LayerActPatch):
+    """`blocks.{l}.hook_{act}` where a cell's `[batch, pos]` mask is True, from the source
+    run."""
 
-    act: str
     masks: list[Tensor]
 
-    def source_names(self, layers: Sequence[int]) -> list[str]:
-        return [f"blocks.{layer}.hook_{self.act}" for layer in layers]
-
-    def apply(
-        self, layer: int, cells: list[int], resid: Tensor, rows: int, runs: BaseAndSource
-    ) -> tuple[Tensor, list[HookSpec]]:
-        name = f"blocks.{layer}.hook_{self.act}"
-        mask = torch.cat([self.masks[c] for c in cells]).to(resid.device)[..., None]
-        source = runs.source_cache[name].repeat(len(cells), 1, 1)
-        if self.act == "resid_pre":
-            return torch.where(mask, source, resid), []
-        return resid, [(name, lambda x, hook: torch.where(mask, source, x))]
+    def replace(self, x: Tensor, source: Tensor, cells: list[int], rows: int) -> Tensor:
+        mask = torch.cat([self.masks[c] for c in cells]).to(x.device)[..., None]
+        return torch.where(mask, source.repeat(len(cells), 1, 1), x)
 
 
 def _as_masks(cells: Sequence[Cell], shape: torch.Size) -> list[Tensor]:
