@@ -24,12 +24,12 @@ import whisper
 from hooked_audio.audio import load_audio
 from hooked_audio.constants import SAMPLE_RATE, SECONDS_PER_POSITION
 from hooked_audio.models.whisper.inference import transcribe_options
-from hooked_audio.models.whisper.transcript_diff import changed_words, strip_punctuation
 from hooked_audio.models.whisper.word_timing import timed_words
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.pairs.difference_span import difference_span, position_difference
 from hooked_audio.patching.time_cells import speech_frames
 from hooked_audio.word_times.matching import split_words
+from hooked_audio.word_times.transcript_diff import changed_words, strip_punctuation
 
 
 def _time_changed_word_by_sound(
