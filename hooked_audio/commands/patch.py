@@ -3,10 +3,10 @@
 The pair is labelled by the model (`hooked_audio.models.whisper.transcribed_pair`: the two
 transcripts must differ in one word) and measured as a study measures a bundled pair: the
 logit difference between the clean word and its replacement where the decoder predicts it
-(`hooked_audio.study.word_contrast`), the encoder's `resid_pre` patched one cell (word, window
-or frame: `hooked_audio.study.pair_cells`) and layer at a time (`resid_pre_sweep`), denoising
-(clean frames into the corrupt run: do they bring the clean word back?) and noising (corrupt
-frames into the clean run: do they take it away?).
+(`hooked_audio.models.whisper.word_contrast`), the encoder's `resid_pre` patched one cell
+(word, window or frame: `hooked_audio.study.pair_cells`) and layer at a time
+(`resid_pre_sweep`), denoising (clean frames into the corrupt run: do they bring the clean word
+back?) and noising (corrupt frames into the clean run: do they take it away?).
 
 Patching swaps frames at equal times, so the clips must have the same length: two separate
 recordings are time-warped onto the clean one with `--align` (`align_pair`, DTW on log-mel).

@@ -27,8 +27,10 @@ from hooked_audio.streams.protocol import AudioStream
 class PairContrast(Protocol):
     """A content pair's default metric on one model: what tells the clean word from its
     replacement. `metric()` maps the audio stream's output to a scalar that is larger when the
-    model hears the clean word (`per_example=True`: one value per row)."""
+    model hears the clean word (`per_example=True`: one value per row); `metric_name` names it
+    in figures and the results table."""
 
+    metric_name: str
     clean_word: str
     replacement: str
     word_index: int

@@ -15,8 +15,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
-
 #: HF `model_type`s of the encoder family (`HookedAudioEncoder`)
 AUDIO_ENCODER_TYPES = ("wav2vec2", "hubert")
 
@@ -35,25 +33,25 @@ def hf_model_type(path: Path) -> str | None:
     return str(raw.get("model_type"))
 
 
-def load_model(name_or_path: str | os.PathLike, device: str | torch.device | None = None) -> Any:
+def load_model(name_or_path: str | os.PathLike) -> Any:
     """The hooked model of any family for a name or checkpoint path (see the module
-    docstring), on `device` (default: the CPU) in float32."""
+    docstring), on the CPU in float32 (move it with `.to(...)`)."""
     path = Path(name_or_path).expanduser()
     model_type = hf_model_type(path)
     if model_type in AUDIO_ENCODER_TYPES:
         from hooked_audio.models.audio_encoder import HookedAudioEncoder
 
-        return HookedAudioEncoder.from_pretrained(path, device=device)
+        return HookedAudioEncoder.from_pretrained(path)
     if model_type is None or model_type == "whisper":
         from hooked_audio.models.whisper import HookedWhisper
 
-        return HookedWhisper.from_pretrained(str(name_or_path), device=device)
+        return HookedWhisper.from_pretrained(str(name_or_path))
     from hooked_audio.models.audio_lm.architectures import ARCHITECTURES
 
     if model_type in ARCHITECTURES:
         from hooked_audio.models.audio_lm import HookedAudioLM
 
-        return HookedAudioLM.from_pretrained(str(path), device=device)
+        return HookedAudioLM.from_pretrained(str(path))
     raise ValueError(
         f"{str(path)!r} holds a HF {model_type!r} model; the library loads whisper, "
         f"{', '.join(AUDIO_ENCODER_TYPES)} and the audio LMs {', '.join(ARCHITECTURES)}."

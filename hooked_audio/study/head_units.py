@@ -22,6 +22,7 @@ from hooked_audio.patching.head_integrated_gradients import head_integrated_grad
 from hooked_audio.patching.head_sweep import head_sweep
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.patching.verified import verify_top_head_cells
+from hooked_audio.study.modes import ModeEngines, run_mode
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ def head_unit(
         position_labels=plan.cells.labels,
     )
     args = (base_view, base_input, source_cache, plan.contrast.metric())
-    if spec.mode == "exact":
+
+    def exact() -> SweepResult:
         with torch.no_grad():
             return head_sweep(
                 *args,
@@ -89,22 +91,27 @@ def head_unit(
                 progress=bar,
                 batch_size=spec.batch_size,
             )
-    result = head_integrated_gradients(
-        *args,
-        **common,
-        layers=layers,
-        direction=direction,
-        reference_values=reference,
-        steps=spec.steps,
-        progress=False,
+
+    return run_mode(
+        spec,
+        ModeEngines(
+            exact=exact,
+            estimate=lambda: head_integrated_gradients(
+                *args,
+                **common,
+                layers=layers,
+                direction=direction,
+                reference_values=reference,
+                steps=spec.steps,
+                progress=False,
+            ),
+            verify=lambda estimate: verify_top_head_cells(
+                *args,
+                estimate,
+                **common,
+                top_k=spec.verify_top_k,
+                batch_size=spec.batch_size,
+                progress=False,
+            ),
+        ),
     )
-    if spec.mode == "verified":
-        result = verify_top_head_cells(
-            *args,
-            result,
-            **common,
-            top_k=spec.verify_top_k,
-            batch_size=spec.batch_size,
-            progress=False,
-        )
-    return result

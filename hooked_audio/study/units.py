@@ -22,6 +22,7 @@ from hooked_audio.patching import (
     verify_top_cells,
 )
 from hooked_audio.study.head_units import HEAD_STUDY_ACTS, head_unit
+from hooked_audio.study.modes import ModeEngines, run_mode
 from hooked_audio.study.pair_plan import PairPlan, plan_pair
 from hooked_audio.study.rows import adaptive_rows, sweep_rows
 from hooked_audio.study.spec import StudySpec
@@ -79,36 +80,39 @@ def layer_unit(family: ModelFamily, plan: PairPlan, unit: StudyUnit, spec: Study
     args = (view, *plan.frames(family), plan.contrast.metric())
     common = dict(act=unit.act, direction=unit.direction, layers=list(unit.layers))
     cells = plan.cells.cells
-    if spec.mode == "exact":
-        return layer_sweep(
-            *args,
-            **common,
-            cells=cells,
-            labels=plan.cells.labels,
-            batch_size=spec.batch_size,
-            progress=progress,
-        )
-    if spec.mode == "adaptive":
-        return adaptive_map(
-            *args,
-            **common,
-            cells=cells,
-            window=spec.adaptive_window,
-            threshold=spec.adaptive_threshold,
-            batch_size=spec.batch_size,
-            progress=False,
-        )
-    result = integrated_gradients(*args, **common, cells=cells, steps=spec.steps, progress=False)
-    if spec.mode == "verified":
-        result = verify_top_cells(
-            *args,
-            result,
-            act=unit.act,
-            top_k=spec.verify_top_k,
-            batch_size=spec.batch_size,
-            progress=False,
-        )
-    return result
+    return run_mode(
+        spec,
+        ModeEngines(
+            exact=lambda: layer_sweep(
+                *args,
+                **common,
+                cells=cells,
+                labels=plan.cells.labels,
+                batch_size=spec.batch_size,
+                progress=progress,
+            ),
+            adaptive=lambda: adaptive_map(
+                *args,
+                **common,
+                cells=cells,
+                window=spec.adaptive_window,
+                threshold=spec.adaptive_threshold,
+                batch_size=spec.batch_size,
+                progress=False,
+            ),
+            estimate=lambda: integrated_gradients(
+                *args, **common, cells=cells, steps=spec.steps, progress=False
+            ),
+            verify=lambda estimate: verify_top_cells(
+                *args,
+                estimate,
+                act=unit.act,
+                top_k=spec.verify_top_k,
+                batch_size=spec.batch_size,
+                progress=False,
+            ),
+        ),
+    )
 
 
 def _device(name) -> torch.device:

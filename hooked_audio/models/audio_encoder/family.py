@@ -31,6 +31,7 @@ class CTCContrast:
     """A content pair on a CTC model: the clean transcript and the same transcript with the
     changed word replaced, as label ids. Its metric is `log p(clean) - log p(corrupt)`."""
 
+    metric_name = "CTC log-likelihood diff"
     clean_labels: Tensor
     corrupt_labels: Tensor
     blank: int

@@ -1,6 +1,6 @@
 """A content minimal pair from two recordings, labelled by the model's own transcripts.
 
-The study machinery (`hooked_audio.study.word_contrast`, `pair_cells`) works on a
+The study machinery (`hooked_audio.models.whisper.word_contrast`, `pair_cells`) works on a
 `MinimalPair` whose clean text, changed word and word times are known. For a user's own two
 clips they are read off openai-whisper's `transcribe` on the model: the clean clip's words
 with word timestamps (or reference times the caller knows better), the corrupt clip's text,

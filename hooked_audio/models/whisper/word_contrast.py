@@ -32,6 +32,7 @@ class WordContrast:
     word's index among the clean text's words.
     """
 
+    metric_name = "logit diff"
     tokens: Int[Tensor, "1 n_tokens"]
     position: int
     correct: int
