@@ -44,6 +44,7 @@ import torch  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from hooked_audio import HookedWhisper  # noqa: E402
+from hooked_audio.models.whisper.word_contrast import word_contrast  # noqa: E402
 from hooked_audio.pairs import bundled_pairs  # noqa: E402
 from hooked_audio.patching import (  # noqa: E402
     adaptive_resid_pre_map,
@@ -54,7 +55,6 @@ from hooked_audio.patching import (  # noqa: E402
     resid_pre_attribution_qk,
     verify_top_cells,
 )
-from hooked_audio.study.contrast import word_contrast  # noqa: E402
 from hooked_audio.study.pair_cells import pair_cells  # noqa: E402
 
 CONTENT_PAIRS = ["paris-berlin", "football-tennis", "car-bike"]

@@ -35,9 +35,10 @@ from pathlib import Path
 import torch
 
 from hooked_audio import HookedWhisper
+from hooked_audio.models.whisper.word_contrast import word_contrast  # noqa: E402
 from hooked_audio.pairs import bundled_pairs
 from hooked_audio.patching import layer_sweep
-from hooked_audio.study import StudySpec, run_study, word_contrast
+from hooked_audio.study import StudySpec, run_study
 from hooked_audio.study.pair_cells import pair_cells
 
 CONTENT_PAIRS = ("car-bike", "football-tennis", "paris-berlin")

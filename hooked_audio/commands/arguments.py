@@ -39,11 +39,32 @@ def port_number(text: str) -> int:
     return value
 
 
-def add_model_argument(parser: argparse.ArgumentParser) -> None:
-    """`--model`: a Whisper name or checkpoint path, loaded only after the other arguments
-    are checked (`HookedWhisper.from_pretrained`)."""
+def add_model_argument(parser: argparse.ArgumentParser, families: str = "Whisper") -> None:
+    """`--model`: a model name or checkpoint path, loaded only after the other arguments are
+    checked (`hooked_audio.models.loading.load_model`); `families`: what the command runs on,
+    for the help."""
     parser.add_argument(
         "--model",
         default="tiny.en",
-        help="tiny.en (packaged), base, or a checkpoint path (default: tiny.en)",
+        help=f"tiny.en (packaged), base, or a checkpoint path or HF folder; runs on {families} "
+        "(default: tiny.en)",
     )
+
+
+def load_whisper_for(command: str, name_or_path: str, **kwargs):
+    """`--model` of a command that runs on Whisper only: the loaded `HookedWhisper`, or a
+    ValueError naming the family the checkpoint holds and the command that serves it."""
+    from pathlib import Path
+
+    from hooked_audio.models.loading import hf_model_type
+    from hooked_audio.models.whisper import HookedWhisper
+
+    model_type = hf_model_type(Path(name_or_path).expanduser())
+    if model_type not in (None, "whisper"):
+        raise ValueError(
+            f"hooked-audio {command} runs on Whisper models; --model {name_or_path} holds a "
+            f"{model_type!r} model. `hooked-audio study` runs on wav2vec2 / HuBERT CTC models "
+            "too; in Python, every engine of hooked_audio.patching runs on any family's "
+            "stream views."
+        )
+    return HookedWhisper.from_pretrained(name_or_path, **kwargs)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from hooked_audio.audio import load_audio
-from hooked_audio.commands.arguments import add_model_argument, positive_int
+from hooked_audio.commands.arguments import add_model_argument, load_whisper_for, positive_int
 from hooked_audio.models.whisper.head_timing import QUERIES, timed_clips
 from hooked_audio.models.whisper.reference_words import (
     TimedClip,
@@ -162,12 +162,11 @@ def run_heads_command(args: argparse.Namespace) -> int:
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise ValueError(f"--plot {args.plot}: name a .png file to draw into.")
     clips = load_clips(args.audio, args.words)
-    from hooked_audio.models.whisper import HookedWhisper
     from hooked_audio.models.whisper.head_timing import rank_cross_attention_heads
 
     if args.find and len(clips) < 2:
         raise ValueError("--find needs at least 2 clips: it ranks on some and holds others out.")
-    model = HookedWhisper.from_pretrained(args.model)
+    model = load_whisper_for("heads", args.model)
     table = rank_cross_attention_heads(model, clips, query=args.query)
     search = _find(model, clips, args.max_heads) if args.find else None
     if args.plot is not None:

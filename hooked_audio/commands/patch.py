@@ -3,10 +3,10 @@
 The pair is labelled by the model (`hooked_audio.models.whisper.transcribed_pair`: the two
 transcripts must differ in one word) and measured as a study measures a bundled pair: the
 logit difference between the clean word and its replacement where the decoder predicts it
-(`hooked_audio.study.word_contrast`), the encoder's `resid_pre` patched one cell (word, window
-or frame: `hooked_audio.study.pair_cells`) and layer at a time (`resid_pre_sweep`), denoising
-(clean frames into the corrupt run: do they bring the clean word back?) and noising (corrupt
-frames into the clean run: do they take it away?).
+(`hooked_audio.models.whisper.word_contrast`), the encoder's `resid_pre` patched one cell
+(word, window or frame: `hooked_audio.study.pair_cells`) and layer at a time
+(`resid_pre_sweep`), denoising (clean frames into the corrupt run: do they bring the clean word
+back?) and noising (corrupt frames into the clean run: do they take it away?).
 
 Patching swaps frames at equal times, so the clips must have the same length: two separate
 recordings are time-warped onto the clean one with `--align` (`align_pair`, DTW on log-mel).
@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from hooked_audio.audio import load_audio
-from hooked_audio.commands.arguments import add_model_argument, non_negative_int
+from hooked_audio.commands.arguments import add_model_argument, load_whisper_for, non_negative_int
 from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
 from hooked_audio.models.whisper.inference import TRANSCRIBE_DECODING
 from hooked_audio.models.whisper.reference_words import (
@@ -240,7 +240,7 @@ def _contrast(model, pair, clean_frames, corrupt_frames, min_gap: float):
     when it cannot be read at the changed word or barely moves."""
     import torch
 
-    from hooked_audio.study.contrast import word_contrast
+    from hooked_audio.models.whisper.word_contrast import word_contrast
 
     contrast = word_contrast(model, pair)
     if contrast.word_index != pair.meta["changed_index"]:
@@ -332,11 +332,10 @@ def _time_axis(model, pair, cells, step, view, clean_frames, corrupt_frames, met
 
 def run_patch_command(args: argparse.Namespace) -> int:
     clean, corrupt, score, words, origin = _check_inputs(args)
-    from hooked_audio.models.whisper import HookedWhisper
     from hooked_audio.models.whisper.transcribed_pair import transcribed_pair, warp_refusal
     from hooked_audio.study.pair_cells import pair_cells
 
-    model = HookedWhisper.from_pretrained(args.model)
+    model = load_whisper_for("patch", args.model)
     check_layers(args.layers, model.dims.n_audio_layer)  # before any transcription or sweep
     change = None if args.change is None else tuple(args.change)
     try:

@@ -16,7 +16,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from hooked_audio.commands.arguments import add_model_argument, positive_int
+from hooked_audio.commands.arguments import add_model_argument, load_whisper_for, positive_int
 from hooked_audio.constants import SAMPLE_RATE
 
 #: clips scored by the spliced-loss check (each at most one 30 s window)
@@ -98,7 +98,6 @@ def run_train(args: argparse.Namespace) -> int:
     options = _architecture_options(args)
     sae_lens()  # fail before the model loads when the sae extra is missing
 
-    from hooked_audio import HookedWhisper
     from hooked_audio.activation_store import ActivationStore, write_activations
     from hooked_audio.models.whisper.activation_source import WhisperEncoderSource
     from hooked_audio.models.whisper.transcript_loss import TranscriptLoss
@@ -112,7 +111,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     training_config(args.architecture, 1, args.d_sae, **options)  # checks the options
     clips = _clips(args.clips)
-    model = HookedWhisper.from_pretrained(args.model)
+    model = load_whisper_for("sae", args.model)
     source = WhisperEncoderSource(model, args.model)
     store = ActivationStore(
         write_activations(source, clips, [args.hook], args.out / "store", padding=args.padding)
@@ -173,12 +172,11 @@ def run_dashboard(args: argparse.Namespace) -> int:
                 "`hooked-audio sae train --out` wrote."
             )
     _check_clips_argument(args.clips)
-    from hooked_audio import HookedWhisper
     from hooked_audio.activation_store import ActivationStore
     from hooked_audio.sae import load_sae
     from hooked_audio.sae.dashboard import write_dashboard
 
-    model = HookedWhisper.from_pretrained(args.model)
+    model = load_whisper_for("sae", args.model)
     sae = load_sae(run / "sae", model)
     page = write_dashboard(
         sae,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hooked_audio.commands.arguments import add_model_argument, port_number
+from hooked_audio.commands.arguments import add_model_argument, load_whisper_for, port_number
 
 
 def add_serve_parser(sub) -> None:
@@ -39,11 +39,10 @@ def run_serve_command(args: argparse.Namespace) -> int:
         raise ImportError(
             f'The page needs Dash ({error}): pip install -e ".[serve]" (or hooked-audio[serve]).'
         ) from error
-    from hooked_audio import HookedWhisper
 
     if args.sae is not None and not args.sae.is_dir():
         raise ValueError(f"--sae {str(args.sae)!r} is not a folder (an SAE in SAELens's format).")
-    model = HookedWhisper.from_pretrained(args.model)
+    model = load_whisper_for("serve", args.model)
     sae = None
     if args.sae is not None:
         from hooked_audio.sae import load_sae

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from hooked_audio.audio import load_audio
-from hooked_audio.commands.arguments import add_model_argument
+from hooked_audio.commands.arguments import add_model_argument, load_whisper_for
 from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
 from hooked_audio.models.whisper.frame_interventions import (
     SPAN_FORMAT,
@@ -27,7 +27,7 @@ from hooked_audio.models.whisper.frame_interventions import (
     span_positions,
 )
 from hooked_audio.models.whisper.inference import TRANSCRIBE_DECODING
-from hooked_audio.models.whisper.transcript_diff import changed_words
+from hooked_audio.word_times.transcript_diff import changed_words
 
 
 def frame_span_argument(text: str) -> FrameSpan:
@@ -172,9 +172,7 @@ def run_transcribe_command(args: argparse.Namespace) -> int:
     import torch
     import whisper
 
-    from hooked_audio.models.whisper import HookedWhisper
-
-    model = HookedWhisper.from_pretrained(args.model)
+    model = load_whisper_for("transcribe", args.model)
     hooks = intervention_hooks(model, args.ablate, args.patch, source)
     options = window_transcribe_options(model, seconds)
     with torch.no_grad():

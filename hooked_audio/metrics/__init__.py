@@ -9,12 +9,15 @@ or `reduce="none"`. Decoder logits at index `i` predict token `i + 1`.
 - `LogitDiff`: logit(correct) - logit(incorrect) (token sets by logsumexp); positive = correct.
 - `LogProb`, `Probability`, `Accuracy`: of a token or token set at one position.
 - `KLDivergence`: KL(reference || patched), >= 0, 0 = matches the reference.
+- `CTCLogLikelihoodDiff`: log p(clean transcript) - log p(corrupt transcript) under a CTC head
+  (wav2vec2 / HuBERT logits `[batch, pos, d_vocab]`).
 - `normalised_recovery`, `Recovery`: 0 = corrupt, 1 = clean.
 - `first_difference`, `answer_from_transcripts`, `PairAnswer`: the answer token of a
   clean/corrupt audio pair, from Whisper's own greedy transcripts.
 """
 
 from hooked_audio.metrics.answers import PairAnswer, answer_from_transcripts, first_difference
+from hooked_audio.metrics.ctc import CTCLogLikelihoodDiff
 from hooked_audio.metrics.kl import KLDivergence
 from hooked_audio.metrics.logit_diff import LogitDiff
 from hooked_audio.metrics.probability import Accuracy, LogProb, Probability
@@ -22,6 +25,7 @@ from hooked_audio.metrics.recovery import Recovery, normalised_recovery
 
 __all__ = [
     "Accuracy",
+    "CTCLogLikelihoodDiff",
     "KLDivergence",
     "LogProb",
     "LogitDiff",

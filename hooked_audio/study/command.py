@@ -24,7 +24,9 @@ def add_study_parser(sub) -> None:
         help="'bundled', a PairSet folder, or a CSV of "
         "sentence,word,replacement[,voice] rows to synthesise",
     )
-    add_model_argument(parser)
+    add_model_argument(
+        parser, "Whisper and wav2vec2 / HuBERT CTC models (a HF folder with vocab.json)"
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -187,9 +189,10 @@ def run_study_command(args: argparse.Namespace) -> int:
     if args.workers is not None and args.ray is None:
         raise ValueError("--workers sets the number of Ray workers: use it with --ray.")
     noises = [parse_noise(text) for text in args.compare_noise]
-    from hooked_audio.models.whisper import HookedWhisper
+    from hooked_audio.models.family import model_family
+    from hooked_audio.models.loading import load_model
     from hooked_audio.study.pair_source import load_pairs
-    from hooked_audio.study.run import run_study
+    from hooked_audio.study.run import check_acts, run_study
 
     executor = None
     if args.ray is not None:
@@ -202,7 +205,12 @@ def run_study_command(args: argparse.Namespace) -> int:
 
         executor = LocalExecutor(args.device)
     pairs = load_pairs(args.pairs)
-    model = HookedWhisper.from_pretrained(args.model)
+    model = load_model(args.model)
+    try:
+        family = model_family(model)
+    except TypeError as error:
+        raise ValueError(str(error)) from None
+    check_acts(family, spec.acts)  # before any pair is planned
     result = run_study(
         model,
         pairs,

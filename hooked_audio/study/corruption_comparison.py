@@ -24,10 +24,10 @@ import torch
 from tqdm.auto import tqdm
 
 from hooked_audio.corruptions import pink_noise, white_noise
+from hooked_audio.models.family import model_family
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.patching import layer_sweep
 from hooked_audio.patching.checks import check_layers
-from hooked_audio.study.contrast import word_contrast
 from hooked_audio.study.pair_cells import pair_cells
 
 NOISES: dict[str, Callable] = {"white": white_noise, "pink": pink_noise}
@@ -83,26 +83,26 @@ def compare_corruptions(
     Summarise with `corruption_table(rows)`."""
     if not margin_s >= 0:
         raise ValueError(f"margin_s must be >= 0, got {margin_s}.")
-    layers = check_layers(layers, model.dims.n_audio_layer)
+    family = model_family(model)
+    layers = check_layers(layers, family.layers("audio"))
     pairs = [p for p in pairs if p.kind == "content"]
     if not pairs:
         raise ValueError("compare_corruptions needs content pairs (one changed word each).")
-    step = model.window_seconds / model.dims.n_audio_ctx
     rows = []
     bar = tqdm(total=len(pairs) * (1 + len(noises)), disable=not progress, desc="corruptions")
     for pair in pairs:
-        contrast = word_contrast(model, pair)
-        metric, tokens = contrast.metric(), contrast.tokens
-        cells = pair_cells(pair, granularity, model.dims.n_audio_ctx, step)
+        contrast = family.pair_contrast(pair)
+        metric, view = contrast.metric(), family.audio_stream(contrast)
+        clean = family.audio_inputs(pair.clean_audio)
+        cells = pair_cells(pair, granularity, clean.shape[-1], family.seconds_per_position)
         centres = np.array([(a + b) / 2 for a, b in cells.seconds])
-        clean = model.to_frames(pair.clean_audio)
         corruptions = [("minimal pair", pair.corrupt_audio)] + [
             (noise.name, noise.apply(pair)) for noise in noises
         ]
         for name, audio in corruptions:
-            corrupt = model.to_frames(audio)
+            corrupt = family.audio_inputs(audio)
             with torch.no_grad():
-                gap = float(metric(model(clean, tokens)) - metric(model(corrupt, tokens)))
+                gap = float(metric(view(clean)) - metric(view(corrupt)))
             base = {"pair": pair.id, "corruption": name, "gap": gap}
             if not abs(gap) >= min_gap:
                 rows += [
@@ -118,7 +118,7 @@ def compare_corruptions(
                 bar.update(1)
                 continue
             result = layer_sweep(
-                model.encoder_stream(tokens),
+                view,
                 clean,
                 corrupt,
                 metric,

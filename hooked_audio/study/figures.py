@@ -34,10 +34,13 @@ RECOVERY_AXIS = "recovery (0 = corrupt, 1 = clean)"
 
 
 def metric_name(rows: pd.DataFrame) -> str:
-    """The metric the rows' recoveries normalise, named from the data."""
+    """The metric the rows' recoveries normalise, named from the data (rows written before
+    studies named their metric are Whisper's logit differences)."""
+    names = rows["metric"].dropna().unique() if "metric" in rows else []
+    name = names[0] if len(names) == 1 else "logit diff"
     if rows["changed_word"].nunique() == 1:
-        return f"logit diff {rows['changed_word'].iloc[0]!r} - {rows['replacement'].iloc[0]!r}"
-    return "logit diff clean word - replacement"
+        return f"{name} {rows['changed_word'].iloc[0]!r} - {rows['replacement'].iloc[0]!r}"
+    return f"{name} clean word - replacement"
 
 
 def pair_map_figure(result, pair, act: str | None = None, mel=None, n_mels: int = 80):

@@ -61,9 +61,9 @@ def run_pairs_command(args: argparse.Namespace) -> int:
     if out.done and not args.json:
         print(f"Resuming: {len(out.done)} pairs already built in {args.out}.")
     if recorded:
-        from hooked_audio.models.whisper import HookedWhisper
+        from hooked_audio.commands.arguments import load_whisper_for
 
-        model = HookedWhisper.from_pretrained(args.model)
+        model = load_whisper_for("pairs", args.model)
         built = iter_pairs_from_recordings(model, args.csv, out.done, progress=not args.json)
     else:
         built = iter_pairs_from_csv(args.csv, out.done, progress=not args.json)

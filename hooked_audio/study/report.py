@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hooked_audio.models.family import ModelFamily, model_family
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.safe_files import write_text
 from hooked_audio.study import report_figures as figures
@@ -30,19 +31,11 @@ REPORT_FILE = "report.html"
 ONSET_BIN_S = 0.1
 
 
-def heard(model, pair: MinimalPair) -> tuple[str, str]:
-    """What a `HookedWhisper` transcribes from the pair's clean and corrupt clips (greedy,
-    no timestamps; one batched decode)."""
-    import torch
-    import whisper
-
-    from hooked_audio.models.whisper.inference import greedy_options
-
-    options = greedy_options(model)
-    with torch.no_grad():
-        mel = model.to_mel([pair.clean_audio, pair.corrupt_audio])
-        clean, corrupt = whisper.decode(model, mel, options)
-    return clean.text.strip(), corrupt.text.strip()
+def heard(family: ModelFamily, pair: MinimalPair) -> tuple[str, str]:
+    """What the model transcribes from the pair's clean and corrupt clips (`family.decoding`
+    says how; Whisper decodes the two in one batch)."""
+    clean, corrupt = family.transcribe([pair.clean_audio, pair.corrupt_audio])
+    return clean, corrupt
 
 
 def _model_name(model_name: str | None, out_dir: Path, model) -> str:
@@ -92,15 +85,18 @@ def _map_name(rows: pd.DataFrame) -> str:
     return "layers and heads x time" if rows["head"].notna().any() else "layers x time"
 
 
-def _clips(pair: MinimalPair, model) -> list[Clip]:
-    said = heard(model, pair) if model is not None else (None, None)
+def _clips(pair: MinimalPair, family: ModelFamily | None) -> list[Clip]:
+    said = heard(family, pair) if family is not None else (None, None)
+    decoding = family.decoding if family is not None else None
     clips = []
     for name, text, audio, heard_text in (
         ("clean", pair.clean_text, pair.clean_audio, said[0]),
         ("corrupt", pair.corrupt_text, pair.corrupt_audio, said[1]),
     ):
         rate = audio.sample_rate
-        clips.append(Clip(name, text, heard_text, audio_data_uri(audio, rate), len(audio) / rate))
+        clips.append(
+            Clip(name, text, heard_text, audio_data_uri(audio, rate), len(audio) / rate, decoding)
+        )
     return clips
 
 
@@ -144,8 +140,8 @@ def write_report(
     """Write `out_dir/report.html` for `result` and return its path.
 
     `pairs`: the study's pairs (those left out may be among them; every studied pair must
-    be, for its audio and texts). `model`: a `HookedWhisper` to show what it transcribes from
-    each clip (one greedy decode per pair), or None to skip that. `model_name`: for the
+    be, for its audio and texts). `model`: the study's model (any family, see `run_study`) to
+    show what it transcribes from each clip, or None to skip that. `model_name`: for the
     header (default: the one recorded in `out_dir/spec.json` by `run_study`). `comparison`:
     a `corruption_table` of minimal pairs against noise, drawn with the aggregate figures and
     added to the numbers."""
@@ -159,6 +155,7 @@ def write_report(
             f"`pairs` (given: {sorted(by_id)}). Pass the pairs the study ran on."
         )
     rows = result.rows
+    family = model_family(model) if model is not None else None
     name = _model_name(model_name, out_dir, model)
     aggregate, sections = [], []
     summary = curves = pd.DataFrame()
@@ -178,7 +175,7 @@ def write_report(
                 pair_rows, directions, acts, f"{pid}: {_map_name(pair_rows)}", duration
             )
             subtitle = _subtitle(pair, pair_rows, result.time_axis)
-            section = pair_section(pid, subtitle, _clips(pair, model), fig)
+            section = pair_section(pid, subtitle, _clips(pair, family), fig)
             sections.append((pid, section))
     data = study_json(result, summary, curves, name)
     if comparison is not None and len(comparison):

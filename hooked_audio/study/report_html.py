@@ -10,8 +10,6 @@ from html import escape
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from hooked_audio.models.whisper.inference import GREEDY_DECODING
-
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1200px; padding: 1em 2em;
   color: #222; }
@@ -40,13 +38,14 @@ PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
 @dataclass(frozen=True)
 class Clip:
     """One clip of a pair as the page shows it: its text, what the model heard (None: not
-    transcribed), and the audio as a `data:` URI."""
+    transcribed) and how it was decoded, and the audio as a `data:` URI."""
 
     name: str
     text: str
     heard: str | None
     audio_uri: str
     duration_s: float
+    decoding: str | None = None
 
 
 def anchor(pair_id: str) -> str:
@@ -78,10 +77,8 @@ def clips_html(clips: list[Clip]) -> str:
     for clip in clips:
         heard = ""
         if clip.heard is not None:
-            heard = (
-                f'<br><span class="heard">the model hears ({escape(GREEDY_DECODING)}): '
-                f"{escape(clip.heard)}</span>"
-            )
+            how = f" ({escape(clip.decoding)})" if clip.decoding else ""
+            heard = f'<br><span class="heard">the model hears{how}: {escape(clip.heard)}</span>'
         rows.append(
             f"<tr><th>{escape(clip.name)}</th><td>{escape(clip.text)}{heard}</td>"
             f'<td><audio controls preload="auto" src="{clip.audio_uri}" '

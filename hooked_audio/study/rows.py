@@ -10,7 +10,8 @@ from hooked_audio.study.pair_plan import PairPlan
 
 def _row(plan: PairPlan, unit: str, act: str, result, **cell) -> dict:
     """One row: the pair, the unit, the patched site and cell (`cell`: layer, head, cell,
-    label, start_s, end_s, value, exact, normalised, n_cells) and the unpatched values."""
+    label, start_s, end_s, value, exact, normalised, n_cells), the metric's name and the
+    unpatched values."""
     pair, span = plan.pair, plan.pair.spans_s[0]
     return {
         "unit": unit,
@@ -25,6 +26,7 @@ def _row(plan: PairPlan, unit: str, act: str, result, **cell) -> dict:
         "rel_end_s": cell["end_s"] - span[0],
         "changed_word": plan.contrast.clean_word,
         "replacement": plan.contrast.replacement,
+        "metric": plan.contrast.metric_name,
         "clean_value": result.clean_value,
         "corrupt_value": result.corrupt_value,
     }

@@ -12,9 +12,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from hooked_audio.models.family import ModelFamily, model_family
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.patching.checks import check_layers, check_unique
-from hooked_audio.study.head_units import HEAD_STUDY_ACTS, head_layers
+from hooked_audio.study.head_units import HEAD_STUDY_ACTS
 from hooked_audio.study.local_executor import LocalExecutor
 from hooked_audio.study.result import StudyResult
 from hooked_audio.study.spec import StudySpec
@@ -32,13 +33,16 @@ def run_study(
     model_name: str = "",
     executor=None,
 ) -> StudyResult:
-    """Patch every pair's encoder activations (`spec.acts`) at every layer and cell
+    """Patch every pair's audio-stream activations (`spec.acts`) at every layer and cell
     (`spec.granularity`) in each direction, and collect one tidy table.
 
-    The metric of each content pair is `word_contrast(model, pair).metric()`: the logit
-    difference between the clean word's and the replacement's first token where the decoder
-    predicts the word. Pairs without one changed word, or whose clean-corrupt gap is below
-    `spec.min_gap`, are left out and listed in `result.skipped` (with why).
+    `model`: a `HookedWhisper`, a `HookedAudioEncoder` with its CTC head and characters, or any
+    `hooked_audio.models.family.ModelFamily`. The metric of each content pair is the family's
+    `pair_contrast(pair).metric()`: on Whisper the logit difference between the clean word's
+    and the replacement's first token where the decoder predicts the word; on a CTC encoder the
+    log-likelihood difference of the clean and corrupt transcripts. Pairs without one changed
+    word, or whose clean-corrupt gap is below `spec.min_gap`, are left out and listed in
+    `result.skipped` (with why).
 
     Prints the cost (patched runs, and a time estimate from one measured forward) before it
     starts; shows one progress bar; with `out_dir`, writes the rows as each unit finishes and
@@ -50,17 +54,16 @@ def run_study(
     pairs = list(pairs)
     check_unique([p.id for p in pairs], "Pair ids in a study")
     store = StudyStore(out_dir, spec, model_name)
-    layers = {
-        act: check_layers(
-            spec.layers,
-            head_layers(model, act) if act in HEAD_STUDY_ACTS else model.dims.n_audio_layer,
-        )
-        for act in spec.acts
+    family = model_family(model)
+    check_acts(family, spec.acts)
+    stacks = {
+        act: HEAD_STUDY_ACTS[act].stack if act in HEAD_STUDY_ACTS else "audio" for act in spec.acts
     }
-    n_heads = {"encoder_heads": model.dims.n_audio_head, "cross_heads": model.dims.n_text_head}
+    layers = {act: check_layers(spec.layers, family.layers(stack)) for act, stack in stacks.items()}
+    n_heads = {act: family.heads(stacks[act]) for act in spec.acts if act in HEAD_STUDY_ACTS}
     store.open()  # every argument checked: only now is anything written
     executor = executor or LocalExecutor()
-    executor.start(model, spec)
+    executor.start(family, spec)
     try:
         plans, skipped = [], []
         for plan, why in executor.plan(pairs):
@@ -78,7 +81,7 @@ def run_study(
         if todo:
             out(
                 _cost_line(
-                    model, spec, todo, n_runs, len(units), len(plans), len(skipped), layers, store
+                    family, spec, todo, n_runs, len(units), len(plans), len(skipped), layers, store
                 )
             )
         bar = tqdm(total=n_runs, disable=not progress, desc="study")
@@ -87,17 +90,32 @@ def run_study(
         bar.close()
     finally:
         executor.stop()
-    time_axis = _time_axis(model, plans, spec, out)
+    time_axis = _time_axis(family, plans, spec, out)
     store.write_time_axis(time_axis)
     return StudyResult.from_rows(store.rows, skipped, spec, time_axis)
 
 
-def _time_axis(model, plans, spec: StudySpec, out: Callable[[str], None]) -> list[dict]:
+def study_stack(act: str) -> str:
+    """The stack a study act patches: "audio", or "text" for Whisper's cross-attention heads."""
+    return HEAD_STUDY_ACTS[act].stack if act in HEAD_STUDY_ACTS else "audio"
+
+
+def check_acts(family: ModelFamily, acts: Iterable[str]) -> None:
+    """Refuse a head activation the family does not have (cross-attention on an encoder)."""
+    missing = [act for act in acts if act in HEAD_STUDY_ACTS and act not in family.head_acts]
+    if missing:
+        raise ValueError(
+            f"{family.name} has no {', '.join(missing)} to study; its head activations are "
+            f"{family.head_acts} (cross_heads needs an encoder-decoder model: Whisper)."
+        )
+
+
+def _time_axis(family, plans, spec: StudySpec, out: Callable[[str], None]) -> list[dict]:
     """The time-axis check of the pairs whose word times are the model's estimate, run here
     (a few short sweeps per pair), with one line per suspect pair."""
     from hooked_audio.study.time_axis_study import time_axis_rows
 
-    rows = [row for plan in plans for row in time_axis_rows(model, plan, spec)]
+    rows = [row for plan in plans for row in time_axis_rows(family, plan, spec)]
     for row in rows:
         if row["suspect"]:
             out(
@@ -118,13 +136,14 @@ def _none_studied(pairs: list[MinimalPair], skipped: list[dict]) -> str:
     )
 
 
-def _cost_line(model, spec, todo, n_runs, n_units, n_plans, n_skipped, layers, store) -> str:
+def _cost_line(family, spec, todo, n_runs, n_units, n_plans, n_skipped, layers, store) -> str:
     """What the study will cost (`n_runs` of its `todo` units), from one forward measured
     here."""
     first = todo[0][0]
+    view, clean = family.audio_stream(first.contrast), first.frames(family)[0]
     start = time.perf_counter()
     with torch.no_grad():
-        model(first.frames(model)[0], first.contrast.tokens)
+        view(clean)
     per_forward = time.perf_counter() - start
     minutes = per_forward * (n_runs + 2 * len(todo)) / 60
     done = f" {n_units - len(todo)} of {n_units} units already done." if store.done else ""

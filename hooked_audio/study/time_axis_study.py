@@ -11,6 +11,7 @@ synthesis times (exact) are not checked.
 
 from __future__ import annotations
 
+from hooked_audio.models.family import ModelFamily
 from hooked_audio.models.whisper.word_timing import ESTIMATED_ORIGIN
 from hooked_audio.study.pair_plan import PairPlan
 from hooked_audio.study.spec import StudySpec, parse_granularity
@@ -21,7 +22,7 @@ def times_are_estimated(pair) -> bool:
     return str(pair.meta.get("word_times", "")).startswith(ESTIMATED_ORIGIN)
 
 
-def time_axis_rows(model, plan: PairPlan, spec: StudySpec) -> list[dict]:
+def time_axis_rows(family: ModelFamily, plan: PairPlan, spec: StudySpec) -> list[dict]:
     """One row per direction of the time-axis check of `plan`'s pair at the study's layers, or
     none when its cells are not words or its times are not estimated."""
     from hooked_audio.patching import resid_pre_sweep
@@ -34,10 +35,9 @@ def time_axis_rows(model, plan: PairPlan, spec: StudySpec) -> list[dict]:
         return []
     words = pair.meta["clean_words"]
     entry = split_words([word for word, _, _ in words])[1][pair.meta["changed_index"]]
-    step = model.window_seconds / model.dims.n_audio_ctx
-    axis = time_axis_cells(words, entry, model.dims.n_audio_ctx, step)
-    view = model.encoder_stream(plan.contrast.tokens)
-    clean, corrupt = plan.frames(model)
+    clean, corrupt = plan.frames(family)
+    axis = time_axis_cells(words, entry, clean.shape[-1], family.seconds_per_position)
+    view = family.audio_stream(plan.contrast)
     rows = []
     for direction in spec.directions:
         result = resid_pre_sweep(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from hooked_audio.models.family import ModelFamily, model_family
 from hooked_audio.patching import (
     adaptive_map,
     integrated_gradients,
@@ -21,6 +22,7 @@ from hooked_audio.patching import (
     verify_top_cells,
 )
 from hooked_audio.study.head_units import HEAD_STUDY_ACTS, head_unit
+from hooked_audio.study.modes import ModeEngines, run_mode
 from hooked_audio.study.pair_plan import PairPlan, plan_pair
 from hooked_audio.study.rows import adaptive_rows, sweep_rows
 from hooked_audio.study.spec import StudySpec
@@ -69,45 +71,48 @@ def study_units(
     return units
 
 
-def layer_unit(model, plan: PairPlan, unit: StudyUnit, spec: StudySpec, progress):
+def layer_unit(family: ModelFamily, plan: PairPlan, unit: StudyUnit, spec: StudySpec, progress):
     """A unit of a whole-layer act, as `spec.mode` says: exact patching (`layer_sweep`,
     advancing `progress` per run), an adaptive exact map (`adaptive_map`), or
     integrated-gradients estimates (`integrated_gradients`) with, in mode 'verified', the
     largest cells patched exactly (the result's `exact` marks them)."""
-    view = model.encoder_stream(plan.contrast.tokens)
-    args = (view, *plan.frames(model), plan.contrast.metric())
+    view = family.audio_stream(plan.contrast)
+    args = (view, *plan.frames(family), plan.contrast.metric())
     common = dict(act=unit.act, direction=unit.direction, layers=list(unit.layers))
     cells = plan.cells.cells
-    if spec.mode == "exact":
-        return layer_sweep(
-            *args,
-            **common,
-            cells=cells,
-            labels=plan.cells.labels,
-            batch_size=spec.batch_size,
-            progress=progress,
-        )
-    if spec.mode == "adaptive":
-        return adaptive_map(
-            *args,
-            **common,
-            cells=cells,
-            window=spec.adaptive_window,
-            threshold=spec.adaptive_threshold,
-            batch_size=spec.batch_size,
-            progress=False,
-        )
-    result = integrated_gradients(*args, **common, cells=cells, steps=spec.steps, progress=False)
-    if spec.mode == "verified":
-        result = verify_top_cells(
-            *args,
-            result,
-            act=unit.act,
-            top_k=spec.verify_top_k,
-            batch_size=spec.batch_size,
-            progress=False,
-        )
-    return result
+    return run_mode(
+        spec,
+        ModeEngines(
+            exact=lambda: layer_sweep(
+                *args,
+                **common,
+                cells=cells,
+                labels=plan.cells.labels,
+                batch_size=spec.batch_size,
+                progress=progress,
+            ),
+            adaptive=lambda: adaptive_map(
+                *args,
+                **common,
+                cells=cells,
+                window=spec.adaptive_window,
+                threshold=spec.adaptive_threshold,
+                batch_size=spec.batch_size,
+                progress=False,
+            ),
+            estimate=lambda: integrated_gradients(
+                *args, **common, cells=cells, steps=spec.steps, progress=False
+            ),
+            verify=lambda estimate: verify_top_cells(
+                *args,
+                estimate,
+                act=unit.act,
+                top_k=spec.verify_top_k,
+                batch_size=spec.batch_size,
+                progress=False,
+            ),
+        ),
+    )
 
 
 def _device(name) -> torch.device:
@@ -124,28 +129,30 @@ def _device(name) -> torch.device:
 
 
 class StudyWorker:
-    """Plans pairs and runs units of one study on one model, on `device` (default: where the
-    model is) in `spec.dtype`. A model on another device or in another precision is copied
-    first unless `own_model` (a Ray actor's model is its own copy already)."""
+    """Plans pairs and runs units of one study on one model (any `ModelFamily`), on `device`
+    (default: where the model is) in `spec.dtype`. A model on another device or in another
+    precision is copied first unless `own_model` (a Ray actor's model is its own copy
+    already)."""
 
     def __init__(self, model, spec: StudySpec, device=None, own_model: bool = False):
+        family = model_family(model)
         dtype = getattr(torch, spec.dtype)
-        device = _device(device) if device is not None else model.W_E.device
-        if model.W_E.dtype != dtype or model.W_E.device != device:
-            model = (model if own_model else copy.deepcopy(model)).to(device=device, dtype=dtype)
-        self.model, self.spec = model, spec
+        device = _device(device) if device is not None else family.device
+        if family.dtype != dtype or family.device != device:
+            family = (family if own_model else copy.deepcopy(family)).to(device, dtype)
+        self.family, self.spec = family, spec
 
     def plan(self, pair) -> tuple[PairPlan | None, dict | None]:
-        return plan_pair(self.model, pair, self.spec)
+        return plan_pair(self.family, pair, self.spec)
 
     def run(self, plan: PairPlan, unit: StudyUnit, bar: tqdm | None = None) -> list[dict]:
         """The unit's rows. `bar` advances by the unit's runs (per run where the sweep is
         exact); None: no progress shown (a remote worker; the driver counts its units)."""
-        spec, model = self.spec, self.model
+        spec, family = self.spec, self.family
         progress = bar if bar is not None else False
         if unit.act in HEAD_STUDY_ACTS:
             result = head_unit(
-                model,
+                family,
                 plan,
                 unit.act,
                 unit.direction,
@@ -155,7 +162,7 @@ class StudyWorker:
                 progress,
             )
         else:
-            result = layer_unit(model, plan, unit, spec, progress)
+            result = layer_unit(family, plan, unit, spec, progress)
         if spec.mode != "exact" and bar is not None:  # exact sweeps advance it per run
             bar.update(unit.runs)
         if spec.mode == "adaptive":  # whole-layer acts only (StudySpec checks)

@@ -16,8 +16,8 @@ from hooked_audio.models.whisper.frame_interventions import (
     frame_axis_hooks,
     parse_frame_span,
 )
-from hooked_audio.models.whisper.transcript_diff import changed_words
 from hooked_audio.pairs import bundled_pairs
+from hooked_audio.word_times.transcript_diff import changed_words
 from tests.commands.conftest import one_line_error
 
 JFK = files("hooked_audio") / "data" / "jfk.flac"

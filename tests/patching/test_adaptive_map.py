@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from hooked_audio import HookedWhisper, mel_to_frames
+from hooked_audio.models.whisper.word_contrast import word_contrast
 from hooked_audio.pairs import bundled_pairs
 from hooked_audio.patching import head_sweep, layer_sweep, resid_pre_sweep, time_cells
 from hooked_audio.patching.adaptive import adaptive_map, adaptive_resid_pre_map
-from hooked_audio.study import word_contrast
 from tests.helpers.whisper_models import random_dims, random_reference
 
 DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12)

@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from hooked_audio.cli import main
+from hooked_audio.models.whisper.word_contrast import word_contrast
 from hooked_audio.pairs import bundled_pairs
-from hooked_audio.study import StudySpec, parse_granularity, run_study, word_contrast
-from hooked_audio.study.contrast import changed_word
+from hooked_audio.pairs.changed_word import changed_word
+from hooked_audio.study import StudySpec, parse_granularity, run_study
 from hooked_audio.study.pair_source import load_pairs, pairs_from_csv
 from hooked_audio.study.result import bootstrap_interval
 

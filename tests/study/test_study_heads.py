@@ -61,7 +61,7 @@ def test_head_rows_equal_a_full_forward_with_that_head_patched_slow(
     row = _row(study.rows, act, head, label)
     frames = _frames(row)
     clean, corrupt = tiny_en.to_frames(pair.clean_audio), tiny_en.to_frames(pair.corrupt_audio)
-    from hooked_audio.study.contrast import word_contrast
+    from hooked_audio.models.whisper.word_contrast import word_contrast
 
     contrast = word_contrast(tiny_en, pair)
     with torch.no_grad():

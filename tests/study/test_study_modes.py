@@ -122,8 +122,8 @@ def test_a_worker_runs_its_own_copy_in_the_studys_precision(tiny_en):
     from hooked_audio.study.units import StudyWorker
 
     worker = StudyWorker(tiny_en, StudySpec(dtype="bfloat16"))
-    assert worker.model.W_E.dtype == torch.bfloat16 and tiny_en.W_E.dtype == torch.float32
-    assert StudyWorker(tiny_en, StudySpec()).model is tiny_en  # nothing to convert: no copy
+    assert worker.family.model.W_E.dtype == torch.bfloat16 and tiny_en.W_E.dtype == torch.float32
+    assert StudyWorker(tiny_en, StudySpec()).family.model is tiny_en  # nothing to convert: no copy
     with pytest.raises(ValueError, match="dtype must be one of"):
         StudySpec(dtype="float64")
     with pytest.raises(ValueError, match="not a torch device"):

@@ -29,6 +29,7 @@ from hooked_audio.components.pre_ln_block import PreLNBlock
 from hooked_audio.hook_point import AudioHookPoint
 from hooked_audio.hooked_root import HookedAudioRoot
 from hooked_audio.models.audio_encoder.config import HookedAudioEncoderConfig
+from hooked_audio.models.audio_encoder.ctc_text import load_ctc_tokenizer
 from hooked_audio.models.audio_encoder.feature_extractor import ConvFeatureExtractor
 from hooked_audio.models.audio_encoder.feature_projection import FeatureProjection
 from hooked_audio.models.audio_encoder.frames import frames_to_waveform, waveform_to_frames
@@ -40,10 +41,10 @@ from hooked_audio.models.audio_encoder.streams import AudioEncoderStream
 from hooked_audio.models.audio_encoder.unembed import Unembed
 
 NO_TEXT = (
-    "HookedAudioEncoder takes audio, not text, and has no tokenizer: run it on a "
+    "HookedAudioEncoder takes audio, not text tokens: run it on a "
     "waveform (`model(waveform)`), or its stream view on framed audio "
     "(`model.to_frames(waveform)`). CTC characters are ids into the checkpoint's "
-    "vocab.json."
+    "vocab.json (`model.tokenizer`, read by from_pretrained)."
 )
 
 Waveform = Float[Tensor, "*batch samples"] | np.ndarray
@@ -97,6 +98,9 @@ class HookedAudioEncoder(HookedAudioRoot):
             LayerNorm(d_model, eps=eps) if config.do_stable_layer_norm else nn.Identity()
         )
         self.unembed = None if config.vocab_size is None else Unembed(d_model, config.vocab_size)
+        #: the CTC head's characters (transformers' `Wav2Vec2CTCTokenizer`): read from the
+        #: checkpoint folder's vocab.json by `from_pretrained`, None without one
+        self.tokenizer: Any = None
         if init_weights:  # loaders skip it: every parameter is overwritten right after
             self.init_weights(seed)
         self.setup()
@@ -123,9 +127,12 @@ class HookedAudioEncoder(HookedAudioRoot):
         use_attn_result: bool = False,
     ) -> HookedAudioEncoder:
         """From a local HF checkpoint directory (`save_pretrained`: config.json + weights).
-        A CTC checkpoint keeps its head; `Wav2Vec2ForPreTraining` / bare-encoder checkpoints
-        load their encoder. Nothing is downloaded."""
+        A CTC checkpoint keeps its head, and its characters when the folder has the tokenizer's
+        vocab.json (`model.tokenizer`: what studies use to score and transcribe);
+        `Wav2Vec2ForPreTraining` / bare-encoder checkpoints load their encoder. Nothing is
+        downloaded."""
         model = cls.from_hf(load_hf_directory(directory), use_attn_result=use_attn_result)
+        model.tokenizer = load_ctc_tokenizer(directory)
         return model.to(device=device or "cpu", dtype=dtype)
 
     model_config = property(lambda self: self.config)

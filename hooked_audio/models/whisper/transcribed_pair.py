@@ -1,6 +1,6 @@
 """A content minimal pair from two recordings, labelled by the model's own transcripts.
 
-The study machinery (`hooked_audio.study.word_contrast`, `pair_cells`) works on a
+The study machinery (`hooked_audio.models.whisper.word_contrast`, `pair_cells`) works on a
 `MinimalPair` whose clean text, changed word and word times are known. For a user's own two
 clips they are read off openai-whisper's `transcribe` on the model: the clean clip's words
 with word timestamps (or reference times the caller knows better), the corrupt clip's text,
@@ -24,12 +24,12 @@ import whisper
 from hooked_audio.audio import load_audio
 from hooked_audio.constants import SAMPLE_RATE, SECONDS_PER_POSITION
 from hooked_audio.models.whisper.inference import transcribe_options
-from hooked_audio.models.whisper.transcript_diff import changed_words, strip_punctuation
 from hooked_audio.models.whisper.word_timing import timed_words
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.pairs.difference_span import difference_span, position_difference
 from hooked_audio.patching.time_cells import speech_frames
 from hooked_audio.word_times.matching import split_words
+from hooked_audio.word_times.transcript_diff import changed_words, strip_punctuation
 
 
 def _time_changed_word_by_sound(

@@ -411,7 +411,7 @@ def test_stream_view_protocol_and_attention_internals():
         else:
             with pytest.raises(ValueError, match="post-LN"):
                 view.accumulated_bias(1)
-    with pytest.raises(TypeError, match="no tokenizer"):
+    with pytest.raises(TypeError, match="takes audio, not text tokens"):
         view.to_tokens("hello")
 
 

@@ -10,9 +10,9 @@ import torch
 
 from hooked_audio.audio import Audio
 from hooked_audio.models.whisper.long_form import LongClip, long_clip_sweep
+from hooked_audio.models.whisper.word_contrast import word_contrast
 from hooked_audio.pairs import bundled_pairs
 from hooked_audio.patching import layer_sweep, time_cells
-from hooked_audio.study import word_contrast
 
 RESID = "encoder.blocks.1.hook_resid_post"
 

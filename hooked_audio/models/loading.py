@@ -1,0 +1,58 @@
+"""One loader for every model family: `load_model(name_or_path)` picks the family from what
+the path holds, so a command's `--model` takes any checkpoint the library reads.
+
+- a folder with a HF `config.json`: its `model_type` names the family (`whisper`;
+  `wav2vec2` / `hubert`; an audio LM such as `qwen2_audio` or `voxtral`);
+- anything else (an openai-whisper name, a `.pt`, a CTranslate2 folder or `model.bin`):
+  Whisper, through `HookedWhisper.from_pretrained` and its resolution order.
+A HF folder of another model type is refused by name, with the types that load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+#: HF `model_type`s of the encoder family (`HookedAudioEncoder`)
+AUDIO_ENCODER_TYPES = ("wav2vec2", "hubert")
+
+
+def hf_model_type(path: Path) -> str | None:
+    """The `model_type` of a HF checkpoint folder, or None when `path` is not one."""
+    config = path / "config.json"
+    if not (path.is_dir() and config.is_file()):
+        return None
+    try:
+        raw = json.loads(config.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{str(config)!r} is not a JSON config: {error}.") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{str(config)!r} is not a JSON object of config fields.")
+    return str(raw.get("model_type"))
+
+
+def load_model(name_or_path: str | os.PathLike) -> Any:
+    """The hooked model of any family for a name or checkpoint path (see the module
+    docstring), on the CPU in float32 (move it with `.to(...)`)."""
+    path = Path(name_or_path).expanduser()
+    model_type = hf_model_type(path)
+    if model_type in AUDIO_ENCODER_TYPES:
+        from hooked_audio.models.audio_encoder import HookedAudioEncoder
+
+        return HookedAudioEncoder.from_pretrained(path)
+    if model_type is None or model_type == "whisper":
+        from hooked_audio.models.whisper import HookedWhisper
+
+        return HookedWhisper.from_pretrained(str(name_or_path))
+    from hooked_audio.models.audio_lm.architectures import ARCHITECTURES
+
+    if model_type in ARCHITECTURES:
+        from hooked_audio.models.audio_lm import HookedAudioLM
+
+        return HookedAudioLM.from_pretrained(str(path))
+    raise ValueError(
+        f"{str(path)!r} holds a HF {model_type!r} model; the library loads whisper, "
+        f"{', '.join(AUDIO_ENCODER_TYPES)} and the audio LMs {', '.join(ARCHITECTURES)}."
+    )
