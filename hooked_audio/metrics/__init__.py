@@ -1,6 +1,6 @@
-"""Metrics for activation patching on Whisper: callables `metric(logits) -> Tensor` on decoder
-logits `[batch, n_tokens, d_vocab]`, for `transformer_lens.patching.get_act_patch_*` (alone or
-as a mapping name -> metric).
+"""Metrics for activation patching: callables `metric(logits) -> Tensor` on logits
+`[batch, n_tokens, d_vocab]` (Whisper's decoder, an audio LM, a CTC head), for
+`transformer_lens.patching.get_act_patch_*` (alone or as a mapping name -> metric).
 
 Every metric takes `per_example`: False (default) returns the batch mean, a scalar, as
 TransformerLens's default `reduce="scalar"` needs; True returns `[batch]`, for `reduce="mean"`
@@ -12,11 +12,12 @@ or `reduce="none"`. Decoder logits at index `i` predict token `i + 1`.
 - `CTCLogLikelihoodDiff`: log p(clean transcript) - log p(corrupt transcript) under a CTC head
   (wav2vec2 / HuBERT logits `[batch, pos, d_vocab]`).
 - `normalised_recovery`, `Recovery`: 0 = corrupt, 1 = clean.
-- `first_difference`, `answer_from_transcripts`, `PairAnswer`: the answer token of a
-  clean/corrupt audio pair, from Whisper's own greedy transcripts.
+- `first_difference`, `PairAnswer`: the answer token of a clean/corrupt pair, where two
+  transcripts diverge (`hooked_audio.models.whisper.answer_from_transcripts` finds it from
+  Whisper's own greedy transcripts).
 """
 
-from hooked_audio.metrics.answers import PairAnswer, answer_from_transcripts, first_difference
+from hooked_audio.metrics.answers import PairAnswer, first_difference
 from hooked_audio.metrics.ctc import CTCLogLikelihoodDiff
 from hooked_audio.metrics.kl import KLDivergence
 from hooked_audio.metrics.logit_diff import LogitDiff
@@ -32,7 +33,6 @@ __all__ = [
     "PairAnswer",
     "Probability",
     "Recovery",
-    "answer_from_transcripts",
     "first_difference",
     "normalised_recovery",
 ]

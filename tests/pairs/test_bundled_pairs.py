@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import whisper
 
-from hooked_audio.metrics import answer_from_transcripts, first_difference
+from hooked_audio.metrics import first_difference
+from hooked_audio.models.whisper import answer_from_transcripts
 from hooked_audio.pairs import bundled_pairs
 
 PAIRS = bundled_pairs()

@@ -19,10 +19,10 @@ from hooked_audio.metrics import (
     PairAnswer,
     Probability,
     Recovery,
-    answer_from_transcripts,
     first_difference,
     normalised_recovery,
 )
+from hooked_audio.models.whisper import answer_from_transcripts
 from tests.helpers.whisper_models import random_dims
 
 B, N, V = 3, 5, 11

@@ -7,6 +7,7 @@ from hooked_audio.models.whisper.cross_attention_patching import (
 )
 from hooked_audio.models.whisper.decoder_cache import WhisperDecoderCache
 from hooked_audio.models.whisper.model import HookedWhisper
+from hooked_audio.models.whisper.pair_answer import answer_from_transcripts
 from hooked_audio.models.whisper.streams import WhisperDecoderStream, WhisperEncoderStream
 from hooked_audio.models.whisper.word_cells import word_cells
 
@@ -16,6 +17,7 @@ __all__ = [
     "WhisperDecoderCache",
     "WhisperDecoderStream",
     "WhisperEncoderStream",
+    "answer_from_transcripts",
     "audio_to_cross_heads",
     "cross_attention_head_sweep",
     "word_cells",

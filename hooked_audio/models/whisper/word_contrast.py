@@ -2,10 +2,9 @@
 
 Teacher-force the clean transcript up to the changed word (`hooked_audio.pairs.changed_word`)
 and take the logit difference between the first token of the clean word and the first token
-of the replacement at the position that predicts it. Unlike
-`hooked_audio.metrics.answer_from_transcripts`, this does not depend on what the model happens
-to transcribe elsewhere in the clip (which can diverge earlier or later than the changed word
-and so pick another contrast).
+of the replacement at the position that predicts it. Unlike `answer_from_transcripts`, this
+does not depend on what the model happens to transcribe elsewhere in the clip (which can
+diverge earlier or later than the changed word and so pick another contrast).
 """
 
 from __future__ import annotations

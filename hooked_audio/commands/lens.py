@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from hooked_audio.audio import load_audio
-from hooked_audio.commands.arguments import add_model_argument
+from hooked_audio.commands.arguments import add_model_argument, load_whisper_for
 from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
 
 TEXT_WIDTH = 60
@@ -104,9 +104,7 @@ def _print_window(window: dict) -> None:
 
 def run_lens_command(args: argparse.Namespace) -> int:
     audio, seconds = _check_and_load(args)
-    from hooked_audio.models.whisper import HookedWhisper
-
-    model = HookedWhisper.from_pretrained(args.model)
+    model = load_whisper_for("lens", args.model)
     mel = model.to_mel(audio, chunk=args.chunk)
     windows = []
     for i in range(mel.shape[0]):
