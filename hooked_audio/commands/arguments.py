@@ -51,7 +51,7 @@ def add_model_argument(parser: argparse.ArgumentParser, families: str = "Whisper
     )
 
 
-def load_whisper_for(command: str, name_or_path: str, **kwargs):
+def load_whisper_for(command: str, name_or_path: str):
     """`--model` of a command that runs on Whisper only: the loaded `HookedWhisper`, or a
     ValueError naming the family the checkpoint holds and the command that serves it."""
     from pathlib import Path
@@ -67,4 +67,4 @@ def load_whisper_for(command: str, name_or_path: str, **kwargs):
             "too; in Python, every engine of hooked_audio.patching runs on any family's "
             "stream views."
         )
-    return HookedWhisper.from_pretrained(name_or_path, **kwargs)
+    return HookedWhisper.from_pretrained(name_or_path)

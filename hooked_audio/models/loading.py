@@ -19,8 +19,9 @@ from typing import Any
 AUDIO_ENCODER_TYPES = ("wav2vec2", "hubert")
 
 
-def hf_model_type(path: Path) -> str | None:
-    """The `model_type` of a HF checkpoint folder, or None when `path` is not one."""
+def hf_model_type(path: Path) -> Any:
+    """The `model_type` of a HF checkpoint folder; None when `path` is not one or its config
+    names none (Whisper's loaders then say what they found)."""
     config = path / "config.json"
     if not (path.is_dir() and config.is_file()):
         return None
@@ -30,7 +31,7 @@ def hf_model_type(path: Path) -> str | None:
         raise ValueError(f"{str(config)!r} is not a JSON config: {error}.") from None
     if not isinstance(raw, dict):
         raise ValueError(f"{str(config)!r} is not a JSON object of config fields.")
-    return str(raw.get("model_type"))
+    return raw.get("model_type")
 
 
 def load_model(name_or_path: str | os.PathLike) -> Any:

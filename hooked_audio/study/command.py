@@ -192,7 +192,7 @@ def run_study_command(args: argparse.Namespace) -> int:
     from hooked_audio.models.family import model_family
     from hooked_audio.models.loading import load_model
     from hooked_audio.study.pair_source import load_pairs
-    from hooked_audio.study.run import check_acts, run_study
+    from hooked_audio.study.run import run_study
 
     executor = None
     if args.ray is not None:
@@ -205,14 +205,12 @@ def run_study_command(args: argparse.Namespace) -> int:
 
         executor = LocalExecutor(args.device)
     pairs = load_pairs(args.pairs)
-    model = load_model(args.model)
-    try:
-        family = model_family(model)
+    try:  # a model studies do not serve is refused as any bad argument is (exit status 2)
+        family = model_family(load_model(args.model))
     except TypeError as error:
         raise ValueError(str(error)) from None
-    check_acts(family, spec.acts)  # before any pair is planned
     result = run_study(
-        model,
+        family,
         pairs,
         spec,
         out_dir=args.out,
@@ -226,7 +224,7 @@ def run_study_command(args: argparse.Namespace) -> int:
         from hooked_audio.study.corruption_comparison import compare_corruptions, corruption_table
 
         comparison = compare_corruptions(
-            model, pairs, noises, layers=spec.layers, min_gap=spec.min_gap, progress=not args.json
+            family, pairs, noises, layers=spec.layers, min_gap=spec.min_gap, progress=not args.json
         )
         write_text(args.out, "corruptions.jsonl", comparison.to_json(orient="records", lines=True))
         table = corruption_table(comparison)
@@ -238,7 +236,7 @@ def run_study_command(args: argparse.Namespace) -> int:
         from hooked_audio.study.report import write_report
 
         report = write_report(
-            result, pairs, args.out, model=model, model_name=args.model, comparison=table
+            result, pairs, args.out, model=family, model_name=args.model, comparison=table
         )
     figures = []
     if args.figures and len(result.rows):

@@ -56,9 +56,7 @@ def run_study(
     store = StudyStore(out_dir, spec, model_name)
     family = model_family(model)
     check_acts(family, spec.acts)
-    stacks = {
-        act: HEAD_STUDY_ACTS[act].stack if act in HEAD_STUDY_ACTS else "audio" for act in spec.acts
-    }
+    stacks = {act: study_stack(act) for act in spec.acts}
     layers = {act: check_layers(spec.layers, family.layers(stack)) for act, stack in stacks.items()}
     n_heads = {act: family.heads(stacks[act]) for act in spec.acts if act in HEAD_STUDY_ACTS}
     store.open()  # every argument checked: only now is anything written
