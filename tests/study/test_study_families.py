@@ -83,6 +83,11 @@ def test_ctc_text_puts_a_transcript_in_the_vocabulary_case_and_names_missing_cha
     assert text.tokenizer.decode(labels.tolist(), group_tokens=False) == "WE WILL MEET IN PARIS"
     with pytest.raises(ValueError, match=r"no '3'.*'4'"):
         text.labels("Meet at 3 or 4")
+    # greedy decoding: repeats merged, blanks (<pad>) and special tokens (<s>) dropped
+    vocab = text.tokenizer.get_vocab()
+    path = ["<pad>", "W", "W", "E", "<s>", "|", "<pad>", "G", "O", "O", "<pad>", "O"]
+    logits = torch.nn.functional.one_hot(torch.tensor([vocab[c] for c in path]), len(vocab))
+    assert text.transcribe(logits.float()) == "WE GOO"
 
 
 def test_families_implement_the_protocol(tiny_en, ctc_model):

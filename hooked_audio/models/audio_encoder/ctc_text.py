@@ -9,6 +9,7 @@ lacks is refused by name instead of silently becoming `<unk>`.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -71,5 +72,12 @@ class CTCText:
         return torch.tensor(ids, dtype=torch.long)
 
     def transcribe(self, logits: Float[Tensor, "pos d_vocab"]) -> str:
-        """Greedy CTC decoding of one clip's logits."""
-        return self.tokenizer.decode(logits.argmax(-1).tolist()).strip()
+        """Greedy CTC decoding of one clip's logits: repeats merged, then the blank and the
+        other special tokens (`<s>`, `<unk>`, ...: no characters of the transcript) dropped,
+        the word delimiter `|` kept as the space. Merged here because the tokenizer's
+        `skip_special_tokens` drops blanks before it merges repeats, which would read
+        "O O <pad> O" as one O, not two (and it drops the delimiter too)."""
+        special = set(self.tokenizer.all_special_ids) - {self.tokenizer.word_delimiter_token_id}
+        merged = [key for key, _ in itertools.groupby(logits.argmax(-1).tolist())]
+        kept = [i for i in merged if i not in special]
+        return self.tokenizer.decode(kept, group_tokens=False).strip()
