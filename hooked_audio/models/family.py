@@ -4,8 +4,10 @@ The engines in `hooked_audio.patching` need only stream views (`hooked_audio.str
 needs a few things more of a model: the stream whose positions are the audio's 20 ms frames,
 a clip as that stream's input, a pair's default metric, and a transcript to show and to check
 that the model hears the changed word. `ModelFamily` names them; each family implements it in
-its own folder (`models/whisper/family.py`, `models/audio_encoder/family.py`) and
-`model_family(model)` finds the implementation for a model.
+its own folder (`models/whisper/family.py`, `models/audio_encoder/family.py`,
+`models/audio_lm/family.py`) and `model_family(model)` finds the implementation for a model.
+A family whose prompt mixes audio and text positions (an audio LM) is also a `GroundedFamily`:
+a study then measures how much of each pair's answer comes from the audio positions.
 
 A family the application does not yet serve is refused by `model_family` with what it is and
 what is served, never run with another family's assumptions.
@@ -76,6 +78,19 @@ class ModelFamily(Protocol):
     def heads(self, stack: str) -> int: ...
 
 
+@runtime_checkable
+class GroundedFamily(Protocol):
+    """A family whose language model reads audio and text positions side by side.
+
+    `grounding(contrast, clean_audio, corrupt_audio, direction)`: the pair's grounding
+    coefficient per language-model layer (a `hooked_audio.analysis.GroundingResult`);
+    `layers("text")`: how many such layers there are."""
+
+    def grounding(
+        self, contrast: PairContrast, clean_audio: Any, corrupt_audio: Any, direction: str
+    ) -> Any: ...
+
+
 class FamilyBase:
     """What every family shares: the model's device and precision, moving it, and the audio
     stream's position count for a clip."""
@@ -116,12 +131,13 @@ class FamilyBase:
 
 
 def model_family(model: Any) -> ModelFamily:
-    """The application-layer view of `model` (a `HookedWhisper` or a `HookedAudioEncoder`
-    with a CTC head and its tokenizer); a `ModelFamily` is returned as it is. Anything else is
-    refused by name."""
+    """The application-layer view of `model` (a `HookedWhisper`, a `HookedAudioEncoder` with
+    a CTC head and its tokenizer, or a `HookedAudioLM` with its processor); a `ModelFamily` is
+    returned as it is. Anything else is refused by name."""
     if isinstance(model, FamilyBase):
         return model
     from hooked_audio.models.audio_encoder.model import HookedAudioEncoder
+    from hooked_audio.models.audio_lm.model import HookedAudioLM
     from hooked_audio.models.whisper.model import HookedWhisper
 
     if isinstance(model, HookedWhisper):
@@ -132,8 +148,12 @@ def model_family(model: Any) -> ModelFamily:
         from hooked_audio.models.audio_encoder.family import AudioEncoderFamily
 
         return AudioEncoderFamily(model)
+    if isinstance(model, HookedAudioLM):
+        from hooked_audio.models.audio_lm.family import AudioLMFamily
+
+        return AudioLMFamily(model)
     raise TypeError(
-        f"Studies, reports and the commands serve HookedWhisper and HookedAudioEncoder (CTC) "
-        f"models; got {type(model).__name__}. Audio LMs: patch them with "
-        "hooked_audio.patching.position_sweep or layer_sweep on model.audio_stream(...)."
+        "Studies and reports serve HookedWhisper, HookedAudioEncoder (CTC) and HookedAudioLM "
+        f"models; got {type(model).__name__}. Wrap another model in a class that implements "
+        "hooked_audio.models.family.ModelFamily (docs/adding_a_model.md)."
     )

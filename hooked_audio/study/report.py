@@ -22,6 +22,7 @@ from hooked_audio.models.family import ModelFamily, model_family
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.safe_files import write_text
 from hooked_audio.study import report_figures as figures
+from hooked_audio.study.grounding_figure import grounding_figure
 from hooked_audio.study.report_embed import audio_data_uri, json_data_uri, records, study_json
 from hooked_audio.study.report_html import Clip, page, pair_section
 from hooked_audio.study.result import StudyResult
@@ -65,6 +66,12 @@ ACT_DESCRIPTIONS = {
 }
 
 
+GROUNDING_FACT = (
+    "the language model's residual stream patched at the audio positions, the text positions "
+    "and both, at every layer (grounding.json; 1 = the audio carries the answer, 0 = the text)"
+)
+
+
 def _facts(result: StudyResult, model_name: str, layers: list[int]) -> dict[str, str]:
     spec = result.spec
     skipped = f", {len(result.skipped)} left out" if result.skipped else ", none left out"
@@ -76,6 +83,7 @@ def _facts(result: StudyResult, model_name: str, layers: list[int]) -> dict[str,
         "layers": ("all: " if spec.layers is None else "")
         + (", ".join(str(layer) for layer in layers) or "none"),
         "cells": spec.granularity,
+        **({"grounding": GROUNDING_FACT} if result.grounding else {}),
         "min_gap": f"{spec.min_gap:g}",
         "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
     }
@@ -168,6 +176,15 @@ def write_report(
         for act in acts:
             aggregate.append(figures.onset_figure(curves, act, directions, ONSET_BIN_S))
             aggregate.append(figures.word_bar_figure(summary, act, directions))
+        if result.grounding:
+            grounding = pd.DataFrame(result.grounding)
+            aggregate.append(
+                grounding_figure(
+                    grounding,
+                    result.grounding_summary(),
+                    _present(result.spec.directions, grounding["direction"]),
+                )
+            )
         for pid in result.pairs:
             pair, pair_rows = by_id[pid], rows[rows["pair"] == pid]
             duration = len(pair.clean_audio) / pair.clean_audio.sample_rate

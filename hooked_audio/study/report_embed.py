@@ -47,7 +47,8 @@ def study_json(
     result: StudyResult, word_summary: pd.DataFrame, onset_curves: pd.DataFrame, model_name: str
 ) -> dict:
     """The numbers behind the report: the spec, pairs left out, every row, the summaries
-    (`result.word_summary()`, `result.onset_curves(...)`) and the time-axis checks."""
+    (`result.word_summary()`, `result.onset_curves(...)`), the time-axis checks and an audio LM's
+    grounding coefficients."""
     return {
         "model": model_name,
         "spec": plain_json(asdict(result.spec)),
@@ -56,6 +57,8 @@ def study_json(
         "word_summary": records(word_summary),
         "onset_curves": records(onset_curves),
         "time_axis": plain_json(result.time_axis),
+        "grounding": plain_json(result.grounding),
+        "grounding_summary": records(result.grounding_summary()),
     }
 
 

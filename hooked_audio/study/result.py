@@ -58,12 +58,15 @@ class StudyResult:
     or an estimate, and `n_cells`: how many cells the row patched together (1, except for the
     windows an adaptive study left whole). `skipped`: pairs left out, and why. `time_axis`:
     the time-axis check of each pair whose word times are the model's estimate
-    (`hooked_audio.study.time_axis_study`), one row per pair and direction."""
+    (`hooked_audio.study.time_axis_study`), one row per pair and direction. `grounding`: an
+    audio LM's grounding coefficients (`hooked_audio.study.run.grounding_rows`), one row per
+    pair, direction and language-model layer; empty for other families."""
 
     rows: pd.DataFrame
     skipped: list[dict]
     spec: StudySpec
     time_axis: list[dict] = field(default_factory=list)
+    grounding: list[dict] = field(default_factory=list)
 
     @classmethod
     def from_rows(
@@ -72,6 +75,7 @@ class StudyResult:
         skipped: list[dict],
         spec: StudySpec,
         time_axis: list[dict] | None = None,
+        grounding: list[dict] | None = None,
     ) -> StudyResult:
         frame = pd.DataFrame(rows)
         if len(frame) and "head" not in frame:  # rows of a study without head acts
@@ -82,11 +86,36 @@ class StudyResult:
             frame["exact"] = True
         if len(frame) and "n_cells" not in frame:  # ... before adaptive maps existed
             frame["n_cells"] = 1
-        return cls(frame, list(skipped), spec, list(time_axis or []))
+        return cls(frame, list(skipped), spec, list(time_axis or []), list(grounding or []))
 
     @property
     def pairs(self) -> list[str]:
         return sorted(self.rows["pair"].unique()) if len(self.rows) else []
+
+    def grounding_summary(self) -> pd.DataFrame:
+        """Per direction and language-model layer: the mean grounding coefficient over the
+        pairs where it is defined (`n_pairs` of them), with its 95% bootstrap interval, and the
+        mean audio and text effects over every pair. Empty for a family without grounding."""
+        frame = pd.DataFrame(self.grounding)
+        if not len(frame):
+            return pd.DataFrame()
+        out = []
+        for (direction, layer), group in frame.groupby(["direction", "layer"], sort=True):
+            defined = group["grounding"].dropna().to_numpy(dtype=float)
+            low, high = bootstrap_interval(defined)
+            out.append(
+                {
+                    "direction": direction,
+                    "layer": int(layer),
+                    "grounding": defined.mean() if len(defined) else float("nan"),
+                    "ci_low": low,
+                    "ci_high": high,
+                    "n_pairs": len(defined),
+                    "audio_effect": group["audio_effect"].mean(),
+                    "text_effect": group["text_effect"].mean(),
+                }
+            )
+        return pd.DataFrame(out)
 
     def in_changed_word(self) -> pd.Series:
         """Whether each row's cell centre lies in the changed word's span (cells are whole

@@ -5,6 +5,7 @@ Where the work runs is the executor's business (`LocalExecutor` in this process 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from hooked_audio.models.family import ModelFamily, model_family
+from hooked_audio.models.family import GroundedFamily, ModelFamily, model_family
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.patching.checks import check_layers, check_unique
 from hooked_audio.study.head_units import HEAD_STUDY_ACTS
@@ -90,7 +91,9 @@ def run_study(
         executor.stop()
     time_axis = _time_axis(family, plans, spec, out)
     store.write_time_axis(time_axis)
-    return StudyResult.from_rows(store.rows, skipped, spec, time_axis)
+    grounding = grounding_rows(family, plans, spec, progress)
+    store.write_grounding(grounding)
+    return StudyResult.from_rows(store.rows, skipped, spec, time_axis, grounding)
 
 
 def study_stack(act: str) -> str:
@@ -123,6 +126,38 @@ def _time_axis(family, plans, spec: StudySpec, out: Callable[[str], None]) -> li
     return rows
 
 
+#: a grounding row's values where the pair's metric has no clean-corrupt gap to share out
+UNMEASURED = dict.fromkeys(("audio_effect", "text_effect", "both_effect", "grounding"), math.nan)
+UNMEASURED["mixed_sign"] = False
+
+
+def grounding_rows(family, plans, spec: StudySpec, progress: bool = False) -> list[dict]:
+    """For a family whose language model reads audio and text positions (an audio LM), each
+    pair's grounding coefficient per language-model layer and direction
+    (`hooked_audio.analysis.grounding`): one row per pair, direction and layer with the
+    effects of patching the audio positions, the text positions and both (fractions of the
+    clean-corrupt gap), the coefficient (NaN where neither patch moves the metric) and whether
+    the two effects have opposite signs. No rows for other families."""
+    if not isinstance(family, GroundedFamily):
+        return []
+    rows = []
+    work = [(plan, direction) for plan in plans for direction in spec.directions]
+    for plan, direction in tqdm(work, disable=not progress, desc="grounding"):
+        try:
+            result = family.grounding(
+                plan.contrast, plan.pair.clean_audio, plan.pair.corrupt_audio, direction
+            )
+        except ValueError:  # no clean-corrupt gap (a study with min_gap=0): nothing to share
+            rows += [
+                {"pair": plan.pair.id, "direction": direction, "layer": layer, **UNMEASURED}
+                for layer in range(family.layers("text"))
+            ]
+            continue
+        for row in result.to_dataframe().to_dict("records"):
+            rows.append({"pair": plan.pair.id, "direction": direction, **row})
+    return rows
+
+
 def _none_studied(pairs: list[MinimalPair], skipped: list[dict]) -> str:
     """Why a study has nothing to run: every pair was left out (or there were none)."""
     if not pairs:
@@ -145,6 +180,12 @@ def _cost_line(family, spec, todo, n_runs, n_units, n_plans, n_skipped, layers, 
     per_forward = time.perf_counter() - start
     minutes = per_forward * (n_runs + 2 * len(todo)) / 60
     done = f" {n_units - len(todo)} of {n_units} units already done." if store.done else ""
+    if isinstance(family, GroundedFamily):
+        runs = 3 * family.layers("text") * len(spec.directions) * n_plans
+        done += (
+            f" Then the grounding coefficient: {runs} patched runs of the language model "
+            "(audio, text and both positions at every layer)."
+        )
     what = {
         "exact": "patched runs",
         "adaptive": "patched runs at most (adaptive: fewer where windows are left whole)",

@@ -4,7 +4,8 @@ units that finished, the pairs left out, and the spec, so a stopped study resume
 Files: `spec.json`, `results.jsonl` (one row per pair, direction, activation, layer, cell),
 `done.jsonl` (one line per finished unit: its key and the SHA-256 of its rows' lines),
 `skipped.json` (pairs not studied, with why), `time_axis.json` (the time-axis check of pairs
-whose word times are the model's estimate). A unit's rows are appended before its `done`
+whose word times are the model's estimate), `grounding.json` (an audio LM's grounding
+coefficients, `hooked_audio.study.run.grounding_rows`). A unit's rows are appended before its `done`
 line, so rows of a unit that did not finish are dropped when the folder is opened again; a
 unit whose rows no longer match their checksum (edited by hand, damaged) is redone, with a
 warning, rather than read back. Every file is read and written only inside the folder
@@ -21,6 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from hooked_audio.safe_files import append_lines, inside, read_json, read_jsonl, write_text
+from hooked_audio.study.report_embed import plain_json
 from hooked_audio.study.spec import StudySpec
 
 
@@ -127,6 +129,13 @@ class StudyStore:
         """`time_axis.json`: the time-axis checks of pairs with estimated word times."""
         if self.directory is not None:
             write_text(self.directory, "time_axis.json", json.dumps(rows, indent=1))
+
+    def write_grounding(self, rows: list[dict]) -> None:
+        """`grounding.json`: the grounding coefficients of an audio LM's pairs (none for
+        other families: no file)."""
+        if self.directory is not None and rows:
+            text = json.dumps(plain_json(rows), indent=1, allow_nan=False)  # NaN as null
+            write_text(self.directory, "grounding.json", text)
 
     def write_skipped(self, skipped: list[dict]) -> None:
         if self.directory is not None:

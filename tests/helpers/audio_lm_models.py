@@ -39,6 +39,7 @@ def qwen2_audio_hf(
     d_model: int = 48,
     n_layers: int = 2,
     audio_layers: int = 2,
+    audio_ctx: int = AUDIO_CTX,
 ) -> Qwen2AudioForConditionalGeneration:
     config = Qwen2AudioConfig(
         audio_config=dict(
@@ -47,7 +48,7 @@ def qwen2_audio_hf(
             encoder_attention_heads=4,
             encoder_ffn_dim=48,
             num_mel_bins=N_MELS,
-            max_source_positions=AUDIO_CTX,
+            max_source_positions=audio_ctx,
         ),
         text_config=dict(
             model_type="qwen2",
@@ -136,3 +137,17 @@ def voxtral_inputs(n_text: int = 6, seed: int = 0) -> dict[str, torch.Tensor]:
 
 def hooked(hf_model: torch.nn.Module) -> HookedAudioLM:
     return HookedAudioLM.from_hf(hf_model)
+
+
+#: audio-tower positions of `timed_processor`'s 3 s windows (20 ms each)
+STUDY_AUDIO_CTX = 150
+
+
+def audio_lm_checkpoint(folder, seed: int = 0):
+    """A tiny random Qwen2-Audio checkpoint folder with the timed processor (20 ms positions,
+    3 s windows), as `hooked-audio study --model` loads it."""
+    from tests.helpers.audio_lm_processor import timed_processor
+
+    qwen2_audio_hf(seed=seed, audio_ctx=STUDY_AUDIO_CTX).save_pretrained(str(folder))
+    timed_processor().save_pretrained(str(folder))
+    return folder

@@ -47,15 +47,22 @@ def tiny_tokenizer(extra_tokens: int = 0) -> PreTrainedTokenizerFast:
 
 
 def tiny_feature_extractor(
-    feature_size: int = N_MELS, chunk_length: int = 1
+    feature_size: int = N_MELS, chunk_length: int = 1, hop_length: int = 200
 ) -> WhisperFeatureExtractor:
     return WhisperFeatureExtractor(
         feature_size=feature_size,
         sampling_rate=SAMPLE_RATE,
-        hop_length=200,
+        hop_length=hop_length,
         chunk_length=chunk_length,
         n_fft=400,
     )
+
+
+def timed_processor() -> Qwen2AudioProcessor:
+    """The tiny processor with real time: 10 ms mel hops (160 samples, as Qwen2-Audio's), so
+    each audio-tower position is 20 ms, in 3 s windows (300 mel frames: `STUDY_AUDIO_CTX`
+    positions) that hold the bundled pairs (2.0-2.6 s). What a study needs."""
+    return tiny_processor(chunk_length=3, hop_length=160)
 
 
 def tiny_processor(**feature_kwargs) -> Qwen2AudioProcessor:
