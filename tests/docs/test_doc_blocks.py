@@ -169,8 +169,18 @@ def tiny_wav2vec2(namespace: dict) -> None:
     )
 
 
+def study_audio_lm(namespace: dict) -> None:
+    """`audio_lm_ckpt`: a tiny random Qwen2-Audio checkpoint folder whose processor hops 10 ms
+    in 3 s windows, as a study needs (`tests/helpers/audio_lm_models.audio_lm_checkpoint`)."""
+    from tests.helpers.audio_lm_models import audio_lm_checkpoint
+
+    torch.set_num_threads(1)
+    namespace["audio_lm_ckpt"] = str(audio_lm_checkpoint(Path("tiny-audio-lm").resolve()))
+
+
 SETUPS: dict[str, Callable[[dict], None]] = {
     "tiny_qwen2_audio": tiny_qwen2_audio,
+    "study_audio_lm": study_audio_lm,
     "tiny_wav2vec2": tiny_wav2vec2,
 }
 
