@@ -16,11 +16,10 @@ from hooked_audio.cli import main
 from hooked_audio.models.family import GroundedFamily, ModelFamily, model_family
 from hooked_audio.models.loading import load_model
 from hooked_audio.pairs import bundled_pairs
-from hooked_audio.patching import layer_sweep
 from hooked_audio.study import StudySpec, run_study
-from hooked_audio.study.pair_cells import pair_cells
 from tests.helpers.audio_lm_models import audio_lm_checkpoint, hooked, qwen2_audio_hf
 from tests.helpers.audio_lm_processor import tiny_processor
+from tests.helpers.study_checks import assert_rows_are_the_engines
 
 PAIR_IDS = ("paris-berlin", "car-bike")
 
@@ -82,26 +81,10 @@ def test_an_audio_lm_study_measures_what_the_engines_measure(lm, pairs, study):
     pair = pairs[1]
     contrast = family.pair_contrast(pair)
     clean, corrupt = family.audio_inputs(pair.clean_audio), family.audio_inputs(pair.corrupt_audio)
-    cells = pair_cells(pair, "words", clean.shape[-1], family.seconds_per_position)
     grounding = {(row["pair"], row["direction"], row["layer"]): row for row in result.grounding}
     for direction in ("denoise", "noise"):
-        direct = layer_sweep(
-            family.audio_stream(contrast),
-            clean,
-            corrupt,
-            contrast.metric(),
-            direction=direction,
-            layers=[0, 1],
-            cells=cells.cells,
-            progress=False,
-        )
+        assert_rows_are_the_engines(lm, result, pair, [0, 1], direction)
         rows = result.rows.query("pair == @pair.id and direction == @direction")
-        table = rows.pivot(index="layer", columns="cell", values="value").to_numpy()
-        assert np.allclose(table, direct.values.numpy(), atol=1e-5)
-        # word cells start at the pair's word onsets, on the tower's 20 ms grid
-        starts = rows.groupby("cell")["start_s"].first().to_numpy()
-        for start, (_, onset, _) in zip(starts, pair.meta["clean_words"], strict=True):
-            assert abs(start - onset) <= family.seconds_per_position
         # the grounding rows are the grounding coefficient of the pair's own inputs
         expected = grounding_coefficient(
             lm,

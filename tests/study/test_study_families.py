@@ -17,10 +17,9 @@ from hooked_audio.models.audio_encoder.ctc_text import CTCText
 from hooked_audio.models.family import ModelFamily, model_family
 from hooked_audio.models.loading import load_model
 from hooked_audio.pairs import bundled_pairs
-from hooked_audio.patching import layer_sweep
 from hooked_audio.study import StudySpec, run_study
-from hooked_audio.study.pair_cells import pair_cells
 from tests.helpers.ctc_models import ctc_checkpoint, ctc_vocabulary
+from tests.helpers.study_checks import assert_rows_are_the_engines
 
 
 @pytest.fixture(scope="module")
@@ -116,34 +115,12 @@ def test_a_wav2vec2_study_measures_what_the_engine_measures(ctc_model, tmp_path)
     spec = StudySpec(layers=(0, 1), min_gap=0.0, require_heard=False)
     result = run_study(ctc_model, pairs, spec, out_dir=tmp_path, progress=False, out=lambda _: None)
     assert sorted(result.pairs) == ["car-bike", "paris-berlin"]
-    family = model_family(ctc_model)
     pair = pairs[0]
-    contrast = family.pair_contrast(pair)
+    contrast = model_family(ctc_model).pair_contrast(pair)
     assert (contrast.clean_word, contrast.replacement) == ("Paris", "Berlin")
-    clean, corrupt = family.audio_inputs(pair.clean_audio), family.audio_inputs(pair.corrupt_audio)
-    cells = pair_cells(pair, "words", clean.shape[-1], family.seconds_per_position)
     for direction in ("denoise", "noise"):
-        direct = layer_sweep(
-            family.audio_stream(contrast),
-            clean,
-            corrupt,
-            contrast.metric(),
-            direction=direction,
-            layers=[0, 1],
-            cells=cells.cells,
-            progress=False,
-        )
-        rows = result.rows[
-            (result.rows["pair"] == pair.id) & (result.rows["direction"] == direction)
-        ]
-        table = rows.pivot(index="layer", columns="cell", values="value").to_numpy()
-        assert torch.allclose(torch.tensor(table, dtype=torch.float32), direct.values, atol=1e-5)
-        # cells at their true times: the word cells' starts are the pair's word onsets, on the
-        # 20 ms grid of the wav2vec2 positions
-        starts = rows.groupby("cell")["start_s"].first().to_numpy()
-        words = pair.meta["clean_words"]
-        for start, (_, onset, _) in zip(starts, words, strict=True):
-            assert abs(start - onset) <= family.seconds_per_position
+        # rows equal the engine's own sweep; word cells start at the word onsets (20 ms grid)
+        assert_rows_are_the_engines(ctc_model, result, pair, [0, 1], direction)
 
 
 def test_hooked_audio_study_writes_a_report_for_a_wav2vec2_model(ctc_folder, tmp_path, capsys):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -25,8 +25,8 @@ from torch import Tensor
 from hooked_audio.analysis.grounding import GroundingResult, grounding_coefficient
 from hooked_audio.audio import frames_to_mel, mel_to_frames
 from hooked_audio.constants import SAMPLE_RATE, SECONDS_PER_POSITION
-from hooked_audio.metrics import LogitDiff
 from hooked_audio.metrics.answers import first_difference
+from hooked_audio.metrics.token_contrast import TokenContrast
 from hooked_audio.models.family import FamilyBase
 from hooked_audio.pairs.changed_word import changed_word, text_words
 from hooked_audio.pairs.pair_set import MinimalPair
@@ -41,32 +41,20 @@ STACKS = ("audio", "text")
 
 
 @dataclass(frozen=True, eq=False)
-class PromptContrast:
+class PromptContrast(TokenContrast):
     """A content pair on an audio LM: the prompt that asks for the transcript, teacher-forced
-    up to where the clean and corrupt transcripts part, and the two competing tokens.
+    up to where the clean and corrupt transcripts part, and the two competing tokens there
+    (`TokenContrast`: the metric is their logit difference at `position`).
 
     `input_ids [1, n]` / `attention_mask`: the chat prompt (its audio placeholders sized for
     the longer of the two clips, so both are heard whole) and the clean transcript's tokens
-    before the first token that differs; the logits at `position = n - 1` predict it.
-    `feature_attention_mask`: the valid mel frames the placeholders stand for (None where the
-    architecture takes whole windows). `correct` / `incorrect`: the clean and the corrupt
-    transcript's token there."""
+    before the first token that differs; `position = n - 1`. `feature_attention_mask`: the
+    valid mel frames the placeholders stand for (None where the architecture takes whole
+    windows)."""
 
-    metric_name = "logit diff"
-    input_ids: Int[Tensor, "1 n_tokens"]
-    attention_mask: Int[Tensor, "1 n_tokens"]
-    feature_attention_mask: Tensor | None
-    position: int
-    correct: int
-    incorrect: int
-    clean_word: str
-    replacement: str
-    word_index: int
-
-    def metric(self, per_example: bool = False) -> LogitDiff:
-        """`logit[correct] - logit[incorrect]` at `position`: positive on the clean clip when
-        the model hears the clean word."""
-        return LogitDiff(self.position, self.correct, self.incorrect, per_example=per_example)
+    input_ids: Int[Tensor, "1 n_tokens"] = field(kw_only=True)
+    attention_mask: Int[Tensor, "1 n_tokens"] = field(kw_only=True)
+    feature_attention_mask: Tensor | None = field(kw_only=True)
 
     def inputs(self, frames: Tensor) -> dict[str, Tensor]:
         """The keyword inputs of `model(...)` for a clip's audio-stream input (`frames`):
@@ -157,15 +145,15 @@ class AudioLMFamily(FamilyBase):
         input_ids = torch.cat([prompt["input_ids"], answer], dim=1)
         attention_mask = torch.cat([prompt["attention_mask"], torch.ones_like(answer)], dim=1)
         return PromptContrast(
-            input_ids,
-            attention_mask,
-            prompt.get("feature_attention_mask"),
             input_ids.shape[1] - 1,
             clean[part],
             corrupt[part],
             clean_word,
             replacement,
             index,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            feature_attention_mask=prompt.get("feature_attention_mask"),
         )
 
     def audio_stream(self, contrast: PromptContrast):

@@ -9,49 +9,36 @@ diverge earlier or later than the changed word and so pick another contrast).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from hooked_audio.metrics import LogitDiff
+from hooked_audio.metrics.token_contrast import TokenContrast
 from hooked_audio.pairs.changed_word import changed_word, text_words
 from hooked_audio.pairs.pair_set import MinimalPair
 from hooked_audio.word_times.transcript_diff import strip_punctuation
 
 
 @dataclass(frozen=True, eq=False)
-class WordContrast:
+class WordContrast(TokenContrast):
     """Where a content pair's changed word is predicted, and the two competing tokens.
 
     `tokens [1, n]`: the start-of-transcript prefix and the clean transcript's tokens before
     the changed word; the logits at `position = n - 1` predict it. `correct` / `incorrect`:
-    the first token of `" " + clean_word` / `" " + replacement`. `word_index`: the changed
-    word's index among the clean text's words.
+    the first token of `" " + clean_word` / `" " + replacement` (see `TokenContrast`).
     """
 
-    metric_name = "logit diff"
-    tokens: Int[Tensor, "1 n_tokens"]
-    position: int
-    correct: int
-    incorrect: int
-    clean_word: str
-    replacement: str
-    word_index: int
-
-    def metric(self, per_example: bool = False) -> LogitDiff:
-        """`logit[correct] - logit[incorrect]` at `position`: positive on the clean clip when
-        the model hears the clean word."""
-        return LogitDiff(self.position, self.correct, self.incorrect, per_example=per_example)
+    tokens: Int[Tensor, "1 n_tokens"] = field(kw_only=True)
 
 
 def first_token_contrast(
     tokenizer, prefix: list[int], pair: MinimalPair, to_string
 ) -> tuple[list[int], int, int, str, str, int]:
     """`(prefix + the clean words before the change, correct, incorrect, clean_word,
-    replacement, word_index)` for any tokenizer with `encode(text) -> ids` whose words take a
-    leading space (Whisper's and the audio LMs' byte-level BPE). Raises ValueError when both
+    replacement, word_index)` for a tokenizer with `encode(text) -> ids` whose words take a
+    leading space (Whisper's byte-level BPE). Raises ValueError when both
     words start with the same token (no contrast at their first token)."""
     clean_word, replacement, index = changed_word(pair)
     words = text_words(pair.clean_text)
@@ -78,5 +65,5 @@ def word_contrast(model, pair: MinimalPair) -> WordContrast:
     )
     tokens = torch.tensor([ids], device=model.device)
     return WordContrast(
-        tokens, tokens.shape[1] - 1, correct, incorrect, clean_word, replacement, index
+        tokens.shape[1] - 1, correct, incorrect, clean_word, replacement, index, tokens=tokens
     )
