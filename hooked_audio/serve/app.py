@@ -470,10 +470,9 @@ def create_app(model: Any, sae: Any = None) -> Dash:
     def play_cell(click, job_data):
         if not click or not job_data:
             return no_update, no_update
-        # heatmap click events carry the cell's centre time, not its customdata
-        spans = state.runner.jobs[job_data["job"]].result.cell_seconds
-        x = float(click["points"][0]["x"])
-        start, end = min(spans, key=lambda span: abs((span[0] + span[1]) / 2 - x))
+        # a cell's bar carries [label, start_s, end_s, ...] (plots.time_cells_plotly)
+        _, start, end = click["points"][0]["customdata"][:3]
+        start, end = float(start), float(end)
         probe = state.probe(job_data["key"])
         return audio_data_uri(probe.snippet(start, end), 16000), True
 

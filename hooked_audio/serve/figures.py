@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from hooked_audio.constants import SECONDS_PER_POSITION
 from hooked_audio.patching.sweep_result import SweepResult
+from hooked_audio.plots.time_cells_plotly import recovery_coloraxis, sweep_cells, time_cell_bars
 from hooked_audio.serve.probe import ClipProbe, Word
 
 SECONDS_PER_MEL = SECONDS_PER_POSITION / 2
@@ -175,33 +176,18 @@ def decoder_lens_figure(probe: ClipProbe) -> go.Figure:
 
 
 def sweep_figure(result: SweepResult, seconds: float) -> go.Figure:
-    """Normalised recovery per layer and cell, each cell drawn over its own time span; a
-    click on a cell plays the frames it patched (its span is in the point's customdata)."""
-    if result.cell_seconds is None:
-        raise ValueError("The page draws sweeps over time cells (encoder frames).")
-    values = result.normalised().numpy()
-    starts = np.array([s for s, _ in result.cell_seconds])
-    ends = np.array([e for _, e in result.cell_seconds])
-    # plain lists: the page reads the cells' spans back from the figure and from click events
-    custom = [[[float(s), float(e)] for s, e in zip(starts, ends)] for _ in result.layers]
-    fig = go.Figure(
-        go.Heatmap(
-            z=values.tolist(),
-            x=((starts + ends) / 2).tolist(),
-            y=[str(layer) for layer in result.layers],  # short ticks keep the axes aligned
-            customdata=custom,
-            zmin=-1,
-            zmax=1,
-            colorscale="RdBu",
-            colorbar=COLORBAR,
-            hovertemplate="%{customdata[0]:.2f}-%{customdata[1]:.2f} s, layer %{y}: recovery "
-            "%{z:.2f}<extra></extra>",
-        )
-    )
+    """Recovery per layer and cell, each cell a bar over its own time span (the study's map,
+    `hooked_audio.plots.time_cells_plotly`); a click on a cell plays the frames it patched
+    (its span is in the bar's customdata)."""
+    cells = sweep_cells(result)
+    fig = go.Figure(time_cell_bars(cells, "recovery"))
     fig.update_layout(
         title="Recovery when the clean frames are patched in (resid_pre); click a cell to hear it",
         height=max(240, 60 + 40 * len(result.layers)),
         margin=MARGIN,
+        barmode="overlay",
+        showlegend=False,
+        coloraxis=recovery_coloraxis(cells["normalised"], x=COLORBAR["x"], len=COLORBAR["len"]),
         xaxis={"title": "time (s)", "range": [0, seconds], "domain": TIME_DOMAIN},
         yaxis={"title": "layer", "autorange": "reversed", "type": "category"},
     )

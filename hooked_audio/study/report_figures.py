@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
+from hooked_audio.plots.time_cells_plotly import recovery_coloraxis, time_cell_bars
 from hooked_audio.study.result import ordered_sites, site_labels
 
 #: what each direction's recovery measures, shown as the panel title
@@ -264,7 +265,7 @@ def pair_figure(
     for r, act in enumerate(acts, start=1):
         for c, direction in enumerate(directions, start=1):
             cells = rows[(rows["act"] == act) & (rows["direction"] == direction)]
-            fig.add_trace(_cell_bars(cells, f"{act}|{direction}"), row=r, col=c)
+            fig.add_trace(time_cell_bars(cells, f"{act}|{direction}"), row=r, col=c)
             for onset, offset in cells[["onset_s", "offset_s"]].drop_duplicates().to_numpy():
                 fig.add_vrect(
                     x0=onset,
@@ -290,54 +291,8 @@ def pair_figure(
         title=dict(text=title, x=0),
         barmode="overlay",
         height=height,
-        coloraxis=dict(
-            colorscale="Viridis",
-            cmin=min(0.0, float(values.min())),
-            cmax=max(1.0, float(values.max())),
-            colorbar=dict(title=dict(text="recovery", side="right"), thickness=12),
-        ),
+        coloraxis=recovery_coloraxis(values),
         showlegend=False,
         margin=dict(t=70, b=60),
     )
     return fig
-
-
-def _cell_bars(cells: pd.DataFrame, name: str) -> go.Bar:
-    """Horizontal bars, one per cell, from `start_s` (the bar's base) for `end_s - start_s`,
-    one row per layer."""
-    columns = ["label", "start_s", "end_s", "value", "normalised"]
-    exact = cells["exact"] if "exact" in cells else pd.Series(True, index=cells.index)
-    kind = exact.map({True: "exact patch", False: "estimate (integrated gradients)"})
-    if "n_cells" in cells:  # an adaptive study's unsplit windows: one exact patch of them all
-        together = cells["n_cells"].fillna(1) > 1
-        kind = kind.where(
-            ~together,
-            "exact patch of "
-            + cells["n_cells"].fillna(1).astype(int).astype(str)
-            + " cells together (adaptive window)",
-        )
-    return go.Bar(
-        orientation="h",
-        name=name,
-        y=cells["site"],
-        base=cells["start_s"],
-        x=cells["end_s"] - cells["start_s"],
-        width=0.92,
-        marker=dict(
-            color=cells["normalised"],
-            coloraxis="coloraxis",
-            line=dict(color="white", width=0.5),
-            pattern=dict(shape=exact.map({True: "", False: "/"}).tolist()),  # estimates hatched
-        ),
-        text=cells["label"],
-        textposition="inside",
-        insidetextanchor="middle",
-        textangle=0,
-        customdata=cells[columns].assign(kind=kind).to_numpy(dtype=object),
-        hovertemplate=(
-            "<b>%{customdata[0]}</b> · %{y}"
-            "<br>%{customdata[1]:.3f} to %{customdata[2]:.3f} s"
-            "<br>recovery %{customdata[4]:.3f}<br>metric %{customdata[3]:.3f}"
-            "<br>%{customdata[5]}<extra></extra>"
-        ),
-    )

@@ -1,7 +1,7 @@
 """The probing page end to end in headless Chromium (Debian's chromium; skipped with a message
 where there is none): `hooked-audio serve`'s server on a free local port, the page loads with no
 console errors, a bundled clip's transcript and spectrogram appear, a typed selection plays, a
-small sweep runs with its progress and its heatmap renders with the recovery where the noise
+small sweep runs with its progress and its map renders with the recovery where the noise
 was, a click on a cell plays its frames, zeroing the selection re-transcribes, a bad upload is
 refused on the page, and the server stops cleanly."""
 
@@ -54,8 +54,11 @@ def text_of(browser, element_id: str) -> str:
 def graph_data(browser, element_id: str):
     return browser.execute_script(
         f"const g = document.querySelector('#{element_id} .js-plotly-plot');"
-        "return g && g.data ? g.data.map(t => ({type: t.type, x: t.x, customdata: t.customdata,"
-        " z: t.z})) : null;"
+        # plotly.js keeps numeric arrays typed (Float64Array): as plain arrays for Python
+        "const plain = v => ArrayBuffer.isView(v) ? Array.from(v) : v;"
+        "return g && g.data ? g.data.map(t => ({type: t.type, x: plain(t.x), y: plain(t.y),"
+        " z: t.z, base: plain(t.base), orientation: t.orientation, customdata: t.customdata,"
+        " marker: {color: plain(t.marker && t.marker.color)}})) : null;"
     )
 
 
@@ -140,17 +143,26 @@ def test_the_page_end_to_end_slow(server, browser):
     )
     assert float(browser.find_element(By.ID, "progress").get_attribute("value")) == 1.0
     (trace,) = graph_data(browser, "sweep")
-    spans = [tuple(cell) for cell in trace["customdata"][0]]
-    last_layer = trace["z"][-1]
-    best = spans[max(range(len(spans)), key=lambda i: last_layer[i])]
-    assert best[0] < 1.3 and best[1] > 0.9, (best, last_layer)
+    # one bar per layer and cell, from the cell's start for its length (cells at true times)
+    assert trace["type"] == "bar" and trace["orientation"] == "h"
+    sites = list(dict.fromkeys(trace["y"]))
+    last = [i for i, site in enumerate(trace["y"]) if site == sites[-1]]
+    for i in last:
+        _, start, end, *_ = trace["customdata"][i]
+        assert trace["base"][i] == pytest.approx(start) and trace["x"][i] == pytest.approx(
+            end - start
+        )
+    best = max(last, key=lambda i: trace["marker"]["color"][i])
+    _, start, end, *_ = trace["customdata"][best]
+    assert start < 1.3 and end > 0.9, (start, end, trace["marker"]["color"])
     assert not text_of(browser, "status")
 
-    # a click on the heatmap plays the frames of the cell under the pointer
+    # a click on a cell plays the frames it patched: the middle of the first layer's row
     plot = browser.find_element(By.CSS_SELECTOR, "#sweep .nsewdrag")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", plot)
-    actions = ActionChains(browser).move_to_element(plot).pause(0.5).move_by_offset(2, 0)
-    actions.pause(0.5).click().perform()
+    row_offset = plot.size["height"] / 2 - plot.size["height"] / (2 * len(sites))
+    actions = ActionChains(browser).move_to_element(plot).pause(0.5)
+    actions.move_by_offset(2, -int(row_offset)).pause(0.5).click().perform()
     assert wait_for(
         browser,
         "return document.getElementById('cell-player').src.startsWith('data:audio/flac')",
