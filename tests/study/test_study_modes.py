@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from hooked_audio.pairs import bundled_pairs
+from hooked_audio.plots.time_cells_plotly import time_cell_bars
 from hooked_audio.study import StudyResult, StudySpec, run_study
-from hooked_audio.study import report_figures as figures
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_verified_cells_are_the_exact_studys_and_the_rest_are_marked_slow(tiny_e
     word = verified[(verified["layer"] == 3) & (verified["label"] == "Paris")]
     assert word["exact"].item() and word["normalised"].item() > 0.8
     rows = verified.assign(site="layer " + verified["layer"].astype(str))
-    bars = figures._cell_bars(rows, "resid_pre|denoise")
+    bars = time_cell_bars(rows, "resid_pre|denoise")
     shapes = list(bars.marker.pattern.shape)
     assert shapes == ["" if flag else "/" for flag in rows["exact"]]
     assert "estimate (integrated gradients)" in list(bars.customdata[:, 5])
@@ -103,7 +103,7 @@ def test_adaptive_study_rows_are_exact_windows_that_partition_the_cells_slow(tin
         spans = cells.iloc[columns_of(row)]
         assert spans["start_s"].min() == pytest.approx(row["start_s"])
         assert spans["end_s"].max() == pytest.approx(row["end_s"])
-    bars = figures._cell_bars(windows.assign(site="layer 3"), "resid_pre|denoise")
+    bars = time_cell_bars(windows.assign(site="layer 3"), "resid_pre|denoise")
     assert all("cells together" in kind for kind in bars.customdata[:, 5])
     spec = StudySpec(layers=(2, 3), directions=("denoise",), mode="adaptive", **grain)
     fig = StudyResult.from_rows(adaptive.to_dict("records"), [], spec).plot_pair(pair)
