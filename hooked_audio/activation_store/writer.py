@@ -33,8 +33,8 @@ from hooked_audio.activation_store.layout import (
     shard_path,
 )
 from hooked_audio.activation_store.window_rows import window_rows, windows_of
+from hooked_audio.checks import check_count, check_unique
 from hooked_audio.constants import SAMPLE_RATE
-from hooked_audio.patching.checks import check_count, check_unique
 from hooked_audio.safe_files import append_lines, inside, read_json, read_jsonl, write_text
 from hooked_audio.weight_checks import weights_fingerprint
 

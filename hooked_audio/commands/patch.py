@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from hooked_audio.audio import load_audio
+from hooked_audio.checks import check_layers
 from hooked_audio.commands.arguments import add_model_argument, load_whisper_for, non_negative_int
 from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
 from hooked_audio.models.whisper.inference import TRANSCRIBE_DECODING
@@ -30,7 +31,6 @@ from hooked_audio.models.whisper.reference_words import (
     pair_set_words,
     read_word_times,
 )
-from hooked_audio.patching.checks import check_layers
 from hooked_audio.patching.directions import DIRECTIONS
 from hooked_audio.safe_files import (
     check_output_folder,

@@ -16,6 +16,7 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 
+from hooked_audio.checks import check_flags
 from hooked_audio.components import LayerKVCache, RMSNorm, RotaryEmbedding
 from hooked_audio.components.attend import allowed_keys
 from hooked_audio.components.rotary import default_inv_freq
@@ -115,7 +116,6 @@ class HookedAudioLM(
         RMSNorm models (`hooked_audio.models.audio_lm.weight_processing`); returns the model.
         `center_writing_weights` is refused: RMSNorm does not remove the mean."""
         from hooked_audio.models.audio_lm.weight_processing import process_weights_
-        from hooked_audio.patching.checks import check_flags
 
         check_flags(
             fold_ln=fold_ln,

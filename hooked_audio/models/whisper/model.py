@@ -20,6 +20,7 @@ from whisper.decoding import detect_language as whisper_detect_language
 from whisper.model import ModelDimensions
 
 from hooked_audio.audio import frames_to_mel
+from hooked_audio.checks import check_flags
 from hooked_audio.constants import NON_LANGUAGE_VOCAB_SIZE
 from hooked_audio.hooked_root import HookedAudioRoot
 from hooked_audio.models.whisper.audio_input import WhisperAudioMixin
@@ -138,7 +139,6 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
         """TransformerLens's weight processing, in place (see
         `hooked_audio.models.whisper.weight_processing`); returns the model."""
         from hooked_audio.models.whisper.weight_processing import process_weights_
-        from hooked_audio.patching.checks import check_flags
 
         check_flags(
             fold_ln=fold_ln,
