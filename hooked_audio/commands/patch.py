@@ -23,7 +23,8 @@ import pandas as pd
 from hooked_audio.audio import load_audio
 from hooked_audio.checks import check_layers
 from hooked_audio.commands.arguments import add_model_argument, load_whisper_for, non_negative_int
-from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
+from hooked_audio.constants import SAMPLE_RATE
+from hooked_audio.models.whisper.front_end import WINDOW_SECONDS
 from hooked_audio.models.whisper.inference import TRANSCRIBE_DECODING
 from hooked_audio.models.whisper.reference_words import (
     TimedClip,

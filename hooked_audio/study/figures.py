@@ -64,7 +64,7 @@ def pair_map_figure(result, pair, act: str | None = None, mel=None, n_mels: int 
     if mel is None:
         if isinstance(pair, str):
             raise ValueError("Pass the MinimalPair itself, or its log-mel as mel=.")
-        from hooked_audio.audio import log_mel
+        from hooked_audio.models.whisper.front_end import log_mel
 
         mel = log_mel([np.asarray(pair.clean_audio)], n_mels=n_mels)[0]
     if not isinstance(pair, str):  # the clip's own mel frames, not the window's padding

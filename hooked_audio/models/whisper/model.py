@@ -21,7 +21,6 @@ from whisper.model import ModelDimensions
 
 from hooked_audio.audio import frames_to_mel
 from hooked_audio.checks import check_flags
-from hooked_audio.constants import NON_LANGUAGE_VOCAB_SIZE
 from hooked_audio.hooked_root import HookedAudioRoot
 from hooked_audio.models.whisper.audio_input import WhisperAudioMixin
 from hooked_audio.models.whisper.cache_extents import whisper_cache_extents
@@ -32,6 +31,7 @@ from hooked_audio.models.whisper.inference import WhisperInferenceMixin, install
 from hooked_audio.models.whisper.kv_cache import install_kv_cache_hooks
 from hooked_audio.models.whisper.token_input import as_tokens
 from hooked_audio.models.whisper.tokenization import WhisperTokensMixin, normalise_language
+from hooked_audio.models.whisper.vocabulary import NON_LANGUAGE_VOCAB_SIZE
 from hooked_audio.models.whisper.weight_conversion import convert_openai_state_dict
 from hooked_audio.weight_checks import check_finite_weights
 
