@@ -24,7 +24,7 @@ from hooked_audio.constants import HOP_LENGTH
 from hooked_audio.plots.spectrogram import as_log_mel, plot_log_mel
 from hooked_audio.plots.sweep_figure import MEL_BOUNDARY_STYLE
 from hooked_audio.plots.sweep_heatmap import draw_sweep_heatmap
-from hooked_audio.study.result import ordered_sites, site_labels
+from hooked_audio.study.sites import ordered_sites, site_labels
 
 DIRECTION_TITLES = {
     "denoise": "denoise: clean frames into the corrupt run (sufficiency)",

@@ -120,7 +120,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
         `fold_ln`, `center_writing_weights`, `center_unembed`, `fold_value_biases`:
         TransformerLens's weight processing (`process_weights_`), off by default so that the
         weights are the checkpoint's; done in float32 before the cast to `dtype`."""
-        from hooked_audio.models.whisper.pretrained import resolve_checkpoint
+        from hooked_audio.models.whisper.loading.pretrained import resolve_checkpoint
 
         ckpt = resolve_checkpoint(name_or_path)
         model = cls.from_openai_state_dict(
