@@ -24,7 +24,7 @@ from tqdm import tqdm
 from whisper.model import disable_sdpa
 
 from hooked_audio import HookedWhisper, load_audio
-from hooked_audio.models.whisper.pretrained import resolve_checkpoint
+from hooked_audio.models.whisper.loading.pretrained import resolve_checkpoint
 
 TRANSCRIPT = (
     " And so my fellow Americans, ask not what your country can do for you,"

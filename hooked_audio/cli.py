@@ -22,13 +22,13 @@ from hooked_audio.commands.demo import add_demo_parser
 from hooked_audio.commands.export_hf import add_export_hf_parser, run_export_hf_command
 from hooked_audio.commands.heads import add_heads_parser, run_heads_command
 from hooked_audio.commands.lens import add_lens_parser, run_lens_command
+from hooked_audio.commands.pairs import add_pairs_parser, run_pairs_command
 from hooked_audio.commands.patch import add_patch_parser, run_patch_command
 from hooked_audio.commands.sae import add_sae_parser, run_sae_command
 from hooked_audio.commands.serve import add_serve_parser, run_serve_command
+from hooked_audio.commands.study import add_study_parser, run_study_command
 from hooked_audio.commands.transcribe import add_transcribe_parser, run_transcribe_command
 from hooked_audio.demo import demo
-from hooked_audio.study.command import add_study_parser, run_study_command
-from hooked_audio.study.pairs_command import add_pairs_parser, run_pairs_command
 
 
 def _run_demo(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ import torch
 import whisper
 
 from hooked_audio.audio import load_audio
+from hooked_audio.checks import check_layers
 from hooked_audio.models.whisper import HookedWhisper
 from hooked_audio.models.whisper.frame_interventions import (
     FrameSpan,
@@ -28,7 +29,6 @@ from hooked_audio.models.whisper.frame_interventions import (
 )
 from hooked_audio.models.whisper.inference import transcribe_options
 from hooked_audio.pairs import bundled_pairs
-from hooked_audio.patching.checks import check_layers
 from hooked_audio.study import StudyResult, StudySpec, run_study
 
 BUNDLED_CLIP = Path(str(files("hooked_audio") / "data" / "jfk.flac"))

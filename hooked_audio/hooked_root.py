@@ -14,6 +14,8 @@ from transformer_lens import ActivationCache, HookedRootModule
 from transformer_lens.config import TransformerLensConfig
 
 from hooked_audio.cache_memory import StackExtent, cache_bytes, check_cache_fits
+from hooked_audio.sae_splice import add_sae, remove_saes, spliced_saes
+from hooked_audio.sae_splice import saes as spliced
 
 
 def check_hook_name(name: str, hook_dict: dict, examples: str) -> None:
@@ -195,28 +197,20 @@ class HookedAudioRoot(HookedRootModule):
     # ------------------------------------------------------------ sparse autoencoders
     def add_sae(self, sae: Any, hook_name: str | None = None, use_error_term: bool = False):
         """Splice an SAE at `hook_name` (default: the hook it was trained on), as SAELens's
-        `HookedSAETransformer.add_sae`; see `hooked_audio.sae.splice`."""
-        from hooked_audio.sae.splice import add_sae
-
+        `HookedSAETransformer.add_sae`; see `hooked_audio.sae_splice`."""
         return add_sae(self, sae, hook_name, use_error_term)
 
     def reset_saes(self, hook_names: Any = None) -> None:
         """Remove spliced SAEs (all, or those at `hook_names`)."""
-        from hooked_audio.sae.splice import remove_saes
-
         remove_saes(self, hook_names)
 
     def saes(self, saes: Any, use_error_term: bool = False):
         """`with model.saes([sae]):` splices them for the block only."""
-        from hooked_audio.sae.splice import saes as spliced
-
         return spliced(self, saes, use_error_term)
 
     @property
     def acts_to_saes(self) -> dict[str, Any]:
         """`{hook name: SAE}` of the spliced SAEs."""
-        from hooked_audio.sae.splice import spliced_saes
-
         return spliced_saes(self)
 
     def hook_names(self) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from hooked_audio.patching.checks import check_count
+from hooked_audio.checks import check_count
 
 LOCAL = "local"
 

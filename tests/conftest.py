@@ -52,7 +52,7 @@ def jfk_audio() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def tiny_en_checkpoint():
-    from hooked_audio.models.whisper.pretrained import resolve_checkpoint
+    from hooked_audio.models.whisper.loading.pretrained import resolve_checkpoint
 
     return resolve_checkpoint("tiny.en")
 

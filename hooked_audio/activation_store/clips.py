@@ -9,13 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hooked_audio.audio import Audio, AudioLike, load_audio
-from hooked_audio.models.whisper.reference_words import (
-    WordTimes,
-    check_word_times,
-    read_word_times,
-)
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.safe_files import check_file_stem
+from hooked_audio.word_times import WordTimes, check_word_times, read_word_times
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 #: word-times files beside an audio file, first found wins: `<stem>.words.csv`, a TextGrid or

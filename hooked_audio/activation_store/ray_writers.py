@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from hooked_audio.activation_store.clip_files import write_clips
 from hooked_audio.ray_cluster import OnRay
 
 
@@ -17,8 +18,6 @@ class _StoreWorker:
         self.source = source
 
     def write(self, clips, hooks, root, batch_size, padding) -> list[dict]:
-        from hooked_audio.activation_store.writer import write_clips
-
         lines: list[dict] = []
         write_clips(self.source, clips, hooks, Path(root), batch_size, padding, lines.append)
         return lines

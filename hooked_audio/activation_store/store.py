@@ -21,7 +21,7 @@ from hooked_audio.activation_store.layout import (
     schema,
     shard_path,
 )
-from hooked_audio.patching.checks import check_count
+from hooked_audio.checks import check_count
 from hooked_audio.safe_files import inside, read_json, read_jsonl
 
 

@@ -18,12 +18,10 @@ import pandas as pd
 from hooked_audio.audio import load_audio
 from hooked_audio.commands.arguments import add_model_argument, load_whisper_for, positive_int
 from hooked_audio.models.whisper.head_timing import QUERIES, timed_clips
-from hooked_audio.models.whisper.reference_words import (
-    TimedClip,
-    pair_set_words,
-    read_word_times,
-)
 from hooked_audio.pairs.pair_set import MANIFEST
+from hooked_audio.pairs.pair_set_words import pair_set_words
+from hooked_audio.word_times import read_word_times
+from hooked_audio.word_times.timed_clip import TimedClip
 
 
 def add_heads_parser(sub) -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from hooked_audio.audio import load_audio
 from hooked_audio.commands.arguments import add_model_argument, load_whisper_for
-from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
+from hooked_audio.constants import SAMPLE_RATE
+from hooked_audio.models.whisper.front_end import WINDOW_SECONDS
 
 TEXT_WIDTH = 60
 

@@ -21,16 +21,12 @@ from pathlib import Path
 import pandas as pd
 
 from hooked_audio.audio import load_audio
+from hooked_audio.checks import check_layers
 from hooked_audio.commands.arguments import add_model_argument, load_whisper_for, non_negative_int
-from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
+from hooked_audio.constants import SAMPLE_RATE
+from hooked_audio.models.whisper.front_end import WINDOW_SECONDS
 from hooked_audio.models.whisper.inference import TRANSCRIBE_DECODING
-from hooked_audio.models.whisper.reference_words import (
-    TimedClip,
-    WordTimes,
-    pair_set_words,
-    read_word_times,
-)
-from hooked_audio.patching.checks import check_layers
+from hooked_audio.pairs.pair_set_words import pair_set_words
 from hooked_audio.patching.directions import DIRECTIONS
 from hooked_audio.safe_files import (
     check_output_folder,
@@ -39,6 +35,8 @@ from hooked_audio.safe_files import (
     write_text,
 )
 from hooked_audio.study.spec import parse_granularity
+from hooked_audio.word_times import WordTimes, read_word_times
+from hooked_audio.word_times.timed_clip import TimedClip
 
 RESULTS = "results.jsonl"
 

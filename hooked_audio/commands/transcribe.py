@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hooked_audio.audio import load_audio
 from hooked_audio.commands.arguments import add_model_argument, load_whisper_for
-from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
+from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.models.whisper.frame_interventions import (
     SPAN_FORMAT,
     FrameSpan,
@@ -26,6 +26,7 @@ from hooked_audio.models.whisper.frame_interventions import (
     parse_frame_span,
     span_positions,
 )
+from hooked_audio.models.whisper.front_end import WINDOW_SECONDS
 from hooked_audio.models.whisper.inference import TRANSCRIBE_DECODING
 from hooked_audio.word_times.transcript_diff import changed_words
 

@@ -5,7 +5,8 @@ needs a few things more of a model: the stream whose positions are the audio's 2
 a clip as that stream's input, a pair's default metric, and a transcript to show and to check
 that the model hears the changed word. `ModelFamily` names them; each family implements it in
 its own folder (`models/whisper/family.py`, `models/audio_encoder/family.py`,
-`models/audio_lm/family.py`) and `model_family(model)` finds the implementation for a model.
+`models/audio_lm/family.py`) and `model_family(model)` (`hooked_audio.models.loading`, beside
+`load_model`, which import every family) finds the implementation for a model.
 A family whose prompt mixes audio and text positions (an audio LM) is also a `GroundedFamily`:
 a study then measures how much of each pair's answer comes from the audio positions.
 
@@ -128,32 +129,3 @@ class FamilyBase:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({type(self.model).__name__})"
-
-
-def model_family(model: Any) -> ModelFamily:
-    """The application-layer view of `model` (a `HookedWhisper`, a `HookedAudioEncoder` with
-    a CTC head and its tokenizer, or a `HookedAudioLM` with its processor); a `ModelFamily` is
-    returned as it is. Anything else is refused by name."""
-    if isinstance(model, FamilyBase):
-        return model
-    from hooked_audio.models.audio_encoder.model import HookedAudioEncoder
-    from hooked_audio.models.audio_lm.model import HookedAudioLM
-    from hooked_audio.models.whisper.model import HookedWhisper
-
-    if isinstance(model, HookedWhisper):
-        from hooked_audio.models.whisper.family import WhisperFamily
-
-        return WhisperFamily(model)
-    if isinstance(model, HookedAudioEncoder):
-        from hooked_audio.models.audio_encoder.family import AudioEncoderFamily
-
-        return AudioEncoderFamily(model)
-    if isinstance(model, HookedAudioLM):
-        from hooked_audio.models.audio_lm.family import AudioLMFamily
-
-        return AudioLMFamily(model)
-    raise TypeError(
-        "Studies and reports serve HookedWhisper, HookedAudioEncoder (CTC) and HookedAudioLM "
-        f"models; got {type(model).__name__}. Wrap another model in a class that implements "
-        "hooked_audio.models.family.ModelFamily (docs/adding_a_model.md)."
-    )

@@ -1,5 +1,8 @@
 """One loader for every model family: `load_model(name_or_path)` picks the family from what
-the path holds, so a command's `--model` takes any checkpoint the library reads.
+the path holds, so a command's `--model` takes any checkpoint the library reads; and
+`model_family(model)`, the application-layer view of a loaded model
+(`hooked_audio.models.family.ModelFamily`). The families import `models/family.py`; this module
+imports the families.
 
 - a folder with a HF `config.json`: its `model_type` names the family (`whisper`;
   `wav2vec2` / `hubert`; an audio LM such as `qwen2_audio` or `voxtral`);
@@ -14,6 +17,8 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+from hooked_audio.models.family import FamilyBase, ModelFamily
 
 #: HF `model_type`s of the encoder family (`HookedAudioEncoder`)
 AUDIO_ENCODER_TYPES = ("wav2vec2", "hubert")
@@ -56,4 +61,33 @@ def load_model(name_or_path: str | os.PathLike) -> Any:
     raise ValueError(
         f"{str(path)!r} holds a HF {model_type!r} model; the library loads whisper, "
         f"{', '.join(AUDIO_ENCODER_TYPES)} and the audio LMs {', '.join(ARCHITECTURES)}."
+    )
+
+
+def model_family(model: Any) -> ModelFamily:
+    """The application-layer view of `model` (a `HookedWhisper`, a `HookedAudioEncoder` with
+    a CTC head and its tokenizer, or a `HookedAudioLM` with its processor); a `ModelFamily` is
+    returned as it is. Anything else is refused by name."""
+    if isinstance(model, FamilyBase):
+        return model
+    from hooked_audio.models.audio_encoder.model import HookedAudioEncoder
+    from hooked_audio.models.audio_lm.model import HookedAudioLM
+    from hooked_audio.models.whisper.model import HookedWhisper
+
+    if isinstance(model, HookedWhisper):
+        from hooked_audio.models.whisper.family import WhisperFamily
+
+        return WhisperFamily(model)
+    if isinstance(model, HookedAudioEncoder):
+        from hooked_audio.models.audio_encoder.family import AudioEncoderFamily
+
+        return AudioEncoderFamily(model)
+    if isinstance(model, HookedAudioLM):
+        from hooked_audio.models.audio_lm.family import AudioLMFamily
+
+        return AudioLMFamily(model)
+    raise TypeError(
+        "Studies and reports serve HookedWhisper, HookedAudioEncoder (CTC) and HookedAudioLM "
+        f"models; got {type(model).__name__}. Wrap another model in a class that implements "
+        "hooked_audio.models.family.ModelFamily (docs/adding_a_model.md)."
     )

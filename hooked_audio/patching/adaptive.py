@@ -22,9 +22,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from hooked_audio.checks import check_count, check_layers
 from hooked_audio.patching.batch_memory import resolve_batch_size
 from hooked_audio.patching.cells import Cells, as_position_groups
-from hooked_audio.patching.checks import check_count, check_layer_act, check_layers
+from hooked_audio.patching.checks import check_layer_act
 from hooked_audio.patching.directions import Direction, base_and_source
 from hooked_audio.patching.engine import cached_runs, sweep_cells
 from hooked_audio.patching.head_sweep import HeadPatch, head_cells

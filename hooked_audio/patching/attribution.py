@@ -16,8 +16,9 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from hooked_audio.checks import check_layers
 from hooked_audio.patching.cells import as_position_groups
-from hooked_audio.patching.checks import check_aligned, check_direction, check_layers
+from hooked_audio.patching.checks import check_aligned, check_direction
 from hooked_audio.patching.directions import Direction, base_and_source
 from hooked_audio.patching.engine import collect_results
 from hooked_audio.patching.runs import BaseAndSource

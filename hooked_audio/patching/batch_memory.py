@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from hooked_audio.cache_memory import available_memory, cache_bytes
-from hooked_audio.patching.checks import check_batch_size
+from hooked_audio.checks import check_batch_size
 
 #: the share of the free device memory a batch of patched runs may take
 MEMORY_SHARE = 0.5

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hooked_audio.patching.checks import as_index, check_labels
+from hooked_audio.checks import as_index, check_labels
 
 Cells = Sequence[int | Sequence[int] | slice | Tensor]
 

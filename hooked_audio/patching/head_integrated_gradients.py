@@ -23,8 +23,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from hooked_audio.checks import check_count
 from hooked_audio.patching.cells import Cells, metric_value
-from hooked_audio.patching.checks import check_count
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.engine import collect_results
 from hooked_audio.patching.head_sweep import head_cells

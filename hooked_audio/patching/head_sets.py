@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from hooked_audio.patching.checks import as_index
+from hooked_audio.checks import as_index
 from hooked_audio.patching.engine import HookSpec, Patch
 from hooked_audio.patching.head_sweep import head_index
 from hooked_audio.patching.runs import BaseAndSource

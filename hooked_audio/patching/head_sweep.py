@@ -18,14 +18,10 @@ from dataclasses import dataclass
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from hooked_audio.checks import check_labels, check_layers
 from hooked_audio.patching.batch_memory import resolve_batch_size
 from hooked_audio.patching.cells import Cells, as_position_groups
-from hooked_audio.patching.checks import (
-    check_component,
-    check_direction,
-    check_labels,
-    check_layers,
-)
+from hooked_audio.patching.checks import check_component, check_direction
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.engine import HookSpec, Patch, run_sweep
 from hooked_audio.patching.runs import BaseAndSource, given_source

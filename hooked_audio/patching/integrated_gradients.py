@@ -48,16 +48,11 @@ from jaxtyping import Float
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from hooked_audio.checks import check_count, check_flags, check_layers
 from hooked_audio.patching.attribution import cell_sums, estimate_result
 from hooked_audio.patching.attribution_qk import qk_pattern_effect
 from hooked_audio.patching.cells import as_position_groups, metric_value
-from hooked_audio.patching.checks import (
-    check_aligned,
-    check_count,
-    check_flags,
-    check_layer_act,
-    check_layers,
-)
+from hooked_audio.patching.checks import check_aligned, check_layer_act
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.integration_path import (
     INTEGRATION_PATHS,

@@ -17,8 +17,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from hooked_audio.checks import check_count
 from hooked_audio.patching.cells import metric_value
-from hooked_audio.patching.checks import check_count
 from hooked_audio.streams.protocol import AudioStream
 
 INTEGRATION_PATHS = ("layer", "input")

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from hooked_audio.checks import check_layers
 from hooked_audio.patching.batch_memory import resolve_batch_size
 from hooked_audio.patching.cells import Cells, labelled_position_groups
-from hooked_audio.patching.checks import check_layer_act, check_layers
+from hooked_audio.patching.checks import check_layer_act
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.engine import HookSpec, Metric, Patch, run_sweep
 from hooked_audio.patching.runs import BaseAndSource, view_runs

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from hooked_audio.checks import as_index, check_layers
 from hooked_audio.patching.batch_memory import resolve_batch_size
 from hooked_audio.patching.cells import as_position_groups
-from hooked_audio.patching.checks import as_index, check_component, check_layers
+from hooked_audio.patching.checks import check_component
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.engine import HookSpec, Patch, run_sweep
 from hooked_audio.patching.runs import BaseAndSource, view_runs

@@ -24,13 +24,9 @@ import torch
 from jaxtyping import Bool
 from torch import Tensor
 
+from hooked_audio.checks import check_batch_size, check_labels, check_layers
 from hooked_audio.patching.cells import as_position_groups
-from hooked_audio.patching.checks import (
-    check_batch_size,
-    check_labels,
-    check_layer_act,
-    check_layers,
-)
+from hooked_audio.patching.checks import check_layer_act
 from hooked_audio.patching.directions import Direction, base_and_source
 from hooked_audio.patching.engine import Metric, run_sweep
 from hooked_audio.patching.layer_sweep import LayerActPatch

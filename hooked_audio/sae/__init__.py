@@ -12,8 +12,8 @@ from hooked_audio.sae.evaluation import (
     spliced_loss,
 )
 from hooked_audio.sae.loading import load_sae
-from hooked_audio.sae.splice import SAE_HOOKS, SAESplice, add_sae, remove_saes, saes, spliced_saes
 from hooked_audio.sae.training import train_sae, training_config
+from hooked_audio.sae_splice import SAE_HOOKS, SAESplice, add_sae, remove_saes, saes, spliced_saes
 
 __all__ = [
     "SAE_HOOKS",

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from hooked_audio.activation_store.store import ActivationStore
-from hooked_audio.patching.checks import check_count
+from hooked_audio.checks import check_count
 
 
 class ActivationBatches:

@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from hooked_audio.patching.checks import check_count
-from hooked_audio.sae.splice import add_sae, remove_saes, sae_hook_name
+from hooked_audio.checks import check_count
+from hooked_audio.sae_splice import add_sae, remove_saes, sae_hook_name
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 SAELens 6.x requires transformer-lens<4 (it imports modules TransformerLens 4.0 removed), while
 this library runs on transformer-lens 3.9 or 4.x. The `sae` extra pins SAELens, so pip picks
 transformer-lens 3.9 for an environment with SAEs and the newest 4.x otherwise. Splicing an SAE
-(`hooked_audio.sae.splice`) needs no SAELens import."""
+(`hooked_audio.sae_splice`) needs no SAELens import."""
 
 from __future__ import annotations
 

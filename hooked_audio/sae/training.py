@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hooked_audio.patching.checks import check_count
+from hooked_audio.checks import check_count
 from hooked_audio.sae.activations import ActivationBatches
 from hooked_audio.sae.requirement import sae_lens
 

@@ -164,7 +164,7 @@ class ClipProbe:
     def sae_features(self, sae, n: int = 16) -> tuple[list[int], np.ndarray]:
         """The `n` features of `sae` (spliced at the hook it was trained on, an encoder hook)
         most active over this clip, and their activations `[feature, position]`."""
-        from hooked_audio.sae.splice import sae_hook_name
+        from hooked_audio.sae_splice import sae_hook_name
 
         hook = sae_hook_name(sae)
         if not hook.startswith("encoder."):

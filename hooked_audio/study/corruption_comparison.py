@@ -23,11 +23,11 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from hooked_audio.checks import check_layers
 from hooked_audio.corruptions import pink_noise, white_noise
-from hooked_audio.models.family import model_family
+from hooked_audio.models.loading import model_family
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.patching import layer_sweep
-from hooked_audio.patching.checks import check_layers
 from hooked_audio.study.pair_cells import pair_cells
 
 NOISES: dict[str, Callable] = {"white": white_noise, "pink": pink_noise}

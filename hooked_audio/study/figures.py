@@ -24,7 +24,7 @@ from hooked_audio.constants import HOP_LENGTH
 from hooked_audio.plots.spectrogram import as_log_mel, plot_log_mel
 from hooked_audio.plots.sweep_figure import MEL_BOUNDARY_STYLE
 from hooked_audio.plots.sweep_heatmap import draw_sweep_heatmap
-from hooked_audio.study.result import ordered_sites, site_labels
+from hooked_audio.study.sites import ordered_sites, site_labels
 
 DIRECTION_TITLES = {
     "denoise": "denoise: clean frames into the corrupt run (sufficiency)",
@@ -64,7 +64,7 @@ def pair_map_figure(result, pair, act: str | None = None, mel=None, n_mels: int 
     if mel is None:
         if isinstance(pair, str):
             raise ValueError("Pass the MinimalPair itself, or its log-mel as mel=.")
-        from hooked_audio.audio import log_mel
+        from hooked_audio.models.whisper.front_end import log_mel
 
         mel = log_mel([np.asarray(pair.clean_audio)], n_mels=n_mels)[0]
     if not isinstance(pair, str):  # the clip's own mel frames, not the window's padding

@@ -21,7 +21,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from hooked_audio.audio import load_audio
-from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
+from hooked_audio.constants import SAMPLE_RATE
+from hooked_audio.models.whisper.front_end import WINDOW_SECONDS
 from hooked_audio.pairs import MinimalPair, PairSet
 from hooked_audio.safe_files import check_pair_id
 from hooked_audio.study.pair_source import read_csv

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hooked_audio.models.family import ModelFamily, model_family
+from hooked_audio.models.family import ModelFamily
+from hooked_audio.models.loading import model_family
 from hooked_audio.pairs import MinimalPair
 from hooked_audio.safe_files import write_text
 from hooked_audio.study import report_figures as figures

@@ -12,7 +12,7 @@ from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from hooked_audio.plots.time_cells_plotly import recovery_coloraxis, time_cell_bars
-from hooked_audio.study.result import ordered_sites, site_labels
+from hooked_audio.study.sites import ordered_sites, site_labels
 
 #: what each direction's recovery measures, shown as the panel title
 DIRECTION_TITLES = {

@@ -13,9 +13,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from hooked_audio.models.family import GroundedFamily, ModelFamily, model_family
+from hooked_audio.checks import check_layers, check_unique
+from hooked_audio.models.family import GroundedFamily, ModelFamily
+from hooked_audio.models.loading import model_family
 from hooked_audio.pairs import MinimalPair
-from hooked_audio.patching.checks import check_layers, check_unique
 from hooked_audio.study.head_units import HEAD_STUDY_ACTS
 from hooked_audio.study.local_executor import LocalExecutor
 from hooked_audio.study.result import StudyResult

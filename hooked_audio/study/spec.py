@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hooked_audio.patching.checks import check_count, check_direction
+from hooked_audio.checks import check_count
+from hooked_audio.patching.checks import check_direction
 from hooked_audio.patching.directions import DIRECTIONS, Direction
 
 #: what a study patches: a whole encoder layer's `blocks.{l}.hook_<act>` (resid_pre, attn_out,

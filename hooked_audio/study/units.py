@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from hooked_audio.models.family import ModelFamily, model_family
+from hooked_audio.models.family import ModelFamily
+from hooked_audio.models.loading import model_family
 from hooked_audio.patching import (
     adaptive_map,
     integrated_gradients,

@@ -5,8 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hooked_audio.audio import Audio
-from hooked_audio.constants import SAMPLE_RATE, WINDOW_SECONDS
+from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.word_times.checks import WordTimes, check_word_times
+
+#: the longest clip: one window of Whisper's encoder, whose heads the times score
+#: (`hooked_audio.models.whisper.front_end.MAX_SECONDS`, which word_times cannot import
+#: without a cycle: the Whisper family reads timed clips; tests/models/test_architecture.py
+#: checks they agree)
+MAX_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -22,9 +28,9 @@ class TimedClip:
         if not self.words:
             raise ValueError(f"Clip {self.name!r} has no reference words.")
         seconds = len(self.audio) / SAMPLE_RATE
-        if seconds > WINDOW_SECONDS:
+        if seconds > MAX_SECONDS:
             raise ValueError(
-                f"Clip {self.name!r} is {seconds:.1f} s long, over Whisper's {WINDOW_SECONDS} s "
+                f"Clip {self.name!r} is {seconds:.1f} s long, over Whisper's {MAX_SECONDS} s "
                 "window; cut it into clips of one window."
             )
         object.__setattr__(self, "words", check_word_times(self.name, self.words, seconds))

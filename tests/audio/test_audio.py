@@ -14,14 +14,12 @@ import whisper.audio as wa
 
 from hooked_audio.audio import (
     AudioInputError,
-    MelBatch,
     frames_to_mel,
     load_audio,
     load_audio_batch,
-    log_mel,
-    log_mel_chunks,
     mel_to_frames,
 )
+from hooked_audio.models.whisper.front_end import MelBatch, log_mel, log_mel_chunks
 
 JFK = Path(str(files("hooked_audio") / "data" / "jfk.flac"))
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from hooked_audio import corruptions as C
-from hooked_audio.audio import Audio, AudioInputError, load_audio, load_audio_batch, log_mel
+from hooked_audio.audio import Audio, AudioInputError, load_audio, load_audio_batch
+from hooked_audio.models.whisper.front_end import log_mel
 from hooked_audio.pairs import PairSet, bundled_pairs, prosody_pair
 from tests.helpers.audio_flow_helpers import SR, jfk, make_pair, window_whisper
 

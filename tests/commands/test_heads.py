@@ -19,8 +19,8 @@ from hooked_audio.models.whisper.head_timing import (
     rank_cross_attention_heads,
     timed_clips,
 )
-from hooked_audio.models.whisper.reference_words import TimedClip
 from hooked_audio.pairs import bundled_pairs
+from hooked_audio.word_times.timed_clip import TimedClip
 from tests.commands.conftest import one_line_error
 
 PAIRS = files("hooked_audio") / "data" / "pairs"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hooked_audio.models.family import model_family
+from hooked_audio.models.loading import model_family
 from hooked_audio.patching import layer_sweep
 from hooked_audio.study.pair_cells import pair_cells
 

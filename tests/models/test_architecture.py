@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import whisper.audio as wa
 from transformer_lens.config import TransformerLensConfig
 from whisper.model import ModelDimensions, Whisper
 
@@ -22,9 +23,10 @@ from hooked_audio.models.audio_lm.architectures import (
     get_architecture,
     register_architecture,
 )
-from hooked_audio.models.whisper import HookedWhisper
+from hooked_audio.models.whisper import HookedWhisper, front_end, vocabulary
 from hooked_audio.models.whisper.attention import WhisperAttention
 from hooked_audio.models.whisper.kv_cache_tap import KVCacheTap
+from hooked_audio.word_times.timed_clip import MAX_SECONDS as TIMED_CLIP_MAX_SECONDS
 
 D_MODEL, N_HEADS = 16, 4
 
@@ -221,10 +223,10 @@ def test_constants_are_what_the_model_and_hf_transformers_do(tiny_en):
     assert (
         constants.SAMPLE_RATE,
         constants.HOP_LENGTH,
-        constants.N_FFT,
-        constants.WINDOW_SECONDS,
-        constants.WINDOW_SAMPLES,
-        constants.WINDOW_MEL_FRAMES,
+        front_end.N_FFT,
+        front_end.WINDOW_SECONDS,
+        front_end.WINDOW_SAMPLES,
+        front_end.WINDOW_MEL_FRAMES,
     ) == (
         hf.sampling_rate,
         hf.hop_length,
@@ -235,15 +237,23 @@ def test_constants_are_what_the_model_and_hf_transformers_do(tiny_en):
     )
     second = np.zeros(constants.SAMPLE_RATE, np.float32)
     mel = tiny_en.to_mel(second, sample_rate=constants.SAMPLE_RATE)  # padded to a window
-    assert mel.shape[-1] == constants.WINDOW_MEL_FRAMES
+    assert mel.shape[-1] == front_end.WINDOW_MEL_FRAMES
     with torch.no_grad():
-        assert tiny_en.encoder(mel).shape[1] == constants.WINDOW_POSITIONS
+        assert tiny_en.encoder(mel).shape[1] == front_end.WINDOW_POSITIONS
     frames = tiny_en.to_frames(second, sample_rate=constants.SAMPLE_RATE)
-    assert frames.shape[1:] == (constants.MEL_FRAMES_PER_POSITION, 80, constants.WINDOW_POSITIONS)
-    assert constants.WINDOW_POSITIONS * constants.SECONDS_PER_POSITION == constants.WINDOW_SECONDS
+    assert frames.shape[1:] == (constants.MEL_FRAMES_PER_POSITION, 80, front_end.WINDOW_POSITIONS)
+    assert front_end.WINDOW_POSITIONS * constants.SECONDS_PER_POSITION == front_end.WINDOW_SECONDS
     per_position = constants.HOP_LENGTH * constants.MEL_FRAMES_PER_POSITION
     assert constants.SAMPLES_PER_POSITION == per_position
     assert constants.MEL_FRAMES_PER_SECOND * constants.HOP_LENGTH == constants.SAMPLE_RATE
+    # the generic constants are openai-whisper's too; a timed clip holds one Whisper window
+    assert (
+        constants.SAMPLE_RATE,
+        constants.HOP_LENGTH,
+        constants.MEL_FRAMES_PER_SECOND,
+        constants.SAMPLES_PER_POSITION,
+    ) == (wa.SAMPLE_RATE, wa.HOP_LENGTH, wa.FRAMES_PER_SECOND, wa.N_SAMPLES_PER_TOKEN)
+    assert TIMED_CLIP_MAX_SECONDS == front_end.WINDOW_SECONDS
 
 
 @pytest.mark.parametrize("n_vocab", [51864, 51865, 51866])
@@ -253,4 +263,4 @@ def test_vocabulary_constants_give_openai_whispers_language_counts(n_vocab):
     model = HookedWhisper(dims, seed=0)
     assert model.is_multilingual == reference.is_multilingual
     assert model.num_languages == reference.num_languages
-    assert (n_vocab >= constants.MULTILINGUAL_VOCAB_SIZE) == reference.is_multilingual
+    assert (n_vocab >= vocabulary.MULTILINGUAL_VOCAB_SIZE) == reference.is_multilingual

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from hooked_audio.audio import log_mel
 from hooked_audio.corruptions import pitch_shift, white_noise
+from hooked_audio.models.whisper.front_end import log_mel
 from hooked_audio.pairs import bundled_pairs
 from hooked_audio.pairs.difference_span import difference_span, position_difference
 from hooked_audio.study.pair_source import pairs_from_csv

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from hooked_audio.cli import main
+from hooked_audio.commands.study import parse_noise
 from hooked_audio.pairs import PairSet, bundled_pairs
-from hooked_audio.study.command import parse_noise
 from hooked_audio.study.corruption_comparison import (
     NoiseCorruption,
     compare_corruptions,

@@ -13,8 +13,8 @@ import torch
 from hooked_audio.analysis import grounding_coefficient
 from hooked_audio.audio import AudioInputError
 from hooked_audio.cli import main
-from hooked_audio.models.family import GroundedFamily, ModelFamily, model_family
-from hooked_audio.models.loading import load_model
+from hooked_audio.models.family import GroundedFamily, ModelFamily
+from hooked_audio.models.loading import load_model, model_family
 from hooked_audio.pairs import bundled_pairs
 from hooked_audio.study import StudySpec, run_study
 from tests.helpers.audio_lm_models import audio_lm_checkpoint, hooked, qwen2_audio_hf

@@ -14,8 +14,8 @@ from hooked_audio.cli import main
 from hooked_audio.metrics import CTCLogLikelihoodDiff
 from hooked_audio.models.audio_encoder import HookedAudioEncoder
 from hooked_audio.models.audio_encoder.ctc_text import CTCText
-from hooked_audio.models.family import ModelFamily, model_family
-from hooked_audio.models.loading import load_model
+from hooked_audio.models.family import ModelFamily
+from hooked_audio.models.loading import load_model, model_family
 from hooked_audio.pairs import bundled_pairs
 from hooked_audio.study import StudySpec, run_study
 from tests.helpers.ctc_models import ctc_checkpoint, ctc_vocabulary

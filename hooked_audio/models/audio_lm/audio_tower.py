@@ -14,9 +14,9 @@ from torch import Tensor, nn
 from transformer_lens.config import TransformerLensConfig
 
 from hooked_audio.components import LayerNorm
+from hooked_audio.components.stacked_weights import StackedWeightsMixin
 from hooked_audio.hook_point import AudioHookPoint
 from hooked_audio.models.whisper.blocks import WhisperEncoderBlock
-from hooked_audio.models.whisper.stacked_weights import StackedWeightsMixin
 
 
 def frame_lengths(mel_lengths: Int[Tensor, " n_audio"]) -> Int[Tensor, " n_audio"]:

@@ -16,9 +16,11 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 
+from hooked_audio.checks import check_flags
 from hooked_audio.components import LayerKVCache, RMSNorm, RotaryEmbedding
 from hooked_audio.components.attend import allowed_keys
 from hooked_audio.components.rotary import default_inv_freq
+from hooked_audio.components.stacked_weights import StackedWeightsMixin
 from hooked_audio.hook_point import AudioHookPoint
 from hooked_audio.hooked_root import HookedAudioRoot
 from hooked_audio.models.audio_lm.audio_tower import AudioTower, pooled_lengths
@@ -36,7 +38,6 @@ from hooked_audio.models.audio_lm.inputs import (
 from hooked_audio.models.audio_lm.lm_block import LMBlock
 from hooked_audio.models.audio_lm.projector import LinearProjector, StackingProjector
 from hooked_audio.models.audio_lm.prompting import AudioLMPromptingMixin
-from hooked_audio.models.whisper.stacked_weights import StackedWeightsMixin
 
 
 class HookedAudioLM(
@@ -115,7 +116,6 @@ class HookedAudioLM(
         RMSNorm models (`hooked_audio.models.audio_lm.weight_processing`); returns the model.
         `center_writing_weights` is refused: RMSNorm does not remove the mean."""
         from hooked_audio.models.audio_lm.weight_processing import process_weights_
-        from hooked_audio.patching.checks import check_flags
 
         check_flags(
             fold_ln=fold_ln,

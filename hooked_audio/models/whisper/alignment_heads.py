@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 from whisper.timing import find_alignment
 
+from hooked_audio.checks import check_count
 from hooked_audio.constants import HOP_LENGTH
 from hooked_audio.models.whisper.head_timing import TOLERANCE_S, rank_cross_attention_heads
-from hooked_audio.models.whisper.reference_words import TimedClip
-from hooked_audio.patching.checks import check_count
+from hooked_audio.word_times.timed_clip import TimedClip
 
 Heads = list[tuple[int, int]]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from jaxtyping import Float
 from torch import Tensor
 
-from hooked_audio.audio import AudioLike, load_audio_batch, log_mel, mel_to_frames
+from hooked_audio.audio import AudioLike, load_audio_batch, mel_to_frames
 from hooked_audio.constants import HOP_LENGTH, MEL_FRAMES_PER_POSITION, SAMPLE_RATE
+from hooked_audio.models.whisper.front_end import log_mel
 
 
 class WhisperAudioMixin:

@@ -9,7 +9,7 @@ import torch
 from transformer_lens.config import TransformerLensConfig
 from whisper.model import ModelDimensions
 
-from hooked_audio.constants import MULTILINGUAL_VOCAB_SIZE
+from hooked_audio.models.whisper.vocabulary import MULTILINGUAL_VOCAB_SIZE
 
 
 def _stack_config(

@@ -17,8 +17,9 @@ from torch import Tensor
 
 from hooked_audio.constants import SAMPLE_RATE
 from hooked_audio.models.whisper.head_timing import teacher_forced_words
-from hooked_audio.models.whisper.reference_words import TimedClip, WordTimes
 from hooked_audio.patching.time_cells import speech_frames
+from hooked_audio.word_times import WordTimes
+from hooked_audio.word_times.timed_clip import TimedClip
 
 
 @dataclass

@@ -16,9 +16,10 @@ from functools import partial
 import torch
 from torch import Tensor
 
+from hooked_audio.checks import check_labels
 from hooked_audio.patching.batch_memory import resolve_batch_size
 from hooked_audio.patching.cells import metric_value
-from hooked_audio.patching.checks import check_direction, check_labels, check_same_shape
+from hooked_audio.patching.checks import check_direction, check_same_shape
 from hooked_audio.patching.directions import Direction, base_and_source
 from hooked_audio.patching.engine import run_sweep
 from hooked_audio.patching.head_sets import HeadSetPatch, check_head_sets, head_set_label

@@ -9,9 +9,9 @@ from torch import Tensor, nn
 from transformer_lens.config import TransformerLensConfig
 
 from hooked_audio.components import LayerNorm
+from hooked_audio.components.stacked_weights import StackedCrossWeightsMixin
 from hooked_audio.hook_point import AudioHookPoint
 from hooked_audio.models.whisper.blocks import WhisperDecoderBlock
-from hooked_audio.models.whisper.stacked_weights import StackedCrossWeightsMixin
 from hooked_audio.models.whisper.token_input import as_tokens, check_token_tensor
 
 

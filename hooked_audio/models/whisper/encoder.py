@@ -10,10 +10,10 @@ from transformer_lens.config import TransformerLensConfig
 from whisper.model import sinusoids
 
 from hooked_audio.components import LayerNorm
+from hooked_audio.components.stacked_weights import StackedWeightsMixin
 from hooked_audio.constants import MEL_FRAMES_PER_POSITION, MEL_FRAMES_PER_SECOND
 from hooked_audio.hook_point import AudioHookPoint
 from hooked_audio.models.whisper.blocks import WhisperEncoderBlock
-from hooked_audio.models.whisper.stacked_weights import StackedWeightsMixin
 
 
 class WhisperEncoder(StackedWeightsMixin, nn.Module):

@@ -35,8 +35,8 @@ import pandas as pd
 import torch
 
 from hooked_audio.constants import SAMPLE_RATE
-from hooked_audio.models.whisper.reference_words import TimedClip
 from hooked_audio.patching.time_cells import speech_frames
+from hooked_audio.word_times.timed_clip import TimedClip
 
 QUERIES = ("predicting", "reading")
 

@@ -20,7 +20,7 @@ from whisper.decoding import detect_language as whisper_detect_language
 from whisper.model import ModelDimensions
 
 from hooked_audio.audio import frames_to_mel
-from hooked_audio.constants import NON_LANGUAGE_VOCAB_SIZE
+from hooked_audio.checks import check_flags
 from hooked_audio.hooked_root import HookedAudioRoot
 from hooked_audio.models.whisper.audio_input import WhisperAudioMixin
 from hooked_audio.models.whisper.cache_extents import whisper_cache_extents
@@ -31,6 +31,7 @@ from hooked_audio.models.whisper.inference import WhisperInferenceMixin, install
 from hooked_audio.models.whisper.kv_cache import install_kv_cache_hooks
 from hooked_audio.models.whisper.token_input import as_tokens
 from hooked_audio.models.whisper.tokenization import WhisperTokensMixin, normalise_language
+from hooked_audio.models.whisper.vocabulary import NON_LANGUAGE_VOCAB_SIZE
 from hooked_audio.models.whisper.weight_conversion import convert_openai_state_dict
 from hooked_audio.weight_checks import check_finite_weights
 
@@ -119,7 +120,7 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
         `fold_ln`, `center_writing_weights`, `center_unembed`, `fold_value_biases`:
         TransformerLens's weight processing (`process_weights_`), off by default so that the
         weights are the checkpoint's; done in float32 before the cast to `dtype`."""
-        from hooked_audio.models.whisper.pretrained import resolve_checkpoint
+        from hooked_audio.models.whisper.loading.pretrained import resolve_checkpoint
 
         ckpt = resolve_checkpoint(name_or_path)
         model = cls.from_openai_state_dict(
@@ -138,7 +139,6 @@ class HookedWhisper(WhisperTokensMixin, WhisperAudioMixin, WhisperInferenceMixin
         """TransformerLens's weight processing, in place (see
         `hooked_audio.models.whisper.weight_processing`); returns the model."""
         from hooked_audio.models.whisper.weight_processing import process_weights_
-        from hooked_audio.patching.checks import check_flags
 
         check_flags(
             fold_ln=fold_ln,

@@ -19,8 +19,8 @@ import pandas as pd
 import torch
 
 from hooked_audio.activation_store.store import ActivationStore
-from hooked_audio.patching.checks import as_index, check_count, check_indices
-from hooked_audio.sae.splice import sae_hook_name
+from hooked_audio.checks import as_index, check_count, check_indices
+from hooked_audio.sae_splice import sae_hook_name
 
 #: what `FeatureExamples.top_features` can rank live features by
 RANKINGS = ("density", "max")

@@ -52,7 +52,7 @@ class ClipMels:
         """Window `index` of `clip`'s log-mel, `[n_mels, columns_per_window]`."""
         key = (clip.id, index)
         if key not in self._mels:
-            from hooked_audio.audio import log_mel
+            from hooked_audio.models.whisper.front_end import log_mel
 
             samples = round(self.window_seconds * SAMPLE_RATE)
             audio = np.asarray(clip.audio, dtype=np.float32)

@@ -24,7 +24,7 @@ import torch
 
 from hooked_audio.activation_store.clips import StoreClip
 from hooked_audio.activation_store.store import ActivationStore
-from hooked_audio.patching.checks import check_count
+from hooked_audio.checks import check_count
 from hooked_audio.sae.dashboard.examples import (
     ARTEFACT_POSITIONS,
     RANKINGS,

@@ -120,7 +120,7 @@ def base_pair():
     from whisper.model import Whisper
 
     from hooked_audio import HookedWhisper
-    from hooked_audio.models.whisper.pretrained import resolve_checkpoint
+    from hooked_audio.models.whisper.loading.pretrained import resolve_checkpoint
 
     ckpt = resolve_checkpoint("base")
     ref = Whisper(ckpt.dims)

@@ -14,7 +14,7 @@ import torch
 import whisper.model
 from torch import Tensor
 
-from hooked_audio.constants import MULTILINGUAL_VOCAB_SIZE, NON_LANGUAGE_VOCAB_SIZE
+from hooked_audio.models.whisper.vocabulary import MULTILINGUAL_VOCAB_SIZE, NON_LANGUAGE_VOCAB_SIZE
 from hooked_audio.weight_checks import check_finite_weights
 
 

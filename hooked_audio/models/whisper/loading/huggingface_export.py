@@ -143,7 +143,7 @@ def export_hf_directory(
     """Any checkpoint `HookedWhisper.from_pretrained` reads (a name such as the packaged
     "tiny.en" or "base", a CTranslate2 folder, a `.pt`) as a HF folder, with its tokenizer when
     one travels with it (`source_tokenizer_json`)."""
-    from hooked_audio.models.whisper.pretrained import resolve_checkpoint
+    from hooked_audio.models.whisper.loading.pretrained import resolve_checkpoint
 
     checkpoint = resolve_checkpoint(name_or_path)
     return save_hf_directory(checkpoint, folder, source_tokenizer_json(name_or_path))

@@ -189,8 +189,7 @@ def run_study_command(args: argparse.Namespace) -> int:
     if args.workers is not None and args.ray is None:
         raise ValueError("--workers sets the number of Ray workers: use it with --ray.")
     noises = [parse_noise(text) for text in args.compare_noise]
-    from hooked_audio.models.family import model_family
-    from hooked_audio.models.loading import load_model
+    from hooked_audio.models.loading import load_model, model_family
     from hooked_audio.study.pair_source import load_pairs
     from hooked_audio.study.run import run_study
 

@@ -1,7 +1,7 @@
-"""Reference word times of a clip that do not come from the model (`TimedClip`): read from a
-TextGrid, CTM or CSV file (`hooked_audio.word_times`), or from the manifest of the pair set the
-clip belongs to (`meta.clean_words` of the pair whose `clean_audio` it is). `hooked-audio heads`
-scores heads against them; `hooked-audio patch` cuts its word cells from them when it has them."""
+"""Reference word times of a clip from the manifest of the pair set it belongs to
+(`meta.clean_words` of the pair whose `clean_audio` it is); times read from a TextGrid, CTM or
+CSV file are `hooked_audio.word_times.read_word_times`'s. `hooked-audio heads` scores heads
+against them; `hooked-audio patch` cuts its word cells from them when it has them."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ import json
 from pathlib import Path
 
 from hooked_audio.pairs.pair_set import MANIFEST
-from hooked_audio.word_times import WordTimes, check_word_times, read_word_times
-from hooked_audio.word_times.timed_clip import TimedClip
-
-__all__ = ["TimedClip", "WordTimes", "check_word_times", "pair_set_words", "read_word_times"]
+from hooked_audio.word_times import WordTimes
 
 
 def pair_set_words(path: str | Path) -> WordTimes | None:

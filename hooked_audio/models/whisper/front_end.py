@@ -1,8 +1,11 @@
-"""Whisper log-mel features for a batch of 16 kHz waveforms.
+"""Whisper's front end: its log-mel features for a batch of 16 kHz waveforms, and its window.
 
 This is a thin wrapper over Whisper's own front end
 (``whisper.audio.pad_or_trim`` + ``whisper.audio.log_mel_spectrogram``), which
 is the reference; nothing here re-implements the STFT or the mel filters.
+The window constants are re-exported from ``whisper.audio`` so that the log-mel, frames and
+windows match the reference exactly: a window of Whisper's encoder is 30 s, 480000 samples,
+3000 mel frames of 10 ms (an STFT of ``N_FFT`` = 400 samples each), 1500 positions of 20 ms.
 
 Each waveform is converted on its own: Whisper clamps the log-mel at
 ``max - 8`` over the whole tensor it is given, so batching the STFT would let
@@ -20,11 +23,34 @@ import torch
 import whisper.audio as wa
 from jaxtyping import Float
 from torch import Tensor
+from whisper.audio import CHUNK_LENGTH, N_FFT, N_FRAMES, N_SAMPLES
 
 from hooked_audio.audio.errors import AudioInputError
 from hooked_audio.audio.waveform import carried_rate
+from hooked_audio.constants import MEL_FRAMES_PER_POSITION
+
+#: seconds in one window of Whisper's encoder (30)
+WINDOW_SECONDS = CHUNK_LENGTH
+#: samples in one window (480000)
+WINDOW_SAMPLES = N_SAMPLES
+#: log-mel frames in one window (3000)
+WINDOW_MEL_FRAMES = N_FRAMES
+#: encoder positions in one window (1500)
+WINDOW_POSITIONS = N_FRAMES // MEL_FRAMES_PER_POSITION
 
 SUPPORTED_N_MELS = (80, 128)  # 80: tiny..large-v2, 128: large-v3 / turbo
+
+__all__ = [
+    "N_FFT",  # samples of the STFT window behind one log-mel frame (400, 25 ms)
+    "SUPPORTED_N_MELS",
+    "WINDOW_MEL_FRAMES",
+    "WINDOW_POSITIONS",
+    "WINDOW_SAMPLES",
+    "WINDOW_SECONDS",
+    "MelBatch",
+    "log_mel",
+    "log_mel_chunks",
+]
 
 
 class MelBatch(NamedTuple):
