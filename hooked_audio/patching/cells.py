@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, SupportsIndex
 
 import numpy as np
 import torch
@@ -13,7 +13,9 @@ from torch import Tensor
 
 from hooked_audio.patching.checks import as_index, check_labels
 
-Cells = Sequence[int | Sequence[int] | slice | Tensor]
+#: a sweep's cells: each an index (an int, a numpy or 0-d tensor integer), a sequence, 1-d array
+#: or tensor of indices, or a slice
+Cells = Sequence[SupportsIndex | Sequence[SupportsIndex] | slice | Tensor | np.ndarray]
 
 
 def as_position_groups(cells: Cells | None, n_pos: int) -> list[list[int]]:

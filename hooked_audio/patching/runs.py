@@ -27,18 +27,24 @@ class BaseAndSource:
     source_cache: Any
 
     @property
-    def clean_logits(self) -> Tensor:
+    def clean_logits(self) -> Tensor | None:
         return self.source_logits if self.direction == "denoise" else self.base_logits
 
     @property
-    def corrupt_logits(self) -> Tensor:
+    def corrupt_logits(self) -> Tensor | None:
         return self.base_logits if self.direction == "denoise" else self.source_logits
 
     def reference_values(self, metric: Callable) -> tuple[float, float]:
         """`(metric on the clean run, metric on the corrupt run)`."""
+        clean, corrupt = self.clean_logits, self.corrupt_logits
+        if clean is None or corrupt is None:
+            raise ValueError(
+                "The source run was not made here (its cache was given), so its metric is "
+                "unknown: give the clean and corrupt metric values as `reference`."
+            )
         return (
-            metric_value(metric, self.clean_logits, "on the clean run"),
-            metric_value(metric, self.corrupt_logits, "on the corrupt run"),
+            metric_value(metric, clean, "on the clean run"),
+            metric_value(metric, corrupt, "on the corrupt run"),
         )
 
 
