@@ -8,10 +8,12 @@ from functools import partial
 from typing import Any
 
 from torch import Tensor
+from transformer_lens import ActivationCache
 
 from hooked_audio.patching.cells import metric_value
 from hooked_audio.patching.checks import check_aligned, check_direction
 from hooked_audio.patching.directions import Direction, base_and_source
+from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 
 @dataclass
@@ -72,7 +74,9 @@ def run_base_and_source(
 SweepRuns = Callable[[Sequence[str], Sequence[str]], BaseAndSource]
 
 
-def view_runs(view: Any, clean: Tensor, corrupt: Tensor, direction: Direction) -> SweepRuns:
+def view_runs(
+    view: AudioStream, clean: StreamInput, corrupt: StreamInput, direction: Direction
+) -> SweepRuns:
     """The runs of a sweep between two inputs of one stream view (checked aligned)."""
     check_direction(direction)
     check_aligned(view, clean, corrupt)
@@ -80,7 +84,7 @@ def view_runs(view: Any, clean: Tensor, corrupt: Tensor, direction: Direction) -
 
 
 def given_source(
-    view: Any, base_input: Tensor, source_cache: Any, direction: Direction
+    view: AudioStream, base_input: StreamInput, source_cache: ActivationCache, direction: Direction
 ) -> SweepRuns:
     """The runs of a sweep whose source activations the caller cached already (e.g. from
     another view of the same model): only `base_input` runs; the source logits are unknown
