@@ -52,9 +52,9 @@ def allowed_keys(
 
 def attend(
     q: Float[Tensor, "batch query head d_head"],
-    k: Float[Tensor, "batch key head d_head"],
-    v: Float[Tensor, "batch key head d_head"],
-    allowed: Bool[Tensor, "batch head query key"] | None,
+    k: Float[Tensor, "#batch key head d_head"],
+    v: Float[Tensor, "#batch key head d_head"],
+    allowed: Bool[Tensor, "#batch #head query key"] | None,
     scale: float,
     materialise: bool,
     hook_attn_scores: AudioHookPoint,

@@ -94,10 +94,10 @@ class Attention(nn.Module):
     def attend(
         self,
         q: Float[Tensor, "batch query_pos head d_head"],
-        k_flat: Float[Tensor, "batch key_pos hd"],
-        v_flat: Float[Tensor, "batch key_pos hd"],
+        k_flat: Float[Tensor, "#batch key_pos hd"],
+        v_flat: Float[Tensor, "#batch key_pos hd"],
         causal: bool = False,
-        key_valid: Bool[Tensor, "batch key_pos"] | None = None,
+        key_valid: Bool[Tensor, "#batch key_pos"] | None = None,
     ) -> tuple[Float[Tensor, "batch query_pos d_model"], Tensor | None]:
         """Attention of the queries `q` (from `queries`) onto projected keys and values (heads
         flattened, as `project` returns them), through the remaining hooks: `(output, scores)`,

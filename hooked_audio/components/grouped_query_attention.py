@@ -62,8 +62,15 @@ class GroupedQueryAttention(nn.Module):
         self._b_K = nn.Parameter(torch.zeros(n_key_value_heads, d_head))
         self._b_V = nn.Parameter(torch.zeros(n_key_value_heads, d_head))
         self.b_O = nn.Parameter(torch.zeros(d_model))
-        for name in ("q", "k", "v", "rot_q", "rot_k", "attn_scores", "pattern", "z", "result"):
-            setattr(self, f"hook_{name}", AudioHookPoint())
+        self.hook_q = AudioHookPoint()  # [batch, pos, head, d_head]
+        self.hook_k = AudioHookPoint()  # [batch, pos, kv_head, d_head]
+        self.hook_v = AudioHookPoint()  # [batch, pos, kv_head, d_head]
+        self.hook_rot_q = AudioHookPoint()  # [batch, pos, head, d_head]
+        self.hook_rot_k = AudioHookPoint()  # [batch, pos, kv_head, d_head]
+        self.hook_attn_scores = AudioHookPoint()  # [batch, head, query, key]
+        self.hook_pattern = AudioHookPoint()  # [batch, head, query, key]
+        self.hook_z = AudioHookPoint()  # [batch, pos, head, d_head]
+        self.hook_result = AudioHookPoint()  # [batch, pos, head, d_model]
 
     @property
     def repeats(self) -> int:

@@ -20,6 +20,8 @@ class RotaryEmbedding(nn.Module):
     which the checkpoint's own code computed; here they are only applied.
     """
 
+    inv_freq: Float[Tensor, " half"]  # a buffer
+
     def __init__(self, inv_freq: Float[Tensor, " half"], attention_scaling: float = 1.0):
         super().__init__()
         self.register_buffer("inv_freq", inv_freq.float().clone(), persistent=False)

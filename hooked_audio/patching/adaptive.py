@@ -17,6 +17,7 @@ splits everything and is the full map at `min_size`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -30,7 +31,7 @@ from hooked_audio.patching.directions import Direction, base_and_source
 from hooked_audio.patching.engine import cached_runs, sweep_cells
 from hooked_audio.patching.head_sweep import HeadPatch, head_cells
 from hooked_audio.patching.layer_sweep import ActivationPatch
-from hooked_audio.patching.runs import view_runs
+from hooked_audio.patching.runs import BaseAndSource, view_runs
 from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
@@ -113,13 +114,13 @@ def adaptive_map(
                 else:
                     leaves[tuple(members)] = value
             pending = split
-        members = [list(m) for m in sorted(leaves)]
-        patched = [positions_of(m) for m in members]
-        metadata = {"members": members, "full_runs": full_runs}
+        leaf_members = [list(m) for m in sorted(leaves)]
+        patched = [positions_of(m) for m in leaf_members]
+        metadata: dict[str, Any] = {"members": leaf_members, "full_runs": full_runs}
         if heads:
             kept = [
                 p
-                for m, p in zip(members, patched)
+                for m, p in zip(leaf_members, patched)
                 if abs(leaves[tuple(m)] - base_value) >= threshold * total
             ]
             metadata["heads"] = _head_split(
@@ -128,7 +129,7 @@ def adaptive_map(
             runs_done += metadata["heads"].values.shape[1]
         results.append(
             SweepResult(
-                values=torch.tensor([[leaves[tuple(m)] for m in members]]),
+                values=torch.tensor([[leaves[tuple(m)] for m in leaf_members]]),
                 layers=[layer],
                 cells=patched,
                 cell_labels=view.cell_labels(patched),
@@ -144,7 +145,16 @@ def adaptive_map(
     return results
 
 
-def _head_split(view, runs, layer, windows, metric, batch_size, bar, reference) -> SweepResult:
+def _head_split(
+    view: AudioStream,
+    runs: BaseAndSource,
+    layer: int,
+    windows: list[list[int]],
+    metric: Callable[[Tensor], Tensor],
+    batch_size: int,
+    bar: tqdm,
+    reference: tuple[float, float],
+) -> SweepResult:
     """Each window of `windows` (lists of positions) patched once per head of `layer`'s
     attention (`hook_z`), exactly; laid out as `head_sweep`'s result."""
     cells, labels, values = [], [], torch.full((1, 0), float("nan"))
@@ -184,7 +194,7 @@ def adaptive_resid_pre_map(
     corrupt: StreamInput,
     metric: Callable[[Tensor], Tensor],
     direction: Direction = "denoise",
-    **kwargs,
+    **kwargs: Any,
 ) -> list[SweepResult]:
     """`adaptive_map` of `blocks.{l}.hook_resid_pre` (see there for the arguments)."""
     return adaptive_map(view, clean, corrupt, metric, "resid_pre", direction, **kwargs)

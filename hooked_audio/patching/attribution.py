@@ -15,20 +15,26 @@ from collections.abc import Callable, Sequence
 import torch
 from jaxtyping import Float
 from torch import Tensor
+from transformer_lens import ActivationCache
 
 from hooked_audio.checks import check_layers
-from hooked_audio.patching.cells import as_position_groups
+from hooked_audio.patching.cells import Cells, as_position_groups
 from hooked_audio.patching.checks import check_aligned, check_direction
 from hooked_audio.patching.directions import Direction, base_and_source
 from hooked_audio.patching.engine import collect_results
 from hooked_audio.patching.runs import BaseAndSource
 from hooked_audio.patching.sweep_result import SweepResult
-from hooked_audio.streams.protocol import AudioStream, StreamInput
+from hooked_audio.streams.protocol import AudioStream, NamedHook, StreamInput
 
 
 def _position_effects(
-    view, base_input: Tensor, source_cache, names: list[str], metric, drop_layer: int | None = None
-) -> tuple[Tensor, float, Tensor]:
+    view: AudioStream,
+    base_input: StreamInput,
+    source_cache: ActivationCache,
+    names: list[str],
+    metric: Callable[[Tensor], Tensor],
+    drop_layer: int | None = None,
+) -> tuple[Float[Tensor, "name pos"], float, Tensor]:
     """First-order effect of patching each position of each `names` activation:
     `(effects [n_names, pos], metric(base), base logits)`. With `drop_layer`, the gradient
     through that block's writes to the residual stream (the outputs of the view's
@@ -36,10 +42,10 @@ def _position_effects(
     are unchanged."""
     base_acts: dict[str, Tensor] = {}
 
-    def keep(activation: Tensor, hook) -> None:
+    def keep(activation: Tensor, hook: NamedHook) -> None:
         base_acts[hook.name] = activation
 
-    hooks = [(n, keep) for n in names]
+    hooks: list[tuple[str, Callable]] = [(n, keep) for n in names]
     if drop_layer is not None:
         writes = [f"blocks.{drop_layer}.hook_{part}_out" for part in view.block_writers]
         hooks += [(n, lambda x, hook: x.detach()) for n in writes]
@@ -70,7 +76,7 @@ def estimate_result(
     act: str,
     direction: Direction,
     metric: Callable[[Tensor], Tensor],
-    source_logits: Tensor,
+    source_logits: Tensor | None,
     base_logits: Tensor,
 ) -> SweepResult:
     """An estimate's values as a `SweepResult`, with the metric on the unpatched runs."""
@@ -95,7 +101,7 @@ def source_run(
     corrupt: StreamInput,
     direction: Direction,
     layers: Sequence[int] | None,
-) -> tuple[Tensor, list[int], list[str], Tensor, dict]:
+) -> tuple[StreamInput, list[int], list[str], Tensor, ActivationCache]:
     """The set-up every attribution estimate shares: `(base_input, layers, resid_pre names,
     source logits, source cache of those names)`."""
     check_aligned(view, clean, corrupt)
@@ -108,7 +114,9 @@ def source_run(
     return base_input, layers, names, source_logits, source_cache
 
 
-def cell_sums(effects: Tensor, groups: list[list[int]]) -> Tensor:
+def cell_sums(
+    effects: Float[Tensor, "row pos"], groups: list[list[int]]
+) -> Float[Tensor, "row cell"]:
     return torch.stack([effects[:, group].sum(dim=1) for group in groups], dim=1)
 
 
@@ -119,7 +127,7 @@ def resid_pre_attribution(
     metric: Callable[[Tensor], Tensor],
     direction: Direction = "denoise",
     layers: Sequence[int] | None = None,
-    cells: Sequence | None = None,
+    cells: Cells | None = None,
 ) -> SweepResult:
     """Attribution-patching estimates of `resid_pre_sweep` (same cells, same result type):
     `values[l, c]` is the estimated metric after patching cell `c` of
@@ -151,7 +159,7 @@ def resid_pre_attribution_graddrop(
     metric: Callable[[Tensor], Tensor],
     direction: Direction = "denoise",
     layers: Sequence[int] | None = None,
-    cells: Sequence | None = None,
+    cells: Cells | None = None,
 ) -> SweepResult:
     """AtP*'s GradDrop (Kramar et al. 2024): estimated effect *magnitudes*, robust to
     cancellation between paths. For each layer `l` the attribution is recomputed with the
@@ -165,14 +173,15 @@ def resid_pre_attribution_graddrop(
     n_layers = view.cfg.n_layers
     if n_layers < 2:
         raise ValueError("GradDrop needs at least two layers.")
-    groups, total = None, 0.0
+    groups: list[list[int]] = []
+    total: Tensor | float = 0.0
     for drop in range(n_layers):
         effects, _, base_logits = _position_effects(
             view, base_input, source_cache, names, metric, drop
         )
         groups = groups or as_position_groups(cells, effects.shape[1])
         total = total + cell_sums(effects, groups).abs()
-    values = total / (n_layers - 1)
+    values = torch.as_tensor(total / (n_layers - 1))
     result = estimate_result(
         view,
         values,

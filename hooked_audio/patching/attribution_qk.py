@@ -21,18 +21,25 @@ import math
 from collections.abc import Callable, Sequence
 
 import torch
+from jaxtyping import Float
 from torch import Tensor
 
 from hooked_audio.patching.attribution import cell_sums, estimate_result, source_run
-from hooked_audio.patching.cells import as_position_groups
+from hooked_audio.patching.cells import Cells, as_position_groups
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.sweep_result import SweepResult
-from hooked_audio.streams.protocol import AudioStream, StreamInput
+from hooked_audio.streams.protocol import AudioStream, NamedHook, StreamInput
 
 
 def qk_pattern_effect(
-    P: Tensor, G: Tensor, q: Tensor, k: Tensor, q_new: Tensor, k_new: Tensor, causal: bool
-) -> Tensor:
+    P: Float[Tensor, "batch head pos pos"],
+    G: Float[Tensor, "batch head pos pos"],
+    q: Float[Tensor, "batch pos head d_head"],
+    k: Float[Tensor, "batch pos head d_head"],
+    q_new: Float[Tensor, "batch pos head d_head"],
+    k_new: Float[Tensor, "batch pos head d_head"],
+    causal: bool,
+) -> Float[Tensor, " pos"]:
     """`sum_{batch, head} <G, pattern(p) - P>` for each position `p` replaced, `[pos]`.
 
     `P`, `G`: pattern and its gradient `[batch, head, query, key]`; `q`, `k`, `q_new`,
@@ -69,7 +76,7 @@ def resid_pre_attribution_qk(
     metric: Callable[[Tensor], Tensor],
     direction: Direction = "denoise",
     layers: Sequence[int] | None = None,
-    cells: Sequence | None = None,
+    cells: Cells | None = None,
 ) -> SweepResult:
     """Signed estimates of `resid_pre_sweep` with the QK fix (see the module docstring);
     one forward and one backward per layer."""
@@ -78,18 +85,21 @@ def resid_pre_attribution_qk(
     )
     if torch.is_floating_point(base_input):
         base_input = base_input.detach().requires_grad_(True)
-    rows, groups, base_logits, base_value = [], None, None, 0.0
+    rows: list[Tensor] = []
+    groups: list[list[int]] = []
+    base_logits: Tensor | None = None
+    base_value = 0.0
     for layer, name in zip(layers, names):
         kept: dict[str, Tensor] = {}
 
-        def keep(x: Tensor, hook) -> None:
+        def keep(x: Tensor, hook: NamedHook) -> None:
             kept[hook.name.rsplit(".", 1)[-1]] = x
 
-        def keep_detached(x: Tensor, hook) -> Tensor:
+        def keep_detached(x: Tensor, hook: NamedHook) -> Tensor:
             kept[hook.name.rsplit(".", 1)[-1]] = x.detach()
             return x.detach()
 
-        def scores_leaf(x: Tensor, hook) -> Tensor:
+        def scores_leaf(x: Tensor, hook: NamedHook) -> Tensor:
             # This layer's queries and keys are detached, so the scores start the graph here
             # and the pattern (softmax of them) carries the gradient d metric / d pattern.
             return x.detach().requires_grad_(True)
@@ -139,6 +149,7 @@ def resid_pre_attribution_qk(
         rows.append(cell_sums(effects, groups)[0])
         base_logits, base_value = logits.detach(), float(value.detach())
     values = base_value + torch.stack(rows)
+    assert base_logits is not None  # check_layers refuses an empty list of layers
     return estimate_result(
         view,
         values,

@@ -5,10 +5,10 @@ memory (on a CPU one cell per forward already keeps the cores busy, so it stays 
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
 from hooked_audio.cache_memory import available_memory, cache_bytes
 from hooked_audio.checks import check_batch_size
+from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 #: the share of the free device memory a batch of patched runs may take
 MEMORY_SHARE = 0.5
@@ -18,7 +18,7 @@ MAX_CELLS_PER_FORWARD = 256
 FALLBACK_CELLS_PER_FORWARD = 32
 
 
-def run_bytes(view, x: Tensor) -> int:
+def run_bytes(view: AudioStream, x: StreamInput) -> int:
     """An upper bound of one patched run's working memory per input row: twice every
     activation of one block (a step's input and output live together), by the view's stack
     sizes for `x` (attention scores as float32)."""
@@ -37,7 +37,7 @@ def cells_per_forward(free_bytes: int | None, bytes_per_cell: int, n_cells: int)
     return max(1, min(top, int(MEMORY_SHARE * free_bytes) // max(1, bytes_per_cell)))
 
 
-def auto_batch_size(view, x: Tensor, n_cells: int) -> int:
+def auto_batch_size(view: AudioStream, x: StreamInput, n_cells: int) -> int:
     """`batch_size=None`: 1 on a CPU; on CUDA as many cells as `MEMORY_SHARE` of the free
     memory holds (`cells_per_forward`, each cell one row of `x`)."""
     device = torch.device(view.device)
@@ -49,7 +49,9 @@ def auto_batch_size(view, x: Tensor, n_cells: int) -> int:
     return cells_per_forward(free, per_cell, n_cells)
 
 
-def resolve_batch_size(batch_size, view, x: Tensor, n_cells: int) -> int:
+def resolve_batch_size(
+    batch_size: int | None, view: AudioStream, x: StreamInput, n_cells: int
+) -> int:
     """A checked `batch_size`, or for None `auto_batch_size(view, x, n_cells)`."""
     if batch_size is None:
         return auto_batch_size(view, x, n_cells)

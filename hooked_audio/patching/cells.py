@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, SupportsIndex
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from hooked_audio.checks import as_index, check_labels
+from hooked_audio.streams.protocol import AudioStream
 
-Cells = Sequence[int | Sequence[int] | slice | Tensor]
+#: a sweep's cells: each an index (an int, a numpy or 0-d tensor integer), a sequence, 1-d array
+#: or tensor of indices, or a slice
+Cells = Sequence[SupportsIndex | Sequence[SupportsIndex] | slice | Tensor | np.ndarray]
 
 
 def as_position_groups(cells: Cells | None, n_pos: int) -> list[list[int]]:
@@ -38,7 +41,7 @@ def as_position_groups(cells: Cells | None, n_pos: int) -> list[list[int]]:
 
 
 def labelled_position_groups(
-    view: Any, cells: Cells | None, labels: Sequence[str] | None, n_pos: int
+    view: AudioStream, cells: Cells | None, labels: Sequence[str] | None, n_pos: int
 ) -> tuple[list[list[int]], list[str]]:
     """`as_position_groups(cells, n_pos)` and one label per group: `labels` (checked), or the
     view's (times on an audio stream)."""

@@ -14,7 +14,7 @@ forward computes from `blocks.{layer}.hook_resid_pre`, and hooks on later points
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Union
+from typing import Any, Union, overload
 
 import torch
 from jaxtyping import Float
@@ -54,8 +54,13 @@ class Patch:
         return layer
 
     def apply(
-        self, layer: int, cells: list[int], resid: Tensor, rows: int, runs: BaseAndSource
-    ) -> tuple[Tensor, list[HookSpec]]:
+        self,
+        layer: int,
+        cells: list[int],
+        resid: Float[Tensor, "cell_rows pos d_model"],
+        rows: int,
+        runs: BaseAndSource,
+    ) -> tuple[Float[Tensor, "cell_rows pos d_model"], list[HookSpec]]:
         raise NotImplementedError
 
 
@@ -108,7 +113,9 @@ def sweep_cells(
     values = {name: torch.full((len(layers), n_cells), float("nan")) for name in metrics}
     own_bar = not isinstance(progress, tqdm)  # a caller's bar spans several sweeps
     bar = (
-        tqdm(total=len(layers) * n_cells, disable=not progress, desc=desc) if own_bar else progress
+        progress
+        if isinstance(progress, tqdm)
+        else tqdm(total=len(layers) * n_cells, disable=not progress, desc=desc)
     )
     for li, layer in enumerate(layers):
         start = patch.resume_layer(layer)
@@ -133,6 +140,57 @@ def sweep_cells(
     return values
 
 
+@overload
+def run_sweep(
+    view: AudioStream,
+    runs: SweepRuns,
+    patch: Patch,
+    layers: Sequence[int],
+    cells: Sequence[Sequence[int]],
+    labels: Sequence[str],
+    metric: Callable[[Tensor], Tensor],
+    batch_size: int,
+    progress: bool | tqdm = ...,
+    desc: str = ...,
+    reference: tuple[float, float] | None = ...,
+    **fields: Any,
+) -> SweepResult: ...
+
+
+@overload
+def run_sweep(
+    view: AudioStream,
+    runs: SweepRuns,
+    patch: Patch,
+    layers: Sequence[int],
+    cells: Sequence[Sequence[int]],
+    labels: Sequence[str],
+    metric: Mapping[str, Callable[[Tensor], Tensor]],
+    batch_size: int,
+    progress: bool | tqdm = ...,
+    desc: str = ...,
+    reference: tuple[float, float] | None = ...,
+    **fields: Any,
+) -> dict[str, SweepResult]: ...
+
+
+@overload
+def run_sweep(
+    view: AudioStream,
+    runs: SweepRuns,
+    patch: Patch,
+    layers: Sequence[int],
+    cells: Sequence[Sequence[int]],
+    labels: Sequence[str],
+    metric: Metric,
+    batch_size: int,
+    progress: bool | tqdm = ...,
+    desc: str = ...,
+    reference: tuple[float, float] | None = ...,
+    **fields: Any,
+) -> SweepResult | dict[str, SweepResult]: ...
+
+
 @torch.no_grad()
 def run_sweep(
     view: AudioStream,
@@ -146,7 +204,7 @@ def run_sweep(
     progress: bool | tqdm = True,
     desc: str = "sweep",
     reference: tuple[float, float] | None = None,
-    **fields,
+    **fields: Any,
 ) -> SweepResult | dict[str, SweepResult]:
     """Every exact sweep in one call: `patch` at each of `cells` of each of `layers` (rows),
     `batch_size` cells per forward, on the base run that `runs` makes (`runs.view_runs` for two
@@ -192,13 +250,46 @@ def as_metrics(metric: Callable | Mapping[str, Callable]) -> dict[str, Callable]
     return dict(metric)
 
 
+@overload
 def collect_results(
-    metric: Callable | Mapping[str, Callable],
+    metric: Callable[[Tensor], Tensor],
+    metrics: dict[str, Callable],
+    values: dict[str, Tensor],
+    runs: BaseAndSource | None,
+    reference: tuple[float, float] | None = ...,
+    **fields: Any,
+) -> SweepResult: ...
+
+
+@overload
+def collect_results(
+    metric: Mapping[str, Callable[[Tensor], Tensor]],
+    metrics: dict[str, Callable],
+    values: dict[str, Tensor],
+    runs: BaseAndSource | None,
+    reference: tuple[float, float] | None = ...,
+    **fields: Any,
+) -> dict[str, SweepResult]: ...
+
+
+@overload
+def collect_results(
+    metric: Metric,
+    metrics: dict[str, Callable],
+    values: dict[str, Tensor],
+    runs: BaseAndSource | None,
+    reference: tuple[float, float] | None = ...,
+    **fields: Any,
+) -> SweepResult | dict[str, SweepResult]: ...
+
+
+def collect_results(
+    metric: Metric,
     metrics: dict[str, Callable],
     values: dict[str, Tensor],
     runs: BaseAndSource | None,
     reference: tuple[float, float] | None = None,
-    **fields,
+    **fields: Any,
 ) -> SweepResult | dict[str, SweepResult]:
     """One `SweepResult` per metric (a dict when `metric` was a mapping), with the metric on the
     unpatched clean and corrupt runs from `runs` (or `reference`, when the caller ran them)."""

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from jaxtyping import Float
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -28,7 +29,7 @@ from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.engine import HookSpec, Metric, Patch, run_sweep
 from hooked_audio.patching.runs import BaseAndSource, view_runs
 from hooked_audio.patching.sweep_result import SweepResult
-from hooked_audio.streams.protocol import AudioStream, StreamInput
+from hooked_audio.streams.protocol import AudioStream, NamedHook, StreamInput
 
 FEATURES = "hook_sae_acts_post"
 
@@ -49,11 +50,16 @@ class FeaturePatch(Patch):
         return self.layer
 
     def apply(
-        self, feature: int, cells: list[int], resid: Tensor, rows: int, runs: BaseAndSource
-    ) -> tuple[Tensor, list[HookSpec]]:
+        self,
+        feature: int,
+        cells: list[int],
+        resid: Float[Tensor, "cell_rows pos d_model"],
+        rows: int,
+        runs: BaseAndSource,
+    ) -> tuple[Float[Tensor, "cell_rows pos d_model"], list[HookSpec]]:
         groups, source = [self.groups[c] for c in cells], runs.source_cache[self.name]
 
-        def patch(acts: Tensor, hook) -> Tensor:
+        def patch(acts: Tensor, hook: NamedHook) -> Tensor:
             acts = acts.clone()
             for k, group in enumerate(groups):
                 acts[k * rows : (k + 1) * rows, group, feature] = source[:, group, feature]

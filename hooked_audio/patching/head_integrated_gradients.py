@@ -17,11 +17,14 @@ residual stream.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
+from functools import reduce
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
+from transformer_lens import ActivationCache
 
 from hooked_audio.checks import check_count
 from hooked_audio.patching.cells import Cells, metric_value
@@ -36,7 +39,7 @@ from hooked_audio.streams.protocol import AudioStream, StreamInput
 def head_integrated_gradients(
     base_view: AudioStream,
     base_input: StreamInput,
-    source_cache,
+    source_cache: ActivationCache,
     metric: Callable[[Tensor], Tensor],
     component: str | None = None,
     act: str | Sequence[str] = "z",
@@ -99,7 +102,7 @@ def head_integrated_gradients(
             batch_size,
         ).attributions
         # [batch, pos, head, d_head] -> [pos, head], summed over the acts patched together
-        per_head = sum(found[name].sum(dim=(0, 3)) for name in names[layer])
+        per_head = reduce(operator.add, [found[name].sum(dim=(0, 3)) for name in names[layer]])
         for ci, (head, group) in enumerate(plan.cells):
             where = slice(None) if group is None else group
             values[li, ci] = base_value + per_head[where, head].sum()

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from jaxtyping import Float
 from torch import Tensor
 
 from hooked_audio.checks import as_index
 from hooked_audio.patching.engine import HookSpec, Patch
 from hooked_audio.patching.head_sweep import head_index
 from hooked_audio.patching.runs import BaseAndSource
-from hooked_audio.streams.protocol import AudioStream
+from hooked_audio.streams.protocol import AudioStream, NamedHook
 
 HeadSet = list[tuple[int, int]]
 
@@ -74,14 +75,19 @@ class HeadSetPatch(Patch):
         return min(self.layers(), default=layer)
 
     def apply(
-        self, layer: int, cells: list[int], resid: Tensor, rows: int, runs: BaseAndSource
-    ) -> tuple[Tensor, list[HookSpec]]:
-        def hook_for(at: int, act: str):
+        self,
+        layer: int,
+        cells: list[int],
+        resid: Float[Tensor, "cell_rows pos d_model"],
+        rows: int,
+        runs: BaseAndSource,
+    ) -> tuple[Float[Tensor, "cell_rows pos d_model"], list[HookSpec]]:
+        def hook_for(at: int, act: str) -> HookSpec:
             name = f"blocks.{at}.{self.component}.hook_{act}"
             source = runs.source_cache[name]
             heads = [[h for at_layer, h in self.cells[c] if at_layer == at] for c in cells]
 
-            def patch(activation: Tensor, hook) -> Tensor:
+            def patch(activation: Tensor, hook: NamedHook) -> Tensor:
                 activation = activation.clone()
                 for k, chosen in enumerate(heads):
                     if chosen:

@@ -15,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from jaxtyping import Float
 from torch import Tensor
 from tqdm.auto import tqdm
+from transformer_lens import ActivationCache
 
 from hooked_audio.checks import check_labels, check_layers
 from hooked_audio.patching.batch_memory import resolve_batch_size
@@ -26,7 +28,7 @@ from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.engine import HookSpec, Patch, run_sweep
 from hooked_audio.patching.runs import BaseAndSource, given_source
 from hooked_audio.patching.sweep_result import SweepResult
-from hooked_audio.streams.protocol import AudioStream, StreamInput
+from hooked_audio.streams.protocol import AudioStream, NamedHook, StreamInput
 
 HEAD_ACTS = ("z", "q", "k", "v", "pattern", "result")
 
@@ -55,13 +57,18 @@ class HeadPatch(Patch):
         return [f"blocks.{layer}.{self.component}.hook_{a}" for layer in layers for a in self.acts]
 
     def apply(
-        self, layer: int, cells: list[int], resid: Tensor, rows: int, runs: BaseAndSource
-    ) -> tuple[Tensor, list[HookSpec]]:
-        def hook_for(act: str):
+        self,
+        layer: int,
+        cells: list[int],
+        resid: Float[Tensor, "cell_rows pos d_model"],
+        rows: int,
+        runs: BaseAndSource,
+    ) -> tuple[Float[Tensor, "cell_rows pos d_model"], list[HookSpec]]:
+        def hook_for(act: str) -> HookSpec:
             name = f"blocks.{layer}.{self.component}.hook_{act}"
             source = runs.source_cache[name]
 
-            def patch(activation: Tensor, hook) -> Tensor:
+            def patch(activation: Tensor, hook: NamedHook) -> Tensor:
                 activation = activation.clone()
                 for k, cell in enumerate(cells):
                     index = head_index(act, *self.cells[cell])
@@ -87,7 +94,7 @@ class HeadCells:
 
 def head_cells(
     base_view: AudioStream,
-    source_cache,
+    source_cache: ActivationCache,
     component: str | None,
     act: str | Sequence[str],
     by_pos: bool,
@@ -134,6 +141,8 @@ def head_cells(
     first = source_cache[names[0]]
     n_heads = first.shape[1 if acts[0] == "pattern" else 2]
     n_pos = first.shape[2 if acts[0] == "pattern" else 1]
+    groups: Sequence[list[int] | None]  # None: every position
+    group_labels: Sequence[str | None]
     if by_pos:
         groups, group_labels = [[p] for p in range(n_pos)], [str(p) for p in range(n_pos)]
     elif positions is not None:
@@ -155,7 +164,7 @@ def head_cells(
 def head_sweep(
     base_view: AudioStream,
     base_input: StreamInput,
-    source_cache,
+    source_cache: ActivationCache,
     metric: Callable[[Tensor], Tensor],
     component: str | None = None,
     act: str | Sequence[str] = "z",

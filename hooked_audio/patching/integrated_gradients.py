@@ -42,16 +42,18 @@ cell alone; benchmarks/FAITHFUL_MAPS_RESULTS.md measures how much per granularit
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 from tqdm.auto import tqdm
+from transformer_lens import ActivationCache
 
 from hooked_audio.checks import check_count, check_flags, check_layers
 from hooked_audio.patching.attribution import cell_sums, estimate_result
 from hooked_audio.patching.attribution_qk import qk_pattern_effect
-from hooked_audio.patching.cells import as_position_groups, metric_value
+from hooked_audio.patching.cells import Cells, as_position_groups, metric_value
 from hooked_audio.patching.checks import check_aligned, check_layer_act
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.integration_path import (
@@ -73,7 +75,11 @@ def _per_position(attributions: Tensor) -> Float[Tensor, " pos"]:
 
 
 def _pattern_effects(
-    view: AudioStream, layer: int, base_cache, source_cache, found: PathIntegral
+    view: AudioStream,
+    layer: int,
+    base_cache: ActivationCache,
+    source_cache: ActivationCache,
+    found: PathIntegral,
 ) -> Float[Tensor, " pos"]:
     """The QK fix's term per position: the exact change of layer `layer`'s attention pattern
     when that position of its `resid_pre` is patched alone, through the pattern gradient
@@ -100,7 +106,7 @@ def integrated_gradients(
     act: str = "resid_pre",
     direction: Direction = "denoise",
     layers: Sequence[int] | None = None,
-    cells: Sequence | None = None,
+    cells: Cells | None = None,
     steps: int = 8,
     batch_size: int | None = None,
     progress: bool = True,
@@ -165,7 +171,7 @@ def integrated_gradients(
     )
     for li, name in enumerate(bar):
         scores, pattern = (f"blocks.{layers[li]}.attn.hook_{k}" for k in ("attn_scores", "pattern"))
-        found = layer_path(
+        integral = layer_path(
             view,
             layers[li],
             {name: base_cache[name]},
@@ -177,9 +183,9 @@ def integrated_gradients(
             held={scores: base_cache[scores]} if qk_fix else None,
             watched=[pattern] if qk_fix else (),
         )
-        effects[li] = _per_position(found.attributions[name])
+        effects[li] = _per_position(integral.attributions[name])
         if qk_fix:
-            effects[li] += _pattern_effects(view, layers[li], base_cache, source_cache, found)
+            effects[li] += _pattern_effects(view, layers[li], base_cache, source_cache, integral)
     groups = as_position_groups(cells, effects.shape[1])
     return estimate_result(
         view,
@@ -200,7 +206,7 @@ def resid_pre_integrated_gradients(
     corrupt: StreamInput,
     metric: Callable[[Tensor], Tensor],
     direction: Direction = "denoise",
-    **kwargs,
+    **kwargs: Any,
 ) -> SweepResult:
     """`integrated_gradients` of `blocks.{l}.hook_resid_pre` (see there for the arguments)."""
     return integrated_gradients(view, clean, corrupt, metric, "resid_pre", direction, **kwargs)

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from hooked_audio.checks import check_count
 from hooked_audio.patching.cells import metric_value
-from hooked_audio.streams.protocol import AudioStream
+from hooked_audio.streams.protocol import AudioStream, NamedHook
 
 INTEGRATION_PATHS = ("layer", "input")
 
@@ -53,16 +53,18 @@ def _repeated(value: Tensor, n_points: int) -> Tensor:
     return value.repeat(n_points, *([1] * (value.ndim - 1))).detach().requires_grad_(True)
 
 
-def _summed_metric(metric, logits: Tensor, n_points: int, layer: int) -> Tensor:
+def _summed_metric(
+    metric: Callable[[Tensor], Tensor], logits: Tensor, n_points: int, layer: int
+) -> Tensor:
     """The sum over path points of the metric on each point's rows, keeping the graph; a
     non-scalar or NaN metric fails as `metric_value` says."""
     rows = logits.shape[0] // n_points
-    total = 0.0
+    total: Tensor | float = 0.0
     for k in range(n_points):
         value = metric(logits[k * rows : (k + 1) * rows])
         metric_value(lambda _, value=value: value, logits, f"on the path at layer {layer}")
         total = total + value
-    return total
+    return torch.as_tensor(total)
 
 
 def _attributions(
@@ -104,18 +106,20 @@ def layer_path(
         fixed = {name: _repeated(value, len(chunk)) for name, value in held.items()}
         seen: dict[str, Tensor] = {}
 
-        def substitute(activation: Tensor, hook) -> Tensor:
-            point = points.get(hook.name, fixed.get(hook.name))
+        def substitute(activation: Tensor, hook: NamedHook) -> Tensor:
+            point = points[hook.name] if hook.name in points else fixed[hook.name]
             if activation.shape != point.shape:
                 raise RuntimeError(
                     f"{hook.name}: {tuple(activation.shape)} != {tuple(point.shape)}"
                 )
             return point
 
-        def watch(activation: Tensor, hook) -> None:
+        def watch(activation: Tensor, hook: NamedHook) -> None:
             seen[hook.name] = activation
 
-        hooks = [(name, substitute) for name in [*points, *fixed] if name != resid_pre]
+        hooks: list[tuple[str, Callable]] = [
+            (name, substitute) for name in [*points, *fixed] if name != resid_pre
+        ]
         hooks += [(name, watch) for name in watched]
         resumed = points.get(resid_pre)
         if resumed is None:
@@ -162,7 +166,7 @@ def input_path(
         resumed = _points(base_start, source_start - base_start, chunk)
         kept: dict[str, Tensor] = {}
 
-        def keep(activation: Tensor, hook) -> None:
+        def keep(activation: Tensor, hook: NamedHook) -> None:
             kept[hook.name] = activation
 
         with torch.enable_grad(), view.hooks(fwd_hooks=[(name, keep) for name in names]):

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from jaxtyping import Float
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -27,7 +29,12 @@ from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 
-def copy_positions(target: Tensor, source: Tensor, groups: list[list[int]], rows: int) -> Tensor:
+def copy_positions(
+    target: Float[Tensor, "cell_rows pos d_model"],
+    source: Float[Tensor, "rows pos d_model"],
+    groups: list[list[int]],
+    rows: int,
+) -> Float[Tensor, "cell_rows pos d_model"]:
     """Copy `source[:, group]` into rows `k * rows : (k + 1) * rows` of `target` for the k-th
     group (in place; returns `target`)."""
     for k, group in enumerate(groups):
@@ -46,13 +53,24 @@ class LayerActPatch(Patch):
     def source_names(self, layers: Sequence[int]) -> list[str]:
         return [f"blocks.{layer}.hook_{self.act}" for layer in layers]
 
-    def replace(self, x: Tensor, source: Tensor, cells: list[int], rows: int) -> Tensor:
+    def replace(
+        self,
+        x: Float[Tensor, "cell_rows pos d_model"],
+        source: Float[Tensor, "rows pos d_model"],
+        cells: list[int],
+        rows: int,
+    ) -> Float[Tensor, "cell_rows pos d_model"]:
         """`x` (the cells stacked, `rows` rows each) with each cell's positions from `source`."""
         raise NotImplementedError
 
     def apply(
-        self, layer: int, cells: list[int], resid: Tensor, rows: int, runs: BaseAndSource
-    ) -> tuple[Tensor, list[HookSpec]]:
+        self,
+        layer: int,
+        cells: list[int],
+        resid: Float[Tensor, "cell_rows pos d_model"],
+        rows: int,
+        runs: BaseAndSource,
+    ) -> tuple[Float[Tensor, "cell_rows pos d_model"], list[HookSpec]]:
         name = f"blocks.{layer}.hook_{self.act}"
         source = runs.source_cache[name]
         if self.act == "resid_pre":
@@ -66,7 +84,13 @@ class ActivationPatch(LayerActPatch):
 
     groups: list[list[int]]
 
-    def replace(self, x: Tensor, source: Tensor, cells: list[int], rows: int) -> Tensor:
+    def replace(
+        self,
+        x: Float[Tensor, "cell_rows pos d_model"],
+        source: Float[Tensor, "rows pos d_model"],
+        cells: list[int],
+        rows: int,
+    ) -> Float[Tensor, "cell_rows pos d_model"]:
         return copy_positions(x.clone(), source, [self.groups[c] for c in cells], rows)
 
 
@@ -118,7 +142,7 @@ def layer_sweep(
 
 
 def resid_pre_sweep(
-    view: AudioStream, clean: StreamInput, corrupt: StreamInput, metric: Metric, **kwargs
+    view: AudioStream, clean: StreamInput, corrupt: StreamInput, metric: Metric, **kwargs: Any
 ) -> SweepResult | dict[str, SweepResult]:
     """`layer_sweep` of `blocks.{l}.hook_resid_pre` (see there for the arguments)."""
     return layer_sweep(view, clean, corrupt, metric, act="resid_pre", **kwargs)

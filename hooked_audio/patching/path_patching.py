@@ -17,7 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+from jaxtyping import Float
 from torch import Tensor
+from transformer_lens import ActivationCache
 
 from hooked_audio.checks import as_index, check_layers
 from hooked_audio.patching.batch_memory import resolve_batch_size
@@ -68,7 +70,9 @@ class Sender:
                 "(hook_z) of this attention, or send its whole output (head=None)."
             )
 
-    def output(self, view: AudioStream, cache) -> Tensor:
+    def output(
+        self, view: AudioStream, cache: ActivationCache
+    ) -> Float[Tensor, "batch pos d_model"]:
         """What the sender writes to the residual stream `[batch, pos, d_model]`, in `cache`'s
         run."""
         name = self.hooks()[0]
@@ -98,8 +102,13 @@ class DirectPathPatch(Patch):
         return self.receiver_layer
 
     def apply(
-        self, layer: int, cells: list[int], resid: Tensor, rows: int, runs: BaseAndSource
-    ) -> tuple[Tensor, list[HookSpec]]:
+        self,
+        layer: int,
+        cells: list[int],
+        resid: Float[Tensor, "cell_rows pos d_model"],
+        rows: int,
+        runs: BaseAndSource,
+    ) -> tuple[Float[Tensor, "cell_rows pos d_model"], list[HookSpec]]:
         for k, cell in enumerate(cells):
             sender = self.senders[layer][cell]
             delta = sender.output(self.view, runs.source_cache) - sender.output(

@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol, Union
+from typing import Any, Protocol, Union, runtime_checkable
 
 import torch
-from jaxtyping import Bool
+from jaxtyping import Bool, Float
 from torch import Tensor
 
 from hooked_audio.checks import check_batch_size, check_labels, check_layers
@@ -38,6 +38,7 @@ Inputs = Mapping[str, Tensor | None]
 Cell = Union[Bool[Tensor, "batch pos"], Bool[Tensor, " pos"], Sequence[int]]
 
 
+@runtime_checkable
 class WholeInputModel(Protocol):
     """What `position_sweep` needs of a model (HookedAudioLM has it)."""
 
@@ -53,14 +54,20 @@ class MaskPatch(LayerActPatch):
     """`blocks.{l}.hook_{act}` where a cell's `[batch, pos]` mask is True, from the source
     run."""
 
-    masks: list[Tensor]
+    masks: list[Bool[Tensor, "batch pos"]]
 
-    def replace(self, x: Tensor, source: Tensor, cells: list[int], rows: int) -> Tensor:
+    def replace(
+        self,
+        x: Float[Tensor, "cell_rows pos d_model"],
+        source: Float[Tensor, "rows pos d_model"],
+        cells: list[int],
+        rows: int,
+    ) -> Float[Tensor, "cell_rows pos d_model"]:
         mask = torch.cat([self.masks[c] for c in cells]).to(x.device)[..., None]
         return torch.where(mask, source.repeat(len(cells), 1, 1), x)
 
 
-def _as_masks(cells: Sequence[Cell], shape: torch.Size) -> list[Tensor]:
+def _as_masks(cells: Sequence[Cell], shape: torch.Size) -> list[Bool[Tensor, "batch pos"]]:
     """Each cell as a `[batch, pos]` boolean mask (a `[pos]` mask serves every row)."""
     if not cells:
         raise ValueError("`cells` is empty: give at least one mask or list of positions.")
@@ -108,11 +115,14 @@ def position_sweep(
     names to metrics (a dict of results comes back). `batch_size`: cells per forward (default
     all cells of a layer in one forward).
     """
-    labels = check_labels(labels, len(cells))
+    labels = check_labels(labels, len(cells)) or []
     if cell_seconds is not None and len(cell_seconds) != len(cells):
         raise ValueError(f"{len(cells)} cells but {len(cell_seconds)} cell_seconds.")
     model.check_aligned_inputs(clean, corrupt)
-    masks = _as_masks(cells, clean["input_ids"].shape)
+    input_ids = clean.get("input_ids")
+    if input_ids is None:
+        raise ValueError("The inputs need `input_ids`: the cells are masks over their positions.")
+    masks = _as_masks(cells, input_ids.shape)
     view = model.input_stream(base_and_source(direction, clean, corrupt)[0])
     act = check_layer_act(view, act)
     layers = check_layers(layers, view.cfg.n_layers)

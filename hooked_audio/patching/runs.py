@@ -8,10 +8,12 @@ from functools import partial
 from typing import Any
 
 from torch import Tensor
+from transformer_lens import ActivationCache
 
 from hooked_audio.patching.cells import metric_value
 from hooked_audio.patching.checks import check_aligned, check_direction
 from hooked_audio.patching.directions import Direction, base_and_source
+from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 
 @dataclass
@@ -27,18 +29,24 @@ class BaseAndSource:
     source_cache: Any
 
     @property
-    def clean_logits(self) -> Tensor:
+    def clean_logits(self) -> Tensor | None:
         return self.source_logits if self.direction == "denoise" else self.base_logits
 
     @property
-    def corrupt_logits(self) -> Tensor:
+    def corrupt_logits(self) -> Tensor | None:
         return self.base_logits if self.direction == "denoise" else self.source_logits
 
     def reference_values(self, metric: Callable) -> tuple[float, float]:
         """`(metric on the clean run, metric on the corrupt run)`."""
+        clean, corrupt = self.clean_logits, self.corrupt_logits
+        if clean is None or corrupt is None:
+            raise ValueError(
+                "The source run was not made here (its cache was given), so its metric is "
+                "unknown: give the clean and corrupt metric values as `reference`."
+            )
         return (
-            metric_value(metric, self.clean_logits, "on the clean run"),
-            metric_value(metric, self.corrupt_logits, "on the corrupt run"),
+            metric_value(metric, clean, "on the clean run"),
+            metric_value(metric, corrupt, "on the corrupt run"),
         )
 
 
@@ -66,7 +74,9 @@ def run_base_and_source(
 SweepRuns = Callable[[Sequence[str], Sequence[str]], BaseAndSource]
 
 
-def view_runs(view: Any, clean: Tensor, corrupt: Tensor, direction: Direction) -> SweepRuns:
+def view_runs(
+    view: AudioStream, clean: StreamInput, corrupt: StreamInput, direction: Direction
+) -> SweepRuns:
     """The runs of a sweep between two inputs of one stream view (checked aligned)."""
     check_direction(direction)
     check_aligned(view, clean, corrupt)
@@ -74,7 +84,7 @@ def view_runs(view: Any, clean: Tensor, corrupt: Tensor, direction: Direction) -
 
 
 def given_source(
-    view: Any, base_input: Tensor, source_cache: Any, direction: Direction
+    view: AudioStream, base_input: StreamInput, source_cache: ActivationCache, direction: Direction
 ) -> SweepRuns:
     """The runs of a sweep whose source activations the caller cached already (e.g. from
     another view of the same model): only `base_input` runs; the source logits are unknown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from jaxtyping import Bool, Float
@@ -65,8 +66,10 @@ class SweepResult:
         `reference_values`)."""
         from hooked_audio.metrics.recovery import normalised_recovery
 
-        return normalised_recovery(
-            self.values, torch.tensor(self.clean_value), torch.tensor(self.corrupt_value)
+        return torch.as_tensor(
+            normalised_recovery(
+                self.values, torch.tensor(self.clean_value), torch.tensor(self.corrupt_value)
+            )
         )
 
     def item(self) -> float:
@@ -78,7 +81,7 @@ class SweepResult:
             )
         return float(self.values.reshape(()))
 
-    def to_dataframe(self):
+    def to_dataframe(self) -> Any:  # a pandas DataFrame (pandas is imported when called)
         """Long format: one row per (layer, cell) with labels and times, for pandas users (the
         first column is named by `row_name`: "layer", or "feature")."""
         import pandas as pd
@@ -100,7 +103,7 @@ class SweepResult:
     def plot(
         self,
         normalised: bool = True,
-        ax=None,
+        ax: Any = None,
         title: str | None = None,
         *,
         metric_name: str | None = None,
@@ -110,7 +113,7 @@ class SweepResult:
         | None = None,
         seconds_per_mel_frame: float = 0.01,
         time_span: tuple[float, float] | None = None,
-    ):
+    ) -> Any:
         """Heatmap of layers x cells; returns its axes, or `(spectrogram axes, heatmap axes)`
         with `spectrogram=`.
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
+from transformer_lens import ActivationCache
 
 from hooked_audio.checks import check_count
 from hooked_audio.patching.batch_memory import resolve_batch_size
@@ -90,7 +91,7 @@ def verify_top_cells(
 def verify_top_head_cells(
     base_view: AudioStream,
     base_input: StreamInput,
-    source_cache,
+    source_cache: ActivationCache,
     metric: Callable[[Tensor], Tensor],
     estimate: SweepResult,
     component: str | None = None,
@@ -164,7 +165,9 @@ def verify_top_head_cells(
     )
 
 
-def _check_stop_rule(top_k, share, max_cells):
+def _check_stop_rule(
+    top_k: int | None, share: float | None, max_cells: int | None
+) -> tuple[int | None, float | None, int | None]:
     if (top_k is None) == (share is None):
         raise ValueError("Give one stop rule: top_k=N cells, or share=F (0 < F <= 1) per layer.")
     if top_k is not None:
@@ -264,9 +267,13 @@ def _verify(
     )
 
 
-def check_same_runs(runs, metric, base_value: float, source_value: float) -> None:
+def check_same_runs(
+    runs: BaseAndSource, metric: Callable[[Tensor], Tensor], base_value: float, source_value: float
+) -> None:
     """ValueError unless the estimate was made on these inputs: its unpatched metric values
     must be the ones the runs give now."""
+    if runs.source_logits is None:
+        raise ValueError("Checking an estimate's inputs needs the source run, not a given cache.")
     base_now, source_now = float(metric(runs.base_logits)), float(metric(runs.source_logits))
     if not (
         abs(base_now - base_value) <= 1e-4 * (1 + abs(base_value))

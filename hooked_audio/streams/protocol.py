@@ -18,8 +18,13 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens.config import TransformerLensConfig
 
+from hooked_audio.cache_memory import StackExtent
+
 #: A stream's input: framed audio whose last axis is the 20 ms position, or token ids.
 StreamInput = Union[Float[Tensor, "batch *frame pos"], Int[Tensor, "batch pos"]]
+#: What a view runs on: a stream input, or token ids as a 1-d tensor or a list (one sequence) or
+#: a list of equal-length lists (a batch), which a text stack makes `[batch, pos]`
+ViewInput = Union[StreamInput, Int[Tensor, " pos"], Sequence[int], Sequence[Sequence[int]]]
 
 #: the members `check_stream` looks for (a runtime-checkable Protocol checks presence only)
 STREAM_MEMBERS = (
@@ -44,6 +49,7 @@ STREAM_MEMBERS = (
     "query_key",
     "key_heads",
     "input_seconds",
+    "cache_extent",
 )
 
 
@@ -66,6 +72,8 @@ class AudioStream(Protocol):
         `cell_labels(groups)`: one string per cell.
         `input_seconds(x)`: seconds of real audio in an input before its padding, or None
         (sweeps warn when clean and corrupt differ: their positions do not correspond).
+        `cache_extent(x)`: the sizes of the stack's activations for input `x`, from which
+        `run_with_cache` and `batch_size=None` estimate memory.
 
     Attention internals (AtP*'s QK fix):
         `qk_hook_names`: the local hook names (within `blocks.{l}.attn.`) holding the queries
@@ -106,12 +114,12 @@ class AudioStream(Protocol):
     @property
     def device(self) -> torch.device: ...
 
-    def __call__(self, x: Tensor) -> Tensor: ...
+    def __call__(self, x: ViewInput) -> Tensor: ...
 
-    def run_with_cache(self, x: Tensor, names_filter: Any = None, **kwargs: Any) -> tuple: ...
+    def run_with_cache(self, x: ViewInput, names_filter: Any = None, **kwargs: Any) -> tuple: ...
 
     def run_with_hooks(
-        self, x: Tensor, fwd_hooks: Sequence = (), bwd_hooks: Sequence = (), **kwargs: Any
+        self, x: ViewInput, fwd_hooks: Sequence = (), bwd_hooks: Sequence = (), **kwargs: Any
     ) -> Tensor: ...
 
     def hooks(
@@ -128,9 +136,19 @@ class AudioStream(Protocol):
 
     def input_seconds(self, x: Tensor) -> float | None: ...
 
+    def cache_extent(self, x: ViewInput) -> StackExtent: ...
+
     def query_key(self, layer: int, resid_pre: Tensor) -> tuple[Tensor, Tensor]: ...
 
     def key_heads(self, layer: int, k: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class NamedHook(Protocol):
+    """What a hook function receives as `hook` when it runs through a view: the hook point
+    under the view's local `name` (`blocks.3.hook_resid_pre`; see `streams.view.LocalHookName`)."""
+
+    name: str
 
 
 def check_stream(view: Any) -> None:

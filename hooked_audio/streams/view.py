@@ -33,7 +33,7 @@ from transformer_lens.hook_points import HookPoint
 
 from hooked_audio.cache_memory import StackExtent
 from hooked_audio.hooked_root import check_hook_name, check_names_filter
-from hooked_audio.streams.protocol import check_stream
+from hooked_audio.streams.protocol import ViewInput, check_stream
 
 HookSpec = tuple[str | Callable[[str], bool], Callable]
 
@@ -81,7 +81,8 @@ class StreamView:
 
     # ------------------------------------------------------------ what TransformerLens reads
     @property
-    def stack(self) -> torch.nn.Module:
+    def stack(self) -> Any:
+        """The model's module for this stack (`cfg`, `blocks`, ...: a family's own class)."""
         return getattr(self.model, self.prefix.rstrip("."))
 
     @property
@@ -105,7 +106,7 @@ class StreamView:
     def to_tokens(self, *args: Any, **kwargs: Any) -> Tensor:
         return self.model.to_tokens(*args, **kwargs)
 
-    def to_string(self, *args: Any, **kwargs: Any):
+    def to_string(self, *args: Any, **kwargs: Any) -> str | list[str]:
         return self.model.to_string(*args, **kwargs)
 
     def to_str_tokens(self, *args: Any, **kwargs: Any) -> list[str]:
@@ -132,13 +133,12 @@ class StreamView:
             if isinstance(name, str):
                 out.append((self.full_name(name), wrapped))
             else:
-                out.append(
-                    (
-                        lambda full, f=name: full in self._to_local and f(self._to_local[full]),
-                        wrapped,
-                    )
-                )
+                out.append((partial(self._selects, name), wrapped))
         return out
+
+    def _selects(self, local_filter: Callable[[str], bool], full: str) -> bool:
+        """Whether a hook filter on local names selects the full-model hook `full`."""
+        return full in self._to_local and local_filter(self._to_local[full])
 
     def _rename_for(self, fn: Callable) -> Callable:
         # TransformerLens's patching binds the activation it patches in as
@@ -146,8 +146,8 @@ class StreamView:
         # another model, or of another batch, which indexing would broadcast) is refused.
         bound = fn.keywords.get("clean_activation") if isinstance(fn, partial) else None
 
-        def hook(tensor: Tensor, hook: HookPoint):
-            local = self.local_name(hook.name)
+        def hook(tensor: Tensor, hook: HookPoint) -> Any:
+            local = self.local_name(str(hook.name))
             if isinstance(bound, Tensor) and bound.shape != tensor.shape:
                 raise ValueError(
                     f"The activation patched in at {local!r} is {tuple(bound.shape)}, but this "
@@ -166,7 +166,7 @@ class StreamView:
     def query_key(self, layer: int, resid_pre: Tensor) -> tuple[Tensor, Tensor]:
         """Block `layer`'s queries and keys `[batch, pos, head, d_head]` for a residual stream,
         as its attention pattern sees them (AtP*'s QK fix recomputes them)."""
-        block = self.blocks[layer]
+        block: Any = self.blocks[layer]
         normed = block.ln1(resid_pre)
         attn = block.attn
         return (
@@ -178,9 +178,12 @@ class StreamView:
         """Keys as cached at `qk_hook_names[1]`, one per query head."""
         return k
 
-    def cache_extent(self, x: Tensor) -> StackExtent:
+    def cache_extent(self, x: ViewInput) -> StackExtent:
         """The sizes of this stack's hooks for input `x` (its last axis is the position), for
         the memory estimate of `run_with_cache`."""
+        x = torch.as_tensor(x)  # token ids may come as a list
+        if x.ndim == 1:
+            x = x[None]
         return StackExtent.of(self.cfg, x.shape[0], x.shape[-1])
 
     #: the attentions of a block that write to the residual stream
@@ -209,9 +212,8 @@ class StreamView:
         """Sum of the output biases written to the residual stream before `layer` (each
         attention's `b_O`, the MLP's `b_out`), as TransformerLens defines it; with
         `mlp_input`, up to the input of block `layer`'s MLP. Meaningful for pre-LN stacks."""
-        bias = torch.zeros(
-            self.cfg.d_model, device=self.device, dtype=self.blocks[0].mlp.b_out.dtype
-        )
+        block: Any = self.blocks[0]
+        bias = torch.zeros(self.cfg.d_model, device=self.device, dtype=block.mlp.b_out.dtype)
         for i, block in enumerate(self.blocks[: layer + int(mlp_input)]):
             for name in self.attention_names:
                 bias = bias + getattr(block, name).b_O
@@ -226,10 +228,10 @@ class StreamView:
         return None
 
     # ------------------------------------------------------------ running
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: ViewInput) -> Tensor:
         raise NotImplementedError
 
-    def __call__(self, x: Tensor) -> Tensor:
+    def __call__(self, x: ViewInput) -> Tensor:
         if any(m.training for m in self.model.modules()):
             raise ValueError("The model is in training mode; call model.eval() before patching.")
         return self.forward(x)
@@ -252,7 +254,7 @@ class StreamView:
 
     def run_with_hooks(
         self,
-        x: Tensor,
+        x: ViewInput,
         fwd_hooks: Sequence[HookSpec] = (),
         bwd_hooks: Sequence[HookSpec] = (),
         reset_hooks_end: bool = True,
@@ -263,7 +265,7 @@ class StreamView:
 
     def run_with_cache(
         self,
-        x: Tensor,
+        x: ViewInput,
         names_filter: Any = None,
         device: Any = None,
         remove_batch_dim: bool = False,
@@ -314,6 +316,10 @@ class UnembedSurface:
     """What `ActivationCache.logit_attrs` and friends read from a view whose output is logits:
     `unembed.W_U` / `b_U` and `tokens_to_residual_directions`. Needs `W_U`, `b_U` and
     `to_single_token` on the view."""
+
+    W_U: Float[Tensor, "d_model d_vocab"]
+    b_U: Float[Tensor, " d_vocab"]
+    to_single_token: Callable[[str], int]
 
     @property
     def unembed(self) -> SimpleNamespace:

@@ -12,6 +12,7 @@ from hooked_audio.models.whisper.word_contrast import word_contrast
 from hooked_audio.pairs import bundled_pairs
 from hooked_audio.patching import head_sweep, layer_sweep, resid_pre_sweep, time_cells
 from hooked_audio.patching.adaptive import adaptive_map, adaptive_resid_pre_map
+from tests.helpers.type_checks import unchecked_types
 from tests.helpers.whisper_models import random_dims, random_reference
 
 DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12)
@@ -122,7 +123,7 @@ def test_threshold_zero_is_the_full_map_and_bad_arguments_are_refused():
         (dict(cells=[7]), r"outside the 6 positions"),
         (dict(cells=[]), "`cells` is empty"),
     ):
-        with pytest.raises(ValueError, match=message):
+        with unchecked_types(), pytest.raises(ValueError, match=message):
             adaptive_resid_pre_map(view, clean, corrupt, diff, progress=False, **bad)
     with pytest.raises(ValueError, match="no effect to refine by"):
         adaptive_resid_pre_map(view, clean, clean, diff, progress=False)

@@ -14,6 +14,7 @@ from hooked_audio.patching.integrated_gradients import (
     path_points,
     resid_pre_integrated_gradients,
 )
+from tests.helpers.type_checks import unchecked_types
 from tests.helpers.whisper_models import random_dims, random_reference
 
 DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12)
@@ -140,7 +141,7 @@ def test_the_decoder_stream_and_bad_arguments(model):
     torch.testing.assert_close(estimate.values[:, :3], torch.full((2, 3), estimate.corrupt_value))
     assert path_points(4).tolist() == [0.125, 0.375, 0.625, 0.875]
     for bad in (0, 1.5, True):
-        with pytest.raises(ValueError, match="steps must be an integer >= 1"):
+        with unchecked_types(), pytest.raises(ValueError, match="steps must be an integer >= 1"):
             resid_pre_integrated_gradients(view, TOKENS, corrupt_tokens, logit_diff, steps=bad)
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         resid_pre_integrated_gradients(view, TOKENS, corrupt_tokens, logit_diff, batch_size=0)

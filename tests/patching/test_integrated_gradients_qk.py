@@ -13,6 +13,7 @@ import torch
 from hooked_audio import HookedWhisper, mel_to_frames
 from hooked_audio.patching import resid_pre_sweep
 from hooked_audio.patching.integrated_gradients import integrated_gradients
+from tests.helpers.type_checks import unchecked_types
 from tests.helpers.whisper_models import random_dims, random_reference
 
 DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12)
@@ -117,5 +118,5 @@ def test_refuses_what_it_cannot_fix():
         ig(view, clean, corrupt, logit_diff, True, act="mlp_out")
     with pytest.raises(ValueError, match="needs act='resid_pre' and path='layer'"):
         ig(view, clean, corrupt, logit_diff, True, path="input")
-    with pytest.raises(TypeError, match="qk_fix must be True or False"):
+    with unchecked_types(), pytest.raises(TypeError, match="qk_fix must be True or False"):
         ig(view, clean, corrupt, logit_diff, "yes")

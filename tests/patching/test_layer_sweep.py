@@ -9,6 +9,7 @@ import transformer_lens.patching as tlp
 
 from hooked_audio import HookedWhisper, mel_to_frames
 from hooked_audio.patching import resid_pre_sweep
+from tests.helpers.type_checks import unchecked_types
 from tests.helpers.whisper_models import random_dims, random_reference
 
 DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12, n_audio_layer=3)
@@ -112,11 +113,11 @@ def test_windows_and_time_axis(setup):
 def test_bad_input(setup):
     model, clean_mel, _, tokens, corrupt_tokens = setup
     view = model.decoder_stream(clean_mel[:1])
-    with pytest.raises(ValueError, match="differ in shape"):
+    with unchecked_types(), pytest.raises(ValueError, match="differ in shape"):
         resid_pre_sweep(view, tokens, corrupt_tokens[:, :4], logit_diff)
     with pytest.raises(ValueError, match="must return a scalar"):
         resid_pre_sweep(view, tokens, corrupt_tokens, lambda l: l[:, -1, 7], progress=False)
-    with pytest.raises(ValueError, match="direction must be"):
+    with unchecked_types(), pytest.raises(ValueError, match="direction must be"):
         resid_pre_sweep(view, tokens, corrupt_tokens, logit_diff, direction="forward")
     with pytest.raises(ValueError, match="Layers must lie"):
         resid_pre_sweep(view, tokens, corrupt_tokens, logit_diff, layers=[5])

@@ -23,6 +23,7 @@ from hooked_audio.patching import (
     time_cells,
 )
 from hooked_audio.streams import AudioStream, StreamView
+from tests.helpers.type_checks import unchecked_types
 from tests.helpers.whisper_models import random_dims, random_reference
 
 DIMS = random_dims(n_audio_ctx=6, n_text_ctx=12)
@@ -62,7 +63,7 @@ def sweep(setup, **kwargs):
     ],
 )
 def test_batch_size_is_a_positive_int(setup, batch_size, error, match):
-    with pytest.raises(error, match=match):
+    with unchecked_types(), pytest.raises(error, match=match):
         sweep(setup, batch_size=batch_size)
 
 
@@ -145,7 +146,7 @@ def test_int_like_cells_are_accepted_and_others_refused(setup):
         ([], "empty"),
         (3, "sequence"),
     ):
-        with pytest.raises((TypeError, ValueError), match=match):
+        with unchecked_types(), pytest.raises((TypeError, ValueError), match=match):
             sweep(setup, layers=[0], cells=bad)
 
 
@@ -154,7 +155,7 @@ def test_int_like_cells_are_accepted_and_others_refused(setup):
     [([5], "Layers must lie"), ([-1], "Layers must lie"), ([0.5], "integer"), ([], "empty")],
 )
 def test_layers_are_checked(setup, layers, match):
-    with pytest.raises((TypeError, ValueError), match=match):
+    with unchecked_types(), pytest.raises((TypeError, ValueError), match=match):
         sweep(setup, layers=layers)
 
 
@@ -188,7 +189,7 @@ def test_senders_and_heads_are_checked(setup):
         direct_path(view, tokens, corrupt_tokens, logit_diff, Sender(0, "attn", 9), 1)
     with pytest.raises(ValueError, match="component must be one of"):
         direct_path(view, tokens, corrupt_tokens, logit_diff, Sender(0, "ffn"), 1)
-    with pytest.raises(TypeError, match="integer"):
+    with unchecked_types(), pytest.raises(TypeError, match="integer"):
         Sender(0, "attn", 1.0)
     _, cache = view.run_with_cache(corrupt_tokens)
     with pytest.raises(ValueError, match="component must be one of"):
@@ -251,7 +252,7 @@ def test_attribution_checks_like_the_exact_sweep(setup):
     view = model.encoder_stream(tokens)
     with pytest.raises(ValueError, match="Layers must lie"):
         resid_pre_attribution(view, clean, corrupt, logit_diff, layers=[9])
-    with pytest.raises(ValueError, match="differ in shape"):
+    with unchecked_types(), pytest.raises(ValueError, match="differ in shape"):
         resid_pre_attribution(view, clean, corrupt[..., :3], logit_diff)
 
 
@@ -262,7 +263,7 @@ def test_views_check_names_tokens_and_cache_size(setup, monkeypatch):
     view = model.decoder_stream(clean)
     with pytest.raises(KeyError, match="Did you mean 'blocks.0.hook_resid_pre'"):
         view.run_with_cache(tokens, names_filter=["blocks.0.hook_resid_pr"])
-    with pytest.raises(TypeError, match="to_tokens"):
+    with unchecked_types(), pytest.raises(TypeError, match="to_tokens"):
         view("And so")
     torch.testing.assert_close(view(tokens[0].tolist()), view(tokens))
     encoder = model.encoder_stream(tokens[0].tolist())
