@@ -3,15 +3,18 @@ d_head]`, ...)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import Tensor
 
 
-def _stack(blocks, path: str) -> Tensor:
-    def get(block):
-        obj = block
+def _stack(blocks: Iterable[torch.nn.Module], path: str) -> Tensor:
+    def get(block: torch.nn.Module) -> Tensor:
+        obj: object = block
         for part in path.split("."):
             obj = getattr(obj, part)
+        assert isinstance(obj, Tensor), f"{path} is not a tensor on {type(block).__name__}"
         return obj
 
     return torch.stack([get(block) for block in blocks], dim=0)
