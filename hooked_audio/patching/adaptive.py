@@ -8,15 +8,28 @@ whenever its normalised effect `|value - base| / |source - base|` reaches `thres
 engine, as `layer_sweep`), so a reported single cell and the same cell in a full map agree; a
 window left whole reports the exact effect of patching its cells together.
 
+Asked for the map's `top_k` cells, the search is a branch and bound over every layer at once:
+it splits the window with the largest effect first, and leaves whole any window whose effect
+is below the k-th largest single-cell effect found so far. That is exact under one assumption,
+which the benchmark measures on full maps: *a cell's own effect never exceeds the joint effect
+of a window that contains it* (patching more of the clean clip does not move the metric less).
+Under it, a window left whole holds no cell of the top k, so the reported single cells include
+the map's exact top k (among cells whose effect reaches `threshold`). A `seed` ranking (GradDrop
+magnitudes, an estimate) measures its own top k singly before anything else, which raises the
+bound early and prunes more.
+
 What it can miss: a window whose positions' effects cancel (one frame pushes the metric up,
 another down) has a small effect as a whole and is not split, although single frames in it
 matter. Lower `threshold`, or start from smaller windows, to lower that risk; `threshold=0`
-splits everything and is the full map at `min_size`.
+(without `top_k`) splits everything and is the full map at `min_size`. Each result's
+`metadata["window_bound"]` says what every window it left whole satisfies.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -40,6 +53,57 @@ def _windows(cells: list[int], size: int) -> list[list[int]]:
     return [cells[i : i + size] for i in range(0, len(cells), size)]
 
 
+def _contiguous_windows(cells: list[int], skip: set[int], size: int) -> list[list[int]]:
+    """Windows of at most `size` of `cells` (in order), never spanning a cell of `skip`."""
+    windows: list[list[int]] = []
+    run: list[int] = []
+    for cell in cells:
+        if cell in skip:
+            windows += _windows(run, size)
+            run = []
+        else:
+            run.append(cell)
+    return windows + _windows(run, size)
+
+
+def _seeded_cells(
+    seed: SweepResult | Tensor | None, layers: list[int], n_cells: int, top_k: int | None
+) -> dict[int, set[int]]:
+    """Per layer, the cells among the `top_k` largest `|seed|` scores of the whole map."""
+    chosen: dict[int, set[int]] = {layer: set() for layer in layers}
+    if seed is None:
+        return chosen
+    if top_k is None:
+        raise ValueError("A seed ranking says which cells to measure first: give top_k too.")
+    scores = seed.values if isinstance(seed, SweepResult) else torch.as_tensor(seed)
+    if tuple(scores.shape) != (len(layers), n_cells):
+        raise ValueError(
+            f"The seed ranking has shape {tuple(scores.shape)}; the map has {len(layers)} "
+            f"layer(s) x {n_cells} cell(s). Rank the same layers and cells."
+        )
+    if torch.isnan(scores).any():
+        raise ValueError("The seed ranking holds NaN: rank every cell (GradDrop magnitudes).")
+    order = scores.detach().abs().flatten().argsort(descending=True)[:top_k].tolist()
+    for index in order:
+        chosen[layers[index // n_cells]].add(index % n_cells)
+    return chosen
+
+
+@dataclass(order=True)
+class _Window:
+    """A measured window of one layer (ordered by effect, for the best-first search)."""
+
+    effect: float
+    layer: int
+    members: tuple[int, ...]
+    value: float
+
+
+def _halves(members: tuple[int, ...], min_size: int) -> list[list[int]]:
+    half = max(min_size, (len(members) + 1) // 2)
+    return [list(members[:half]), list(members[half:])]
+
+
 def adaptive_map(
     view: AudioStream,
     clean: StreamInput,
@@ -55,6 +119,8 @@ def adaptive_map(
     heads: bool = False,
     batch_size: int | None = None,
     progress: bool = True,
+    top_k: int | None = None,
+    seed: SweepResult | Tensor | None = None,
 ) -> list[SweepResult]:
     """One exact `SweepResult` per layer of `blocks.{l}.hook_{act}` (`act` in `view.layer_acts`)
     over the windows the refinement ended with (module docstring): windows of `window` of
@@ -62,7 +128,15 @@ def adaptive_map(
     every position) split in halves while their normalised effect is at least `threshold`,
     down to `min_size` cells. A result's cells are the positions each window patched; its
     `metadata` holds `members` (per result cell, the indices of the `cells` it covers),
-    `exact_runs` (its patched runs) and `full_runs` (the full map at `min_size`).
+    `exact_runs` (its patched runs), `full_runs` (the full map at `min_size`) and
+    `window_bound` (every window of more than `min_size` cells it left whole has
+    `|value - base| <` this, in metric units).
+
+    `top_k` searches for the map's k largest single-cell effects (module docstring: best
+    first over all layers, windows below the k-th effect found left whole); `seed` (a
+    `SweepResult` or tensor of scores, `[len(layers), len(cells)]`, such as
+    `resid_pre_attribution_graddrop`'s magnitudes) measures its own top `top_k` cells singly
+    first, and the windows are formed around them.
 
     `heads=True` (with `act="attn_out"`, which the heads' outputs make up) goes one step
     further where it matters: each final window whose effect reaches `threshold` is patched
@@ -76,10 +150,12 @@ def adaptive_map(
             f"act='attn_out' (got {act!r})."
         )
     window, min_size = check_count(window, "window"), check_count(min_size, "min_size")
+    top_k = None if top_k is None else check_count(top_k, "top_k")
     if not 0.0 <= threshold:
         raise ValueError(f"threshold must be >= 0 (a share of the total effect), got {threshold}.")
     layers = check_layers(layers, view.cfg.n_layers)
     groups = as_position_groups(cells, clean.shape[-1])
+    seeded = _seeded_cells(seed, layers, len(groups), top_k)
     batch_size = resolve_batch_size(batch_size, view, clean, len(groups))
     patches = [ActivationPatch(act, groups)] + ([HeadPatch("attn", ("z",), [])] if heads else [])
     runs = cached_runs(view, view_runs(view, clean, corrupt, direction), patches, layers)
@@ -92,44 +168,72 @@ def adaptive_map(
             "refine by. Check the metric and the clean/corrupt inputs."
         )
     indices = list(range(len(groups)))
-    full_runs = len(_windows(indices, min_size))
     positions_of = lambda members: [p for m in members for p in groups[m]]  # noqa: E731
     bar = tqdm(disable=not progress, desc="adaptive map")
+
+    leaves: dict[int, dict[tuple[int, ...], float]] = {layer: {} for layer in layers}
+    runs_done = dict.fromkeys(layers, 0)
+    singles: list[float] = []  # min-heap of the k largest single-cell effects found
+    frontier: list[_Window] = []  # measured windows that may still be split
+    pending = {
+        layer: [[c] for c in sorted(seeded[layer])]
+        + _contiguous_windows(indices, seeded[layer], window)
+        for layer in layers
+    }
+    step = max(1, batch_size // 2)  # windows split per round of the best-first search
+    while True:
+        for layer, windows in pending.items():
+            if not windows:
+                continue
+            patch = ActivationPatch(act, [positions_of(w) for w in windows])
+            found = sweep_cells(
+                view, runs, patch, [layer], len(windows), {"m": metric}, batch_size, bar
+            )["m"][0]
+            runs_done[layer] += len(windows)
+            for members, value in zip(windows, found.tolist()):
+                effect = abs(value - base_value)
+                if len(members) == 1 and top_k is not None:
+                    heapq.heappush(singles, effect)
+                    if len(singles) > top_k:
+                        heapq.heappop(singles)
+                if len(members) > min_size and effect >= threshold * total:
+                    frontier.append(_Window(effect, layer, tuple(members), value))
+                else:
+                    leaves[layer][tuple(members)] = value
+        bound = singles[0] if top_k is not None and len(singles) == top_k else 0.0
+        for w in [w for w in frontier if w.effect < bound]:  # holds no cell of the top k
+            leaves[w.layer][w.members] = w.value
+        frontier = sorted((w for w in frontier if w.effect >= bound), reverse=True)
+        if not frontier:
+            break
+        chosen, frontier = (frontier, []) if top_k is None else (frontier[:step], frontier[step:])
+        pending = {layer: [] for layer in layers}
+        for w in chosen:
+            pending[w.layer] += _halves(w.members, min_size)
+    window_bound = max(threshold * total, bound)
     results = []
     for layer in layers:
-        leaves: dict[tuple[int, ...], float] = {}
-        pending = _windows(indices, window)
-        runs_done = 0
-        while pending:
-            patch = ActivationPatch(act, [positions_of(w) for w in pending])
-            found = sweep_cells(
-                view, runs, patch, [layer], len(pending), {"m": metric}, batch_size, bar
-            )["m"][0]
-            runs_done += len(pending)
-            split = []
-            for members, value in zip(pending, found.tolist()):
-                if len(members) > min_size and abs(value - base_value) >= threshold * total:
-                    half = max(min_size, (len(members) + 1) // 2)
-                    split += [members[:half], members[half:]]
-                else:
-                    leaves[tuple(members)] = value
-            pending = split
-        leaf_members = [list(m) for m in sorted(leaves)]
+        leaf_members = [list(m) for m in sorted(leaves[layer])]
         patched = [positions_of(m) for m in leaf_members]
-        metadata: dict[str, Any] = {"members": leaf_members, "full_runs": full_runs}
+        metadata: dict[str, Any] = {
+            "members": leaf_members,
+            "full_runs": len(_windows(indices, min_size)),
+            "window_bound": window_bound,
+            "top_k": top_k,
+        }
         if heads:
             kept = [
                 p
                 for m, p in zip(leaf_members, patched)
-                if abs(leaves[tuple(m)] - base_value) >= threshold * total
+                if abs(leaves[layer][tuple(m)] - base_value) >= threshold * total
             ]
             metadata["heads"] = _head_split(
                 view, runs, layer, kept, metric, batch_size, bar, (clean_value, corrupt_value)
             )
-            runs_done += metadata["heads"].values.shape[1]
+            runs_done[layer] += metadata["heads"].values.shape[1]
         results.append(
             SweepResult(
-                values=torch.tensor([[leaves[tuple(m)] for m in leaf_members]]),
+                values=torch.tensor([[leaves[layer][tuple(m)] for m in leaf_members]]),
                 layers=[layer],
                 cells=patched,
                 cell_labels=view.cell_labels(patched),
@@ -138,7 +242,7 @@ def adaptive_map(
                 clean_value=clean_value,
                 corrupt_value=corrupt_value,
                 cell_seconds=view.cell_seconds(patched),
-                metadata={**metadata, "exact_runs": runs_done},
+                metadata={**metadata, "exact_runs": runs_done[layer]},
             )
         )
     bar.close()

@@ -173,3 +173,96 @@ def test_down_to_heads_equals_head_sweep_on_the_windows_that_matter():
     assert any(r.metadata["heads"].values.shape[1] for r in maps)
     with pytest.raises(ValueError, match="use act='attn_out'"):
         adaptive_map(view, clean, corrupt, diff, heads=True, progress=False)
+
+
+def _effects(result, base):
+    return (result.values[0] - base).abs()
+
+
+def test_top_k_search_reports_the_full_maps_top_cells_unless_a_window_hides_one(tiny_en):
+    """Branch and bound for the top 10 of a two-layer map of frame pairs on a real pair: its
+    cells are exact, every window it leaves whole is below its stated bound, and every top-10
+    cell of the full map is reported singly unless the window that holds it has a smaller
+    joint effect than the cell alone (the one assumption the search makes)."""
+    pair = next(p for p in bundled_pairs() if p.id == "paris-berlin")
+    contrast = word_contrast(tiny_en, pair)
+    view = tiny_en.encoder_stream(contrast.tokens)
+    clean, corrupt = tiny_en.to_frames(pair.clean_audio), tiny_en.to_frames(pair.corrupt_audio)
+    n_speech = round(len(pair.clean_audio) / 16000 / 0.02)
+    cells = [list(range(p, min(p + 2, n_speech))) for p in range(0, n_speech, 2)]
+    full = resid_pre_sweep(
+        view, clean, corrupt, contrast.metric(), layers=[2, 3], cells=cells, progress=False
+    )
+    base = full.corrupt_value
+    found = adaptive_resid_pre_map(
+        view, clean, corrupt, contrast.metric(), layers=[2, 3], cells=cells, window=8,
+        threshold=0.0, top_k=10, progress=False,
+    )  # fmt: skip
+    full_effects = (full.values - base).abs()
+    top = set(full_effects.flatten().argsort(descending=True)[:10].tolist())
+    n_cells, reported = len(cells), set()
+    runs = 0
+    for li, result in enumerate(found):
+        members = result.metadata["members"]
+        assert sorted(m for group in members for m in group) == list(range(n_cells))
+        runs += result.metadata["exact_runs"]
+        for group, value, effect in zip(members, result.values[0], _effects(result, base)):
+            if len(group) == 1:
+                reported.add(li * n_cells + group[0])
+                assert value.item() == pytest.approx(full.values[li, group[0]].item(), abs=1e-4)
+            else:
+                assert effect.item() < result.metadata["window_bound"]
+                hidden = [li * n_cells + m for m in group if li * n_cells + m in top]
+                # a top cell left inside a window: only where the window moves the metric less
+                # than that cell alone (the monotonicity the search assumes, broken here)
+                for cell in hidden:
+                    assert full_effects.flatten()[cell].item() > effect.item()
+    assert len(top & reported) >= 9
+    assert runs < 0.6 * full.values.numel()  # frame pairs of a 2 s clip: the word is a fifth
+    assert {r.metadata["window_bound"] for r in found} == {found[0].metadata["window_bound"]}
+
+
+def test_a_seed_ranking_is_measured_first_and_prunes_the_rest():
+    """With the exact map as its seed (a perfect ranking) the search measures the true top
+    cells first and reports them, and leaves whole every window below the k-th of them, in
+    no more runs than without a seed; without one, a top cell is missed only inside a window
+    whose joint effect is below the cell's own; all values exact; bad seeds are refused."""
+    view, clean, corrupt = random_setup()
+    full = resid_pre_sweep(view, clean, corrupt, diff, progress=False)
+    effects = (full.values - full.corrupt_value).abs()
+    kwargs = dict(window=3, threshold=0.0, top_k=3, progress=False)
+    plain = adaptive_resid_pre_map(view, clean, corrupt, diff, **kwargs)
+    seeded = adaptive_resid_pre_map(view, clean, corrupt, diff, seed=effects, **kwargs)
+    top = set(effects.flatten().argsort(descending=True)[:3].tolist())
+    for maps in (plain, seeded):
+        for li, r in enumerate(maps):
+            assert sorted(m for group in r.metadata["members"] for m in group) == list(range(6))
+            exact = resid_pre_sweep(
+                view, clean, corrupt, diff, layers=r.layers, cells=r.cells, progress=False
+            )
+            torch.testing.assert_close(r.values, exact.values, atol=1e-5, rtol=1e-5)
+            for group, effect in zip(r.metadata["members"], _effects(r, r.corrupt_value)):
+                if len(group) > 1:
+                    assert effect.item() < r.metadata["window_bound"]
+                    for cell in [li * 6 + m for m in group if li * 6 + m in top]:
+                        assert effects.flatten()[cell].item() > effect.item()
+    singles = {
+        li * 6 + group[0]
+        for li, r in enumerate(seeded)
+        for group in r.metadata["members"]
+        if len(group) == 1
+    }
+    assert top <= singles
+    third = sorted(effects.flatten().tolist())[-3]
+    for r in seeded:
+        assert r.metadata["window_bound"] == pytest.approx(third, abs=1e-5)
+    cost = lambda maps: sum(r.metadata["exact_runs"] for r in maps)  # noqa: E731
+    assert cost(seeded) <= cost(plain)
+    for bad, message in (
+        (dict(seed=effects), "give top_k too"),
+        (dict(seed=effects[:1], top_k=2), r"shape \(1, 6\); the map has 2 layer"),
+        (dict(seed=torch.full_like(effects, float("nan")), top_k=2), "holds NaN"),
+        (dict(top_k=0), "top_k must be an integer >= 1"),
+    ):
+        with unchecked_types(), pytest.raises(ValueError, match=message):
+            adaptive_resid_pre_map(view, clean, corrupt, diff, progress=False, **bad)
