@@ -75,6 +75,14 @@ def add_study_parser(sub) -> None:
         "(0.05)",
     )
     parser.add_argument(
+        "--adaptive-top-k",
+        type=positive_int,
+        default=None,
+        help="in --mode adaptive, split only windows that can still hold one of a unit's K "
+        "largest cells (exact when a cell's effect never exceeds its window's; "
+        "docs/patching.md)",
+    )
+    parser.add_argument(
         "--granularity",
         default="words",
         help="words, frames, or windows:<seconds> (default: words)",
@@ -183,6 +191,7 @@ def run_study_command(args: argparse.Namespace) -> int:
         verify_top_k=args.verify_top_k,
         adaptive_window=args.adaptive_window,
         adaptive_threshold=args.adaptive_threshold,
+        adaptive_top_k=args.adaptive_top_k,
         layer_chunk=args.layer_chunk,
         dtype=args.dtype,
     )

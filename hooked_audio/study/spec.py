@@ -20,7 +20,8 @@ STUDY_ACTS = ("resid_pre", "attn_out", "mlp_out", "encoder_heads", "cross_heads"
 #: (`hooked_audio.patching.verify_top_cells`; for head acts `head_integrated_gradients` and
 #: `verify_top_head_cells`); or adaptive exact maps (`hooked_audio.patching.adaptive_map`:
 #: windows of `adaptive_window` cells patched exactly and split where their effect reaches
-#: `adaptive_threshold` of the total; whole-layer acts only).
+#: `adaptive_threshold` of the total; with `adaptive_top_k`, only windows that can still hold
+#: one of the unit's k largest cells are split; whole-layer acts only).
 STUDY_MODES = ("exact", "attribution", "verified", "adaptive")
 
 #: the model's precision in a study: half precision is faster on a GPU and costs accuracy
@@ -68,6 +69,7 @@ class StudySpec:
     verify_top_k: int = 10
     adaptive_window: int = 16
     adaptive_threshold: float = 0.05
+    adaptive_top_k: int | None = None
     layer_chunk: int | None = None
     dtype: str = "float32"
     require_heard: bool = True
@@ -98,12 +100,25 @@ class StudySpec:
                 f"{self.adaptive_threshold}."
             )
         check_count(self.verify_top_k, "verify_top_k")
+        if self.adaptive_top_k is not None:
+            check_count(self.adaptive_top_k, "adaptive_top_k")
+            if self.mode != "adaptive":
+                raise ValueError(
+                    f"adaptive_top_k is the adaptive map's search for its top cells; it needs "
+                    f"mode 'adaptive', not {self.mode!r}."
+                )
         if not isinstance(self.require_heard, bool):
             raise TypeError(f"require_heard must be True or False, got {self.require_heard!r}.")
         if self.dtype not in STUDY_DTYPES:
             raise ValueError(f"dtype must be one of {STUDY_DTYPES}, got {self.dtype!r}.")
         if self.layer_chunk is not None:
             check_count(self.layer_chunk, "layer_chunk")
+            if self.mode == "adaptive" and self.adaptive_top_k is not None:
+                raise ValueError(
+                    "adaptive_top_k searches for a unit's largest cells over all its layers, "
+                    "so chunking the layers would change which windows are split; leave "
+                    "layer_chunk=None with it."
+                )
             if self.mode == "verified":
                 raise ValueError(
                     "mode 'verified' patches a unit's verify_top_k largest cells over all its "

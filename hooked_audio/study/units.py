@@ -98,6 +98,7 @@ def layer_unit(family: ModelFamily, plan: PairPlan, unit: StudyUnit, spec: Study
                 cells=cells,
                 window=spec.adaptive_window,
                 threshold=spec.adaptive_threshold,
+                top_k=spec.adaptive_top_k,
                 batch_size=spec.batch_size,
                 progress=False,
             ),

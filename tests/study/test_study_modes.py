@@ -116,6 +116,46 @@ def test_adaptive_mode_is_for_whole_layers():
         StudySpec(mode="adaptive", acts=("resid_pre", "cross_heads"))
     with pytest.raises(ValueError, match="adaptive_threshold must be >= 0"):
         StudySpec(mode="adaptive", adaptive_threshold=-1.0)
+    with pytest.raises(ValueError, match="adaptive_top_k must be an integer >= 1"):
+        StudySpec(mode="adaptive", adaptive_top_k=0)
+    with pytest.raises(ValueError, match="it needs mode 'adaptive', not 'exact'"):
+        StudySpec(adaptive_top_k=3)
+    with pytest.raises(ValueError, match="leave layer_chunk=None with it"):
+        StudySpec(mode="adaptive", adaptive_top_k=3, layer_chunk=1)
+
+
+def test_an_adaptive_top_k_study_is_the_engines_top_k_search_slow(tiny_en, pair):
+    """Mode adaptive with adaptive_top_k: the study's rows are adaptive_map's top-k search on
+    the same cells (values and windows), in fewer rows than without it."""
+    from hooked_audio.models.whisper.word_contrast import word_contrast
+    from hooked_audio.patching import adaptive_resid_pre_map
+    from hooked_audio.study.pair_cells import pair_cells
+
+    grain = dict(granularity="windows:0.1")
+    options = dict(mode="adaptive", adaptive_window=4, adaptive_threshold=0.0)
+    searched = study(tiny_en, pair, adaptive_top_k=3, **options, **grain)
+    plain = study(tiny_en, pair, **options, **grain)
+    assert len(searched) < len(plain)
+    contrast = word_contrast(tiny_en, pair)
+    step = tiny_en.window_seconds / tiny_en.dims.n_audio_ctx
+    cells = pair_cells(pair, "windows:0.1", tiny_en.dims.n_audio_ctx, step).cells
+    maps = adaptive_resid_pre_map(
+        tiny_en.encoder_stream(contrast.tokens),
+        tiny_en.to_frames(pair.clean_audio),
+        tiny_en.to_frames(pair.corrupt_audio),
+        contrast.metric(),
+        layers=[2, 3],
+        cells=cells,
+        window=4,
+        threshold=0.0,
+        top_k=3,
+        progress=False,
+    )
+    for result in maps:
+        rows = searched[searched["layer"] == result.layers[0]].sort_values("cell")
+        assert rows["cell"].tolist() == [members[0] for members in result.metadata["members"]]
+        assert rows["n_cells"].tolist() == [len(m) for m in result.metadata["members"]]
+        assert rows["value"].to_numpy() == pytest.approx(result.values[0].numpy(), abs=1e-4)
 
 
 def test_a_worker_runs_its_own_copy_in_the_studys_precision(tiny_en):
