@@ -10,6 +10,9 @@
     runs through a decoder view that recomputes the encoder every forward (what a
     TransformerLens user gets from wrapping `model(mel, tokens)`).
 Both engines' numbers are compared cell by cell (must agree to 1e-4).
+(c) Where CUDA is available: the same comparison on the GPU (`scale_benchmark.cuda_sweep`,
+    every encoder layer x a bundled pair's speech frames, cells batched from the free memory;
+    target >= 10x); otherwise the table says there is no CUDA device.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import transformer_lens.patching as tlp
+from scale_benchmark import cuda_lines, cuda_sweep  # this folder is on sys.path as a script
 from transformer_lens.patching import generic_activation_patch, layer_pos_patch_setter
 
 from hooked_audio import HookedWhisper, load_audio
@@ -52,6 +56,19 @@ def timed(fn):
     start = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - start
+
+
+def cuda_rows() -> list[str]:
+    """(c): the batched-cells sweep against TransformerLens's loop on the GPU, measured where
+    there is one (`scale_benchmark.cuda_sweep`: every encoder layer x a pair's speech frames)."""
+    if not torch.cuda.is_available():
+        return ["(c) GPU batched sweeps: not measured: no CUDA device on this machine.", ""]
+    found = cuda_sweep("cuda")
+    assert found is not None  # None only without CUDA
+    return ["(c) GPU batched sweeps (layer_sweep vs TransformerLens's loop, CUDA):", ""] + [
+        *cuda_lines(found),
+        "",
+    ]
 
 
 def main() -> None:
@@ -220,8 +237,7 @@ def main() -> None:
         + ", ".join(f"{r:.2f}" for r in mag_drop)
         + ".",
         "",
-        "(c) GPU batched sweeps: not measured in this session (no GPU lent to it).",
-        "",
+        *cuda_rows(),
     ]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))

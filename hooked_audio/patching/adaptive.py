@@ -233,7 +233,9 @@ def adaptive_map(
             runs_done[layer] += metadata["heads"].values.shape[1]
         results.append(
             SweepResult(
-                values=torch.tensor([[leaves[layer][tuple(m)] for m in leaf_members]]),
+                values=torch.tensor(
+                    [[leaves[layer][tuple(m)] for m in leaf_members]], device="cpu"
+                ),
                 layers=[layer],
                 cells=patched,
                 cell_labels=view.cell_labels(patched),
@@ -261,7 +263,7 @@ def _head_split(
 ) -> SweepResult:
     """Each window of `windows` (lists of positions) patched once per head of `layer`'s
     attention (`hook_z`), exactly; laid out as `head_sweep`'s result."""
-    cells, labels, values = [], [], torch.full((1, 0), float("nan"))
+    cells, labels, values = [], [], torch.full((1, 0), float("nan"), device="cpu")
     if windows:  # head_cells lays the cells out as head_sweep does; no window, no cell
         plan = head_cells(
             view,

@@ -27,6 +27,12 @@ from hooked_audio.patching.sweep_result import SweepResult
 from hooked_audio.streams.protocol import AudioStream, NamedHook, StreamInput
 
 
+def accumulation_dtype(activation: Tensor) -> torch.dtype:
+    """The dtype estimates are summed in: the activation's, and at least float32 (a bfloat16
+    or float16 model's attributions are summed in float32, a float64 model's in float64)."""
+    return torch.promote_types(activation.dtype, torch.float32)
+
+
 def _position_effects(
     view: AudioStream,
     base_input: StreamInput,
@@ -60,7 +66,7 @@ def _position_effects(
     effects = torch.stack(
         [
             ((source_cache[n] - base_acts[n].detach()) * (g if g is not None else 0.0)).sum(
-                dim=(0, 2)
+                dim=(0, 2), dtype=accumulation_dtype(source_cache[n])
             )
             for n, g in zip(names, grads)
         ]

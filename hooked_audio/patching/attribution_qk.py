@@ -24,7 +24,12 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from hooked_audio.patching.attribution import cell_sums, estimate_result, source_run
+from hooked_audio.patching.attribution import (
+    accumulation_dtype,
+    cell_sums,
+    estimate_result,
+    source_run,
+)
 from hooked_audio.patching.cells import Cells, as_position_groups
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.sweep_result import SweepResult
@@ -43,19 +48,30 @@ def qk_pattern_effect(
     """`sum_{batch, head} <G, pattern(p) - P>` for each position `p` replaced, `[pos]`.
 
     `P`, `G`: pattern and its gradient `[batch, head, query, key]`; `q`, `k`, `q_new`,
-    `k_new`: `[batch, pos, head, d_head]` before and after replacing each position.
+    `k_new`: `[batch, pos, head, d_head]` before and after replacing each position. Computed
+    in the pattern's dtype, and in float32 at least (float16 / bfloat16 patterns are upcast).
     """
+    dtype = torch.promote_types(P.dtype, torch.float32)
     scale = 1.0 / math.sqrt(q.shape[-1])
-    qh, kh = q.transpose(1, 2).float(), k.transpose(1, 2).float()
-    qn, kn = q_new.transpose(1, 2).float(), k_new.transpose(1, 2).float()
-    P, G = P.float(), G.float()
+    qh, kh = q.transpose(1, 2).to(dtype), k.transpose(1, 2).to(dtype)
+    qn, kn = q_new.transpose(1, 2).to(dtype), k_new.transpose(1, 2).to(dtype)
+    P, G = P.to(dtype), G.to(dtype)
     scores = (qh @ kh.transpose(-1, -2)) * scale
     # Rows i != p: only the score against key p changes, to q_i . k'_p.
     new_column = (qh @ kn.transpose(-1, -2)) * scale  # [b, h, i, p]
     P_new_unnormed = torch.exp(torch.log(P) + new_column - scores)  # P_ip * exp(s'_ip - s_ip)
-    renorm = 1.0 - P + P_new_unnormed  # Z'_i / Z_i when column p changes
+    # Z'_i / Z_i = (1 - P_ip) + P_new_ip when column p changes, and
+    # <G_i, P'_i - P_i> = (P_ip - P_new_ip) (<G_i, P_i> - G_ip) / (Z'_i / Z_i).
+    # In a saturated row (P_ip near 1, at the row's largest entry) `1 - P_ip` and
+    # `<G_i, P_i> - G_ip` cancel to rounding error, which the division then blows up: there they
+    # are summed from the row's other entries instead, which are small and need no cancelling.
+    top = torch.zeros_like(P, dtype=torch.bool).scatter_(-1, P.argmax(-1, keepdim=True), True)
+    rest = P.masked_fill(top, 0.0)  # each row without its largest entry
+    G_top = (G * top).sum(-1, keepdim=True)
+    others = torch.where(top, rest.sum(-1, keepdim=True), 1.0 - P)  # sum_{j != p} P_ij
     weighted = (G * P).sum(-1, keepdim=True)  # <G_i, P_i>
-    rows = (1.0 / renorm - 1.0) * weighted + G * (P_new_unnormed - P) / renorm
+    spread = torch.where(top, ((G - G_top) * rest).sum(-1, keepdim=True), weighted - G)
+    rows = (P - P_new_unnormed) * spread / (others + P_new_unnormed)
     rows = rows.sum(-2) - rows.diagonal(dim1=-2, dim2=-1)  # sum over i != p -> [b, h, p]
     # Row p: a new query against the old keys, and the new key at p itself.
     row_scores = (qn @ kh.transpose(-1, -2)) * scale  # [b, h, p, j]
@@ -125,10 +141,11 @@ def resid_pre_attribution_qk(
             )
         with torch.no_grad():
             base_resid, source_resid = kept["hook_resid_pre"].detach(), source_cache[name]
+            dtype = accumulation_dtype(base_resid)
             linear = (
-                torch.zeros(base_resid.shape[1])
+                torch.zeros(base_resid.shape[1], device=base_resid.device, dtype=dtype)
                 if grad_resid is None
-                else ((source_resid - base_resid) * grad_resid).sum(dim=(0, 2))
+                else ((source_resid - base_resid) * grad_resid).sum(dim=(0, 2), dtype=dtype)
             )
             q_new, k_new = view.query_key(layer, source_resid)
             qk = (

@@ -110,7 +110,10 @@ def sweep_cells(
 ) -> dict[str, Float[Tensor, "layer cell"]]:
     """`values[metric][layer_index, cell]` for every layer and cell, `batch_size` cells per
     forward; `runs` holds what `cached_runs` cached for `patch`."""
-    values = {name: torch.full((len(layers), n_cells), float("nan")) for name in metrics}
+    # The metric values are Python floats, collected on the CPU whatever the model's device.
+    values = {
+        name: torch.full((len(layers), n_cells), float("nan"), device="cpu") for name in metrics
+    }
     own_bar = not isinstance(progress, tqdm)  # a caller's bar spans several sweeps
     bar = (
         progress
@@ -292,7 +295,8 @@ def collect_results(
     **fields: Any,
 ) -> SweepResult | dict[str, SweepResult]:
     """One `SweepResult` per metric (a dict when `metric` was a mapping), with the metric on the
-    unpatched clean and corrupt runs from `runs` (or `reference`, when the caller ran them)."""
+    unpatched clean and corrupt runs from `runs` (or `reference`, when the caller ran them).
+    Values come back on the CPU (an estimate computed on the model's device is moved here)."""
     results = {}
     for name, fn in metrics.items():
         clean_value, corrupt_value = (
@@ -301,6 +305,9 @@ def collect_results(
             else reference or (float("nan"), float("nan"))
         )
         results[name] = SweepResult(
-            values=values[name], clean_value=clean_value, corrupt_value=corrupt_value, **fields
+            values=values[name].detach().cpu(),
+            clean_value=clean_value,
+            corrupt_value=corrupt_value,
+            **fields,
         )
     return results if isinstance(metric, Mapping) else results["metric"]

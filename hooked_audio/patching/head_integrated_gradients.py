@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from transformer_lens import ActivationCache
 
 from hooked_audio.checks import check_count
+from hooked_audio.patching.attribution import accumulation_dtype
 from hooked_audio.patching.cells import Cells, metric_value
 from hooked_audio.patching.directions import Direction
 from hooked_audio.patching.engine import collect_results
@@ -88,7 +89,7 @@ def head_integrated_gradients(
             base_input, names_filter=starts + [n for layer in plan.layers for n in names[layer]]
         )
     base_value = metric_value(metric, base_logits, "on the base run")
-    values = torch.full((len(plan.layers), len(plan.cells)), float("nan"))
+    values = torch.full((len(plan.layers), len(plan.cells)), float("nan"), device="cpu")
     desc = f"integrated gradients ({plan.component} {'+'.join(plan.acts)} heads)"
     for li, layer in enumerate(tqdm(plan.layers, disable=not progress, desc=desc)):
         found = layer_path(
@@ -102,10 +103,20 @@ def head_integrated_gradients(
             batch_size,
         ).attributions
         # [batch, pos, head, d_head] -> [pos, head], summed over the acts patched together
-        per_head = reduce(operator.add, [found[name].sum(dim=(0, 3)) for name in names[layer]])
-        for ci, (head, group) in enumerate(plan.cells):
-            where = slice(None) if group is None else group
-            values[li, ci] = base_value + per_head[where, head].sum()
+        per_head = reduce(
+            operator.add,
+            [
+                found[name].sum(dim=(0, 3), dtype=accumulation_dtype(found[name]))
+                for name in names[layer]
+            ],
+        )
+        cells = torch.stack(
+            [
+                per_head[slice(None) if group is None else group, head].sum()
+                for head, group in plan.cells
+            ]
+        )  # on the model's device; one copy to the CPU per layer
+        values[li] = base_value + cells.to(device="cpu", dtype=values.dtype)
     return collect_results(
         metric,
         {"metric": metric},

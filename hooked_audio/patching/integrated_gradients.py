@@ -51,7 +51,7 @@ from tqdm.auto import tqdm
 from transformer_lens import ActivationCache
 
 from hooked_audio.checks import check_count, check_flags, check_layers
-from hooked_audio.patching.attribution import cell_sums, estimate_result
+from hooked_audio.patching.attribution import accumulation_dtype, cell_sums, estimate_result
 from hooked_audio.patching.attribution_qk import qk_pattern_effect
 from hooked_audio.patching.cells import Cells, as_position_groups, metric_value
 from hooked_audio.patching.checks import check_aligned, check_layer_act
@@ -70,8 +70,8 @@ from hooked_audio.streams.protocol import AudioStream, StreamInput
 
 def _per_position(attributions: Tensor) -> Float[Tensor, " pos"]:
     """A layer activation's `[batch, pos, ...]` attributions summed over the batch rows of one
-    run and the feature axes."""
-    return attributions.flatten(2).sum(dim=(0, 2))
+    run and the feature axes (in float32 at least)."""
+    return attributions.flatten(2).sum(dim=(0, 2), dtype=accumulation_dtype(attributions))
 
 
 def _pattern_effects(
@@ -83,19 +83,21 @@ def _pattern_effects(
 ) -> Float[Tensor, " pos"]:
     """The QK fix's term per position: the exact change of layer `layer`'s attention pattern
     when that position of its `resid_pre` is patched alone, through the pattern gradient
-    averaged over the path (zero where the metric does not read the pattern)."""
+    averaged over the path (zero where the metric does not read the pattern); on the model's
+    device, in float32 at least."""
     pattern = f"blocks.{layer}.attn.hook_pattern"
     resid_pre = f"blocks.{layer}.hook_resid_pre"
     gradient = found.mean_gradients.get(pattern)
     if gradient is None:
-        return torch.zeros(base_cache[resid_pre].shape[1])
+        resid = base_cache[resid_pre]
+        return torch.zeros(resid.shape[1], device=resid.device, dtype=accumulation_dtype(resid))
     with torch.no_grad():
         q, k = view.query_key(layer, base_cache[resid_pre])
         q_new, k_new = view.query_key(layer, source_cache[resid_pre])
         effect = qk_pattern_effect(
             base_cache[pattern], gradient, q, k, q_new, k_new, causal=view.causal
         )
-    return effect.to(torch.float32)
+    return effect
 
 
 def integrated_gradients(
@@ -152,7 +154,13 @@ def integrated_gradients(
         )
     base_cache, source_cache = runs.base_cache, runs.source_cache
     base_value = metric_value(metric, runs.base_logits, "on the base run")
-    effects = torch.full((len(layers), base_cache[names[0]].shape[1]), float("nan"))
+    first = base_cache[names[0]]  # per layer and position, on the model's device
+    effects = torch.full(
+        (len(layers), first.shape[1]),
+        float("nan"),
+        device=first.device,
+        dtype=accumulation_dtype(first),
+    )
     if path == "input":
         found = input_path(
             view,
@@ -185,7 +193,8 @@ def integrated_gradients(
         )
         effects[li] = _per_position(integral.attributions[name])
         if qk_fix:
-            effects[li] += _pattern_effects(view, layers[li], base_cache, source_cache, integral)
+            pattern_effects = _pattern_effects(view, layers[li], base_cache, source_cache, integral)
+            effects[li] += pattern_effects.to(effects.dtype)
     groups = as_position_groups(cells, effects.shape[1])
     return estimate_result(
         view,

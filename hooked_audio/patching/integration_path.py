@@ -33,16 +33,18 @@ class PathIntegral(NamedTuple):
 
 
 def path_points(steps: int) -> Float[Tensor, " steps"]:
-    """The alphas of the midpoint rule on [0, 1]: `(j + 0.5) / steps`."""
+    """The alphas of the midpoint rule on [0, 1]: `(j + 0.5) / steps`, on the CPU in float64
+    (each chunk of them is moved to its activations' device and dtype where it is used)."""
     check_count(steps, "steps")
-    return (torch.arange(steps, dtype=torch.float64) + 0.5) / steps
+    return (torch.arange(steps, dtype=torch.float64, device="cpu") + 0.5) / steps
 
 
 def _points(base: Tensor, delta: Tensor, chunk: Tensor) -> Tensor:
     """`base + alpha * delta` for each alpha of `chunk`, stacked along the batch axis (the
     rows of one run stay together), as a leaf that records gradients."""
     rows = base.shape[0]
-    scale = chunk.to(base.dtype).repeat_interleave(rows).reshape(-1, *([1] * (base.ndim - 1)))
+    scale = chunk.to(device=base.device, dtype=base.dtype).repeat_interleave(rows)
+    scale = scale.reshape(-1, *([1] * (base.ndim - 1)))
     repeat = (len(chunk),) + (1,) * (base.ndim - 1)
     return (base.repeat(*repeat) + scale * delta.repeat(*repeat)).detach().requires_grad_(True)
 

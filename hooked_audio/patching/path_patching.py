@@ -147,7 +147,7 @@ def _path_sweep(
     mask = None
     if positions is not None:
         n_pos = clean.shape[-1]
-        mask = torch.zeros(n_pos, dtype=torch.bool)
+        mask = torch.zeros(n_pos, dtype=torch.bool, device=view.device)
         mask[as_position_groups([positions], n_pos)[0]] = True
     return run_sweep(
         view,

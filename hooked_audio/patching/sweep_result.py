@@ -66,9 +66,12 @@ class SweepResult:
         `reference_values`)."""
         from hooked_audio.metrics.recovery import normalised_recovery
 
+        device = self.values.device
         return torch.as_tensor(
             normalised_recovery(
-                self.values, torch.tensor(self.clean_value), torch.tensor(self.corrupt_value)
+                self.values,
+                torch.tensor(self.clean_value, device=device),
+                torch.tensor(self.corrupt_value, device=device),
             )
         )
 

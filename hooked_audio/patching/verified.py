@@ -220,12 +220,13 @@ def _verify(
     """Patch each layer's `orders` cells exactly, `batch_size` per run, stopping a layer once
     its patched effects add up to `share` of `source - base`; one result marking them."""
     base_value, source_value = base_and_source_values
+    estimated = estimate.values.detach().cpu()  # results live on the CPU, as sweeps return them
     values = (  # a magnitude is no metric value: only the verified cells get one
-        torch.full_like(estimate.values, float("nan"))
+        torch.full_like(estimated, float("nan"))
         if estimate.metadata.get("magnitude")
-        else estimate.values.clone()
+        else estimated.clone()
     )
-    exact = torch.zeros(values.shape, dtype=torch.bool)
+    exact = torch.zeros(values.shape, dtype=torch.bool, device=values.device)
     total = source_value - base_value
     bar = tqdm(disable=not progress, desc="verify", total=None)
     for li, layer in enumerate(estimate.layers):
@@ -243,7 +244,7 @@ def _verify(
                 batch_size,
                 bar,
             )["m"][0]
-            values[li, chunk] = found
+            values[li, chunk] = found.to(values.dtype)  # the estimate's dtype may differ
             exact[li, chunk] = True
             explained += float((found - base_value).sum())
             if share is not None and abs(explained) >= share * abs(total):
