@@ -8,15 +8,16 @@ and on real recordings of 25 s with one word masked by noise.
 
 For each case (denoising `resid_pre`, one cell per speech frame):
 - the full exact map (`layer_sweep`): one run per layer x frame;
-- the searches (`adaptive_resid_pre_map`): the threshold refinement (windows of 16, split
-  while their effect is >= 5% of the total), the top-10 branch and bound from windows of 16
-  and of 64, and the branch and bound seeded with AtP*'s GradDrop magnitudes
+- the searches (`adaptive_resid_pre_map`): the threshold refinement (windows of 16 or 64,
+  split while their effect is >= 5% of the total), the top-10 branch and bound alone
+  (threshold 0) from windows of 64, and the same seeded with AtP*'s GradDrop magnitudes
   (`resid_pre_attribution_graddrop`, its cost counted);
 - per search: its patched runs against the full map's, the wall-time ratio with the seed,
   the share of the full map's top-10 cells (by |effect|) it reports as single frames, the
   largest difference between its single frames and the full map's (0: the same patches),
-  and how often the assumption of the top-k search fails: the share of the windows it left
-  whole that hold a frame whose own effect exceeds the window's joint effect.
+  and the frames it could have missed: frames left inside a window whose own effect reaches
+  the bound that window is under (`metadata["window_bound"]`; none where a frame's effect
+  never exceeds its window's). Wall times are one process's, on a machine that may be shared.
 
 The recordings are the shipped real speech with reference word times; the corrupted word is
 the longest word in the middle third, masked with noise (`mask_span`); the metric is the
@@ -54,9 +55,11 @@ TARGET_PAIRS, TARGET_LONG, TARGET_RECALL = 5.0, 10.0, 0.9
 #: name -> the search's arguments (`seed` marks the GradDrop-seeded one)
 SEARCHES = {
     "threshold 5%, windows of 16": dict(window=16),
-    "top-10, windows of 16": dict(window=16, top_k=TOP),
-    "top-10, windows of 64": dict(window=64, top_k=TOP),
-    "top-10 seeded by GradDrop, windows of 64": dict(window=64, top_k=TOP, seed=True),
+    "threshold 5%, windows of 64": dict(window=64),
+    "top-10 (threshold 0), windows of 64": dict(window=64, top_k=TOP, threshold=0.0),
+    "top-10 (threshold 0) seeded by GradDrop, windows of 64": dict(
+        window=64, top_k=TOP, threshold=0.0, seed=True
+    ),
 }
 
 
@@ -81,7 +84,7 @@ class Row:
     faster: float
     recall: float
     max_diff: float
-    broken: float
+    hidden: int
 
 
 def timed(fn):
@@ -178,15 +181,14 @@ def search_rows(case: Case, layers: list[int], bar) -> list[Row]:
             )  # fmt: skip
 
         maps, seconds = timed(run)
-        singles, diffs, windows, broken = set(), [], 0, 0
+        singles, diffs, hidden = set(), [], 0
         for li, result in enumerate(maps):
             for members, value in zip(result.metadata["members"], result.values[0].tolist()):
                 if len(members) == 1:
                     singles.add(li * n + members[0])
                     diffs.append(abs(value - full.values[li, members[0]].item()))
                 else:
-                    windows += 1
-                    broken += effects[li, members].max() > abs(value - base)
+                    hidden += int((effects[li, members] >= result.metadata["window_bound"]).sum())
         rows.append(
             Row(
                 case.name,
@@ -197,7 +199,7 @@ def search_rows(case: Case, layers: list[int], bar) -> list[Row]:
                 full_seconds / seconds,
                 len(top & singles) / TOP,
                 max(diffs, default=float("nan")),
-                broken / windows if windows else 0.0,
+                hidden,
             )
         )
     return rows
@@ -207,7 +209,7 @@ def table(rows: list[Row]) -> list[str]:
     lines = [
         "| case | seconds | search | runs | full map runs | fewer runs | faster (wall, "
         "seed included) | full map's top-10 reported singly | max diff on single frames "
-        "| windows breaking the assumption | target |",
+        "| frames left in a window, above its bound | target |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
@@ -218,7 +220,7 @@ def table(rows: list[Row]) -> list[str]:
         lines.append(
             f"| {r.case} | {r.seconds:.1f} | {r.search} | {r.runs} | {r.full_runs} | "
             f"{fewer:.1f}x | {r.faster:.1f}x | {r.recall:.0%} | {r.max_diff:.1e} | "
-            f"{r.broken:.0%} | {verdict} |"
+            f"{r.hidden} | {verdict} |"
         )
     return lines
 
