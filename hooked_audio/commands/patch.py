@@ -10,6 +10,12 @@ back?) and noising (corrupt frames into the clean run: do they take it away?).
 
 Patching swaps frames at equal times, so the clips must have the same length: two separate
 recordings are time-warped onto the clean one with `--align` (`align_pair`, DTW on log-mel).
+
+Recordings longer than Whisper's 30 s window go through the long-form path
+(`hooked_audio.models.whisper.long_form`): Whisper encodes each window on its own, so a change
+can only move the metric of the window it is in; the command finds the one window where the
+two recordings differ, patches that window, and reports every time in seconds of the
+recording.
 """
 
 from __future__ import annotations
@@ -118,33 +124,72 @@ def add_patch_parser(sub) -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
-def _word_times(args: argparse.Namespace, clean) -> tuple[WordTimes | None, str]:
-    """The clean clip's reference word times, checked against it, and where they come from."""
+def _word_times(
+    args: argparse.Namespace, clean, window: int | None = None
+) -> tuple[WordTimes | None, str]:
+    """The clean clip's reference word times, checked against it, and where they come from;
+    for window `window` of a long recording, the words inside it, in seconds of the window."""
     if args.words is not None:
         words, origin = read_word_times(args.words), str(args.words)
     else:
         words, origin = pair_set_words(args.clean), f"the manifest beside {args.clean}"
     if words is None:
         return None, "openai-whisper's word timestamps"  # the model's pair says more
+    if window is not None:
+        start_s = window * WINDOW_SECONDS
+        end_s = start_s + len(clean) / SAMPLE_RATE
+        words = [(w, a - start_s, b - start_s) for w, a, b in words if start_s <= a < b <= end_s]
     return TimedClip(str(args.clean), clean, words).words, origin
+
+
+def _window_of_change(args: argparse.Namespace, clean, corrupt):
+    """Two recordings longer than one window: the one 30 s window in which they differ, cut
+    out of both, and its number."""
+    if args.align:
+        raise ValueError(
+            f"{args.clean} is longer than Whisper's {WINDOW_SECONDS} s window; --align warps "
+            "clips of one window. Cut both recordings to the window of the change, or record "
+            "takes of the same length."
+        )
+    if len(clean) != len(corrupt):
+        raise ValueError(
+            f"{args.clean} is {len(clean) / SAMPLE_RATE:.3f} s and {args.corrupt} "
+            f"{len(corrupt) / SAMPLE_RATE:.3f} s long: a long recording is patched window by "
+            "window at equal times, so the two must have the same length."
+        )
+    from hooked_audio.models.whisper.long_form import LongClip, differing_windows
+
+    clips = [LongClip(audio, WINDOW_SECONDS * SAMPLE_RATE) for audio in (clean, corrupt)]
+    changed = differing_windows(*clips)
+    if not changed:
+        raise ValueError(
+            f"{args.clean} and {args.corrupt} are the same samples: there is no change to patch."
+        )
+    if len(changed) > 1:
+        starts = ", ".join(f"{clips[0].window_start(w):g} s" for w in changed)
+        raise ValueError(
+            f"The recordings differ in {len(changed)} of their {WINDOW_SECONDS} s windows "
+            f"(from {starts}); a patch reads one window's transcript. Change one word, or cut "
+            "the recordings so that they differ in one window."
+        )
+    window = changed[0]
+    return clips[0].window_audio(window), clips[1].window_audio(window), window
 
 
 def _check_inputs(args: argparse.Namespace):
     """Everything that needs no model: the clips, their lengths, the options, the word times;
-    the corrupt clip aligned when asked. Returns `(clean, corrupt, alignment score or None,
-    word times or None, where the word times come from)`."""
+    the corrupt clip aligned when asked; of long recordings, the window of the change. Returns
+    `(clean, corrupt, alignment score or None, word times or None, where the word times come
+    from, the window or None)`."""
     parse_granularity(args.granularity)
     if not args.min_gap >= 0:
         raise ValueError(f"--min-gap must be a number >= 0, got {args.min_gap}.")
     if args.out is not None:
         check_output_folder(args.out, "patch", args.overwrite)
     clean, corrupt = load_audio(args.clean), load_audio(args.corrupt)
-    for path, audio in ((args.clean, clean), (args.corrupt, corrupt)):
-        if len(audio) > WINDOW_SECONDS * SAMPLE_RATE:
-            raise ValueError(
-                f"{path} is {len(audio) / SAMPLE_RATE:.1f} s long, over Whisper's "
-                f"{WINDOW_SECONDS} s window: cut both clips to the sentence."
-            )
+    window = None
+    if max(len(clean), len(corrupt)) > WINDOW_SECONDS * SAMPLE_RATE:
+        clean, corrupt, window = _window_of_change(args, clean, corrupt)
     if not args.align and len(clean) != len(corrupt):
         raise ValueError(
             f"{args.clean} is {len(clean) / SAMPLE_RATE:.3f} s and {args.corrupt} "
@@ -152,13 +197,13 @@ def _check_inputs(args: argparse.Namespace):
             "times, so the clips must have the same length. Pass --align to time-warp "
             "CORRUPT onto CLEAN, or trim them."
         )
-    words, origin = _word_times(args, clean)
+    words, origin = _word_times(args, clean, window)
     if not args.align:
-        return clean, corrupt, None, words, origin
+        return clean, corrupt, None, words, origin, window
     from hooked_audio.corruptions import align_pair
 
     aligned = align_pair(clean, corrupt)
-    return clean, aligned.warped, aligned.score, words, origin
+    return clean, aligned.warped, aligned.score, words, origin, None
 
 
 def _in_changed_word(seconds: list[tuple[float, float]], span: tuple[float, float]) -> list[bool]:
@@ -186,21 +231,28 @@ def _rows(result, changed: list[bool], pair, args: argparse.Namespace) -> pd.Dat
     return rows
 
 
-def _write(out: Path, results: dict, rows: pd.DataFrame, clean_frames, metric: str) -> list[str]:
+def _write(
+    out: Path, results: dict, rows: pd.DataFrame, clean_frames, metric: str, start_s: float
+) -> list[str]:
     """`results.jsonl` (the rows of every direction) and one map per direction, the clean
     clip's log-mel above the layer x cell recovery."""
     claim_output_folder(out, "patch")
     path = write_text(out, RESULTS, rows.to_json(orient="records", lines=True))
-    return [str(path), *_save_maps(out, "recovery", results, clean_frames, metric)]
+    return [str(path), *_save_maps(out, "recovery", results, clean_frames, metric, start_s)]
 
 
-def _save_maps(out: Path, prefix: str, results: dict, clean_frames, metric: str) -> list[str]:
-    """One `<prefix>_<direction>.png` per direction: the sweep under the clean clip's log-mel."""
+def _save_maps(
+    out: Path, prefix: str, results: dict, clean_frames, metric: str, start_s: float
+) -> list[str]:
+    """One `<prefix>_<direction>.png` per direction: the sweep under the clean clip's log-mel
+    (which starts at `start_s` of the recording)."""
     import matplotlib.pyplot as plt
 
     files = []
     for direction, result in results.items():
-        axes = result.plot(spectrogram=clean_frames, metric_name=metric)
+        axes = result.plot(
+            spectrogram=clean_frames, metric_name=metric, spectrogram_start_s=start_s
+        )
         figure = axes[0].figure
         path = write_bytes_via(
             out, f"{prefix}_{direction}.png", lambda tmp: figure.savefig(tmp, dpi=120, format="png")
@@ -268,6 +320,12 @@ def _print_results(report: dict, results: dict, changed: list[bool]) -> None:
             f"{report['alignment_score']:.3f}; 0 = identical)."
         )
     named = " (the change named with --change, not transcribed)" if report["named_change"] else ""
+    if report["window"] is not None:
+        print(
+            f"The recordings differ in window {report['window']} only (from "
+            f"{report['window_start_s']:g} s); it is patched, with times in seconds of the "
+            "recording."
+        )
     print(f"Clean:   {report['clean_text']}\nCorrupt: {report['corrupt_text']}{named}")
     print(f"Transcripts: {report['decoding']}")
     print(f"Word times: {report['word_times']}")
@@ -311,9 +369,10 @@ def _sweeps(view, clean_frames, corrupt_frames, metric, cells, args) -> dict:
     }
 
 
-def _time_axis(model, pair, cells, step, view, clean_frames, corrupt_frames, metric, args):
+def _time_axis(model, pair, cells, step, view, clean_frames, corrupt_frames, metric, args, window):
     """The time-axis sweeps around the changed word and their `CellCheck`s (see
-    `hooked_audio.study.time_axis_check`), or `({}, {})` when not asked for."""
+    `hooked_audio.study.time_axis_check`), or `({}, {})` when not asked for; for a window of
+    a long recording, in seconds of the recording."""
     from hooked_audio.study.time_axis_check import cell_check, time_axis_cells
     from hooked_audio.word_times.matching import split_words
 
@@ -323,13 +382,28 @@ def _time_axis(model, pair, cells, step, view, clean_frames, corrupt_frames, met
     words = pair.meta["clean_words"]
     entry = split_words([word for word, _, _ in words])[1][pair.meta["changed_index"]]
     axis = time_axis_cells(words, entry, model.dims.n_audio_ctx, step)
-    results = _sweeps(view, clean_frames, corrupt_frames, metric, axis, args)
-    checks = {d: cell_check(r, cells.seconds[entry]) for d, r in results.items()}
+    results = _in_recording_time(
+        _sweeps(view, clean_frames, corrupt_frames, metric, axis, args), window
+    )
+    offset = float((window or 0) * WINDOW_SECONDS)
+    span = tuple(t + offset for t in cells.seconds[entry])
+    checks = {d: cell_check(r, span) for d, r in results.items()}
     return results, checks
 
 
+def _in_recording_time(results: dict, window: int | None) -> dict:
+    """Sweeps of a window of a long recording with their times in seconds of the recording."""
+    if window is None:
+        return results
+    from hooked_audio.models.whisper.long_form import to_recording_time
+
+    return {
+        d: to_recording_time(r, float(window * WINDOW_SECONDS), window) for d, r in results.items()
+    }
+
+
 def run_patch_command(args: argparse.Namespace) -> int:
-    clean, corrupt, score, words, origin = _check_inputs(args)
+    clean, corrupt, score, words, origin, window = _check_inputs(args)
     from hooked_audio.models.whisper.transcribed_pair import transcribed_pair, warp_refusal
     from hooked_audio.study.pair_cells import pair_cells
 
@@ -353,17 +427,29 @@ def run_patch_command(args: argparse.Namespace) -> int:
     step = model.window_seconds / model.dims.n_audio_ctx
     cells = pair_cells(pair, args.granularity, model.dims.n_audio_ctx, step)
     view = model.encoder_stream(contrast.tokens)
-    results = _sweeps(view, clean_frames, corrupt_frames, contrast.metric(), cells, args)
+    results = _in_recording_time(
+        _sweeps(view, clean_frames, corrupt_frames, contrast.metric(), cells, args), window
+    )
     axis_results, checks = _time_axis(
-        model, pair, cells, step, view, clean_frames, corrupt_frames, contrast.metric(), args
+        model,
+        pair,
+        cells,
+        step,
+        view,
+        clean_frames,
+        corrupt_frames,
+        contrast.metric(),
+        args,
+        window,
     )
     changed = _in_changed_word(cells.seconds, pair.spans_s[0])
+    start_s = float((window or 0) * WINDOW_SECONDS)
     files = []
     if args.out is not None:
         rows = pd.concat([_rows(result, changed, pair, args) for result in results.values()])
         metric = f"logit diff {contrast.clean_word!r} - {contrast.replacement!r}"
-        files = _write(args.out, results, rows, clean_frames, metric)
-        files += _save_maps(args.out, "time_axis", axis_results, clean_frames, metric)
+        files = _write(args.out, results, rows, clean_frames, metric, start_s)
+        files += _save_maps(args.out, "time_axis", axis_results, clean_frames, metric, start_s)
     report = {
         "clean": str(args.clean),
         "corrupt": str(args.corrupt),
@@ -377,8 +463,10 @@ def run_patch_command(args: argparse.Namespace) -> int:
         "replacement": contrast.replacement,
         "clean_value": clean_value,
         "corrupt_value": corrupt_value,
-        "cells": cells.labels,
-        "cell_seconds": cells.seconds,
+        "window": window,
+        "window_start_s": start_s,
+        "cells": next(iter(results.values())).cell_labels,
+        "cell_seconds": [(a + start_s, b + start_s) for a, b in cells.seconds],
         "in_changed_word": changed,
         "directions": {
             direction: {"layers": result.layers, "normalised": result.normalised().tolist()}

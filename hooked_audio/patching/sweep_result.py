@@ -116,6 +116,7 @@ class SweepResult:
         | None = None,
         seconds_per_mel_frame: float = 0.01,
         time_span: tuple[float, float] | None = None,
+        spectrogram_start_s: float = 0.0,
     ) -> Any:
         """Heatmap of layers x cells; returns its axes, or `(spectrogram axes, heatmap axes)`
         with `spectrogram=`.
@@ -127,7 +128,8 @@ class SweepResult:
         `metric_name` goes into the title (and names the scale when not `normalised`).
         `spectrogram`: the swept clip's log-mel (`model.to_mel(audio)` or `to_frames`),
         drawn above the heatmap on the same time axis, which spans the cells (or
-        `time_span`). See `hooked_audio.plots`.
+        `time_span`); `spectrogram_start_s`: the time of its first frame (a window of a long
+        recording, whose cells are in seconds of the recording). See `hooked_audio.plots`.
         """
         from hooked_audio.plots import plot_sweep
 
@@ -141,4 +143,5 @@ class SweepResult:
             spectrogram=spectrogram,
             seconds_per_mel_frame=seconds_per_mel_frame,
             time_span=time_span,
+            spectrogram_start_s=spectrogram_start_s,
         )

@@ -54,9 +54,11 @@ def plot_log_mel(
     seconds_per_mel_frame: float = SECONDS_PER_MEL_FRAME,
     cmap: str = "magma",
     colorbar: bool = False,
+    start_s: float = 0.0,
 ):
     """Draw a log-mel on `ax` with time in seconds on x and mel bins (low at the bottom) on y;
-    returns the image. `colorbar=True` adds a "log-mel" colorbar."""
+    returns the image. `colorbar=True` adds a "log-mel" colorbar; `start_s` is the time of its
+    first frame (a window of a long recording starts at 30 w s)."""
     if not seconds_per_mel_frame > 0:
         raise ValueError(
             f"seconds_per_mel_frame must be positive, got {seconds_per_mel_frame} "
@@ -70,7 +72,7 @@ def plot_log_mel(
         aspect="auto",
         cmap=cmap,
         interpolation="nearest",
-        extent=(0.0, n_frames * seconds_per_mel_frame, -0.5, n_mels - 0.5),
+        extent=(start_s, start_s + n_frames * seconds_per_mel_frame, -0.5, n_mels - 0.5),
     )
     ax.set_xlabel("time (s)")
     ax.set_ylabel("mel bin")

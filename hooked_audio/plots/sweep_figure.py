@@ -20,6 +20,7 @@ def plot_sweep(
     spectrogram: LogMelLike | None = None,
     seconds_per_mel_frame: float = SECONDS_PER_MEL_FRAME,
     time_span: tuple[float, float] | None = None,
+    spectrogram_start_s: float = 0.0,
 ):
     """Draw a `SweepResult`; see `SweepResult.plot` for the arguments and what comes back."""
     import matplotlib.pyplot as plt
@@ -66,13 +67,17 @@ def plot_sweep(
             "plt.subplots(2, 1, sharex=True)[1]; or leave ax=None."
         )
     mel_ax, heat_ax = ax
-    image = plot_log_mel(mel_ax, spectrogram, seconds_per_mel_frame, colorbar=True)
-    duration = image.get_extent()[1]
-    reach = max(end for _, end in result.cell_seconds)
-    if reach > duration + 1e-6:
+    image = plot_log_mel(
+        mel_ax, spectrogram, seconds_per_mel_frame, colorbar=True, start_s=spectrogram_start_s
+    )
+    first, last = image.get_extent()[:2]
+    reach = (min(s for s, _ in result.cell_seconds), max(e for _, e in result.cell_seconds))
+    if reach[0] < first - 1e-6 or reach[1] > last + 1e-6:
         raise ValueError(
-            f"The cells reach {reach:.2f} s but the spectrogram covers {duration:.2f} s: pass "
-            "the log-mel of the clip that was swept (model.to_mel(clean_audio))."
+            f"The cells span {reach[0]:.2f}-{reach[1]:.2f} s but the spectrogram covers "
+            f"{first:.2f}-{last:.2f} s: pass the log-mel of the clip that was swept "
+            "(model.to_mel(clean_audio)), and for a window of a long recording its start "
+            "(spectrogram_start_s)."
         )
     drawn = draw_sweep_heatmap(
         heat_ax,

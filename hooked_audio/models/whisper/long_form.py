@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -89,6 +90,25 @@ class LongClip:
         tokens = tokens.expand(frames.shape[0], -1) if tokens.shape[0] == 1 else tokens
         logits, cache = model.run_with_cache(frames, tokens, names_filter=names_filter)
         return logits, cache, self.position_seconds(frames.shape[-1])
+
+
+def differing_windows(clean: LongClip, corrupt: LongClip) -> list[int]:
+    """The windows in which two recordings of the same length differ in any sample: where a
+    corruption of a long recording can move a metric (the module docstring says why)."""
+    if len(clean.audio) != len(corrupt.audio):
+        raise ValueError(
+            f"The recordings are {clean.seconds:.2f} s and {corrupt.seconds:.2f} s long; "
+            "compare takes of the same length."
+        )
+    a, b = np.asarray(clean.audio), np.asarray(corrupt.audio)
+    return [
+        w
+        for w in range(clean.n_windows)
+        if not np.array_equal(
+            a[w * clean.window_samples : (w + 1) * clean.window_samples],
+            b[w * clean.window_samples : (w + 1) * clean.window_samples],
+        )
+    ]
 
 
 def to_recording_time(result: SweepResult, offset_s: float, window: int) -> SweepResult:
