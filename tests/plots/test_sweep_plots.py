@@ -254,8 +254,14 @@ def test_spectrogram_layouts_and_errors():
     assert torch.equal(as_log_mel(mel), mel[0])
     with pytest.raises(ValueError, match="pick one clip"):
         as_log_mel(torch.zeros(3, 80, 300))
-    with pytest.raises(ValueError, match="covers 1.00 s"):
+    with pytest.raises(ValueError, match="spectrogram covers 0.00-1.00 s"):
         word_result().plot(spectrogram=torch.zeros(80, 100))
+    with pytest.raises(ValueError, match="covers 30.00-33.00 s.*spectrogram_start_s"):
+        word_result().plot(spectrogram=mel, spectrogram_start_s=30.0)  # cells before its start
+    shifted = word_result()
+    shifted.cell_seconds = [(a + 30.0, b + 30.0) for a, b in shifted.cell_seconds]
+    mel_ax, _ = shifted.plot(spectrogram=mel, spectrogram_start_s=30.0)
+    assert mel_ax.images[0].get_extent()[:2] == pytest.approx([30.0, 33.0])
     with pytest.raises(ValueError, match="two axes"):
         word_result().plot(spectrogram=mel, ax=plt.subplots()[1:])
     _, ax = plt.subplots()
