@@ -258,7 +258,7 @@ def main() -> None:
         f"{args.threads} threads, torch {torch.__version__}. Targets: >= {TARGET_PAIRS:.0f}x "
         f"fewer runs on the 2 s pairs, >= {TARGET_LONG:.0f}x on recordings over 10 s, and "
         f">= {TARGET_RECALL:.0%} of the full map's top-{TOP} cells reported as single frames "
-        "(with their exact values). Written by the script; docs/exact_search.md reads it.",
+        "(with their exact values). Written by the script; docs/patching.md reads it.",
         "",
     ]
     rows: list[Row] = []
