@@ -179,7 +179,7 @@ def _effects(result, base):
     return (result.values[0] - base).abs()
 
 
-def test_top_k_search_reports_the_full_maps_top_cells_unless_a_window_hides_one(tiny_en):
+def test_top_k_search_reports_the_full_maps_top_cells_unless_a_window_hides_one_slow(tiny_en):
     """Branch and bound for the top 10 of a two-layer map of frame pairs on a real pair: its
     cells are exact, every window it leaves whole is below its stated bound, and every top-10
     cell of the full map is reported singly unless the window that holds it has a smaller
