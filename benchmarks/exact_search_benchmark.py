@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import whisper
 from tqdm.auto import tqdm
@@ -49,6 +47,9 @@ from hooked_audio.patching import (
     resid_pre_sweep,
 )
 from hooked_audio.recordings import aligned_clips
+
+# the faithful-maps benchmark's timer and top-cell set (this folder is on sys.path as a script)
+from faithful_maps_benchmark import timed, top_set  # isort: skip
 
 TOP = 10
 TARGET_PAIRS, TARGET_LONG, TARGET_RECALL = 5.0, 10.0, 0.9
@@ -85,12 +86,6 @@ class Row:
     recall: float
     max_diff: float
     hidden: int
-
-
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
 
 
 def pair_cases(model, pair_ids: list[str]) -> list[Case]:
@@ -161,7 +156,7 @@ def search_rows(case: Case, layers: list[int], bar) -> list[Row]:
     )  # fmt: skip
     base = full.corrupt_value
     effects = (full.values - base).abs().numpy()
-    top = set(np.argsort(-effects.ravel(), kind="stable")[:TOP].tolist())
+    top = top_set(effects, TOP)
     n = len(case.frames)
     rows = []
     for name, options in SEARCHES.items():

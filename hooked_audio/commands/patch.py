@@ -136,7 +136,7 @@ def _word_times(
     if words is None:
         return None, "openai-whisper's word timestamps"  # the model's pair says more
     if window is not None:
-        start_s = window * WINDOW_SECONDS
+        start_s = _window_start_s(window)
         end_s = start_s + len(clean) / SAMPLE_RATE
         words = [(w, a - start_s, b - start_s) for w, a, b in words if start_s <= a < b <= end_s]
     return TimedClip(str(args.clean), clean, words).words, origin
@@ -349,11 +349,18 @@ def _print_results(report: dict, results: dict, changed: list[bool]) -> None:
         print(f"Wrote {path}")
 
 
-def _sweeps(view, clean_frames, corrupt_frames, metric, cells, args) -> dict:
-    """One `resid_pre_sweep` per direction asked for, over `cells` (`TimeCells`)."""
+def _window_start_s(window: int | None) -> float:
+    """Where the patched window starts in the recording (0 for a clip of one window)."""
+    return float((window or 0) * WINDOW_SECONDS)
+
+
+def _sweeps(view, clean_frames, corrupt_frames, metric, cells, args, window) -> dict:
+    """One `resid_pre_sweep` per direction asked for, over `cells` (`TimeCells`); for window
+    `window` of a long recording, with times in seconds of the recording."""
+    from hooked_audio.models.whisper.long_form import to_recording_time
     from hooked_audio.patching import resid_pre_sweep
 
-    return {
+    results = {
         direction: resid_pre_sweep(
             view,
             clean_frames,
@@ -367,6 +374,10 @@ def _sweeps(view, clean_frames, corrupt_frames, metric, cells, args) -> dict:
         )
         for direction in (DIRECTIONS if args.direction == "both" else (args.direction,))
     }
+    if window is None:
+        return results
+    start_s = _window_start_s(window)
+    return {d: to_recording_time(r, start_s, window) for d, r in results.items()}
 
 
 def _time_axis(model, pair, cells, step, view, clean_frames, corrupt_frames, metric, args, window):
@@ -382,24 +393,10 @@ def _time_axis(model, pair, cells, step, view, clean_frames, corrupt_frames, met
     words = pair.meta["clean_words"]
     entry = split_words([word for word, _, _ in words])[1][pair.meta["changed_index"]]
     axis = time_axis_cells(words, entry, model.dims.n_audio_ctx, step)
-    results = _in_recording_time(
-        _sweeps(view, clean_frames, corrupt_frames, metric, axis, args), window
-    )
-    offset = float((window or 0) * WINDOW_SECONDS)
-    span = tuple(t + offset for t in cells.seconds[entry])
+    results = _sweeps(view, clean_frames, corrupt_frames, metric, axis, args, window)
+    span = tuple(t + _window_start_s(window) for t in cells.seconds[entry])
     checks = {d: cell_check(r, span) for d, r in results.items()}
     return results, checks
-
-
-def _in_recording_time(results: dict, window: int | None) -> dict:
-    """Sweeps of a window of a long recording with their times in seconds of the recording."""
-    if window is None:
-        return results
-    from hooked_audio.models.whisper.long_form import to_recording_time
-
-    return {
-        d: to_recording_time(r, float(window * WINDOW_SECONDS), window) for d, r in results.items()
-    }
 
 
 def run_patch_command(args: argparse.Namespace) -> int:
@@ -427,9 +424,7 @@ def run_patch_command(args: argparse.Namespace) -> int:
     step = model.window_seconds / model.dims.n_audio_ctx
     cells = pair_cells(pair, args.granularity, model.dims.n_audio_ctx, step)
     view = model.encoder_stream(contrast.tokens)
-    results = _in_recording_time(
-        _sweeps(view, clean_frames, corrupt_frames, contrast.metric(), cells, args), window
-    )
+    results = _sweeps(view, clean_frames, corrupt_frames, contrast.metric(), cells, args, window)
     axis_results, checks = _time_axis(
         model,
         pair,
@@ -443,7 +438,7 @@ def run_patch_command(args: argparse.Namespace) -> int:
         window,
     )
     changed = _in_changed_word(cells.seconds, pair.spans_s[0])
-    start_s = float((window or 0) * WINDOW_SECONDS)
+    start_s = _window_start_s(window)
     files = []
     if args.out is not None:
         rows = pd.concat([_rows(result, changed, pair, args) for result in results.values()])

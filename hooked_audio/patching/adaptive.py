@@ -211,13 +211,14 @@ def adaptive_map(
         for w in chosen:
             pending[w.layer] += _halves(w.members, min_size)
     window_bound = max(threshold * total, bound)
+    full_runs = len(_windows(indices, min_size))
     results = []
     for layer in layers:
         leaf_members = [list(m) for m in sorted(leaves[layer])]
         patched = [positions_of(m) for m in leaf_members]
         metadata: dict[str, Any] = {
             "members": leaf_members,
-            "full_runs": len(_windows(indices, min_size)),
+            "full_runs": full_runs,
             "window_bound": window_bound,
             "top_k": top_k,
         }
