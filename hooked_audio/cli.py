@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from hooked_audio import __version__
+from hooked_audio.commands.ablate import add_ablate_parser, run_ablate_command
 from hooked_audio.commands.demo import add_demo_parser
 from hooked_audio.commands.export_hf import add_export_hf_parser, run_export_hf_command
 from hooked_audio.commands.heads import add_heads_parser, run_heads_command
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sae_parser(sub)
     add_serve_parser(sub)
     add_export_hf_parser(sub)
+    add_ablate_parser(sub)
     return parser
 
 
@@ -74,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sae": run_sae_command,
         "serve": run_serve_command,
         "export-hf": run_export_hf_command,
+        "ablate": run_ablate_command,
     }[args.command]
     try:
         return run(args)

@@ -31,12 +31,15 @@ def _checksum(lines: list[str]) -> str:
 
 
 class StudyStore:
-    """The output folder of one study (None: keep rows in memory only)."""
+    """The output folder of one study (None: keep rows in memory only). `spec`: the study's
+    design, a dataclass whose defaults are those of a field an older folder lacks (a
+    `StudySpec`, or an ablation study's `AblationSpec`)."""
 
     def __init__(self, directory: str | Path | None, spec: StudySpec, model_name: str):
         self.directory = None if directory is None else Path(directory)
         self.rows: list[dict] = []
         self.done: set[str] = set()
+        self._spec = spec
         self._current = json.loads(json.dumps({"model": model_name, **asdict(spec)}))
         if self.directory is None:
             return
@@ -53,7 +56,7 @@ class StudyStore:
         if not isinstance(saved, dict):
             raise ValueError(f"{spec_file} does not hold a study's design (a JSON object).")
         # a field a newer StudySpec added reads as its default in an older folder
-        defaults = json.loads(json.dumps(asdict(StudySpec())))
+        defaults = json.loads(json.dumps(asdict(type(self._spec)())))
         saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
         if saved != self._current:
             raise ValueError(

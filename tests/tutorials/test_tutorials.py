@@ -18,11 +18,11 @@ TUTORIALS = Path(__file__).resolve().parents[2] / "tutorials"
 NUMBER = r"(-?\d+\.\d\d)"
 
 
-def run_tutorial(name: str, timeout_s: float) -> str:
+def run_tutorial(name: str, timeout_s: float, args: list[str] | None = None) -> str:
     """Run one tutorial script in a fresh interpreter from the repository root; its stdout,
     or a failure showing both streams when it exits non-zero."""
     done = subprocess.run(
-        [sys.executable, str(TUTORIALS / name)],
+        [sys.executable, str(TUTORIALS / name), *(args or [])],
         cwd=TUTORIALS.parent,
         capture_output=True,
         text=True,
@@ -141,3 +141,16 @@ def test_08_long_recording_words_slow(tmp_path, monkeypatch):
     figure = tmp_path / "long_recording_words.png"
     assert figure.is_file() and figure.stat().st_size > 10_000
     assert "Checks passed: in every window of the recording and at every layer" in out
+
+
+@pytest.mark.parametrize("model", ["tiny.en", "base"])
+def test_09_calm_whisper_heads_slow(model):
+    out = run_tutorial(
+        "09_calm_whisper_heads.py", timeout_s=900, args=["--model", model, "--clips", "6"]
+    )
+    assert f"{model}: hallucination with nothing ablated:" in out
+    table = re.search(rf"\| {re.escape(model)} \| hallucination.*?\n\|---.*?\n(.*?)\n\n", out, re.S)
+    assert table is not None, out
+    rows = table.group(1).splitlines()
+    assert rows[0].startswith("| nothing ablated |") and rows[1].startswith("| top 3 heads")
+    assert re.search(rf"Verdict on {re.escape(model)}: .* (HOLDS|DOES NOT HOLD) here", out)

@@ -16,12 +16,22 @@ import torch
 import whisper
 from torch import Tensor
 
+from hooked_audio.interventions import AblationSite
 from hooked_audio.models.family import FamilyBase
+from hooked_audio.models.whisper.hooked_transcriber import WhisperTranscriber
 from hooked_audio.models.whisper.inference import GREEDY_DECODING, greedy_options
 from hooked_audio.models.whisper.word_contrast import WordContrast, word_contrast
 from hooked_audio.pairs.pair_set import MinimalPair
 
 STACKS = ("audio", "text")
+#: what an ablation study can ablate: {component: (stack, hook in each block, per head)}
+ABLATION_COMPONENTS = {
+    "encoder.heads": ("encoder", "attn.hook_z", True),
+    "decoder.self_heads": ("decoder", "attn.hook_z", True),
+    "decoder.cross_heads": ("decoder", "cross_attn.hook_z", True),
+    "encoder.mlps": ("encoder", "hook_mlp_out", False),
+    "decoder.mlps": ("decoder", "hook_mlp_out", False),
+}
 
 
 class WhisperFamily(FamilyBase):
@@ -55,6 +65,35 @@ class WhisperFamily(FamilyBase):
                 self.model, self.model.to_mel(list(audios)), greedy_options(self.model)
             )
         return [result.text.strip() for result in results]
+
+    ablation_components = tuple(ABLATION_COMPONENTS)
+
+    def ablation_sites(
+        self, component: str, layers: Sequence[int] | None = None
+    ) -> list[AblationSite]:
+        """Every head (or block, for MLPs) of `component` at `layers` (default: all)."""
+        if component not in ABLATION_COMPONENTS:
+            raise ValueError(
+                f"Whisper has no component {component!r} to ablate; choose from "
+                f"{self.ablation_components}."
+            )
+        stack, hook, per_head = ABLATION_COMPONENTS[component]
+        depth = self.layers("audio" if stack == "encoder" else "text")
+        heads = self.heads("audio" if stack == "encoder" else "text")
+        chosen = range(depth) if layers is None else layers
+        bad = [layer for layer in chosen if not 0 <= layer < depth]
+        if bad:
+            raise ValueError(f"{component}: layers {bad} are outside 0..{depth - 1}.")
+        return [
+            AblationSite(component, layer, head, f"{stack}.blocks.{layer}.{hook}")
+            for layer in chosen
+            for head in (range(heads) if per_head else [None])
+        ]
+
+    def transcriber(self, audios: Sequence[Any], batch_size: int = 16) -> WhisperTranscriber:
+        """Greedy transcripts of `audios` under given hooks, reusing the encoder's outputs when
+        the hooks leave the encoder alone (`WhisperTranscriber`)."""
+        return WhisperTranscriber(self.model, audios, batch_size)
 
     def layers(self, stack: str) -> int:
         dims = self.model.dims
