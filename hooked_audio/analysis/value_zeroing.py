@@ -115,7 +115,7 @@ def value_zeroing(
 
 
 def cosine_distance(
-    a: Float[Tensor, "*batch d"], b: Float[Tensor, "*batch d"]
+    a: Float[Tensor, "*#batch d"], b: Float[Tensor, "*#batch d"]
 ) -> Float[Tensor, "*batch"]:
     """`1 - cos(a, b)` in float64, as `|a/|a| - b/|b||² / 2`: the same number, without the
     cancellation of `1 - cos` when the two are nearly parallel (most pairs of frames)."""
