@@ -176,6 +176,11 @@ def _block_call(view: AudioStream, block: torch.nn.Module, x: Tensor) -> tuple[t
             "The chosen block does not return one [batch, pos, d_model] tensor; value zeroing "
             "compares the block's output and needs one."
         )
+    if not torch.isfinite(output).all():
+        raise ValueError(
+            "The chosen block's output holds NaN or infinite values on this input; value "
+            "zeroing needs a finite run: check the model's weights and earlier hooks."
+        )
     return seen["args"], seen["kwargs"], output
 
 

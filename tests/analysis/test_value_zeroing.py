@@ -10,6 +10,7 @@ import torch
 from hooked_audio import HookedAudioEncoder, HookedWhisper, mel_to_frames
 from hooked_audio.analysis import value_zeroing
 from tests.helpers.audio_encoder_models import random_hf
+from tests.helpers.audio_lm_models import hooked, qwen2_audio_hf, qwen2_audio_inputs
 from tests.helpers.whisper_models import random_dims, random_reference
 
 DIMS = random_dims(n_audio_ctx=12, n_audio_layer=3)
@@ -142,5 +143,32 @@ def test_bad_input_is_refused_with_the_fix():
         value_zeroing(view, frames, 0, words=[("late", 0.2, 0.5)], progress=False)
     with pytest.raises(ValueError, match="NaN or infinite"):
         value_zeroing(view, frames.masked_fill(frames > 2, float("nan")), 0, progress=False)
+    with torch.no_grad():
+        model.encoder.blocks[0].attn.W_V[0, 0, 0] = float("nan")  # NaN activations from here
+    with pytest.raises(ValueError, match="output holds NaN"):
+        value_zeroing(view, frames, 1, progress=False)
     with pytest.raises(ValueError, match="positions are tokens"):
         value_zeroing(model.decoder_stream(frames), TOKENS, 0, progress=False)
+
+
+def test_audio_lm_tower_with_padded_keys_equals_whole_model_brute_force():
+    """An audio LM's Whisper-style tower on a short clip: its blocks get a key mask for the
+    padding, which the block-only runs must pass on exactly as the full forward does."""
+    model = hooked(qwen2_audio_hf(seed=3)).double()
+    inputs = qwen2_audio_inputs([50], [7], seed=1)  # 50 of 80 mel frames: 25 of 40 positions
+    frames = mel_to_frames(inputs["input_features"]).double()
+    view = model.audio_stream(
+        inputs["input_ids"], feature_attention_mask=inputs["feature_attention_mask"]
+    )
+    queries, keys = [0, 10, 24], [3, 10, 20, 24, 30]  # key 30 lies in the masked padding
+    found = value_zeroing(view, frames, 1, frames=queries, key_frames=keys, progress=False)
+    expected = brute_force_distances(
+        model,
+        lambda: view(frames),
+        model.audio_encoder.blocks[1],
+        "audio_encoder.blocks.1.attn.hook_v",
+        queries,
+        keys,
+    )
+    torch.testing.assert_close(found.distances, expected, atol=1e-12, rtol=1e-8)
+    assert (found.distances[:, 4] == 0).all()  # a masked key mixes nothing in
