@@ -6,6 +6,9 @@
   log-mel with a shared time axis).
 - `cross_attention.plot_cross_attention`: one head's cross-attention, query tokens x time,
   with words marked (`CrossAttentionMap.plot` of `hooked_audio.models.whisper`).
+- `cka_heatmap.plot_cka_heatmap`: a layer x layer CKA matrix (`CKAResult.plot`).
+- `context_mixing.plot_context_mixing`: a value-zeroing map, query x key time, with the log-mel
+  along both time axes and words marked (`ContextMixingMap.plot`).
 """
 
 from hooked_audio.plots.cross_attention import CrossAttentionPlot, plot_cross_attention
