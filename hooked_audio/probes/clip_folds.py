@@ -26,7 +26,7 @@ def check_clips_per_class(y: np.ndarray, clips: np.ndarray, name: str) -> None:
     lonely = per_class[per_class < 2]
     if len(lonely):
         raise ValueError(
-            f"Probe label {name!r}: classes {list(lonely.index)} occur in one clip only, so "
+            f"Probe label {name!r}: classes {[str(c) for c in lonely.index]} occur in one clip only, so "
             "held-out clips cannot test them (trained without them, or tested without them). "
             "Add clips of those classes, or leave them out of the labels."
         )
@@ -55,8 +55,8 @@ def clip_folds(
     for number, (train, test) in enumerate(splits):
         if len(set(y[train])) < 2:
             raise ValueError(
-                f"Probe label {name!r} is constant ({sorted(set(y[train]))}) in the training "
-                f"split of fold {number} (held-out clips {sorted(set(clips[test]))}): the "
+                f"Probe label {name!r} is constant ({sorted(str(c) for c in set(y[train]))}) in the training "
+                f"split of fold {number} (held-out clips {sorted(str(c) for c in set(clips[test]))}): the "
                 "other class's clips are all held out. Add clips of each class, or use fewer "
                 "folds."
             )

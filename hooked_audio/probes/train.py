@@ -93,7 +93,7 @@ def train_probes(
         labels.check_rows(rows if hook is chosen[0] else store.frame(hook.hook), hook.hook)
     labels.check_classes()
     keep = labels.labelled
-    y = labels.values[keep].astype(str)
+    y = labels.values[keep]  # object: Python strings
     clips = labels.clip[keep]
     splits = clip_folds(y, clips, folds, seed, labels.name)
     fold_of = np.empty(len(y), dtype=np.int64)
