@@ -7,9 +7,8 @@ clip's speaker, words, recording and, through attention, context), so a frame-le
 independent trials and comes out much too narrow. Resampling whole held-out clips keeps each
 clip's frames together, so the interval reflects how much the score varies from clip to clip,
 which is what a new clip would see. The interval is the percentile interval of the resampled
-scores (`inverted_cdf`: each end is a
-score some resample had). With few held-out clips it is coarse (its ends can only take a few values): report
-it, and add clips to narrow it."""
+scores (`inverted_cdf`: each end is a score some resample had). With few held-out clips it is
+coarse (its ends can take only a few values): report it, and add clips to narrow it."""
 
 from __future__ import annotations
 

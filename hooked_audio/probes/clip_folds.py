@@ -25,8 +25,9 @@ def check_clips_per_class(y: np.ndarray, clips: np.ndarray, name: str) -> None:
     per_class = pd.Series(clips).groupby(pd.Series(y)).nunique()
     lonely = per_class[per_class < 2]
     if len(lonely):
+        names = [str(c) for c in lonely.index]
         raise ValueError(
-            f"Probe label {name!r}: classes {[str(c) for c in lonely.index]} occur in one clip only, so "
+            f"Probe label {name!r}: classes {names} occur in one clip only, so "
             "held-out clips cannot test them (trained without them, or tested without them). "
             "Add clips of those classes, or leave them out of the labels."
         )
@@ -54,9 +55,11 @@ def clip_folds(
     splits = list(splitter.split(np.zeros(len(y)), y, groups=clips))
     for number, (train, test) in enumerate(splits):
         if len(set(y[train])) < 2:
+            only = sorted(str(c) for c in set(y[train]))
+            held_out = sorted(str(c) for c in set(clips[test]))
             raise ValueError(
-                f"Probe label {name!r} is constant ({sorted(str(c) for c in set(y[train]))}) in the training "
-                f"split of fold {number} (held-out clips {sorted(str(c) for c in set(clips[test]))}): the "
+                f"Probe label {name!r} is constant ({only}) in the training split of fold "
+                f"{number} (held-out clips {held_out}): the "
                 "other class's clips are all held out. Add clips of each class, or use fewer "
                 "folds."
             )

@@ -56,4 +56,3 @@ def plot_probe_results(results, metric: str = "accuracy", ax=None):
     )
     ax.legend(fontsize=8)
     return figure
-

@@ -44,7 +44,7 @@ def word_labels(store, words: Iterable[str] | None = None, min_clips: int = 2) -
 
 
 def position_in_word_labels(store) -> ProbeLabels:
-    """"begin" / "middle" / "end" per row inside a word: a word's frames are the rows of one
+    """ "begin" / "middle" / "end" per row inside a word: a word's frames are the rows of one
     clip and window in a run with the same word, and frame `i` of `n` (its centre at fraction
     `(i + 0.5) / n` of the word) is in the first, middle or last third. Two neighbouring
     identical words with no gap read as one word (the store keeps the word, not its

@@ -45,7 +45,9 @@ def test_a_label_constant_in_a_folds_training_clips_is_refused(store, monkeypatc
 
     monkeypatch.setattr(sklearn.model_selection, "StratifiedGroupKFold", AllSpeechHeldOut)
     labels = per_clip(store, lambda c: c.split("-")[0])  # "speech" / "silence" per clip
-    with pytest.raises(ValueError, match=r"constant \(\['silence'\]\) in the training split of fold 0"):
+    with pytest.raises(
+        ValueError, match=r"constant \(\['silence'\]\) in the training split of fold 0"
+    ):
         train_probes(store, labels, progress=False)
 
 
@@ -57,16 +59,22 @@ def test_labels_not_aligned_with_the_stored_rows_are_refused(store, speech, tmp_
         train_probes(store, short, progress=False)
     # the same clips written in another order: as many rows, but not the same rows
     other = synthetic_store(tmp_path, synthetic_clips()[::-1])
-    with pytest.raises(ValueError, match="not aligned with the stored rows.*row 0 is clip 'silence-3'"):
+    with pytest.raises(
+        ValueError, match="not aligned with the stored rows.*row 0 is clip 'silence-3'"
+    ):
         train_probes(other, speech, progress=False)
     with pytest.raises(TypeError, match="one label per stored row"):
         train_probes(store, "speech", progress=False)
 
 
 def test_unknown_hooks_and_layers_are_refused(store, speech, speech_results):
-    with pytest.raises(ValueError, match=r"layers \[7\] are not among the stored hooks' layers \[0, 1, 2\]"):
+    with pytest.raises(
+        ValueError, match=r"layers \[7\] are not among the stored hooks' layers \[0, 1, 2\]"
+    ):
         train_probes(store, speech, layers=[1, 7], progress=False)
-    with pytest.raises(ValueError, match=r"hooks \['blocks.9.hook_resid_post'\] are not in the store"):
+    with pytest.raises(
+        ValueError, match=r"hooks \['blocks.9.hook_resid_post'\] are not in the store"
+    ):
         train_probes(store, speech, hooks=["blocks.9.hook_resid_post"], progress=False)
     with pytest.raises(ValueError, match="Layer 5 has no probed hook"):
         speech_results.direction(5)
@@ -86,7 +94,9 @@ def test_too_few_clips_and_classes_of_one_clip_are_refused(store):
     lonely = per_clip(store, lambda c: "odd" if c == "speech-3" else "even")
     with pytest.raises(ValueError, match=r"classes \['odd'\] occur in one clip only"):
         train_probes(store, lonely, progress=False)
-    with pytest.raises(ValueError, match=r"folds must be an integer from 2 to the number of labelled clips \(12\)"):
+    with pytest.raises(
+        ValueError, match=r"folds must be an integer from 2 to the number of labelled clips \(12\)"
+    ):
         train_probes(store, per_clip(store, lambda c: c[:2]), folds=13, progress=False)
 
 
@@ -100,7 +110,9 @@ def test_bad_probe_options_are_refused(store, speech):
 
 
 def test_clips_without_word_times_must_be_named(store, silent_clips):
-    with pytest.raises(ValueError, match=r"Clips \['silence-0'.*have no word times.*non_speech_clips"):
+    with pytest.raises(
+        ValueError, match=r"Clips \['silence-0'.*have no word times.*non_speech_clips"
+    ):
         speech_labels(store)
     with pytest.raises(ValueError, match=r"non_speech_clips \['speech-0'\] have word times"):
         speech_labels(store, non_speech_clips=silent_clips + ["speech-0"])

@@ -6,21 +6,17 @@ clip's."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from hooked_audio.probes import (
     ProbeLabels,
     position_in_word_labels,
     speaker_labels,
-    speech_labels,
     word_labels,
 )
 from hooked_audio.probes.words import normalise_word
 from tests.probes.synthetic_store import (
     SENTENCES,
-    silent_clip,
     speech_clip,
-    synthetic_clips,
     synthetic_store,
 )
 
@@ -55,7 +51,9 @@ def test_position_in_word_is_the_frames_third_of_its_word(store):
             inside = ((rows["clip"] == clip) & rows["time_s"].between(start, end - 1e-9)).values
             assert inside.sum() == n
             fractions = (np.arange(n) + 0.5) / n
-            expected = ["begin" if f < 1 / 3 else "end" if f > 2 / 3 else "middle" for f in fractions]
+            expected = [
+                "begin" if f < 1 / 3 else "end" if f > 2 / 3 else "middle" for f in fractions
+            ]
             assert list(labels.values[inside]) == expected, (clip, word)
     assert (labels.values[rows["word"].isna().to_numpy()] == None).all()  # noqa: E711
 
@@ -89,4 +87,3 @@ def test_words_in_one_clip_only_are_left_out(tmp_path):
     assert word_labels(store).classes == ["one", "two"]
     assert word_labels(store, min_clips=1).classes == ["one", "rare", "two"]
     assert normalise_word(" Paris, ") == "paris"
-
