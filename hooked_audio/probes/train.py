@@ -76,7 +76,7 @@ def train_probes(
     (default all; `layers` keeps those at these block numbers). `folds`: held-out folds of
     clips (default 5, or one per clip when fewer). `C`, `max_iter`, `class_weight`: passed to
     `LogisticRegression`. `n_bootstrap`, `confidence`, `seed`: the clip bootstrap (and the
-    folds' shuffle). Returns `ProbeResults`."""
+    folds' shuffle). Memory holds one hook's rows at a time. Returns `ProbeResults`."""
     sklearn()  # an ImportError naming the probes extra, before any work
     check_flags(progress=progress)
     _check_options(C, max_iter, class_weight)

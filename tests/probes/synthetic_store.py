@@ -14,6 +14,7 @@ from hooked_audio.activation_store import ActivationStore, StoreClip, write_acti
 
 HOOKS = [f"blocks.{layer}.hook_resid_post" for layer in range(3)]
 CARRIER = HOOKS[1]
+EMBED = "hook_embed"  # a hook outside the blocks (no layer), noise too
 FEATURES = 6
 STEP = 320  # samples per 20 ms position at 16 kHz
 
@@ -29,7 +30,7 @@ class SyntheticSource:
         self.axis = axis / np.linalg.norm(axis)
 
     def check_hooks(self, names):
-        unknown = [n for n in names if n not in HOOKS]
+        unknown = [n for n in names if n not in [*HOOKS, EMBED]]
         if unknown:
             raise ValueError(f"unknown hooks {unknown}")
 
@@ -79,8 +80,8 @@ def synthetic_clips(n_speech: int = 8, n_silent: int = 4) -> list[StoreClip]:
     return clips + [silent_clip(f"silence-{i}", 1.0) for i in range(n_silent)]
 
 
-def synthetic_store(folder, clips=None) -> ActivationStore:
+def synthetic_store(folder, clips=None, hooks=HOOKS) -> ActivationStore:
     clips = synthetic_clips() if clips is None else clips
     return ActivationStore(
-        write_activations(SyntheticSource(), clips, HOOKS, folder, progress=False)
+        write_activations(SyntheticSource(), clips, hooks, folder, progress=False)
     )

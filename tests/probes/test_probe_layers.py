@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.probes.synthetic_store import CARRIER, HOOKS
+from hooked_audio.probes import speech_labels, train_probes
+from tests.probes.synthetic_store import CARRIER, EMBED, HOOKS, synthetic_store
 
 
 def test_the_probe_finds_the_layer_that_carries_the_label(speech_results):
@@ -51,3 +52,19 @@ def test_the_figure_shows_each_layers_score_band_and_chance(speech_results, metr
     assert metric.replace("_", " ") in ax.get_ylabel()
     with pytest.raises(ValueError, match="metric must be one of"):
         speech_results.plot("f1")
+
+
+def test_a_hook_outside_the_blocks_gets_its_own_tick_left_of_layer_0(tmp_path, silent_clips):
+    store = synthetic_store(tmp_path, hooks=[EMBED, *HOOKS[:2]])
+    results = train_probes(
+        store, speech_labels(store, non_speech_clips=silent_clips), progress=False
+    )
+    table = results.table.set_index("hook")
+    assert table.loc[EMBED, "site"] == EMBED and table["layer"].isna().sum() == 1
+    with pytest.raises(ValueError, match=r"layers \[5\] are not among .* \[0, 1\]"):
+        train_probes(store, speech_labels(store, silent_clips), layers=5, progress=False)
+    ax = results.plot().axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [EMBED, "0", "1"]
+    embed = next(line for line in ax.get_lines() if line.get_label() == EMBED)
+    assert list(embed.get_xdata()) == [-1.0]
+    assert list(embed.get_ydata()) == [table.loc[EMBED, "accuracy"]]
