@@ -119,8 +119,10 @@ def _patched_audio(pair, rows: pd.DataFrame) -> tuple[float, np.ndarray | None]:
     (None for a pair given by id): the window of change of a long recording, else the clip
     (also for rows of a study that predates the window columns)."""
     span = None
-    if "window_start_s" in rows and rows["window_start_s"].notna().any():
-        span = float(rows["window_start_s"].iloc[0]), float(rows["window_end_s"].iloc[0])
+    if "window_start_s" in rows:
+        known = rows.dropna(subset=["window_start_s", "window_end_s"])
+        if len(known):
+            span = float(known["window_start_s"].iloc[0]), float(known["window_end_s"].iloc[0])
     start = span[0] if span is not None else 0.0
     if isinstance(pair, str):
         return start, None

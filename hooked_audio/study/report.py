@@ -127,9 +127,12 @@ def time_span(pair: MinimalPair, rows: pd.DataFrame) -> tuple[float, float]:
     """The part of the recording the study patched, in its seconds: the pair's window (a long
     recording's window of change), or the whole clip (rows of a study without the columns)."""
     duration = len(pair.clean_audio) / pair.clean_audio.sample_rate
-    if "window_start_s" not in rows or rows["window_start_s"].isna().all():
+    if "window_start_s" not in rows:
         return 0.0, duration
-    return float(rows["window_start_s"].iloc[0]), float(rows["window_end_s"].iloc[0])
+    known = rows.dropna(subset=["window_start_s", "window_end_s"])
+    if not len(known):
+        return 0.0, duration
+    return float(known["window_start_s"].iloc[0]), float(known["window_end_s"].iloc[0])
 
 
 def _window_note(pair: MinimalPair, rows: pd.DataFrame) -> str:

@@ -185,8 +185,8 @@ def _windows_line(plans) -> str:
     if not long:
         return ""
     shown = ", ".join(
-        f"{plan.pair.id}: window {plan.window + 1} of {plan.n_windows} "
-        f"({plan.start_s:g}-{plan.end_s:.2f} s)"
+        f"{plan.pair.id}: window {plan.window} (from 0) of {plan.n_windows}, "
+        f"{plan.start_s:g}-{plan.end_s:.2f} s"
         for plan in long[:3]
     )
     more = f", and {len(long) - 3} more" if len(long) > 3 else ""

@@ -123,7 +123,7 @@ def test_a_long_pair_studies_as_the_short_pair_30_s_later_slow(tiny_en, pair, tm
     assert (b["window_start_s"] == OFFSET_S).all() and (a["window_start_s"] == 0).all()
     assert list(long.in_changed_word()) == list(short.in_changed_word())
     cost = lines[0]
-    assert f"{long_pair.id}: window 2 of 2 (30-32.13 s)" in cost
+    assert f"{long_pair.id}: window 1 (from 0) of 2, 30-32.13 s" in cost
     assert "runs only the one window where its clean and corrupt recordings differ" in cost
 
     figure = long.plot_pair(long_pair)  # the window's log-mel and cells at recording times
