@@ -17,6 +17,7 @@ what is served, never run with another family's assumptions.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -41,6 +42,30 @@ class PairContrast(Protocol):
     def metric(self, per_example: bool = False) -> Callable[[Tensor], Tensor]: ...
 
 
+@dataclass(frozen=True)
+class PairWindow:
+    """The part of a pair that a family's audio stream reads, and where it lies in the
+    recording.
+
+    `pair`: a pair of at most one window of the model (its audio, texts, word times and spans
+    in seconds of that window); the pair itself when the family reads it whole. `start_s` /
+    `end_s`: the window's span in seconds of the recording, so that times read off `pair` map
+    back by adding `start_s`. `window` / `n_windows`: which of the recording's windows it is,
+    and how many the recording has (1: the pair fits one window, or the family reads clips of
+    any length)."""
+
+    pair: MinimalPair
+    start_s: float
+    end_s: float
+    window: int = 0
+    n_windows: int = 1
+
+    @classmethod
+    def whole(cls, pair: MinimalPair) -> PairWindow:
+        """The pair read whole: one window from 0 to its length."""
+        return cls(pair, 0.0, len(pair.clean_audio) / pair.clean_audio.sample_rate)
+
+
 @runtime_checkable
 class ModelFamily(Protocol):
     """A hooked model as the application layer sees it.
@@ -55,7 +80,10 @@ class ModelFamily(Protocol):
     default metric, or ValueError saying why the pair has none on this model.
     `audio_stream(contrast)`: the stream view whose input is `audio_inputs(...)` and whose
     output `contrast.metric()` reads (the contrast binds the rest, e.g. Whisper's prefix
-    tokens). `transcribe(audios)`: one transcript per clip. `layers(stack)` / `heads(stack)`:
+    tokens). `pair_window(pair)`: the part of a pair the audio stream reads (a `PairWindow`:
+    the whole pair, or for a recording longer than the model's window the one window in which
+    its clean and corrupt recordings differ), or ValueError saying why the pair cannot be
+    read. `transcribe(audios)`: one transcript per clip. `layers(stack)` / `heads(stack)`:
     the depth and head count of a stack ("audio", or "text" where the family has a decoder the
     study patches); ValueError for a stack it lacks.
     """
@@ -69,6 +97,8 @@ class ModelFamily(Protocol):
     def audio_inputs(self, audio: Any) -> Tensor: ...
 
     def pair_contrast(self, pair: MinimalPair) -> PairContrast: ...
+
+    def pair_window(self, pair: MinimalPair) -> PairWindow: ...
 
     def audio_stream(self, contrast: PairContrast) -> AudioStream: ...
 
@@ -117,6 +147,12 @@ class FamilyBase:
         """The family of this model moved (in place) to `device` in `dtype`."""
         self.model.to(device=device, dtype=dtype)
         return self
+
+    def pair_window(self, pair: MinimalPair) -> PairWindow:
+        """The whole pair: a family whose audio stream reads a clip of any length (wav2vec2's
+        convolutional front end and encoder do) studies it all; a family with a fixed window
+        overrides this."""
+        return PairWindow.whole(pair)
 
     def n_positions(self, audio: Any) -> int:
         """How many positions the audio stream has for `audio` (padding included)."""

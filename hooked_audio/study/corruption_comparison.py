@@ -80,7 +80,10 @@ def compare_corruptions(
     progress: bool = True,
 ) -> pd.DataFrame:
     """One row per pair, corruption and layer: `peak`, `sharpness`, the gap, and `usable`.
-    Summarise with `corruption_table(rows)`."""
+    Summarise with `corruption_table(rows)`. A recording longer than the model's window is
+    compared in the window its audio stream reads (`family.pair_window`: on Whisper the window
+    of the change; noise elsewhere cannot move that window's metric); a pair the family cannot
+    read (e.g. one changed in two windows) is left out, as `run_study` leaves it out."""
     if not margin_s >= 0:
         raise ValueError(f"margin_s must be >= 0, got {margin_s}.")
     family = model_family(model)
@@ -90,7 +93,12 @@ def compare_corruptions(
         raise ValueError("compare_corruptions needs content pairs (one changed word each).")
     rows = []
     bar = tqdm(total=len(pairs) * (1 + len(noises)), disable=not progress, desc="corruptions")
-    for pair in pairs:
+    for whole in pairs:
+        try:
+            pair = family.pair_window(whole).pair
+        except ValueError:  # run_study lists it in `skipped`, with why
+            bar.update(1 + len(noises))
+            continue
         contrast = family.pair_contrast(pair)
         metric, view = contrast.metric(), family.audio_stream(contrast)
         clean = family.audio_inputs(pair.clean_audio)

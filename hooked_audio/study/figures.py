@@ -47,7 +47,8 @@ def pair_map_figure(result, pair, act: str | None = None, mel=None, n_mels: int 
     """`pair`'s (a `MinimalPair` of the study, or its id with `mel` given) sites x time map for
     `act` (default: the study's first activation), one panel per direction under the clean
     clip's log-mel (`mel`, default: an `n_mels` Whisper log-mel of `pair.clean_audio`).
-    Returns the figure."""
+    A long recording's map shows its window of change, at its seconds of the recording (a
+    `mel` given for it is that window's). Returns the figure."""
     import matplotlib.pyplot as plt
 
     pair_id = pair if isinstance(pair, str) else pair.id
@@ -61,14 +62,15 @@ def pair_map_figure(result, pair, act: str | None = None, mel=None, n_mels: int 
     rows = rows[(rows["pair"] == pair_id) & (rows["act"] == act)]
     if not len(rows):
         raise ValueError(f"The study patched no {act!r}; its acts are {list(result.spec.acts)}.")
+    start_s, audio = _patched_audio(pair, rows)
     if mel is None:
-        if isinstance(pair, str):
+        if audio is None:
             raise ValueError("Pass the MinimalPair itself, or its log-mel as mel=.")
         from hooked_audio.models.whisper.front_end import log_mel
 
-        mel = log_mel([np.asarray(pair.clean_audio)], n_mels=n_mels)[0]
-    if not isinstance(pair, str):  # the clip's own mel frames, not the window's padding
-        mel = as_log_mel(mel)[:, : int(np.ceil(len(pair.clean_audio) / HOP_LENGTH))]
+        mel = log_mel([audio], n_mels=n_mels)[0]
+    if audio is not None:  # the clip's own mel frames, not the window's padding
+        mel = as_log_mel(mel)[:, : int(np.ceil(len(audio) / HOP_LENGTH))]
     directions = [d for d in ("denoise", "noise") if d in set(rows["direction"])]
     sites = ordered_sites(rows)
     cells, columns_of = _time_columns(rows)
@@ -83,7 +85,7 @@ def pair_map_figure(result, pair, act: str | None = None, mel=None, n_mels: int 
         squeeze=False,
     )
     axes = axes[:, 0]
-    plot_log_mel(axes[0], mel, colorbar=True)
+    plot_log_mel(axes[0], mel, colorbar=True, start_s=start_s)
     boundaries: list[float] = []
     for ax, direction in zip(axes[1:], directions):
         part = rows[rows["direction"] == direction].copy()
@@ -99,7 +101,7 @@ def pair_map_figure(result, pair, act: str | None = None, mel=None, n_mels: int 
             list(cells["label"]),
             list(zip(cells["start_s"], cells["end_s"])),
             value_label="recovery",
-            time_span=(0.0, axes[0].images[0].get_extent()[1]),
+            time_span=tuple(axes[0].images[0].get_extent()[:2]),
         )
         ax.set_ylabel("site" if rows["head"].notna().any() else "layer")
         ax.set_title(DIRECTION_TITLES[direction], fontsize=10)
@@ -110,6 +112,25 @@ def pair_map_figure(result, pair, act: str | None = None, mel=None, n_mels: int 
     changed = f"{rows['changed_word'].iloc[0]!r} -> {rows['replacement'].iloc[0]!r}"
     axes[0].set_title(f"{pair_id} ({changed}), {act}: recovery of {metric_name(rows)}")
     return fig
+
+
+def _patched_audio(pair, rows: pd.DataFrame) -> tuple[float, np.ndarray | None]:
+    """Where the patched part of the pair's recording starts (seconds) and its clean audio
+    (None for a pair given by id): the window of change of a long recording, else the clip
+    (also for rows of a study that predates the window columns)."""
+    span = None
+    if "window_start_s" in rows:
+        known = rows.dropna(subset=["window_start_s", "window_end_s"])
+        if len(known):
+            span = float(known["window_start_s"].iloc[0]), float(known["window_end_s"].iloc[0])
+    start = span[0] if span is not None else 0.0
+    if isinstance(pair, str):
+        return start, None
+    audio = np.asarray(pair.clean_audio)
+    if span is not None:
+        rate = pair.clean_audio.sample_rate
+        audio = audio[int(round(span[0] * rate)) : int(round(span[1] * rate))]
+    return start, audio
 
 
 def _time_columns(rows: pd.DataFrame):

@@ -1,4 +1,9 @@
-"""A pair made ready for a study: its metric, cells and model inputs, or why it is left out."""
+"""A pair made ready for a study: its metric, cells and model inputs, or why it is left out.
+
+A pair longer than the model's window is planned in the part its audio stream reads
+(`family.pair_window`: on Whisper the one 30 s window where the clean and corrupt recordings
+differ); the plan keeps where that window lies, and its cells' times are seconds of the
+recording."""
 
 from __future__ import annotations
 
@@ -20,13 +25,25 @@ class PairPlan:
     again by each unit (`frames`, a few ms), so a study of many pairs keeps only their audio
     and its rows in memory, not two windows of log-mel per pair."""
 
-    pair: MinimalPair
+    pair: MinimalPair  # what the model reads: the pair, or its window of a longer recording
     contrast: PairContrast
     cells: TimeCells
     reference: tuple[float, float]  # the metric on the clean and the corrupt clip
-    # each cell's (start, end) on the audio stream's 20 ms grid, as the sweeps report them
-    # (word cells' own times in `cells.seconds` are the TTS's, not quantised to positions)
+    # each cell's (start, end) on the audio stream's 20 ms grid, as the sweeps report them, in
+    # seconds of the recording (word cells' own times in `cells.seconds` are the TTS's, not
+    # quantised to positions, and in seconds of `pair`)
     cell_seconds: list[tuple[float, float]]
+    # where `pair` lies in the recording (seconds), which of its windows that is, of how many
+    start_s: float
+    end_s: float
+    window: int
+    n_windows: int
+
+    @property
+    def span_s(self) -> tuple[float, float]:
+        """The changed word's span in seconds of the recording."""
+        start, end = self.pair.spans_s[0]
+        return start + self.start_s, end + self.start_s
 
     def frames(self, family: ModelFamily) -> tuple[torch.Tensor, torch.Tensor]:
         """The clean and corrupt clips as the family's audio-stream inputs (on its device)."""
@@ -52,8 +69,11 @@ def _misheard(family: ModelFamily, pair: MinimalPair, word: str) -> str | None:
 def plan_pair(
     family: ModelFamily, pair: MinimalPair, spec: StudySpec
 ) -> tuple[PairPlan | None, dict | None]:
-    """`(plan, None)` for a pair ready to sweep, or `(None, why)` for one left out."""
+    """`(plan, None)` for a pair ready to sweep, or `(None, why)` for one left out (a pair
+    the family cannot read, e.g. a long recording that differs in two windows, included)."""
     try:
+        window = family.pair_window(pair)
+        pair = window.pair
         contrast = family.pair_contrast(pair)
     except ValueError as error:
         return None, {"pair": pair.id, "reason": str(error)}
@@ -78,5 +98,17 @@ def plan_pair(
         if misheard is not None:
             return None, {"pair": pair.id, "reason": misheard}
     cells = pair_cells(pair, spec.granularity, clean.shape[-1], family.seconds_per_position)
-    cell_seconds = view.cell_seconds(cells.cells)
-    return PairPlan(pair, contrast, cells, (clean_value, corrupt_value), cell_seconds), None
+    shift = window.start_s
+    cell_seconds = [(a + shift, b + shift) for a, b in view.cell_seconds(cells.cells)]
+    plan = PairPlan(
+        pair,
+        contrast,
+        cells,
+        (clean_value, corrupt_value),
+        cell_seconds,
+        start_s=shift,
+        end_s=window.end_s,
+        window=window.window,
+        n_windows=window.n_windows,
+    )
+    return plan, None

@@ -95,7 +95,9 @@ def _map_name(rows: pd.DataFrame) -> str:
 
 
 def _clips(pair: MinimalPair, family: ModelFamily | None) -> list[Clip]:
-    said = heard(family, pair) if family is not None else (None, None)
+    """The pair's two recordings to play, each with what the model hears in the part it read
+    (a long recording's window of change)."""
+    said = heard(family, family.pair_window(pair).pair) if family is not None else (None, None)
     decoding = family.decoding if family is not None else None
     clips = []
     for name, text, audio, heard_text in (
@@ -116,7 +118,33 @@ def _subtitle(pair: MinimalPair, rows: pd.DataFrame, time_axis: list[dict]) -> s
         f"{first['onset_s']:.2f}-{first['offset_s']:.2f} s (outlined); metric "
         f"{first['clean_value']:.2f} on the clean clip, {first['corrupt_value']:.2f} on the "
         "corrupt one. Colour: recovery (0 = corrupt run, 1 = clean run)."
+        + _window_note(pair, rows)
         + _times_note(pair, [row for row in time_axis if row["pair"] == pair.id])
+    )
+
+
+def time_span(pair: MinimalPair, rows: pd.DataFrame) -> tuple[float, float]:
+    """The part of the recording the study patched, in its seconds: the pair's window (a long
+    recording's window of change), or the whole clip (rows of a study without the columns)."""
+    duration = len(pair.clean_audio) / pair.clean_audio.sample_rate
+    if "window_start_s" not in rows:
+        return 0.0, duration
+    known = rows.dropna(subset=["window_start_s", "window_end_s"])
+    if not len(known):
+        return 0.0, duration
+    return float(known["window_start_s"].iloc[0]), float(known["window_end_s"].iloc[0])
+
+
+def _window_note(pair: MinimalPair, rows: pd.DataFrame) -> str:
+    """For a recording longer than the model's window, which window was patched."""
+    duration = len(pair.clean_audio) / pair.clean_audio.sample_rate
+    start, end = time_span(pair, rows)
+    if start == 0.0 and end >= duration:
+        return ""
+    return (
+        f" A {duration:.2f} s recording: only {start:g}-{end:.2f} s, the window where the clean "
+        "and corrupt recordings differ, was patched (and is what the model's transcripts "
+        "below heard); times are seconds of the recording."
     )
 
 
@@ -188,9 +216,9 @@ def write_report(
             )
         for pid in result.pairs:
             pair, pair_rows = by_id[pid], rows[rows["pair"] == pid]
-            duration = len(pair.clean_audio) / pair.clean_audio.sample_rate
+            start, end = time_span(pair, pair_rows)
             fig = figures.pair_figure(
-                pair_rows, directions, acts, f"{pid}: {_map_name(pair_rows)}", duration
+                pair_rows, directions, acts, f"{pid}: {_map_name(pair_rows)}", end, start
             )
             subtitle = _subtitle(pair, pair_rows, result.time_axis)
             section = pair_section(pid, subtitle, _clips(pair, family), fig)

@@ -241,12 +241,14 @@ def pair_figure(
     acts: Sequence[str],
     title: str = "",
     duration_s: float | None = None,
+    start_s: float = 0.0,
 ) -> go.Figure:
     """One pair's recovery as layers (or heads) x time: a panel per activation (rows) and
     direction (columns); each cell is a bar from its `start_s` to its `end_s` at its layer or
     head, coloured by `normalised` recovery and labelled with its word; the changed word's
-    span is outlined. `duration_s`: the clip's length, the time axis's extent (default: the
-    cells')."""
+    span is outlined. `start_s`-`duration_s`: the time axis's extent (default: the cells'),
+    the clip (from 0 to its length) or the window of a long recording that was patched, in
+    seconds of the recording."""
     rows = rows.assign(site=site_labels(rows))
     sites = {act: ordered_sites(rows[rows["act"] == act]) for act in acts}
     row_px = [40 + 30 * len(sites[act]) for act in acts]
@@ -285,7 +287,7 @@ def pair_figure(
         )
     fig.update_xaxes(title_text="time (s)", row=len(acts))
     if duration_s is not None:
-        fig.update_xaxes(range=[0, duration_s])
+        fig.update_xaxes(range=[start_s, duration_s])
     fig.update_layout(
         template=TEMPLATE,
         title=dict(text=title, x=0),

@@ -11,8 +11,10 @@ from hooked_audio.study.pair_plan import PairPlan
 def _row(plan: PairPlan, unit: str, act: str, result, **cell) -> dict:
     """One row: the pair, the unit, the patched site and cell (`cell`: layer, head, cell,
     label, start_s, end_s, value, exact, normalised, n_cells), the metric's name and the
-    unpatched values."""
-    pair, span = plan.pair, plan.pair.spans_s[0]
+    unpatched values. Times are seconds of the recording: a pair longer than the model's window
+    was patched in one window (`window_start_s`-`window_end_s`), and its cells and the changed
+    word's span (`onset_s`-`offset_s`) are placed there."""
+    pair, span = plan.pair, plan.span_s
     return {
         "unit": unit,
         "pair": pair.id,
@@ -24,6 +26,8 @@ def _row(plan: PairPlan, unit: str, act: str, result, **cell) -> dict:
         "offset_s": span[1],
         "rel_start_s": cell["start_s"] - span[0],
         "rel_end_s": cell["end_s"] - span[0],
+        "window_start_s": plan.start_s,
+        "window_end_s": plan.end_s,
         "changed_word": plan.contrast.clean_word,
         "replacement": plan.contrast.replacement,
         "metric": plan.contrast.metric_name,

@@ -46,6 +46,13 @@ def run_study(
     word, or whose clean-corrupt gap is below `spec.min_gap`, are left out and listed in
     `result.skipped` (with why).
 
+    A Whisper pair longer than the 30 s window (a word changed in a long recording) is patched
+    in the one window where its clean and corrupt recordings differ, the only one whose metric
+    the change can move (`hooked_audio.models.whisper.long_pair`); its cells, rows and
+    time-axis checks are in seconds of the recording. A long pair that differs in several
+    windows, or lacks the word times that cut its transcript to the window, is left out with
+    why, as is one longer than an audio LM's window.
+
     Prints the cost (patched runs, and a time estimate from one measured forward) before it
     starts; shows one progress bar; with `out_dir`, writes the rows as each unit finishes and
     resumes a stopped study there (see `hooked_audio.study.store`). `executor`: where the
@@ -81,8 +88,9 @@ def run_study(
         if todo:
             out(
                 _cost_line(
-                    family, spec, todo, n_runs, len(units), len(plans), len(skipped), layers, store
+                    family, spec, todo, n_runs, len(units), plans, len(skipped), layers, store
                 )
+                + _windows_line(plans)
             )
         bar = tqdm(total=n_runs, disable=not progress, desc="study")
         for key, rows in executor.run(todo, bar):
@@ -170,9 +178,30 @@ def _none_studied(pairs: list[MinimalPair], skipped: list[dict]) -> str:
     )
 
 
-def _cost_line(family, spec, todo, n_runs, n_units, n_plans, n_skipped, layers, store) -> str:
+def _windows_line(plans) -> str:
+    """What runs of the pairs longer than the model's window: only their window of change, so
+    the cost line's forwards are all one window long; empty when every pair fits one window."""
+    long = [plan for plan in plans if plan.n_windows > 1]
+    if not long:
+        return ""
+    shown = ", ".join(
+        f"{plan.pair.id}: window {plan.window} (from 0) of {plan.n_windows}, "
+        f"{plan.start_s:g}-{plan.end_s:.2f} s"
+        for plan in long[:3]
+    )
+    more = f", and {len(long) - 3} more" if len(long) > 3 else ""
+    return (
+        f" {len(long)} pair(s) are recordings longer than the model's window; each runs only "
+        f"the one window where its clean and corrupt recordings differ ({shown}{more}), so "
+        "every run above is one window's forward, whatever the recording's length, and the "
+        "times reported are seconds of the recording."
+    )
+
+
+def _cost_line(family, spec, todo, n_runs, n_units, plans, n_skipped, layers, store) -> str:
     """What the study will cost (`n_runs` of its `todo` units), from one forward measured
-    here."""
+    here (of one window: a long pair's plan holds its window of change)."""
+    n_plans = len(plans)
     first = todo[0][0]
     view, clean = family.audio_stream(first.contrast), first.frames(family)[0]
     start = time.perf_counter()

@@ -13,6 +13,7 @@ The effect of a window is `recovery` when denoising (clean frames into the corru
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,14 @@ class CellCheck:
     def suspect(self) -> bool:
         return self.inside_share < MIN_INSIDE_SHARE or not (
             self.cell_s[0] <= self.peak_s <= self.cell_s[1]
+        )
+
+    def shifted(self, offset_s: float) -> CellCheck:
+        """The check with its times `offset_s` later: a window's check in seconds of the
+        recording."""
+        start, end = self.cell_s
+        return dataclasses.replace(
+            self, peak_s=self.peak_s + offset_s, cell_s=(start + offset_s, end + offset_s)
         )
 
     def sentence(self, word: str) -> str:

@@ -24,7 +24,8 @@ def times_are_estimated(pair) -> bool:
 
 def time_axis_rows(family: ModelFamily, plan: PairPlan, spec: StudySpec) -> list[dict]:
     """One row per direction of the time-axis check of `plan`'s pair at the study's layers, or
-    none when its cells are not words or its times are not estimated."""
+    none when its cells are not words or its times are not estimated. Times are seconds of the
+    recording (a long recording's check runs in its window of change)."""
     from hooked_audio.patching import resid_pre_sweep
     from hooked_audio.study.time_axis_check import cell_check, time_axis_cells
     from hooked_audio.word_times.matching import split_words
@@ -51,7 +52,7 @@ def time_axis_rows(family: ModelFamily, plan: PairPlan, spec: StudySpec) -> list
             labels=axis.labels,
             progress=False,
         )
-        check = cell_check(result, tuple(plan.cells.seconds[entry]))
+        check = cell_check(result, tuple(plan.cells.seconds[entry])).shifted(plan.start_s)
         rows.append(
             {
                 "pair": pair.id,

@@ -12,21 +12,21 @@ import soundfile
 
 from tests.commands.conftest import one_line_error
 from tests.commands.test_patch import pair, patch_json, wav_pair  # noqa: F401 (fixtures)
-
-OFFSET = 30.0
+from tests.helpers.long_pairs import OFFSET_S as OFFSET
+from tests.helpers.long_pairs import embedded_pair
 
 
 @pytest.fixture
 def long_pair(pair, tmp_path):  # noqa: F811
-    """The pair after 30 s of other speech (the pair's clean clip, repeated), words shifted."""
-    first = np.resize(pair.clean_audio, int(OFFSET * 16000)).astype(np.float32)
+    """The pair after 30 s of other speech (the pair's clean clip, repeated), words shifted
+    (`tests.helpers.long_pairs`, which the study's long-pair tests share)."""
+    long = embedded_pair(pair, OFFSET)
     paths = {}
-    for name, audio in (("clean", pair.clean_audio), ("corrupt", pair.corrupt_audio)):
+    for name, audio in (("clean", long.clean_audio), ("corrupt", long.corrupt_audio)):
         paths[name] = tmp_path / f"long_{name}.wav"
-        soundfile.write(paths[name], np.concatenate([first, audio]), 16000)
+        soundfile.write(paths[name], audio, 16000)
     words = tmp_path / "long_words.csv"
-    shifted = [(w, a + OFFSET, b + OFFSET) for w, a, b in pair.meta["clean_words"]]
-    pd.DataFrame([("earlier", 1.0, 1.4), *shifted], columns=["word", "start", "end"]).to_csv(
+    pd.DataFrame(long.meta["clean_words"], columns=["word", "start", "end"]).to_csv(
         words, index=False
     )
     return paths["clean"], paths["corrupt"], words

@@ -27,7 +27,7 @@ from hooked_audio.audio import frames_to_mel, mel_to_frames
 from hooked_audio.constants import SAMPLE_RATE, SECONDS_PER_POSITION
 from hooked_audio.metrics.answers import first_difference
 from hooked_audio.metrics.token_contrast import TokenContrast
-from hooked_audio.models.family import FamilyBase
+from hooked_audio.models.family import FamilyBase, PairWindow
 from hooked_audio.pairs.changed_word import changed_word, text_words
 from hooked_audio.pairs.pair_set import MinimalPair
 from hooked_audio.word_times.transcript_diff import strip_punctuation
@@ -122,6 +122,19 @@ class AudioLMFamily(FamilyBase):
                 "patches one window per clip. Trim the clip to one window."
             )
         return mel_to_frames(features)
+
+    def pair_window(self, pair: MinimalPair) -> PairWindow:
+        """The whole pair, once its clips fit one window of the audio tower; a longer pair is
+        refused with why (the prompt holds the whole clip, and the study of a long recording's
+        window of change is Whisper's long-form path)."""
+        try:
+            self.audio_inputs(pair.clean_audio)
+        except ValueError as error:
+            raise ValueError(
+                f"Pair {pair.id!r}: {error} (a study reads a pair longer than one window only "
+                "on Whisper, which patches the window of the change)"
+            ) from None
+        return PairWindow.whole(pair)
 
     def pair_contrast(self, pair: MinimalPair) -> PromptContrast:
         clean_word, replacement, index = changed_word(pair)

@@ -4,7 +4,8 @@ The audio stream is the encoder (input: framed log-mel of the 30 s window, posit
 frame) with the contrast's prefix tokens bound on the decoder; a pair's default metric is the
 decoder's first-token logit difference at the changed word (`word_contrast`); transcripts are
 openai-whisper's greedy decoding. Whisper also has the decoder's cross-attention heads to
-study (`cross_heads`), on the decoder stream of a clip.
+study (`cross_heads`), on the decoder stream of a clip. A pair longer than the window is read
+in the one window where its recordings differ (`long_pair.window_of_change`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import whisper
 from torch import Tensor
 
 from hooked_audio.interventions import AblationSite
-from hooked_audio.models.family import FamilyBase
+from hooked_audio.models.family import FamilyBase, PairWindow
 from hooked_audio.models.whisper.hooked_transcriber import WhisperTranscriber
 from hooked_audio.models.whisper.inference import GREEDY_DECODING, greedy_options
 from hooked_audio.models.whisper.word_contrast import WordContrast, word_contrast
@@ -48,6 +49,11 @@ class WhisperFamily(FamilyBase):
 
     def pair_contrast(self, pair: MinimalPair) -> WordContrast:
         return word_contrast(self.model, pair)
+
+    def pair_window(self, pair: MinimalPair) -> PairWindow:
+        from hooked_audio.models.whisper.long_pair import window_of_change
+
+        return window_of_change(pair, self.model.window_samples)
 
     def audio_stream(self, contrast: WordContrast):
         return self.model.encoder_stream(contrast.tokens)
