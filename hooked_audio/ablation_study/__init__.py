@@ -15,6 +15,7 @@ from hooked_audio.ablation_study.joint import transcribe_ablated
 from hooked_audio.ablation_study.result import AblationResult
 from hooked_audio.ablation_study.run import run_ablation_study
 from hooked_audio.ablation_study.spec import AblationSpec
+from hooked_audio.ablation_study.steering_sweep import SteeringResult, steering_sweep
 
 __all__ = [
     "NAMED_CLIP_SETS",
@@ -22,11 +23,13 @@ __all__ = [
     "AblationSpec",
     "LocalAblationExecutor",
     "RayAblationExecutor",
+    "SteeringResult",
     "TranscriptClip",
     "clip_set",
     "folder_set",
     "non_speech_set",
     "recorded_set",
     "run_ablation_study",
+    "steering_sweep",
     "transcribe_ablated",
 ]

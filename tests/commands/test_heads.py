@@ -75,11 +75,16 @@ def test_word_starts_are_the_argmax_of_openai_whispers_cross_attention(
             hook.remove()
     n_speech = int(np.ceil(len(clip.audio) / 16000 / 0.02))
     for layer, qk in enumerate(scores):  # [1, head, query, key], before the softmax
-        expected = qk[0][:, predicting, :n_speech].argmax(-1).numpy() * 0.02
+        reference = qk[0][:, predicting, :n_speech].numpy()  # [head, word, key]
         got = rows[rows["layer"] == layer].pivot(
             index="head", columns="word_index", values="start_s"
         )
-        np.testing.assert_allclose(got.to_numpy(), expected)
+        frames = np.rint(got.to_numpy() / 0.02).astype(int)
+        chosen = np.take_along_axis(reference, frames[..., None], -1)[..., 0]
+        # the argmax, up to ties within float32 rounding (two frames can score the same to 1e-5
+        # and the two models' rounding then picks either)
+        np.testing.assert_allclose(chosen, reference.max(-1), rtol=0, atol=1e-4)
+        assert (frames == reference.argmax(-1)).mean() > 0.95
 
 
 def test_a_head_scored_against_its_own_starts_has_no_error(tiny_en, clips):

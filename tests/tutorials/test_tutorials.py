@@ -143,14 +143,26 @@ def test_08_long_recording_words_slow(tmp_path, monkeypatch):
     assert "Checks passed: in every window of the recording and at every layer" in out
 
 
-@pytest.mark.parametrize("model", ["tiny.en", "base"])
-def test_09_calm_whisper_heads_slow(model):
-    out = run_tutorial(
-        "09_calm_whisper_heads.py", timeout_s=900, args=["--model", model, "--clips", "6"]
-    )
+@pytest.mark.parametrize("model, args", [("tiny.en", []), ("base", ["--clips", "6"])])
+def test_09_calm_whisper_heads_slow(model, args):
+    out = run_tutorial("09_calm_whisper_heads.py", timeout_s=900, args=["--model", model, *args])
     assert f"{model}: hallucination with nothing ablated:" in out
     table = re.search(rf"\| {re.escape(model)} \| hallucination.*?\n\|---.*?\n(.*?)\n\n", out, re.S)
     assert table is not None, out
     rows = table.group(1).splitlines()
     assert rows[0].startswith("| nothing ablated |") and rows[1].startswith("| top 3 heads")
     assert re.search(rf"Verdict on {re.escape(model)}: .* (HOLDS|DOES NOT HOLD) here", out)
+    if model == "tiny.en":  # what docs/tutorials.md says of it
+        assert "hallucination 0.90 -> 0.90 (0% cut)" in out
+        assert "DOES NOT HOLD" in out
+
+
+def test_10_steer_hallucination_probe_slow():
+    out = run_tutorial("10_steer_hallucination_probe.py", timeout_s=900)
+    assert "| strength (x norm) | hallucination | words per second | repetition |" in out
+    printed = re.findall(r"^\| ([+-]\d\.\d\d) \| (\d\.\d\d) \|", out, re.M)
+    assert [s for s, _ in printed] == ["-1.00", "-0.50", "-0.25", "+0.00", "+0.25", "+0.50"]
+    doc = (TUTORIALS.parent / "docs" / "tutorials.md").read_text().split("## 10.")[1]
+    quoted = re.findall(r"^\| ([+-]\d\.\d\d) \| (\d\.\d\d) \|", doc, re.M)
+    assert printed == quoted  # the table docs/tutorials.md quotes
+    assert re.search(r"Steering towards non-speech (lowered|did not lower) hallucination", out)
