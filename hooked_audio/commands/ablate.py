@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hooked_audio.commands.arguments import add_model_argument, non_negative_int, positive_int
+from hooked_audio.commands.arguments import (
+    add_model_argument,
+    check_workers_with_ray,
+    non_negative_int,
+    positive_int,
+)
 from hooked_audio.interventions import ABLATIONS
-from hooked_audio.metrics.transcripts import NORMALISERS, TRANSCRIPT_METRICS
+from hooked_audio.metrics.transcripts import NORMALISERS, REFERENCE_METRICS, TRANSCRIPT_METRICS
 
 #: Whisper's components (the command runs on Whisper; `--component` is checked against the
 #: loaded model's family too)
@@ -76,6 +81,7 @@ def run_ablate_command(args: argparse.Namespace) -> int:
         clip_set,
         run_ablation_study,
     )
+    from hooked_audio.ablation_study.clips import check_clips
     from hooked_audio.commands.arguments import load_whisper_for
 
     spec = AblationSpec(
@@ -86,14 +92,14 @@ def run_ablate_command(args: argparse.Namespace) -> int:
         normaliser=args.normaliser,
         batch_size=args.batch_size,
     )
-    if args.workers is not None and args.ray is None:
-        raise ValueError("--workers sets the number of Ray workers: use it with --ray.")
+    check_workers_with_ray(args)
     if args.ablation != "zero" and args.reference is None:
         raise ValueError(
             f"--ablation {args.ablation} replaces activations with those of reference clips: "
             "give --reference CLIPS, or use --ablation zero."
         )
     clips = clip_set(args.clips)
+    check_clips(clips, spec.metric in REFERENCE_METRICS, spec.metric)  # before the model loads
     reference = None if args.reference is None else clip_set(args.reference)
     executor = None
     if args.ray is not None:

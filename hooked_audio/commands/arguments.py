@@ -68,3 +68,9 @@ def load_whisper_for(command: str, name_or_path: str):
             "stream views."
         )
     return HookedWhisper.from_pretrained(name_or_path)
+
+
+def check_workers_with_ray(args) -> None:
+    """`--workers` counts Ray workers, so it needs `--ray`."""
+    if args.workers is not None and args.ray is None:
+        raise ValueError("--workers sets the number of Ray workers: use it with --ray.")

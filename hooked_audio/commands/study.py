@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from hooked_audio.commands.arguments import add_model_argument, non_negative_int, positive_int
+from hooked_audio.commands.arguments import (
+    add_model_argument,
+    check_workers_with_ray,
+    non_negative_int,
+    positive_int,
+)
 from hooked_audio.patching.directions import DIRECTIONS
 from hooked_audio.safe_files import inside, write_text
 from hooked_audio.study.spec import STUDY_ACTS, STUDY_DTYPES, STUDY_MODES, StudySpec
@@ -195,8 +200,7 @@ def run_study_command(args: argparse.Namespace) -> int:
         layer_chunk=args.layer_chunk,
         dtype=args.dtype,
     )
-    if args.workers is not None and args.ray is None:
-        raise ValueError("--workers sets the number of Ray workers: use it with --ray.")
+    check_workers_with_ray(args)
     noises = [parse_noise(text) for text in args.compare_noise]
     from hooked_audio.models.loading import load_model, model_family
     from hooked_audio.study.pair_source import load_pairs
