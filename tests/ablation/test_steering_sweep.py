@@ -25,10 +25,10 @@ def test_sweep_matches_hand_steering_and_the_plain_model_slow(tiny_en, clips):
     assert [rows.loc[(0.0, c.name), "transcript"] for c in clips] == plain
     by_hand = family.transcriber([c.audio for c in clips])([(HOOK, steering_hook(direction, 40.0))])
     assert [rows.loc[(40.0, c.name), "transcript"] for c in clips] == by_hand
+    mel = tiny_en.to_mel([c.audio for c in clips])
+    prompt = torch.tensor([tiny_en.tokenizer.sot_sequence_including_notimestamps] * len(clips))
     with torch.no_grad():
-        _, cache = tiny_en.run_with_cache(
-            tiny_en.to_mel([c.audio for c in clips]), names_filter=HOOK
-        )
+        _, cache = tiny_en.run_with_cache(mel, prompt, names_filter=HOOK)
     assert sweep.activation_norm == pytest.approx(float(cache[HOOK].norm(dim=-1).mean()), rel=1e-4)
     summary = sweep.summary()
     assert list(summary.index) == [0.0, 40.0]
