@@ -9,7 +9,11 @@ ablation study (`hooked_audio.ablation_study`) puts the two together.
 
 from hooked_audio.interventions.ablation_hooks import ABLATIONS, ablation_hook
 from hooked_audio.interventions.non_speech import NON_SPEECH_KINDS, non_speech_clips
-from hooked_audio.interventions.reference_pool import ReferencePool, collect_reference_pools
+from hooked_audio.interventions.reference_pool import (
+    ReadableTranscriber,
+    ReferencePool,
+    collect_reference_pools,
+)
 from hooked_audio.interventions.sites import AblationSite
 from hooked_audio.interventions.steering import steering_hook
 
@@ -17,6 +21,7 @@ __all__ = [
     "ABLATIONS",
     "NON_SPEECH_KINDS",
     "AblationSite",
+    "ReadableTranscriber",
     "ReferencePool",
     "ablation_hook",
     "collect_reference_pools",

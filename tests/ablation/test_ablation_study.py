@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from hooked_audio.ablation_study import (
     AblationSpec,
@@ -103,3 +104,23 @@ def test_folder_clips_read_their_references(tmp_path, clips):
     (tmp_path / "a.txt").write_text("hello there\n")
     read = folder_set(tmp_path)
     assert [(c.name, c.reference) for c in read] == [("a", "hello there"), ("b", None)]
+
+
+def test_decoder_pools_do_not_depend_on_batching(tiny_en, clips):
+    """Batched greedy decoding runs every row until the longest transcript ends; the positions
+    a row runs after its own end are in no transcript, so one batch of clips gives the pools
+    that decoding each clip alone (where no such position exists) gives."""
+    from hooked_audio.interventions import collect_reference_pools
+
+    family = model_family(tiny_en)
+    sites = family.ablation_sites("decoder.self_heads", layers=[1])[:2]
+    sites += family.ablation_sites("decoder.mlps", layers=[0])
+    audios = [clips[0].audio, clips[1].audio]  # a sentence and a clip of noise
+    batched = collect_reference_pools(sites, family.transcriber(audios, batch_size=2))
+    alone = [collect_reference_pools(sites, family.transcriber([a], batch_size=1)) for a in audios]
+    for site in sites:
+        counts = [pools[site.key].count for pools in alone]
+        assert counts[0] != counts[1]  # transcripts of different lengths: batching pads one
+        assert batched[site.key].count == sum(counts)
+        mean = sum(pools[site.key].mean * n for pools, n in zip(alone, counts)) / sum(counts)
+        assert torch.allclose(batched[site.key].mean, mean, atol=1e-4)

@@ -78,18 +78,42 @@ def test_zeroed_head_equals_zeroed_output_weights(tiny_en, jfk_mel):
         assert not torch.allclose(hooked, tiny_en(jfk_mel, tokens), atol=1e-3)
 
 
-def test_collected_pools_hold_what_the_hook_saw():
-    seen = torch.randn(3, 6, 4, 2)
+class _Transcriber:
+    """Runs each hook once on `seen`; `live` is what `live_positions` answers."""
 
-    def transcribe(hooks):
+    def __init__(self, seen: torch.Tensor | None, live: torch.Tensor | None = None):
+        self.seen, self.live = seen, live
+
+    def __call__(self, hooks):
         for name, fn in hooks:
             assert name == SITE.hook_name
-            fn(seen)
+            if self.seen is not None:
+                fn(self.seen)
 
-    pools = collect_reference_pools([SITE], transcribe)
+    def live_positions(self, hook_name):
+        return self.live
+
+
+def test_collected_pools_hold_what_the_hook_saw():
+    seen = torch.randn(3, 6, 4, 2)
+    pools = collect_reference_pools([SITE], _Transcriber(seen))
     assert torch.allclose(pools[SITE.key].mean, seen[:, :, SITE.head].reshape(-1, 2).mean(0))
     with pytest.raises(ValueError, match="never ran"):
-        collect_reference_pools([SITE], lambda hooks: None)
+        collect_reference_pools([SITE], _Transcriber(None))
+
+
+def test_collected_pools_leave_out_positions_that_are_not_live():
+    seen = torch.randn(3, 6, 4, 2)
+    live = torch.ones(3, 6, dtype=torch.bool)
+    live[1, 4:] = False  # row 1's transcript ended after 4 positions
+    live[2, 2:] = False
+    pools = collect_reference_pools([SITE], _Transcriber(seen, live))
+    kept = seen[:, :, SITE.head][live]
+    assert pools[SITE.key].count == 6 + 4 + 2 == len(kept)
+    assert torch.allclose(pools[SITE.key].mean, kept.mean(0))
+    assert torch.allclose(pools[SITE.key].vectors, kept)  # every kept vector, in order
+    with pytest.raises(ValueError, match="live-position mask has shape"):
+        collect_reference_pools([SITE], _Transcriber(seen, live[:, :5]))
 
 
 def test_ablation_errors_name_the_fix():

@@ -6,6 +6,11 @@ is computed once, and so are the encoder's outputs, which a call reuses whenever
 hooks is on the encoder (ablating a decoder head cannot change them). openai-whisper's `decode`
 accepts encoder outputs in place of log-mel and then skips the encoder. Clips are decoded in
 batches of `batch_size`.
+
+Batched greedy decoding runs every row until the last one ends: a row whose transcript has
+ended is fed its end-of-text token again at every later step. Those positions belong to no
+transcript, so a hook that reads activations (a reference pool) asks `live_positions` which of
+a decoder hook's positions are a transcript's.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class WhisperTranscriber:
         names = set(model.hook_dict)
         self._encoder_hooks = {name for name in names if name.startswith("encoder.")}
         self._names = names
+        self._eot = model.tokenizer.eot
+        self._fed_tokens: torch.Tensor | None = None  # the decoder call in progress
 
     def __len__(self) -> int:
         return len(self.mel)
@@ -57,9 +64,28 @@ class WhisperTranscriber:
         inputs = self.mel if on_encoder else self.features()
         options = greedy_options(self.model)
         texts: list[str] = []
-        with torch.no_grad(), self.model.hooks(fwd_hooks=list(fwd_hooks)):
-            for chunk in inputs.split(self.batch_size):
-                texts += [
-                    result.text.strip() for result in whisper.decode(self.model, chunk, options)
-                ]
+        watch = self.model.decoder.register_forward_pre_hook(self._watch_tokens)
+        try:
+            with torch.no_grad(), self.model.hooks(fwd_hooks=list(fwd_hooks)):
+                for chunk in inputs.split(self.batch_size):
+                    texts += [
+                        result.text.strip() for result in whisper.decode(self.model, chunk, options)
+                    ]
+        finally:
+            watch.remove()
+            self._fed_tokens = None
         return texts
+
+    def live_positions(self, hook_name: str) -> torch.Tensor | None:
+        """Inside a call, for a hook on `hook_name` now running: which of its `[batch, pos]`
+        positions belong to a transcript (False where a row that has already ended is fed its
+        end-of-text token again); None where every position does (an encoder hook: each of the
+        window's frames, the padding after a short clip included, as the model sees it)."""
+        if hook_name in self._encoder_hooks or self._fed_tokens is None:
+            return None
+        return self._fed_tokens != self._eot
+
+    def _watch_tokens(self, module: torch.nn.Module, args: tuple) -> None:
+        # openai-whisper calls decoder(tokens, audio_features, kv_cache=...): after the prompt,
+        # tokens are the one new token per row
+        self._fed_tokens = torch.as_tensor(args[0])
