@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from hooked_audio.ablation_study.spec import AblationSpec
 from hooked_audio.ablation_study.worker import BASELINE
+from hooked_audio.checks import check_count
 
 #: how each metric sums over clips: rates are means over clips; error rates pool the edits
 #: of every clip over every clip's reference length (corpus WER / CER, as jiwer computes it)
@@ -89,8 +90,7 @@ class AblationResult:
         """The `k` sites whose ablation lowers the metric most (ties broken as `summary`
         says). Warns when the `k`-th site and the next tie on both metrics: which of them
         are in the top `k` is then site order, not measurement."""
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive whole number of sites, got {k!r}.")
+        check_count(k, "k (how many sites)")
         table = self.summary()
         keys = ["delta", f"{self.tie_breaker}_delta"]
         if len(table) > k and table.iloc[k - 1][keys].equals(table.iloc[k][keys]):

@@ -42,11 +42,17 @@ def probe_direction(probe, towards: str | None = None, unit: bool = True) -> tor
         weight = coef[k] - coef.mean(axis=0)
     gradient = weight / np.asarray(scaler.scale_, dtype=np.float64)
     if unit:
-        norm = np.linalg.norm(gradient)
-        if norm == 0:
-            raise ValueError(
-                f"The probe's weights towards {towards!r} are all zero: it found no direction "
-                "(the classes are not linearly told apart here, or C is too small)."
-            )
-        gradient = gradient / norm
+        gradient = unit_length(
+            gradient,
+            f"The probe's weights towards {towards!r} are all zero: it found no direction "
+            "(the classes are not linearly told apart here, or C is too small).",
+        )
     return torch.as_tensor(gradient, dtype=torch.float32)
+
+
+def unit_length(vector: np.ndarray, if_zero: str) -> np.ndarray:
+    """`vector` scaled to length 1; a ValueError saying `if_zero` when it is all zeros."""
+    norm = np.linalg.norm(vector)
+    if norm == 0:
+        raise ValueError(if_zero)
+    return vector / norm

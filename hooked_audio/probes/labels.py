@@ -81,6 +81,20 @@ class ProbeLabels:
                 "labels from this store's frame(hook), in its row order."
             )
 
+    @classmethod
+    def for_rows(cls, labels, rows: pd.DataFrame, hook: str) -> ProbeLabels:
+        """`labels` (`ProbeLabels`, or one label per row of `rows`, None/NaN for a row left
+        out) as `ProbeLabels` checked against `rows` (a store's `frame(hook)`)."""
+        if not isinstance(labels, ProbeLabels):
+            if isinstance(labels, str) or not hasattr(labels, "__len__"):
+                raise TypeError(
+                    "labels must be ProbeLabels or one label per stored row (a list, array or "
+                    f"Series), got {type(labels).__name__}."
+                )
+            labels = cls.from_rows("label", rows, labels)
+        labels.check_rows(rows, hook)
+        return labels
+
     def check_classes(self) -> None:
         """A ValueError unless at least two classes have labelled rows."""
         classes = self.classes

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hooked_audio.probes.direction import unit_length
+from hooked_audio.probes.hook_layers import choose_hooks
 from hooked_audio.probes.labels import ProbeLabels
 
 
@@ -38,12 +40,8 @@ def mean_difference_direction(
     `towards`'s. `labels`: `ProbeLabels` built from this store (or one label per stored row,
     None for a row left out). `per_clip`: average each clip's rows first (default). Unit length
     unless `unit=False` (then in the activation's own units)."""
-    if hook not in store.hooks:
-        raise ValueError(f"The store holds no hook {hook!r}; its hooks: {list(store.hooks)}.")
-    rows = store.frame(hook)
-    if not isinstance(labels, ProbeLabels):
-        labels = ProbeLabels.from_rows("label", rows, labels)
-    labels.check_rows(rows, hook)
+    choose_hooks(store, hooks=hook)  # a ValueError naming the stored hooks if it is not one
+    labels = ProbeLabels.for_rows(labels, store.frame(hook), hook)
     classes = labels.classes
     for name, value in (("towards", towards), ("away", away)):
         if value is not None and value not in classes:
@@ -63,11 +61,9 @@ def mean_difference_direction(
         x, labels.clip, away_rows, per_clip
     )
     if unit:
-        norm = np.linalg.norm(difference)
-        if norm == 0:
-            raise ValueError(
-                f"{towards!r} and its contrast have the same mean at {hook}: there is no "
-                "direction between them."
-            )
-        difference = difference / norm
+        difference = unit_length(
+            difference,
+            f"{towards!r} and its contrast have the same mean at {hook}: there is no "
+            "direction between them.",
+        )
     return torch.as_tensor(difference, dtype=torch.float32)

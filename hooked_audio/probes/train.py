@@ -81,16 +81,9 @@ def train_probes(
     check_flags(progress=progress)
     _check_options(C, max_iter, class_weight)
     chosen = choose_hooks(store, hooks, layers)
-    rows = store.frame(chosen[0].hook)
-    if not isinstance(labels, ProbeLabels):
-        if isinstance(labels, str) or not hasattr(labels, "__len__"):
-            raise TypeError(
-                "labels must be ProbeLabels or one label per stored row (a list, array or "
-                f"Series), got {type(labels).__name__}."
-            )
-        labels = ProbeLabels.from_rows("label", rows, labels)
-    for hook in chosen:
-        labels.check_rows(rows if hook is chosen[0] else store.frame(hook.hook), hook.hook)
+    labels = ProbeLabels.for_rows(labels, store.frame(chosen[0].hook), chosen[0].hook)
+    for hook in chosen[1:]:
+        labels.check_rows(store.frame(hook.hook), hook.hook)
     labels.check_classes()
     keep = labels.labelled
     y = labels.values[keep]  # object: Python strings

@@ -62,7 +62,7 @@ def test_top_warns_when_place_k_is_a_tie_on_both_metrics():
     with pytest.warns(UserWarning, match=r"2 sites \(decoder.self_heads.L0H1, .*L0H4\) tie for"):
         top = result.top(2)
     assert list(top.index) == ["decoder.self_heads.L0H2", "decoder.self_heads.L0H1"]
-    with pytest.raises(ValueError, match="positive whole number"):
+    with pytest.raises(ValueError, match=r"k \(how many sites\) must be an integer >= 1"):
         result.top(0)
 
 

@@ -44,7 +44,9 @@ def test_it_is_the_difference_of_the_class_means(store, speech):
 
 
 def test_errors_name_the_problem(store, speech):
-    with pytest.raises(ValueError, match="no hook 'blocks.9"):
+    with pytest.raises(
+        ValueError, match=r"hooks \['blocks.9.hook_resid_post'\] are not in the store"
+    ):
         mean_difference_direction(store, speech, "blocks.9.hook_resid_post", towards=SPEECH)
     with pytest.raises(ValueError, match="towards='music' is not a labelled class"):
         mean_difference_direction(store, speech, CARRIER, towards="music")
